@@ -1,0 +1,27 @@
+"""vidcolor: colorize black-and-white photographs and archival film.
+
+Public API::
+
+    from vidcolor import colorize_image, colorize_video, load_model
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "colorize_image", "colorize_video", "load_model"]
+
+
+def __getattr__(name):
+    # Lazy, so that `import vidcolor` (and `vidcolor --help`) does not pay for Keras.
+    if name == "load_model":
+        from vidcolor.models.store import load_model
+
+        return load_model
+    if name == "colorize_image":
+        from vidcolor.colorize import colorize_image
+
+        return colorize_image
+    if name == "colorize_video":
+        from vidcolor.video.pipeline import colorize_video
+
+        return colorize_video
+    raise AttributeError(f"module 'vidcolor' has no attribute {name!r}")

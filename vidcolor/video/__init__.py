@@ -1,0 +1,1 @@
+"""Video: decoding and encoding with PyAV, temporal stabilization, the streaming pipeline."""
