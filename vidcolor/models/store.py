@@ -97,43 +97,51 @@ class Colorizer:
         return np.ascontiguousarray(ab[:, :h, :w])
 
 
+def _replace_atomically(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the model from other users
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_model(nets, directory: str | Path, config: dict) -> None:
-    """Write a model directory atomically (a temporary directory renamed at the end).
+    """Write (or update) a model directory; each file is replaced atomically.
 
     Parameters
     ----------
     nets : vidcolor.models.nets.Nets
     directory : str or Path
+        Created if needed; other files in it (training checkpoints) are left alone.
     config : dict
         Must hold ``arch`` and ``build``; ``name``, ``render_size``, ``decode`` are optional.
     """
     from vidcolor.models import nets as nets_module
 
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    weights = nets_module.own_weights(nets)
+    directory.mkdir(parents=True, exist_ok=True)
     stored = {}
-    for key, value in weights.items():
+    for key, value in nets_module.own_weights(nets).items():
         half = value.astype(np.float16)
+        # float16 halves the shipped size; keep float32 where it would change the weight.
         lossless = np.all(np.isfinite(half)) and np.allclose(half, value, rtol=2e-3, atol=1e-4)
         stored[key] = half if lossless else value
-    np.savez(tmp / "weights.npz", **stored)
-    with open(tmp / "config.json", "w") as f:
-        json.dump({"format": FORMAT, **config}, f, indent=2, sort_keys=True)
-    if directory.exists():
-        old = directory.with_name(directory.name + ".old")
-        if old.exists():
-            import shutil
 
-            shutil.rmtree(old)
-        os.replace(directory, old)
-        os.replace(tmp, directory)
-        import shutil
+    def write_weights(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **stored)
 
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, directory)
+    def write_config(tmp):
+        with open(tmp, "w") as f:
+            json.dump({"format": FORMAT, **config}, f, indent=2, sort_keys=True)
+
+    # Weights first: a config never points at weights that are not there yet.
+    _replace_atomically(directory / "weights.npz", write_weights)
+    _replace_atomically(directory / "config.json", write_config)
 
 
 def read_config(directory: str | Path) -> dict:

@@ -1,0 +1,202 @@
+"""Training data: folder streaming, crops, flips, scale, and film-like degradation of the grey input.
+
+Batches are a pure function of (seed, step), so a resumed run sees exactly the batches an
+uninterrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def find_images(paths) -> list[Path]:
+    """All image files named or found (recursively) under `paths`, sorted."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += [f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return sorted(set(found))
+
+
+def is_holdout(path: Path, every: int) -> bool:
+    """A stable ~1/every subset of files, kept out of training for calibration."""
+    return every > 0 and zlib.crc32(path.name.encode()) % every == 0
+
+
+def read_rgb(path: Path) -> np.ndarray | None:
+    """uint8 RGB (H, W, 3), or None when the file is unreadable."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, max_zoom: float = 1.6) -> np.ndarray:
+    """Rescale so the short side is in [size, size * max_zoom], crop size x size, maybe flip."""
+    h, w = rgb.shape[:2]
+    scale = size * rng.uniform(1.0, max_zoom) / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    rgb = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    y = rng.integers(0, nh - size + 1)
+    x = rng.integers(0, nw - size + 1)
+    rgb = rgb[y:y + size, x:x + size]
+    if rng.random() < 0.5:
+        rgb = rgb[:, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def degrade_l(L: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Make clean lightness look like an old print or film frame.
+
+    Random tone curve (gamma, contrast, faded blacks), blur, grain, vignetting and JPEG
+    artefacts, each applied with some probability.
+
+    Parameters
+    ----------
+    L : ndarray of float32, shape (H, W), in [0, 100]
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W), in [0, 100]
+    """
+    x = L / 100.0
+    if rng.random() < 0.6:
+        x = x ** rng.uniform(0.7, 1.4)
+        lo, hi = rng.uniform(0.0, 0.12), rng.uniform(0.85, 1.0)
+        x = lo + (hi - lo) * x
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.4, 1.3))
+    if rng.random() < 0.4:
+        h, w = x.shape
+        yy, xx = np.mgrid[-1:1:complex(h), -1:1:complex(w)]
+        x = x * (1.0 - rng.uniform(0.05, 0.3) * (xx * xx + yy * yy) / 2.0).astype(np.float32)
+    if rng.random() < 0.5:
+        grain = rng.normal(0.0, rng.uniform(0.005, 0.04), x.shape).astype(np.float32)
+        x = x + cv2.GaussianBlur(grain, (0, 0), 0.7)
+    x = np.clip(x, 0.0, 1.0)
+    if rng.random() < 0.3:
+        u8 = (x * 255).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 85))])
+        x = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    return (x * 100.0).astype(np.float32)
+
+
+class BatchStream:
+    """Batches of (L, ab) from image files, made in a background thread.
+
+    Parameters
+    ----------
+    files : list of Path
+    batch_size : int
+    size : int
+        Crop side in pixels; 0 means whole images (batch size 1, no augmentation), padded to
+        a multiple of 32.
+    seed : int
+    start_step : int
+        The first step to produce (for resuming).
+    degrade : bool
+        Apply :func:`degrade_l` to the input lightness (the target chroma stays clean).
+    target_stride : int
+        The target a/b is area-downsampled by this factor (the network's output stride).
+
+    Yields
+    ------
+    L : float32 (N, s, s, 1) in [0, 100]; ab : float32 (N, s/stride, s/stride, 2) / 128
+    """
+
+    def __init__(self, files, batch_size, size, seed=0, start_step=0, degrade=True, target_stride=1,
+                 prefetch=4):
+        self.files = list(files)
+        self.batch_size = 1 if size == 0 else batch_size
+        self.size, self.seed, self.degrade, self.stride = size, seed, degrade, target_stride
+        self.step = start_step
+        self.unreadable: set[Path] = set()
+        self.too_small: set[Path] = set()
+        self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, daemon=True)
+        self._thread.start()
+
+    def _indices(self, step: int) -> list[int]:
+        per_epoch = len(self.files)
+        first = step * self.batch_size
+        out = []
+        for k in range(first, first + self.batch_size):
+            epoch, pos = divmod(k, per_epoch)
+            order = np.random.default_rng([self.seed, epoch]).permutation(per_epoch)
+            out.append(int(order[pos]))
+        return out
+
+    def _sample(self, index: int, rng: np.random.Generator, tries: int = 0):
+        path = self.files[index]
+        rgb = read_rgb(path)
+        if rgb is None:
+            self.unreadable.add(path)
+        elif min(rgb.shape[:2]) < max(32, self.size // 2):
+            self.too_small.add(path)
+            rgb = None
+        if rgb is None:
+            if tries > 20:
+                raise RuntimeError("no readable images of usable size")
+            return self._sample(int(rng.integers(len(self.files))), rng, tries + 1)
+        if self.size:
+            rgb = random_crop(rgb, self.size, rng)
+        else:
+            h, w = rgb.shape[:2]
+            rgb = np.pad(rgb, ((0, (-h) % 32), (0, (-w) % 32), (0, 0)), mode="reflect")
+        L, ab = color.rgb_to_lab(rgb)
+        if self.degrade:
+            L = degrade_l(L, rng)
+        if self.stride > 1:
+            h, w = ab.shape[:2]
+            ab = cv2.resize(ab, (w // self.stride, h // self.stride), interpolation=cv2.INTER_AREA)
+        return L[..., None], ab / np.float32(128.0)
+
+    def make_batch(self, step: int):
+        samples = []
+        for i, index in enumerate(self._indices(step)):
+            rng = np.random.default_rng([self.seed, step, i])
+            samples.append(self._sample(index, rng))
+        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])
+
+    def _fill(self):
+        step = self.step
+        while not self._stop.is_set():
+            try:
+                item = self.make_batch(step)
+            except Exception as e:  # surfaced in the consumer's thread
+                item = e
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            step += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        self.step += 1
+        return item
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=10)

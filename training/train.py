@@ -1,0 +1,291 @@
+"""`vidcolor train`: the training loop, with checkpoints, exact resume and progress.
+
+    vidcolor train IMAGES_OR_DIRS... --out DIR --arch {alpha,beta,fusion} [--steps N | --epochs N]
+
+DIR becomes a model directory (``config.json`` + ``weights.npz``, loadable by
+``vidcolor image --model DIR``) and holds ``checkpoint/`` (all weights, optimizer state, step,
+loss history) from which ``--resume`` continues exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ARCH_DEFAULTS = {
+    # The article's alpha: one whole image, no augmentation, memorized.
+    "alpha": {"size": 0, "batch_size": 1, "lr": 1e-3, "loss": "mse", "degrade": False},
+    "beta": {"size": 224, "batch_size": 16, "lr": 1e-3, "loss": "mse", "degrade": True},
+    "fusion": {"size": 224, "batch_size": 16, "lr": 1e-3, "loss": "huber+cls", "degrade": True},
+}
+
+
+class TrainError(Exception):
+    """A bad command line or input: reported in one line."""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="vidcolor train", description="Train a colorization model.")
+    p.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS", help="colour photos or folders of them")
+    p.add_argument("--out", required=True, help="model directory to write (checkpoints go inside)")
+    p.add_argument("--arch", choices=tuple(ARCH_DEFAULTS), default="fusion")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="fusion only")
+    p.add_argument("--width", type=int, default=48, help="fusion decoder width")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="training steps (default 3000)")
+    length.add_argument("--epochs", type=float, help="passes over the images")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--size", type=int, help="crop size in pixels, multiple of 32 (0: whole images)")
+    p.add_argument("--lr", type=float, help="peak learning rate (cosine decay to 10%%)")
+    p.add_argument("--loss", choices=("mse", "huber", "huber+cls"))
+    p.add_argument("--cls-weight", type=float, default=0.5, help="weight of the classification loss")
+    p.add_argument("--no-degrade", dest="degrade", action="store_false", default=None,
+                   help="train on clean grey inputs instead of film-like degraded ones")
+    p.add_argument("--val", help="folder of colour images to report PSNR/colourfulness on at checkpoints")
+    p.add_argument("--holdout-every", type=int, default=40,
+                   help="keep ~1/N of the images out of training to calibrate decoding (0: none)")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--render-size", type=int, default=256, help="render size recorded in the model")
+    p.add_argument("--name", help="model name for provenance marks (default: the folder name)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start over even if DIR has a checkpoint")
+    args = p.parse_args(argv)
+    for key, value in ARCH_DEFAULTS[args.arch].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.size and args.size % 32:
+        p.error("--size must be a multiple of 32 (or 0 for whole images)")
+    return args
+
+
+def _training_config(args, n_train: int) -> dict:
+    if args.steps is None:
+        batch = 1 if args.size == 0 else args.batch_size
+        args.steps = math.ceil(args.epochs * n_train / batch) if args.epochs else 3000
+    keys = ("arch", "backbone", "width", "steps", "batch_size", "size", "lr", "loss", "cls_weight",
+            "degrade", "seed", "holdout_every", "render_size")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _build_config(cfg: dict, bins=None) -> dict:
+    if cfg["arch"] != "fusion":
+        return {}
+    return {"backbone": cfg["backbone"], "width": cfg["width"], "bins": np.asarray(bins).tolist()}
+
+
+def _sample_ab(files, count=200, seed=0) -> np.ndarray:
+    from training.data import read_rgb
+    from vidcolor import color
+
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(files), size=min(count, len(files)), replace=False)
+    samples = []
+    for i in picks:
+        rgb = read_rgb(files[i])
+        if rgb is None:
+            continue
+        _, ab = color.rgb_to_lab(rgb[::4, ::4])
+        samples.append(ab.reshape(-1, 2))
+    if not samples:
+        raise TrainError("none of the sampled images could be read")
+    return np.concatenate(samples)
+
+
+def _compile(nets, cfg: dict, class_weights):
+    import keras
+
+    from training import losses
+
+    schedule = keras.optimizers.schedules.CosineDecay(cfg["lr"], decay_steps=cfg["steps"], alpha=0.1)
+    optimizer = keras.optimizers.Adam(schedule)
+    regression = losses.mse if cfg["loss"] == "mse" else losses.huber()
+    if cfg["arch"] == "fusion":
+        cls_weight = cfg["cls_weight"] if cfg["loss"] == "huber+cls" else 0.0
+        ce = losses.rebalanced_cross_entropy(nets.bins, class_weights)
+        nets.model.compile(optimizer, loss=[regression, ce], loss_weights=[1.0, cls_weight], jit_compile=False)
+    else:
+        nets.model.compile(optimizer, loss=regression, jit_compile=False)
+    optimizer.build(nets.model.trainable_variables)
+    return optimizer
+
+
+def save_checkpoint(ckpt: Path, nets, optimizer, state: dict) -> None:
+    """All weights, optimizer variables and the run's state, swapped in atomically."""
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    nets.model.save_weights(tmp / "model.weights.h5")
+    np.savez(tmp / "optimizer.npz", *[np.asarray(v.numpy()) for v in optimizer.variables])
+    with open(tmp / "state.json", "w") as f:
+        json.dump(state, f)
+    old = ckpt.with_name(ckpt.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if ckpt.exists():
+        os.replace(ckpt, old)
+    os.replace(tmp, ckpt)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(ckpt: Path, nets, optimizer) -> None:
+    nets.model.load_weights(ckpt / "model.weights.h5")
+    with np.load(ckpt / "optimizer.npz") as data:
+        values = [data[f"arr_{i}"] for i in range(len(data.files))]
+    if len(values) != len(optimizer.variables):
+        raise TrainError(f"{ckpt}: optimizer state does not match this network")
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)
+
+
+def quick_val(nets, cfg: dict, files, limit: int = 16) -> dict:
+    """Mean PSNR and colourfulness of the current network on up to `limit` validation images."""
+    from training.data import read_rgb
+    from vidcolor import color
+    from vidcolor.colorize import colorize_image
+    from vidcolor.metrics import colourfulness, psnr
+    from vidcolor.models.store import Colorizer
+
+    model = Colorizer({"arch": cfg["arch"], "render_size": cfg["render_size"]}, nets)
+    scores = []
+    for path in files[:limit]:
+        rgb = read_rgb(path)
+        if rgb is None:
+            continue
+        grey = color.l_to_grey_rgb(color.rgb_to_l(rgb))
+        out = colorize_image(grey, model)
+        scores.append((psnr(out, rgb), colourfulness(out)))
+    return {"val_psnr": float(np.mean([s[0] for s in scores])),
+            "val_colourfulness": float(np.mean([s[1] for s in scores]))}
+
+
+def _model_config(out: Path, cfg: dict, build: dict, state: dict, name: str | None) -> dict:
+    return {
+        "name": name or out.resolve().name,
+        "arch": cfg["arch"],
+        "build": build,
+        "render_size": cfg["render_size"],
+        "decode": state.get("decode", {"temperature": 0.38, "mix": 0.0}),
+        "train": {k: cfg[k] for k in ("steps", "batch_size", "size", "lr", "loss", "degrade")}
+        | {"step": state["step"]},
+    }
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from training.data import BatchStream, find_images, is_holdout
+    from training import losses
+    from vidcolor.models import nets as nets_module
+    from vidcolor.models.store import save_model
+
+    out = Path(args.out)
+    ckpt = out / "checkpoint"
+    state_path = ckpt / "state.json"
+    if args.resume and not state_path.is_file():
+        raise TrainError(f"{out}: no checkpoint to resume from")
+    if not args.resume and ckpt.exists() and not args.overwrite:
+        raise TrainError(f"{out} already holds a training run; use --resume to continue or --overwrite")
+
+    try:
+        files = find_images(args.inputs)
+    except FileNotFoundError as e:
+        raise TrainError(str(e)) from None
+    if not files:
+        raise TrainError("no images found in " + ", ".join(args.inputs))
+    holdout = [f for f in files if len(files) > 100 and is_holdout(f, args.holdout_every)]
+    train_files = [f for f in files if f not in set(holdout)]
+
+    if args.resume:
+        with open(state_path) as f:
+            state = json.load(f)
+        cfg = state["config"]
+        if args.steps:  # extending a finished or running schedule is allowed
+            cfg["steps"] = args.steps
+        print(f"resuming {out} at step {state['step']} of {cfg['steps']}", file=sys.stderr)
+    else:
+        cfg = _training_config(args, len(train_files))
+        state = {"step": 0, "history": [], "config": cfg}
+        if cfg["arch"] == "fusion":
+            bins = nets_module.ab_grid()
+            prior, weights = losses.class_weights(_sample_ab(train_files, seed=cfg["seed"]), bins)
+            state["bins"], state["class_weights"] = bins.tolist(), weights.tolist()
+
+    build = _build_config(cfg, state.get("bins"))
+    nets = nets_module.build(cfg["arch"], **build)
+    optimizer = _compile(nets, cfg, np.asarray(state.get("class_weights", []), np.float32))
+    if args.resume:
+        load_checkpoint(ckpt, nets, optimizer)
+    val_files = find_images([args.val]) if args.val else []
+
+    stream = BatchStream(train_files, cfg["batch_size"], cfg["size"], seed=cfg["seed"],
+                         start_step=state["step"], degrade=cfg["degrade"], target_stride=nets.stride)
+    print(f"training {cfg['arch']} on {len(train_files)} images ({len(holdout)} held out), "
+          f"{cfg['steps']} steps of {stream.batch_size}", file=sys.stderr)
+
+    def checkpoint():
+        if val_files:
+            state["history"][-1].update(quick_val(nets, cfg, val_files))
+        state["unreadable"] = len(stream.unreadable)
+        state["too_small"] = len(stream.too_small)
+        save_checkpoint(ckpt, nets, optimizer, state)
+        save_model(nets, out, _model_config(out, cfg, build, state, args.name))
+        last = state["history"][-1] if state["history"] else {}
+        tqdm.write(f"checkpoint at step {state['step']}: " + json.dumps(last), file=sys.stderr)
+
+    bar = tqdm(total=cfg["steps"], initial=state["step"], unit="step", file=sys.stderr, dynamic_ncols=True)
+    smoothed, t0, seen = None, time.perf_counter(), 0
+    try:
+        while state["step"] < cfg["steps"]:
+            L, ab = next(stream)
+            targets = [ab, ab] if cfg["arch"] == "fusion" else ab
+            loss = nets.model.train_on_batch(L, targets)
+            loss = float(loss[0] if isinstance(loss, (list, tuple)) else loss)
+            state["step"] += 1
+            seen += len(L)
+            smoothed = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
+            if state["step"] % 10 == 0 or state["step"] == cfg["steps"]:
+                state["history"].append({"step": state["step"], "loss": loss, "smoothed": smoothed})
+            if state["step"] % args.checkpoint_every == 0 or state["step"] == cfg["steps"]:
+                checkpoint()
+    except KeyboardInterrupt:
+        bar.close()
+        if state["history"]:
+            checkpoint()
+        print(f"interrupted at step {state['step']}; continue with --resume", file=sys.stderr)
+        return 130
+    finally:
+        stream.close()
+    bar.close()
+    if stream.unreadable or stream.too_small:
+        print(f"skipped {len(stream.unreadable)} unreadable and {len(stream.too_small)} too-small images",
+              file=sys.stderr)
+    if holdout:
+        with open(out / "holdout.txt", "w") as f:
+            f.write("\n".join(str(p) for p in holdout) + "\n")
+    print(f"model written to {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from vidcolor.errors import VidcolorError
+
+    try:
+        return run(args)
+    except (TrainError, VidcolorError) as e:
+        print(f"vidcolor train: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""The article's three networks, in Keras 3 (layers and ops only, so any backend runs them).
+
+Every network takes lightness L, shape (N, h, w, 1) in [0, 100], with h and w multiples of 32,
+and predicts a/b divided by 128 (tanh). Inside, L is seen as L/50 - 1, which is also the ImageNet
+backbone's (x - 127) / 128 for a grey image of value x = 2.55 L, to within 0.5%.
+
+- :func:`alpha`: ~10 conv layers that memorize one image.
+- :func:`beta`: an encoder-decoder that generalizes.
+- :func:`fusion`: a conv encoder on L plus a frozen ImageNet classifier; the classifier's global
+  vector is tiled over the bottleneck and fused by a 1x1 conv (Baldassarre et al., "Deep
+  Koalarization"); with EfficientNet-Lite0 the decoder also takes the backbone's stride-4/8/16
+  feature maps as U-Net skips. Besides a/b it predicts logits over quantized a/b bins, trained
+  by classification, read out by annealed mean (Zhang et al. 2016) and mixed with the regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+ARCHS = ("alpha", "beta", "fusion")
+
+
+def _conv(x, filters, stride=1, kernel=3, name=None):
+    return layers.Conv2D(filters, kernel, strides=stride, padding="same", activation="relu", name=name)(x)
+
+
+def _conv_bn(x, filters, name, kernel=3):
+    x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=name + "_bn")(x)
+    return layers.ReLU(name=name + "_relu")(x)
+
+
+def _lightness_input():
+    L = keras.Input((None, None, 1), name="L")
+    x = layers.Rescaling(1.0 / 50.0, offset=-1.0, name="normalize")(L)
+    return L, x
+
+
+def alpha() -> keras.Model:
+    """The article's alpha: one image, memorized."""
+    L, x = _lightness_input()
+    x = _conv(x, 8, stride=2)
+    x = _conv(x, 8)
+    x = _conv(x, 16)
+    x = _conv(x, 16, stride=2)
+    x = _conv(x, 32)
+    x = _conv(x, 32, stride=2)
+    x = layers.UpSampling2D()(x)
+    x = _conv(x, 32)
+    x = layers.UpSampling2D()(x)
+    x = _conv(x, 16)
+    x = layers.UpSampling2D()(x)
+    ab = layers.Conv2D(2, 3, padding="same", activation="tanh", name="ab")(x)
+    return keras.Model(L, ab, name="alpha")
+
+
+def beta() -> keras.Model:
+    """The article's beta: stride-2 encoder (64-512 filters), upsampling decoder."""
+    L, x = _lightness_input()
+    x = _conv(x, 64)
+    x = _conv(x, 64, stride=2)
+    x = _conv(x, 128)
+    x = _conv(x, 128, stride=2)
+    x = _conv(x, 256)
+    x = _conv(x, 256, stride=2)
+    x = _conv(x, 512)
+    x = _conv(x, 256)
+    x = _conv(x, 128)
+    x = layers.UpSampling2D()(x)
+    x = _conv(x, 64)
+    x = layers.UpSampling2D()(x)
+    x = _conv(x, 32)
+    x = layers.Conv2D(2, 3, padding="same", activation="tanh")(x)
+    ab = layers.UpSampling2D(name="ab")(x)
+    return keras.Model(L, ab, name="beta")
+
+
+def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64) -> keras.Model:
+    """The trainable part of the fusion network: own encoder, fusion layer, decoder, heads.
+
+    Parameters
+    ----------
+    backbone_outputs : list of KerasTensor
+        Symbolic outputs of the backbone, ``[f4, f8, f16, f32, g]`` (Lite0) or ``[g]``.
+    n_bins : int
+        Number of quantized a/b classes of the classification head.
+    width : int
+        Channels of the finest decoder stage; coarser stages have 2x, 4x.
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``[x, *backbone features]`` with x = L/50 - 1 of shape (N, h, w, 1); outputs
+        ``[ab, logits]`` at stride 4: (N, h/4, w/4, 2) in [-1, 1] and (N, h/4, w/4, n_bins).
+    """
+    x_in = keras.Input((None, None, 1), name="x")
+    feats = [keras.Input(t.shape[1:], name=f"feat{i}") for i, t in enumerate(backbone_outputs)]
+    g = feats[-1]
+
+    # Own encoder on L: fine detail the classifier's features may have lost.
+    e = _conv(x_in, 32, stride=2, name="enc1")
+    e4 = _conv(e, 64, stride=2, name="enc2")
+    e8 = _conv(e4, 128, stride=2, name="enc3")
+    bottleneck = _conv(e8, 256, stride=2, name="enc4")
+    bottleneck = _conv(bottleneck, 256, stride=2, name="enc5")
+    skips = {}
+    if len(feats) == 5:
+        f4, f8, f16, f32 = feats[:4]
+        skips = {16: f16, 8: f8, 4: f4}
+        bottleneck = layers.Concatenate(name="enc_with_backbone")([bottleneck, f32])
+
+    # Fusion: the global vector, repeated over the bottleneck grid, mixed in by a 1x1 conv.
+    g = layers.Dense(256, activation="relu", name="global_proj")(g)
+    g = layers.Reshape((1, 1, 256))(g)
+    tiled = g * ops.ones_like(bottleneck[..., :1])
+    x = layers.Concatenate(name="fuse_concat")([bottleneck, tiled])
+    x = _conv_bn(x, 256, "fusion", kernel=1)
+
+    for stride, filters in ((16, 4 * width), (8, 2 * width), (4, width)):
+        x = layers.UpSampling2D(interpolation="bilinear", name=f"up{stride}")(x)
+        parts = [x, skips[stride]] if stride in skips else [x]
+        if stride == 8:
+            parts.append(e8)
+        if stride == 4:
+            parts.append(e4)
+        x = layers.Concatenate(name=f"skip{stride}")(parts) if len(parts) > 1 else x
+        x = _conv_bn(x, filters, f"dec{stride}a")
+        x = _conv_bn(x, filters, f"dec{stride}b")
+    ab = layers.Conv2D(2, 1, activation="tanh", name="ab", dtype="float32")(x)
+    logits = layers.Conv2D(n_bins, 1, name="logits", dtype="float32")(x)
+    return keras.Model([x_in, *feats], [ab, logits], name="fusion_decoder")
+
+
+@dataclass
+class Nets:
+    """A network and the pieces inference needs.
+
+    ``model`` maps L (N, h, w, 1) to its outputs (ab, or [ab, logits] for fusion). For fusion,
+    ``backbone`` and ``decoder`` are also reachable alone, so that tiles can share a whole-image
+    global vector; ``bins`` are the a/b centres of the classification head (n_bins, 2).
+    """
+
+    arch: str
+    model: keras.Model
+    backbone: keras.Model | None = None
+    decoder: keras.Model | None = None
+    bins: np.ndarray | None = None
+    decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0})
+    stride: int = 1
+
+    def global_features(self, L: np.ndarray) -> np.ndarray:
+        x = L / 50.0 - 1.0
+        return np.asarray(self.backbone(np.repeat(x, 3, axis=-1), training=False)[-1])
+
+    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
+        """a/b in [-128, 128] at the input's size, shape (N, h, w, 2), for L (N, h, w, 1)."""
+        if self.arch != "fusion":
+            ab = np.asarray(self.model(L, training=False))
+        else:
+            x = ops.convert_to_tensor((L / 50.0 - 1.0).astype(np.float32))
+            feats = list(self.backbone(ops.concatenate([x, x, x], axis=-1), training=False))
+            if global_features is not None:
+                g = np.asarray(global_features, np.float32)
+                feats[-1] = ops.convert_to_tensor(np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy())
+            ab_reg, logits = self.decoder([x, *feats], training=False)
+            ab = decode_ab(ab_reg, logits, self.bins, **self.decode)
+        ab = np.asarray(ab, np.float32) * 128.0
+        return _resize_to(ab, L.shape[1:3])
+
+
+def _resize_to(ab: np.ndarray, shape) -> np.ndarray:
+    if ab.shape[1:3] == tuple(shape):
+        return ab
+    import cv2
+
+    h, w = shape
+    return np.stack([cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in ab])
+
+
+def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0):
+    """Read a/b out of both heads: (1 - mix) * regression + mix * annealed mean of the classes.
+
+    Parameters
+    ----------
+    ab_reg : tensor, shape (N, h, w, 2), in [-1, 1]
+    logits : tensor, shape (N, h, w, Q)
+    bins : ndarray, shape (Q, 2), a/b centres in Lab units
+    temperature : float
+        Annealed-mean temperature: 1 is the mean, towards 0 the mode (more vivid).
+    mix : float in [0, 1]
+
+    Returns
+    -------
+    tensor, shape (N, h, w, 2), a/b / 128
+    """
+    if mix <= 0.0:
+        return ab_reg
+    p = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
+    ab_cls = ops.einsum("nhwq,qc->nhwc", p, ops.convert_to_tensor(np.asarray(bins, np.float32) / 128.0))
+    return (1.0 - mix) * ab_reg + mix * ab_cls
+
+
+def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, width: int = 64,
+          bins: list | None = None) -> Nets:
+    """Build a network by name.
+
+    Parameters
+    ----------
+    arch : {"alpha", "beta", "fusion"}
+    backbone : str
+        Fusion only: see :data:`vidcolor.models.backbones.BACKBONES`.
+    n_bins : int
+        Fusion only: size of the classification head (0 uses len(bins) or the default grid).
+    width : int
+        Fusion only: channels of the finest decoder stage.
+    bins : list of [a, b], optional
+        Fusion only: centres of the a/b classes.
+    """
+    if arch == "alpha":
+        return Nets("alpha", alpha())
+    if arch == "beta":
+        return Nets("beta", beta())
+    if arch != "fusion":
+        from vidcolor.errors import VidcolorError
+
+        raise VidcolorError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHS)}")
+    from vidcolor.models.backbones import build_backbone
+
+    bins_array = np.asarray(bins if bins is not None else ab_grid(), np.float32).reshape(-1, 2)
+    bb = build_backbone(backbone)
+    decoder = fusion_decoder(bb.outputs, len(bins_array), width)
+    L, x = _lightness_input()
+    rgb = layers.Concatenate(name="grey_rgb")([x, x, x])
+    feats = bb(rgb, training=False)
+    outputs = decoder([x, *feats])
+    model = keras.Model(L, outputs, name="fusion")
+    return Nets("fusion", model, backbone=bb, decoder=decoder, bins=bins_array, stride=4)
+
+
+def ab_grid(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
+    """Centres of the a/b quantization grid that are reachable in sRGB at some lightness.
+
+    Returns
+    -------
+    ndarray of float32, shape (Q, 2)
+    """
+    from vidcolor import color
+
+    centres = np.arange(-limit, limit + 1e-3, step, dtype=np.float32)
+    a, b = np.meshgrid(centres, centres, indexing="ij")
+    grid = np.stack([a.ravel(), b.ravel()], -1)
+    L = np.linspace(5, 95, 19, dtype=np.float32)
+    Lg = np.repeat(L[:, None], len(grid), 1)
+    abg = np.broadcast_to(grid, Lg.shape + (2,))
+    rgb = color.lab_to_rgb(Lg, abg, np.uint16)
+    back_L, back_ab = color.rgb_to_lab(rgb)
+    in_gamut = (np.abs(back_ab - abg).max(-1) < step / 2).any(0)
+    return grid[in_gamut]
+
+
+def own_weights(nets: Nets) -> dict[str, np.ndarray]:
+    """Every weight to store: all but the frozen backbone's (which has its own source)."""
+    owner = nets.decoder if nets.decoder is not None else nets.model
+    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in owner.weights}
+
+
+def set_own_weights(nets: Nets, weights: dict[str, np.ndarray]) -> None:
+    owner = nets.decoder if nets.decoder is not None else nets.model
+    variables = {v.path: v for v in owner.weights}
+    missing = sorted(set(variables) - set(weights))
+    extra = sorted(set(weights) - set(variables))
+    if missing or extra:
+        from vidcolor.errors import VidcolorError
+
+        raise VidcolorError(f"weights do not match the network (missing {missing[:3]}, extra {extra[:3]})")
+    for path, variable in variables.items():
+        variable.assign(np.asarray(weights[path], dtype=variable.dtype))
+
+
+def set_decoding(nets: Nets, decode: dict | None) -> None:
+    if decode:
+        nets.decode = {"temperature": float(decode.get("temperature", 0.38)), "mix": float(decode.get("mix", 0.0))}
