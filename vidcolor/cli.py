@@ -20,11 +20,19 @@ def _positive_int(text: str) -> int:
 # --- image ---------------------------------------------------------------------------------
 
 def _add_image(sub) -> None:
-    p = sub.add_parser("image", help="colorize photos (files or folders)")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    p.add_argument("-o", "--output", required=True, help="output file, or folder for several inputs")
-    p.add_argument("--model", help="model directory (default: the shipped model)")
-    p.add_argument("--render-size", type=_positive_int, help="network resolution (default: the model's)")
+    p = sub.add_parser(
+        "image", help="colorize photos (files or folders)",
+        description="Colorize pictures. Only the lightness of each input is used; the output "
+        "keeps its size, bit depth, alpha channel and lightness, and carries a provenance mark.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="picture files (JPEG, PNG, TIFF, WebP, BMP) or folders of them")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file for one input file; otherwise a folder, where input "
+                   "folders keep their relative names")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.add_argument("--render-size", type=_positive_int, metavar="N",
+                   help="network resolution, about N x N pixels (default: the model's)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(run=_run_image)
 
@@ -56,15 +64,36 @@ def _run_video(args) -> int:
 # --- eval ----------------------------------------------------------------------------------
 
 def _add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="measure a model on a folder of colour photos")
-    p.add_argument("folder")
-    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p = sub.add_parser(
+        "eval", help="measure a model on a folder of colour photos",
+        description="Turn each colour picture of FOLDER to grey, colorize it, and print the mean "
+        "PSNR (8-bit RGB), colourfulness, |delta colourfulness| against the originals and the "
+        "grey baseline's PSNR, per set (subfolder); the last line is JSON.",
+    )
+    p.add_argument("folder", metavar="FOLDER")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.add_argument("--sheet", metavar="FILE", help="write a contact sheet PNG (grey | ours | truth)")
+    p.add_argument("--render-size", type=_positive_int, metavar="N",
+                   help="network resolution (default: the model's)")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="measure only the first N colour pictures")
     p.set_defaults(run=_run_eval)
 
 
 def _run_eval(args) -> int:
-    print("vidcolor eval: not implemented yet", file=sys.stderr)
-    return 2
+    from vidcolor.evaluate import evaluate_folder, format_table, summary_json
+
+    result = evaluate_folder(
+        args.folder, model_dir=args.model, render_size=args.render_size, limit=args.limit,
+        sheet=args.sheet,
+    )
+    for skipped in result["skipped"]:
+        print(f"vidcolor: skipped {skipped['name']} ({skipped['why']})", file=sys.stderr)
+    print(format_table(result))
+    if args.sheet:
+        print(f"contact sheet: {args.sheet}")
+    print(summary_json(result))
+    return 0
 
 
 # --- train ---------------------------------------------------------------------------------

@@ -7,10 +7,14 @@ across strong edges.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor.errors import VidcolorError
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int = 32) -> tuple[int, int]:
@@ -55,19 +59,50 @@ def resize_l(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.asarray(L, np.float32), (w, h), interpolation=interp)
 
 
-def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius: int = 2,
-                eps: float = 4.0) -> np.ndarray:
-    """Upsample chroma to full resolution, guided by the full-resolution lightness.
-
-    A fast guided filter (He & Sun, 2015): at render resolution each a/b channel is fitted
-    locally as ``ab = A * L + B``; A and B are smooth, so they are upsampled bilinearly and
-    applied to the full-resolution L. Where L has an edge the chroma follows it instead of
-    smearing across it.
+def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Local slope ``A`` of the linear fits ``ab = A * L + B`` over (2r+1)^2 windows, smoothed
+    like the guided filter (He et al., 2013) smooths its coefficients.
 
     Parameters
     ----------
     ab : ndarray of float32, shape (h, w, 2)
-        Chroma at render resolution.
+    L : ndarray of float32, shape (h, w), in [0, 100]
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2), in ab units per L unit.
+    """
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x):
+        return cv2.boxFilter(x, -1, ksize, borderType=cv2.BORDER_REFLECT)
+
+    mean_L = box(L)
+    var_L = box(L * L) - mean_L * mean_L
+    cov = box(L[..., None] * ab) - mean_L[..., None] * box(ab)
+    return box(cov / (var_L[..., None] + np.float32(eps)))
+
+
+def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius: int = 2,
+                eps: float = 64.0) -> np.ndarray:
+    """Upsample chroma to full resolution, guided by the full-resolution lightness.
+
+    The chroma is upsampled bicubically, and the lightness detail the render could not see
+    (``L_full`` minus the upsampled ``L_small``) is added to it, scaled by how chroma varies with
+    lightness locally (the slope of the guided filter's linear fits). Where a strong L edge
+    separates two colours, that slope is large and the chroma switches at the full-resolution
+    edge instead of smearing over a render pixel; in flat or colour-uniform regions the slope is
+    near zero and this is plain bicubic interpolation.
+
+    Measured with true a/b shrunk to render size (see ``benchmarks/quality.py --upsampling``):
+    on 12 Sun & Hays scenes (768 px) at 24x upsampling, 34.47 dB RGB PSNR against 33.84 for
+    bicubic and 30.43 for the guided filter itself; with blurred (network-like) a/b it is
+    never below bicubic. The guided filter alone loses 1 to 8 dB because it smooths the chroma.
+
+    Parameters
+    ----------
+    ab : ndarray of float32, shape (h, w, 2)
+        Chroma at render resolution, in about [-110, 110].
     L_small : ndarray of float32, shape (h, w), in [0, 100]
         The lightness the network saw.
     L_full : ndarray of float32, shape (H, W), in [0, 100]
@@ -75,30 +110,85 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
     radius : int
         Window radius of the local fits, in render pixels.
     eps : float
-        Regularization, in L units squared: larger is smoother, smaller follows L more.
+        Regularization of the fits, in L units squared: larger trusts L edges less (towards
+        plain bicubic), smaller transfers more L detail into the chroma.
 
     Returns
     -------
     ndarray of float32, shape (H, W, 2)
     """
     H, W = L_full.shape
-    ksize = (2 * radius + 1, 2 * radius + 1)
-    I = np.asarray(L_small, np.float32)
-    mean_I = cv2.boxFilter(I, -1, ksize, borderType=cv2.BORDER_REFLECT)
-    var_I = cv2.boxFilter(I * I, -1, ksize, borderType=cv2.BORDER_REFLECT) - mean_I * mean_I
-    p = np.asarray(ab, np.float32)
-    mean_p = cv2.boxFilter(p, -1, ksize, borderType=cv2.BORDER_REFLECT)
-    mean_Ip = cv2.boxFilter(I[..., None] * p, -1, ksize, borderType=cv2.BORDER_REFLECT)
-    A = (mean_Ip - mean_I[..., None] * mean_p) / (var_I[..., None] + np.float32(eps))
-    B = mean_p - A * mean_I[..., None]
-    A = cv2.boxFilter(A, -1, ksize, borderType=cv2.BORDER_REFLECT)
-    B = cv2.boxFilter(B, -1, ksize, borderType=cv2.BORDER_REFLECT)
-    if (H, W) != I.shape:
-        A = cv2.resize(A, (W, H), interpolation=cv2.INTER_LINEAR)
-        B = cv2.resize(B, (W, H), interpolation=cv2.INTER_LINEAR)
-    out = A * np.asarray(L_full, np.float32)[..., None]
-    out += B
+    L_small = np.asarray(L_small, np.float32)
+    ab = np.asarray(ab, np.float32)
+    if (H, W) == L_small.shape:
+        # Same size: nothing is missing from the render, keep its chroma as it is.
+        return ab.copy()
+    slope = _guided_slope(ab, L_small, radius, eps)
+    out = cv2.resize(ab, (W, H), interpolation=cv2.INTER_CUBIC)
+    detail = np.asarray(L_full, np.float32) - cv2.resize(L_small, (W, H),
+                                                         interpolation=cv2.INTER_CUBIC)
+    out += cv2.resize(slope, (W, H), interpolation=cv2.INTER_LINEAR) * detail[..., None]
     return out
+
+
+# sRGB primaries, D65 white (as scikit-image and OpenCV): XYZ -> linear RGB.
+_XYZ_TO_RGB = np.array([[3.24048134, -1.53715152, -0.49853633],
+                        [-0.96925495, 1.87599, 0.04155593],
+                        [0.05564664, -0.20404134, 1.05731107]], np.float32)
+_WHITE_X, _WHITE_Z = 0.950456, 1.088754
+
+
+def _lab_to_linear(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Lab -> linear sRGB without clipping (OpenCV clips), to tell what is out of gamut.
+
+    L (...,) in [0, 100], ab (..., 2) -> (..., 3) float32, in [0, 1] exactly when in gamut.
+    """
+    fy = (L + 16.0) / 116.0
+    f = np.stack([fy + ab[..., 0] / 500.0, fy, fy - ab[..., 1] / 200.0], axis=-1)
+    delta = 6.0 / 29.0
+    xyz = np.where(f > delta, f ** 3, 3 * delta ** 2 * (f - 4.0 / 29.0)).astype(np.float32)
+    xyz[..., 0] *= _WHITE_X
+    xyz[..., 2] *= _WHITE_Z
+    return xyz @ _XYZ_TO_RGB.T
+
+
+def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Scale down the chroma of colours sRGB cannot show, keeping their lightness and hue.
+
+    Converting an out-of-gamut Lab colour to RGB clips the channels, which changes the
+    lightness; vidcolor promises the output keeps the input's own L, so the chroma gives way
+    instead: each such pixel's a/b is scaled by the largest factor in [0, 1] (found by bisection
+    to ``2**-steps``) that stays inside the gamut. Neutral grey is always inside.
+
+    Parameters
+    ----------
+    L : ndarray of float32, shape (H, W), in [0, 100]
+    ab : ndarray of float32, shape (H, W, 2)
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W, 2)
+        ``ab`` itself where it was in gamut.
+    """
+    L = np.asarray(L, np.float32)
+    ab = np.asarray(ab, np.float32)
+    tol = np.float32(1e-4)  # rounding to output levels hides far more than this
+    rgb = _lab_to_linear(L, ab)
+    outside = np.any((rgb < -tol) | (rgb > 1 + tol), axis=-1)
+    if not outside.any():
+        return ab
+    Lo, abo = L[outside], ab[outside]
+    lo = np.zeros(len(Lo), np.float32)  # known inside
+    hi = np.ones(len(Lo), np.float32)  # known outside
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        rgb = _lab_to_linear(Lo, abo * mid[:, None])
+        ok = np.all((rgb >= -tol) & (rgb <= 1 + tol), axis=-1)
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    fitted = ab.copy()
+    fitted[outside] = abo * lo[:, None]
+    return fitted
 
 
 def colorize_l(L: np.ndarray, model, render_size: int | None = None) -> np.ndarray:
@@ -114,11 +204,12 @@ def colorize_l(L: np.ndarray, model, render_size: int | None = None) -> np.ndarr
     Returns
     -------
     ab : ndarray of float32, shape (H, W, 2)
+        Inside the sRGB gamut at lightness ``L`` (see :func:`fit_gamut`).
     """
     shape = render_shape(*L.shape, render_size or model.render_size, model.multiple)
     L_small = resize_l(L, shape)
     ab_small = model.predict_ab(L_small[None])[0]
-    return upsample_ab(ab_small, L_small, L)
+    return fit_gamut(L, upsample_ab(ab_small, L_small, L))
 
 
 def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) -> np.ndarray:
@@ -137,12 +228,195 @@ def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) 
     ndarray of the input's dtype, shape (H, W, 3)
     """
     if model is None:
-        from vidcolor.models.store import load_model
-
-        model = load_model()
+        model = load_colorizer(None)
     rgb = np.asarray(rgb)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=-1)
     L = color.rgb_to_l(rgb)
     ab = colorize_l(L, model, render_size)
     return color.lab_to_rgb(L, ab, rgb.dtype)
+
+
+# --- files and folders -----------------------------------------------------------------------
+
+def load_colorizer(model_dir: str | Path | None):
+    """Load a model directory, or the shipped model, with a clear error when it is missing.
+
+    Parameters
+    ----------
+    model_dir : str or Path, optional
+
+    Returns
+    -------
+    vidcolor.models.store.Colorizer
+    """
+    from vidcolor.models import store
+
+    if model_dir is None and not (store.DEFAULT_MODEL_DIR / "config.json").is_file():
+        raise VidcolorError(
+            f"the shipped model is missing ({store.DEFAULT_MODEL_DIR}); "
+            "pass a trained model with --model DIR"
+        )
+    if model_dir is not None and not Path(model_dir).is_dir():
+        raise VidcolorError(f"{model_dir}: no such model directory")
+    return store.load_model(model_dir)
+
+
+def find_pictures(folder: Path, exclude: Path | None) -> list[Path]:
+    """Image files under ``folder`` (recursively, sorted), skipping hidden files and folders
+    (our own temporary files among them) and anything inside ``exclude``."""
+    from vidcolor.imageio import IMAGE_SUFFIXES
+
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if exclude is not None and exclude in path.resolve().parents:
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            found.append(path)
+    return sorted(found)
+
+
+def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
+    """Pair every input picture with its output path.
+
+    One input file gives the file ``output`` (unless ``output`` is an existing folder). Anything
+    else makes ``output`` a folder: a single input folder is mirrored into it with the same
+    relative names; with several inputs, files keep their names and folders keep their own name
+    as a subfolder. BMP inputs give PNG outputs (BMP cannot hold the provenance mark).
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Files and folders.
+    output : str or Path
+
+    Returns
+    -------
+    jobs : list of (input path, output path)
+    folder_mode : bool
+        True when the output is a folder.
+
+    Raises
+    ------
+    VidcolorError
+        Missing inputs, folders without pictures, an output format that cannot be written, or
+        two inputs that would be written to the same output.
+    """
+    from vidcolor.imageio import output_suffix, writable_suffix
+
+    inputs = [Path(p) for p in inputs]
+    names_folder = str(output).endswith(("/", "\\"))  # "out/" means a folder; Path drops the /
+    output = Path(output)
+    for path in inputs:
+        if not path.exists():
+            raise VidcolorError(f"{path}: no such file or folder")
+    single_file = len(inputs) == 1 and inputs[0].is_file()
+    if single_file and not output.is_dir() and not names_folder:
+        if not writable_suffix(output.suffix):
+            what = output.suffix or "a file without an ending"
+            raise VidcolorError(f"{output}: cannot write {what}; use .png, .tif, .jpg or .webp")
+        return [(inputs[0], output)], False
+
+    exclude = output.resolve()
+    jobs = []
+    for path in inputs:
+        if path.is_file():
+            jobs.append((path, Path(path.name)))
+            continue
+        found = find_pictures(path, exclude)
+        if not found:
+            raise VidcolorError(f"{path}: no pictures in this folder")
+        prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
+        jobs += [(f, prefix / f.relative_to(path)) for f in found]
+
+    planned, seen = [], {}
+    for src, rel in jobs:
+        dst = output / rel.with_suffix(output_suffix(rel.suffix))
+        if dst in seen:
+            raise VidcolorError(f"{seen[dst]} and {src} would both be written to {dst}")
+        seen[dst] = src
+        planned.append((src, dst))
+    return planned, True
+
+
+def colorize_file(src: Path, dst: Path, model, render_size: int | None, mark: str,
+                  overwrite: bool) -> None:
+    """Colorize one picture file into another, keeping size, depth, alpha and lightness.
+
+    Raises
+    ------
+    VidcolorError
+        Unreadable input, existing output without ``overwrite``, or an output that cannot be
+        written; the message names the file.
+    """
+    from vidcolor.imageio import read_image, write_image
+
+    if dst.exists() and not overwrite:  # before the work, not after
+        raise VidcolorError(f"{dst}: exists (use --overwrite to replace it)")
+    picture = read_image(src)
+    rgb = colorize_image(picture.rgb, model, render_size)
+    try:
+        write_image(dst, rgb, picture.alpha, mark=mark, overwrite=overwrite)
+    except OSError as e:
+        raise VidcolorError(f"{dst}: cannot write ({e.strerror or e})") from None
+
+
+def colorize_files(inputs, output, model_dir=None, render_size: int | None = None,
+                   overwrite: bool = False, model=None) -> int:
+    """Colorize picture files and folders: the work of ``vidcolor image``.
+
+    Each output has its input's size, bit depth (8 or 16; JPEG and WebP outputs are 8-bit),
+    alpha channel and lightness; only a/b are predicted. A provenance mark goes into every
+    output. A picture that cannot be read or written gets a one-line error on stderr naming the
+    file, and the others are still done.
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Picture files and folders (see :func:`plan_outputs` for where the outputs go).
+    output : str or Path
+        The output file, or folder.
+    model_dir : str or Path, optional
+        A trained model; by default the shipped one.
+    render_size : int, optional
+        Network resolution; by default the model's.
+    overwrite : bool
+        Replace existing outputs; by default they are left alone and reported.
+    model : Colorizer-like, optional
+        An already loaded model (overrides ``model_dir``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 when every picture was written, 1 otherwise.
+
+    Raises
+    ------
+    VidcolorError
+        Problems that stop everything: missing inputs, no pictures, no model.
+    """
+    from tqdm import tqdm
+
+    from vidcolor.imageio import provenance_text
+
+    jobs, folder_mode = plan_outputs(inputs, output)
+    if model is None:
+        model = load_colorizer(model_dir)
+    mark = provenance_text(model.name)
+    failed = 0
+    # disable=None: a bar only on a terminal, so logs and pipes stay clean.
+    bar = tqdm(jobs, unit="image", disable=None if folder_mode else True, file=sys.stderr,
+               dynamic_ncols=True)
+    for src, dst in bar:
+        try:
+            colorize_file(src, dst, model, render_size, mark, overwrite)
+        except VidcolorError as e:
+            failed += 1
+            tqdm.write(f"vidcolor: error: {e}", file=sys.stderr)
+    bar.close()
+    if failed and len(jobs) > 1:
+        print(f"vidcolor: {failed} of {len(jobs)} pictures failed", file=sys.stderr)
+    return 1 if failed else 0

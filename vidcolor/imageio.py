@@ -30,7 +30,7 @@ from vidcolor.errors import VidcolorError
 
 __all__ = [
     "Picture", "IMAGE_SUFFIXES", "read_image", "write_image", "read_provenance",
-    "provenance_text", "apply_orientation", "output_suffix",
+    "provenance_text", "apply_orientation", "output_suffix", "writable_suffix",
 ]
 
 # File name endings vidcolor reads as images (lower case).
@@ -345,6 +345,11 @@ def read_provenance(path: str | Path) -> str | None:
 
 # --- writing ---------------------------------------------------------------------------------
 
+def writable_suffix(suffix: str) -> bool:
+    """Whether vidcolor can write a file with this name ending (case-insensitive)."""
+    return suffix.lower() in _WRITE_FORMATS
+
+
 def output_suffix(suffix: str) -> str:
     """The file name ending to write for an input ending: BMP cannot hold a provenance mark,
     so BMP inputs give PNG outputs; every other readable format is written as itself.
@@ -533,5 +538,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected uint8/uint16 RGB of shape (H, W, 3), got {rgb.dtype} "
                          f"{rgb.shape}")
-    data = encode_image(path.suffix, rgb, alpha, mark)
+    try:
+        data = encode_image(path.suffix, rgb, alpha, mark)
+    except VidcolorError as e:
+        raise VidcolorError(f"{path}: {e}") from None
     write_bytes_atomic(path, data, overwrite)

@@ -1,0 +1,261 @@
+"""Measure a colorization model on a folder of colour photos: the work of ``vidcolor eval``.
+
+Each colour picture is reduced to its lightness (a = b = 0), colorized from that alone, and
+compared with the original: PSNR on 8-bit RGB at native size, colourfulness (see
+:mod:`vidcolor.metrics`), and the same PSNR for the grey picture itself, the baseline any
+colorization has to beat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.errors import VidcolorError
+from vidcolor.metrics import colourfulness, psnr
+
+__all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "contact_sheet"]
+
+_SHEET_ROW_HEIGHT = 128
+_SHEET_GAP = 4
+_SHEET_HEADER = 24
+_SHEET_BACKGROUND = 32
+
+
+@dataclass
+class ImageScore:
+    """The numbers of one picture."""
+
+    name: str
+    set: str
+    psnr: float
+    grey_psnr: float
+    colourfulness: float
+    truth_colourfulness: float
+
+
+def _as_8bit(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype == np.uint8:
+        return rgb
+    return ((rgb.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def is_colour(rgb: np.ndarray) -> bool:
+    """Whether an RGB picture has any chroma (grey files decode to three equal channels).
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3)
+    """
+    return bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
+
+
+def score_image(truth: np.ndarray, model, render_size: int | None = None
+                ) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Colorize the lightness of a colour picture and compare with the picture.
+
+    Parameters
+    ----------
+    truth : ndarray of uint8, shape (H, W, 3)
+    model : Colorizer-like
+        With ``predict_ab(L (N, h, w) in [0, 100]) -> ab (N, h, w, 2)``, ``render_size``,
+        ``multiple``.
+    render_size : int, optional
+
+    Returns
+    -------
+    numbers : dict
+        ``psnr``, ``grey_psnr`` (dB), ``colourfulness``, ``truth_colourfulness``.
+    grey, ours : ndarray of uint8, shape (H, W, 3)
+        The grey input and the colorized picture.
+    """
+    from vidcolor.colorize import colorize_l
+
+    L = color.rgb_to_l(truth)
+    grey = color.l_to_grey_rgb(L)
+    ours = color.lab_to_rgb(L, colorize_l(L, model, render_size), np.uint8)
+    numbers = {
+        "psnr": psnr(ours, truth),
+        "grey_psnr": psnr(grey, truth),
+        "colourfulness": colourfulness(ours),
+        "truth_colourfulness": colourfulness(truth),
+    }
+    return numbers, grey, ours
+
+
+def _summary(scores: list[ImageScore]) -> dict:
+    """Means over pictures; the colourfulness gap is that of the means (as in DDColor)."""
+    if not scores:
+        return {"count": 0}
+    mean = {k: float(np.mean([getattr(s, k) for s in scores]))
+            for k in ("psnr", "grey_psnr", "colourfulness", "truth_colourfulness")}
+    return {
+        "psnr": mean["psnr"],
+        "colourfulness": mean["colourfulness"],
+        "delta_colourfulness": abs(mean["colourfulness"] - mean["truth_colourfulness"]),
+        "grey_psnr": mean["grey_psnr"],
+        "truth_colourfulness": mean["truth_colourfulness"],
+        "count": len(scores),
+    }
+
+
+def _thumbnail(rgb: np.ndarray, height: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    width = max(1, round(w * height / h))
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def contact_sheet(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  height: int = _SHEET_ROW_HEIGHT) -> np.ndarray:
+    """Lay out (grey, ours, truth) triples as rows of thumbnails under a labelled header.
+
+    Parameters
+    ----------
+    rows : list of (grey, ours, truth), each ndarray of uint8, shape (H, W, 3)
+    height : int
+        Thumbnail height in pixels; widths keep each picture's aspect ratio.
+
+    Returns
+    -------
+    ndarray of uint8, shape (sheet height, sheet width, 3)
+    """
+    thumbs = [[_thumbnail(im, height) for im in row] for row in rows]
+    col_w = [max(t[c].shape[1] for t in thumbs) for c in range(3)]
+    width = sum(col_w) + _SHEET_GAP * 4
+    total = _SHEET_HEADER + len(thumbs) * (height + _SHEET_GAP) + _SHEET_GAP
+    sheet = np.full((total, width, 3), _SHEET_BACKGROUND, np.uint8)
+    x0 = np.cumsum([_SHEET_GAP] + [w + _SHEET_GAP for w in col_w[:-1]])
+    for x, label in zip(x0, ("grey", "ours", "truth")):
+        cv2.putText(sheet, label, (int(x) + 2, _SHEET_HEADER - 7), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.55, (230, 230, 230), 1, cv2.LINE_AA)
+    for r, row in enumerate(thumbs):
+        y = _SHEET_HEADER + r * (height + _SHEET_GAP)
+        for x, t in zip(x0, row):
+            sheet[y:y + height, int(x):int(x) + t.shape[1]] = t
+    return sheet
+
+
+def _pictures(folder: Path) -> list[tuple[str, Path]]:
+    """(set name, path) of the pictures in ``folder``: its own pictures form the set named after
+    it, each subfolder (with everything below it) a set of its own."""
+    from vidcolor.colorize import find_pictures
+
+    found = []
+    for path in find_pictures(folder, None):
+        rel = path.relative_to(folder)
+        name = rel.parts[0] if len(rel.parts) > 1 else folder.resolve().name
+        found.append((name, path))
+    return found
+
+
+def evaluate_folder(folder, model=None, model_dir=None, render_size: int | None = None,
+                    limit: int | None = None, sheet=None, progress: bool = True) -> dict:
+    """Measure a model on the colour pictures of a folder.
+
+    Parameters
+    ----------
+    folder : str or Path
+    model : Colorizer-like, optional
+        Already loaded; otherwise ``model_dir`` (or the shipped model) is loaded.
+    model_dir : str or Path, optional
+    render_size : int, optional
+        Network resolution; by default the model's.
+    limit : int, optional
+        Measure only the first ``limit`` colour pictures (sorted by path).
+    sheet : str or Path, optional
+        Write a contact sheet PNG (grey | ours | truth) there, replacing any earlier one.
+    progress : bool
+        A progress bar on stderr (on terminals only).
+
+    Returns
+    -------
+    dict
+        ``overall``: psnr, colourfulness, delta_colourfulness, grey_psnr,
+        truth_colourfulness, count; ``sets``: the same per set (with ``set``); ``images``:
+        per-picture numbers; ``skipped``: pictures that are grey or unreadable, with why;
+        ``model``: the model's name.
+
+    Raises
+    ------
+    VidcolorError
+        No such folder, or no colour pictures in it.
+    """
+    from tqdm import tqdm
+
+    from vidcolor.colorize import load_colorizer
+    from vidcolor.imageio import provenance_text, read_image, write_image
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VidcolorError(f"{folder}: no such folder")
+    pictures = _pictures(folder)
+    if not pictures:
+        raise VidcolorError(f"{folder}: no pictures in this folder")
+    if model is None:
+        model = load_colorizer(model_dir)
+
+    scores, skipped, rows = [], [], []
+    bar = tqdm(pictures, unit="image", disable=None if progress else True, dynamic_ncols=True)
+    for set_name, path in bar:
+        if limit is not None and len(scores) >= limit:
+            break
+        try:
+            truth = _as_8bit(read_image(path).rgb)
+        except VidcolorError as e:
+            why = str(e).removeprefix(f"{path}: ")  # the name is given apart
+            skipped.append({"name": str(path), "why": why})
+            continue
+        if not is_colour(truth):
+            skipped.append({"name": str(path), "why": "grey"})
+            continue
+        numbers, grey, ours = score_image(truth, model, render_size)
+        scores.append(ImageScore(str(path.relative_to(folder)), set_name, **numbers))
+        if sheet is not None:
+            rows.append((grey, ours, truth))
+    bar.close()
+    if not scores:
+        raise VidcolorError(f"{folder}: no colour pictures in this folder")
+
+    if sheet is not None:
+        write_image(sheet, contact_sheet(rows), mark=provenance_text(model.name),
+                    overwrite=True)
+    sets = []
+    for name in dict.fromkeys(s.set for s in scores):  # first-seen order
+        sets.append({"set": name, **_summary([s for s in scores if s.set == name])})
+    return {
+        "overall": _summary(scores),
+        "sets": sets,
+        "images": [asdict(s) for s in scores],
+        "skipped": skipped,
+        "model": model.name,
+    }
+
+
+def format_table(result: dict) -> str:
+    """The per-set table of :func:`evaluate_folder`'s result, with an overall row when there is
+    more than one set."""
+    header = f"{'set':<20} {'count':>5} {'PSNR dB':>8} {'grey dB':>8} {'colourf.':>8} " \
+             f"{'truth':>6} {'|dCF|':>6}"
+    lines = [header, "-" * len(header)]
+    rows = list(result["sets"])
+    if len(rows) > 1:
+        rows.append({"set": "all", **result["overall"]})
+    for r in rows:
+        lines.append(
+            f"{r['set'][:20]:<20} {r['count']:>5} {r['psnr']:>8.2f} {r['grey_psnr']:>8.2f} "
+            f"{r['colourfulness']:>8.2f} {r['truth_colourfulness']:>6.2f} "
+            f"{r['delta_colourfulness']:>6.2f}"
+        )
+    return "\n".join(lines)
+
+
+def summary_json(result: dict) -> str:
+    """One line of JSON: the overall numbers, the model and the count."""
+    overall = {k: (round(v, 4) if isinstance(v, float) else v)
+               for k, v in result["overall"].items()}
+    return json.dumps({**overall, "model": result["model"]}, sort_keys=False)
