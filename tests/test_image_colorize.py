@@ -1,0 +1,277 @@
+"""`vidcolor image`: colorize_files and the promises of issue 3 item 1, with a fake model."""
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from vidcolor import cli, color
+from vidcolor import colorize as colorize_module
+from vidcolor.colorize import (colorize_files, colorize_image, fit_gamut, plan_outputs,
+                               render_shape, upsample_ab)
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import read_image, read_provenance
+
+
+class FakeColorizer:
+    """Deterministic a/b from L, strong enough to leave the sRGB gamut at the extremes."""
+
+    name = "fake"
+    render_size = 32
+    multiple = 8
+
+    def __init__(self):
+        self.shapes = []
+
+    def predict_ab(self, L):
+        L = np.asarray(L, np.float32)
+        self.shapes.append(L.shape)
+        return np.stack([(L - 50) * 1.5, (60 - L) * 1.2], axis=-1).astype(np.float32)
+
+
+def _scene(h=48, w=64, dtype=np.uint8, seed=0):
+    """A colour picture with smooth shading and one strong vertical edge."""
+    rng = np.random.default_rng(seed)
+    L = np.tile(np.linspace(15, 85, w, dtype=np.float32), (h, 1))
+    L[:, w // 2:] = 95 - L[:, w // 2:]
+    L += rng.normal(0, 1, (h, w)).astype(np.float32)
+    ab = np.zeros((h, w, 2), np.float32)
+    ab[..., 0], ab[..., 1] = 20, -15
+    return color.lab_to_rgb(np.clip(L, 0, 100), fit_gamut(np.clip(L, 0, 100), ab), dtype)
+
+
+def _save(path, rgb, alpha=None):
+    samples = rgb if alpha is None else np.dstack([rgb, alpha])
+    if rgb.dtype == np.uint16:
+        if path.suffix == ".png":
+            order = [2, 1, 0] + ([3] if alpha is not None else [])
+            cv2.imwrite(str(path), samples[..., order])
+        else:
+            tifffile.imwrite(path, samples, photometric="rgb",
+                             extrasamples=["unassalpha"] if alpha is not None else None)
+    else:
+        Image.fromarray(samples).save(path)
+    return path
+
+
+def _max_l_error(a, b):
+    return float(np.abs(color.rgb_to_l(a) - color.rgb_to_l(b)).max())
+
+
+# --- the core ------------------------------------------------------------------------------
+
+def test_render_shape_keeps_area_and_aspect():
+    rh, rw = render_shape(3000, 4000, 256, 32)
+    assert rh % 32 == 0 and rw % 32 == 0
+    assert abs(rh * rw - 256 * 256) / (256 * 256) < 0.1
+    assert abs(rw / rh - 4 / 3) < 0.1
+
+
+def test_upsample_same_size_and_constant_chroma():
+    L = np.random.default_rng(0).uniform(0, 100, (10, 12)).astype(np.float32)
+    ab = np.random.default_rng(1).uniform(-50, 50, (10, 12, 2)).astype(np.float32)
+    np.testing.assert_array_equal(upsample_ab(ab, L, L), ab)
+    flat = np.full((10, 12, 2), (12.0, -7.0), np.float32)
+    big_L = cv2.resize(L, (48, 40), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(upsample_ab(flat, L, big_L), np.full((40, 48, 2), (12, -7)),
+                               atol=1e-3)
+
+
+def test_upsample_does_not_bleed_across_a_strong_edge():
+    # Full resolution: a dark red half and a bright blue half, the edge inside a render pixel.
+    H, W, f = 64, 96, 8
+    edge = 44  # not a multiple of f
+    L = np.where(np.arange(W) < edge, 30.0, 80.0).astype(np.float32)[None].repeat(H, 0)
+    ab = np.zeros((H, W, 2), np.float32)
+    ab[:, :edge] = (40, 20)
+    ab[:, edge:] = (-10, -40)
+    small = (H // f, W // f)
+    L_small = cv2.resize(L, small[::-1], interpolation=cv2.INTER_AREA)
+    ab_small = cv2.resize(ab, small[::-1], interpolation=cv2.INTER_AREA)
+    ours = upsample_ab(ab_small, L_small, L)
+    plain = cv2.resize(ab_small, (W, H), interpolation=cv2.INTER_CUBIC)
+    band = slice(edge - f, edge + f)  # two render pixels around the edge
+    err_ours = np.abs(ours[:, band] - ab[:, band]).mean()
+    err_plain = np.abs(plain[:, band] - ab[:, band]).mean()
+    assert err_ours < 0.5 * err_plain
+    # The full-resolution pixels right next to the edge keep their own side's colour.
+    assert np.abs(ours[:, edge - 2] - (40, 20)).max() < 8
+    assert np.abs(ours[:, edge + 1] - (-10, -40)).max() < 8
+
+
+def test_fit_gamut_keeps_lightness_and_hue():
+    rng = np.random.default_rng(0)
+    L = rng.uniform(0, 100, (40, 50)).astype(np.float32)
+    ab = rng.uniform(-120, 120, (40, 50, 2)).astype(np.float32)
+    fitted = fit_gamut(L, ab)
+    scale = np.linalg.norm(fitted, axis=-1) / np.linalg.norm(ab, axis=-1)
+    assert scale.max() <= 1 + 1e-6
+    np.testing.assert_allclose(fitted, ab * scale[..., None], atol=1e-3)  # same direction
+    for dtype, tol in ((np.uint8, 0.35), (np.uint16, 0.1)):
+        assert _max_l_error(color.lab_to_rgb(L, fitted, dtype),
+                            color.l_to_grey_rgb(L, np.uint16)) < tol
+    in_gamut = _scene()
+    L_in, ab_in = color.rgb_to_lab(in_gamut)
+    np.testing.assert_allclose(fit_gamut(L_in, ab_in), ab_in, atol=1e-4)
+
+
+def test_colorize_image_keeps_size_dtype_and_lightness():
+    model = FakeColorizer()
+    for dtype, tol in ((np.uint8, 0.5), (np.uint16, 0.1)):
+        rgb = _scene(37, 53, dtype)
+        out = colorize_image(rgb, model)
+        assert out.shape == rgb.shape and out.dtype == dtype
+        assert _max_l_error(out, rgb) < tol
+    rh, rw = model.shapes[-1][1:]
+    assert (rh, rw) == render_shape(37, 53, 32, 8)
+    colorize_image(_scene(37, 53), model, render_size=64)
+    assert model.shapes[-1][1:] == render_shape(37, 53, 64, 8)
+
+
+# --- files and folders ---------------------------------------------------------------------
+
+def test_single_file_16_bit_alpha_provenance(tmp_path):
+    rgb = _scene(dtype=np.uint16)
+    alpha = np.random.default_rng(3).integers(0, 65536, rgb.shape[:2], dtype=np.uint16)
+    src = _save(tmp_path / "in.png", rgb, alpha)
+    assert colorize_files([src], tmp_path / "out.png", model=FakeColorizer()) == 0
+    out = read_image(tmp_path / "out.png")
+    assert out.rgb.dtype == np.uint16 and out.rgb.shape == rgb.shape
+    np.testing.assert_array_equal(out.alpha, alpha)
+    assert _max_l_error(out.rgb, rgb) < 0.1
+    assert color.rgb_to_lab(out.rgb)[1].std() > 5  # it was coloured, not copied
+    assert read_provenance(tmp_path / "out.png") == (
+        f"colorized by vidcolor {__import__('vidcolor').__version__}, model fake")
+
+
+def test_16_bit_tiff_in_gives_16_bit_tiff_out(tmp_path):
+    src = _save(tmp_path / "scan.tif", _scene(dtype=np.uint16))
+    assert colorize_files([src], tmp_path / "out.tif", model=FakeColorizer()) == 0
+    assert read_image(tmp_path / "out.tif").rgb.dtype == np.uint16
+    assert read_provenance(tmp_path / "out.tif").startswith("colorized by vidcolor")
+
+
+def test_jpeg_output_has_the_mark(tmp_path):
+    src = _save(tmp_path / "in.png", _scene())
+    assert colorize_files([src], tmp_path / "out.jpg", model=FakeColorizer()) == 0
+    assert read_provenance(tmp_path / "out.jpg").endswith("model fake")
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    upright = _scene(48, 32)
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # as a camera lying on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    Image.fromarray(stored).save(tmp_path / "cam.png", exif=exif)
+    assert colorize_files([tmp_path / "cam.png"], tmp_path / "out.png",
+                          model=FakeColorizer()) == 0
+    out = read_image(tmp_path / "out.png").rgb
+    assert out.shape == upright.shape
+    assert _max_l_error(out, upright) < 0.5
+
+
+def test_sepia_input_only_its_lightness_counts(tmp_path):
+    grey = color.l_to_grey_rgb(color.rgb_to_l(_scene()))
+    L = color.rgb_to_l(grey)
+    sepia = color.lab_to_rgb(L, fit_gamut(L, np.full(L.shape + (2,), (8.0, 22.0), np.float32)))
+    assert color.rgb_to_lab(sepia)[1][..., 1].mean() > 15
+    model = FakeColorizer()
+    from_grey = colorize_image(grey, model)
+    from_sepia = colorize_image(sepia, model)
+    # Same L up to the 8-bit rounding of the sepia picture: same colours.
+    assert np.abs(from_grey.astype(int) - from_sepia.astype(int)).max() <= 3
+
+
+def test_folder_in_gives_folder_out_with_same_names(tmp_path):
+    src = tmp_path / "album"
+    (src / "1950s").mkdir(parents=True)
+    _save(src / "a.png", _scene(seed=1))
+    _save(src / "1950s" / "b.jpg", _scene(40, 30, seed=2))
+    _save(src / "c.bmp", _scene(seed=3))
+    (src / "notes.txt").write_text("not a picture")
+    _save(src / ".hidden.png", _scene())
+    out = tmp_path / "colour"
+    assert colorize_files([src], out, model=FakeColorizer()) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["1950s/b.jpg", "a.png", "c.png"]  # BMP cannot hold the mark: PNG
+    assert read_image(out / "1950s" / "b.jpg").rgb.shape == (40, 30, 3)
+    for name in written:
+        assert read_provenance(out / name) is not None
+
+
+def test_several_inputs_and_output_inside_input(tmp_path):
+    src = tmp_path / "pics"
+    src.mkdir()
+    _save(src / "a.png", _scene())
+    _save(tmp_path / "loose.png", _scene())
+    out = src / "colour"  # inside the input folder: its contents must not be taken as inputs
+    assert colorize_files([src, tmp_path / "loose.png"], out, model=FakeColorizer()) == 0
+    assert (out / "pics" / "a.png").is_file() and (out / "loose.png").is_file()
+    assert colorize_files([src], out, model=FakeColorizer()) == 0  # second run: no recursion
+    assert not (out / "colour").exists()
+
+
+def test_corrupt_file_in_folder_others_still_done(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _save(src / "good1.png", _scene(seed=1))
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    _save(src / "good2.png", _scene(seed=2))
+    status = colorize_files([src], tmp_path / "out", model=FakeColorizer())
+    assert status != 0
+    assert (tmp_path / "out" / "good1.png").is_file() and (tmp_path / "out" / "good2.png").is_file()
+    assert not (tmp_path / "out" / "broken.jpg").exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "broken.jpg" in line]
+    assert len(errors) == 1 and errors[0].startswith("vidcolor: error:")
+
+
+def test_existing_outputs_are_not_overwritten(tmp_path, capsys):
+    src = _save(tmp_path / "in.png", _scene())
+    dst = tmp_path / "out.png"
+    dst.write_bytes(b"someone's work")
+    assert colorize_files([src], dst, model=FakeColorizer()) != 0
+    assert dst.read_bytes() == b"someone's work"
+    assert "--overwrite" in capsys.readouterr().err
+    assert colorize_files([src], dst, model=FakeColorizer(), overwrite=True) == 0
+    assert read_provenance(dst) is not None
+
+
+def test_plan_errors_before_any_work(tmp_path):
+    src = _save(tmp_path / "a.png", _scene())
+    with pytest.raises(VidcolorError, match="no such file"):
+        plan_outputs([tmp_path / "missing.png"], tmp_path / "o.png")
+    with pytest.raises(VidcolorError, match=r"\.bmp"):
+        plan_outputs([src], tmp_path / "o.bmp")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VidcolorError, match="no pictures"):
+        plan_outputs([tmp_path / "empty"], tmp_path / "o")
+    _save(tmp_path / "a.bmp", _scene())
+    with pytest.raises(VidcolorError, match="both"):  # a.png and a.bmp -> a.png
+        plan_outputs([src, tmp_path / "a.bmp"], tmp_path / "o")
+    jobs, folder_mode = plan_outputs([src], str(tmp_path / "newdir") + "/")
+    assert folder_mode and jobs == [(src, tmp_path / "newdir" / "a.png")]
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def test_cli_image_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(colorize_module, "load_colorizer", lambda model_dir: FakeColorizer())
+    (tmp_path / "in").mkdir()
+    _save(tmp_path / "in" / "x.png", _scene())
+    assert cli.main(["image", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                     "--render-size", "48"]) == 0
+    assert (tmp_path / "out" / "x.png").is_file()
+
+
+def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, capsys):
+    from vidcolor.models import store
+
+    monkeypatch.setattr(store, "DEFAULT_MODEL_DIR", tmp_path / "no-model")
+    src = _save(tmp_path / "x.png", _scene())
+    assert cli.main(["image", str(src), "-o", str(tmp_path / "y.png")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "shipped model is missing" in err and "--model" in err
+    assert cli.main(["image", str(src), "-o", str(tmp_path / "y.png"),
+                     "--model", str(tmp_path / "nowhere")]) == 1
+    assert "no such model directory" in capsys.readouterr().err
