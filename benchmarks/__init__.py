@@ -1,0 +1,1 @@
+"""Benchmarks: run as ``python -m benchmarks.<name>``; see each module's docstring."""
