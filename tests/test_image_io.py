@@ -80,6 +80,9 @@ def test_jpeg_refuses_alpha_and_bmp_is_not_written(tmp_path):
     with pytest.raises(VidcolorError, match="BMP"):
         write_image(tmp_path / "x.bmp", rgb, mark=MARK)
     assert list(tmp_path.iterdir()) == []
+    # A fully opaque alpha channel loses nothing in a JPEG.
+    write_image(tmp_path / "x.jpg", rgb, np.full((4, 4), 255, np.uint8), mark=MARK)
+    assert read_image(tmp_path / "x.jpg").alpha is None
 
 
 def test_never_overwrites_without_permission(tmp_path):

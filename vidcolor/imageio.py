@@ -442,7 +442,7 @@ def encode_image(suffix: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: s
     ------
     VidcolorError
         For formats that cannot carry the picture faithfully: BMP (no place for the mark) and
-        JPEG with an alpha channel.
+        JPEG with an alpha channel that is not fully opaque.
     """
     fmt = _WRITE_FORMATS.get(suffix.lower())
     if fmt is None:
@@ -450,7 +450,10 @@ def encode_image(suffix: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: s
         raise VidcolorError(f"cannot write {suffix or 'files without an ending'}{hint}; "
                             "use .png, .tif, .jpg or .webp")
     if fmt == "JPEG" and alpha is not None:
-        raise VidcolorError("JPEG cannot keep the alpha channel; use .png, .tif or .webp")
+        if np.all(alpha == np.iinfo(alpha.dtype).max):
+            alpha = None  # fully opaque: JPEG shows it just the same
+        else:
+            raise VidcolorError("JPEG cannot keep the alpha channel; use .png, .tif or .webp")
     if alpha is not None and (alpha.shape != rgb.shape[:2] or alpha.dtype != rgb.dtype):
         raise ValueError(f"alpha {alpha.dtype} {alpha.shape} does not match rgb {rgb.dtype} "
                          f"{rgb.shape}")
