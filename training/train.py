@@ -54,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="keep ~1/N of the images out of training to calibrate decoding (0: none)")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--render-size", type=int, default=256, help="render size recorded in the model")
+    p.add_argument("--render-size", type=int,
+                   help="render size recorded in the model (default 256; whole-image training: the images' own)")
     p.add_argument("--name", help="model name for provenance marks (default: the folder name)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start over even if DIR has a checkpoint")
@@ -80,6 +81,20 @@ def _build_config(cfg: dict, bins=None) -> dict:
     if cfg["arch"] != "fusion":
         return {}
     return {"backbone": cfg["backbone"], "width": cfg["width"], "bins": np.asarray(bins).tolist()}
+
+
+def _native_render_size(files) -> int:
+    """Whole-image training sees images at their own size: render them at it too."""
+    from PIL import Image
+
+    sides = []
+    for f in files[:100]:
+        try:
+            with Image.open(f) as im:
+                sides.append((im.width * im.height) ** 0.5)
+        except OSError:
+            continue
+    return int(round(np.median(sides))) if sides else 256
 
 
 def _sample_ab(files, count=200, seed=0) -> np.ndarray:
@@ -212,6 +227,8 @@ def run(args) -> int:
         print(f"resuming {out} at step {state['step']} of {cfg['steps']}", file=sys.stderr)
     else:
         cfg = _training_config(args, len(train_files))
+        if cfg["render_size"] is None:
+            cfg["render_size"] = _native_render_size(train_files) if cfg["size"] == 0 else 256
         state = {"step": 0, "history": [], "config": cfg}
         if cfg["arch"] == "fusion":
             bins = nets_module.ab_grid()
@@ -219,6 +236,9 @@ def run(args) -> int:
             state["bins"], state["class_weights"] = bins.tolist(), weights.tolist()
 
     build = _build_config(cfg, state.get("bins"))
+    import keras
+
+    keras.utils.set_random_seed(cfg["seed"])
     nets = nets_module.build(cfg["arch"], **build)
     optimizer = _compile(nets, cfg, np.asarray(state.get("class_weights", []), np.float32))
     if args.resume:
@@ -242,6 +262,8 @@ def run(args) -> int:
 
     bar = tqdm(total=cfg["steps"], initial=state["step"], unit="step", file=sys.stderr, dynamic_ncols=True)
     smoothed, t0, seen = None, time.perf_counter(), 0
+    if state["history"]:
+        smoothed = float(np.mean([h["loss"] for h in state["history"][-20:]]))
     try:
         while state["step"] < cfg["steps"]:
             L, ab = next(stream)
@@ -253,8 +275,7 @@ def run(args) -> int:
             smoothed = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
-            if state["step"] % 10 == 0 or state["step"] == cfg["steps"]:
-                state["history"].append({"step": state["step"], "loss": loss, "smoothed": smoothed})
+            state["history"].append({"step": state["step"], "loss": loss})
             if state["step"] % args.checkpoint_every == 0 or state["step"] == cfg["steps"]:
                 checkpoint()
     except KeyboardInterrupt:

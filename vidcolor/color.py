@@ -138,6 +138,9 @@ def lab_to_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     lab = np.empty(L.shape + (3,), dtype=np.float32)
     lab[..., 0] = L
     lab[..., 1:] = ab
+    # As scikit-image does, clip negative Z (b too large for L) before the matrix, so
+    # out-of-gamut predictions clip the same way in both.
+    np.minimum(lab[..., 2], (L + np.float32(16.0)) * np.float32(200.0 / 116.0), out=lab[..., 2])
     if dtype == np.uint8:
         # OpenCV's sRGB curve is within 0.1 of a level at 8 bits: good enough, and fast.
         srgb = cv2.cvtColor(_as_image(lab), cv2.COLOR_Lab2RGB)

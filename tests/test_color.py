@@ -1,0 +1,110 @@
+"""vidcolor.color: sRGB <-> Lab against scikit-image, round trips, ranges, 16-bit, batches."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import color as skcolor
+
+from vidcolor import color
+
+DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _random(shape, dtype, seed=0):
+    return np.random.default_rng(seed).integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_agrees_with_scikit_image_on_random_pixels(dtype):
+    rgb = _random((120, 170, 3), dtype)
+    L, ab = color.rgb_to_lab(rgb)
+    ref = skcolor.rgb2lab(rgb)
+    assert L.dtype == np.float32 and ab.dtype == np.float32
+    assert np.abs(L - ref[..., 0]).max() < 0.5
+    assert np.abs(ab - ref[..., 1:]).max() < 0.5
+
+
+def test_agrees_with_scikit_image_on_a_real_photo():
+    path = DATA / "seed" / "woman.jpg"
+    if not path.is_file():
+        pytest.skip("shared data not present")
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    L, ab = color.rgb_to_lab(rgb)
+    ref = skcolor.rgb2lab(rgb)
+    assert np.abs(np.dstack([L, ab]) - ref).max() < 0.5
+    back = color.lab_to_rgb(L, ab)
+    ref_back = (skcolor.lab2rgb(ref) * 255).round()
+    assert np.abs(back.astype(float) - ref_back).max() <= 1
+
+
+def test_lab_to_rgb_agrees_with_scikit_image_including_out_of_gamut():
+    rng = np.random.default_rng(1)
+    L = rng.uniform(0, 100, (64, 64)).astype(np.float32)
+    ab = rng.uniform(-110, 110, (64, 64, 2)).astype(np.float32)
+    ours = color.lab_to_rgb(L, ab, np.uint16).astype(np.float64) / 65535
+    ref = np.clip(skcolor.lab2rgb(np.dstack([L, ab]).astype(np.float64)), 0, 1)
+    assert np.abs(ours - ref).max() < 2e-3
+
+
+def test_every_8bit_grey_and_primary_round_trips_exactly():
+    v = np.arange(256, dtype=np.uint8)
+    zeros = np.zeros_like(v)
+    rgb = np.stack([np.stack([v, v, v], -1), np.stack([v, zeros, zeros], -1),
+                    np.stack([zeros, v, zeros], -1), np.stack([zeros, zeros, v], -1)])
+    L, ab = color.rgb_to_lab(rgb)
+    np.testing.assert_array_equal(color.lab_to_rgb(L, ab), rgb)
+
+
+def test_random_8bit_round_trip_is_exact():
+    rgb = _random((300, 400, 3), np.uint8, seed=3)
+    np.testing.assert_array_equal(color.lab_to_rgb(*color.rgb_to_lab(rgb)), rgb)
+
+
+def test_16bit_round_trip_within_a_few_levels():
+    rgb = _random((200, 300, 3), np.uint16, seed=4)
+    back = color.lab_to_rgb(*color.rgb_to_lab(rgb), dtype=np.uint16)
+    assert back.dtype == np.uint16
+    # float32 arithmetic on 16-bit data: well under an eighth of an 8-bit level (257 / 8).
+    assert np.abs(back.astype(int) - rgb).max() < 32
+    assert np.abs(back.astype(int) - rgb).mean() < 2
+
+
+def test_ranges_black_white_and_neutral_greys():
+    L, ab = color.rgb_to_lab(np.array([[[0, 0, 0], [255, 255, 255], [128, 128, 128]]], np.uint8))
+    np.testing.assert_allclose(L[0], [0.0, 100.0, 53.585], atol=0.01)
+    assert np.abs(ab).max() < 0.01
+    L16, _ = color.rgb_to_lab(np.array([[65535, 65535, 65535]], np.uint16))
+    assert abs(L16[0] - 100) < 0.01
+
+
+def test_rgb_to_l_matches_full_conversion():
+    rgb = _random((50, 60, 3), np.uint8, seed=5)
+    np.testing.assert_allclose(color.rgb_to_l(rgb), color.rgb_to_lab(rgb)[0], atol=0.01)
+
+
+def test_grey_rgb_has_the_requested_lightness_and_no_chroma():
+    L = np.linspace(0, 100, 101, dtype=np.float32)
+    grey = color.l_to_grey_rgb(L)
+    assert (grey[:, 0] == grey[:, 1]).all() and (grey[:, 1] == grey[:, 2]).all()
+    assert np.abs(color.rgb_to_l(grey) - L).max() < 0.3
+
+
+def test_batches_of_frames_keep_their_shape():
+    frames = _random((3, 16, 24, 3), np.uint8)
+    L, ab = color.rgb_to_lab(frames)
+    assert L.shape == (3, 16, 24) and ab.shape == (3, 16, 24, 2)
+    for i in range(3):
+        np.testing.assert_array_equal(L[i], color.rgb_to_lab(frames[i])[0])
+    assert color.lab_to_rgb(L, ab).shape == frames.shape
+
+
+def test_bad_inputs_are_rejected_clearly():
+    with pytest.raises(TypeError, match="uint8 or uint16"):
+        color.rgb_to_lab(np.zeros((2, 2, 3), np.float64))
+    with pytest.raises(ValueError, match="3 channels"):
+        color.rgb_to_lab(np.zeros((2, 2, 4), np.uint8))
+    with pytest.raises(ValueError, match="do not match"):
+        color.lab_to_rgb(np.zeros((2, 2)), np.zeros((2, 3, 2)))

