@@ -278,3 +278,21 @@ def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, caps
     assert cli.main(["image", str(src), "-o", str(tmp_path / "y.png"),
                      "--model", str(tmp_path / "nowhere")]) == 1
     assert "no such model directory" in capsys.readouterr().err
+
+
+def test_strips_of_a_picture_equal_the_whole(monkeypatch):
+    rgb = _scene(45, 64)
+    model = FakeColorizer()
+    whole = colorize_image(rgb, model)
+    L = color.rgb_to_l(rgb)
+    np.testing.assert_array_equal(whole, color.lab_to_rgb(L, colorize_module.colorize_l(L, model)))
+    monkeypatch.setattr(colorize_module, "_STRIP_ROWS", 7)  # 45 rows: 7 strips, a short one
+    strips = colorize_image(rgb, model)
+    # Strips interpolate through cv2.remap rather than cv2.resize: equal up to rare roundings.
+    assert np.abs(strips.astype(int) - whole).max() <= 1
+    assert np.mean(strips != whole) < 0.01
+    ab_small = model.predict_ab(L[None, ::4, ::4])[0]
+    L_small = L[::4, ::4]
+    full = upsample_ab(ab_small, L_small, L)
+    np.testing.assert_allclose(upsample_ab(ab_small, L_small, L, rows=slice(10, 17)),
+                               full[10:17], atol=1e-3)

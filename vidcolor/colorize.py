@@ -16,6 +16,9 @@ import numpy as np
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 
+# Full-resolution rows handled at a time by colorize_image.
+_STRIP_ROWS = 256
+
 
 def render_shape(height: int, width: int, render_size: int, multiple: int = 32) -> tuple[int, int]:
     """The network resolution for an image: about ``render_size**2`` pixels, same aspect ratio.
@@ -83,8 +86,27 @@ def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.
     return box(cov / (var_L[..., None] + np.float32(eps)))
 
 
+def _source_coords(n_out: int, n_in: int, index: np.ndarray) -> np.ndarray:
+    """Where output samples ``index`` (of ``n_out``) fall on an ``n_in``-sample input, with
+    pixel centres aligned as in :func:`cv2.resize`."""
+    return ((index.astype(np.float64) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)
+
+
+def _cubic_rows(small: np.ndarray, H: int, W: int, rows: slice) -> np.ndarray:
+    """Rows ``rows`` of ``small`` resized bicubically to (H, W), as :func:`cv2.resize` would
+    give them (a strip through :func:`cv2.remap` agrees with the whole to ~1e-4)."""
+    if rows.start == 0 and rows.stop == H:
+        return cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
+    h, w = small.shape[:2]
+    ys = _source_coords(H, h, np.arange(rows.start, rows.stop))
+    xs = _source_coords(W, w, np.arange(W))
+    map_x = np.ascontiguousarray(np.broadcast_to(xs[None, :], (len(ys), W)))
+    map_y = np.ascontiguousarray(np.broadcast_to(ys[:, None], (len(ys), W)))
+    return cv2.remap(small, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
 def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius: int = 1,
-                eps: float = 256.0) -> np.ndarray:
+                eps: float = 256.0, rows: slice | None = None) -> np.ndarray:
     """Upsample chroma to full resolution, guided by the full-resolution lightness.
 
     The chroma is upsampled bicubically, and the lightness detail the render could not see
@@ -114,22 +136,25 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
     eps : float
         Regularization of the fits, in L units squared: larger trusts L edges less (towards
         plain bicubic), smaller transfers more L detail into the chroma.
+    rows : slice, optional
+        Compute only these full-resolution rows (strips of a large picture, to bound memory);
+        the strips put together equal the whole to ~1e-4.
 
     Returns
     -------
-    ndarray of float32, shape (H, W, 2)
+    ndarray of float32, shape (H, W, 2), or (rows, W, 2)
     """
     H, W = L_full.shape
+    rows = slice(0, H) if rows is None else slice(*rows.indices(H))
     L_small = np.asarray(L_small, np.float32)
     ab = np.asarray(ab, np.float32)
     if (H, W) == L_small.shape:
         # Same size: nothing is missing from the render, keep its chroma as it is.
-        return ab.copy()
+        return ab[rows].copy()
     slope = _guided_slope(ab, L_small, radius, eps)
-    out = cv2.resize(ab, (W, H), interpolation=cv2.INTER_CUBIC)
-    detail = np.asarray(L_full, np.float32) - cv2.resize(L_small, (W, H),
-                                                         interpolation=cv2.INTER_CUBIC)
-    out += cv2.resize(slope, (W, H), interpolation=cv2.INTER_LINEAR) * detail[..., None]
+    out = _cubic_rows(ab, H, W, rows)
+    detail = np.asarray(L_full[rows], np.float32) - _cubic_rows(L_small, H, W, rows)
+    out += _cubic_rows(slope, H, W, rows) * detail[..., None]
     return out
 
 
@@ -233,10 +258,24 @@ def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) 
         model = load_colorizer(None)
     rgb = np.asarray(rgb)
     if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=-1)
-    L = color.rgb_to_l(rgb)
-    ab = colorize_l(L, model, render_size)
-    return color.lab_to_rgb(L, ab, rgb.dtype)
+        rgb = rgb[..., None]
+    if rgb.shape[-1] == 1:
+        rgb = np.broadcast_to(rgb, rgb.shape[:2] + (3,))
+    H, W = rgb.shape[:2]
+    # Full resolution only in strips: the float temporaries of the colour conversions cost
+    # ~60 bytes a pixel, too much for a whole 100-megapixel scan; one L plane is 4.
+    strips = [slice(y, min(H, y + _STRIP_ROWS)) for y in range(0, H, _STRIP_ROWS)]
+    L = np.empty((H, W), np.float32)
+    for rows in strips:
+        L[rows] = color.rgb_to_l(rgb[rows])
+    shape = render_shape(H, W, render_size or model.render_size, model.multiple)
+    L_small = resize_l(L, shape)
+    ab_small = model.predict_ab(L_small[None])[0]
+    out = np.empty((H, W, 3), rgb.dtype)
+    for rows in strips:
+        ab = fit_gamut(L[rows], upsample_ab(ab_small, L_small, L, rows=rows))
+        out[rows] = color.lab_to_rgb(L[rows], ab, rgb.dtype)
+    return out
 
 
 # --- files and folders -----------------------------------------------------------------------
