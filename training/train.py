@@ -244,6 +244,9 @@ def run(args) -> int:
     if args.resume:
         load_checkpoint(ckpt, nets, optimizer)
     val_files = find_images([args.val]) if args.val else []
+    out.mkdir(parents=True, exist_ok=True)
+    if holdout:
+        (out / "holdout.txt").write_text("".join(f"{p.resolve()}\n" for p in holdout))
 
     stream = BatchStream(train_files, cfg["batch_size"], cfg["size"], seed=cfg["seed"],
                          start_step=state["step"], degrade=cfg["degrade"], target_stride=nets.stride)
@@ -290,9 +293,6 @@ def run(args) -> int:
     if stream.unreadable or stream.too_small:
         print(f"skipped {len(stream.unreadable)} unreadable and {len(stream.too_small)} too-small images",
               file=sys.stderr)
-    if holdout:
-        with open(out / "holdout.txt", "w") as f:
-            f.write("\n".join(str(p) for p in holdout) + "\n")
     print(f"model written to {out}", file=sys.stderr)
     return 0
 

@@ -62,6 +62,14 @@ def _as_image(x: np.ndarray) -> np.ndarray:
     return x.reshape(1, -1, x.shape[-1])
 
 
+def _decode(rgb: np.ndarray) -> np.ndarray:
+    """sRGB samples -> linear light, float32, by exact table lookup."""
+    lut = _DECODE_LUTS[rgb.dtype]
+    if rgb.dtype == np.uint8:
+        return cv2.LUT(_as_image(rgb), lut).reshape(rgb.shape)
+    return lut[rgb]
+
+
 def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Convert sRGB to CIE Lab.
 
@@ -80,9 +88,9 @@ def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rgb = _check_rgb(rgb)
     # The transfer curve by exact lookup; OpenCV's own sRGB curve is an approximation
     # that strays by up to 0.5 Lab units, its linear-RGB path does not.
-    linear = _DECODE_LUTS[rgb.dtype][rgb]
-    lab = cv2.cvtColor(_as_image(linear), cv2.COLOR_LRGB2Lab).reshape(rgb.shape)
-    return np.ascontiguousarray(lab[..., 0]), np.ascontiguousarray(lab[..., 1:])
+    lab = cv2.cvtColor(_as_image(_decode(rgb)), cv2.COLOR_LRGB2Lab)
+    L, a, b = cv2.split(lab)
+    return L.reshape(rgb.shape[:-1]), cv2.merge([a, b]).reshape(rgb.shape[:-1] + (2,))
 
 
 def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
@@ -133,22 +141,22 @@ def lab_to_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     if dtype not in _DECODE_LUTS:
         raise TypeError(f"output dtype must be uint8 or uint16, got {dtype}")
     L = np.asarray(L, dtype=np.float32)
-    if np.shape(ab) != L.shape + (2,):
-        raise ValueError(f"L shape {L.shape} and ab shape {np.shape(ab)} do not match")
-    lab = np.empty(L.shape + (3,), dtype=np.float32)
-    lab[..., 0] = L
-    lab[..., 1:] = ab
+    ab = np.asarray(ab, dtype=np.float32)
+    if ab.shape != L.shape + (2,):
+        raise ValueError(f"L shape {L.shape} and ab shape {ab.shape} do not match")
+    L2 = _as_image(L[..., None])[..., 0]
+    a, b = cv2.split(_as_image(ab))
     # As scikit-image does, clip negative Z (b too large for L) before the matrix, so
     # out-of-gamut predictions clip the same way in both.
-    np.minimum(lab[..., 2], (L + np.float32(16.0)) * np.float32(200.0 / 116.0), out=lab[..., 2])
+    b = cv2.min(b, cv2.addWeighted(L2, 200.0 / 116.0, L2, 0.0, 16.0 * 200.0 / 116.0))
+    lab = cv2.merge([np.ascontiguousarray(L2), a, b])
     if dtype == np.uint8:
         # OpenCV's sRGB curve is within 0.1 of a level at 8 bits: good enough, and fast.
-        srgb = cv2.cvtColor(_as_image(lab), cv2.COLOR_Lab2RGB)
+        rgb = cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), alpha=255.0)
     else:
-        linear = cv2.cvtColor(_as_image(lab), cv2.COLOR_Lab2LRGB)
-        srgb = _encode(linear)
-    srgb = np.clip(srgb, 0.0, 1.0).reshape(lab.shape)
-    return np.rint(srgb * np.float32(np.iinfo(dtype).max)).astype(dtype)
+        srgb = _encode(cv2.cvtColor(lab, cv2.COLOR_Lab2LRGB))
+        rgb = np.rint(srgb * np.float32(65535.0)).astype(np.uint16)
+    return rgb.reshape(L.shape + (3,))
 
 
 def l_to_grey_rgb(L: np.ndarray, dtype=np.uint8) -> np.ndarray:
