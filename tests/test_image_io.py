@@ -138,6 +138,14 @@ def test_apply_orientation_transposes_alpha_too():
     np.testing.assert_array_equal(apply_orientation(alpha, 99), alpha)
 
 
+def test_8_bit_tiff_orientation_tag(tmp_path):
+    rgb = _random((4, 6, 3), np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "o.tif", exif=exif)
+    np.testing.assert_array_equal(read_image(tmp_path / "o.tif").rgb, apply_orientation(rgb, 6))
+
+
 def test_16_bit_tiff_orientation_tag(tmp_path):
     rgb = _random((4, 6, 3), np.uint16)
     tifffile.imwrite(tmp_path / "o.tif", rgb, photometric="rgb",

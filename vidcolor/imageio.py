@@ -277,23 +277,24 @@ def read_image(path: str | Path) -> Picture:
     try:
         with Image.open(path) as im:
             fmt = im.format or "unknown"
-            orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
             bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
             deep_tiff = fmt == "TIFF" and max(np.atleast_1d(bits)) > 8
             deep_png = fmt == "PNG" and _png_bit_depth(path) == 16
             if deep_png:
-                rgb, alpha = _read_deep_png(path, orientation)
+                rgb, alpha = _read_deep_png(path, _orientation(im))
             elif deep_tiff:
                 rgb, alpha = _read_deep_tiff(path)
             else:
                 im.load()  # decode now, so that truncated files fail here
+                # After loading: Pillow turns TIFFs upright itself and then drops the tag.
+                orientation = _orientation(im)
                 rgb, alpha = _from_pillow(im)
                 rgb = apply_orientation(rgb, orientation)
                 alpha = _orient_opt(alpha, orientation)
     except VidcolorError:
         raise
     except Exception as e:  # noqa: BLE001 - decoders raise anything on corrupt data
-        if _looks_like_deep_tiff(path):
+        if _is_tiff(path):
             # Pillow cannot even open some valid TIFFs (16-bit grey + alpha): try tifffile.
             try:
                 rgb, alpha = _read_deep_tiff(path)
@@ -306,7 +307,11 @@ def read_image(path: str | Path) -> Picture:
                    np.ascontiguousarray(alpha), fmt)
 
 
-def _looks_like_deep_tiff(path: Path) -> bool:
+def _orientation(im: Image.Image) -> int:
+    return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+
+
+def _is_tiff(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(4)
     return head in (b"II*\x00", b"MM\x00*")
