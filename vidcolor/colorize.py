@@ -457,6 +457,10 @@ def colorize_files(inputs, output, model_dir=None, render_size: int | None = Non
         except VidcolorError as e:
             failed += 1
             tqdm.write(f"vidcolor: error: {e}", file=sys.stderr)
+        except MemoryError:  # one huge scan should not end a folder's run
+            failed += 1
+            tqdm.write(f"vidcolor: error: {src}: too large for the memory available",
+                       file=sys.stderr)
     bar.close()
     if failed and len(jobs) > 1:
         print(f"vidcolor: {failed} of {len(jobs)} pictures failed", file=sys.stderr)
