@@ -2,7 +2,12 @@
 
 The network only ever sees a render-size copy of the lightness; the full-resolution output keeps
 the input's own L, and only the chroma is upsampled, guided by that L so colour does not bleed
-across strong edges.
+across strong edges. Chroma that sRGB cannot show at a pixel's lightness is reduced rather than
+clipped, so the output's L really is the input's. Full resolution is handled in strips of rows,
+which bounds memory for large scans.
+
+:func:`colorize_files` is ``vidcolor image``: files and folders in, marked files out (reading
+and writing are in :mod:`vidcolor.imageio`).
 """
 
 from __future__ import annotations

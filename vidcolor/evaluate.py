@@ -19,7 +19,8 @@ from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.metrics import colourfulness, psnr
 
-__all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "contact_sheet"]
+__all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "summary_json",
+           "contact_sheet", "is_colour"]
 
 _SHEET_ROW_HEIGHT = 128
 _SHEET_GAP = 4
