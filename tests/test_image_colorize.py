@@ -296,3 +296,20 @@ def test_strips_of_a_picture_equal_the_whole(monkeypatch):
     full = upsample_ab(ab_small, L_small, L)
     np.testing.assert_allclose(upsample_ab(ab_small, L_small, L, rows=slice(10, 17)),
                                full[10:17], atol=1e-3)
+
+
+def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypatch, capsys):
+    (tmp_path / "in").mkdir()
+    _save(tmp_path / "in" / "huge.png", _scene(50, 70))  # "huge": told apart by its height
+    _save(tmp_path / "in" / "small.png", _scene(48, 64))
+    real = colorize_module.colorize_image
+
+    def colorize_or_fail(rgb, model, render_size=None):
+        if rgb.shape[0] == 50:
+            raise MemoryError
+        return real(rgb, model, render_size)
+
+    monkeypatch.setattr(colorize_module, "colorize_image", colorize_or_fail)
+    assert colorize_files([tmp_path / "in"], tmp_path / "out", model=FakeColorizer()) == 1
+    assert (tmp_path / "out" / "small.png").is_file()
+    assert "huge.png: too large" in capsys.readouterr().err
