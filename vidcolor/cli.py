@@ -49,16 +49,56 @@ def _run_image(args) -> int:
 # --- video ---------------------------------------------------------------------------------
 
 def _add_video(sub) -> None:
-    p = sub.add_parser("video", help="colorize a video, keeping its audio, subtitles and timing")
+    from vidcolor.video.options import DEFAULT_STRENGTH, parse_time
+
+    def time_arg(text: str) -> float:
+        try:
+            return parse_time(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    p = sub.add_parser(
+        "video", help="colorize a video, keeping its audio, subtitles and timing",
+        description="Colorize a video. Every frame keeps its timestamp; audio, subtitles, "
+        "attachments, chapters and rotation are kept where the output container allows. "
+        "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.add_argument("--render-size", type=_positive_int, help="network resolution (default: the model's)")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="frames per model call (default: 32 on a GPU, 8 on a CPU)")
+    p.add_argument("--no-stabilize", dest="stabilize", action="store_false",
+                   help="colorize every frame on its own (no temporal stabilization)")
+    p.add_argument("--stabilize-strength", type=float, default=DEFAULT_STRENGTH, metavar="S",
+                   help=f"0..1, how much colour follows the motion (default {DEFAULT_STRENGTH})")
+    p.add_argument("--start", type=time_arg, default=0.0, metavar="T",
+                   help="start at T (seconds or [HH:]MM:SS[.ms])")
+    p.add_argument("--duration", type=time_arg, metavar="T", help="colorize only T of video")
+    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--crf", type=int, help="encoder quality (default 18 for libx264)")
+    p.add_argument("--preset", help="encoder speed preset (default medium)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same command")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_video)
 
 
 def _run_video(args) -> int:
-    print("vidcolor video: not implemented yet", file=sys.stderr)
-    return 2
+    from vidcolor.video.pipeline import colorize_video
+
+    result = colorize_video(
+        args.input, args.output, model_dir=args.model, render_size=args.render_size,
+        batch_size=args.batch_size, stabilize=args.stabilize,
+        stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
+        codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
+        resume=args.resume, progress=not args.quiet,
+    )
+    print(f"{result.output}: {result.frames} frames, {result.fps:.1f} frames/s"
+          + (f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""),
+          file=sys.stderr)
+    return 0
 
 
 # --- eval ----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """PyAV input and output: probing, decoding, segment encoding and the final remux.
 
 The video stream is the only one vidcolor changes. It is decoded here, colorized elsewhere,
-encoded here into *segment files* (video only, NUT container: it stores any time base and raw
-pts/dts), and at the end :func:`remux` writes the real output in one pass: the video packets of
+encoded here into *segment files* (video only, MP4: it keeps any time base and restores
+the encoder's B-frame delay with an edit list), and at the end :func:`remux` writes the real output in one pass: the video packets of
 all segments in order, interleaved with every other stream of the input copied packet for
 packet (audio, subtitles, attachments; chapters and metadata too), re-encoding only the audio a
 container cannot hold. Segments make an interrupted job resumable and keep memory bounded.
@@ -386,8 +386,24 @@ def _even(n: int) -> int:
     return n + (n % 2)
 
 
+#: Segment containers, best first: MP4/MOV keep any time base exactly (edit lists restore the
+#: encoder's B-frame delay); Matroska (milliseconds) is the fallback for other codecs.
+_SEGMENT_FORMATS = ("mp4", "mov", "matroska")
+
+
+def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
+    for fmt in _SEGMENT_FORMATS:
+        container = av.open(os.fspath(path), "w", format=fmt)
+        try:
+            stream = container.add_stream(settings.codec, rate=rate, options=settings.options())
+            return container, stream
+        except (ValueError, av.error.FFmpegError):
+            container.close()
+    raise VidcolorError(f"no container for segments of {settings.codec} video")
+
+
 class SegmentWriter:
-    """Encodes colorized frames into one video-only segment file (NUT container).
+    """Encodes colorized frames into one video-only segment file (MP4, see _SEGMENT_FORMATS).
 
     Parameters
     ----------
@@ -408,9 +424,7 @@ class SegmentWriter:
         self.frames = 0
         self.first_pts: int | None = None
         self.last_pts: int | None = None
-        self._container = av.open(os.fspath(self.path), "w", format="mov")
-        stream = self._container.add_stream(settings.codec, rate=info.rate,
-                                            options=settings.options())
+        self._container, stream = _open_segment(self.path, settings, info.rate)
         stream.width = _even(info.width)
         stream.height = _even(info.height)
         stream.pix_fmt = settings.pix_fmt
@@ -524,7 +538,7 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
     ----------
     info : VideoInfo
     segments : list of (Path, int)
-        Video-only NUT files from :class:`SegmentWriter`, in order, each with the pts of the
+        Video-only files from :class:`SegmentWriter`, in order, each with the pts of the
         first frame written into it.
     output : Path
         Written directly (the caller renames it into place).
@@ -695,9 +709,9 @@ def _segment_packets(containers, first_pts: list[int], time_base: Fraction, vout
             if packet.size == 0:
                 continue
             if offset is None:
-                # The NUT muxer shifts timestamps to keep dts non-negative (the encoder's
-                # B-frame delay). The first packet is the segment's first frame (a keyframe),
-                # so its pts tells the shift; undo it so pts are the input's again.
+                # Some muxers shift timestamps to keep dts non-negative (the encoder's B-frame
+                # delay). The first packet is the segment's first frame (a keyframe), so its
+                # pts tells any shift; undo it so pts are the input's again.
                 want = int(round(first * time_base / packet.time_base))
                 offset = (packet.pts - want) if packet.pts is not None else 0
             if offset:
@@ -718,6 +732,7 @@ def _input_packets(inp, routes: dict, info: VideoInfo, start: float, duration: f
     streams = [inp.streams[i] for i in routes]
     t0 = info.start_time + start
     t1 = None if duration is None else t0 + duration
+    windowed = start > 0 or duration is not None  # a full conversion copies every packet
     if start > 0:
         try:
             inp.seek(int(max(t0 - 1.0, 0) * av.time_base), backward=True)
@@ -734,9 +749,12 @@ def _input_packets(inp, routes: dict, info: VideoInfo, start: float, duration: f
             break
         if packet.size == 0:
             continue
-        t = float(packet.pts * packet.time_base) if packet.pts is not None else None
-        if t is not None and (t < t0 - 1e-6 or (t1 is not None and t >= t1)):
-            continue
+        if windowed and packet.pts is not None:
+            # Keep packets that overlap the window (audio frames straddle its edges).
+            t = float(packet.pts * packet.time_base)
+            end = t + float((packet.duration or 0) * packet.time_base)
+            if end <= t0 or (t1 is not None and t >= t1):
+                continue
         route = routes[packet.stream.index]
         idx = packet.stream.index
         if isinstance(route, _AudioReencoder):

@@ -455,7 +455,7 @@ def _run_frames(info: vio.VideoInfo, core: FrameColorizer, prog: _Progress,
                     break
                 pts, ab, L_small, L_full, state = item
                 if writer is None:
-                    name = f"seg{len(prog.segments):05d}.mov"
+                    name = f"seg{len(prog.segments):05d}.vseg"
                     writer = vio.SegmentWriter(prog.work / name, info, settings)
                 writer.write(pts, core.finish(ab, L_small, L_full, dtype))
                 last_state = state

@@ -23,6 +23,8 @@ import cv2
 import numba
 import numpy as np
 
+from vidcolor.video.options import DEFAULT_STRENGTH
+
 __all__ = [
     "DEFAULT_STRENGTH",
     "Stabilizer",
@@ -33,8 +35,6 @@ __all__ = [
     "l_histogram",
 ]
 
-#: Default blend strength, chosen by measurement (see benchmarks/RESULTS.md, temporal section).
-DEFAULT_STRENGTH = 0.8
 #: Soft flow-consistency scale, in render pixels.
 DEFAULT_SIGMA_FLOW = 0.7
 #: Soft lightness-agreement scale, in L units (of 100).

@@ -1,0 +1,353 @@
+"""`vidcolor video` end to end on tiny synthetic clips, with a fake (numpy) colorizer."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from test_video_io import make_clip, read_video, stream_summary
+from vidcolor import cli
+from vidcolor.errors import VidcolorError
+from vidcolor.video import pipeline
+from vidcolor.video.pipeline import colorize_video, work_paths
+
+
+class FakeColorizer:
+    """The Colorizer duck type: a/b a smooth deterministic function of L (no TensorFlow)."""
+
+    name = "fake"
+    render_size = 64
+    multiple = 16
+
+    def __init__(self, noise: float = 0.0, interrupt_after: int | None = None):
+        self.calls = 0
+        self.frames = 0
+        self.noise = noise
+        self.interrupt_after = interrupt_after
+
+    def predict_ab(self, L):
+        L = np.asarray(L, np.float32)
+        assert L.ndim == 3 and L.shape[1] % 16 == 0 and L.shape[2] % 16 == 0
+        self.calls += 1
+        self.frames += len(L)
+        if self.interrupt_after is not None and self.frames > self.interrupt_after:
+            raise KeyboardInterrupt
+        ab = np.stack([40 * np.sin(L / 15.0), 30 * np.cos(L / 20.0)], -1)
+        if self.noise:
+            # Per-frame colour flicker, seeded by the frame's content: reproducible across
+            # runs (and resumed runs) yet different from frame to frame.
+            for i, Li in enumerate(L):
+                rng = np.random.default_rng(int(Li.astype(np.float64).sum() * 16) % 2**32)
+                ab[i] += rng.normal(0, self.noise, 2)
+        return ab.astype(np.float32)
+
+
+def run(src, dst, **kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("preset", "ultrafast")
+    model = kw.pop("model", None) or FakeColorizer()
+    return colorize_video(src, dst, model, **kw)
+
+
+def test_frames_timestamps_audio_rotation_kept(tmp_path, capsys):
+    src = make_clip(tmp_path / "in.mp4", n=20, audio=True, rotation=90,
+                    sample_aspect_ratio=Fraction(4, 3))
+    dst = tmp_path / "out.mp4"
+    result = run(src, dst, batch_size=3, segment_frames=7)  # 3 segments, ragged batches
+    assert result.frames == 20
+    t_in, f_in = read_video(src)
+    t_out, f_out = read_video(dst)
+    assert t_out == pytest.approx(t_in, abs=1e-6)
+    assert f_out[0].shape == f_in[0].shape
+    # Colour was added: the output has chroma, the lightness is the input's.
+    out_rgb = f_out[5].astype(float)
+    assert np.abs(out_rgb[..., 0] - out_rgb[..., 1]).mean() > 5
+    s_in, s_out = stream_summary(src), stream_summary(dst)
+    assert s_out["types"] == ["video", "audio"]
+    assert s_out["codecs"][1] == "aac"
+    assert s_out["packets"][1] == s_in["packets"][1]  # audio copied packet for packet
+    assert "colorized by vidcolor" in s_out["metadata"]["comment"]
+    assert "model fake" in s_out["metadata"]["comment"]
+    with av.open(os.fspath(dst)) as c:
+        frame = next(c.decode(video=0))
+        assert frame.rotation == 90
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    work, partial = work_paths(dst)
+    assert not work.exists() and not partial.exists()
+
+
+def test_vfr_timestamps_survive_segment_boundaries(tmp_path):
+    # Irregular gaps, in a 1/90000 time base, with B-frames crossing segment boundaries.
+    pts = [0, 3000, 9000, 10000, 30000, 33000, 36000, 37500, 45000, 60000, 61000, 70000, 71000]
+    src = make_clip(tmp_path / "vfr.mp4", pts=pts, time_base=Fraction(1, 90000), rate=30)
+    for ext in ("mp4", "mov", "mkv"):
+        dst = tmp_path / f"out.{ext}"
+        run(src, dst, segment_frames=4)
+        t_out, _ = read_video(dst)
+        tol = 1e-3 if ext == "mkv" else 1e-6  # Matroska stores milliseconds
+        assert t_out == pytest.approx([p / 90000 for p in pts], abs=tol), ext
+
+
+def test_start_time_kept(tmp_path):
+    pts = [4500 + 3750 * i for i in range(8)]  # first frame at 0.05 s
+    src = make_clip(tmp_path / "late.mp4", pts=pts, time_base=Fraction(1, 90000), rate=24)
+    dst = tmp_path / "out.mp4"
+    run(src, dst)
+    t_out, _ = read_video(dst)
+    assert t_out[0] == pytest.approx(0.05, abs=1e-6)
+    assert len(t_out) == 8
+
+
+def test_window_start_duration(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=48, rate=24, audio=True)
+    dst = tmp_path / "out.mp4"
+    result = run(src, dst, start=0.5, duration=1.0)
+    t_out, _ = read_video(dst)
+    assert result.frames == len(t_out) == 24
+    assert t_out[0] == pytest.approx(0.0, abs=1e-6)  # the window starts the output
+    with av.open(os.fspath(dst)) as c:
+        audio = c.streams.audio[0]
+        seconds = sum(p.duration or 0 for p in c.demux(audio) if p.size) * audio.time_base
+    assert float(seconds) == pytest.approx(1.0, abs=0.1)
+
+
+def test_mkv_keeps_subtitles_and_attachments_mp4_notes_drop(tmp_path, capsys):
+    src = make_clip(tmp_path / "in.mkv", n=12, audio=True, subtitles=True, attachment=True)
+    s_in = stream_summary(src)
+    assert s_in["types"] == ["video", "audio", "subtitle", "attachment"]
+    dst = tmp_path / "out.mkv"
+    run(src, dst)
+    s_out = stream_summary(dst)
+    assert s_out["types"] == s_in["types"]
+    assert s_out["packets"].get(2) == s_in["packets"][2]  # every subtitle event
+    assert s_out["attachments"] == ["font.ttf"]
+    capsys.readouterr()
+    dst4 = tmp_path / "out.mp4"
+    result = run(src, dst4)
+    err = capsys.readouterr().err
+    assert stream_summary(dst4)["types"] == ["video", "audio"]
+    assert "attachments need .mkv" in err and "subtitle" in err
+    assert set(result.report.dropped) == {2, 3}
+
+
+def test_webm_reencodes_audio_with_a_note(tmp_path, capsys):
+    src = make_clip(tmp_path / "in.mp4", n=6, audio=True)
+    dst = tmp_path / "out.webm"
+    result = run(src, dst, crf=40)
+    err = capsys.readouterr().err
+    s = stream_summary(dst)
+    assert s["codecs"] == ["vp9", "opus"]
+    assert "re-encoded to libopus" in err
+    assert result.report.reencoded == {1: "libopus"}
+    assert len(read_video(dst)[0]) == 6
+
+
+def test_existing_output_needs_overwrite(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"precious")
+    with pytest.raises(VidcolorError, match="already exists"):
+        run(src, dst)
+    assert dst.read_bytes() == b"precious"
+    run(src, dst, overwrite=True)
+    assert len(read_video(dst)[0]) == 4
+
+
+def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, capsys):
+    src = make_clip(tmp_path / "in.mp4", n=30, audio=True)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run(src, dst, model=FakeColorizer(noise=3, interrupt_after=20), batch_size=2,
+            segment_frames=8)
+    work, partial = work_paths(dst)
+    assert not dst.exists() and not partial.exists()
+    assert sorted(p.name for p in work.glob("seg*")) == ["seg00000.vseg", "seg00001.vseg"]
+    assert "--resume" in capsys.readouterr().err
+    fresh = FakeColorizer(noise=3)
+    result = run(src, dst, model=fresh, batch_size=2, segment_frames=8, resume=True)
+    assert result.resumed_frames == 16 and result.frames == 30
+    assert fresh.frames == 14  # only the missing frames went through the model
+    # Same result as an uninterrupted run (noise is seeded per frame count: align it).
+    ref = tmp_path / "ref.mp4"
+    run(src, ref, model=FakeColorizer(noise=3), batch_size=2, segment_frames=8)
+    t_a, f_a = read_video(dst)
+    t_b, f_b = read_video(ref)
+    assert t_a == t_b
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(f_a, f_b)) < 1.0
+    assert not work.exists()
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=20)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run(src, dst, model=FakeColorizer(interrupt_after=12), batch_size=2, segment_frames=4)
+    with pytest.raises(VidcolorError, match="other settings"):
+        run(src, dst, crf=30, batch_size=2, segment_frames=4, resume=True)
+
+
+def test_stabilization_reduces_flicker(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=16)
+
+    def flicker(dst, **kw):
+        run(src, dst, model=FakeColorizer(noise=12), batch_size=4, **kw)
+        _, frames = read_video(dst)
+        f = np.stack(frames).astype(float)
+        return np.abs(np.diff(f, axis=0)).mean()
+
+    off = flicker(tmp_path / "off.mp4", stabilize=False)
+    on = flicker(tmp_path / "on.mp4")
+    assert on < 0.6 * off
+
+
+def test_scene_cut_stops_colour_leaking(tmp_path):
+    # Before the cut the model says red, after it blue; a stabilizer without the cut reset
+    # would drag red into the first frames of the new shot.
+    class ShotColorizer(FakeColorizer):
+        def predict_ab(self, L):
+            dark = L.mean(axis=(1, 2)) < 40  # the second shot is darker
+            ab = np.where(dark[:, None, None, None], [[[[0.0, -40.0]]]], [[[[50.0, 20.0]]]])
+            return np.broadcast_to(ab, L.shape + (2,)).astype(np.float32)
+
+    src = make_clip(tmp_path / "cut.mp4", n=10, cut_at=5)
+    dst = tmp_path / "out.mp4"
+    result = run(src, dst, model=ShotColorizer(), stabilize_strength=1.0)
+    assert result.cuts == 2  # the first frame and the cut
+    _, frames = read_video(dst)
+    first_after = frames[5].astype(float)
+    assert first_after[..., 2].mean() > first_after[..., 0].mean() + 10  # blue, not red
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    import vidcolor.models.store as store
+
+    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
+
+
+def cli_run(capsys, *args):
+    code = cli.main(["video", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_cli_colorizes_and_reports(tmp_path, capsys, fake_model):
+    src = make_clip(tmp_path / "in.mp4", n=8, audio=True)
+    code, err = cli_run(capsys, src, "-o", tmp_path / "o.mkv", "--quiet", "--preset",
+                        "ultrafast", "--stabilize-strength", "0.5", "--batch-size", "3")
+    assert code == 0, err
+    assert "8 frames" in err
+    assert len(read_video(tmp_path / "o.mkv")[0]) == 8
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "empty", "audio_only", "bad_ext",
+                                  "exists", "strength", "bad_time", "window_after_end"])
+def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    out = tmp_path / "o.mp4"
+    extra: list = []
+    if case == "missing":
+        src = tmp_path / "nope.mp4"
+    elif case == "text":
+        src = tmp_path / "t.mp4"
+        src.write_text("hello")
+    elif case == "empty":
+        src = tmp_path / "e.mkv"
+        src.write_bytes(b"")
+    elif case == "audio_only":
+        src = tmp_path / "a.wav"
+        with av.open(os.fspath(src), "w") as c:
+            a = c.add_stream("pcm_s16le", rate=8000)
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
+                                            layout="mono")
+            af.sample_rate = 8000
+            af.pts = 0
+            for p in a.encode(af):
+                c.mux(p)
+            for p in a.encode(None):
+                c.mux(p)
+    elif case == "bad_ext":
+        out = tmp_path / "o.gif"
+    elif case == "exists":
+        out.write_bytes(b"x")
+    elif case == "strength":
+        extra = ["--stabilize-strength", "1.5"]
+    elif case == "bad_time":
+        extra = ["--start", "soon"]
+    elif case == "window_after_end":
+        extra = ["--start", "100"]
+    if case == "bad_time":
+        with pytest.raises(SystemExit) as e:
+            cli.main(["video", str(src), "-o", str(out), *extra])
+        assert e.value.code == 2
+        return
+    code, err = cli_run(capsys, src, "-o", out, "--quiet", *extra)
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
+    assert "Traceback" not in err
+    if case != "exists":
+        assert not out.exists()
+    assert not work_paths(out)[0].exists() and not work_paths(out)[1].exists()
+
+
+def test_truncated_input_gives_the_frames_that_decode(tmp_path, capsys, fake_model):
+    src = make_clip(tmp_path / "in.mkv", n=60, size=(96, 128), audio=True)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    code, err = cli_run(capsys, cut, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
+                        "ultrafast")
+    assert code == 0, err
+    n = len(read_video(tmp_path / "o.mp4")[0])
+    assert 10 < n < 60
+    assert "Traceback" not in err
+
+
+def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_model):
+    src = make_clip(tmp_path / "in.mkv", n=24, audio=True, audio_codec="mp2")
+    # Remux with every 5th audio packet's payload replaced by garbage.
+    bad = tmp_path / "bad.mkv"
+    rng = np.random.default_rng(0)
+    n_audio = n_bad = 0
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(bad), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for p in inp.demux():
+            if not p.size:
+                continue
+            index = p.stream.index
+            if p.stream.type == "audio":
+                n_audio += 1
+                if n_audio % 5 == 0:
+                    q = av.Packet(b"\xff" + rng.integers(0, 256, p.size - 1, np.uint8).tobytes())
+                    q.pts, q.dts, q.time_base = p.pts, p.dts, p.time_base
+                    q.duration = p.duration
+                    p, n_bad = q, n_bad + 1
+            p.stream = streams[index]
+            out.mux(p)
+    assert n_bad >= 3
+    code, err = cli_run(capsys, bad, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
+                        "ultrafast")
+    assert code == 0, err
+    assert len(read_video(tmp_path / "o.mp4")[0]) == 24
+    s = stream_summary(tmp_path / "o.mp4")
+    assert s["types"] == ["video", "audio"]
+    import re
+
+    m = re.search(r"stream 1: (\d+) undecodable packet\(s\) left out", err)
+    assert m, err
+    dropped = int(m.group(1))
+    assert dropped >= 3  # the demuxer's parser may split or merge garbage packets
+    assert s["packets"][1] == stream_summary(bad)["packets"][1] - dropped
+    assert "Traceback" not in err
+
+
+def test_default_batch_size_without_gpu():
+    assert pipeline.default_batch_size() in (8, 32)
