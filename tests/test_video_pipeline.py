@@ -351,3 +351,53 @@ def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_m
 
 def test_default_batch_size_without_gpu():
     assert pipeline.default_batch_size() in (8, 32)
+
+
+def test_chapters_kept(tmp_path):
+    src = make_clip(tmp_path / "plain.mkv", n=24)
+    chaptered = tmp_path / "chapters.mkv"
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(chaptered), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        ms = Fraction(1, 1000)
+        out.set_chapters([
+            {"id": 1, "start": 0, "end": 500, "time_base": ms, "metadata": {"title": "One"}},
+            {"id": 2, "start": 500, "end": 1000, "time_base": ms, "metadata": {"title": "Two"}},
+        ])
+        for p in inp.demux():
+            if p.size:
+                p.stream = streams[p.stream.index]
+                out.mux(p)
+    for ext in ("mkv", "mp4"):
+        dst = tmp_path / f"out.{ext}"
+        run(chaptered, dst)
+        with av.open(os.fspath(dst)) as c:
+            chapters = c.chapters()
+        assert [ch["metadata"]["title"] for ch in chapters] == ["One", "Two"], ext
+        assert float(chapters[1]["start"] * chapters[1]["time_base"]) == pytest.approx(0.5)
+
+
+def test_high_bit_depth_input_stays_10_bit(tmp_path):
+    src = tmp_path / "ten.mkv"
+    with av.open(os.fspath(src), "w") as out:
+        s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
+        for i in range(5):
+            rgb = (np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64, 3) * (i + 1) / 5)
+            f = av.VideoFrame.from_ndarray(rgb.astype(np.uint16), format="rgb48le")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    dst = tmp_path / "out.mkv"
+    assert run(src, dst).frames == 5
+    with av.open(os.fspath(dst)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+
+
+def test_avi_output_keeps_frames_and_audio(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=12, audio=True)
+    dst = tmp_path / "out.avi"
+    run(src, dst, segment_frames=5)
+    assert len(read_video(dst)[0]) == 12
+    assert stream_summary(dst)["types"] == ["video", "audio"]

@@ -335,9 +335,14 @@ class EncoderSettings:
     crf: int | None
     preset: str | None
     pix_fmt: str
+    container: str = ""
 
     def options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
+        if self.container == "avi":
+            # AVI stores no presentation timestamps: without B-frames, decode order is
+            # display order and every frame keeps its time.
+            opts["bf"] = "0"
         if self.crf is not None:
             opts["crf"] = str(self.crf)
         if self.codec in ("libx264", "libx265") and self.preset:
@@ -379,7 +384,8 @@ def encoder_settings(format_name: str, codec: str | None, crf: int | None, prese
     pix_fmt = ten_bit.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
     if codec in ("mjpeg",):
         pix_fmt = "yuvj420p"
-    return EncoderSettings(codec=codec, crf=crf, preset=preset or "medium", pix_fmt=pix_fmt)
+    return EncoderSettings(codec=codec, crf=crf, preset=preset or "medium", pix_fmt=pix_fmt,
+                           container=format_name)
 
 
 def _even(n: int) -> int:
@@ -578,7 +584,8 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
         shift = _window_shift(info, start)
 
         last_count = [0]
-        video = _segment_packets(seg_containers, first_pts, info.time_base, vout, last_count)
+        video = _segment_packets(seg_containers, first_pts, info.time_base, vout, last_count,
+                                 annexb=format_name == "avi")
         others = _input_packets(inp, routes, info, start, duration, report, log)
         last_dts: dict[int, int] = {}
         for packet in heapq.merge(video, others, key=_packet_time):
@@ -698,14 +705,33 @@ def _copy_decoder_params(stream, ctx) -> None:
         pass
 
 
+#: AVI wants H.264/HEVC as Annex B (start codes); the MP4 segments hold length-prefixed NALs.
+_ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
+
+
+def _annexb(packets: Iterator, stream, vout) -> Iterator:
+    bsf = av.BitStreamFilterContext(_ANNEXB_FILTERS[stream.codec_context.name], in_stream=stream)
+    tb = stream.time_base
+    for packet in packets:
+        for out in bsf.filter(packet):  # the filter takes the packet's data
+            out.time_base = tb
+            yield out
+    for out in bsf.filter(None):
+        out.time_base = tb
+        yield out
+
+
 def _segment_packets(containers, first_pts: list[int], time_base: Fraction, vout,
-                     count: list[int]) -> Iterator:
+                     count: list[int], annexb: bool = False) -> Iterator:
     """Video packets of all segments, re-targeted at the output stream, with the timestamps
     the frames were encoded with."""
     for c, first in zip(containers, first_pts):
         vs = c.streams.video[0]
         offset = None
-        for packet in c.demux(vs):
+        packets = c.demux(vs)
+        if annexb and vs.codec_context.name in _ANNEXB_FILTERS:
+            packets = _annexb((p for p in packets if p.size), vs, vout)
+        for packet in packets:
             if packet.size == 0:
                 continue
             if offset is None:
