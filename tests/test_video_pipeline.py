@@ -401,3 +401,53 @@ def test_avi_output_keeps_frames_and_audio(tmp_path):
     run(src, dst, segment_frames=5)
     assert len(read_video(dst)[0]) == 12
     assert stream_summary(dst)["types"] == ["video", "audio"]
+
+
+_SLOW_CLI = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from test_video_pipeline import FakeColorizer
+import vidcolor.models.store as store
+from vidcolor.video import pipeline
+
+class Slow(FakeColorizer):
+    def predict_ab(self, L):
+        time.sleep(0.15)
+        return super().predict_ab(L)
+
+store.load_model = lambda directory=None: Slow()
+pipeline.colorize_video.__kwdefaults__["segment_frames"] = 4
+from vidcolor import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    src = make_clip(tmp_path / "in.mp4", n=64, audio=True)
+    dst = tmp_path / "out.mp4"
+    work, partial = work_paths(dst)
+    script = _SLOW_CLI.format(tests=os.fspath(Path(__file__).parent))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "video", os.fspath(src), "-o", os.fspath(dst), "--quiet",
+         "--preset", "ultrafast", "--batch-size", "2"],
+        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    deadline = time.time() + 60
+    while not (work / "progress.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    assert (work / "progress.json").exists(), proc.stderr.read() if proc.poll() else ""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "vidcolor: interrupted"
+    assert "--resume" in err and "Traceback" not in err
+    assert not dst.exists() and not partial.exists()
+    assert not list(work.glob("*.tmp*"))
+    result = run(src, dst, resume=True, segment_frames=4, batch_size=2)
+    assert 0 < result.resumed_frames < 64 and result.frames == 64
+    assert len(read_video(dst)[0]) == 64
