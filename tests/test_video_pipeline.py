@@ -451,3 +451,28 @@ def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
     result = run(src, dst, resume=True, segment_frames=4, batch_size=2)
     assert 0 < result.resumed_frames < 64 and result.frames == 64
     assert len(read_video(dst)[0]) == 64
+
+
+def test_stream_the_muxer_refuses_is_dropped_with_a_note(tmp_path, capsys):
+    # MPEG-TS with a KLV data track: MP4 cannot hold it; the job still completes.
+    plain = make_clip(tmp_path / "plain.mp4", n=12, audio=True)
+    src = tmp_path / "klv.ts"
+    with av.open(os.fspath(plain)) as inp, av.open(os.fspath(src), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        data = out.add_data_stream("klv")
+        for p in inp.demux():
+            if p.size:
+                p.stream = streams[p.stream.index]
+                out.mux(p)
+        for i in range(3):
+            q = av.Packet(b"\x06\x0e\x2b\x34" + bytes(12))
+            q.stream, q.time_base = data, Fraction(1, 90000)
+            q.pts = q.dts = i * 22500
+            out.mux(q)
+    assert stream_summary(src)["types"] == ["video", "audio", "data"]
+    dst = tmp_path / "out.mp4"
+    result = run(src, dst)
+    assert stream_summary(dst)["types"] == ["video", "audio"]
+    assert 2 in result.report.dropped
+    assert "stream 2 left out" in capsys.readouterr().err
+    assert len(read_video(dst)[0]) == 12

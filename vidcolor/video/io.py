@@ -561,6 +561,28 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
     -------
     RemuxReport
     """
+    # A container can still refuse a stream when the header is written (a data track it
+    # does not know, say). Rather than fail the whole job, retry with less.
+    fallbacks = [set(), {"data"}, {"data", "subtitle", "attachment"}]
+    for i, skip in enumerate(fallbacks):
+        try:
+            return _remux_once(info, segments, output, format_name, start, duration, metadata,
+                               log, skip)
+        except _HeaderError as e:
+            if i == len(fallbacks) - 1:
+                raise VidcolorError(f"{output}: the {format_name} muxer refused the streams "
+                                    f"({e})") from None
+            log(f"note: the {format_name} muxer refused the header ({e}); "
+                f"retrying without {' and '.join(sorted(fallbacks[i + 1]))} streams")
+    raise AssertionError("not reached")
+
+
+class _HeaderError(Exception):
+    """The muxer could not write the output's header."""
+
+
+def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, start: float,
+                duration: float | None, metadata, log: Log, skip: set[str]) -> RemuxReport:
     report = RemuxReport()
     inp = _open_input(info.path)
     seg_containers = [av.open(os.fspath(p), "r") for p, _ in segments]
@@ -576,11 +598,15 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
         vout.disposition = in_v.disposition
         if info.display_matrix is not None:
             vout.set_display_matrix(info.display_matrix)
-        routes = _route_streams(inp, out, info, format_name, report, log)
+        routes = _route_streams(inp, out, info, format_name, report, log, skip)
         try:
             out.set_chapters(_chapters_in_window(inp, info, start, duration))
         except Exception as e:  # noqa: BLE001 - chapters are a nicety, never fatal
             log(f"note: chapters not kept ({_short(e)})")
+        try:
+            out.start_encoding()
+        except (ValueError, av.error.FFmpegError) as e:
+            raise _HeaderError(_short(e)) from None
         shift = _window_shift(info, start)
 
         last_count = [0]
@@ -627,11 +653,14 @@ def _chapters_in_window(inp, info: VideoInfo, start: float, duration: float | No
 
 
 def _route_streams(inp, out, info: VideoInfo, format_name: str, report: RemuxReport,
-                   log: Log) -> dict:
+                   log: Log, skip: set[str] = frozenset()) -> dict:
     """Decide per input stream: copy (-> output stream), re-encode (audio), or drop."""
     routes: dict[int, object] = {}
     for s in inp.streams:
         if s.index == info.stream_index:
+            continue
+        if s.type in skip:
+            report.dropped[s.index] = f"{s.type} stream refused by the {format_name} muxer"
             continue
         if s.type == "attachment":
             if format_name != "matroska":
@@ -680,8 +709,11 @@ def _route_streams(inp, out, info: VideoInfo, format_name: str, report: RemuxRep
             pass
         if s.type == "audio" and s.codec_context is not None:
             # A decoder checks audio packets on the way; copies of undecodable ones are dropped.
-            checker = av.CodecContext.create(s.codec_context.name, "r")
-            _copy_decoder_params(s, checker)
+            try:
+                checker = av.CodecContext.create(s.codec_context.name, "r")
+                _copy_decoder_params(s, checker)
+            except (ValueError, av.error.FFmpegError):
+                checker = None  # no decoder in this build: copy unchecked
             routes[s.index] = (ost, checker)
         else:
             routes[s.index] = (ost, None)
