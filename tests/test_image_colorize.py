@@ -304,10 +304,10 @@ def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypat
     _save(tmp_path / "in" / "small.png", _scene(48, 64))
     real = colorize_module.colorize_image
 
-    def colorize_or_fail(rgb, model, render_size=None):
+    def colorize_or_fail(rgb, model, render_size=None, **kwargs):
         if rgb.shape[0] == 50:
             raise MemoryError
-        return real(rgb, model, render_size)
+        return real(rgb, model, render_size, **kwargs)
 
     monkeypatch.setattr(colorize_module, "colorize_image", colorize_or_fail)
     assert colorize_files([tmp_path / "in"], tmp_path / "out", model=FakeColorizer()) == 1

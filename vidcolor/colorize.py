@@ -4,7 +4,8 @@ The network only ever sees a render-size copy of the lightness; the full-resolut
 the input's own L, and only the chroma is upsampled, guided by that L so colour does not bleed
 across strong edges. Chroma that sRGB cannot show at a pixel's lightness is reduced rather than
 clipped, so the output's L really is the input's. Full resolution is handled in strips of rows,
-which bounds memory for large scans.
+which bounds memory for large scans; large images are colorized in tiles that share the whole
+image's context (:mod:`vidcolor.tiling`), so their chroma has more than a render's detail.
 
 :func:`colorize_files` is ``vidcolor image``: files and folders in, marked files out (reading
 and writing are in :mod:`vidcolor.imageio`).
@@ -151,37 +152,74 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
     """
     H, W = L_full.shape
     rows = slice(0, H) if rows is None else slice(*rows.indices(H))
+    return _upsampler(ab, L_small, (H, W), radius, eps)(L_full[rows], rows)
+
+
+def _upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
+               radius: int = 1, eps: float = 256.0):
+    """:func:`upsample_ab` with the render-size work done once, for strip after strip.
+
+    Returns
+    -------
+    callable
+        ``f(L_rows (rows, W) float32, rows: slice) -> ab (rows, W, 2) float32``, where
+        ``L_rows`` is the full-resolution lightness of those rows only; so the caller never
+        needs all of it at once.
+    """
+    H, W = full_shape
     L_small = np.asarray(L_small, np.float32)
     ab = np.asarray(ab, np.float32)
     if (H, W) == L_small.shape:
         # Same size: nothing is missing from the render, keep its chroma as it is.
-        return ab[rows].copy()
+        return lambda L_rows, rows: ab[rows].copy()
     slope = _guided_slope(ab, L_small, radius, eps)
-    out = _cubic_rows(ab, H, W, rows)
-    detail = np.asarray(L_full[rows], np.float32) - _cubic_rows(L_small, H, W, rows)
-    out += _cubic_rows(slope, H, W, rows) * detail[..., None]
-    return out
+
+    def upsample(L_rows: np.ndarray, rows: slice) -> np.ndarray:
+        out = _cubic_rows(ab, H, W, rows)
+        detail = np.asarray(L_rows, np.float32) - _cubic_rows(L_small, H, W, rows)
+        out += _cubic_rows(slope, H, W, rows) * detail[..., None]
+        return out
+
+    return upsample
 
 
 # sRGB primaries, D65 white (as scikit-image and OpenCV): XYZ -> linear RGB.
-_XYZ_TO_RGB = np.array([[3.24048134, -1.53715152, -0.49853633],
-                        [-0.96925495, 1.87599, 0.04155593],
-                        [0.05564664, -0.20404134, 1.05731107]], np.float32)
+_XYZ_TO_RGB = ((3.24048134, -1.53715152, -0.49853633),
+               (-0.96925495, 1.87599, 0.04155593),
+               (0.05564664, -0.20404134, 1.05731107))
 _WHITE_X, _WHITE_Z = 0.950456, 1.088754
 
 
-def _lab_to_linear(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Lab -> linear sRGB without clipping (OpenCV clips), to tell what is out of gamut.
-
-    L (...,) in [0, 100], ab (..., 2) -> (..., 3) float32, in [0, 1] exactly when in gamut.
-    """
-    fy = (L + 16.0) / 116.0
-    f = np.stack([fy + ab[..., 0] / 500.0, fy, fy - ab[..., 1] / 200.0], axis=-1)
+def _lab_inverse_f(f: np.ndarray) -> np.ndarray:
+    """The inverse of CIE Lab's companding function f, elementwise, float32 in and out."""
     delta = 6.0 / 29.0
-    xyz = np.where(f > delta, f ** 3, 3 * delta ** 2 * (f - 4.0 / 29.0)).astype(np.float32)
-    xyz[..., 0] *= _WHITE_X
-    xyz[..., 2] *= _WHITE_Z
-    return xyz @ _XYZ_TO_RGB.T
+    # f * f * f, not f ** 3: float32 pow is several times slower, and this runs on every pixel.
+    return np.where(f > delta, f * f * f, (3 * delta * delta) * (f - 4.0 / 29.0))
+
+
+def _in_gamut(L: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
+    """Whether Lab colours are inside the sRGB gamut (to ``tol``), without clipping anything
+    (OpenCV's conversions clip, which is what hides an out-of-gamut colour).
+
+    Parameters
+    ----------
+    L, a, b : ndarray of float32, same shape (...)
+
+    Returns
+    -------
+    ndarray of bool, shape (...)
+    """
+    # One plane at a time rather than an (..., 3) stack and a matrix product: a third of the
+    # temporaries, and fit_gamut runs over every pixel of a 100-megapixel scan.
+    fy = (L + 16.0) / 116.0
+    X = _lab_inverse_f(fy + a / 500.0) * _WHITE_X
+    Y = _lab_inverse_f(fy)
+    Z = _lab_inverse_f(fy - b / 200.0) * _WHITE_Z
+    inside = np.ones(np.shape(L), bool)
+    for mx, my, mz in _XYZ_TO_RGB:
+        channel = mx * X + my * Y + mz * Z
+        inside &= (channel >= -tol) & (channel <= 1 + tol)
+    return inside
 
 
 def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
@@ -205,8 +243,7 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
     L = np.asarray(L, np.float32)
     ab = np.asarray(ab, np.float32)
     tol = np.float32(1e-4)  # rounding to output levels hides far more than this
-    rgb = _lab_to_linear(L, ab)
-    outside = np.any((rgb < -tol) | (rgb > 1 + tol), axis=-1)
+    outside = ~_in_gamut(L, ab[..., 0], ab[..., 1], tol)
     if not outside.any():
         return ab
     Lo, abo = L[outside], ab[outside]
@@ -214,8 +251,7 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
     hi = np.ones(len(Lo), np.float32)  # known outside
     for _ in range(steps):
         mid = (lo + hi) / 2
-        rgb = _lab_to_linear(Lo, abo * mid[:, None])
-        ok = np.all((rgb >= -tol) & (rgb <= 1 + tol), axis=-1)
+        ok = _in_gamut(Lo, abo[:, 0] * mid, abo[:, 1] * mid, tol)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     fitted = ab.copy()
@@ -223,7 +259,90 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
     return fitted
 
 
-def colorize_l(L: np.ndarray, model, render_size: int | None = None) -> np.ndarray:
+def _strips(height: int) -> list[slice]:
+    """Row strips of ``_STRIP_ROWS`` covering ``height`` rows."""
+    return [slice(y, min(height, y + _STRIP_ROWS)) for y in range(0, height, _STRIP_ROWS)]
+
+
+def shrink_l(l_rows, full_shape: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """The lightness of a large image at a smaller size, never holding it whole at full size.
+
+    Strip by strip, each strip's rows are resized to the new width; then the narrow result is
+    resized to the new height. Area averaging is separable, so this equals one 2-D resize (to
+    float rounding); it costs ``H * w`` floats instead of ``H * W``.
+
+    Parameters
+    ----------
+    l_rows : callable
+        ``l_rows(rows: slice) -> ndarray of float32, shape (rows, W), in [0, 100]``: the
+        full-resolution lightness of those rows (computed on demand from the picture).
+    full_shape : (H, W)
+    shape : (h, w)
+        The size wanted; area-averaged along an axis that shrinks, linear along one that grows.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w), in [0, 100]
+    """
+    H, W = full_shape
+    h, w = shape
+
+    def resize(x, width, height):
+        shrink = width <= x.shape[1] and height <= x.shape[0]
+        if (height, width) == x.shape:
+            return np.asarray(x, np.float32)
+        return cv2.resize(x, (width, height),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    narrow = np.empty((H, w), np.float32)
+    for rows in _strips(H):
+        narrow[rows] = resize(np.asarray(l_rows(rows), np.float32), w, rows.stop - rows.start)
+    return np.ascontiguousarray(resize(narrow, w, h))
+
+
+def predict_small(l_rows, full_shape: tuple[int, int], model, render_size: int | None = None,
+                  tile: int | None = None, tile_overlap: int | None = None,
+                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The network's a/b for one image, at the resolution the network worked at.
+
+    Small images get one render. Large ones (see :func:`vidcolor.tiling.plan_tiles`) get a
+    render of the whole for context, then overlapping tiles of a larger working copy.
+
+    Parameters
+    ----------
+    l_rows : callable
+        ``l_rows(rows: slice) -> (rows, W) float32`` lightness, see :func:`shrink_l`.
+    full_shape : (H, W)
+    model : Colorizer-like
+    render_size : int, optional
+        The whole-image render's size; defaults to the model's.
+    tile, tile_overlap : int, optional
+        See :func:`vidcolor.tiling.plan_tiles`: None is automatic, ``tile=0`` never tiles.
+    progress : bool
+        A progress bar over tiles (on terminals only).
+
+    Returns
+    -------
+    ab_small : ndarray of float32, shape (h, w, 2)
+    L_small : ndarray of float32, shape (h, w), in [0, 100]
+        The lightness ``ab_small`` belongs to (the render, or the tiled working copy).
+    """
+    from vidcolor import tiling
+
+    H, W = full_shape
+    size = render_size or model.render_size
+    shape = render_shape(H, W, size, model.multiple)
+    plan = tiling.plan_tiles(H, W, size, model.multiple, tile, tile_overlap)
+    if plan is None:
+        L_small = shrink_l(l_rows, full_shape, shape)
+        return model.predict_ab(L_small[None])[0], L_small
+    L_work = shrink_l(l_rows, full_shape, plan.work_shape)
+    L_render = resize_l(L_work, shape)
+    return tiling.tiled_ab(model, L_render, L_work, plan, progress), L_work
+
+
+def colorize_l(L: np.ndarray, model, render_size: int | None = None, tile: int | None = 0,
+               tile_overlap: int | None = None) -> np.ndarray:
     """Predict full-resolution a/b for one lightness image.
 
     Parameters
@@ -232,20 +351,30 @@ def colorize_l(L: np.ndarray, model, render_size: int | None = None) -> np.ndarr
     model : vidcolor.models.store.Colorizer
     render_size : int, optional
         Defaults to the model's own.
+    tile, tile_overlap : int, optional
+        See :func:`vidcolor.tiling.plan_tiles`. Unlike :func:`colorize_image` the default is
+        one pass (``tile=0``): this is what ``vidcolor eval`` measures models with, and
+        ``tile=None`` asks for the automatic choice.
 
     Returns
     -------
     ab : ndarray of float32, shape (H, W, 2)
         Inside the sRGB gamut at lightness ``L`` (see :func:`fit_gamut`).
     """
-    shape = render_shape(*L.shape, render_size or model.render_size, model.multiple)
-    L_small = resize_l(L, shape)
-    ab_small = model.predict_ab(L_small[None])[0]
+    L = np.asarray(L, np.float32)
+    ab_small, L_small = predict_small(lambda rows: L[rows], L.shape, model, render_size, tile,
+                                      tile_overlap)
     return fit_gamut(L, upsample_ab(ab_small, L_small, L))
 
 
-def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) -> np.ndarray:
+def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None,
+                   tile: int | None = None, tile_overlap: int | None = None,
+                   progress: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Colorize one image, keeping its own lightness.
+
+    Large images are colorized in overlapping tiles that share the whole image's context (see
+    :mod:`vidcolor.tiling`). Full resolution is only ever handled in strips of rows: besides
+    ``rgb`` and the output, memory holds a working copy of a few megapixels and one strip.
 
     Parameters
     ----------
@@ -254,6 +383,15 @@ def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) 
     model : Colorizer, optional
         Defaults to the shipped model.
     render_size : int, optional
+    tile : int, optional
+        Tile side in working pixels; None chooses automatically, 0 never tiles.
+    tile_overlap : int, optional
+        Minimum overlap of neighbouring tiles, in working pixels (default: a quarter tile).
+    progress : bool
+        A progress bar over tiles on stderr (on terminals only).
+    out : ndarray of the input's dtype, shape (H, W, 3), optional
+        Where to write the result; may be ``rgb`` itself (each strip is read before it is
+        overwritten), which saves a full-resolution copy for large scans.
 
     Returns
     -------
@@ -267,19 +405,24 @@ def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None) 
     if rgb.shape[-1] == 1:
         rgb = np.broadcast_to(rgb, rgb.shape[:2] + (3,))
     H, W = rgb.shape[:2]
+    if out is None:
+        out = np.empty((H, W, 3), rgb.dtype)
+    elif out.shape != (H, W, 3) or out.dtype != rgb.dtype:
+        raise ValueError(f"out: expected {rgb.dtype} {(H, W, 3)}, got {out.dtype} {out.shape}")
+
     # Full resolution only in strips: the float temporaries of the colour conversions cost
-    # ~60 bytes a pixel, too much for a whole 100-megapixel scan; one L plane is 4.
-    strips = [slice(y, min(H, y + _STRIP_ROWS)) for y in range(0, H, _STRIP_ROWS)]
-    L = np.empty((H, W), np.float32)
-    for rows in strips:
-        L[rows] = color.rgb_to_l(rgb[rows])
-    shape = render_shape(H, W, render_size or model.render_size, model.multiple)
-    L_small = resize_l(L, shape)
-    ab_small = model.predict_ab(L_small[None])[0]
-    out = np.empty((H, W, 3), rgb.dtype)
-    for rows in strips:
-        ab = fit_gamut(L[rows], upsample_ab(ab_small, L_small, L, rows=rows))
-        out[rows] = color.lab_to_rgb(L[rows], ab, rgb.dtype)
+    # ~60 bytes a pixel, too much for a whole 100-megapixel scan; even one float L plane is
+    # 400 MB there, so L is computed again, strip by strip, wherever it is needed.
+    def l_rows(rows: slice) -> np.ndarray:
+        return color.rgb_to_l(rgb[rows])
+
+    ab_small, L_small = predict_small(l_rows, (H, W), model, render_size, tile, tile_overlap,
+                                      progress)
+    upsample = _upsampler(ab_small, L_small, (H, W))
+    for rows in _strips(H):
+        L = l_rows(rows)
+        ab = fit_gamut(L, upsample(L, rows))
+        out[rows] = color.lab_to_rgb(L, ab, rgb.dtype)
     return out
 
 
@@ -389,8 +532,13 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
 
 
 def colorize_file(src: Path, dst: Path, model, render_size: int | None, mark: str,
-                  overwrite: bool) -> None:
+                  overwrite: bool, tile: int | None = None, tile_overlap: int | None = None,
+                  progress: bool = False) -> None:
     """Colorize one picture file into another, keeping size, depth, alpha and lightness.
+
+    The colours are written over the decoded samples where the decoder allows (one
+    full-resolution picture in memory, not two); the output file appears only once it is complete (see
+    :func:`vidcolor.imageio.write_image`), so an interruption leaves nothing half-written.
 
     Raises
     ------
@@ -403,7 +551,10 @@ def colorize_file(src: Path, dst: Path, model, render_size: int | None, mark: st
     if dst.exists() and not overwrite:  # before the work, not after
         raise VidcolorError(f"{dst}: exists (use --overwrite to replace it)")
     picture = read_image(src)
-    rgb = colorize_image(picture.rgb, model, render_size)
+    # Decoders hand out read-only arrays at times (Pillow's buffers); then a new one it is.
+    out = picture.rgb if picture.rgb.flags.writeable else None
+    rgb = colorize_image(picture.rgb, model, render_size, tile=tile, tile_overlap=tile_overlap,
+                         progress=progress, out=out)
     try:
         write_image(dst, rgb, picture.alpha, mark=mark, overwrite=overwrite)
     except OSError as e:
@@ -411,7 +562,8 @@ def colorize_file(src: Path, dst: Path, model, render_size: int | None, mark: st
 
 
 def colorize_files(inputs, output, model_dir=None, render_size: int | None = None,
-                   overwrite: bool = False, model=None) -> int:
+                   overwrite: bool = False, model=None, tile: int | None = None,
+                   tile_overlap: int | None = None) -> int:
     """Colorize picture files and folders: the work of ``vidcolor image``.
 
     Each output has its input's size, bit depth (8 or 16; JPEG and WebP outputs are 8-bit),
@@ -433,6 +585,11 @@ def colorize_files(inputs, output, model_dir=None, render_size: int | None = Non
         Replace existing outputs; by default they are left alone and reported.
     model : Colorizer-like, optional
         An already loaded model (overrides ``model_dir``).
+    tile : int, optional
+        Tile side for large pictures, in working pixels: None chooses automatically, 0 never
+        tiles (see :func:`vidcolor.tiling.plan_tiles`).
+    tile_overlap : int, optional
+        Minimum overlap of neighbouring tiles (default: a quarter tile).
 
     Returns
     -------
@@ -458,7 +615,8 @@ def colorize_files(inputs, output, model_dir=None, render_size: int | None = Non
                dynamic_ncols=True)
     for src, dst in bar:
         try:
-            colorize_file(src, dst, model, render_size, mark, overwrite)
+            colorize_file(src, dst, model, render_size, mark, overwrite, tile, tile_overlap,
+                          progress=True)
         except VidcolorError as e:
             failed += 1
             tqdm.write(f"vidcolor: error: {e}", file=sys.stderr)

@@ -1,0 +1,293 @@
+"""Tiled a/b prediction for large stills: every tile shares the whole image's context.
+
+One render of a 100-megapixel scan gives each render pixel hundreds of scan pixels, so small
+things (faces in a crowd) get one smeared colour. Here the lightness is shrunk to a *working*
+copy a few times larger than the render, cut into overlapping tiles of the render's size, and
+each tile is colorized on its own; but
+
+- a fusion model's global classifier features come from the *whole* image (its render), and are
+  shared by every tile, so a tile of sky still knows it belongs to a beach;
+- the tiles are blended with smooth (feathered) weights, so no tile edge shows;
+- the blend's low frequencies are replaced by those of the whole-image render (the "anchor"), so
+  neighbouring tiles cannot settle on different colours for one wall or one sky: tiles only add
+  the detail the render could not see.
+
+Everything here works at working resolution (a few megapixels at most); the caller joins the
+result with the full-resolution lightness (:func:`vidcolor.colorize.upsample_ab`, in strips).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["TilePlan", "plan_tiles", "tile_starts", "tile_grid", "feather_1d",
+           "feather_weights", "blend_tiles", "anchor_low_frequencies", "tiled_ab"]
+
+# The working copy is at most this many times the render size (per side): 4x gives each tile
+# 16x the render's pixels in all, enough to resolve faces in a group photo, while a 100 MP scan
+# still needs only ~40 tiles.
+WORK_SCALE = 4
+# Automatic tiling starts where the working copy would be at least 2x the render per side;
+# below that the one render already sees nearly everything.
+AUTO_SCALE = 2
+# Tiles predicted per model call (equal sizes, so they batch).
+TILE_BATCH = 4
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How a large image is cut.
+
+    Attributes
+    ----------
+    work_shape : (h, w)
+        Size of the working copy of L the tiles are cut from (never above the image's).
+    tile : int
+        Tile side in working pixels (the network's input size for each tile).
+    overlap : int
+        Minimum overlap of neighbouring tiles, in working pixels; also the feather ramp.
+    """
+
+    work_shape: tuple[int, int]
+    tile: int
+    overlap: int
+
+
+def plan_tiles(height: int, width: int, render_size: int, multiple: int = 32,
+               tile: int | None = None, overlap: int | None = None) -> TilePlan | None:
+    """Decide whether, and how, to tile an image.
+
+    Parameters
+    ----------
+    height, width : int
+        The full-resolution image size.
+    render_size : int
+        The whole-image render's size (see :func:`vidcolor.colorize.render_shape`).
+    multiple : int
+        The model's preferred size multiple; the tile side is rounded to it.
+    tile : int, optional
+        Tile side in working pixels. None: automatic (tiles of ``render_size`` once the image
+        is larger than ``AUTO_SCALE * render_size`` per side). 0: never tile. Any other value
+        tiles whenever the working copy is larger than one tile.
+    overlap : int, optional
+        Minimum overlap between tiles; by default a quarter of the tile. Capped at half a tile.
+
+    Returns
+    -------
+    TilePlan or None
+        None when the image is colorized in one pass.
+    """
+    if tile == 0:
+        return None
+    if tile is not None and tile < 0:
+        raise ValueError(f"tile size must be >= 0, got {tile}")
+    side = math.sqrt(height * width)
+    if tile is None and side <= AUTO_SCALE * render_size:
+        return None
+    size = max(multiple, int(round((tile or render_size) / multiple)) * multiple)
+    overlap = size // 4 if overlap is None else int(overlap)
+    if overlap < 0:
+        raise ValueError(f"tile overlap must be >= 0, got {overlap}")
+    overlap = min(overlap, size // 2)
+    work_side = min(side, WORK_SCALE * render_size)
+    scale = work_side / side
+    work = (min(height, max(1, round(height * scale))), min(width, max(1, round(width * scale))))
+    if work[0] <= size and work[1] <= size:
+        return None  # one tile would be the whole working copy: that is the one-pass path
+    return TilePlan(work, size, overlap)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> np.ndarray:
+    """Start positions of tiles covering ``[0, length)`` along one axis.
+
+    As few tiles as keep every overlap at least ``overlap``, spread evenly, the first at 0 and
+    the last ending at ``length``.
+
+    Parameters
+    ----------
+    length, tile, overlap : int
+        ``0 <= overlap < tile``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        Increasing; a single 0 when one tile (of side ``min(tile, length)``) covers everything.
+    """
+    if length <= tile:
+        return np.zeros(1, np.int64)
+    n = math.ceil((length - overlap) / (tile - overlap))
+    return np.round(np.linspace(0, length - tile, n)).astype(np.int64)
+
+
+def tile_grid(shape: tuple[int, int], tile: int, overlap: int) -> list[tuple[slice, slice]]:
+    """The tiles of an image, row by row.
+
+    Parameters
+    ----------
+    shape : (h, w)
+    tile, overlap : int
+
+    Returns
+    -------
+    list of (rows, cols) slices
+        All of the same size, ``(min(tile, h), min(tile, w))``; together they cover the image.
+    """
+    h, w = shape
+    th, tw = min(tile, h), min(tile, w)
+    return [(slice(y, y + th), slice(x, x + tw))
+            for y in tile_starts(h, tile, overlap) for x in tile_starts(w, tile, overlap)]
+
+
+def feather_1d(start: int, size: int, length: int, ramp: int) -> np.ndarray:
+    """Blending weights along one axis of one tile.
+
+    The weight rises smoothly (smoothstep) from 0 at the tile's edge to 1 at ``ramp`` pixels
+    inside it, except on sides that lie on the image border, which stay at 1 (nothing else
+    covers those pixels). Two neighbours overlapping by exactly ``ramp`` pixels have weights
+    that sum to 1 at every pixel of the overlap.
+
+    Parameters
+    ----------
+    start, size : int
+        The tile's extent ``[start, start + size)``.
+    length : int
+        The image's extent along this axis.
+    ramp : int
+        Ramp length in pixels (the overlap); 0 gives a flat weight.
+
+    Returns
+    -------
+    ndarray of float32, shape (size,), in (0, 1]
+    """
+    if ramp <= 0:
+        return np.ones(size, np.float32)
+    i = np.arange(size, dtype=np.float64)
+    # Distance of each pixel centre from the tile's edges; infinite at the image's border.
+    from_start = i + 0.5 if start > 0 else np.inf
+    from_end = size - i - 0.5 if start + size < length else np.inf
+    t = np.clip(np.minimum(from_start, from_end) / ramp, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def feather_weights(rows: slice, cols: slice, shape: tuple[int, int], ramp: int) -> np.ndarray:
+    """2-D blending weights of one tile: the product of the two axes' :func:`feather_1d`.
+
+    Returns
+    -------
+    ndarray of float32, shape (rows, cols)
+    """
+    wy = feather_1d(rows.start, rows.stop - rows.start, shape[0], ramp)
+    wx = feather_1d(cols.start, cols.stop - cols.start, shape[1], ramp)
+    return wy[:, None] * wx[None, :]
+
+
+def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int, progress: bool = False,
+                batch: int = TILE_BATCH) -> np.ndarray:
+    """Predict a/b tile by tile over ``L`` and blend the tiles with feathered weights.
+
+    Parameters
+    ----------
+    predict : callable
+        ``predict(L (N, th, tw) float32) -> ab (N, th, tw, 2) float32``.
+    L : ndarray of float32, shape (h, w), in [0, 100]
+        The working copy of the lightness.
+    tile, overlap : int
+    progress : bool
+        A progress bar over tiles on stderr (on terminals only).
+    batch : int
+        Tiles per ``predict`` call.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    from tqdm import tqdm
+
+    grid = tile_grid(L.shape, tile, overlap)
+    acc = np.zeros(L.shape + (2,), np.float32)
+    total = np.zeros(L.shape, np.float32)
+    with tqdm(total=len(grid), unit="tile", leave=False, file=sys.stderr, dynamic_ncols=True,
+              disable=None if progress else True) as bar:
+        for i in range(0, len(grid), batch):
+            group = grid[i:i + batch]
+            ab = predict(np.stack([L[r, c] for r, c in group]))
+            for (r, c), ab_tile in zip(group, ab):
+                weight = feather_weights(r, c, L.shape, overlap)
+                acc[r, c] += ab_tile * weight[..., None]
+                total[r, c] += weight
+            bar.update(len(group))
+    # Overlaps are at least the ramp, so along each axis some tile gives every pixel a weight
+    # of about 1/2 or more (see feather_1d): no division by zero, no weak spots.
+    return acc / total[..., None]
+
+
+def anchor_low_frequencies(ab_tiles: np.ndarray, ab_coarse: np.ndarray,
+                           sigma: float) -> np.ndarray:
+    """Replace the low frequencies of the tiles' a/b by those of the whole-image render.
+
+    ``ab_tiles + blur(ab_coarse - ab_tiles)``: colour structure larger than about ``sigma``
+    comes from the render that saw the whole image at once, finer structure from the tiles.
+    The correction is smooth, so it can neither add edges nor seams.
+
+    Parameters
+    ----------
+    ab_tiles : ndarray of float32, shape (h, w, 2)
+    ab_coarse : ndarray of float32, shape (h, w, 2)
+        The render's a/b, upsampled to the same size.
+    sigma : float
+        Gaussian standard deviation in pixels; 0 or less keeps ``ab_tiles`` as they are.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    if sigma <= 0:
+        return ab_tiles
+    diff = np.ascontiguousarray(ab_coarse - ab_tiles, np.float32)
+    return ab_tiles + cv2.GaussianBlur(diff, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
+             progress: bool = False, anchor_sigma: float | None = None) -> np.ndarray:
+    """a/b of a large image at working resolution, from tiles that share the whole's context.
+
+    Parameters
+    ----------
+    model : Colorizer-like
+        ``predict_ab(L (N, h, w), global_features=None) -> (N, h, w, 2)``; with
+        ``uses_global_features`` true, also ``global_features(L (N, h, w)) -> (N, D)``.
+    L_render : ndarray of float32, shape (rh, rw), in [0, 100]
+        The whole image at render size: the source of the shared features and of the anchor.
+    L_work : ndarray of float32, shape plan.work_shape, in [0, 100]
+        The working copy the tiles are cut from.
+    plan : TilePlan
+    progress : bool
+        A progress bar over tiles.
+    anchor_sigma : float, optional
+        See :func:`anchor_low_frequencies`; by default an eighth of a tile (32 working pixels
+        for 256-pixel tiles), so the tiles keep their say on anything up to a small face.
+
+    Returns
+    -------
+    ndarray of float32, shape plan.work_shape + (2,)
+    """
+    g = None
+    if getattr(model, "uses_global_features", False):
+        g = model.global_features(L_render[None])
+
+    def predict(L):
+        # Models without global features (alpha, beta) take no such argument.
+        return model.predict_ab(L) if g is None else model.predict_ab(L, global_features=g)
+
+    ab_coarse = predict(L_render[None])[0]
+    ab_tiles = blend_tiles(predict, L_work, plan.tile, plan.overlap, progress)
+    h, w = plan.work_shape
+    # Bicubic is enough here: only the coarse a/b's low frequencies survive the anchor's blur.
+    ab_coarse = cv2.resize(ab_coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    sigma = plan.tile / 8 if anchor_sigma is None else anchor_sigma
+    return anchor_low_frequencies(ab_tiles, ab_coarse, sigma)
