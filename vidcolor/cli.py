@@ -33,8 +33,22 @@ def _add_image(sub) -> None:
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int, metavar="N",
                    help="network resolution, about N x N pixels (default: the model's)")
+    p.add_argument("--tile", type=_non_negative_int, metavar="SIZE",
+                   help="colorize large pictures in overlapping tiles of SIZE x SIZE working "
+                   "pixels that share the whole picture's context; 0 never tiles (default: "
+                   "automatic, tiles of the render size for pictures over twice its size)")
+    p.add_argument("--tile-overlap", type=_non_negative_int, metavar="N",
+                   help="minimum overlap of neighbouring tiles, in working pixels "
+                   "(default: a quarter tile)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(run=_run_image)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
 
 
 def _run_image(args) -> int:
@@ -42,7 +56,7 @@ def _run_image(args) -> int:
 
     return colorize_files(
         args.inputs, args.output, model_dir=args.model, render_size=args.render_size,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, tile=args.tile, tile_overlap=args.tile_overlap,
     )
 
 
