@@ -108,3 +108,28 @@ def test_bad_inputs_are_rejected_clearly():
         color.rgb_to_lab(np.zeros((2, 2, 4), np.uint8))
     with pytest.raises(ValueError, match="do not match"):
         color.lab_to_rgb(np.zeros((2, 2)), np.zeros((2, 3, 2)))
+
+
+def test_fit_gamut_keeps_lightness_hue_and_in_gamut_colours():
+    rng = np.random.default_rng(7)
+    L = rng.uniform(0, 100, (80, 90)).astype(np.float32)
+    ab = rng.normal(0, 40, (80, 90, 2)).astype(np.float32)
+    fitted = color.fit_gamut(L, ab)
+    assert fitted.shape == ab.shape and fitted.dtype == np.float32
+    # Lightness survives the trip through 16-bit RGB (clipping would have changed it).
+    back = color.rgb_to_l(color.lab_to_rgb(L, fitted, np.uint16))
+    assert np.abs(back - L).max() < 0.1
+    clipped = color.rgb_to_l(color.lab_to_rgb(L, ab, np.uint16))
+    assert np.abs(clipped - L).max() > 5  # the test really has out-of-gamut colours
+    # Hue kept: only a common scale in [0, 1] per pixel.
+    scale = np.linalg.norm(fitted, axis=-1) / np.maximum(np.linalg.norm(ab, axis=-1), 1e-6)
+    assert scale.min() >= 0 and scale.max() <= 1 + 1e-6
+    np.testing.assert_allclose(fitted, ab * scale[..., None], atol=1e-3)
+    # In-gamut colours are untouched, and shrinking stops at the gamut's edge.
+    small = ab * 0.05
+    np.testing.assert_array_equal(color.fit_gamut(L, small)[np.abs(L - 50) < 30],
+                                  small[np.abs(L - 50) < 30])
+    shrunk = scale < 0.99
+    slightly_more = color.fit_gamut(L, fitted * 1.02)
+    assert (np.linalg.norm(slightly_more[shrunk], axis=-1)
+            < np.linalg.norm(fitted[shrunk] * 1.02, axis=-1) - 1e-4).mean() > 0.9

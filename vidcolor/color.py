@@ -14,9 +14,10 @@ table for integer input, the matrix and cube-root work is OpenCV's, and everythi
 from __future__ import annotations
 
 import cv2
+import numba
 import numpy as np
 
-__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb"]
+__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "fit_gamut"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -173,3 +174,73 @@ def l_to_grey_rgb(L: np.ndarray, dtype=np.uint8) -> np.ndarray:
     """
     L = np.asarray(L, dtype=np.float32)
     return lab_to_rgb(L, np.zeros(L.shape + (2,), np.float32), dtype)
+
+
+# XYZ (D65) -> linear sRGB, and the white point, for the gamut test below.
+_XYZ_TO_LINEAR = np.array([[3.24048134, -1.53715152, -0.49853633],
+                           [-0.96925495, 1.87599, 0.04155593],
+                           [0.05564664, -0.20404134, 1.05731107]], np.float32)
+_WHITE_XZ = np.array([0.950456, 1.088754], np.float32)
+
+
+@numba.njit(cache=True, inline="always")
+def _in_gamut(l, a, b, m, white, tol):
+    fy = (l + 16.0) / 116.0
+    fx = fy + a / 500.0
+    fz = fy - b / 200.0
+    d = 6.0 / 29.0
+    x = (fx * fx * fx if fx > d else 3.0 * d * d * (fx - 4.0 / 29.0)) * white[0]
+    y = fy * fy * fy if fy > d else 3.0 * d * d * (fy - 4.0 / 29.0)
+    z = (fz * fz * fz if fz > d else 3.0 * d * d * (fz - 4.0 / 29.0)) * white[1]
+    for row in range(3):
+        v = m[row, 0] * x + m[row, 1] * y + m[row, 2] * z
+        if v < -tol or v > 1.0 + tol:
+            return False
+    return True
+
+
+@numba.njit(parallel=True, cache=True)
+def _fit_gamut_kernel(L, ab, out, m, white, steps, tol):
+    for i in numba.prange(L.shape[0]):
+        l, a, b = L[i], ab[i, 0], ab[i, 1]
+        if _in_gamut(l, a, b, m, white, tol):
+            out[i, 0], out[i, 1] = a, b
+            continue
+        lo, hi = 0.0, 1.0  # neutral grey is always inside
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            if _in_gamut(l, a * mid, b * mid, m, white, tol):
+                lo = mid
+            else:
+                hi = mid
+        out[i, 0], out[i, 1] = a * lo, b * lo
+
+
+def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Scale down the chroma of colours sRGB cannot show, keeping their lightness and hue.
+
+    Converting an out-of-gamut Lab colour to RGB clips the channels, which changes its
+    lightness; vidcolor promises the output keeps the input's own L, so the chroma gives way
+    instead: each such pixel's a/b is scaled by the largest factor in [0, 1] (found by
+    bisection to ``2**-steps``) that stays inside the gamut. A numba kernel, parallel over
+    pixels, since it runs on every full-resolution frame.
+
+    Parameters
+    ----------
+    L : ndarray, shape (...), in [0, 100]
+    ab : ndarray, shape (..., 2)
+    steps : int
+
+    Returns
+    -------
+    ndarray of float32, shape (..., 2)
+    """
+    L = np.ascontiguousarray(L, np.float32)
+    ab = np.ascontiguousarray(ab, np.float32)
+    if ab.shape != L.shape + (2,):
+        raise ValueError(f"L shape {L.shape} and ab shape {ab.shape} do not match")
+    out = np.empty_like(ab)
+    # Rounding to output levels hides far more than this tolerance.
+    _fit_gamut_kernel(L.reshape(-1), ab.reshape(-1, 2), out.reshape(-1, 2), _XYZ_TO_LINEAR, _WHITE_XZ,
+                      steps, np.float32(1e-4))
+    return out
