@@ -117,14 +117,13 @@ class VideoInfo:
 
     def estimate_frames(self, start: float = 0.0, duration: float | None = None) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""
-        total = self.duration
-        if total is None and self.frames:
-            return self.frames
-        if total is None:
-            return 0
-        span = max(total - start, 0.0) if duration is None else min(duration, max(total - start, 0))
         if duration is None and start <= 0 and self.frames:
             return self.frames
+        if self.duration is None:
+            return 0
+        span = max(self.duration - start, 0.0)
+        if duration is not None:
+            span = min(span, duration)
         return int(round(span * float(self.rate)))
 
 

@@ -514,6 +514,8 @@ def _run_frames(info: vio.VideoInfo, core: FrameColorizer, prog: _Progress,
         if prog.segments:
             log(f"stopped: {prog.frames} frames done are kept in {prog.work}; "
                 "rerun the same command with --resume to continue")
+        else:
+            shutil.rmtree(prog.work, ignore_errors=True)  # nothing worth resuming
         raise
     stop.set()
     for w in workers:
