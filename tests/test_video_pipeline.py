@@ -248,7 +248,8 @@ def test_cli_colorizes_and_reports(tmp_path, capsys, fake_model):
 
 
 @pytest.mark.parametrize("case", ["missing", "text", "empty", "audio_only", "bad_ext",
-                                  "exists", "strength", "bad_time", "window_after_end"])
+                                  "exists", "strength", "bad_time", "window_after_end",
+                                  "no_folder", "same_file"])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
     src = make_clip(tmp_path / "in.mp4", n=4)
     out = tmp_path / "o.mp4"
@@ -283,6 +284,11 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
         extra = ["--start", "soon"]
     elif case == "window_after_end":
         extra = ["--start", "100"]
+    elif case == "no_folder":
+        out = tmp_path / "missing" / "o.mp4"
+    elif case == "same_file":
+        out = src
+        extra = ["--overwrite"]
     if case == "bad_time":
         with pytest.raises(SystemExit) as e:
             cli.main(["video", str(src), "-o", str(out), *extra])
@@ -293,8 +299,10 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
     assert "Traceback" not in err
-    if case != "exists":
+    if case not in ("exists", "same_file"):
         assert not out.exists()
+    if case == "same_file":
+        assert len(read_video(src)[0]) == 4  # untouched
     assert not work_paths(out)[0].exists() and not work_paths(out)[1].exists()
 
 
@@ -476,3 +484,17 @@ def test_stream_the_muxer_refuses_is_dropped_with_a_note(tmp_path, capsys):
     assert 2 in result.report.dropped
     assert "stream 2 left out" in capsys.readouterr().err
     assert len(read_video(dst)[0]) == 12
+
+
+def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model):
+    if os.geteuid() == 0:
+        pytest.skip("root can write anywhere")
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        code, err = cli_run(capsys, src, "-o", ro / "o.mp4", "--quiet")
+    finally:
+        ro.chmod(0o700)
+    assert code == 1 and err.startswith("vidcolor: error:") and len(err.splitlines()) == 1

@@ -398,7 +398,10 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike, model=No
             "(use --resume to continue it instead)")
     if not resumed:
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
+        try:
+            work.mkdir()
+        except OSError as e:
+            raise VidcolorError(f"{output.parent}: cannot write there ({e.strerror})") from None
         prog.job = job
     if core.stabilizer is not None and prog.state is not None:
         core.stabilizer.set_state(prog.state)
@@ -418,8 +421,14 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike, model=No
         report = vio.remux(info, segments, partial, format_name, start, duration,
                            metadata={"comment": provenance}, log=log)
         os.replace(partial, output)
-    except BaseException:
+    except BaseException as e:
         partial.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise VidcolorError(f"{output}: writing failed ({e})") from e
+        import av.error
+
+        if isinstance(e, av.error.FFmpegError):
+            raise VidcolorError(f"{output}: writing failed ({vio._short(e)})") from e
         raise
     shutil.rmtree(work, ignore_errors=True)
     return VideoResult(output=output, frames=prog.frames, resumed_frames=resumed_frames,
@@ -533,4 +542,6 @@ def _raise_stage_error(error: BaseException) -> None:
         raise error
     if isinstance(error, av.error.FFmpegError):
         raise VidcolorError(f"video processing failed: {vio._short(error)}") from error
+    if isinstance(error, OSError):  # disk full, folder removed under us...
+        raise VidcolorError(f"writing failed: {error}") from error
     raise error
