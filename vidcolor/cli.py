@@ -109,8 +109,9 @@ def _run_video(args) -> int:
         codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
         resume=args.resume, progress=not args.quiet,
     )
-    print(f"{result.output}: {result.frames} frames, {result.fps:.1f} frames/s"
-          + (f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""),
+    done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
+    cuts = f", {result.cuts} shots" if args.stabilize else ""
+    print(f"{result.output}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}",
           file=sys.stderr)
     return 0
 
