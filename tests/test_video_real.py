@@ -44,7 +44,8 @@ def frame_times(path: Path, start: float = 0.0, duration: float | None = None) -
     """Display times of the video frames of a window of a file (no pixel decoding)."""
     with av.open(os.fspath(path)) as c:
         vs = c.streams.video[0]
-        times = sorted(float(p.pts * p.time_base) for p in c.demux(vs) if p.size and p.pts is not None)
+        times = sorted(float(p.pts * p.time_base) for p in c.demux(vs)
+                       if p.size and p.pts is not None)
     t0 = times[0] if times else 0.0
     return [t - t0 - start for t in times
             if t - t0 >= start - 1e-6 and (duration is None or t - t0 < start + duration - 1e-6)]

@@ -1,11 +1,12 @@
 """PyAV input and output: probing, decoding, segment encoding and the final remux.
 
 The video stream is the only one vidcolor changes. It is decoded here, colorized elsewhere,
-encoded here into *segment files* (video only, MP4: it keeps any time base and restores
-the encoder's B-frame delay with an edit list), and at the end :func:`remux` writes the real output in one pass: the video packets of
-all segments in order, interleaved with every other stream of the input copied packet for
-packet (audio, subtitles, attachments; chapters and metadata too), re-encoding only the audio a
-container cannot hold. Segments make an interrupted job resumable and keep memory bounded.
+encoded here into *segment files* (video only, MP4: it keeps any time base and restores the
+encoder's B-frame delay with an edit list), and at the end :func:`remux` writes the real output
+in one pass: the video packets of all segments in order, interleaved with every other stream of
+the input copied packet for packet (audio, subtitles, attachments; chapters and metadata too),
+re-encoding only the audio a container cannot hold. Segments make an interrupted job
+resumable; memory stays bounded because frames only ever pass through.
 
 Timing: every output frame gets the pts and time base of the input frame it came from, so
 frame count, variable frame rates and the start time survive. The display matrix (rotation)

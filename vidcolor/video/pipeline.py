@@ -2,9 +2,9 @@
 
 One frame's path, and which thread does what::
 
-    decode thread    PyAV decode -> RGB -> full-res L -> render-size L   --queue-->
-    main thread      batches of render-size L -> model.predict_ab -> Stabilizer (in order)  --queue-->
-    encode thread    upsample a/b with the full-res L -> Lab -> RGB -> encoder -> segment file
+    decode thread   PyAV decode -> RGB -> full-res L -> render-size L           --queue-->
+    main thread     batches of render-size L -> model.predict_ab -> Stabilizer  --queue-->
+    encode thread   upsample a/b with the full-res L -> Lab -> RGB -> encoder -> segment
 
 Queues are bounded, so memory does not grow with the clip's length, and the three stages
 overlap (OpenCV, numpy, PyAV and TensorFlow release the GIL in their heavy parts).
