@@ -498,3 +498,15 @@ def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model):
     finally:
         ro.chmod(0o700)
     assert code == 1 and err.startswith("vidcolor: error:") and len(err.splitlines()) == 1
+
+
+def test_resume_inside_a_window(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=72, rate=24, audio=True)
+    dst = tmp_path / "out.mkv"
+    window = dict(start=0.5, duration=1.5, segment_frames=8, batch_size=4)
+    with pytest.raises(KeyboardInterrupt):
+        run(src, dst, model=FakeColorizer(interrupt_after=20), **window)
+    result = run(src, dst, resume=True, **window)
+    assert result.resumed_frames == 16 and result.frames == 36
+    t_out, _ = read_video(dst)
+    assert t_out == pytest.approx([i / 24 for i in range(36)], abs=1e-3)

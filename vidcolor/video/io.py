@@ -808,10 +808,11 @@ def _input_packets(inp, routes: dict, info: VideoInfo, start: float, duration: f
         if packet.size == 0:
             continue
         if windowed and packet.pts is not None:
-            # Keep packets that overlap the window (audio frames straddle its edges).
+            # Packets starting inside the window. One straddling its start is left out: its
+            # shifted timestamp would be negative, and some muxers (Matroska) would then
+            # shift every stream, video included.
             t = float(packet.pts * packet.time_base)
-            end = t + float((packet.duration or 0) * packet.time_base)
-            if end <= t0 or (t1 is not None and t >= t1):
+            if t < t0 - 1e-6 or (t1 is not None and t >= t1):
                 continue
         route = routes[packet.stream.index]
         idx = packet.stream.index
