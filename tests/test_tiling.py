@@ -100,7 +100,7 @@ def test_plan_tiles():
     plan = tiling.plan_tiles(7680, 11520, 256, 32)
     assert plan.tile == 256 and plan.overlap == 64
     h, w = plan.work_shape
-    assert abs(np.sqrt(h * w) - 4 * 256) < 4 and abs(w / h - 1.5) < 0.01
+    assert abs(np.sqrt(h * w) - tiling.WORK_SCALE * 256) < 4 and abs(w / h - 1.5) < 0.01
     assert tiling.plan_tiles(7680, 11520, 256, 32, tile=100, overlap=90) == tiling.TilePlan(
         plan.work_shape, 96, 48)  # rounded to the multiple, overlap capped at half a tile
     assert tiling.plan_tiles(400, 600, 256, 32, tile=128).work_shape == (400, 600)
