@@ -510,3 +510,16 @@ def test_resume_inside_a_window(tmp_path):
     assert result.resumed_frames == 16 and result.frames == 36
     t_out, _ = read_video(dst)
     assert t_out == pytest.approx([i / 24 for i in range(36)], abs=1e-3)
+
+
+def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch):
+    src = make_clip(tmp_path / "in.mp4", n=20)
+    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 1)
+    run(src, tmp_path / "one.mkv", codec="ffv1", segment_frames=6)
+    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 4)
+    run(src, tmp_path / "four.mkv", codec="ffv1", segment_frames=6)
+    t1, f1 = read_video(tmp_path / "one.mkv")
+    t4, f4 = read_video(tmp_path / "four.mkv")
+    assert t1 == t4 and len(f1) == 20
+    for a, b in zip(f1, f4):
+        np.testing.assert_array_equal(a, b)  # lossless codec: identical frames, same order

@@ -25,6 +25,8 @@ import shutil
 import sys
 import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -457,32 +459,53 @@ def _run_frames(info: vio.VideoInfo, core: FrameColorizer, prog: _Progress,
                    dynamic_ncols=True, leave=False, file=sys.stderr, desc="colorizing")
         writer = None
         last_state = None
-        try:
-            while True:
-                item = colored.get()
-                if item is _END:
-                    break
-                pts, ab, L_small, L_full, state = item
-                if writer is None:
-                    name = f"seg{len(prog.segments):05d}.vseg"
-                    writer = vio.SegmentWriter(prog.work / name, info, settings)
-                writer.write(pts, core.finish(ab, L_small, L_full, dtype))
-                last_state = state
-                bar.update(1)
-                if writer.frames >= segment_frames:
-                    writer.close()
-                    prog.add_segment(writer.path.name, writer.frames, writer.first_pts,
-                                     writer.last_pts, state)
-                    writer = None
-            if writer is not None:
+
+        def emit(pts, rgb, state):
+            nonlocal writer, last_state
+            if writer is None:
+                name = f"seg{len(prog.segments):05d}.vseg"
+                writer = vio.SegmentWriter(prog.work / name, info, settings)
+            writer.write(pts, rgb)
+            last_state = state
+            bar.update(1)
+            if writer.frames >= segment_frames:
                 writer.close()
                 prog.add_segment(writer.path.name, writer.frames, writer.first_pts,
-                                 writer.last_pts, last_state)
+                                 writer.last_pts, state)
                 writer = None
-        finally:
-            if writer is not None:
-                writer.abort()
-            bar.close()
+
+        # Upsampling and Lab -> RGB at full resolution are the heaviest per-frame work after
+        # the model: a few threads do them (OpenCV releases the GIL), results in order.
+        pending: deque = deque()
+        n_threads = _finish_threads()
+        with ThreadPoolExecutor(max_workers=n_threads,
+                                thread_name_prefix="vidcolor-finish") as pool:
+            try:
+                while True:
+                    item = colored.get()
+                    if item is _END:
+                        break
+                    pts, ab, L_small, L_full, state = item
+                    pending.append((pts, pool.submit(core.finish, ab, L_small, L_full, dtype),
+                                    state))
+                    while pending and (len(pending) > 2 * n_threads
+                                       or pending[0][1].done()):
+                        pts, fut, state = pending.popleft()
+                        emit(pts, fut.result(), state)
+                while pending:
+                    pts, fut, state = pending.popleft()
+                    emit(pts, fut.result(), state)
+                if writer is not None:
+                    writer.close()
+                    prog.add_segment(writer.path.name, writer.frames, writer.first_pts,
+                                     writer.last_pts, last_state)
+                    writer = None
+            finally:
+                for _, fut, _ in pending:
+                    fut.cancel()
+                if writer is not None:
+                    writer.abort()
+                bar.close()
 
     workers = [_Worker("decode", decode_stage, stop), _Worker("encode", encode_stage, stop)]
     for w in workers:
@@ -532,6 +555,11 @@ def _run_frames(info: vio.VideoInfo, core: FrameColorizer, prog: _Progress,
     for w in workers:
         if w.error is not None:
             _raise_stage_error(w.error)
+
+
+def _finish_threads() -> int:
+    """Threads for the full-resolution finishing step: one per two cores, 1 to 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def _raise_stage_error(error: BaseException) -> None:
