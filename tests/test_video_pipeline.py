@@ -523,3 +523,42 @@ def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch):
     assert t1 == t4 and len(f1) == 20
     for a, b in zip(f1, f4):
         np.testing.assert_array_equal(a, b)  # lossless codec: identical frames, same order
+
+
+@pytest.mark.parametrize("size,tag,expect", [((48, 64), None, 6), ((48, 64), 1, 1),
+                                             ((720, 1280), None, 1)])
+def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect):
+    """The output is tagged with the matrix it was encoded with, and decodes to the colours
+    the model asked for: BT.709 for tagged or HD input, BT.601 for small untagged input."""
+    from vidcolor import color
+
+    class Constant(FakeColorizer):
+        def predict_ab(self, L):
+            return np.broadcast_to(np.float32([30.0, 25.0]), L.shape + (2,)).copy()
+
+    src = tmp_path / "flat.mp4"
+    h, w = size
+    with av.open(os.fspath(src), "w") as out:
+        s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        if tag is not None:
+            s.codec_context.colorspace = tag
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.full((h, w, 3), 120, np.uint8), format="rgb24")
+            f = f.reformat(format="yuv420p", dst_colorspace="ITU709" if tag else None)
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    dst = tmp_path / "out.mp4"
+    run(src, dst, model=Constant(), stabilize=False)
+    with av.open(os.fspath(dst)) as c:
+        assert c.streams.video[0].codec_context.colorspace == expect
+        got = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    with av.open(os.fspath(src)) as c:
+        frame = next(c.decode(video=0))
+        matrix = "ITU709" if (tag or h >= 720) else "ITU601"
+        L = color.rgb_to_l(frame.to_ndarray(format="rgb24", src_colorspace=matrix))
+    want = color.lab_to_rgb(L, np.broadcast_to(np.float32([30.0, 25.0]), L.shape + (2,)))
+    assert np.abs(got.astype(int) - want.astype(int)).mean(axis=(0, 1)).max() < 2.5

@@ -98,6 +98,10 @@ class VideoInfo:
     sample_aspect_ratio : Fraction or None
     display_matrix : tuple of 9 int or None
         FFmpeg display matrix (rotation/flip) found on the decoded frames.
+    matrix : str
+        YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode.
+    color_primaries, color_trc : int
+        The input's tags (AVColorPrimaries, AVColorTransferCharacteristic), copied.
     """
 
     path: str
@@ -115,6 +119,9 @@ class VideoInfo:
     sample_aspect_ratio: Fraction | None
     display_matrix: tuple[int, ...] | None
     other_streams: list[str] = field(default_factory=list)
+    matrix: str = "ITU601"
+    color_primaries: int = 2
+    color_trc: int = 2
 
     def estimate_frames(self, start: float = 0.0, duration: float | None = None) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""
@@ -209,7 +216,25 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             time_base=tb, rate=Fraction(rate).limit_denominator(100000), start_time=start,
             duration=duration, frames=int(vs.frames or 0), high_bit_depth=_high_bit_depth(vs),
             sample_aspect_ratio=_sar(vs), display_matrix=matrix, other_streams=others,
+            matrix=_yuv_matrix(first.colorspace, first.height),
+            color_primaries=int(vs.codec_context.color_primaries or 2),
+            color_trc=int(vs.codec_context.color_trc or 2),
         )
+
+
+#: AVColorSpace tag -> the swscale matrix (PyAV Colorspace name), and back.
+_MATRIX_OF_TAG = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020",
+                  10: "BT2020"}
+_TAG_OF_MATRIX = {"ITU709": 1, "FCC": 4, "ITU601": 6, "SMPTE240M": 7, "BT2020": 9}
+
+
+def _yuv_matrix(tag: int | None, height: int) -> str:
+    """The YUV matrix of a stream: its tag, or for untagged video what players assume
+    (BT.709 from 720 lines up, BT.601 below). Decoding and encoding with it, and tagging the
+    output with it, keeps colours and lightness where a player will show them."""
+    if tag in _MATRIX_OF_TAG:
+        return _MATRIX_OF_TAG[int(tag)]
+    return "ITU709" if height >= 720 else "ITU601"
 
 
 def _sar(stream) -> Fraction | None:
@@ -303,7 +328,8 @@ def decode_frames(info: VideoInfo, start: float = 0.0, duration: float | None = 
             if hi is not None and pts >= hi:
                 return
             last = pts
-            yield DecodedFrame(pts=pts, rgb=frame.to_ndarray(format=fmt))
+            yield DecodedFrame(pts=pts, rgb=frame.to_ndarray(format=fmt,
+                                                              src_colorspace=info.matrix))
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -439,8 +465,14 @@ class SegmentWriter:
         stream.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
+        cc = stream.codec_context
+        cc.colorspace = _TAG_OF_MATRIX.get(info.matrix, 2)
+        self._range = "JPEG" if settings.pix_fmt.startswith("yuvj") else "MPEG"
+        cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
+        cc.color_primaries = info.color_primaries
+        cc.color_trc = info.color_trc
+        self._pix_fmt = settings.pix_fmt
         self._stream = stream
-        self._rgb_format = None
 
     def write(self, pts: int, rgb: np.ndarray) -> None:
         """Encode one frame.
@@ -456,6 +488,9 @@ class SegmentWriter:
             rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+        # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
+        frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
+                               dst_color_range=self._range)
         frame.pts = int(pts)
         frame.time_base = self.info.time_base
         for packet in self._stream.encode(frame):
