@@ -562,3 +562,20 @@ def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect):
         L = color.rgb_to_l(frame.to_ndarray(format="rgb24", src_colorspace=matrix))
     want = color.lab_to_rgb(L, np.broadcast_to(np.float32([30.0, 25.0]), L.shape + (2,)))
     assert np.abs(got.astype(int) - want.astype(int)).mean(axis=(0, 1)).max() < 2.5
+
+
+def test_output_keeps_each_frames_lightness(tmp_path):
+    # Even where the model asks for colours sRGB cannot show at that lightness.
+    from vidcolor import color
+
+    class Loud(FakeColorizer):
+        def predict_ab(self, L):
+            return np.broadcast_to(np.float32([90.0, -90.0]), L.shape + (2,)).copy()
+
+    src = make_clip(tmp_path / "in.mkv", n=3, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=Loud(), codec="ffv1", stabilize=False)
+    _, f_in = read_video(src)
+    _, f_out = read_video(dst)
+    dL = np.abs(color.rgb_to_l(f_out[1]) - color.rgb_to_l(f_in[1]))
+    assert np.median(dL) < 1.5 and np.percentile(dL, 95) < 4  # yuv420p chroma subsampling

@@ -123,11 +123,19 @@ class FrameColorizer:
                dtype=np.uint8) -> np.ndarray:
         """Full-resolution RGB from render-size chroma and the frame's own lightness.
 
+        Parameters
+        ----------
+        ab_small : ndarray of float32, shape (h, w, 2)
+        L_small : ndarray of float32, shape (h, w), in [0, 100]
+        L_full : ndarray of float32, shape (H, W), in [0, 100]
+        dtype : numpy.uint8 or numpy.uint16
+
         Returns
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        ab_full = upsample_ab(ab_small, L_small, L_full)
+        # Out-of-gamut chroma gives way (as for stills) so each frame keeps its own L.
+        ab_full = color.fit_gamut(L_full, upsample_ab(ab_small, L_small, L_full))
         return color.lab_to_rgb(L_full, ab_full, dtype)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
