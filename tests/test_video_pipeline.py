@@ -579,3 +579,22 @@ def test_output_keeps_each_frames_lightness(tmp_path):
     _, f_out = read_video(dst)
     dL = np.abs(color.rgb_to_l(f_out[1]) - color.rgb_to_l(f_in[1]))
     assert np.median(dL) < 1.5 and np.percentile(dL, 95) < 4  # yuv420p chroma subsampling
+
+
+def test_odd_sized_video_keeps_its_size(tmp_path):
+    src = tmp_path / "odd.mkv"
+    with av.open(os.fspath(src), "w") as out:
+        s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        s.width, s.height, s.pix_fmt = 65, 49, "yuv444p"
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(np.full((49, 65, 3), 60 * i, np.uint8), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    for ext in ("mkv", "mp4"):
+        dst = tmp_path / f"out.{ext}"
+        run(src, dst)
+        _, frames = read_video(dst)
+        assert len(frames) == 4 and frames[0].shape == (49, 65, 3), ext

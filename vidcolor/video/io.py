@@ -414,8 +414,11 @@ def encoder_settings(format_name: str, codec: str | None, crf: int | None, prese
                            container=format_name)
 
 
-def _even(n: int) -> int:
-    return n + (n % 2)
+def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:
+    """4:2:0 needs even sizes; odd-sized video is encoded 4:4:4 so it keeps its exact size."""
+    if (width % 2 or height % 2) and "420" in pix_fmt:
+        return pix_fmt.replace("420", "444")
+    return pix_fmt
 
 
 #: Segment containers, best first: MP4/MOV keep any time base exactly (edit lists restore the
@@ -446,8 +449,8 @@ class SegmentWriter:
 
     Notes
     -----
-    yuv420p needs even sizes; odd-sized inputs are padded by one edge row/column, which the
-    final output keeps (the alternative, cropping, would lose a row of picture).
+    yuv420p needs even sizes: odd-sized video is encoded 4:4:4 instead (same size as the
+    input; fewer players handle it, but neither padding nor cropping changes the picture).
     """
 
     def __init__(self, path: Path, info: VideoInfo, settings: EncoderSettings):
@@ -457,9 +460,10 @@ class SegmentWriter:
         self.first_pts: int | None = None
         self.last_pts: int | None = None
         self._container, stream = _open_segment(self.path, settings, info.rate)
-        stream.width = _even(info.width)
-        stream.height = _even(info.height)
-        stream.pix_fmt = settings.pix_fmt
+        pix_fmt = _pix_fmt_for_size(settings.pix_fmt, info.width, info.height)
+        stream.width = info.width
+        stream.height = info.height
+        stream.pix_fmt = pix_fmt
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
         stream.thread_type = "AUTO"
@@ -471,7 +475,7 @@ class SegmentWriter:
         cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
         cc.color_primaries = info.color_primaries
         cc.color_trc = info.color_trc
-        self._pix_fmt = settings.pix_fmt
+        self._pix_fmt = pix_fmt
         self._stream = stream
 
     def write(self, pts: int, rgb: np.ndarray) -> None:
@@ -483,9 +487,6 @@ class SegmentWriter:
             In the input stream's time base.
         rgb : ndarray of uint8 or uint16, shape (H, W, 3)
         """
-        h, w = rgb.shape[:2]
-        if (h % 2) or (w % 2):
-            rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
         # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
