@@ -537,8 +537,9 @@ def colorize_file(src: Path, dst: Path, model, render_size: int | None, mark: st
     """Colorize one picture file into another, keeping size, depth, alpha and lightness.
 
     The colours are written over the decoded samples where the decoder allows (one
-    full-resolution picture in memory, not two); the output file appears only once it is complete (see
-    :func:`vidcolor.imageio.write_image`), so an interruption leaves nothing half-written.
+    full-resolution picture in memory, not two); the output file appears only once it is
+    complete (see :func:`vidcolor.imageio.write_image`), so an interruption leaves nothing
+    half-written.
 
     Raises
     ------
