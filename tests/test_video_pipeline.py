@@ -157,7 +157,14 @@ def test_existing_output_needs_overwrite(tmp_path):
     assert len(read_video(dst)[0]) == 4
 
 
-def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, capsys):
+@pytest.fixture
+def one_finisher(monkeypatch):
+    """One finishing thread whatever the machine, so how far the model can run ahead of the
+    encoder (and so how many segments an interrupt leaves) is bounded the same everywhere."""
+    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 1)
+
+
+def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, capsys):
     src = make_clip(tmp_path / "in.mp4", n=30, audio=True)
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
@@ -165,12 +172,15 @@ def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, capsys):
             segment_frames=8)
     work, partial = work_paths(dst)
     assert not dst.exists() and not partial.exists()
-    assert sorted(p.name for p in work.glob("seg*")) == ["seg00000.vseg", "seg00001.vseg"]
+    # How far encoding got behind the model is up to the threads; bounded queues keep it
+    # within a segment or two, and only whole segments are kept.
+    segments = sorted(p.name for p in work.glob("seg*"))
+    assert segments in (["seg00000.vseg"], ["seg00000.vseg", "seg00001.vseg"])
     assert "--resume" in capsys.readouterr().err
     fresh = FakeColorizer(noise=3)
     result = run(src, dst, model=fresh, batch_size=2, segment_frames=8, resume=True)
-    assert result.resumed_frames == 16 and result.frames == 30
-    assert fresh.frames == 14  # only the missing frames went through the model
+    assert result.resumed_frames == 8 * len(segments) and result.frames == 30
+    assert fresh.frames == 30 - result.resumed_frames  # only the missing frames
     # Same result as an uninterrupted run (noise is seeded per frame count: align it).
     ref = tmp_path / "ref.mp4"
     run(src, ref, model=FakeColorizer(noise=3), batch_size=2, segment_frames=8)
@@ -181,11 +191,14 @@ def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, capsys):
     assert not work.exists()
 
 
-def test_resume_refuses_other_settings(tmp_path):
-    src = make_clip(tmp_path / "in.mp4", n=20)
+def test_resume_refuses_other_settings(tmp_path, one_finisher):
+    src = make_clip(tmp_path / "in.mp4", n=40)
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=FakeColorizer(interrupt_after=12), batch_size=2, segment_frames=4)
+        # The model runs at most ~10 frames ahead of the encoder (bounded queues, batch 2),
+        # so a few segments of 4 are done when it stops at 24.
+        run(src, dst, model=FakeColorizer(interrupt_after=24), batch_size=2, segment_frames=4)
+    assert (work_paths(dst)[0] / "progress.json").exists()
     with pytest.raises(VidcolorError, match="other settings"):
         run(src, dst, crf=30, batch_size=2, segment_frames=4, resume=True)
 
@@ -500,14 +513,14 @@ def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model):
     assert code == 1 and err.startswith("vidcolor: error:") and len(err.splitlines()) == 1
 
 
-def test_resume_inside_a_window(tmp_path):
+def test_resume_inside_a_window(tmp_path, one_finisher):
     src = make_clip(tmp_path / "in.mp4", n=72, rate=24, audio=True)
     dst = tmp_path / "out.mkv"
-    window = dict(start=0.5, duration=1.5, segment_frames=8, batch_size=4)
+    window = dict(start=0.5, duration=1.5, segment_frames=8, batch_size=2)
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=FakeColorizer(interrupt_after=20), **window)
+        run(src, dst, model=FakeColorizer(interrupt_after=30), **window)
     result = run(src, dst, resume=True, **window)
-    assert result.resumed_frames == 16 and result.frames == 36
+    assert result.resumed_frames in (8, 16, 24) and result.frames == 36
     t_out, _ = read_video(dst)
     assert t_out == pytest.approx([i / 24 for i in range(36)], abs=1e-3)
 
