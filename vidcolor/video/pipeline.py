@@ -380,10 +380,15 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike, model=No
     info = vio.probe(input)
     settings = vio.encoder_settings(format_name, codec, crf, preset, info.high_bit_depth)
 
+    model_id = None
     if model is None:
-        from vidcolor.models.store import load_model
+        from vidcolor.models.store import DEFAULT_MODEL_DIR, load_model
 
         model = load_model(model_dir)
+        # A resumed job must use the very same weights, not just a model of the same name.
+        weights = Path(model_dir or DEFAULT_MODEL_DIR) / "weights.npz"
+        if weights.is_file():
+            model_id = _input_identity(weights)
     core = FrameColorizer(model, render_size,
                           Stabilizer(stabilize_strength) if stabilize else None)
     batch_size = batch_size or default_batch_size()
@@ -391,6 +396,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike, model=No
     work, partial = work_paths(output)
     job = {
         "input": _input_identity(input), "model": getattr(model, "name", type(model).__name__),
+        "weights": model_id,
         "render_size": core.render_size, "stabilize": bool(stabilize),
         "strength": float(stabilize_strength), "start": float(start),
         "duration": None if duration is None else float(duration),
