@@ -63,9 +63,10 @@ def profiles(rgb: np.ndarray, strip_rows: int = _STRIP_ROWS) -> tuple[np.ndarray
 def score_profiles(columns: np.ndarray, rows: np.ndarray) -> dict:
     """The seam score from two profiles, with where the worst column and row are."""
     rc, rr = seam_ratios(columns), seam_ratios(rows)
-    return {"score": float(max(rc.max(initial=0), rr.max(initial=0))),
-            "worst_column": int(rc.argmax()) if rc.size else -1, "column_score": float(rc.max(initial=0)),
-            "worst_row": int(rr.argmax()) if rr.size else -1, "row_score": float(rr.max(initial=0))}
+    column_score, row_score = float(rc.max(initial=0)), float(rr.max(initial=0))
+    return {"score": max(column_score, row_score),
+            "worst_column": int(rc.argmax()) if rc.size else -1, "column_score": column_score,
+            "worst_row": int(rr.argmax()) if rr.size else -1, "row_score": row_score}
 
 
 def score_file(path: str | Path) -> dict:
