@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor.color import fit_gamut  # the numba kernel; also vidcolor.colorize.fit_gamut
 from vidcolor.errors import VidcolorError
 
 # Full-resolution rows handled at a time by colorize_image.
@@ -181,82 +182,6 @@ def _upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
         return out
 
     return upsample
-
-
-# sRGB primaries, D65 white (as scikit-image and OpenCV): XYZ -> linear RGB.
-_XYZ_TO_RGB = ((3.24048134, -1.53715152, -0.49853633),
-               (-0.96925495, 1.87599, 0.04155593),
-               (0.05564664, -0.20404134, 1.05731107))
-_WHITE_X, _WHITE_Z = 0.950456, 1.088754
-
-
-def _lab_inverse_f(f: np.ndarray) -> np.ndarray:
-    """The inverse of CIE Lab's companding function f, elementwise, float32 in and out."""
-    delta = 6.0 / 29.0
-    # f * f * f, not f ** 3: float32 pow is several times slower, and this runs on every pixel.
-    return np.where(f > delta, f * f * f, (3 * delta * delta) * (f - 4.0 / 29.0))
-
-
-def _in_gamut(L: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
-    """Whether Lab colours are inside the sRGB gamut (to ``tol``), without clipping anything
-    (OpenCV's conversions clip, which is what hides an out-of-gamut colour).
-
-    Parameters
-    ----------
-    L, a, b : ndarray of float32, same shape (...)
-
-    Returns
-    -------
-    ndarray of bool, shape (...)
-    """
-    # One plane at a time rather than an (..., 3) stack and a matrix product: a third of the
-    # temporaries, and fit_gamut runs over every pixel of a 100-megapixel scan.
-    fy = (L + 16.0) / 116.0
-    X = _lab_inverse_f(fy + a / 500.0) * _WHITE_X
-    Y = _lab_inverse_f(fy)
-    Z = _lab_inverse_f(fy - b / 200.0) * _WHITE_Z
-    inside = np.ones(np.shape(L), bool)
-    for mx, my, mz in _XYZ_TO_RGB:
-        channel = mx * X + my * Y + mz * Z
-        inside &= (channel >= -tol) & (channel <= 1 + tol)
-    return inside
-
-
-def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = 10) -> np.ndarray:
-    """Scale down the chroma of colours sRGB cannot show, keeping their lightness and hue.
-
-    Converting an out-of-gamut Lab colour to RGB clips the channels, which changes the
-    lightness; vidcolor promises the output keeps the input's own L, so the chroma gives way
-    instead: each such pixel's a/b is scaled by the largest factor in [0, 1] (found by bisection
-    to ``2**-steps``) that stays inside the gamut. Neutral grey is always inside.
-
-    Parameters
-    ----------
-    L : ndarray of float32, shape (H, W), in [0, 100]
-    ab : ndarray of float32, shape (H, W, 2)
-
-    Returns
-    -------
-    ndarray of float32, shape (H, W, 2)
-        ``ab`` itself where it was in gamut.
-    """
-    L = np.asarray(L, np.float32)
-    ab = np.asarray(ab, np.float32)
-    tol = np.float32(1e-4)  # rounding to output levels hides far more than this
-    outside = ~_in_gamut(L, ab[..., 0], ab[..., 1], tol)
-    if not outside.any():
-        return ab
-    Lo, abo = L[outside], ab[outside]
-    lo = np.zeros(len(Lo), np.float32)  # known inside
-    hi = np.ones(len(Lo), np.float32)  # known outside
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        ok = _in_gamut(Lo, abo[:, 0] * mid, abo[:, 1] * mid, tol)
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    fitted = ab.copy()
-    fitted[outside] = abo * lo[:, None]
-    return fitted
 
 
 def _strips(height: int) -> list[slice]:
