@@ -156,18 +156,22 @@ class Nets:
         x = L / 50.0 - 1.0
         return np.asarray(self.backbone(np.repeat(x, 3, axis=-1), training=False)[-1])
 
+    def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None):
+        """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
+        x = ops.convert_to_tensor((L / 50.0 - 1.0).astype(np.float32))
+        feats = list(self.backbone(ops.concatenate([x, x, x], axis=-1), training=False))
+        if global_features is not None:
+            g = np.asarray(global_features, np.float32)
+            feats[-1] = ops.convert_to_tensor(np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy())
+        ab_reg, logits = self.decoder([x, *feats], training=False)
+        return np.asarray(ab_reg), np.asarray(logits)
+
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
         """a/b in [-128, 128] at the input's size, shape (N, h, w, 2), for L (N, h, w, 1)."""
         if self.arch != "fusion":
             ab = np.asarray(self.model(L, training=False))
         else:
-            x = ops.convert_to_tensor((L / 50.0 - 1.0).astype(np.float32))
-            feats = list(self.backbone(ops.concatenate([x, x, x], axis=-1), training=False))
-            if global_features is not None:
-                g = np.asarray(global_features, np.float32)
-                feats[-1] = ops.convert_to_tensor(np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy())
-            ab_reg, logits = self.decoder([x, *feats], training=False)
-            ab = decode_ab(ab_reg, logits, self.bins, **self.decode)
+            ab = decode_ab(*self.predict_heads(L, global_features), self.bins, **self.decode)
         ab = np.asarray(ab, np.float32) * 128.0
         return _resize_to(ab, L.shape[1:3])
 
