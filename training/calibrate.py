@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-MIXES = (0.0, 0.25, 0.5, 0.65, 0.8, 1.0)
-TEMPERATURES = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)
-RENDER_SIZES = (224, 256, 320)
+MIXES = (0.0, 0.25, 0.5, 0.8)
+TEMPERATURES = (0.38, 0.7, 1.0)
+GAINS = (1.0, 1.15, 1.3)
+RENDER_SIZES = (224, 256)
 
 
 class _Fixed:
@@ -53,7 +54,7 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
 
     model = load_model(model_dir)
     nets = model.nets
-    combos = [(r, m, t) for r, m, t in itertools.product(RENDER_SIZES, MIXES, TEMPERATURES)
+    combos = [(r, m, t, g) for r, m, t, g in itertools.product(RENDER_SIZES, MIXES, TEMPERATURES, GAINS)
               if m > 0 or t == TEMPERATURES[0]]  # the temperature is moot without classes
     scores = {c: [] for c in combos}
     truth_colour = []
@@ -66,16 +67,16 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
         for r in RENDER_SIZES:
             L_small = resize_l(L, render_shape(*L.shape, r, 32))
             ab_reg, logits = nets.predict_heads(L_small[None, ..., None])
-            for (_, mix, t) in (c for c in combos if c[0] == r):
-                ab = np.asarray(decode_ab(ab_reg, logits, nets.bins, t, mix), np.float32)[0] * 128.0
+            for (_, mix, t, g) in (c for c in combos if c[0] == r):
+                ab = np.asarray(decode_ab(ab_reg, logits, nets.bins, t, mix, g), np.float32)[0] * 128.0
                 ab = np.asarray(nets_resize(ab, L_small.shape))
                 out = color.lab_to_rgb(L, colorize_l(L, _Fixed(ab, r), r))
-                scores[(r, mix, t)].append((psnr(out, rgb), colourfulness(out)))
+                scores[(r, mix, t, g)].append((psnr(out, rgb), colourfulness(out)))
         print(f"\r{n + 1}/{len(images)} images", end="", file=sys.stderr)
     print(file=sys.stderr)
-    table = [{"render_size": r, "mix": m, "temperature": t,
+    table = [{"render_size": r, "mix": m, "temperature": t, "gain": g,
               "psnr": float(np.mean([s[0] for s in v])), "colourfulness": float(np.mean([s[1] for s in v]))}
-             for (r, m, t), v in scores.items()]
+             for (r, m, t, g), v in scores.items()]
     target = vivid * float(np.mean(truth_colour))
     vivid_enough = [row for row in table if row["colourfulness"] >= target]
     if vivid_enough:
@@ -107,8 +108,9 @@ def main(argv=None) -> int:
     # A seeded shuffle: the sorted list would take every sample from the first folder.
     images = [images[i] for i in np.random.default_rng(0).permutation(len(images))[: args.limit]]
     result = calibrate(model_dir, images, args.vivid)
-    for row in sorted(result["table"], key=lambda row: -row["psnr"])[:12]:
-        print(f"render {row['render_size']:4d} mix {row['mix']:.2f} T {row['temperature']:.2f}: "
+    for row in sorted(result["table"], key=lambda row: -row["psnr"])[:20]:
+        print(f"render {row['render_size']:4d} mix {row['mix']:.2f} T {row['temperature']:.2f} "
+              f"gain {row['gain']:.2f}: "
               f"PSNR {row['psnr']:.2f} dB, colourfulness {row['colourfulness']:.1f}")
     best = result["best"]
     print(f"chosen on {result['images']} held-out images (truth colourfulness "
@@ -116,7 +118,7 @@ def main(argv=None) -> int:
     if args.write:
         config_path = model_dir / "config.json"
         config = json.loads(config_path.read_text())
-        config["decode"] = {"mix": best["mix"], "temperature": best["temperature"]}
+        config["decode"] = {"mix": best["mix"], "temperature": best["temperature"], "gain": best["gain"]}
         config["render_size"] = best["render_size"]
         config["calibration"] = {k: result[k] for k in ("images", "truth_colourfulness")} | {
             "psnr": best["psnr"], "colourfulness": best["colourfulness"]}

@@ -149,7 +149,7 @@ class Nets:
     backbone: keras.Model | None = None
     decoder: keras.Model | None = None
     bins: np.ndarray | None = None
-    decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0})
+    decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
 
     def global_features(self, L: np.ndarray) -> np.ndarray:
@@ -185,8 +185,8 @@ def _resize_to(ab: np.ndarray, shape) -> np.ndarray:
     return np.stack([cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in ab])
 
 
-def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0):
-    """Read a/b out of both heads: (1 - mix) * regression + mix * annealed mean of the classes.
+def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0, gain: float = 1.0):
+    """Read a/b out of both heads: gain * ((1 - mix) * regression + mix * annealed mean of the classes).
 
     Parameters
     ----------
@@ -196,16 +196,19 @@ def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0)
     temperature : float
         Annealed-mean temperature: 1 is the mean, towards 0 the mode (more vivid).
     mix : float in [0, 1]
+    gain : float
+        Chroma gain: regression towards the mean makes predictions timid, and a gain chosen on
+        held-out photos undoes part of that.
 
     Returns
     -------
     tensor, shape (N, h, w, 2), a/b / 128
     """
     if mix <= 0.0:
-        return ab_reg
+        return gain * ab_reg
     p = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
     ab_cls = ops.einsum("nhwq,qc->nhwc", p, ops.convert_to_tensor(np.asarray(bins, np.float32) / 128.0))
-    return (1.0 - mix) * ab_reg + mix * ab_cls
+    return gain * ((1.0 - mix) * ab_reg + mix * ab_cls)
 
 
 def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, width: int = 64,
@@ -287,4 +290,5 @@ def set_own_weights(nets: Nets, weights: dict[str, np.ndarray]) -> None:
 
 def set_decoding(nets: Nets, decode: dict | None) -> None:
     if decode:
-        nets.decode = {"temperature": float(decode.get("temperature", 0.38)), "mix": float(decode.get("mix", 0.0))}
+        nets.decode = {"temperature": float(decode.get("temperature", 0.38)), "mix": float(decode.get("mix", 0.0)),
+                       "gain": float(decode.get("gain", 1.0))}
