@@ -170,6 +170,25 @@ def _run_train(args) -> int:
     return 0  # not reached
 
 
+# --- bench ---------------------------------------------------------------------------------
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="measure video throughput stage by stage (see `vidcolor bench --help`)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args) -> int:
+    # The benchmark lives in the separate `benchmarks` package, which the runtime never
+    # imports (as for `train`): hand the whole command line over to it.
+    argv = [sys.executable, "-m", "benchmarks.throughput", *args.rest]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vidcolor", description="Colorize black-and-white photographs and archival film."
@@ -180,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video(sub)
     _add_train(sub)
     _add_eval(sub)
+    _add_bench(sub)
     return parser
 
 
