@@ -41,8 +41,9 @@ class Colorizer:
         :meth:`global_features` and shared by tiles of the same image.
     """
 
-    def __init__(self, config: dict, nets):
+    def __init__(self, config: dict, nets, directory: Path | None = None):
         self.config = config
+        self.directory = directory  # where it was loaded from, if anywhere
         self.name = config.get("name", config["arch"])
         self.render_size = int(config.get("render_size", 256))
         self.multiple = 32
@@ -182,4 +183,4 @@ def load_model(directory: str | Path | None = None) -> Colorizer:
     nets = nets_module.build(config["arch"], **config.get("build", {}))
     nets_module.set_own_weights(nets, weights)
     nets_module.set_decoding(nets, config.get("decode"))
-    return Colorizer(config, nets)
+    return Colorizer(config, nets, directory)

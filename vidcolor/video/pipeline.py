@@ -380,15 +380,14 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike, model=No
     info = vio.probe(input)
     settings = vio.encoder_settings(format_name, codec, crf, preset, info.high_bit_depth)
 
-    model_id = None
     if model is None:
-        from vidcolor.models.store import DEFAULT_MODEL_DIR, load_model
+        from vidcolor.models.store import load_model
 
         model = load_model(model_dir)
-        # A resumed job must use the very same weights, not just a model of the same name.
-        weights = Path(model_dir or DEFAULT_MODEL_DIR) / "weights.npz"
-        if weights.is_file():
-            model_id = _input_identity(weights)
+    # A resumed job must use the very same weights, not just a model of the same name.
+    directory = getattr(model, "directory", None)
+    weights = Path(directory) / "weights.npz" if directory else None
+    model_id = _input_identity(weights) if weights and weights.is_file() else None
     core = FrameColorizer(model, render_size,
                           Stabilizer(stabilize_strength) if stabilize else None)
     batch_size = batch_size or default_batch_size()
