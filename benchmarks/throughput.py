@@ -15,6 +15,8 @@ Measures frames per second of, on the same first N frames of VIDEO:
   size, steady state (one warm-up call first, not timed);
 - stabilize: the stabilization pass alone on the model's output (DIS flow both ways + the numba
   kernel, render resolution), as in :mod:`benchmarks.temporal`;
+- finish: ``FrameColorizer.finish`` alone (L-guided upsampling of the chroma, gamut fit,
+  Lab -> RGB at full resolution), the encode thread's colour work;
 - end to end: :func:`vidcolor.video.pipeline.colorize_video` on the same frames into a temporary
   .mp4 (decode, model, stabilize, upsample, encode, remux), three threads as shipped.
 
@@ -167,6 +169,17 @@ def time_model(core: FrameColorizer, frames: list[np.ndarray], batch: int):
     return fps, [(Lf, Ls, ab) for (Lf, Ls), ab in zip(prepared, abs_)]
 
 
+def time_finish(predicted) -> float:
+    """Frames/s of ``FrameColorizer.finish`` (L-guided upsampling, gamut fit, Lab -> RGB at
+    full resolution): the pipeline's other full-resolution step, not in the issue's list but
+    part of the end-to-end cost."""
+    FrameColorizer.finish(predicted[0][2], predicted[0][1], predicted[0][0])  # warm up
+    t = time.perf_counter()
+    for L_full, L_small, ab in predicted:
+        FrameColorizer.finish(ab, L_small, L_full)
+    return len(predicted) / (time.perf_counter() - t)
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def _threads() -> dict:
@@ -247,6 +260,7 @@ def run(video: Path, n: int, batch: int, model, render_size: int | None,
         for _, L_small, ab in predicted[:2]:
             warm(L_small, ab)
         results["stabilize_fps"] = time_stabilizer(predicted, strength)
+        results["finish_fps"] = time_finish(predicted)
         del predicted
         results["end_to_end_fps"] = time_end_to_end(video, model, 0.0, info, n, render_size,
                                                     strength, batch)
@@ -277,10 +291,12 @@ def format_table(r: dict) -> str:
             ("colour conversion (full res)", "color_fps"),
             (f"model (batch {r['batch_size']}, {r['render_shape'][0]}x{r['render_shape'][1]})",
              "model_fps"),
-            ("stabilization", "stabilize_fps"), ("end to end", "end_to_end_fps")]
+            ("stabilization", "stabilize_fps"),
+            ("finish (upsample + gamut + Lab->RGB)", "finish_fps"),
+            ("end to end", "end_to_end_fps")]
     lines = [f"{r['size'][0]}x{r['size'][1]}, {r['frames']} frames, {r['encoder']}",
-             f"{'stage':<36} {'frames/s':>9}"]
-    lines += [f"{name:<36} {r[key]:>9.2f}" for name, key in rows]
+             f"{'stage':<38} {'frames/s':>9}"]
+    lines += [f"{name:<38} {r[key]:>9.2f}" for name, key in rows]
     c = r["checks"]
     lines.append(f"end to end / min(model, transcode) = {c['end_to_end_over_min_model_transcode']:.2f}"
                  f" (bar 0.75: {'ok' if c['end_to_end_ok'] else 'FAIL'}); "
