@@ -247,3 +247,14 @@ def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.delenv("VIDCOLOR_INCEPTION_WEIGHTS", raising=False)
     with pytest.raises(VidcolorError, match="never downloads.*~/.keras/models"):
         backbones.build_backbone("inception_resnet_v2")
+
+
+def test_networks_run_on_jax_too():
+    pytest.importorskip("jax")
+    import subprocess
+
+    code = ("import numpy as np, keras; assert keras.backend.backend() == 'jax';"
+            "from vidcolor.models import nets; n = nets.build('fusion', width=16);"
+            "ab = n.predict_ab(np.full((1, 64, 96, 1), 50, np.float32)); assert ab.shape == (1, 64, 96, 2)")
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
+                   check=True, timeout=300, cwd=ROOT)
