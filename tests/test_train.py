@@ -128,3 +128,9 @@ def test_vidcolor_train_cli_hands_over_to_the_training_package(photos, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (out / "config.json").is_file() and (out / "weights.npz").is_file()
     assert "Traceback" not in proc.stderr
+
+
+def test_vidcolor_train_help_reaches_the_training_parser():
+    proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", "train", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "--resume" in proc.stdout and "--epochs" in proc.stdout

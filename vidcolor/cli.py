@@ -151,41 +151,24 @@ def _run_eval(args) -> int:
     return 0
 
 
-# --- train ---------------------------------------------------------------------------------
+# --- train, bench ----------------------------------------------------------------------------
 
-def _add_train(sub) -> None:
-    p = sub.add_parser(
-        "train", help="train a model on folders of colour photos (see `vidcolor train --help`)",
-        add_help=False,
-    )
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(run=_run_train)
-
-
-def _run_train(args) -> int:
-    # Training lives in the separate `training` package, which the runtime never imports:
-    # hand the whole command line over to it.
-    argv = [sys.executable, "-m", "training.train", *args.rest]
-    os.execv(sys.executable, argv)
-    return 0  # not reached
+# Commands whose code lives outside the runtime (which never imports it): the whole command line
+# is handed over to that module's own parser.
+HANDOVERS = {
+    "train": ("training.train", "train a model on folders of colour photos (see `vidcolor train --help`)"),
+    "bench": ("benchmarks.throughput", "measure video throughput stage by stage (see `vidcolor bench --help`)"),
+}
 
 
-# --- bench ---------------------------------------------------------------------------------
-
-def _add_bench(sub) -> None:
-    p = sub.add_parser(
-        "bench", help="measure video throughput stage by stage (see `vidcolor bench --help`)",
-        add_help=False,
-    )
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(run=_run_bench)
+def _add_handovers(sub) -> None:
+    for name, (_module, help_text) in HANDOVERS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
 
 
-def _run_bench(args) -> int:
-    # The benchmark lives in the separate `benchmarks` package, which the runtime never
-    # imports (as for `train`): hand the whole command line over to it.
-    argv = [sys.executable, "-m", "benchmarks.throughput", *args.rest]
-    os.execv(sys.executable, argv)
+def _hand_over(command: str, rest: list[str]) -> int:
+    module = HANDOVERS[command][0]
+    os.execv(sys.executable, [sys.executable, "-m", module, *rest])
     return 0  # not reached
 
 
@@ -197,18 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_image(sub)
     _add_video(sub)
-    _add_train(sub)
     _add_eval(sub)
-    _add_bench(sub)
+    _add_handovers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:
-        # argparse's REMAINDER drops a leading option (`bench --synthetic-1080p`), so the
-        # benchmark's arguments bypass the parser entirely.
-        return _run_bench(argparse.Namespace(rest=argv[1:]))
+    if argv[:1] and argv[0] in HANDOVERS:
+        # Before argparse, which would swallow a leading option such as `train --help`.
+        return _hand_over(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
