@@ -49,7 +49,7 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
     from vidcolor import color
     from vidcolor.colorize import colorize_l, render_shape, resize_l
     from vidcolor.metrics import colourfulness, psnr
-    from vidcolor.models.nets import decode_ab
+    from vidcolor.models.nets import decode_ab, resize_ab
     from vidcolor.models.store import load_model
 
     model = load_model(model_dir)
@@ -68,8 +68,8 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
             L_small = resize_l(L, render_shape(*L.shape, r, 32))
             ab_reg, logits = nets.predict_heads(L_small[None, ..., None])
             for (_, mix, t, g) in (c for c in combos if c[0] == r):
-                ab = np.asarray(decode_ab(ab_reg, logits, nets.bins, t, mix, g), np.float32)[0] * 128.0
-                ab = np.asarray(nets_resize(ab, L_small.shape))
+                ab = np.asarray(decode_ab(ab_reg, logits, nets.bins, t, mix, g), np.float32) * 128.0
+                ab = resize_ab(ab, L_small.shape)[0]
                 out = color.lab_to_rgb(L, colorize_l(L, _Fixed(ab, r), r))
                 scores[(r, mix, t, g)].append((psnr(out, rgb), colourfulness(out)))
         print(f"\r{n + 1}/{len(images)} images", end="", file=sys.stderr)
@@ -86,13 +86,6 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
         best = max((row for row in table if row["psnr"] >= top - 0.3), key=lambda row: row["colourfulness"])
     return {"best": best, "target_colourfulness": target, "truth_colourfulness": float(np.mean(truth_colour)),
             "images": len(truth_colour), "table": table}
-
-
-def nets_resize(ab: np.ndarray, shape) -> np.ndarray:
-    import cv2
-
-    h, w = shape
-    return cv2.resize(ab, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def main(argv=None) -> int:

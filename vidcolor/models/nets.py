@@ -173,10 +173,11 @@ class Nets:
         else:
             ab = decode_ab(*self.predict_heads(L, global_features), self.bins, **self.decode)
         ab = np.asarray(ab, np.float32) * 128.0
-        return _resize_to(ab, L.shape[1:3])
+        return resize_ab(ab, L.shape[1:3])
 
 
-def _resize_to(ab: np.ndarray, shape) -> np.ndarray:
+def resize_ab(ab: np.ndarray, shape) -> np.ndarray:
+    """Bilinear resize of a batch of a/b, (N, h, w, 2) -> (N, *shape, 2)."""
     if ab.shape[1:3] == tuple(shape):
         return ab
     import cv2
