@@ -152,14 +152,17 @@ class Nets:
     decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
 
+    def _features(self, L: np.ndarray):
+        """x = L/50 - 1 and the backbone's outputs for L (N, h, w, 1)."""
+        x = ops.convert_to_tensor((L / 50.0 - 1.0).astype(np.float32))
+        return x, list(self.backbone(ops.concatenate([x, x, x], axis=-1), training=False))
+
     def global_features(self, L: np.ndarray) -> np.ndarray:
-        x = L / 50.0 - 1.0
-        return np.asarray(self.backbone(np.repeat(x, 3, axis=-1), training=False)[-1])
+        return np.asarray(self._features(L)[1][-1])
 
     def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None):
         """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
-        x = ops.convert_to_tensor((L / 50.0 - 1.0).astype(np.float32))
-        feats = list(self.backbone(ops.concatenate([x, x, x], axis=-1), training=False))
+        x, feats = self._features(L)
         if global_features is not None:
             g = np.asarray(global_features, np.float32)
             feats[-1] = ops.convert_to_tensor(np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy())

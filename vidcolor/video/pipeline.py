@@ -84,7 +84,6 @@ class FrameColorizer:
         self.model = model
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
-        self._shape: tuple[int, int] | None = None
         self.cuts = 0
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
