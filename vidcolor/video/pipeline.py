@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from vidcolor import __version__, color
-from vidcolor.colorize import render_shape, resize_l, upsample_ab
+from vidcolor.colorize import finish_rgb, render_shape, resize_l
 from vidcolor.errors import VidcolorError
 from vidcolor.video import io as vio
 from vidcolor.video.stabilize import DEFAULT_STRENGTH, Stabilizer
@@ -117,25 +117,7 @@ class FrameColorizer:
         self.cuts += int(info.cut)
         return out
 
-    @staticmethod
-    def finish(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
-               dtype=np.uint8) -> np.ndarray:
-        """Full-resolution RGB from render-size chroma and the frame's own lightness.
-
-        Parameters
-        ----------
-        ab_small : ndarray of float32, shape (h, w, 2)
-        L_small : ndarray of float32, shape (h, w), in [0, 100]
-        L_full : ndarray of float32, shape (H, W), in [0, 100]
-        dtype : numpy.uint8 or numpy.uint16
-
-        Returns
-        -------
-        ndarray of `dtype`, shape (H, W, 3)
-        """
-        # Out-of-gamut chroma gives way (as for stills) so each frame keeps its own L.
-        ab_full = color.fit_gamut(L_full, upsample_ab(ab_small, L_small, L_full))
-        return color.lab_to_rgb(L_full, ab_full, dtype)
+    finish = staticmethod(finish_rgb)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
                         batch_size: int = 8) -> Iterator[np.ndarray]:
