@@ -205,7 +205,7 @@ def test_encoder_settings_check_container(tmp_path):
     s = vio.encoder_settings("webm", None, None, None, False)
     assert s.codec == "libvpx-vp9"
     s = vio.encoder_settings("mp4", None, None, None, False)
-    assert (s.codec, s.crf, s.preset, s.pix_fmt) == ("libx264", 18, "medium", "yuv420p")
+    assert (s.codec, s.crf, s.preset, s.pix_fmt) == ("libx264", 18, "veryfast", "yuv420p")
     with pytest.raises(VidcolorError, match="cannot hold"):
         vio.encoder_settings("webm", "libx264", None, None, False)
     with pytest.raises(VidcolorError, match="unknown video encoder"):

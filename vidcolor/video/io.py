@@ -56,6 +56,10 @@ CONTAINERS = {
 _DEFAULT_CODEC = {"webm": "libvpx-vp9"}
 #: Default CRF per encoder (x264 18 is visually lossless; the others are matched to it roughly).
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libsvtav1": 30}
+# x264 "veryfast" at CRF 18 on bbb 480p: 7.3 ms of CPU a frame against medium's 17.4 and
+# 41.9 dB against 42.8 dB to the frames handed in (file 13% smaller); end to end that is
+# +20% frames/s on 2 cores. --preset medium (or slower) for the last fraction of a dB.
+_DEFAULT_PRESET = "veryfast"
 #: Audio encoder used when the output container cannot take the input's audio codec.
 _FALLBACK_AUDIO = {"mp4": "aac", "mov": "aac", "matroska": "aac", "webm": "libopus",
                    "avi": "libmp3lame"}
@@ -410,7 +414,7 @@ def encoder_settings(format_name: str, codec: str | None, crf: int | None, prese
     pix_fmt = ten_bit.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
     if codec in ("mjpeg",):
         pix_fmt = "yuvj420p"
-    return EncoderSettings(codec=codec, crf=crf, preset=preset or "medium", pix_fmt=pix_fmt,
+    return EncoderSettings(codec=codec, crf=crf, preset=preset or _DEFAULT_PRESET, pix_fmt=pix_fmt,
                            container=format_name)
 
 
