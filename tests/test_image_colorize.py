@@ -285,7 +285,11 @@ def test_strips_of_a_picture_equal_the_whole(monkeypatch):
     model = FakeColorizer()
     whole = colorize_image(rgb, model)
     L = color.rgb_to_l(rgb)
-    np.testing.assert_array_equal(whole, color.lab_to_rgb(L, colorize_module.colorize_l(L, model)))
+    # The same colours as the reference path: 8-bit output is encoded by vidcolor's table,
+    # the reference by OpenCV's sRGB curve, which differ by a level at rare roundings.
+    reference = color.lab_to_rgb(L, colorize_module.colorize_l(L, model))
+    assert np.abs(whole.astype(int) - reference).max() <= 1
+    assert np.mean(whole != reference) < 0.01
     monkeypatch.setattr(colorize_module, "_STRIP_ROWS", 7)  # 45 rows: 7 strips, a short one
     strips = colorize_image(rgb, model)
     # Strips interpolate through cv2.remap rather than cv2.resize: equal up to rare roundings.

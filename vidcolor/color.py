@@ -106,9 +106,30 @@ def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
     L : ndarray of float32, shape (...), in [0, 100]
     """
     rgb = _check_rgb(rgb)
-    linear = _DECODE_LUTS[rgb.dtype][rgb]
-    y = linear @ _RGB_TO_Y
-    return np.where(y > _EPS, 116.0 * np.cbrt(y) - 16.0, 903.3 * y).astype(np.float32)
+    flat = np.ascontiguousarray(rgb).reshape(-1, 3)
+    out = np.empty(flat.shape[0], np.float32)
+    _rgb_to_l_kernel(flat, _DECODE_LUTS[rgb.dtype], _RGB_TO_Y, _L_OF_Y, out)
+    return out.reshape(rgb.shape[:-1])
+
+
+def _l_of_y(y: np.ndarray) -> np.ndarray:
+    return np.where(y > _EPS, 116.0 * np.cbrt(y) - 16.0, 903.3 * y)
+
+
+# L as a function of luminance Y in [0, 1], read with linear interpolation: within 3e-5 of
+# the formula (the cube root is the costly part of a per-pixel conversion).
+_L_OF_Y = _l_of_y(np.linspace(0.0, 1.0, (1 << 14) + 1)).astype(np.float32)
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _rgb_to_l_kernel(rgb, decode, weights, table, out):
+    n = table.shape[0] - 1
+    for i in range(rgb.shape[0]):
+        y = (decode[rgb[i, 0]] * weights[0] + decode[rgb[i, 1]] * weights[1]
+             + decode[rgb[i, 2]] * weights[2])
+        t = min(max(y, np.float32(0.0)), np.float32(1.0)) * np.float32(n)
+        j = min(int(t), n - 1)
+        out[i] = table[j] + (t - np.float32(j)) * (table[j + 1] - table[j])
 
 
 def _encode(linear: np.ndarray) -> np.ndarray:
@@ -179,97 +200,88 @@ def l_to_grey_rgb(L: np.ndarray, dtype=np.uint8) -> np.ndarray:
     return lab_to_rgb(L, np.zeros(L.shape + (2,), np.float32), dtype)
 
 
-# XYZ (D65) -> linear sRGB, and the white point, for the kernel below.
+# XYZ (D65) -> linear sRGB, and the white point, for the kernels below.
 _XYZ_TO_LINEAR = np.array([[3.24048134, -1.53715152, -0.49853633],
                            [-0.96925495, 1.87599, 0.04155593],
                            [0.05564664, -0.20404134, 1.05731107]], np.float32)
 _WHITE_XZ = np.array([0.950456, 1.088754], np.float32)
 _GAMUT_TOL = np.float32(1e-4)  # rounding to output levels hides far more than this
 _GAMUT_STEPS = 10
+# Linear light -> 8-bit level, rounded. On this grid one step near black (where the sRGB
+# curve is steepest) moves the output by 0.05 of a level.
+_LEVELS8 = np.rint(_ENCODE_LUT * 255.0).astype(np.uint8)
+
+# The kernels are serial, float32 and release the GIL: vidcolor runs them from several
+# threads at once (the video pipeline's stages), where numba's parallel loops measured 3x
+# slower than serial ones.
 
 
 @numba.njit(cache=True, inline="always")
-def _in_gamut(l, a, b, m, white, tol):
-    fy = (l + 16.0) / 116.0
-    fx = fy + a / 500.0
-    fz = fy - b / 200.0
-    d = 6.0 / 29.0
-    x = (fx * fx * fx if fx > d else 3.0 * d * d * (fx - 4.0 / 29.0)) * white[0]
-    y = fy * fy * fy if fy > d else 3.0 * d * d * (fy - 4.0 / 29.0)
-    z = (fz * fz * fz if fz > d else 3.0 * d * d * (fz - 4.0 / 29.0)) * white[1]
-    for row in range(3):
-        v = m[row, 0] * x + m[row, 1] * y + m[row, 2] * z
-        if v < -tol or v > 1.0 + tol:
-            return False
-    return True
-
-
-# Serial and without the GIL: vidcolor calls it from several threads at once (the video
-# pipeline's stages), where numba's parallel loops measured 3x slower than serial ones.
-@numba.njit(nogil=True, cache=True)
-def _fit_chroma_kernel(lab, m, white, steps, tol):
-    for i in range(lab.shape[0]):
-        l, a, b = lab[i, 0], lab[i, 1], lab[i, 2]
-        if _in_gamut(l, a, b, m, white, tol):
-            continue
-        lo, hi = 0.0, 1.0  # neutral grey is always inside
-        for _ in range(steps):
-            mid = 0.5 * (lo + hi)
-            if _in_gamut(l, a * mid, b * mid, m, white, tol):
-                lo = mid
-            else:
-                hi = mid
-        lab[i, 1], lab[i, 2] = a * lo, b * lo
-
-
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _outside_kernel(lab, outside, m, white, tol):
-    # The in-gamut test once more, written with selects instead of branches and early exits,
-    # and in float32, so that LLVM vectorizes it: this pass runs on every pixel, the
-    # bisection on few.
+def _lab_to_linear(l, a, b, m, white):
     f32 = np.float32
     d = f32(6.0 / 29.0)
     k = f32(3.0 * (6.0 / 29.0) ** 2)
     c = f32(4.0 / 29.0)
-    for i in range(lab.shape[0]):
-        fy = (lab[i, 0] + f32(16.0)) * f32(1.0 / 116.0)
-        fx = fy + lab[i, 1] * f32(1.0 / 500.0)
-        fz = fy - lab[i, 2] * f32(1.0 / 200.0)
-        x = (fx * fx * fx if fx > d else k * (fx - c)) * white[0]
-        y = fy * fy * fy if fy > d else k * (fy - c)
-        z = (fz * fz * fz if fz > d else k * (fz - c)) * white[1]
-        r = m[0, 0] * x + m[0, 1] * y + m[0, 2] * z
-        g = m[1, 0] * x + m[1, 1] * y + m[1, 2] * z
-        b = m[2, 0] * x + m[2, 1] * y + m[2, 2] * z
-        lo = min(r, min(g, b))
-        hi = max(r, max(g, b))
-        outside[i] = (lo < -tol) | (hi > f32(1.0) + tol)
+    fy = (l + f32(16.0)) * f32(1.0 / 116.0)
+    fx = fy + a * f32(1.0 / 500.0)
+    fz = fy - b * f32(1.0 / 200.0)
+    x = (fx * fx * fx if fx > d else k * (fx - c)) * white[0]
+    y = fy * fy * fy if fy > d else k * (fy - c)
+    z = (fz * fz * fz if fz > d else k * (fz - c)) * white[1]
+    return (m[0, 0] * x + m[0, 1] * y + m[0, 2] * z,
+            m[1, 0] * x + m[1, 1] * y + m[1, 2] * z,
+            m[2, 0] * x + m[2, 1] * y + m[2, 2] * z)
 
 
-def _fit_lab_image(lab: np.ndarray, steps: int = _GAMUT_STEPS) -> np.ndarray:
-    """Fit the chroma of a (rows, cols, 3) float32 Lab image into sRGB, in place.
-
-    One vectorized pass finds the pixels outside the gamut; only those go through the
-    bisection (as a rule a few percent of a colorized picture).
-    """
-    flat = lab.reshape(-1, 3)
-    outside = np.empty(flat.shape[0], np.bool_)
-    _outside_kernel(flat, outside, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_TOL)
-    index = np.flatnonzero(outside)
-    if index.size:
-        chosen = flat[index]
-        _fit_chroma_kernel(chosen, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
-        flat[index] = chosen
-    return lab
+@numba.njit(cache=True, inline="always")
+def _outside(r, g, b, tol):
+    return min(r, min(g, b)) < -tol or max(r, max(g, b)) > np.float32(1.0) + tol
 
 
-def _lab_image(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    L = np.asarray(L, np.float32)
-    ab = np.asarray(ab, np.float32)
+@numba.njit(cache=True, inline="always")
+def _chroma_scale(l, a, b, m, white, steps, tol):
+    """The largest factor in [0, 1] (to 2**-steps) that keeps (l, k a, k b) inside sRGB."""
+    lo, hi = np.float32(0.0), np.float32(1.0)  # neutral grey is always inside
+    for _ in range(steps):
+        mid = np.float32(0.5) * (lo + hi)
+        r, g, bl = _lab_to_linear(l, a * mid, b * mid, m, white)
+        if _outside(r, g, bl, tol):
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _fit_gamut_kernel(L, ab, out, m, white, steps, tol):
+    for i in range(L.shape[0]):
+        l, a, b = L[i], ab[i, 0], ab[i, 1]
+        r, g, bl = _lab_to_linear(l, a, b, m, white)
+        k = _chroma_scale(l, a, b, m, white, steps, tol) if _outside(r, g, bl, tol) else 1.0
+        out[i, 0], out[i, 1] = a * k, b * k
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _gamut_rgb8_kernel(L, ab, out, m, white, steps, tol, levels):
+    scale = np.float32(levels.shape[0] - 1)
+    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    for i in range(L.shape[0]):
+        l, a, b = L[i], ab[i, 0], ab[i, 1]
+        r, g, bl = _lab_to_linear(l, a, b, m, white)
+        if _outside(r, g, bl, tol):
+            k = _chroma_scale(l, a, b, m, white, steps, tol)
+            r, g, bl = _lab_to_linear(l, a * k, b * k, m, white)
+        out[i, 0] = levels[int(min(max(r, zero), one) * scale + half)]
+        out[i, 1] = levels[int(min(max(g, zero), one) * scale + half)]
+        out[i, 2] = levels[int(min(max(bl, zero), one) * scale + half)]
+
+
+def _flat_lab(L: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    L = np.ascontiguousarray(L, np.float32)
+    ab = np.ascontiguousarray(ab, np.float32)
     if ab.shape != L.shape + (2,):
         raise ValueError(f"L shape {L.shape} and ab shape {ab.shape} do not match")
-    a, b = cv2.split(_as_image(ab))
-    return cv2.merge([np.ascontiguousarray(_as_image(L[..., None])[..., 0]), a, b])
+    return L.reshape(-1), ab.reshape(-1, 2)
 
 
 def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS) -> np.ndarray:
@@ -290,15 +302,17 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS) -> np.nd
     -------
     ndarray of float32, shape (..., 2)
     """
-    lab = _fit_lab_image(_lab_image(L, ab), steps)
-    return np.ascontiguousarray(lab[..., 1:]).reshape(np.shape(ab))
+    L_flat, ab_flat = _flat_lab(L, ab)
+    out = np.empty(ab_flat.shape, np.float32)
+    _fit_gamut_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
+    return out.reshape(np.shape(ab))
 
 
 def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     """sRGB of Lab colours whose chroma is first fitted into the gamut (:func:`fit_gamut`).
 
-    Equals ``lab_to_rgb(L, fit_gamut(L, ab), dtype)`` with fewer passes over the pixels: the
-    last step of every colorized frame and picture.
+    Equals ``lab_to_rgb(L, fit_gamut(L, ab), dtype)`` to one output level; for 8-bit output
+    it takes one pass over the pixels (the last step of every colorized frame).
 
     Parameters
     ----------
@@ -313,5 +327,10 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype not in _DECODE_LUTS:
         raise TypeError(f"output dtype must be uint8 or uint16, got {dtype}")
-    lab = _fit_lab_image(_lab_image(L, ab))
-    return _lab_image_to_rgb(lab, dtype).reshape(np.shape(L) + (3,))
+    if dtype != np.uint8:  # 16-bit stills keep the exact encoding
+        return lab_to_rgb(L, fit_gamut(L, ab), dtype)
+    L_flat, ab_flat = _flat_lab(L, ab)
+    out = np.empty((L_flat.shape[0], 3), np.uint8)
+    _gamut_rgb8_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
+                       _GAMUT_TOL, _LEVELS8)
+    return out.reshape(np.shape(L) + (3,))
