@@ -75,11 +75,11 @@ def score_image(truth: np.ndarray, model, render_size: int | None = None
     grey, ours : ndarray of uint8, shape (H, W, 3)
         The grey input and the colorized picture.
     """
-    from vidcolor.colorize import colorize_l
+    from vidcolor.colorize import colorize_image
 
-    L = color.rgb_to_l(truth)
-    grey = color.l_to_grey_rgb(L)
-    ours = color.lab_to_rgb(L, colorize_l(L, model, render_size), np.uint8)
+    grey = color.l_to_grey_rgb(color.rgb_to_l(truth))
+    # What `vidcolor image` gives for the grey picture (only L is used), in one pass.
+    ours = colorize_image(truth, model, render_size, tile=0)
     numbers = {
         "psnr": psnr(ours, truth),
         "grey_psnr": psnr(grey, truth),
