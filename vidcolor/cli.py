@@ -91,7 +91,8 @@ def _add_video(sub) -> None:
     p.add_argument("--duration", type=time_arg, metavar="T", help="colorize only T of video")
     p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm)")
     p.add_argument("--crf", type=int, help="encoder quality (default 18 for libx264)")
-    p.add_argument("--preset", help="encoder speed preset (default veryfast; medium, slow: higher quality, slower)")
+    p.add_argument("--preset",
+                   help="encoder speed preset (default veryfast; medium, slow: higher quality, slower)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command")
