@@ -133,3 +133,27 @@ def test_fit_gamut_keeps_lightness_hue_and_in_gamut_colours():
     slightly_more = color.fit_gamut(L, fitted * 1.02)
     assert (np.linalg.norm(slightly_more[shrunk], axis=-1)
             < np.linalg.norm(fitted[shrunk] * 1.02, axis=-1) - 1e-4).mean() > 0.9
+
+
+def test_gamut_rgb_is_the_fitted_conversion_in_one_pass():
+    rng = np.random.default_rng(3)
+    L = rng.uniform(0, 100, (60, 70)).astype(np.float32)
+    ab = rng.normal(0, 45, (60, 70, 2)).astype(np.float32)  # many colours outside sRGB
+    reference = color.lab_to_rgb(L, color.fit_gamut(L, ab))
+    ours = color.gamut_rgb(L, ab)
+    assert ours.dtype == np.uint8 and ours.shape == (60, 70, 3)
+    assert np.abs(ours.astype(int) - reference).max() <= 1
+    assert np.mean(ours != reference) < 0.01
+    # The output keeps the asked lightness, even where the asked chroma was out of gamut.
+    assert np.abs(color.rgb_to_l(ours) - L).max() < 0.5
+    np.testing.assert_array_equal(color.gamut_rgb(L, ab, np.uint16),
+                                  color.lab_to_rgb(L, color.fit_gamut(L, ab), np.uint16))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_rgb_to_l_follows_the_cie_formula(dtype):
+    rgb = _random((50, 40, 3), dtype, seed=4)
+    linear = color._DECODE_LUTS[np.dtype(dtype)][rgb].astype(np.float64)
+    y = linear @ np.array([0.212671, 0.715160, 0.072169])
+    expected = np.where(y > 0.008856, 116.0 * np.cbrt(y) - 16.0, 903.3 * y)
+    np.testing.assert_allclose(color.rgb_to_l(rgb), expected, atol=1e-4)

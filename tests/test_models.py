@@ -258,3 +258,15 @@ def test_networks_run_on_jax_too():
             "ab = n.predict_ab(np.full((1, 64, 96, 1), 50, np.float32)); assert ab.shape == (1, 64, 96, 2)")
     subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
                    check=True, timeout=300, cwd=ROOT)
+
+
+def test_compiled_inference_equals_the_layers_for_every_shape(fusion):
+    rng = np.random.default_rng(5)
+    shapes = [(64, 96), (96, 64), (64, 96), (32, 32)]  # a shape seen again reuses its function
+    for h, w in shapes:
+        L = rng.uniform(0, 100, (2, h, w, 1)).astype(np.float32)
+        ab_reg, logits = fusion.predict_heads(L)
+        eager_reg, eager_logits = fusion.model(L, training=False)
+        np.testing.assert_allclose(ab_reg, np.asarray(eager_reg), atol=1e-5)
+        np.testing.assert_allclose(logits, np.asarray(eager_logits), atol=1e-4)
+    assert len({key[1] for key in fusion._compiled}) == 3

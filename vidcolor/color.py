@@ -56,6 +56,13 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return rgb
 
 
+def _output_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in _DECODE_LUTS:
+        raise TypeError(f"output dtype must be uint8 or uint16, got {dtype}")
+    return dtype
+
+
 def _as_image(x: np.ndarray) -> np.ndarray:
     """View (..., C) as the 3-D (rows, cols, C) array OpenCV wants."""
     if x.ndim >= 3:
@@ -159,9 +166,7 @@ def lab_to_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     -------
     rgb : ndarray of `dtype`, shape (..., 3)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in _DECODE_LUTS:
-        raise TypeError(f"output dtype must be uint8 or uint16, got {dtype}")
+    dtype = _output_dtype(dtype)
     L = np.asarray(L, dtype=np.float32)
     ab = np.asarray(ab, dtype=np.float32)
     if ab.shape != L.shape + (2,):
@@ -324,9 +329,7 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     -------
     rgb : ndarray of `dtype`, shape (..., 3)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in _DECODE_LUTS:
-        raise TypeError(f"output dtype must be uint8 or uint16, got {dtype}")
+    dtype = _output_dtype(dtype)
     if dtype != np.uint8:  # 16-bit stills keep the exact encoding
         return lab_to_rgb(L, fit_gamut(L, ab), dtype)
     L_flat, ab_flat = _flat_lab(L, ab)
