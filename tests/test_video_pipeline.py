@@ -611,3 +611,25 @@ def test_odd_sized_video_keeps_its_size(tmp_path):
         run(src, dst)
         _, frames = read_video(dst)
         assert len(frames) == 4 and frames[0].shape == (49, 65, 3), ext
+
+
+def test_every_model_call_has_the_batch_size(tmp_path):
+    """A clip's short last batch is padded, so a compiled model never traces a new shape."""
+
+    class Recording(FakeColorizer):
+        def __init__(self):
+            super().__init__()
+            self.shapes = set()
+
+        def predict_ab(self, L):
+            self.shapes.add(np.shape(L))
+            return super().predict_ab(L)
+
+    src = make_clip(tmp_path / "in.mp4", n=10)
+    model = Recording()
+    result = run(src, tmp_path / "out.mp4", model=model, batch_size=4)  # 4 + 4 + 2
+    assert result.frames == 10
+    assert len(model.shapes) == 1 and next(iter(model.shapes))[0] == 4
+    core = pipeline.FrameColorizer(FakeColorizer())
+    L = [np.full((32, 48), v, np.float32) for v in (10.0, 50.0, 90.0)]
+    np.testing.assert_array_equal(core.predict(L, batch_size=8), core.predict(L))

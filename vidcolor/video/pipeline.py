@@ -104,10 +104,18 @@ class FrameColorizer:
         L_full = color.rgb_to_l(rgb)
         return L_full, resize_l(L_full, self.render_shape(*L_full.shape))
 
-    def predict(self, L_small: list[np.ndarray]) -> np.ndarray:
-        """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2)."""
-        ab = self.model.predict_ab(np.stack(L_small).astype(np.float32, copy=False))
-        return np.asarray(ab, np.float32)
+    def predict(self, L_small: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2).
+
+        A short batch (a clip's last) is padded to ``batch_size`` with copies of its last frame:
+        the model's compiled function is per input shape, and a new batch size would cost
+        another trace (about a second on a CPU), far more than a few extra frames.
+        """
+        n = len(L_small)
+        batch = np.stack(L_small).astype(np.float32, copy=False)
+        if batch_size is not None and n < batch_size:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
+        return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
 
     def stabilize(self, L_small: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Temporal stabilization of one frame's chroma, in display order (h, w, 2)."""
@@ -134,7 +142,7 @@ class FrameColorizer:
         batch: list[tuple[np.ndarray, np.ndarray, np.dtype]] = []
 
         def flush():
-            ab = self.predict([b[1] for b in batch])
+            ab = self.predict([b[1] for b in batch], batch_size)
             for (L_full, L_small, dtype), ab_i in zip(batch, ab):
                 yield self.finish(self.stabilize(L_small, ab_i), L_small, L_full, dtype)
             batch.clear()
@@ -517,7 +525,7 @@ def _run_frames(info: vio.VideoInfo, core: FrameColorizer, prog: _Progress,
                 batch.append(item)
             if not batch:
                 break
-            ab = core.predict([b[2] for b in batch])
+            ab = core.predict([b[2] for b in batch], batch_size)
             for (pts, L_full, L_small), ab_i in zip(batch, ab):
                 ab_s = core.stabilize(L_small, ab_i)
                 index += 1
