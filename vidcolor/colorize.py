@@ -96,7 +96,7 @@ def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def _add_detail(ab_slope, L_up, L, out):
-    # ab + slope * (L - L_up), pixel by pixel: numpy's strided broadcasts cost 10x this.
+    # ab + slope * (L - L_up) in one pass: numpy's strided broadcasts took 3.5 ms a 480p frame.
     for i in range(L.shape[0]):
         detail = L[i] - L_up[i]
         out[i, 0] = ab_slope[i, 0] + ab_slope[i, 2] * detail
