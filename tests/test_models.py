@@ -58,10 +58,12 @@ def test_fusion_global_features_condition_the_prediction(fusion, tmp_path):
     tile = rng.uniform(0, 100, (1, 64, 64)).astype(np.float32)
     own = model.predict_ab(tile)
     same = model.predict_ab(tile, global_features=model.global_features(tile))
-    np.testing.assert_allclose(own, same, atol=1e-3)
+    # Two compiled graphs (backbone, then decoder) against one: equal to float rounding,
+    # which the x128 output scale makes ~1e-3 a/b units.
+    np.testing.assert_allclose(own, same, atol=0.01)
     other = model.global_features(rng.uniform(0, 100, (1, 128, 96)).astype(np.float32) * 0.2)
     assert other.shape == (1, 1280)
-    assert np.abs(model.predict_ab(tile, global_features=other) - own).max() > 1e-3
+    assert np.abs(model.predict_ab(tile, global_features=other) - own).max() > 0.1
 
 
 def test_saved_weights_round_trip_and_skip_the_backbone(fusion, tmp_path):

@@ -215,7 +215,7 @@ def test_a_real_fusion_model_takes_the_shared_features():
     shared = model.predict_ab(L_tile[None], global_features=g)
     own = model.predict_ab(L_tile[None])
     assert shared.shape == own.shape == (1, 64, 64, 2)
-    assert np.abs(shared - own).max() > 1e-3  # the whole's context changes the tile
+    assert np.abs(shared - own).max() > 0.1  # the whole's context changes the tile (not rounding)
     spy_calls = []
 
     class Spy:
