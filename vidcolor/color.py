@@ -119,13 +119,10 @@ def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
     return out.reshape(rgb.shape[:-1])
 
 
-def _l_of_y(y: np.ndarray) -> np.ndarray:
-    return np.where(y > _EPS, 116.0 * np.cbrt(y) - 16.0, 903.3 * y)
-
-
 # L as a function of luminance Y in [0, 1], read with linear interpolation: within 3e-5 of
 # the formula (the cube root is the costly part of a per-pixel conversion).
-_L_OF_Y = _l_of_y(np.linspace(0.0, 1.0, (1 << 14) + 1)).astype(np.float32)
+_Y_GRID = np.linspace(0.0, 1.0, (1 << 14) + 1)
+_L_OF_Y = np.where(_Y_GRID > _EPS, 116.0 * np.cbrt(_Y_GRID) - 16.0, 903.3 * _Y_GRID).astype(np.float32)
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -177,16 +174,13 @@ def lab_to_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     # out-of-gamut predictions clip the same way in both.
     b = cv2.min(b, cv2.addWeighted(L2, 200.0 / 116.0, L2, 0.0, 16.0 * 200.0 / 116.0))
     lab = cv2.merge([np.ascontiguousarray(L2), a, b])
-    return _lab_image_to_rgb(lab, dtype).reshape(L.shape + (3,))
-
-
-def _lab_image_to_rgb(lab: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """(rows, cols, 3) float32 Lab -> sRGB of `dtype`, clipping."""
     if dtype == np.uint8:
         # OpenCV's sRGB curve is within 0.1 of a level at 8 bits: good enough, and fast.
-        return cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), alpha=255.0)
-    srgb = _encode(cv2.cvtColor(lab, cv2.COLOR_Lab2LRGB))
-    return np.rint(srgb * np.float32(65535.0)).astype(np.uint16)
+        rgb = cv2.convertScaleAbs(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), alpha=255.0)
+    else:
+        srgb = _encode(cv2.cvtColor(lab, cv2.COLOR_Lab2LRGB))
+        rgb = np.rint(srgb * np.float32(65535.0)).astype(np.uint16)
+    return rgb.reshape(L.shape + (3,))
 
 
 def l_to_grey_rgb(L: np.ndarray, dtype=np.uint8) -> np.ndarray:
