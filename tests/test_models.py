@@ -272,3 +272,17 @@ def test_compiled_inference_equals_the_layers_for_every_shape(fusion):
         np.testing.assert_allclose(ab_reg, np.asarray(eager_reg), atol=1e-5)
         np.testing.assert_allclose(logits, np.asarray(eager_logits), atol=1e-4)
     assert len({key[1] for key in fusion._compiled}) == 3
+
+
+def test_predict_ab_reads_out_both_heads_with_the_current_decoding(fusion):
+    L = np.random.default_rng(6).uniform(0, 100, (2, 64, 96, 1)).astype(np.float32)
+    ab_reg, logits = fusion.predict_heads(L)
+    saved = dict(fusion.decode)
+    try:
+        for decode in ({"temperature": 0.7, "mix": 0.5, "gain": 1.15}, {"temperature": 1.0, "mix": 0.0, "gain": 1.0}):
+            fusion.decode = decode
+            want = nets.resize_ab(np.asarray(nets.decode_ab(ab_reg, logits, fusion.bins, **decode)) * 128.0,
+                                  (64, 96))
+            np.testing.assert_allclose(fusion.predict_ab(L), want, atol=0.01)
+    finally:
+        fusion.decode = saved

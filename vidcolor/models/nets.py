@@ -152,6 +152,7 @@ class Nets:
     decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
     _compiled: dict = field(default_factory=dict, repr=False)  # (model, shapes) -> function
+    _readouts: dict = field(default_factory=dict, repr=False)  # (model, decode) -> model
 
     # Inference goes through predict_on_batch: the backend's compiled function (a TensorFlow
     # graph, jax.jit), not layer-by-layer eager calls. On TensorFlow that measured 2.5x the frames
@@ -162,12 +163,24 @@ class Nets:
 
     def _predict(self, model, inputs):
         parts = inputs if isinstance(inputs, list) else [inputs]
-        key = (model.name, tuple(np.shape(x) for x in parts))
+        key = (id(model), tuple(np.shape(x) for x in parts))
         if key not in self._compiled:
             model.make_predict_function(force=True)
             self._compiled[key] = model.predict_function
         model.predict_function = self._compiled[key]
         return model.predict_on_batch(inputs)
+
+    def _readout(self, model: keras.Model) -> keras.Model:
+        """``model`` (fusion: the whole network or the decoder) followed by :func:`decode_ab`
+        with the current read-out, as one network: the read-out then runs inside the compiled
+        function. As eager ops after it, it took a quarter of a video frame's inference time."""
+        key = (id(model), tuple(sorted(self.decode.items())))
+        if key not in self._readouts:
+            bins, decode = self.bins, dict(self.decode)
+            ab = layers.Lambda(lambda heads: decode_ab(heads[0], heads[1], bins, **decode),
+                               name="read_out")(list(model.outputs))
+            self._readouts[key] = keras.Model(model.inputs, ab, name=f"{model.name}_read_out")
+        return self._readouts[key]
 
     def _backbone_features(self, L: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """x = L/50 - 1 and the backbone's outputs for L (N, h, w, 1)."""
@@ -177,24 +190,29 @@ class Nets:
     def global_features(self, L: np.ndarray) -> np.ndarray:
         return np.asarray(self._backbone_features(L)[1][-1])
 
-    def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None):
-        """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
+    def _fusion_inputs(self, L: np.ndarray, global_features: np.ndarray | None):
+        """The fusion network to run on L (N, h, w, 1), and its inputs: the whole network, or
+        the decoder with a given global vector in place of L's own."""
         L = np.asarray(L, np.float32)
         if global_features is None:
-            ab_reg, logits = self._predict(self.model, L)
-        else:
-            x, feats = self._backbone_features(L)
-            g = np.asarray(global_features, np.float32)
-            feats[-1] = np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy()
-            ab_reg, logits = self._predict(self.decoder, [x, *feats])
+            return self.model, L
+        x, feats = self._backbone_features(L)
+        g = np.asarray(global_features, np.float32)
+        feats[-1] = np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy()
+        return self.decoder, [x, *feats]
+
+    def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None):
+        """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
+        ab_reg, logits = self._predict(*self._fusion_inputs(L, global_features))
         return np.asarray(ab_reg), np.asarray(logits)
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
         """a/b in [-128, 128] at the input's size, shape (N, h, w, 2), for L (N, h, w, 1)."""
         if self.arch != "fusion":
-            ab = np.asarray(self._predict(self.model, np.asarray(L, np.float32)))
+            ab = self._predict(self.model, np.asarray(L, np.float32))
         else:
-            ab = decode_ab(*self.predict_heads(L, global_features), self.bins, **self.decode)
+            model, inputs = self._fusion_inputs(L, global_features)
+            ab = self._predict(self._readout(model), inputs)
         ab = np.asarray(ab, np.float32) * 128.0
         return resize_ab(ab, L.shape[1:3])
 

@@ -12,7 +12,8 @@ current one (new content, flow errors). A scene cut (a sharp change of the light
 resets the recursion, so colour never leaks from one shot into the next.
 
 Everything runs at render resolution on L in [0, 100] and a/b in about [-110, 110]. Flow is
-OpenCV's DIS (fast, CPU); warp + confidence + blend is one numba kernel, parallel over rows.
+OpenCV's DIS (fast, CPU); warp + confidence + blend is one serial numba kernel (numba's
+parallel loop, next to the model and encoder threads, spent ~3 ms of CPU a 480p frame waiting).
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ DEFAULT_CUT_THRESHOLD = 0.45
 _HIST_BINS = 32
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _blend_kernel(ab_prev, L_prev, L_cur, ab_model, flow_bwd, flow_fwd, strength, sigma_flow,
                   sigma_l, l_offset, out, conf):  # pragma: no cover - compiled
     h, w = L_cur.shape
     inv_sl2 = 1.0 / (2.0 * sigma_l * sigma_l)
     sf2 = sigma_flow * sigma_flow
-    for y in numba.prange(h):
+    for y in range(h):
         for x in range(w):
             bx = flow_bwd[y, x, 0]
             by = flow_bwd[y, x, 1]
