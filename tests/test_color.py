@@ -150,6 +150,30 @@ def test_gamut_rgb_is_the_fitted_conversion_in_one_pass():
                                   color.lab_to_rgb(L, color.fit_gamut(L, ab), np.uint16))
 
 
+def test_smoothed_gamut_scale_stays_inside_and_spreads_the_clip():
+    # An upscaled bright edge: L climbs from 70 to a wall clipped at 100, which holds no chroma.
+    x = np.arange(120, dtype=np.float32)
+    L = np.tile(np.clip(70 + 2.5 * (x - 50), 70, 100), (40, 1)).astype(np.float32)
+    L += np.random.default_rng(2).uniform(-0.5, 0, L.shape).astype(np.float32)
+    ab = np.zeros((40, 120, 2), np.float32)
+    ab[..., 0], ab[..., 1] = 12, 18
+    own = color.gamut_scale(L, ab)
+    assert own.min() < 0.1 and own.max() == 1  # the edge really leaves the gamut
+    for radius in (1, 2, 3):
+        smooth = color.gamut_scale(L, ab, radius=radius)
+        assert smooth.shape == L.shape and (smooth <= own + 1e-6).all()
+        fitted = color.fit_gamut(L, ab, radius=radius)
+        assert np.abs(color.rgb_to_l(color.lab_to_rgb(L, fitted, np.uint16)) - L).max() < 0.1
+        reference = color.lab_to_rgb(L, fitted)
+        assert np.abs(color.gamut_rgb(L, ab, radius=radius).astype(int) - reference).max() <= 1
+
+    def steepest(radius):  # the largest mean chroma change between neighbouring columns
+        return np.abs(np.diff(color.fit_gamut(L, ab, radius=radius), axis=1)).mean(axis=(0, 2)).max()
+
+    assert steepest(3) < 0.75 * steepest(0)
+    assert steepest(2) < steepest(1) < steepest(0)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_rgb_to_l_follows_the_cie_formula(dtype):
     rgb = _random((50, 40, 3), dtype, seed=4)

@@ -17,7 +17,7 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "fit_gamut", "gamut_rgb"]
+__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut", "gamut_rgb"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -252,20 +252,19 @@ def _chroma_scale(l, a, b, m, white, steps, tol):
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
-def _fit_gamut_kernel(L, ab, out, m, white, steps, tol):
+def _gamut_scale_kernel(L, ab, out, m, white, steps, tol):
     for i in range(L.shape[0]):
         l, a, b = L[i], ab[i, 0], ab[i, 1]
         r, g, bl = _lab_to_linear(l, a, b, m, white)
-        k = _chroma_scale(l, a, b, m, white, steps, tol) if _outside(r, g, bl, tol) else 1.0
-        out[i, 0], out[i, 1] = a * k, b * k
+        out[i] = _chroma_scale(l, a, b, m, white, steps, tol) if _outside(r, g, bl, tol) else 1.0
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
-def _gamut_rgb8_kernel(L, ab, out, m, white, steps, tol, levels):
+def _gamut_rgb8_kernel(L, ab, chroma_scale, out, m, white, steps, tol, levels):
     scale = np.float32(levels.shape[0] - 1)
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
     for i in range(L.shape[0]):
-        l, a, b = L[i], ab[i, 0], ab[i, 1]
+        l, a, b = L[i], ab[i, 0] * chroma_scale[i], ab[i, 1] * chroma_scale[i]
         r, g, bl = _lab_to_linear(l, a, b, m, white)
         if _outside(r, g, bl, tol):
             k = _chroma_scale(l, a, b, m, white, steps, tol)
@@ -283,41 +282,75 @@ def _flat_lab(L: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return L.reshape(-1), ab.reshape(-1, 2)
 
 
-def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS) -> np.ndarray:
-    """Scale down the chroma of colours sRGB cannot show, keeping their lightness and hue.
+def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: int = 0) -> np.ndarray:
+    """The factor by which each pixel's chroma is scaled to fit inside the sRGB gamut.
 
     Converting an out-of-gamut Lab colour to RGB clips the channels, which changes its
     lightness; vidcolor promises the output keeps the input's own L, so the chroma gives way
-    instead: each such pixel's a/b is scaled by the largest factor in [0, 1] (found by
-    bisection to ``2**-steps``) that stays inside the gamut.
+    instead. Pixel by pixel the factor is the largest in [0, 1] (found by bisection to
+    ``2**-steps``) that keeps the colour inside.
+
+    With ``radius`` > 0 the factor varies smoothly over the image. Pixel by pixel it drops to
+    0 within a pixel or two where lightness reaches the top of the gamut (a white wall clipped
+    to L = 100 holds no chroma at all): a sharp colour edge the picture does not have, the
+    sharpest line in an upscaled scan (benchmarks/RESULTS.md, large stills). So the per-pixel
+    factors are eroded (minimum over a (2r+1)^2 window) and then averaged over the same
+    window; each average is over minima of windows that contain the pixel itself, so it never
+    exceeds the pixel's own limit and the colours stay inside the gamut.
 
     Parameters
     ----------
-    L : ndarray, shape (...), in [0, 100]
+    L : ndarray, shape (H, W) (any shape when ``radius`` is 0), in [0, 100]
     ab : ndarray, shape (..., 2)
     steps : int
+    radius : int
+        In pixels; 0 fits each pixel on its own.
+
+    Returns
+    -------
+    ndarray of float32, shape of L, in [0, 1]
+    """
+    L_flat, ab_flat = _flat_lab(L, ab)
+    scale = np.empty(L_flat.shape, np.float32)
+    _gamut_scale_kernel(L_flat, ab_flat, scale, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
+    scale = scale.reshape(np.shape(L))
+    if radius > 0:
+        window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        scale = cv2.erode(scale, window, borderType=cv2.BORDER_REPLICATE)
+        scale = cv2.blur(scale, window.shape, borderType=cv2.BORDER_REPLICATE)
+    return scale
+
+
+def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: int = 0) -> np.ndarray:
+    """Chroma scaled into the sRGB gamut, keeping lightness and hue (see :func:`gamut_scale`).
+
+    Parameters
+    ----------
+    L : ndarray, shape (H, W) (any shape when ``radius`` is 0), in [0, 100]
+    ab : ndarray, shape (..., 2)
+    steps, radius : int
 
     Returns
     -------
     ndarray of float32, shape (..., 2)
     """
-    L_flat, ab_flat = _flat_lab(L, ab)
-    out = np.empty(ab_flat.shape, np.float32)
-    _fit_gamut_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
-    return out.reshape(np.shape(ab))
+    return np.asarray(ab, np.float32) * gamut_scale(L, ab, steps, radius)[..., None]
 
 
-def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
+def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) -> np.ndarray:
     """sRGB of Lab colours whose chroma is first fitted into the gamut (:func:`fit_gamut`).
 
-    Equals ``lab_to_rgb(L, fit_gamut(L, ab), dtype)`` to one output level; for 8-bit output
-    it takes one pass over the pixels (the last step of every colorized frame).
+    Equals ``lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)`` to one output level; for
+    8-bit output the scaling and the conversion are one pass over the pixels (the last step of
+    every colorized frame).
 
     Parameters
     ----------
-    L : ndarray, shape (...), in [0, 100]
+    L : ndarray, shape (H, W) (any shape when ``radius`` is 0), in [0, 100]
     ab : ndarray, shape (..., 2)
     dtype : {numpy.uint8, numpy.uint16}
+    radius : int
+        See :func:`gamut_scale`.
 
     Returns
     -------
@@ -325,9 +358,11 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     """
     dtype = _output_dtype(dtype)
     if dtype != np.uint8:  # 16-bit stills keep the exact encoding
-        return lab_to_rgb(L, fit_gamut(L, ab), dtype)
+        return lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)
     L_flat, ab_flat = _flat_lab(L, ab)
+    # Without smoothing the kernel fits each pixel itself (one pass, no scale to store).
+    scale = gamut_scale(L, ab, radius=radius).reshape(-1) if radius > 0 else np.ones_like(L_flat)
     out = np.empty((L_flat.shape[0], 3), np.uint8)
-    _gamut_rgb8_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
+    _gamut_rgb8_kernel(L_flat, ab_flat, scale, out, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
                        _GAMUT_TOL, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
