@@ -238,16 +238,42 @@ def _outside(r, g, b, tol):
 
 
 @numba.njit(cache=True, inline="always")
+def _excess(l, a, b, m, white, tol):
+    """How far (l, a, b) is outside sRGB, in linear light: > 0 outside, <= 0 inside."""
+    r, g, bl = _lab_to_linear(l, a, b, m, white)
+    return max(max(r, max(g, bl)) - np.float32(1.0) - tol, -tol - min(r, min(g, bl)))
+
+
+@numba.njit(cache=True, inline="always")
 def _chroma_scale(l, a, b, m, white, steps, tol):
-    """The largest factor in [0, 1] (to 2**-steps) that keeps (l, k a, k b) inside sRGB."""
+    """The largest factor in [0, 1] (to 2**-steps) that keeps (l, k a, k b) inside sRGB.
+
+    Regula falsi with the Illinois modification on the excess, which is smooth along the
+    chroma ray: about half the evaluations of plain bisection for the same bracket width.
+    """
+    half = np.float32(0.5)
     lo, hi = np.float32(0.0), np.float32(1.0)  # neutral grey is always inside
-    for _ in range(steps):
-        mid = np.float32(0.5) * (lo + hi)
-        r, g, bl = _lab_to_linear(l, a * mid, b * mid, m, white)
-        if _outside(r, g, bl, tol):
-            hi = mid
+    f_lo = _excess(l, np.float32(0.0), np.float32(0.0), m, white, tol)
+    f_hi = _excess(l, a, b, m, white, tol)
+    width = np.float32(2.0) ** -steps
+    side = 0
+    for _ in range(4 * steps):  # a bound only; the bracket closes long before
+        if hi - lo <= width:
+            break
+        k = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        # Keep the probe strictly inside the bracket, so it always shrinks.
+        k = min(max(k, lo + half * width), hi - half * width)
+        f = _excess(l, a * k, b * k, m, white, tol)
+        if f > 0:
+            hi, f_hi = k, f
+            if side == 1:
+                f_lo *= half
+            side = 1
         else:
-            lo = mid
+            lo, f_lo = k, f
+            if side == -1:
+                f_hi *= half
+            side = -1
     return lo
 
 
