@@ -47,7 +47,7 @@ def _read_list(source: Path) -> list[Path]:
 def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
     from training.data import read_rgb
     from vidcolor import color
-    from vidcolor.colorize import colorize_l, render_shape, resize_l
+    from vidcolor.colorize import colorize_image, render_shape, resize_l
     from vidcolor.metrics import colourfulness, psnr
     from vidcolor.models.nets import decode_ab, resize_ab
     from vidcolor.models.store import load_model
@@ -70,7 +70,7 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
             for (_, mix, t, g) in (c for c in combos if c[0] == r):
                 ab = np.asarray(decode_ab(ab_reg, logits, nets.bins, t, mix, g), np.float32) * 128.0
                 ab = resize_ab(ab, L_small.shape)[0]
-                out = color.lab_to_rgb(L, colorize_l(L, _Fixed(ab, r), r))
+                out = colorize_image(rgb, _Fixed(ab, r), r, tile=0)  # what `vidcolor image` writes
                 scores[(r, mix, t, g)].append((psnr(out, rgb), colourfulness(out)))
         print(f"\r{n + 1}/{len(images)} images", end="", file=sys.stderr)
     print(file=sys.stderr)
