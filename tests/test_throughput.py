@@ -36,6 +36,9 @@ def test_throughput_json(tiny_model, capsys):
     for key in KEYS:
         assert result[key] > 0, key
     assert result["frames"] == 10
+    assert set(result["cpu_ms_per_frame"]) == {"transcode", "model", "stabilize", "finish", "end_to_end"}
+    assert all(v > 0 for v in result["cpu_ms_per_frame"].values())
+    assert result["all_cores_bound_fps"] > 0
     assert result["size"] == [128, 96]
     assert result["batch_size"] == 4
     assert len(result["render_shape"]) == 2

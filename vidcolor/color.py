@@ -285,19 +285,37 @@ def _gamut_scale_kernel(L, ab, out, m, white, steps, tol):
         out[i] = _chroma_scale(l, a, b, m, white, steps, tol) if _outside(r, g, bl, tol) else 1.0
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _gamut_rgb8_kernel(L, ab, chroma_scale, out, m, white, steps, tol, levels):
-    scale = np.float32(levels.shape[0] - 1)
+@numba.njit(cache=True, inline="always")
+def _encode8(r, g, bl, levels, out, i):
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    scale = np.float32(levels.shape[0] - 1)
+    out[i, 0] = levels[int(min(max(r, zero), one) * scale + half)]
+    out[i, 1] = levels[int(min(max(g, zero), one) * scale + half)]
+    out[i, 2] = levels[int(min(max(bl, zero), one) * scale + half)]
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _gamut_rgb8_kernel(L, ab, out, own_scale, m, white, steps, tol, levels):
+    # Fit each pixel on its own and encode it; the scales are kept for the smoothing pass.
     for i in range(L.shape[0]):
-        l, a, b = L[i], ab[i, 0] * chroma_scale[i], ab[i, 1] * chroma_scale[i]
+        l, a, b = L[i], ab[i, 0], ab[i, 1]
         r, g, bl = _lab_to_linear(l, a, b, m, white)
+        k = np.float32(1.0)
         if _outside(r, g, bl, tol):
             k = _chroma_scale(l, a, b, m, white, steps, tol)
             r, g, bl = _lab_to_linear(l, a * k, b * k, m, white)
-        out[i, 0] = levels[int(min(max(r, zero), one) * scale + half)]
-        out[i, 1] = levels[int(min(max(g, zero), one) * scale + half)]
-        out[i, 2] = levels[int(min(max(bl, zero), one) * scale + half)]
+        own_scale[i] = k
+        _encode8(r, g, bl, levels, out, i)
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _rescale_rgb8_kernel(L, ab, own_scale, smooth_scale, out, m, white, levels):
+    # Encode again only the pixels the smoothing scaled further (a fraction near the clips).
+    for i in range(L.shape[0]):
+        k = smooth_scale[i]
+        if k < own_scale[i]:
+            r, g, bl = _lab_to_linear(L[i], ab[i, 0] * k, ab[i, 1] * k, m, white)
+            _encode8(r, g, bl, levels, out, i)
 
 
 def _flat_lab(L: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,12 +357,16 @@ def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius
     L_flat, ab_flat = _flat_lab(L, ab)
     scale = np.empty(L_flat.shape, np.float32)
     _gamut_scale_kernel(L_flat, ab_flat, scale, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
-    scale = scale.reshape(np.shape(L))
-    if radius > 0:
-        window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-        scale = cv2.erode(scale, window, borderType=cv2.BORDER_REPLICATE)
-        scale = cv2.blur(scale, window.shape, borderType=cv2.BORDER_REPLICATE)
-    return scale
+    return _smooth_scale(scale.reshape(np.shape(L)), radius)
+
+
+def _smooth_scale(scale: np.ndarray, radius: int) -> np.ndarray:
+    """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value."""
+    if radius <= 0:
+        return scale
+    window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    scale = cv2.erode(scale, window, borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(scale, window.shape, borderType=cv2.BORDER_REPLICATE)
 
 
 def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: int = 0) -> np.ndarray:
@@ -366,9 +388,10 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: 
 def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) -> np.ndarray:
     """sRGB of Lab colours whose chroma is first fitted into the gamut (:func:`fit_gamut`).
 
-    Equals ``lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)`` to one output level; for
-    8-bit output the scaling and the conversion are one pass over the pixels (the last step of
-    every colorized frame).
+    Equals ``lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)`` to one output level. For
+    8-bit output (the last step of every colorized frame) one pass fits and encodes every
+    pixel on its own; with smoothing, a second one encodes again only the pixels whose scale
+    the smoothing lowered.
 
     Parameters
     ----------
@@ -386,9 +409,11 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     if dtype != np.uint8:  # 16-bit stills keep the exact encoding
         return lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)
     L_flat, ab_flat = _flat_lab(L, ab)
-    # Without smoothing the kernel fits each pixel itself (one pass, no scale to store).
-    scale = gamut_scale(L, ab, radius=radius).reshape(-1) if radius > 0 else np.ones_like(L_flat)
     out = np.empty((L_flat.shape[0], 3), np.uint8)
-    _gamut_rgb8_kernel(L_flat, ab_flat, scale, out, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
+    own = np.empty(L_flat.shape, np.float32)
+    _gamut_rgb8_kernel(L_flat, ab_flat, out, own, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
                        _GAMUT_TOL, _LEVELS8)
+    if radius > 0:
+        smooth = _smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
+        _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
