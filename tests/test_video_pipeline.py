@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -397,19 +398,26 @@ def test_chapters_kept(tmp_path):
         assert float(chapters[1]["start"] * chapters[1]["time_base"]) == pytest.approx(0.5)
 
 
-def test_high_bit_depth_input_stays_10_bit(tmp_path):
-    src = tmp_path / "ten.mkv"
-    with av.open(os.fspath(src), "w") as out:
+def _write_x264(path: Path, frames: list[np.ndarray], fmt: str, pix_fmt: str) -> Path:
+    """An x264 clip (24 frames/s) of `frames`, given in PyAV format `fmt`, stored as `pix_fmt`."""
+    with av.open(os.fspath(path), "w") as out:
         s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
-        for i in range(5):
-            rgb = (np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64, 3) * (i + 1) / 5)
-            f = av.VideoFrame.from_ndarray(rgb.astype(np.uint16), format="rgb48le")
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = pix_fmt
+        for i, image in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(image, format=fmt)
             f.pts = i
             for p in s.encode(f):
                 out.mux(p)
         for p in s.encode(None):
             out.mux(p)
+    return path
+
+
+def test_high_bit_depth_input_stays_10_bit(tmp_path):
+    ramp = np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64, 3)
+    src = _write_x264(tmp_path / "ten.mkv", [(ramp * (i + 1) / 5).astype(np.uint16) for i in range(5)],
+                      "rgb48le", "yuv420p10le")
     dst = tmp_path / "out.mkv"
     assert run(src, dst).frames == 5
     with av.open(os.fspath(dst)) as c:
@@ -595,17 +603,8 @@ def test_output_keeps_each_frames_lightness(tmp_path):
 
 
 def test_odd_sized_video_keeps_its_size(tmp_path):
-    src = tmp_path / "odd.mkv"
-    with av.open(os.fspath(src), "w") as out:
-        s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
-        s.width, s.height, s.pix_fmt = 65, 49, "yuv444p"
-        for i in range(4):
-            f = av.VideoFrame.from_ndarray(np.full((49, 65, 3), 60 * i, np.uint8), format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+    src = _write_x264(tmp_path / "odd.mkv", [np.full((49, 65, 3), 60 * i, np.uint8) for i in range(4)],
+                      "rgb24", "yuv444p")
     for ext in ("mkv", "mp4"):
         dst = tmp_path / f"out.{ext}"
         run(src, dst)
