@@ -98,9 +98,7 @@ def calibrate(path: str | Path, scale: float = 15.0, step: float = 4.0) -> dict:
     stepped = ab.copy()
     stepped[:, W // 2:] += step
     stepped[H // 2:] += step
-    from vidcolor.colorize import fit_gamut
-
-    injected = color.lab_to_rgb(L, fit_gamut(L, stepped), rgb.dtype)
+    injected = color.lab_to_rgb(L, color.fit_gamut(L, stepped), rgb.dtype)
     return {"clean": clean, "step": score_profiles(*profiles(injected)),
             "size": [H, W], "step_units": step}
 

@@ -331,8 +331,8 @@ def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius
 
     Converting an out-of-gamut Lab colour to RGB clips the channels, which changes its
     lightness; vidcolor promises the output keeps the input's own L, so the chroma gives way
-    instead. Pixel by pixel the factor is the largest in [0, 1] (found by bisection to
-    ``2**-steps``) that keeps the colour inside.
+    instead. Pixel by pixel the factor is the largest in [0, 1] (found to ``2**-steps`` by a
+    bracketing search along the chroma ray) that keeps the colour inside.
 
     With ``radius`` > 0 the factor varies smoothly over the image. Pixel by pixel it drops to
     0 within a pixel or two where lightness reaches the top of the gamut (a white wall clipped

@@ -22,7 +22,6 @@ import numba
 import numpy as np
 
 from vidcolor import color
-from vidcolor.color import fit_gamut  # the numba kernel; also vidcolor.colorize.fit_gamut
 from vidcolor.errors import VidcolorError
 
 # Full-resolution rows handled at a time by colorize_image.
@@ -311,33 +310,6 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     """
     radius = gamut_radius(L_full.shape[0], L_small.shape[0])
     return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
-
-
-def colorize_l(L: np.ndarray, model, render_size: int | None = None, tile: int | None = 0,
-               tile_overlap: int | None = None) -> np.ndarray:
-    """Predict full-resolution a/b for one lightness image.
-
-    Parameters
-    ----------
-    L : ndarray of float32, shape (H, W), in [0, 100]
-    model : vidcolor.models.store.Colorizer
-    render_size : int, optional
-        Defaults to the model's own.
-    tile, tile_overlap : int, optional
-        See :func:`vidcolor.tiling.plan_tiles`. Unlike :func:`colorize_image` the default is
-        one pass (``tile=0``): this is what ``vidcolor eval`` measures models with, and
-        ``tile=None`` asks for the automatic choice.
-
-    Returns
-    -------
-    ab : ndarray of float32, shape (H, W, 2)
-        Inside the sRGB gamut at lightness ``L`` (see :func:`fit_gamut`).
-    """
-    L = np.asarray(L, np.float32)
-    ab_small, L_small = predict_small(lambda rows: L[rows], L.shape, model, render_size, tile,
-                                      tile_overlap)
-    radius = gamut_radius(L.shape[0], L_small.shape[0])
-    return fit_gamut(L, upsample_ab(ab_small, L_small, L), radius=radius)
 
 
 def colorize_image(rgb: np.ndarray, model=None, render_size: int | None = None,
