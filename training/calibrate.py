@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-MIXES = (0.0, 0.25, 0.5, 0.8)
+MIXES = (0.0, 0.25, 0.375, 0.5, 0.8)
 TEMPERATURES = (0.38, 0.7, 1.0)
-GAINS = (1.0, 1.15, 1.3)
+GAINS = (1.0, 1.075, 1.15, 1.3)
 RENDER_SIZES = (224, 256)
 
 
