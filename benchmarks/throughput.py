@@ -20,9 +20,9 @@ Measures frames per second of, on the same first N frames of VIDEO:
 - end to end: :func:`vidcolor.video.pipeline.colorize_video` on the same frames into a temporary
   .mp4 (decode, model, stabilize, upsample, encode, remux), three threads as shipped.
 
-Each timed stage also reports its process CPU time a frame (all threads), and the run the
-most any schedule could reach on this machine: every core busy with the transcode, model,
-stabilization and finishing work and nothing else. Where that bound is under 0.75 x
+Each timed stage also reports its process CPU time a frame (all threads), and the end-to-end
+frames/s that no schedule could beat on this machine: every core busy with the transcode,
+model, stabilization and finishing work and nothing else. Where that bound is under 0.75 x
 min(model, transcode), no overlap of the stages can meet that ratio.
 
 ``--size WxH`` first re-encodes the N frames at that size (x264, near-lossless, not timed) so
@@ -270,9 +270,13 @@ def run(video: Path, n: int, batch: int, model, render_size: int | None,
             raise SystemExit(f"{video}: no frames decoded")
         n = len(frames)
         cpu: dict = {}
-        with _Clock() as clock:
-            results["transcode_fps"] = time_transcode(info, n, Path(tmp))
-        cpu["transcode"] = clock.rates(n)[1]
+
+        def measure(stage: str, timed) -> None:  # frames/s from the stage, CPU from the clock
+            with _Clock() as clock:
+                results[f"{stage}_fps"] = timed()
+            cpu[stage] = clock.rates(n)[1]
+
+        measure("transcode", lambda: time_transcode(info, n, Path(tmp)))
         results["color_fps"] = time_color(frames)
         core = FrameColorizer(model, render_size)
         shape = core.render_shape(*frames[0].shape[:2])
@@ -283,18 +287,12 @@ def run(video: Path, n: int, batch: int, model, render_size: int | None,
         warm = Stabilizer(strength)
         for _, L_small, ab in predicted[:2]:
             warm(L_small, ab)
-        # The next three calls each include one warm-up frame in their CPU time (< 1 %).
-        with _Clock() as clock:
-            results["stabilize_fps"] = time_stabilizer(predicted, strength)
-        cpu["stabilize"] = clock.rates(n)[1]
-        with _Clock() as clock:
-            results["finish_fps"] = time_finish(predicted)
-        cpu["finish"] = clock.rates(n)[1]
+        # These include one warm-up frame in their CPU time (< 1 %).
+        measure("stabilize", lambda: time_stabilizer(predicted, strength))
+        measure("finish", lambda: time_finish(predicted))
         del predicted
-        with _Clock() as clock:
-            results["end_to_end_fps"] = time_end_to_end(video, model, 0.0, info, n, render_size,
-                                                        strength, batch)
-        cpu["end_to_end"] = clock.rates(n)[1]
+        measure("end_to_end", lambda: time_end_to_end(video, model, 0.0, info, n, render_size,
+                                                      strength, batch))
     floor = min(results["model_fps"], results["transcode_fps"])
     # The most any schedule could reach: every core busy with the stages' own work, nothing
     # else (the per-frame lightness conversion is left out, so this is an upper bound).
