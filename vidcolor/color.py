@@ -233,15 +233,15 @@ def _lab_to_linear(l, a, b, m, white):
 
 
 @numba.njit(cache=True, inline="always")
-def _outside(r, g, b, tol):
-    return min(r, min(g, b)) < -tol or max(r, max(g, b)) > np.float32(1.0) + tol
+def _excess(r, g, bl, tol):
+    """How far linear RGB is outside the gamut's cube: > 0 outside, <= 0 inside."""
+    return max(max(r, max(g, bl)) - np.float32(1.0) - tol, -tol - min(r, min(g, bl)))
 
 
 @numba.njit(cache=True, inline="always")
-def _excess(l, a, b, m, white, tol):
-    """How far (l, a, b) is outside sRGB, in linear light: > 0 outside, <= 0 inside."""
+def _excess_at(l, a, b, m, white, tol):
     r, g, bl = _lab_to_linear(l, a, b, m, white)
-    return max(max(r, max(g, bl)) - np.float32(1.0) - tol, -tol - min(r, min(g, bl)))
+    return _excess(r, g, bl, tol)
 
 
 @numba.njit(cache=True, inline="always")
@@ -253,8 +253,8 @@ def _chroma_scale(l, a, b, m, white, steps, tol):
     """
     half = np.float32(0.5)
     lo, hi = np.float32(0.0), np.float32(1.0)  # neutral grey is always inside
-    f_lo = _excess(l, np.float32(0.0), np.float32(0.0), m, white, tol)
-    f_hi = _excess(l, a, b, m, white, tol)
+    f_lo = _excess_at(l, np.float32(0.0), np.float32(0.0), m, white, tol)
+    f_hi = _excess_at(l, a, b, m, white, tol)
     width = np.float32(2.0) ** -steps
     side = 0
     for _ in range(4 * steps):  # a bound only; the bracket closes long before
@@ -263,7 +263,7 @@ def _chroma_scale(l, a, b, m, white, steps, tol):
         k = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
         # Keep the probe strictly inside the bracket, so it always shrinks.
         k = min(max(k, lo + half * width), hi - half * width)
-        f = _excess(l, a * k, b * k, m, white, tol)
+        f = _excess_at(l, a * k, b * k, m, white, tol)
         if f > 0:
             hi, f_hi = k, f
             if side == 1:
@@ -282,7 +282,7 @@ def _gamut_scale_kernel(L, ab, out, m, white, steps, tol):
     for i in range(L.shape[0]):
         l, a, b = L[i], ab[i, 0], ab[i, 1]
         r, g, bl = _lab_to_linear(l, a, b, m, white)
-        out[i] = _chroma_scale(l, a, b, m, white, steps, tol) if _outside(r, g, bl, tol) else 1.0
+        out[i] = _chroma_scale(l, a, b, m, white, steps, tol) if _excess(r, g, bl, tol) > 0 else 1.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -301,7 +301,7 @@ def _gamut_rgb8_kernel(L, ab, out, own_scale, m, white, steps, tol, levels):
         l, a, b = L[i], ab[i, 0], ab[i, 1]
         r, g, bl = _lab_to_linear(l, a, b, m, white)
         k = np.float32(1.0)
-        if _outside(r, g, bl, tol):
+        if _excess(r, g, bl, tol) > 0:
             k = _chroma_scale(l, a, b, m, white, steps, tol)
             r, g, bl = _lab_to_linear(l, a * k, b * k, m, white)
         own_scale[i] = k
