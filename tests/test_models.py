@@ -286,3 +286,29 @@ def test_predict_ab_reads_out_both_heads_with_the_current_decoding(fusion):
             np.testing.assert_allclose(fusion.predict_ab(L), want, atol=0.01)
     finally:
         fusion.decode = saved
+
+
+def test_a_tuned_backbone_trains_its_late_convolutions_and_stores_them(tmp_path):
+    tuned = nets.build("fusion", width=16, tune_from=14)
+    names = {v.path.split("/")[0] for v in tuned.backbone.trainable_weights}
+    assert names == {"block14_expand", "block14_dw", "block14_project", "block15_expand", "block15_dw",
+                     "block15_project", "head"}  # batch norm stays ImageNet's
+    config = {"arch": "fusion", "build": {"width": 16, "bins": tuned.bins.tolist(), "tune_from": 14}}
+    head = next(v for v in tuned.backbone.trainable_weights if v.path == "head/kernel")
+    head.assign(np.asarray(head.numpy()) * 1.5)  # as if trained: no longer ImageNet's
+    store.save_model(tuned, tmp_path, config)
+    with np.load(tmp_path / "weights.npz") as data:
+        assert "head/kernel" in data.files and not any(k.startswith("block13") for k in data.files)
+    L = np.random.default_rng(0).uniform(0, 100, (1, 64, 96)).astype(np.float32)
+    loaded = store.load_model(tmp_path).predict_ab(L)
+    np.testing.assert_allclose(loaded, store.Colorizer(config, tuned).predict_ab(L), atol=1.0)  # float16
+    head.assign(np.asarray(head.numpy()) / 1.5)
+    assert np.abs(loaded - store.Colorizer(config, tuned).predict_ab(L)).max() > 5
+    frozen = nets.build("fusion", width=16)
+    with pytest.raises(Exception, match="do not match"):
+        nets.set_own_weights(frozen, nets.own_weights(tuned))
+
+
+def test_only_lite0_blocks_can_be_tuned():
+    with pytest.raises(Exception, match="blocks 0-15"):
+        nets.build("fusion", width=16, tune_from=16)

@@ -134,3 +134,26 @@ def test_vidcolor_train_help_reaches_the_training_parser():
     proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", "train", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--resume" in proc.stdout and "--epochs" in proc.stdout
+
+
+def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_path, capsys):
+    fusion = ["--arch", "fusion", "--size", "64", "--batch-size", "2", "--steps", "1", "--holdout-every", "0"]
+    base = tmp_path / "base"
+    assert _train([photos, "--out", base, "--width", "16", *fusion]) == 0
+    tuned = tmp_path / "tuned"
+    # A learning rate of ~0 keeps the first step's weights the init's own.
+    assert _train([photos, "--out", tuned, "--init", base, "--tune-from", "15", "--lr", "1e-12", *fusion]) == 0
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["build"]["width"] == 16 and config["build"]["tune_from"] == 15
+    with np.load(tuned / "weights.npz") as new, np.load(base / "weights.npz") as old:
+        assert "head/kernel" in new.files and "block15_dw/kernel" in new.files
+        assert set(old.files) < set(new.files)
+        # Kernels, not batch-norm statistics: those move with any training step.
+        kernels = [k for k in old.files if k.endswith("kernel")]
+        assert len(kernels) > 10
+        for k in kernels:
+            np.testing.assert_allclose(new[k], old[k], atol=1e-3)
+    # Going back from a tuned backbone to a frozen one would drop what it learned.
+    capsys.readouterr()
+    assert _train([photos, "--out", tmp_path / "beta", "--init", tuned, "--arch", "beta", "--steps", "1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

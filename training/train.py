@@ -39,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--arch", choices=tuple(ARCH_DEFAULTS), default="fusion")
     p.add_argument("--backbone", default="efficientnet_lite0", help="fusion only")
     p.add_argument("--width", type=int, default=48, help="fusion decoder width")
+    p.add_argument("--init", metavar="MODEL_DIR",
+                   help="fusion only: start from a trained model ('default': the shipped one); "
+                        "its backbone, width and classes are kept")
+    p.add_argument("--tune-from", type=int, metavar="BLOCK",
+                   help="fusion with Lite0 only: also train the backbone from this block (0-15) on")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="training steps (default 3000)")
     length.add_argument("--epochs", type=float, help="passes over the images")
@@ -73,14 +78,44 @@ def _training_config(args, n_train: int) -> dict:
         batch = 1 if args.size == 0 else args.batch_size
         args.steps = math.ceil(args.epochs * n_train / batch) if args.epochs else 3000
     keys = ("arch", "backbone", "width", "steps", "batch_size", "size", "lr", "loss", "cls_weight",
-            "degrade", "seed", "holdout_every", "render_size")
+            "degrade", "seed", "holdout_every", "render_size", "init", "tune_from")
     return {k: getattr(args, k) for k in keys}
 
 
 def _build_config(cfg: dict, bins=None) -> dict:
     if cfg["arch"] != "fusion":
         return {}
-    return {"backbone": cfg["backbone"], "width": cfg["width"], "bins": np.asarray(bins).tolist()}
+    build = {"backbone": cfg["backbone"], "width": cfg["width"], "bins": np.asarray(bins).tolist()}
+    if cfg.get("tune_from") is not None:
+        build["tune_from"] = cfg["tune_from"]
+    return build
+
+
+def _init_model(args):
+    """The model named by ``--init``, loaded; the new run takes its backbone, width and classes."""
+    from vidcolor.colorize import load_colorizer
+
+    if args.arch != "fusion":
+        raise TrainError("--init works with --arch fusion only")
+    init = load_colorizer(None if args.init == "default" else args.init)
+    if init.nets.arch != "fusion":
+        raise TrainError(f"{args.init}: not a fusion model")
+    build = init.config["build"]
+    args.backbone, args.width = build["backbone"], build["width"]
+    if args.tune_from is None:
+        args.tune_from = build.get("tune_from")
+    return init
+
+
+def _copy_weights(source, nets) -> None:
+    """Every stored weight of `source` into `nets`; weights only `nets` has keep their values."""
+    from vidcolor.models.nets import own_weights, set_own_weights
+
+    src, dst = own_weights(source), own_weights(nets)
+    extra = sorted(set(src) - set(dst))
+    if extra or any(src[k].shape != dst[k].shape for k in src):
+        raise TrainError(f"--init model does not fit this network (e.g. {(extra or sorted(src))[0]})")
+    set_own_weights(nets, dst | src)
 
 
 def _native_render_size(files) -> int:
@@ -215,6 +250,7 @@ def run(args) -> int:
         raise TrainError(str(e)) from None
     if not files:
         raise TrainError("no images found in " + ", ".join(args.inputs))
+    init = _init_model(args) if args.init and not args.resume else None
     holdout = [f for f in files if len(files) > 100 and is_holdout(f, args.holdout_every)]
     train_files = [f for f in files if f not in set(holdout)]
 
@@ -231,7 +267,7 @@ def run(args) -> int:
             cfg["render_size"] = _native_render_size(train_files) if cfg["size"] == 0 else 256
         state = {"step": 0, "history": [], "config": cfg}
         if cfg["arch"] == "fusion":
-            bins = nets_module.ab_grid()
+            bins = init.nets.bins if init else nets_module.ab_grid()
             prior, weights = losses.class_weights(_sample_ab(train_files, seed=cfg["seed"]), bins)
             state["bins"], state["class_weights"] = bins.tolist(), weights.tolist()
 
@@ -243,6 +279,8 @@ def run(args) -> int:
     optimizer = _compile(nets, cfg, np.asarray(state.get("class_weights", []), np.float32))
     if args.resume:
         load_checkpoint(ckpt, nets, optimizer)
+    elif init:
+        _copy_weights(init.nets, nets)
     val_files = find_images([args.val]) if args.val else []
     out.mkdir(parents=True, exist_ok=True)
     if holdout:

@@ -211,6 +211,23 @@ def inception_resnet_v2(weights_path: str | Path | None = None) -> keras.Model:
     return keras.Model(inputs, [classifier(x)], name="inception_resnet_v2")
 
 
+def tune_lite0(model: keras.Model, first_block: int) -> None:
+    """Make Lite0's blocks from `first_block` on, and its head conv, trainable.
+
+    Batch normalization stays frozen (the backbone runs in inference mode, so its statistics
+    are ImageNet's either way): only convolution kernels learn, from grey inputs.
+    """
+    blocks = sum(stage[-1] for stage in LITE0_STAGES)
+    if not 0 <= first_block < blocks or model.name != "efficientnet_lite0":
+        raise VidcolorError(f"only EfficientNet-Lite0 blocks 0-{blocks - 1} can be tuned, not {first_block}")
+    model.trainable = True
+    for layer in model.layers:
+        name = layer.name
+        tuned = name.startswith("head") or (name.startswith("block")
+                                            and int(name[5:].split("_")[0]) >= first_block)
+        layer.trainable = tuned and not isinstance(layer, layers.BatchNormalization)
+
+
 def build_backbone(name: str) -> keras.Model:
     """A frozen pretrained backbone by name (see :data:`BACKBONES`)."""
     if name == "efficientnet_lite0":

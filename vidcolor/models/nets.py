@@ -254,7 +254,7 @@ def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0,
 
 
 def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, width: int = 64,
-          bins: list | None = None) -> Nets:
+          bins: list | None = None, tune_from: int | None = None) -> Nets:
     """Build a network by name.
 
     Parameters
@@ -268,6 +268,9 @@ def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, widt
         Fusion only: channels of the finest decoder stage.
     bins : list of [a, b], optional
         Fusion only: centres of the a/b classes.
+    tune_from : int, optional
+        Fusion with Lite0 only: train the backbone from this block on (and its head conv);
+        None keeps it frozen. See :func:`vidcolor.models.backbones.tune_lite0`.
     """
     if arch == "alpha":
         return Nets("alpha", alpha())
@@ -277,10 +280,12 @@ def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, widt
         from vidcolor.errors import VidcolorError
 
         raise VidcolorError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHS)}")
-    from vidcolor.models.backbones import build_backbone
+    from vidcolor.models.backbones import build_backbone, tune_lite0
 
     bins_array = np.asarray(bins if bins is not None else ab_grid(), np.float32).reshape(-1, 2)
     bb = build_backbone(backbone)
+    if tune_from is not None:
+        tune_lite0(bb, tune_from)
     decoder = fusion_decoder(bb.outputs, len(bins_array), width)
     L, x = _lightness_input()
     rgb = layers.Concatenate(name="grey_rgb")([x, x, x])
@@ -311,15 +316,19 @@ def ab_grid(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
     return grid[in_gamut]
 
 
+def _own_variables(nets: Nets) -> list:
+    if nets.decoder is None:
+        return list(nets.model.weights)
+    return list(nets.decoder.weights) + list(nets.backbone.trainable_weights)
+
+
 def own_weights(nets: Nets) -> dict[str, np.ndarray]:
-    """Every weight to store: all but the frozen backbone's (which has its own source)."""
-    owner = nets.decoder if nets.decoder is not None else nets.model
-    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in owner.weights}
+    """Every weight to store: all but the frozen part of the backbone's (which has its own source)."""
+    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in _own_variables(nets)}
 
 
 def set_own_weights(nets: Nets, weights: dict[str, np.ndarray]) -> None:
-    owner = nets.decoder if nets.decoder is not None else nets.model
-    variables = {v.path: v for v in owner.weights}
+    variables = {v.path: v for v in _own_variables(nets)}
     missing = sorted(set(variables) - set(weights))
     extra = sorted(set(weights) - set(variables))
     if missing or extra:
