@@ -74,6 +74,32 @@ def test_batches_are_a_pure_function_of_seed_and_step(photos):
     np.testing.assert_array_equal(aba, abb)
 
 
+def test_folder_balance_shares_batches_by_folder_size_to_a_power(tmp_path):
+    files = [tmp_path / "big" / f"{i}.png" for i in range(90)] + [tmp_path / "small" / f"{i}.png" for i in range(10)]
+    for power, small_share in ((1.0, 0.1), (0.5, 10 ** 0.5 / (10 ** 0.5 + 90 ** 0.5)), (0.0, 0.5)):
+        w = data.folder_weights(files, power)
+        assert w.sum() == pytest.approx(1.0)
+        assert w[90:].sum() == pytest.approx(small_share)
+        assert np.ptp(w[:90]) == 0 and np.ptp(w[90:]) == 0  # equal within a folder
+
+
+def test_weighted_batches_follow_the_weights_and_are_a_pure_function_of_step(photos):
+    files = data.find_images([photos])
+    weights = np.zeros(len(files))
+    weights[[1, 4]] = 0.5
+    stream = data.BatchStream(files, 4, 64, seed=3, weights=weights)
+    resumed = data.BatchStream(files, 4, 64, seed=3, start_step=7, weights=weights)
+    try:
+        picks = [i for step in range(20) for i in stream._indices(step)]
+        assert set(picks) == {1, 4} and 25 < picks.count(1) < 55
+        for _ in range(7):
+            next(stream)
+        np.testing.assert_array_equal(next(stream)[0], next(resumed)[0])
+    finally:
+        stream.close()
+        resumed.close()
+
+
 def test_degradation_keeps_range_and_changes_the_input():
     rng = np.random.default_rng(0)
     L = np.tile(np.linspace(0, 100, 64, dtype=np.float32), (64, 1))

@@ -32,6 +32,23 @@ def find_images(paths) -> list[Path]:
     return sorted(set(found))
 
 
+def folder_weights(files, power: float) -> np.ndarray:
+    """Sampling probabilities that give each folder a share of the batches ∝ (its images)**power.
+
+    ``power`` = 1 samples every image equally often (big folders dominate), 0 every folder
+    equally often; in between, e.g. 0.5, lets small folders (a rare kind of picture) be seen
+    more often without repeating them as often as folders of their own would.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(files),), summing to 1
+    """
+    folders = [Path(f).parent for f in files]
+    counts = {folder: folders.count(folder) for folder in set(folders)}
+    w = np.array([counts[folder] ** (power - 1.0) for folder in folders])
+    return w / w.sum()
+
+
 def is_holdout(path: Path, every: int) -> bool:
     """A stable ~1/every subset of files, kept out of training for calibration."""
     return every > 0 and zlib.crc32(path.name.encode()) % every == 0
@@ -111,6 +128,9 @@ class BatchStream:
         Apply :func:`degrade_l` to the input lightness (the target chroma stays clean).
     target_stride : int
         The target a/b is area-downsampled by this factor (the network's output stride).
+    weights : ndarray, optional
+        Sampling probabilities of the files (see :func:`folder_weights`), drawn with
+        replacement; None goes through the files once per epoch in a shuffled order.
 
     Yields
     ------
@@ -118,8 +138,9 @@ class BatchStream:
     """
 
     def __init__(self, files, batch_size, size, seed=0, start_step=0, degrade=True, target_stride=1,
-                 prefetch=4):
+                 prefetch=4, weights=None):
         self.files = list(files)
+        self.weights = weights
         self.batch_size = 1 if size == 0 else batch_size
         self.size, self.seed, self.degrade, self.stride = size, seed, degrade, target_stride
         self.step = start_step
@@ -131,6 +152,9 @@ class BatchStream:
         self._thread.start()
 
     def _indices(self, step: int) -> list[int]:
+        if self.weights is not None:
+            rng = np.random.default_rng([self.seed, step, len(self.files)])
+            return [int(i) for i in rng.choice(len(self.files), self.batch_size, p=self.weights)]
         per_epoch = len(self.files)
         first = step * self.batch_size
         out = []

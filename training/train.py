@@ -52,6 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, help="peak learning rate (cosine decay to 10%%)")
     p.add_argument("--loss", choices=("mse", "huber", "huber+cls"))
     p.add_argument("--cls-weight", type=float, default=0.5, help="weight of the classification loss")
+    p.add_argument("--folder-balance", type=float, default=1.0, metavar="POWER",
+                   help="each folder's share of the batches is proportional to its image count to this "
+                        "power: 1 (default) as many as it holds, 0 all folders equally")
     p.add_argument("--no-degrade", dest="degrade", action="store_false", default=None,
                    help="train on clean grey inputs instead of film-like degraded ones")
     p.add_argument("--val", help="folder of colour images to report PSNR/colourfulness on at checkpoints")
@@ -78,7 +81,7 @@ def _training_config(args, n_train: int) -> dict:
         batch = 1 if args.size == 0 else args.batch_size
         args.steps = math.ceil(args.epochs * n_train / batch) if args.epochs else 3000
     keys = ("arch", "backbone", "width", "steps", "batch_size", "size", "lr", "loss", "cls_weight",
-            "degrade", "seed", "holdout_every", "render_size", "init", "tune_from")
+            "degrade", "seed", "holdout_every", "render_size", "init", "tune_from", "folder_balance")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -231,7 +234,7 @@ def _model_config(out: Path, cfg: dict, build: dict, state: dict, name: str | No
 def run(args) -> int:
     from tqdm import tqdm
 
-    from training.data import BatchStream, find_images, is_holdout
+    from training.data import BatchStream, find_images, folder_weights, is_holdout
     from training import losses
     from vidcolor.models import nets as nets_module
     from vidcolor.models.store import save_model
@@ -286,8 +289,10 @@ def run(args) -> int:
     if holdout:
         (out / "holdout.txt").write_text("".join(f"{p.resolve()}\n" for p in holdout))
 
+    balance = cfg.get("folder_balance", 1.0)
     stream = BatchStream(train_files, cfg["batch_size"], cfg["size"], seed=cfg["seed"],
-                         start_step=state["step"], degrade=cfg["degrade"], target_stride=nets.stride)
+                         start_step=state["step"], degrade=cfg["degrade"], target_stride=nets.stride,
+                         weights=None if balance == 1.0 else folder_weights(train_files, balance))
     print(f"training {cfg['arch']} on {len(train_files)} images ({len(holdout)} held out), "
           f"{cfg['steps']} steps of {stream.batch_size}", file=sys.stderr)
 
