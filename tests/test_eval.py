@@ -15,7 +15,7 @@ from vidcolor.metrics import colourfulness, psnr
 
 
 class OracleColorizer:
-    """Predicts the true a/b of one known picture (at whatever size it is asked)."""
+    """Predicts the true a/b of one known picture (at whatever size, and either way round, it is asked)."""
 
     name = "oracle"
     render_size = 64
@@ -29,7 +29,9 @@ class OracleColorizer:
 
         n, h, w = np.shape(L)
         ab = cv2.resize(self.ab, (w, h), interpolation=cv2.INTER_AREA)
-        return np.repeat(ab[None], n, axis=0)
+        own = cv2.resize(self.L, (w, h), interpolation=cv2.INTER_AREA)
+        mirrored = [np.abs(x - own[:, ::-1]).mean() < np.abs(x - own).mean() for x in L]
+        return np.stack([ab[:, ::-1] if m else ab for m in mirrored])
 
 
 class GreyColorizer:

@@ -127,10 +127,38 @@ def test_colorize_image_keeps_size_dtype_and_lightness():
         out = colorize_image(rgb, model)
         assert out.shape == rgb.shape and out.dtype == dtype
         assert _max_l_error(out, rgb) < tol
-    rh, rw = model.shapes[-1][1:]
-    assert (rh, rw) == render_shape(37, 53, 32, 8)
+    # Three scales of views, each a batch of the view and its mirror; the middle one the render.
+    assert [s[0] for s in model.shapes[-3:]] == [2, 2, 2]
+    assert model.shapes[-2][1:] == render_shape(37, 53, 32, 8)
     colorize_image(_scene(37, 53), model, render_size=64)
-    assert model.shapes[-1][1:] == render_shape(37, 53, 64, 8)
+    assert model.shapes[-2][1:] == render_shape(37, 53, 64, 8)
+
+
+def test_views_are_mirrored_back_and_resized_before_they_are_averaged():
+    full = np.tile(np.linspace(0, 100, 300, dtype=np.float32), (200, 1))
+    calls = []
+
+    def shrink(shape):
+        return colorize_module.resize_l(full, shape)
+
+    def pointwise(batch):  # mirror- and scale-equivariant: every view agrees
+        calls.append(batch.shape)
+        return np.stack([batch - 50, 0.5 * batch], -1)
+
+    ab, L = colorize_module.predict_views(pointwise, shrink, full.shape, 80, multiple=16)
+    assert ab.shape == (64, 96, 2) and L.shape == (64, 96)
+    np.testing.assert_array_equal(L, shrink((64, 96)))
+    # 7/8, 1 and 9/8 of the render (rounded to multiples of 16), each with its mirror image.
+    assert calls == [(2, 64, 80), (2, 64, 96), (2, 80, 112)]
+    np.testing.assert_allclose(ab[:, 2:-2, 0], L[:, 2:-2] - 50, atol=0.6)
+
+    def ramp(batch):  # a/b that follows the view's own columns, not the picture's
+        n, h, w = batch.shape
+        a = np.broadcast_to(np.linspace(-40, 40, w, dtype=np.float32), (n, h, w))
+        return np.stack([a, np.zeros_like(a)], -1)
+
+    # A view and its mirror, each put back the picture's way round, cancel the ramp.
+    assert np.abs(colorize_module.predict_views(ramp, shrink, full.shape, 80, 16)[0][..., 0]).max() < 1.0
 
 
 # --- files and folders ---------------------------------------------------------------------

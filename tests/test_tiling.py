@@ -193,11 +193,13 @@ def test_global_features_of_the_whole_are_shared_by_every_tile():
     model = TileFake(global_features=True)
     rgb = _large_grey()
     colorize_image(rgb, model)
+    # First the whole render, in its views (each its own context), then the tiles.
+    views = len(colorize_module.VIEW_SCALES)
     shapes = [shape for shape, _ in model.calls]
-    features = [g for _, g in model.calls]
-    assert shapes[0][1:] != (64, 64) and all(s[1:] == (64, 64) for s in shapes[1:])
-    # One vector, from the whole picture's render (whose mean L the fake returns), for all.
-    assert all(g is features[0] for g in features)
+    features = [g for _, g in model.calls[views:]]
+    assert all(s[1:] != (64, 64) for s in shapes[:views]) and all(s[1:] == (64, 64) for s in shapes[views:])
+    # One vector, from the whole picture's render (whose mean L the fake returns), for all tiles.
+    assert features[0] is not None and all(g is features[0] for g in features)
     L = color.rgb_to_l(rgb)
     np.testing.assert_allclose(features[0][0, 0], L.mean(), atol=0.5)
 
@@ -247,11 +249,12 @@ def test_cli_tile_zero_disables_tiling(tmp_path, monkeypatch):
 
     Image.fromarray(_large_grey(300, 450)).save(src)
     assert cli.main(["image", str(src), "-o", str(tmp_path / "a.png"), "--tile", "0"]) == 0
-    assert len(models[-1].calls) == 1  # one render
+    views = len(colorize_module.VIEW_SCALES)
+    assert len(models[-1].calls) == views  # one render, in its views
     assert cli.main(["image", str(src), "-o", str(tmp_path / "b.png"), "--tile", "48",
                      "--tile-overlap", "8"]) == 0
-    assert [s[1:] for s, _ in models[-1].calls[1:]] == [(48, 48)] * (len(models[-1].calls) - 1)
-    assert len(models[-1].calls) > 4
+    tiles = models[-1].calls[views:]
+    assert len(tiles) > 4 and [s[1:] for s, _ in tiles] == [(48, 48)] * len(tiles)
     with pytest.raises(SystemExit):
         cli.main(["image", str(src), "-o", str(tmp_path / "c.png"), "--tile", "-1"])
 

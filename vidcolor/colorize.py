@@ -238,13 +238,59 @@ def shrink_l(l_rows, full_shape: tuple[int, int], shape: tuple[int, int]) -> np.
     return np.ascontiguousarray(resize(narrow, w, h))
 
 
+# A still's render is predicted in six views: as is and mirrored, at 7/8, 1 and 9/8 of the
+# render size. Their mean cancels some of each view's errors: on held-out photos +0.11 dB at
+# equal colourfulness, on CBSD68 +0.07 dB (benchmarks/RESULTS.md). Video frames are predicted
+# once: six times the model's work would cost a film far more than the stabilizer's blending
+# of neighbouring frames, which averages errors already.
+VIEW_SCALES = (0.875, 1.0, 1.125)
+
+
+def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int,
+                  multiple: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Mean a/b of a network over the test-time views of a picture (see ``VIEW_SCALES``).
+
+    Parameters
+    ----------
+    predict : callable
+        ``predict(L (2, h, w) in [0, 100]) -> ab (2, h, w, 2)``, e.g. ``Colorizer.predict_ab``;
+        called once per scale with the view and its mirror image.
+    shrink : callable
+        ``shrink((h, w)) -> L (h, w)``: the picture's lightness at a size, made from the
+        sharpest copy there is (an upscaled render would be a blurred view).
+    full_shape : (H, W)
+        The picture's size, whose aspect ratio the views keep.
+    render_size : int
+        See :func:`render_shape`; the views are at ``VIEW_SCALES`` times it.
+    multiple : int
+
+    Returns
+    -------
+    ab : ndarray of float32, shape (h, w, 2), in [-128, 128]
+        At the render's shape, ``render_shape(*full_shape, render_size, multiple)``.
+    L_small : ndarray of float32, shape (h, w), in [0, 100]
+        The render itself.
+    """
+    h, w = render_shape(*full_shape, render_size, multiple)
+    total = np.zeros((h, w, 2), np.float32)
+    for scale in VIEW_SCALES:
+        L = shrink(render_shape(*full_shape, round(render_size * scale), multiple))
+        if L.shape == (h, w):
+            L_small = L
+        ab = np.asarray(predict(np.stack([L, L[:, ::-1]])), np.float32)
+        for view in (ab[0], ab[1][:, ::-1]):
+            total += cv2.resize(np.ascontiguousarray(view), (w, h), interpolation=cv2.INTER_LINEAR)
+    return total / np.float32(2 * len(VIEW_SCALES)), L_small
+
+
 def predict_small(l_rows, full_shape: tuple[int, int], model, render_size: int | None = None,
                   tile: int | None = None, tile_overlap: int | None = None,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The network's a/b for one image, at the resolution the network worked at.
 
-    Small images get one render. Large ones (see :func:`vidcolor.tiling.plan_tiles`) get a
-    render of the whole for context, then overlapping tiles of a larger working copy.
+    Small images get one render, predicted in several views (:func:`predict_views`). Large
+    ones (see :func:`vidcolor.tiling.plan_tiles`) get such a render of the whole for context,
+    then overlapping tiles of a larger working copy.
 
     Parameters
     ----------
@@ -269,14 +315,14 @@ def predict_small(l_rows, full_shape: tuple[int, int], model, render_size: int |
 
     H, W = full_shape
     size = render_size or model.render_size
-    shape = render_shape(H, W, size, model.multiple)
     plan = tiling.plan_tiles(H, W, size, model.multiple, tile, tile_overlap)
     if plan is None:
-        L_small = shrink_l(l_rows, full_shape, shape)
-        return model.predict_ab(L_small[None])[0], L_small
+        return predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s), full_shape,
+                             size, model.multiple)
     L_work = shrink_l(l_rows, full_shape, plan.work_shape)
-    L_render = resize_l(L_work, shape)
-    return tiling.tiled_ab(model, L_render, L_work, plan, progress), L_work
+    ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_work, s), full_shape,
+                                        size, model.multiple)
+    return tiling.tiled_ab(model, L_render, L_work, plan, progress, ab_render=ab_render), L_work
 
 
 def gamut_radius(full_rows: int, small_rows: int) -> int:

@@ -278,7 +278,8 @@ def border_margin(plan: TilePlan) -> int:
 
 
 def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
-             progress: bool = False, anchor_sigma: float | None = None) -> np.ndarray:
+             progress: bool = False, anchor_sigma: float | None = None,
+             ab_render: np.ndarray | None = None) -> np.ndarray:
     """a/b of a large image at working resolution, from tiles that share the whole's context.
 
     Parameters
@@ -298,6 +299,9 @@ def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
         render pixels (``ANCHOR_RENDER_PIXELS``), so that what the whole-image render resolves
         well comes from it and the tiles add the finer detail (a face a render pixel or two
         across).
+    ab_render : ndarray of float32, shape (rh, rw, 2), optional
+        The whole render's a/b if already predicted (e.g. averaged over views); by default the
+        model's prediction for ``L_render``.
 
     Returns
     -------
@@ -311,7 +315,7 @@ def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
         # Models without global features (alpha, beta) take no such argument.
         return model.predict_ab(L) if g is None else model.predict_ab(L, global_features=g)
 
-    ab_coarse = predict(L_render[None])[0]
+    ab_coarse = predict(L_render[None])[0] if ab_render is None else ab_render
     h, w = plan.work_shape
     m = border_margin(plan)
     padded = cv2.copyMakeBorder(L_work, m, m, m, m, cv2.BORDER_REFLECT_101)
