@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -44,7 +45,7 @@ def folder_weights(files, power: float) -> np.ndarray:
     ndarray of float64, shape (len(files),), summing to 1
     """
     folders = [Path(f).parent for f in files]
-    counts = {folder: folders.count(folder) for folder in set(folders)}
+    counts = Counter(folders)
     w = np.array([counts[folder] ** (power - 1.0) for folder in folders])
     return w / w.sum()
 

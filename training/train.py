@@ -115,9 +115,9 @@ def _copy_weights(source, nets) -> None:
     from vidcolor.models.nets import own_weights, set_own_weights
 
     src, dst = own_weights(source), own_weights(nets)
-    extra = sorted(set(src) - set(dst))
-    if extra or any(src[k].shape != dst[k].shape for k in src):
-        raise TrainError(f"--init model does not fit this network (e.g. {(extra or sorted(src))[0]})")
+    misfits = sorted(k for k in src if k not in dst or src[k].shape != dst[k].shape)
+    if misfits:
+        raise TrainError(f"--init model does not fit this network ({len(misfits)} weights, e.g. {misfits[0]})")
     set_own_weights(nets, dst | src)
 
 
