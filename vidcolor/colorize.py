@@ -271,12 +271,11 @@ def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int
     L_small : ndarray of float32, shape (h, w), in [0, 100]
         The render itself.
     """
-    h, w = render_shape(*full_shape, render_size, multiple)
+    L_small = shrink(render_shape(*full_shape, render_size, multiple))
+    h, w = L_small.shape
     total = np.zeros((h, w, 2), np.float32)
     for scale in VIEW_SCALES:
-        L = shrink(render_shape(*full_shape, round(render_size * scale), multiple))
-        if L.shape == (h, w):
-            L_small = L
+        L = L_small if scale == 1 else shrink(render_shape(*full_shape, round(render_size * scale), multiple))
         ab = np.asarray(predict(np.stack([L, L[:, ::-1]])), np.float32)
         for view in (ab[0], ab[1][:, ::-1]):
             total += cv2.resize(np.ascontiguousarray(view), (w, h), interpolation=cv2.INTER_LINEAR)
