@@ -300,10 +300,12 @@ def test_a_tuned_backbone_trains_its_late_convolutions_and_stores_them(tmp_path)
     with np.load(tmp_path / "weights.npz") as data:
         assert "head/kernel" in data.files and not any(k.startswith("block13") for k in data.files)
     L = np.random.default_rng(0).uniform(0, 100, (1, 64, 96)).astype(np.float32)
-    loaded = store.load_model(tmp_path).predict_ab(L)
-    np.testing.assert_allclose(loaded, store.Colorizer(config, tuned).predict_ab(L), atol=1.0)  # float16
+    # The global features, not a/b: an untrained decoder's tanh can saturate and hide the head.
+    loaded = store.load_model(tmp_path).global_features(L)
+    ours = store.Colorizer(config, tuned).global_features(L)
+    np.testing.assert_allclose(loaded, ours, rtol=1e-2, atol=1e-2 * np.abs(ours).max())  # float16
     head.assign(np.asarray(head.numpy()) / 1.5)
-    assert np.abs(loaded - store.Colorizer(config, tuned).predict_ab(L)).max() > 5
+    assert np.abs(loaded - store.Colorizer(config, tuned).global_features(L)).max() > 0.2 * np.abs(ours).max()
     frozen = nets.build("fusion", width=16)
     with pytest.raises(Exception, match="do not match"):
         nets.set_own_weights(frozen, nets.own_weights(tuned))

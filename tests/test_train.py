@@ -183,3 +183,39 @@ def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_pat
     capsys.readouterr()
     assert _train([photos, "--out", tmp_path / "beta", "--init", tuned, "--arch", "beta", "--steps", "1"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_average_writes_the_mean_of_the_weights_and_the_shared_holdout(photos, tmp_path, capsys):
+    from training import average
+
+    beta = ["--arch", "beta", "--size", "64", "--batch-size", "2", "--steps", "1"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _train([photos, "--out", a, *beta]) == 0
+    b.mkdir()
+    (b / "config.json").write_text((a / "config.json").read_text())
+    with np.load(a / "weights.npz") as w:
+        wa = {k: w[k].astype(np.float32) for k in w.files}
+    np.savez(b / "weights.npz", **{k: v + 1.0 for k, v in wa.items()})
+    (a / "holdout.txt").write_text("/x/1.jpg\n/x/2.jpg\n/x/3.jpg\n")
+    (b / "holdout.txt").write_text("/x/3.jpg\n/x/2.jpg\n/x/4.jpg\n")
+
+    out = tmp_path / "soup"
+    assert average.main([str(out), str(a), str(b)]) == 0
+    with np.load(out / "weights.npz") as w:
+        assert set(w.files) == set(wa)
+        for k, v in wa.items():
+            np.testing.assert_allclose(w[k].astype(np.float32), v + 0.5, rtol=2e-3, atol=1e-3)
+    # Only photos that neither model trained on may calibrate the average.
+    assert (out / "holdout.txt").read_text().split() == ["/x/2.jpg", "/x/3.jpg"]
+    config = json.loads((out / "config.json").read_text())
+    assert [m["model"] for m in config["averaged_from"]] == [str(a), str(b)]
+    load_model(out)
+
+    other = tmp_path / "alpha"
+    assert _train([photos / "p0.png", "--out", other, "--arch", "alpha", "--steps", "1"]) == 0
+    capsys.readouterr()
+    assert average.main([str(out), str(a), str(b)]) == 2  # no silent overwrite
+    assert average.main([str(tmp_path / "mixed"), str(a), str(other)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "overwrite" in errors[0] and "not the same network" in errors[1]
+    assert not (tmp_path / "mixed").exists()
