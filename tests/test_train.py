@@ -185,12 +185,16 @@ def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_pat
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
-def test_average_writes_the_mean_of_the_weights_and_the_shared_holdout(photos, tmp_path, capsys):
+def test_snapshots_and_their_average_with_the_shared_holdout(photos, tmp_path, capsys):
     from training import average
 
     beta = ["--arch", "beta", "--size", "64", "--batch-size", "2", "--steps", "1"]
     a, b = tmp_path / "a", tmp_path / "b"
-    assert _train([photos, "--out", a, *beta]) == 0
+    assert _train([photos, "--out", a, *beta, "--steps", "4", "--snapshot-every", "2"]) == 0
+    assert sorted(p.name for p in (a / "snapshots").iterdir()) == ["step2", "step4"]
+    assert json.loads((a / "snapshots" / "step2" / "config.json").read_text())["train"]["step"] == 2
+    with np.load(a / "snapshots" / "step2" / "weights.npz") as w2, np.load(a / "weights.npz") as w4:
+        assert any(not np.array_equal(w2[k], w4[k]) for k in w4.files)
     b.mkdir()
     (b / "config.json").write_text((a / "config.json").read_text())
     with np.load(a / "weights.npz") as w:

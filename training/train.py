@@ -61,6 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--holdout-every", type=int, default=40,
                    help="keep ~1/N of the images out of training to calibrate decoding (0: none)")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep the model of every N-th step as DIR/snapshots/stepN, to average "
+                        "later with python -m training.average (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render-size", type=int,
                    help="render size recorded in the model (default 256; whole-image training: the images' own)")
@@ -302,7 +305,13 @@ def run(args) -> int:
         state["unreadable"] = len(stream.unreadable)
         state["too_small"] = len(stream.too_small)
         save_checkpoint(ckpt, nets, optimizer, state)
-        save_model(nets, out, _model_config(out, cfg, build, state, args.name))
+        config = _model_config(out, cfg, build, state, args.name)
+        save_model(nets, out, config)
+        if args.snapshot_every and state["step"] % args.snapshot_every == 0:
+            snapshot = out / "snapshots" / f"step{state['step']}"
+            save_model(nets, snapshot, config)
+            if holdout:
+                (snapshot / "holdout.txt").write_text((out / "holdout.txt").read_text())
         last = state["history"][-1] if state["history"] else {}
         tqdm.write(f"checkpoint at step {state['step']}: " + json.dumps(last), file=sys.stderr)
 
@@ -322,7 +331,8 @@ def run(args) -> int:
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
             state["history"].append({"step": state["step"], "loss": loss})
-            if state["step"] % args.checkpoint_every == 0 or state["step"] == cfg["steps"]:
+            if (state["step"] % args.checkpoint_every == 0 or state["step"] == cfg["steps"]
+                    or (args.snapshot_every and state["step"] % args.snapshot_every == 0)):
                 checkpoint()
     except KeyboardInterrupt:
         bar.close()
