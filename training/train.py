@@ -76,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.size and args.size % 32:
         p.error("--size must be a multiple of 32 (or 0 for whole images)")
+    if args.checkpoint_every < 1 or args.snapshot_every < 0:
+        p.error("--checkpoint-every must be at least 1 and --snapshot-every at least 0")
     return args
 
 
