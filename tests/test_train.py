@@ -188,9 +188,9 @@ def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_pat
 def test_snapshots_and_their_average_with_the_shared_holdout(photos, tmp_path, capsys):
     from training import average
 
-    beta = ["--arch", "beta", "--size", "64", "--batch-size", "2", "--steps", "1"]
     a, b = tmp_path / "a", tmp_path / "b"
-    assert _train([photos, "--out", a, *beta, "--steps", "4", "--snapshot-every", "2"]) == 0
+    beta = ["--arch", "beta", "--size", "64", "--batch-size", "2", "--steps", "4", "--snapshot-every", "2"]
+    assert _train([photos, "--out", a, *beta]) == 0
     assert sorted(p.name for p in (a / "snapshots").iterdir()) == ["step2", "step4"]
     assert json.loads((a / "snapshots" / "step2" / "config.json").read_text())["train"]["step"] == 2
     with np.load(a / "snapshots" / "step2" / "weights.npz") as w2, np.load(a / "weights.npz") as w4:

@@ -66,6 +66,14 @@ def _shared_holdout(model_dirs: list[Path]) -> list[str] | None:
 def average_models(model_dirs: list[Path], out: Path) -> dict:
     """Write the average of ``model_dirs`` to the model directory ``out``.
 
+    Parameters
+    ----------
+    model_dirs : list of Path
+        Model directories of one network (same ``arch`` and ``build``).
+    out : Path
+        Written with :func:`vidcolor.models.store.save_model` (float16 where lossless), plus
+        ``holdout.txt`` when every model has one.
+
     Returns
     -------
     dict
