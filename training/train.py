@@ -313,7 +313,7 @@ def run(args) -> int:
             snapshot = out / "snapshots" / f"step{state['step']}"
             save_model(nets, snapshot, config)
             if holdout:
-                (snapshot / "holdout.txt").write_text((out / "holdout.txt").read_text())
+                shutil.copyfile(out / "holdout.txt", snapshot / "holdout.txt")
         last = state["history"][-1] if state["history"] else {}
         tqdm.write(f"checkpoint at step {state['step']}: " + json.dumps(last), file=sys.stderr)
 
