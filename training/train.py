@@ -301,6 +301,9 @@ def run(args) -> int:
     print(f"training {cfg['arch']} on {len(train_files)} images ({len(holdout)} held out), "
           f"{cfg['steps']} steps of {stream.batch_size}", file=sys.stderr)
 
+    def snapshot_due(step):
+        return args.snapshot_every > 0 and step % args.snapshot_every == 0
+
     def checkpoint():
         if val_files:
             state["history"][-1].update(quick_val(nets, cfg, val_files))
@@ -309,7 +312,7 @@ def run(args) -> int:
         save_checkpoint(ckpt, nets, optimizer, state)
         config = _model_config(out, cfg, build, state, args.name)
         save_model(nets, out, config)
-        if args.snapshot_every and state["step"] % args.snapshot_every == 0:
+        if snapshot_due(state["step"]):
             snapshot = out / "snapshots" / f"step{state['step']}"
             save_model(nets, snapshot, config)
             if holdout:
@@ -333,8 +336,8 @@ def run(args) -> int:
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
             state["history"].append({"step": state["step"], "loss": loss})
-            if (state["step"] % args.checkpoint_every == 0 or state["step"] == cfg["steps"]
-                    or (args.snapshot_every and state["step"] % args.snapshot_every == 0)):
+            step = state["step"]
+            if step % args.checkpoint_every == 0 or step == cfg["steps"] or snapshot_due(step):
                 checkpoint()
     except KeyboardInterrupt:
         bar.close()
