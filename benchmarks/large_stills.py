@@ -226,12 +226,14 @@ def large_stills(model: str, megapixels, bits: int, photo: Path, untiled: bool,
 def compare(model_dir: str, folder: Path, scale: float, limit: int | None) -> dict:
     """Tiled against untiled on upscaled photos, against the upscaled photo."""
     from benchmarks.seams import upscale
-    from vidcolor.colorize import colorize_image, find_pictures, load_colorizer
-    from vidcolor.imageio import read_image
+    from vidcolor.colorize import colorize_image
+    from vidcolor.imageio import find_pictures, read_image
     from vidcolor.metrics import colourfulness, psnr
+    from vidcolor.models import store
+    from vidcolor.options import ImageOptions
 
-    model = load_colorizer(model_dir)
-    pictures = find_pictures(folder, None)[:limit]
+    model = store.load_model(model_dir)
+    pictures = find_pictures(folder)[:limit]
     per = []
     for n, path in enumerate(pictures):
         truth = upscale(read_image(path).rgb, scale)
@@ -240,7 +242,7 @@ def compare(model_dir: str, folder: Path, scale: float, limit: int | None) -> di
         seams = {}
         for mode, tile in (("tiled", None), ("untiled", 0)):
             t = time.perf_counter()
-            out = colorize_image(grey, model, tile=tile)
+            out = colorize_image(grey, model, ImageOptions(tile=tile))
             row[f"{mode}_seconds"] = time.perf_counter() - t
             row[f"{mode}_psnr"] = psnr(out, truth)
             row[f"{mode}_colourfulness"] = colourfulness(out)

@@ -25,9 +25,10 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-from vidcolor.colorize import find_pictures, render_shape, resize_l, upsample_ab
-from vidcolor.imageio import read_image
+from vidcolor.colorize import render_shape, resize_l
+from vidcolor.imageio import find_pictures, read_image
 from vidcolor.metrics import psnr
+from vidcolor.upsample import upsample_ab
 
 PSNR_BAR = 24.0
 COLOURFULNESS_BAR = 26.0
@@ -70,7 +71,7 @@ UPSAMPLERS = {"bicubic": _bicubic, "guided filter": _guided_filter, "vidcolor": 
 def measure_upsampling(folder: Path, render_size: int, blur: float, limit: int | None) -> dict:
     """Mean RGB PSNR and edge a/b RMSE of each upsampler, with true a/b as the render."""
     scores = {name: {"psnr": [], "edge_ab_rmse": [], "seconds": 0.0} for name in UPSAMPLERS}
-    pictures = find_pictures(folder, None)[:limit]
+    pictures = find_pictures(folder)[:limit]
     for path in pictures:
         truth = read_image(path).rgb
         if truth.dtype != np.uint8:
@@ -126,15 +127,19 @@ def main(argv=None) -> int:
         print(json.dumps({"render_size": render_size, "blur": args.blur, **result}))
         return 0
 
+    from vidcolor.cli import TqdmProgress  # the command's own bar: this is `vidcolor eval`
     from vidcolor.errors import VidcolorError
     from vidcolor.evaluate import evaluate_folder, format_table, summary_json
 
+    bar = TqdmProgress(unit="image", leave=True)
     try:
         result = evaluate_folder(folder, model_dir=args.model, render_size=args.render_size,
-                                 limit=args.limit, sheet=args.sheet)
+                                 limit=args.limit, sheet=args.sheet, progress=bar)
     except VidcolorError as e:
         print(f"benchmarks.quality: {e}", file=sys.stderr)
         return 1
+    finally:
+        bar.close()
     overall = result["overall"]
     print(format_table(result))
     print(f"bars: PSNR {overall['psnr']:.2f} >= {PSNR_BAR}: "

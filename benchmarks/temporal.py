@@ -15,9 +15,11 @@ without and with stabilization, and reports for each variant:
 - CDC, colour distribution consistency (as in TCVC, Liu et al. 2021): Jensen-Shannon divergence
   (natural log) of per-channel 256-bin RGB histograms between frames i and i+d, averaged over
   channels, frames and d in {1, 2, 4};
-- PSNR against the ground truth (8-bit RGB, mean over frames);
-- colourfulness (Hasler & Suesstrunk 2003): std_rgyb + 0.3 mean_rgyb with rg = |R - G|,
-  yb = |(R + G)/2 - B|, mean over frames (the ground truth's is printed too);
+- PSNR against the ground truth (8-bit RGB, mean over frames; :func:`vidcolor.metrics.psnr`,
+  infinite for a frame equal to its truth, so the ground truth's own row reads ``inf``);
+- colourfulness (Hasler & Suesstrunk 2003, :func:`vidcolor.metrics.colourfulness`):
+  std_rgyb + 0.3 mean_rgyb with rg = |R - G|, yb = |(R + G)/2 - B|, mean over frames (the
+  ground truth's is printed too);
 
 and, unless --no-timing: the stabilization pass alone (DIS flow both ways + the numba kernel,
 at render resolution) in frames/s, and the whole `vidcolor video` command on the same frames
@@ -43,8 +45,13 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-from vidcolor.video import io as vio
-from vidcolor.video.pipeline import FrameColorizer, colorize_video
+from vidcolor.metrics import colourfulness, psnr
+from vidcolor.colorize import finish_rgb
+from vidcolor.options import VideoOptions, Window
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.frames import FrameColorizer
+from vidcolor.video.pipeline import colorize_video
+from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import DEFAULT_STRENGTH, Stabilizer
 
 
@@ -126,19 +133,6 @@ def cdc(frames: list[np.ndarray], steps=(1, 2, 4)) -> float:
     return float(np.mean(per_step))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Suesstrunk colourfulness of one uint8 RGB image."""
-    r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
-    rg = np.abs(r - g)
-    yb = np.abs(0.5 * (r + g) - b)
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
 def metrics(out: list[np.ndarray], gt: list[np.ndarray], flows) -> dict:
     return {
         "warp_error": warp_error(out, flows),
@@ -195,10 +189,10 @@ class OracleFlicker:
 
 # --- main ------------------------------------------------------------------------------------
 
-def read_frames(clip: Path, start: float, n: int) -> tuple[vio.VideoInfo, list[np.ndarray]]:
-    info = vio.probe(clip)
+def read_frames(clip: Path, start: float, n: int) -> tuple[VideoInfo, list[np.ndarray]]:
+    info = probe(clip)
     frames = []
-    for f in vio.decode_frames(info, start=start):
+    for f in decode_frames(info, Window(start)):
         frames.append(f.rgb)
         if len(frames) >= n:
             break
@@ -218,8 +212,8 @@ def predict_all(model, gt: list[np.ndarray], render_size, batch: int):
     out = []
     for i in range(0, len(prepared), batch):
         chunk = prepared[i:i + batch]
-        ab = core.predict([p[1] for p in chunk])
-        out += [(L_full, L_small, ab_i) for (L_full, L_small), ab_i in zip(chunk, ab)]
+        ab = core.predict([p.L_small for p in chunk])
+        out += [(p.L_full, p.L_small, ab_i) for p, ab_i in zip(chunk, ab)]
     return out
 
 
@@ -230,7 +224,7 @@ def run_variant(predicted, strength: float | None) -> list[np.ndarray]:
     for L_full, L_small, ab in predicted:
         if stab is not None:
             ab = stab(L_small, ab)[0]
-        frames.append(FrameColorizer.finish(ab, L_small, L_full))
+        frames.append(finish_rgb(ab, L_small, L_full))
     return frames
 
 
@@ -245,13 +239,13 @@ def time_stabilizer(predicted, strength: float) -> float:
     return len(predicted) / (time.perf_counter() - t)
 
 
-def time_end_to_end(clip: Path, model, start: float, info: vio.VideoInfo, n: int,
+def time_end_to_end(clip: Path, model, start: float, info: VideoInfo, n: int,
                     render_size, strength: float, batch: int) -> float:
     duration = n / float(info.rate)
     with tempfile.TemporaryDirectory() as tmp:
-        result = colorize_video(clip, Path(tmp) / "out.mp4", model, render_size=render_size,
-                                batch_size=batch, stabilize_strength=strength, start=start,
-                                duration=duration, progress=False, log=lambda m: None)
+        options = VideoOptions(render_size=render_size, batch_size=batch,
+                               stabilize_strength=strength, window=Window(start, duration))
+        result = colorize_video(clip, Path(tmp) / "out.mp4", model, options)
     return result.fps
 
 
@@ -315,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
           + "   (the part of warp error no chroma stabilization can remove)")
     ref = metrics(gt, gt, flows)
     results["ground_truth"] = ref
-    print(row.format("ground truth", ref["warp_error"], ref["cdc"], 99.0, ref["colourfulness"])
+    print(row.format("ground truth", ref["warp_error"], ref["cdc"], ref["psnr"],
+                     ref["colourfulness"])
           + "   (flow errors and real colour changes)")
     print(f"{time.perf_counter() - t:.1f} s")
     if not args.no_timing:

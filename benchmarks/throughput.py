@@ -6,9 +6,10 @@
 
 Measures frames per second of, on the same first N frames of VIDEO:
 
-- decode: :func:`vidcolor.video.io.decode_frames` alone (PyAV decode + conversion to RGB);
+- decode: :func:`vidcolor.video.decode.decode_frames` alone (PyAV decode + conversion to RGB);
 - transcode: decode + encode with the pipeline's encoder settings
-  (:func:`~vidcolor.video.io.encoder_settings` for .mp4 and :class:`~vidcolor.video.io.SegmentWriter`,
+  (:func:`~vidcolor.video.encode.encoder_settings` for .mp4 and
+  :class:`~vidcolor.video.encode.SegmentWriter`,
   the functions `colorize_video` uses), no colorization: the floor no pipeline can beat;
 - color: the full-resolution colour maths of every frame, RGB -> L and Lab -> RGB;
 - model: ``FrameColorizer.predict`` alone at the pipeline's render shape and the chosen batch
@@ -46,8 +47,12 @@ import numpy as np
 
 from benchmarks.temporal import time_end_to_end, time_stabilizer
 from vidcolor import __version__, color
-from vidcolor.video import io as vio
-from vidcolor.video.pipeline import FrameColorizer, default_batch_size
+from vidcolor.colorize import finish_rgb
+from vidcolor.options import EncoderOptions
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.encode import SegmentWriter, encoder_settings
+from vidcolor.video.frames import FrameColorizer, default_batch_size
+from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import DEFAULT_STRENGTH, Stabilizer
 
 
@@ -103,8 +108,8 @@ def resized_frames(video: Path, n: int, size: tuple[int, int]):
     """The first `n` frames of `video` resized to `size` (width, height)."""
     import cv2
 
-    info = vio.probe(video)
-    for i, f in enumerate(vio.decode_frames(info, log=lambda m: None)):
+    info = probe(video)
+    for i, f in enumerate(decode_frames(info)):
         if i >= n:
             return
         yield cv2.resize(f.rgb, size, interpolation=cv2.INTER_AREA)
@@ -112,15 +117,15 @@ def resized_frames(video: Path, n: int, size: tuple[int, int]):
 
 # --- stages ----------------------------------------------------------------------------------
 
-def _first(info: vio.VideoInfo, n: int):
+def _first(info: VideoInfo, n: int):
     """The first `n` decoded frames (a pts window would miscount on uneven timestamps)."""
-    for i, f in enumerate(vio.decode_frames(info, log=lambda m: None)):
+    for i, f in enumerate(decode_frames(info)):
         if i >= n:
             return
         yield f
 
 
-def time_decode(info: vio.VideoInfo, n: int) -> tuple[float, list[np.ndarray]]:
+def time_decode(info: VideoInfo, n: int) -> tuple[float, list[np.ndarray]]:
     """Frames/s of decoding `n` frames to RGB; also returns the frames."""
     frames = []
     t = time.perf_counter()
@@ -129,11 +134,11 @@ def time_decode(info: vio.VideoInfo, n: int) -> tuple[float, list[np.ndarray]]:
     return len(frames) / (time.perf_counter() - t), frames
 
 
-def time_transcode(info: vio.VideoInfo, n: int, tmp: Path) -> float:
+def time_transcode(info: VideoInfo, n: int, tmp: Path) -> float:
     """Frames/s of decode + encode (the pipeline's encoder settings and segment writer)."""
-    settings = vio.encoder_settings("mp4", None, None, None, info.high_bit_depth)
+    settings = encoder_settings("mp4", EncoderOptions(), info.high_bit_depth)
     t = time.perf_counter()
-    writer = vio.SegmentWriter(tmp / "transcode.vseg", info, settings)
+    writer = SegmentWriter(tmp / "transcode.vseg", info, settings)
     count = 0
     for f in _first(info, n):
         writer.write(f.pts, f.rgb)
@@ -165,23 +170,23 @@ def time_model(core: FrameColorizer, frames: list[np.ndarray], batch: int):
         .time_stabilizer` takes
     """
     prepared = [core.prepare(f) for f in frames]
-    smalls = [p[1] for p in prepared]
+    smalls = [p.L_small for p in prepared]
     core.predict(smalls[:batch])  # warm-up: graph tracing and allocation, not throughput
     abs_ = []
     with _Clock() as clock:
         for i in range(0, len(smalls), batch):
             abs_.extend(core.predict(smalls[i:i + batch]))
-    return clock.rates(len(smalls)), [(Lf, Ls, ab) for (Lf, Ls), ab in zip(prepared, abs_)]
+    return clock.rates(len(smalls)), [(p.L_full, p.L_small, ab) for p, ab in zip(prepared, abs_)]
 
 
 def time_finish(predicted) -> float:
-    """Frames/s of ``FrameColorizer.finish`` (L-guided upsampling, gamut fit, Lab -> RGB at
+    """Frames/s of :func:`vidcolor.colorize.finish_rgb` (L-guided upsampling, gamut fit, Lab -> RGB at
     full resolution): the pipeline's other full-resolution step, not in the issue's list but
     part of the end-to-end cost."""
-    FrameColorizer.finish(predicted[0][2], predicted[0][1], predicted[0][0])  # warm up
+    finish_rgb(predicted[0][2], predicted[0][1], predicted[0][0])  # warm up
     t = time.perf_counter()
     for L_full, L_small, ab in predicted:
-        FrameColorizer.finish(ab, L_small, L_full)
+        finish_rgb(ab, L_small, L_full)
     return len(predicted) / (time.perf_counter() - t)
 
 
@@ -262,7 +267,7 @@ def _size(text: str) -> tuple[int, int]:
 def run(video: Path, n: int, batch: int, model, render_size: int | None,
         strength: float = DEFAULT_STRENGTH) -> dict:
     """Measure every stage on the first `n` frames of `video`; returns the results dict."""
-    info = vio.probe(video)
+    info = probe(video)
     results: dict = {"video": os.fspath(video)}
     with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as tmp:
         results["decode_fps"], frames = time_decode(info, n)
@@ -316,8 +321,8 @@ def run(video: Path, n: int, batch: int, model, render_size: int | None,
     return results
 
 
-def _encoder_text(info: vio.VideoInfo) -> str:
-    s = vio.encoder_settings("mp4", None, None, None, info.high_bit_depth)
+def _encoder_text(info: VideoInfo) -> str:
+    s = encoder_settings("mp4", EncoderOptions(), info.high_bit_depth)
     return f"{s.codec} crf {s.crf} {s.preset} {s.pix_fmt}"
 
 
@@ -375,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.size:
             source = video
             video = Path(tmp) / f"{source.stem}_{args.size[0]}x{args.size[1]}.mp4"
-            rate = vio.probe(source).rate
+            rate = probe(source).rate
             _write_clip(video, resized_frames(source, args.frames, args.size),
                         rate=int(round(float(rate))) if rate else 30)
         results = run(video, args.frames, batch, model, args.render_size)

@@ -7,14 +7,15 @@ import pytest
 from PIL import Image
 
 from vidcolor import cli, color
-from vidcolor import colorize as colorize_module
 from vidcolor.errors import VidcolorError
 from vidcolor.evaluate import contact_sheet, evaluate_folder, score_image
 from vidcolor.imageio import read_image, read_provenance
 from vidcolor.metrics import colourfulness, psnr
+from vidcolor.models import store
+from vidcolor.models.protocol import ColorModel
 
 
-class OracleColorizer:
+class OracleColorizer(ColorModel):
     """Predicts the true a/b of one known picture (at whatever size, and either way round, it is asked)."""
 
     name = "oracle"
@@ -24,7 +25,7 @@ class OracleColorizer:
     def __init__(self, truth):
         self.L, self.ab = color.rgb_to_lab(truth)
 
-    def predict_ab(self, L):
+    def predict_ab(self, L, global_features=None):
         import cv2
 
         n, h, w = np.shape(L)
@@ -34,12 +35,12 @@ class OracleColorizer:
         return np.stack([ab[:, ::-1] if m else ab for m in mirrored])
 
 
-class GreyColorizer:
+class GreyColorizer(ColorModel):
     name = "grey"
     render_size = 32
     multiple = 8
 
-    def predict_ab(self, L):
+    def predict_ab(self, L, global_features=None):
         return np.zeros(np.shape(L) + (2,), np.float32)
 
 
@@ -62,7 +63,7 @@ def photos(tmp_path):
 
 
 def test_a_grey_prediction_scores_the_grey_baseline(photos):
-    result = evaluate_folder(photos, model=GreyColorizer(), progress=False)
+    result = evaluate_folder(photos, model=GreyColorizer())
     overall = result["overall"]
     assert overall["count"] == 3
     # Equal but for 8-bit encodings that differ by a level at rare roundings (see color.py).
@@ -84,13 +85,12 @@ def test_score_of_a_perfect_prediction():
 
 def test_limit_and_contact_sheet(photos, tmp_path):
     sheet = tmp_path / "sheet.png"
-    result = evaluate_folder(photos, model=GreyColorizer(), limit=2, sheet=sheet,
-                             progress=False)
+    result = evaluate_folder(photos, model=GreyColorizer(), limit=2, sheet=sheet)
     assert result["overall"]["count"] == 2
     image = read_image(sheet).rgb
     assert image.shape[0] > 2 * 128 and read_provenance(sheet) is not None
     # A second run replaces the sheet: it is a report, not a user's picture.
-    evaluate_folder(photos, model=GreyColorizer(), limit=1, sheet=sheet, progress=False)
+    evaluate_folder(photos, model=GreyColorizer(), limit=1, sheet=sheet)
     assert read_image(sheet).rgb.shape[0] < image.shape[0]
 
 
@@ -106,11 +106,11 @@ def test_errors(tmp_path):
         evaluate_folder(tmp_path / "nope", model=GreyColorizer())
     Image.fromarray(np.full((8, 8), 99, np.uint8)).save(tmp_path / "g.png")
     with pytest.raises(VidcolorError, match="no colour pictures"):
-        evaluate_folder(tmp_path, model=GreyColorizer(), progress=False)
+        evaluate_folder(tmp_path, model=GreyColorizer())
 
 
 def test_cli_eval_prints_table_and_json_last(photos, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(colorize_module, "load_colorizer", lambda model_dir: GreyColorizer())
+    monkeypatch.setattr(store, "load_model", lambda directory=None: GreyColorizer())
     sheet = tmp_path / "s.png"
     assert cli.main(["eval", str(photos), "--sheet", str(sheet), "--render-size", "40"]) == 0
     captured = capsys.readouterr()

@@ -11,6 +11,9 @@ from vidcolor.imageio import read_image, read_provenance
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     pytest.importorskip("keras")
+    from vidcolor.models import import_keras
+
+    import_keras()  # the package no longer imports Keras itself; quietly, as load_model does
     from vidcolor.models import nets, store
 
     directory = tmp_path_factory.mktemp("models") / "tiny"

@@ -9,13 +9,17 @@ from PIL import Image
 from vidcolor import cli, color
 from vidcolor import colorize as colorize_module
 from vidcolor.color import fit_gamut
-from vidcolor.colorize import (colorize_files, colorize_image, plan_outputs, render_shape,
-                               upsample_ab)
+from vidcolor.colorize import ImageColorizer, colorize_image, render_shape
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import read_image, read_provenance
+from vidcolor.models import store
+from vidcolor.models.protocol import ColorModel
+from vidcolor.options import ImageOptions
+from vidcolor.photos import colorize_files, plan_outputs
+from vidcolor.upsample import upsample_ab
 
 
-class FakeColorizer:
+class FakeColorizer(ColorModel):
     """Deterministic a/b from L, strong enough to leave the sRGB gamut at the extremes."""
 
     name = "fake"
@@ -25,7 +29,7 @@ class FakeColorizer:
     def __init__(self):
         self.shapes = []
 
-    def predict_ab(self, L):
+    def predict_ab(self, L, global_features=None):
         L = np.asarray(L, np.float32)
         self.shapes.append(L.shape)
         return np.stack([(L - 50) * 1.5, (60 - L) * 1.2], axis=-1).astype(np.float32)
@@ -130,7 +134,7 @@ def test_colorize_image_keeps_size_dtype_and_lightness():
     # Three scales of views, each a batch of the view and its mirror; the middle one the render.
     assert [s[0] for s in model.shapes[-3:]] == [2, 2, 2]
     assert model.shapes[-2][1:] == render_shape(37, 53, 32, 8)
-    colorize_image(_scene(37, 53), model, render_size=64)
+    colorize_image(_scene(37, 53), model, ImageOptions(render_size=64))
     assert model.shapes[-2][1:] == render_shape(37, 53, 64, 8)
 
 
@@ -167,7 +171,7 @@ def test_single_file_16_bit_alpha_provenance(tmp_path):
     rgb = _scene(dtype=np.uint16)
     alpha = np.random.default_rng(3).integers(0, 65536, rgb.shape[:2], dtype=np.uint16)
     src = _save(tmp_path / "in.png", rgb, alpha)
-    assert colorize_files([src], tmp_path / "out.png", model=FakeColorizer()) == 0
+    assert not colorize_files([src], tmp_path / "out.png", ImageColorizer(FakeColorizer())).failures
     out = read_image(tmp_path / "out.png")
     assert out.rgb.dtype == np.uint16 and out.rgb.shape == rgb.shape
     np.testing.assert_array_equal(out.alpha, alpha)
@@ -179,14 +183,14 @@ def test_single_file_16_bit_alpha_provenance(tmp_path):
 
 def test_16_bit_tiff_in_gives_16_bit_tiff_out(tmp_path):
     src = _save(tmp_path / "scan.tif", _scene(dtype=np.uint16))
-    assert colorize_files([src], tmp_path / "out.tif", model=FakeColorizer()) == 0
+    assert not colorize_files([src], tmp_path / "out.tif", ImageColorizer(FakeColorizer())).failures
     assert read_image(tmp_path / "out.tif").rgb.dtype == np.uint16
     assert read_provenance(tmp_path / "out.tif").startswith("colorized by vidcolor")
 
 
 def test_jpeg_output_has_the_mark(tmp_path):
     src = _save(tmp_path / "in.png", _scene())
-    assert colorize_files([src], tmp_path / "out.jpg", model=FakeColorizer()) == 0
+    assert not colorize_files([src], tmp_path / "out.jpg", ImageColorizer(FakeColorizer())).failures
     assert read_provenance(tmp_path / "out.jpg").endswith("model fake")
 
 
@@ -196,8 +200,8 @@ def test_exif_rotation_is_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
     Image.fromarray(stored).save(tmp_path / "cam.png", exif=exif)
-    assert colorize_files([tmp_path / "cam.png"], tmp_path / "out.png",
-                          model=FakeColorizer()) == 0
+    assert not colorize_files([tmp_path / "cam.png"], tmp_path / "out.png",
+                              ImageColorizer(FakeColorizer())).failures
     out = read_image(tmp_path / "out.png").rgb
     assert out.shape == upright.shape
     assert _max_l_error(out, upright) < 0.5
@@ -224,7 +228,7 @@ def test_folder_in_gives_folder_out_with_same_names(tmp_path):
     (src / "notes.txt").write_text("not a picture")
     _save(src / ".hidden.png", _scene())
     out = tmp_path / "colour"
-    assert colorize_files([src], out, model=FakeColorizer()) == 0
+    assert not colorize_files([src], out, ImageColorizer(FakeColorizer())).failures
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == ["1950s/b.jpg", "a.png", "c.png"]  # BMP cannot hold the mark: PNG
     assert read_image(out / "1950s" / "b.jpg").rgb.shape == (40, 30, 3)
@@ -238,9 +242,11 @@ def test_several_inputs_and_output_inside_input(tmp_path):
     _save(src / "a.png", _scene())
     _save(tmp_path / "loose.png", _scene())
     out = src / "colour"  # inside the input folder: its contents must not be taken as inputs
-    assert colorize_files([src, tmp_path / "loose.png"], out, model=FakeColorizer()) == 0
+    assert not colorize_files([src, tmp_path / "loose.png"], out,
+                              ImageColorizer(FakeColorizer())).failures
     assert (out / "pics" / "a.png").is_file() and (out / "loose.png").is_file()
-    assert colorize_files([src], out, model=FakeColorizer()) == 0  # second run: no recursion
+    # Second run: no recursion.
+    assert not colorize_files([src], out, ImageColorizer(FakeColorizer())).failures
     assert not (out / "colour").exists()
 
 
@@ -250,22 +256,29 @@ def test_corrupt_file_in_folder_others_still_done(tmp_path, capsys):
     _save(src / "good1.png", _scene(seed=1))
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     _save(src / "good2.png", _scene(seed=2))
-    status = colorize_files([src], tmp_path / "out", model=FakeColorizer())
-    assert status != 0
+    counts = []
+    report = colorize_files([src], tmp_path / "out", ImageColorizer(FakeColorizer()),
+                            progress=lambda *args: counts.append(args))
+    assert report.failures
     assert (tmp_path / "out" / "good1.png").is_file() and (tmp_path / "out" / "good2.png").is_file()
     assert not (tmp_path / "out" / "broken.jpg").exists()
     errors = [line for line in capsys.readouterr().err.splitlines() if "broken.jpg" in line]
     assert len(errors) == 1 and errors[0].startswith("vidcolor: error:")
+    # The report says the same, and progress counted every picture, failed or not.
+    assert report.outputs == [tmp_path / "out" / "good1.png", tmp_path / "out" / "good2.png"]
+    assert [(path, f"vidcolor: error: {message}") for path, message in report.failures] == [
+        (src / "broken.jpg", errors[0])]
+    assert report.count == 3 and counts == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 
 def test_existing_outputs_are_not_overwritten(tmp_path, capsys):
     src = _save(tmp_path / "in.png", _scene())
     dst = tmp_path / "out.png"
     dst.write_bytes(b"someone's work")
-    assert colorize_files([src], dst, model=FakeColorizer()) != 0
+    assert colorize_files([src], dst, ImageColorizer(FakeColorizer())).failures
     assert dst.read_bytes() == b"someone's work"
     assert "--overwrite" in capsys.readouterr().err
-    assert colorize_files([src], dst, model=FakeColorizer(), overwrite=True) == 0
+    assert not colorize_files([src], dst, ImageColorizer(FakeColorizer()), overwrite=True).failures
     assert read_provenance(dst) is not None
 
 
@@ -288,7 +301,7 @@ def test_plan_errors_before_any_work(tmp_path):
 # --- the command ---------------------------------------------------------------------------
 
 def test_cli_image_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(colorize_module, "load_colorizer", lambda model_dir: FakeColorizer())
+    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
     (tmp_path / "in").mkdir()
     _save(tmp_path / "in" / "x.png", _scene())
     assert cli.main(["image", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
@@ -297,8 +310,6 @@ def test_cli_image_folder(tmp_path, monkeypatch):
 
 
 def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, capsys):
-    from vidcolor.models import store
-
     monkeypatch.setattr(store, "DEFAULT_MODEL_DIR", tmp_path / "no-model")
     src = _save(tmp_path / "x.png", _scene())
     assert cli.main(["image", str(src), "-o", str(tmp_path / "y.png")]) == 1
@@ -316,7 +327,8 @@ def test_strips_of_a_picture_equal_the_whole(monkeypatch):
     L = color.rgb_to_l(rgb)
     # The same colours as the reference path: 8-bit output is encoded by vidcolor's table,
     # the reference by OpenCV's sRGB curve, which differ by a level at rare roundings.
-    ab_small, L_small = colorize_module.predict_small(lambda rows: L[rows], L.shape, model, tile=0)
+    ab_small, L_small = ImageColorizer(model, ImageOptions(tile=0)).predict_small(
+        lambda rows: L[rows], L.shape)
     radius = colorize_module.gamut_radius(L.shape[0], L_small.shape[0])
     reference = color.lab_to_rgb(L, fit_gamut(L, upsample_ab(ab_small, L_small, L), radius=radius))
     assert np.abs(whole.astype(int) - reference).max() <= 1
@@ -337,14 +349,15 @@ def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypat
     (tmp_path / "in").mkdir()
     _save(tmp_path / "in" / "huge.png", _scene(50, 70))  # "huge": told apart by its height
     _save(tmp_path / "in" / "small.png", _scene(48, 64))
-    real = colorize_module.colorize_image
+    real = ImageColorizer.colorize
 
-    def colorize_or_fail(rgb, model, render_size=None, **kwargs):
+    def colorize_or_fail(self, rgb, out=None):
         if rgb.shape[0] == 50:
             raise MemoryError
-        return real(rgb, model, render_size, **kwargs)
+        return real(self, rgb, out)
 
-    monkeypatch.setattr(colorize_module, "colorize_image", colorize_or_fail)
-    assert colorize_files([tmp_path / "in"], tmp_path / "out", model=FakeColorizer()) == 1
+    monkeypatch.setattr(ImageColorizer, "colorize", colorize_or_fail)
+    assert colorize_files([tmp_path / "in"], tmp_path / "out",
+                          ImageColorizer(FakeColorizer())).failures
     assert (tmp_path / "out" / "small.png").is_file()
     assert "huge.png: too large" in capsys.readouterr().err

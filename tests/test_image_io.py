@@ -1,6 +1,8 @@
 """vidcolor.imageio: reading every supported kind of picture, and safe, marked writing."""
 
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -9,8 +11,8 @@ import tifffile
 from PIL import Image, ImageOps
 
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import (apply_orientation, provenance_text, read_image, read_provenance,
-                              write_bytes_atomic, write_image)
+from vidcolor.imageio import (apply_orientation, find_pictures, provenance_text, read_image,
+                              read_provenance, write_bytes_atomic, write_image)
 
 MARK = "colorized by vidcolor 0.0.test, model unit"
 
@@ -24,6 +26,31 @@ def test_provenance_text_names_version_and_model():
     from vidcolor import __version__
 
     assert provenance_text("fusion-v1") == f"colorized by vidcolor {__version__}, model fusion-v1"
+
+
+def test_provenance_text_and_finding_pictures_need_no_pillow(tmp_path):
+    # The film pipeline marks its outputs with the same text and never decodes a still.
+    code = ("import sys; sys.modules['PIL'] = None; from vidcolor import imageio; "
+            "print(imageio.provenance_text('m')); print(len(imageio.find_pictures(sys.argv[1])))")
+    (tmp_path / "a.png").write_bytes(b"")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [*provenance_text("m").split(), "1"]
+
+
+def test_find_pictures_by_name_sorted_skipping_hidden_and_excluded(tmp_path):
+    for rel in ("b.JPG", "a.png", "sub/c.tiff", "sub/notes.txt", ".hidden.png",
+                ".cache/d.png", "sub/.e.webp.part", "out/f.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    (tmp_path / "folder.png").mkdir()  # a folder is not a picture, whatever its name
+    names = [p.relative_to(tmp_path).as_posix() for p in find_pictures(tmp_path)]
+    assert names == ["a.png", "b.JPG", "out/f.png", "sub/c.tiff"]
+    excluded = find_pictures(tmp_path, exclude=tmp_path / "out")
+    assert [p.name for p in excluded] == ["a.png", "b.JPG", "c.tiff"]
+    # Hidden means below the folder searched: a hidden folder itself may be searched.
+    assert [p.name for p in find_pictures(tmp_path / ".cache")] == ["d.png"]
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])

@@ -6,12 +6,16 @@ import tifffile
 
 from vidcolor import cli, color, tiling
 from vidcolor import colorize as colorize_module
-from vidcolor.colorize import colorize_files, colorize_image, resize_l, shrink_l
+from vidcolor.colorize import ImageColorizer, colorize_image, resize_l, shrink_l
 from vidcolor.imageio import read_image
 from vidcolor.metrics import seam_ratios, seam_score
+from vidcolor.models import store
+from vidcolor.models.protocol import ColorModel
+from vidcolor.options import ImageOptions
+from vidcolor.photos import colorize_files
 
 
-class TileFake:
+class TileFake(ColorModel):
     """A fake model whose tiles disagree: every call adds its own colour cast, as tiles that
     each guess alone would. Records what it was asked."""
 
@@ -160,8 +164,8 @@ def test_tiled_output_has_no_seams_where_naive_tiles_do():
 def test_tiled_equals_untiled_in_shape_dtype_and_lightness():
     for dtype, tol in ((np.uint8, 0.5), (np.uint16, 0.1)):
         rgb = _large_grey(300, 420, dtype)
-        tiled = colorize_image(rgb, TileFake(cast=0), tile=64)
-        whole = colorize_image(rgb, TileFake(cast=0), tile=0)
+        tiled = colorize_image(rgb, TileFake(cast=0), ImageOptions(tile=64))
+        whole = colorize_image(rgb, TileFake(cast=0), ImageOptions(tile=0))
         assert tiled.shape == whole.shape == rgb.shape and tiled.dtype == whole.dtype == dtype
         for out in (tiled, whole):
             assert np.abs(color.rgb_to_l(out) - color.rgb_to_l(rgb)).max() < tol
@@ -171,17 +175,27 @@ def test_tiled_equals_untiled_in_shape_dtype_and_lightness():
 
 def test_output_written_over_the_input_is_the_same():
     rgb = _large_grey(200, 300)
-    expected = colorize_image(rgb, TileFake(cast=0), tile=64)
+    expected = colorize_image(rgb, TileFake(cast=0), ImageOptions(tile=64))
     buffer = rgb.copy()
-    assert colorize_image(buffer, TileFake(cast=0), tile=64, out=buffer) is buffer
+    assert colorize_image(buffer, TileFake(cast=0), ImageOptions(tile=64), out=buffer) is buffer
     np.testing.assert_array_equal(buffer, expected)
+
+
+def test_tile_progress_counts_each_pictures_tiles_from_zero():
+    model, reports = TileFake(cast=0), []
+    colorizer = ImageColorizer(model, ImageOptions(tile=64), lambda *args: reports.append(args))
+    for _ in range(2):
+        colorizer.colorize(_large_grey(200, 300))
+    tiles = len(model.calls) // 2 - len(colorize_module.VIEW_SCALES)
+    once = [(done, tiles) for done in range(tiles + 1)]
+    assert tiles > 1 and reports == once + once
 
 
 def test_16_bit_scan_in_gives_16_bit_out_when_tiled(tmp_path):
     src = tmp_path / "scan.tif"
     tifffile.imwrite(src, _large_grey(400, 600, np.uint16)[..., 0])  # grey, like a scan
     model = TileFake()
-    assert colorize_files([src], tmp_path / "out.tif", model=model) == 0
+    assert not colorize_files([src], tmp_path / "out.tif", ImageColorizer(model)).failures
     assert any(shape[1:] == (64, 64) for shape, _ in model.calls)  # tiles were used
     out = read_image(tmp_path / "out.tif").rgb
     assert out.dtype == np.uint16 and out.shape == (400, 600, 3)
@@ -206,7 +220,10 @@ def test_global_features_of_the_whole_are_shared_by_every_tile():
 
 def test_a_real_fusion_model_takes_the_shared_features():
     pytest.importorskip("keras")
-    from vidcolor.models import nets, store
+    from vidcolor.models import import_keras
+
+    import_keras()  # the package no longer imports Keras itself; quietly, as load_model does
+    from vidcolor.models import nets
 
     n = nets.build("fusion", width=16)
     model = store.Colorizer({"arch": "fusion", "name": "test", "render_size": 64}, n)
@@ -220,8 +237,8 @@ def test_a_real_fusion_model_takes_the_shared_features():
     assert np.abs(shared - own).max() > 0.1  # the whole's context changes the tile (not rounding)
     spy_calls = []
 
-    class Spy:
-        uses_global_features, render_size, multiple = True, 64, 32
+    class Spy(ColorModel):
+        name, uses_global_features, render_size, multiple = "spy", True, 64, 32
         global_features = staticmethod(model.global_features)
 
         def predict_ab(self, L, global_features=None):
@@ -239,11 +256,11 @@ def test_a_real_fusion_model_takes_the_shared_features():
 def test_cli_tile_zero_disables_tiling(tmp_path, monkeypatch):
     models = []
 
-    def load(model_dir):
+    def load(directory=None):
         models.append(TileFake())
         return models[-1]
 
-    monkeypatch.setattr(colorize_module, "load_colorizer", load)
+    monkeypatch.setattr(store, "load_model", load)
     src = tmp_path / "big.png"
     from PIL import Image
 
@@ -263,5 +280,5 @@ def test_interrupted_tiling_leaves_no_output(tmp_path):
     src = tmp_path / "big.tif"
     tifffile.imwrite(src, _large_grey(300, 450))
     with pytest.raises(KeyboardInterrupt):
-        colorize_files([src], tmp_path / "out.tif", model=TileFake(interrupt_after=3))
+        colorize_files([src], tmp_path / "out.tif", ImageColorizer(TileFake(interrupt_after=3)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]

@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 
 from vidcolor.errors import VidcolorError
-from vidcolor.video import io as vio
+from vidcolor.options import EncoderOptions, Window
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.encode import encoder_settings, output_format
+from vidcolor.video.probe import probe
 
 # --- shared clip builders (imported by the other test_video_* files) ------------------------
 
@@ -142,20 +145,20 @@ def stream_summary(path: Path) -> dict:
         }
 
 
-# --- tests of vidcolor.video.io --------------------------------------------------------------
+# --- tests of vidcolor.video.probe, .decode and .encode ------------------------------------
 
 
 def test_output_format_from_extension(tmp_path):
-    assert vio.output_format(tmp_path / "a.MP4") == "mp4"
-    assert vio.output_format(tmp_path / "a.mkv") == "matroska"
-    assert vio.output_format(tmp_path / "a.webm") == "webm"
+    assert output_format(tmp_path / "a.MP4") == "mp4"
+    assert output_format(tmp_path / "a.mkv") == "matroska"
+    assert output_format(tmp_path / "a.webm") == "webm"
     with pytest.raises(VidcolorError, match="unknown output extension"):
-        vio.output_format(tmp_path / "a.gif")
+        output_format(tmp_path / "a.gif")
 
 
 def test_probe_reads_size_rate_rotation_and_aspect(tmp_path):
     clip = make_clip(tmp_path / "r.mp4", n=6, rotation=90, sample_aspect_ratio=Fraction(4, 3))
-    info = vio.probe(clip)
+    info = probe(clip)
     assert (info.width, info.height) == (64, 48)
     assert info.frames == 6
     assert info.display_matrix is not None
@@ -168,7 +171,7 @@ def test_probe_rejects_non_video(tmp_path, content):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(content)
     with pytest.raises(VidcolorError, match="bad.mp4"):
-        vio.probe(bad)
+        probe(bad)
 
 
 def test_probe_rejects_audio_only(tmp_path):
@@ -185,28 +188,28 @@ def test_probe_rejects_audio_only(tmp_path):
         out.mux(p)
     out.close()
     with pytest.raises(VidcolorError, match="no video stream"):
-        vio.probe(path)
+        probe(path)
 
 
 def test_decode_frames_window_and_resume_point(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", n=24, rate=24)
-    info = vio.probe(clip)
-    all_pts = [f.pts for f in vio.decode_frames(info)]
+    info = probe(clip)
+    all_pts = [f.pts for f in decode_frames(info)]
     assert len(all_pts) == 24 and all_pts == sorted(all_pts)
-    window = [f.pts for f in vio.decode_frames(info, start=0.25, duration=0.5)]
+    window = [f.pts for f in decode_frames(info, Window(0.25, 0.5))]
     assert window == [p for p in all_pts if 0.25 <= p * info.time_base < 0.75]
-    resumed = [f.pts for f in vio.decode_frames(info, from_pts=all_pts[10])]
+    resumed = [f.pts for f in decode_frames(info, from_pts=all_pts[10])]
     assert resumed == all_pts[10:]
-    frame = next(vio.decode_frames(info))
+    frame = next(decode_frames(info))
     assert frame.rgb.shape == (48, 64, 3) and frame.rgb.dtype == np.uint8
 
 
 def test_encoder_settings_check_container(tmp_path):
-    s = vio.encoder_settings("webm", None, None, None, False)
+    s = encoder_settings("webm", EncoderOptions(), False)
     assert s.codec == "libvpx-vp9"
-    s = vio.encoder_settings("mp4", None, None, None, False)
+    s = encoder_settings("mp4", EncoderOptions(), False)
     assert (s.codec, s.crf, s.preset, s.pix_fmt) == ("libx264", 18, "veryfast", "yuv420p")
     with pytest.raises(VidcolorError, match="cannot hold"):
-        vio.encoder_settings("webm", "libx264", None, None, False)
+        encoder_settings("webm", EncoderOptions(codec="libx264"), False)
     with pytest.raises(VidcolorError, match="unknown video encoder"):
-        vio.encoder_settings("mp4", "no-such-codec", None, None, False)
+        encoder_settings("mp4", EncoderOptions(codec="no-such-codec"), False)

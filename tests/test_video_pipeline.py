@@ -13,12 +13,14 @@ import pytest
 from test_video_io import make_clip, read_video, stream_summary
 from vidcolor import cli
 from vidcolor.errors import VidcolorError
-from vidcolor.video import pipeline
+from vidcolor.models.protocol import ColorModel
+from vidcolor.options import EncoderOptions, VideoOptions, Window
+from vidcolor.video import frames as video_frames, stages
 from vidcolor.video.pipeline import colorize_video, work_paths
 
 
-class FakeColorizer:
-    """The Colorizer duck type: a/b a smooth deterministic function of L (no TensorFlow)."""
+class FakeColorizer(ColorModel):
+    """A ColorModel: a/b a smooth deterministic function of L (no TensorFlow)."""
 
     name = "fake"
     render_size = 64
@@ -47,11 +49,18 @@ class FakeColorizer:
         return ab.astype(np.float32)
 
 
+def video_options(**kw) -> VideoOptions:
+    """VideoOptions from the flat keywords these tests use (start, duration, codec, crf...)."""
+    window = Window(kw.pop("start", 0.0), kw.pop("duration", None))
+    encoder = EncoderOptions(kw.pop("codec", None), kw.pop("crf", None), kw.pop("preset", None))
+    return VideoOptions(window=window, encoder=encoder, **kw)
+
+
 def run(src, dst, **kw):
-    kw.setdefault("progress", False)
     kw.setdefault("preset", "ultrafast")
     model = kw.pop("model", None) or FakeColorizer()
-    return colorize_video(src, dst, model, **kw)
+    job = {k: kw.pop(k) for k in ("overwrite", "resume") if k in kw}
+    return colorize_video(src, dst, model, video_options(**kw), **job)
 
 
 def test_frames_timestamps_audio_rotation_kept(tmp_path, capsys):
@@ -162,7 +171,7 @@ def test_existing_output_needs_overwrite(tmp_path):
 def one_finisher(monkeypatch):
     """One finishing thread whatever the machine, so how far the model can run ahead of the
     encoder (and so how many segments an interrupt leaves) is bounded the same everywhere."""
-    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 1)
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
 
 
 def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, capsys):
@@ -372,7 +381,7 @@ def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_m
 
 
 def test_default_batch_size_without_gpu():
-    assert pipeline.default_batch_size() in (8, 32)
+    assert video_frames.default_batch_size() in (8, 32)
 
 
 def test_chapters_kept(tmp_path):
@@ -437,6 +446,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from test_video_pipeline import FakeColorizer
 import vidcolor.models.store as store
+import dataclasses
 from vidcolor.video import pipeline
 
 class Slow(FakeColorizer):
@@ -445,7 +455,10 @@ class Slow(FakeColorizer):
         return super().predict_ab(L)
 
 store.load_model = lambda directory=None: Slow()
-pipeline.colorize_video.__kwdefaults__["segment_frames"] = 4
+full_length = pipeline.colorize_video
+def four_frame_segments(input, output, model=None, options=None, **kw):
+    return full_length(input, output, model, dataclasses.replace(options, segment_frames=4), **kw)
+pipeline.colorize_video = four_frame_segments
 from vidcolor import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
@@ -535,9 +548,9 @@ def test_resume_inside_a_window(tmp_path, one_finisher):
 
 def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch):
     src = make_clip(tmp_path / "in.mp4", n=20)
-    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 1)
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     run(src, tmp_path / "one.mkv", codec="ffv1", segment_frames=6)
-    monkeypatch.setattr(pipeline, "_finish_threads", lambda: 4)
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 4)
     run(src, tmp_path / "four.mkv", codec="ffv1", segment_frames=6)
     t1, f1 = read_video(tmp_path / "one.mkv")
     t4, f4 = read_video(tmp_path / "four.mkv")
@@ -629,6 +642,6 @@ def test_every_model_call_has_the_batch_size(tmp_path):
     result = run(src, tmp_path / "out.mp4", model=model, batch_size=4)  # 4 + 4 + 2
     assert result.frames == 10
     assert len(model.shapes) == 1 and next(iter(model.shapes))[0] == 4
-    core = pipeline.FrameColorizer(FakeColorizer())
+    core = video_frames.FrameColorizer(FakeColorizer())
     L = [np.full((32, 48), v, np.float32) for v in (10.0, 50.0, 90.0)]
     np.testing.assert_array_equal(core.predict(L, batch_size=8), core.predict(L))

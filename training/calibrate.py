@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidcolor.models.protocol import ColorModel
+
 MIXES = (0.0, 0.25, 0.375, 0.5, 0.8)
 TEMPERATURES = (0.38, 0.7, 1.0)
 # Colourfulness grows about linearly with the gain: fine steps let the rule meet its target.
@@ -29,17 +31,20 @@ GAINS = tuple(float(g) for g in np.round(np.arange(1.0, 1.301, 0.025), 3))
 RENDER_SIZES = (256,)
 
 
-class _ReadOut:
-    """A Colorizer stand-in that reads a fusion network's heads out with ``decode``; the heads
-    are computed once per input shape, so each further read-out of a photo costs no network run.
-    Make one per photo and render size (the shape alone names the input only within those)."""
+class _ReadOut(ColorModel):
+    """A :class:`~vidcolor.models.protocol.ColorModel` that reads a fusion network's heads out
+    with ``decode``; the heads are computed once per input shape, so each further read-out of a
+    photo costs no network run. Make one per photo and render size (the shape alone names the
+    input only within those). Views are whole renders: no tiles, so no shared features."""
+
+    name = "calibration read-out"
 
     def __init__(self, nets, render_size: int):
         self.nets, self.render_size, self.multiple = nets, render_size, 32
         self.heads: dict = {}
         self.decode: dict = {}
 
-    def predict_ab(self, L):
+    def predict_ab(self, L, global_features=None):
         from vidcolor.models.nets import decode_ab, resize_ab
 
         if L.shape not in self.heads:
@@ -58,12 +63,12 @@ def _read_list(source: Path) -> list[Path]:
 
 def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
     from training.data import read_rgb
-    from vidcolor.colorize import colorize_image
+    from vidcolor.colorize import ImageColorizer
     from vidcolor.metrics import colourfulness, psnr
-    from vidcolor.models.store import load_model
+    from vidcolor.models import store
+    from vidcolor.options import ImageOptions
 
-    model = load_model(model_dir)
-    nets = model.nets
+    nets = store.load_model(model_dir).nets
     combos = [(r, m, t, g) for r, m, t, g in itertools.product(RENDER_SIZES, MIXES, TEMPERATURES, GAINS)
               if m > 0 or t == TEMPERATURES[0]]  # the temperature is moot without classes
     scores = {c: [] for c in combos}
@@ -75,9 +80,10 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
         truth_colour.append(colourfulness(rgb))
         for r in RENDER_SIZES:
             model = _ReadOut(nets, r)
+            colorizer = ImageColorizer(model, ImageOptions(render_size=r, tile=0))
             for (_, mix, t, g) in (c for c in combos if c[0] == r):
                 model.decode = {"temperature": t, "mix": mix, "gain": g}
-                out = colorize_image(rgb, model, r, tile=0)  # what `vidcolor image` writes
+                out = colorizer.colorize(rgb)  # what `vidcolor image` writes
                 scores[(r, mix, t, g)].append((psnr(out, rgb), colourfulness(out)))
         print(f"\r{n + 1}/{len(images)} images", end="", file=sys.stderr)
     print(file=sys.stderr)

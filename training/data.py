@@ -16,16 +16,25 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+from vidcolor.imageio import find_pictures
 
 
 def find_images(paths) -> list[Path]:
-    """All image files named or found (recursively) under `paths`, sorted."""
+    """Image files named in ``paths``, or found in its folders, sorted and each once.
+
+    Folders are searched as ``vidcolor image`` searches them
+    (:func:`vidcolor.imageio.find_pictures`: by name, recursively, hidden files and folders
+    skipped); a file named outright is taken whatever its name.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that is neither a file nor a folder.
+    """
     found = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += [f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+            found += find_pictures(p)
         elif p.is_file():
             found.append(p)
         else:

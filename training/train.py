@@ -101,11 +101,11 @@ def _build_config(cfg: dict, bins=None) -> dict:
 
 def _init_model(args):
     """The model named by ``--init``, loaded; the new run takes its backbone, width and classes."""
-    from vidcolor.colorize import load_colorizer
+    from vidcolor.models import store
 
     if args.arch != "fusion":
         raise TrainError("--init works with --arch fusion only")
-    init = load_colorizer(None if args.init == "default" else args.init)
+    init = store.load_model(None if args.init == "default" else args.init)
     if init.nets.arch != "fusion":
         raise TrainError(f"{args.init}: not a fusion model")
     build = init.config["build"]
@@ -240,6 +240,10 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from training.data import BatchStream, find_images, folder_weights, is_holdout
+    from vidcolor.models import import_keras
+
+    # Before anything imports Keras: TensorFlow's start-up lines kept off the terminal.
+    import_keras()
     from training import losses
     from vidcolor.models import nets as nets_module
     from vidcolor.models.store import save_model

@@ -3,15 +3,27 @@
 Public API::
 
     from vidcolor import colorize_image, colorize_video, load_model
+    from vidcolor import ImageOptions, VideoOptions, Window, EncoderOptions, ColorModel
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "colorize_image", "colorize_video", "load_model"]
+__all__ = ["__version__", "ColorModel", "EncoderOptions", "ImageOptions", "VideoOptions",
+           "Window", "colorize_image", "colorize_video", "load_model"]
+
+_OPTIONS = {"EncoderOptions", "ImageOptions", "VideoOptions", "Window"}
 
 
 def __getattr__(name):
     # Lazy, so that `import vidcolor` (and `vidcolor --help`) does not pay for Keras.
+    if name in _OPTIONS:
+        from vidcolor import options
+
+        return getattr(options, name)
+    if name == "ColorModel":
+        from vidcolor.models.protocol import ColorModel
+
+        return ColorModel
     if name == "load_model":
         from vidcolor.models.store import load_model
 

@@ -8,6 +8,46 @@ import sys
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
+from vidcolor.log import StderrHandler, attach_stderr_handler
+
+
+# --- reporting: progress bars and the library's log lines -----------------------------------
+
+class TqdmProgress:
+    """A :class:`vidcolor.progress.Progress` shown as a tqdm bar (frames or pictures done,
+    rate, ETA), on terminals only so logs and pipes stay clean; made on the first report."""
+
+    def __init__(self, unit: str, desc: str | None = None, leave: bool = False,
+                 disable: bool | None = None):
+        self.kwargs = dict(unit=unit, desc=desc, leave=leave, disable=disable, file=sys.stderr,
+                           dynamic_ncols=True)
+        self.bar = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=done, **self.kwargs)
+        elif total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _TqdmLogHandler(StderrHandler):
+    """The library's notes and warnings, written above any progress bar instead of into it."""
+
+    def emit(self, record) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
 
 
 def _positive_int(text: str) -> int:
@@ -51,19 +91,53 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _run_image(args) -> int:
-    from vidcolor.colorize import colorize_files
+def image_options(args) -> "ImageOptions":
+    """The :class:`~vidcolor.options.ImageOptions` of parsed ``vidcolor image`` arguments."""
+    from vidcolor.options import ImageOptions
 
-    return colorize_files(
-        args.inputs, args.output, model_dir=args.model, render_size=args.render_size,
-        overwrite=args.overwrite, tile=args.tile, tile_overlap=args.tile_overlap,
-    )
+    return ImageOptions(render_size=args.render_size, tile=args.tile,
+                        tile_overlap=args.tile_overlap)
+
+
+class _TqdmPerPicture(TqdmProgress):
+    """A bar for one picture's tiles at a time: closed (and so erased) when its count is
+    complete, so that the next picture's count from 0 gets a bar of its own."""
+
+    def __call__(self, done: int, total: int | None) -> None:
+        super().__call__(done, total)
+        if total is not None and done >= total:
+            self.close()
+
+
+def _run_image(args) -> int:
+    from vidcolor.colorize import ImageColorizer
+    from vidcolor.models import store
+    from vidcolor.photos import colorize_files, plan_outputs
+
+    options = image_options(args)
+    # Planned here as well, before the model loads (seconds): a wrong input is told at once,
+    # and only a folder gets a bar over its pictures.
+    _, folder_mode = plan_outputs(args.inputs, args.output)
+    model = store.load_model(args.model)
+    tiles = _TqdmPerPicture(unit="tile")
+    pictures = TqdmProgress(unit="image", leave=True) if folder_mode else None
+    try:
+        report = colorize_files(args.inputs, args.output, ImageColorizer(model, options, tiles),
+                                overwrite=args.overwrite, progress=pictures)
+    finally:
+        for bar in (tiles, pictures):
+            if bar is not None:
+                bar.close()
+    if report.failures and report.count > 1:
+        print(f"vidcolor: {len(report.failures)} of {report.count} pictures failed",
+              file=sys.stderr)
+    return 1 if report.failures else 0
 
 
 # --- video ---------------------------------------------------------------------------------
 
 def _add_video(sub) -> None:
-    from vidcolor.video.options import DEFAULT_STRENGTH, parse_time
+    from vidcolor.options import DEFAULT_STRENGTH, parse_time
 
     def time_arg(text: str) -> float:
         try:
@@ -100,18 +174,29 @@ def _add_video(sub) -> None:
     p.set_defaults(run=_run_video)
 
 
+def video_options(args) -> "VideoOptions":
+    """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
+    from vidcolor.options import EncoderOptions, VideoOptions, Window
+
+    return VideoOptions(
+        render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
+        stabilize_strength=args.stabilize_strength, window=Window(args.start, args.duration),
+        encoder=EncoderOptions(args.codec, args.crf, args.preset))
+
+
 def _run_video(args) -> int:
     from vidcolor.video.pipeline import colorize_video
 
-    result = colorize_video(
-        args.input, args.output, model_dir=args.model, render_size=args.render_size,
-        batch_size=args.batch_size, stabilize=args.stabilize,
-        stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
-        codec=args.codec, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
-        resume=args.resume, progress=not args.quiet,
-    )
+    options = video_options(args)
+    bar = None if args.quiet else TqdmProgress(unit="frame", desc="colorizing", disable=False)
+    try:
+        result = colorize_video(args.input, args.output, options=options, model_dir=args.model,
+                                overwrite=args.overwrite, resume=args.resume, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
-    cuts = f", {result.cuts} shots" if args.stabilize else ""
+    cuts = f", {result.cuts} shots" if options.stabilize else ""
     print(f"{result.output}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}",
           file=sys.stderr)
     return 0
@@ -139,10 +224,12 @@ def _add_eval(sub) -> None:
 def _run_eval(args) -> int:
     from vidcolor.evaluate import evaluate_folder, format_table, summary_json
 
-    result = evaluate_folder(
-        args.folder, model_dir=args.model, render_size=args.render_size, limit=args.limit,
-        sheet=args.sheet,
-    )
+    bar = TqdmProgress(unit="image", leave=True)
+    try:
+        result = evaluate_folder(args.folder, model_dir=args.model, render_size=args.render_size,
+                                 limit=args.limit, sheet=args.sheet, progress=bar)
+    finally:
+        bar.close()
     for skipped in result["skipped"]:
         print(f"vidcolor: skipped {skipped['name']} ({skipped['why']})", file=sys.stderr)
     print(format_table(result))
@@ -193,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         return _hand_over(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    attach_stderr_handler(_TqdmLogHandler())
     try:
         return int(args.run(args) or 0)
     except VidcolorError as e:

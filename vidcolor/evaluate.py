@@ -16,8 +16,14 @@ import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
+from vidcolor.imageio import find_pictures, provenance_text, read_image, write_image
 from vidcolor.metrics import colourfulness, psnr
+from vidcolor.models import store
+from vidcolor.models.protocol import ColorModel
+from vidcolor.options import ImageOptions
+from vidcolor.progress import Progress, no_progress
 
 __all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "summary_json",
            "contact_sheet", "is_colour"]
@@ -56,17 +62,16 @@ def is_colour(rgb: np.ndarray) -> bool:
     return bool(np.any(rgb[..., 0] != rgb[..., 1]) or np.any(rgb[..., 1] != rgb[..., 2]))
 
 
-def score_image(truth: np.ndarray, model, render_size: int | None = None
+def score_image(truth: np.ndarray, model: ColorModel, render_size: int | None = None
                 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """Colorize the lightness of a colour picture and compare with the picture.
 
     Parameters
     ----------
     truth : ndarray of uint8, shape (H, W, 3)
-    model : Colorizer-like
-        With ``predict_ab(L (N, h, w) in [0, 100]) -> ab (N, h, w, 2)``, ``render_size``,
-        ``multiple``.
+    model : ColorModel
     render_size : int, optional
+        Network resolution; by default the model's.
 
     Returns
     -------
@@ -75,11 +80,9 @@ def score_image(truth: np.ndarray, model, render_size: int | None = None
     grey, ours : ndarray of uint8, shape (H, W, 3)
         The grey input and the colorized picture.
     """
-    from vidcolor.colorize import colorize_image
-
     grey = color.l_to_grey_rgb(color.rgb_to_l(truth))
     # What `vidcolor image` gives for the grey picture (only L is used), in one pass.
-    ours = colorize_image(truth, model, render_size, tile=0)
+    ours = colorize_image(truth, model, ImageOptions(render_size=render_size, tile=0))
     numbers = {
         "psnr": psnr(ours, truth),
         "grey_psnr": psnr(grey, truth),
@@ -144,25 +147,34 @@ def contact_sheet(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
 def _pictures(folder: Path) -> list[tuple[str, Path]]:
     """(set name, path) of the pictures in ``folder``: its own pictures form the set named after
     it, each subfolder (with everything below it) a set of its own."""
-    from vidcolor.colorize import find_pictures
-
     found = []
-    for path in find_pictures(folder, None):
+    for path in find_pictures(folder):
         rel = path.relative_to(folder)
         name = rel.parts[0] if len(rel.parts) > 1 else folder.resolve().name
         found.append((name, path))
     return found
 
 
-def evaluate_folder(folder, model=None, model_dir=None, render_size: int | None = None,
-                    limit: int | None = None, sheet=None, progress: bool = True) -> dict:
+def _colour_truth(path: Path) -> tuple[np.ndarray | None, str | None]:
+    """A picture's 8-bit RGB (H, W, 3), or None and why it cannot be measured."""
+    try:
+        truth = _as_8bit(read_image(path).rgb)
+    except VidcolorError as e:
+        return None, str(e).removeprefix(f"{path}: ")  # the name is given apart
+    return (truth, None) if is_colour(truth) else (None, "grey")
+
+
+def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
+                    render_size: int | None = None, limit: int | None = None, sheet=None,
+                    progress: Progress | None = None) -> dict:
     """Measure a model on the colour pictures of a folder.
 
     Parameters
     ----------
     folder : str or Path
-    model : Colorizer-like, optional
-        Already loaded; otherwise ``model_dir`` (or the shipped model) is loaded.
+    model : ColorModel, optional
+        Already loaded; otherwise ``model_dir`` (or the shipped model) is loaded, once the
+        folder is known to hold pictures.
     model_dir : str or Path, optional
     render_size : int, optional
         Network resolution; by default the model's.
@@ -170,8 +182,8 @@ def evaluate_folder(folder, model=None, model_dir=None, render_size: int | None 
         Measure only the first ``limit`` colour pictures (sorted by path).
     sheet : str or Path, optional
         Write a contact sheet PNG (grey | ours | truth) there, replacing any earlier one.
-    progress : bool
-        A progress bar on stderr (on terminals only).
+    progress : Progress, optional
+        Told the pictures looked at so far (measured or skipped), out of all found.
 
     Returns
     -------
@@ -184,13 +196,9 @@ def evaluate_folder(folder, model=None, model_dir=None, render_size: int | None 
     Raises
     ------
     VidcolorError
-        No such folder, or no colour pictures in it.
+        No such folder, no colour pictures in it, or no such model.
     """
-    from tqdm import tqdm
-
-    from vidcolor.colorize import load_colorizer
-    from vidcolor.imageio import provenance_text, read_image, write_image
-
+    progress = progress or no_progress
     folder = Path(folder)
     if not folder.is_dir():
         raise VidcolorError(f"{folder}: no such folder")
@@ -198,27 +206,22 @@ def evaluate_folder(folder, model=None, model_dir=None, render_size: int | None 
     if not pictures:
         raise VidcolorError(f"{folder}: no pictures in this folder")
     if model is None:
-        model = load_colorizer(model_dir)
+        model = store.load_model(model_dir)
 
     scores, skipped, rows = [], [], []
-    bar = tqdm(pictures, unit="image", disable=None if progress else True, dynamic_ncols=True)
-    for set_name, path in bar:
+    progress(0, len(pictures))
+    for done, (set_name, path) in enumerate(pictures, 1):
         if limit is not None and len(scores) >= limit:
             break
-        try:
-            truth = _as_8bit(read_image(path).rgb)
-        except VidcolorError as e:
-            why = str(e).removeprefix(f"{path}: ")  # the name is given apart
+        truth, why = _colour_truth(path)
+        if truth is None:
             skipped.append({"name": str(path), "why": why})
-            continue
-        if not is_colour(truth):
-            skipped.append({"name": str(path), "why": "grey"})
-            continue
-        numbers, grey, ours = score_image(truth, model, render_size)
-        scores.append(ImageScore(str(path.relative_to(folder)), set_name, **numbers))
-        if sheet is not None:
-            rows.append((grey, ours, truth))
-    bar.close()
+        else:
+            numbers, grey, ours = score_image(truth, model, render_size)
+            scores.append(ImageScore(str(path.relative_to(folder)), set_name, **numbers))
+            if sheet is not None:
+                rows.append((grey, ours, truth))
+        progress(done, len(pictures))
     if not scores:
         raise VidcolorError(f"{folder}: no colour pictures in this folder")
 

@@ -10,6 +10,11 @@ into place, so an interrupted run never leaves a half-written picture under the 
 written picture carries a provenance mark ("colorized by vidcolor <version>, model <name>") in
 its format's own software field: a PNG text chunk, the EXIF ``Software`` tag of JPEG and WebP,
 the TIFF ``Software`` tag.
+
+Also here, with no decoder needed: which files are pictures (:data:`IMAGE_SUFFIXES`,
+:func:`find_pictures`) and the provenance text itself (:func:`provenance_text`). Pillow is
+imported only by the functions that decode or encode, so a film job can import this module for
+the mark without it.
 """
 
 from __future__ import annotations
@@ -21,15 +26,18 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from vidcolor.errors import VidcolorError
 
+if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see the docstring)
+    from PIL import Image
+
 __all__ = [
-    "Picture", "IMAGE_SUFFIXES", "read_image", "write_image", "read_provenance",
+    "Picture", "IMAGE_SUFFIXES", "find_pictures", "read_image", "write_image", "read_provenance",
     "provenance_text", "apply_orientation", "output_suffix", "writable_suffix",
 ]
 
@@ -92,6 +100,38 @@ def provenance_text(model_name: str) -> str:
     from vidcolor import __version__
 
     return f"{_PROVENANCE_PREFIX} {__version__}, model {model_name}"
+
+
+def find_pictures(folder: str | Path, exclude: str | Path | None = None) -> list[Path]:
+    """Picture files under a folder, by name (:data:`IMAGE_SUFFIXES`), recursively, sorted.
+
+    Hidden files and everything in hidden folders are skipped: vidcolor's own temporary files
+    (``.NAME.XXXX.part``) among them, and the thumbnails and resource forks that file managers
+    and other systems leave beside pictures.
+
+    Parameters
+    ----------
+    folder : str or Path
+    exclude : str or Path, optional
+        Skip everything inside this folder (an output folder within the input).
+
+    Returns
+    -------
+    list of Path
+        Each ``folder / relative path``; files are not opened, so some may not decode.
+    """
+    folder = Path(folder)
+    exclude = None if exclude is None else Path(exclude).resolve()
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if exclude is not None and exclude in path.resolve().parents:
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            found.append(path)
+    return sorted(found)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -271,6 +311,8 @@ def read_image(path: str | Path) -> Picture:
         If the file is missing, truncated, corrupt or of an unsupported kind; the message names
         the file.
     """
+    from PIL import Image
+
     path = Path(path)
     if not path.is_file():
         raise VidcolorError(f"{path}: no such file")
@@ -334,6 +376,8 @@ def read_provenance(path: str | Path) -> str | None:
     str or None
         The mark (``"colorized by vidcolor ..."``), or None for pictures without it.
     """
+    from PIL import Image
+
     with Image.open(path) as im:
         im.load()  # PNG text chunks after the image data are only seen once it is read
         candidates = []
@@ -412,6 +456,8 @@ def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
 
 
 def _encode_pillow(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
+    from PIL import Image
+
     rgb8 = _to_8bit(rgb)
     if alpha is None:
         im = Image.fromarray(np.ascontiguousarray(rgb8), "RGB")

@@ -15,17 +15,19 @@ each tile is colorized on its own; but
   where networks colour well, rather than on a tile's edge.
 
 Everything here works at working resolution (a few megapixels at most); the caller joins the
-result with the full-resolution lightness (:func:`vidcolor.colorize.upsample_ab`, in strips).
+result with the full-resolution lightness (:func:`vidcolor.upsample.upsample_ab`, in strips).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from vidcolor.models.protocol import ColorModel
+from vidcolor.progress import Progress, no_progress
 
 __all__ = ["TilePlan", "plan_tiles", "tile_starts", "tile_grid", "feather_1d",
            "feather_weights", "blend_tiles", "anchor_low_frequencies", "border_margin",
@@ -199,8 +201,8 @@ def feather_weights(rows: slice, cols: slice, shape: tuple[int, int], ramp: int)
     return wy[:, None] * wx[None, :]
 
 
-def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int, progress: bool = False,
-                batch: int = TILE_BATCH) -> np.ndarray:
+def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int,
+                progress: Progress | None = None, batch: int = TILE_BATCH) -> np.ndarray:
     """Predict a/b tile by tile over ``L`` and blend the tiles with feathered weights.
 
     Parameters
@@ -210,8 +212,8 @@ def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int, progress: bool 
     L : ndarray of float32, shape (h, w), in [0, 100]
         The working copy of the lightness.
     tile, overlap : int
-    progress : bool
-        A progress bar over tiles on stderr (on terminals only).
+    progress : Progress, optional
+        Told the tiles predicted so far, from 0 up to their number.
     batch : int
         Tiles per ``predict`` call.
 
@@ -219,21 +221,19 @@ def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int, progress: bool 
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    from tqdm import tqdm
-
+    progress = progress or no_progress
     grid = tile_grid(L.shape, tile, overlap)
     acc = np.zeros(L.shape + (2,), np.float32)
     total = np.zeros(L.shape, np.float32)
-    with tqdm(total=len(grid), unit="tile", leave=False, file=sys.stderr, dynamic_ncols=True,
-              disable=None if progress else True) as bar:
-        for i in range(0, len(grid), batch):
-            group = grid[i:i + batch]
-            ab = predict(np.stack([L[r, c] for r, c in group]))
-            for (r, c), ab_tile in zip(group, ab):
-                weight = feather_weights(r, c, L.shape, overlap)
-                acc[r, c] += ab_tile * weight[..., None]
-                total[r, c] += weight
-            bar.update(len(group))
+    progress(0, len(grid))
+    for i in range(0, len(grid), batch):
+        group = grid[i:i + batch]
+        ab = predict(np.stack([L[r, c] for r, c in group]))
+        for (r, c), ab_tile in zip(group, ab):
+            weight = feather_weights(r, c, L.shape, overlap)
+            acc[r, c] += ab_tile * weight[..., None]
+            total[r, c] += weight
+        progress(i + len(group), len(grid))
     # Overlaps are at least the ramp, so along each axis some tile gives every pixel a weight
     # of about 1/2 or more (see feather_1d): no division by zero, no weak spots.
     return acc / total[..., None]
@@ -277,23 +277,23 @@ def border_margin(plan: TilePlan) -> int:
     return max(0, min(plan.tile // 8, h - 1, w - 1))
 
 
-def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
-             progress: bool = False, anchor_sigma: float | None = None,
+def tiled_ab(model: ColorModel, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
+             progress: Progress | None = None, anchor_sigma: float | None = None,
              ab_render: np.ndarray | None = None) -> np.ndarray:
     """a/b of a large image at working resolution, from tiles that share the whole's context.
 
     Parameters
     ----------
-    model : Colorizer-like
-        ``predict_ab(L (N, h, w), global_features=None) -> (N, h, w, 2)``; with
-        ``uses_global_features`` true, also ``global_features(L (N, h, w)) -> (N, D)``.
+    model : ColorModel
+        See :class:`vidcolor.models.protocol.ColorModel`; with ``uses_global_features``, the
+        whole render's features are given to every tile.
     L_render : ndarray of float32, shape (rh, rw), in [0, 100]
         The whole image at render size: the source of the shared features and of the anchor.
     L_work : ndarray of float32, shape plan.work_shape, in [0, 100]
         The working copy the tiles are cut from.
     plan : TilePlan
-    progress : bool
-        A progress bar over tiles.
+    progress : Progress, optional
+        Told the tiles predicted so far (see :func:`blend_tiles`).
     anchor_sigma : float, optional
         See :func:`anchor_low_frequencies`, in working pixels; by default the size of two
         render pixels (``ANCHOR_RENDER_PIXELS``), so that what the whole-image render resolves
@@ -307,12 +307,10 @@ def tiled_ab(model, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
     -------
     ndarray of float32, shape plan.work_shape + (2,)
     """
-    g = None
-    if getattr(model, "uses_global_features", False):
-        g = model.global_features(L_render[None])
+    g = model.global_features(L_render[None]) if model.uses_global_features else None
 
     def predict(L):
-        # Models without global features (alpha, beta) take no such argument.
+        # The contract passes global features only to models that use them.
         return model.predict_ab(L) if g is None else model.predict_ab(L, global_features=g)
 
     ab_coarse = predict(L_render[None])[0] if ab_render is None else ab_render

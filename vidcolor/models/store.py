@@ -19,26 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.models.protocol import ColorModel
 
 FORMAT = 1
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights" / "default"
 
 
-class Colorizer:
-    """A loaded colorization network: L in, a/b out.
+class Colorizer(ColorModel):
+    """A loaded Keras colorization network: the shipped implementation of
+    :class:`~vidcolor.models.protocol.ColorModel` (see there for the members).
 
-    Attributes
-    ----------
-    name : str
-        Shown in provenance marks.
-    render_size : int
-        The side of the square whose area the render should roughly have (see
-        :func:`vidcolor.colorize.render_shape`).
-    multiple : int
-        Render heights and widths are best multiples of this; other sizes are padded.
-    uses_global_features : bool
-        True for fusion models, whose global (whole-image) features can be computed once with
-        :meth:`global_features` and shared by tiles of the same image.
+    Sizes that are not multiples of :attr:`multiple` are padded; ``uses_global_features`` is
+    True for fusion models; :attr:`identity` names the weights file it was loaded from.
     """
 
     def __init__(self, config: dict, nets, directory: Path | None = None):
@@ -50,6 +42,16 @@ class Colorizer:
         self.nets = nets  # vidcolor.models.nets.Nets
         self.uses_global_features = nets.backbone is not None
 
+    @property
+    def identity(self) -> dict | None:
+        """Path, size and modification time of the weights file; None if not loaded from one."""
+        weights = Path(self.directory) / "weights.npz" if self.directory else None
+        if weights is None or not weights.is_file():
+            return None
+        st = weights.stat()
+        return {"path": os.fspath(weights.resolve()), "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns}
+
     def _pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
         n, h, w = L.shape
         m = self.multiple
@@ -60,36 +62,15 @@ class Colorizer:
         return L, h, w
 
     def global_features(self, L: np.ndarray) -> np.ndarray | None:
-        """Whole-image features of a fusion model, to share between tiles.
-
-        Parameters
-        ----------
-        L : ndarray of float32, shape (N, h, w), in [0, 100]
-
-        Returns
-        -------
-        ndarray of float32, shape (N, D), or None for models without global features.
-        """
+        """See :meth:`ColorModel.global_features`: the backbone's pooled features of fusion
+        models, None for the others."""
         if not self.uses_global_features:
             return None
         L, _, _ = self._pad(np.asarray(L, np.float32))
         return self.nets.global_features(L[..., None])
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
-        """Predict a/b for a batch of lightness images.
-
-        Parameters
-        ----------
-        L : ndarray of float32, shape (N, h, w), in [0, 100]
-            Any h and w; multiples of :attr:`multiple` avoid padding.
-        global_features : ndarray of float32, shape (N, D) or (1, D), optional
-            From :meth:`global_features` of another (e.g. the whole, downscaled) image; by
-            default each image's own.
-
-        Returns
-        -------
-        ab : ndarray of float32, shape (N, h, w, 2), in [-128, 128]
-        """
+        """See :meth:`ColorModel.predict_ab`; without ``global_features``, each image's own."""
         L = np.asarray(L, np.float32)
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")
@@ -170,9 +151,22 @@ def load_model(directory: str | Path | None = None) -> Colorizer:
     Returns
     -------
     Colorizer
+
+    Raises
+    ------
+    VidcolorError
+        A missing or unreadable model, with a one-line message.
     """
+    from vidcolor.models import import_keras
+
+    import_keras()
     from vidcolor.models import nets as nets_module
 
+    if directory is None and not (DEFAULT_MODEL_DIR / "config.json").is_file():
+        raise VidcolorError(f"the shipped model is missing ({DEFAULT_MODEL_DIR}); "
+                            "pass a trained model with --model DIR")
+    if directory is not None and not Path(directory).is_dir():
+        raise VidcolorError(f"{directory}: no such model directory")
     directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR
     config = read_config(directory)
     try:

@@ -24,7 +24,7 @@ import cv2
 import numba
 import numpy as np
 
-from vidcolor.video.options import DEFAULT_STRENGTH
+from vidcolor.options import DEFAULT_STRENGTH
 
 __all__ = [
     "DEFAULT_STRENGTH",

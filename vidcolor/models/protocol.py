@@ -1,0 +1,91 @@
+"""What the pipelines need of a colorization model: :class:`ColorModel`, written once.
+
+The shipped Keras network (:class:`vidcolor.models.store.Colorizer`) implements it, and so can
+anything else that maps lightness to chroma: another runtime, a model behind a server, a test's
+numpy fake. A class may subclass :class:`ColorModel` to inherit the defaults below (a model
+without global features need not write :meth:`~ColorModel.global_features`), or just have the
+same members.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["ColorModel", "check_model"]
+
+
+@runtime_checkable
+class ColorModel(Protocol):
+    """A network that predicts a/b from L.
+
+    Attributes
+    ----------
+    name : str
+        Shown in provenance marks ("colorized by vidcolor VERSION, model NAME").
+    render_size : int
+        The side of the square whose area a render should roughly have (see
+        :func:`vidcolor.colorize.render_shape`).
+    multiple : int
+        Render heights and widths are rounded to multiples of this.
+    uses_global_features : bool
+        True when whole-picture features can be computed once with :meth:`global_features`
+        and shared by tiles of the same picture.
+    identity : dict or None
+        A JSON-able value that changes whenever the weights do (``--resume`` refuses to mix
+        two models' frames); None when the model cannot say.
+    """
+
+    name: str
+    render_size: int
+    multiple: int = 32
+    uses_global_features: bool = False
+    identity: dict | None = None
+
+    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
+        """Predict chroma for a batch of lightness images.
+
+        Parameters
+        ----------
+        L : ndarray of float32, shape (N, h, w), in [0, 100]
+            Any h and w; multiples of :attr:`multiple` avoid padding.
+        global_features : ndarray of float32, shape (N, D) or (1, D), optional
+            From :meth:`global_features` of another (e.g. the whole, downscaled) picture;
+            only passed to models with :attr:`uses_global_features`.
+
+        Returns
+        -------
+        ab : ndarray of float32, shape (N, h, w, 2), in [-128, 128]
+        """
+        ...
+
+    def global_features(self, L: np.ndarray) -> np.ndarray | None:
+        """Whole-picture features to share between tiles.
+
+        Parameters
+        ----------
+        L : ndarray of float32, shape (N, h, w), in [0, 100]
+
+        Returns
+        -------
+        ndarray of float32, shape (N, D), or None for models without global features.
+        """
+        return None
+
+
+def check_model(model) -> ColorModel:
+    """``model`` itself if it has every member of :class:`ColorModel`.
+
+    Raises
+    ------
+    TypeError
+        Naming the members it lacks (a programming error, not a user's).
+    """
+    if not isinstance(model, ColorModel):
+        missing = [name for name in ("name", "render_size", "multiple", "uses_global_features",
+                                     "identity", "predict_ab", "global_features")
+                   if not hasattr(model, name)]
+        raise TypeError(f"{type(model).__name__} is not a ColorModel: it lacks "
+                        f"{', '.join(missing)}")
+    return model

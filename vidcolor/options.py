@@ -1,0 +1,219 @@
+"""A job's options as values: checked once when made, compared for ``--resume``, sent as JSON.
+
+The CLI builds these from its arguments, the library takes them, and a web request or a
+distributed task can carry them whole (:meth:`to_dict` / ``from_dict``). Each is a frozen
+dataclass whose constructor raises :class:`~vidcolor.errors.VidcolorError` with a one-line
+message for a value no job could use, so a job never starts with options it would refuse
+halfway. This module imports nothing heavy: ``vidcolor --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+
+from vidcolor.errors import VidcolorError
+
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "EncoderOptions", "ImageOptions",
+           "VideoOptions", "Window", "parse_time"]
+
+#: Default stabilization strength, chosen by measurement (benchmarks/RESULTS.md, temporal).
+DEFAULT_STRENGTH = 0.8
+#: Frames per resumable segment: what an interrupted job loses at most.
+DEFAULT_SEGMENT_FRAMES = 240
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``"12.5"``, ``"1:02.5"`` (MM:SS) or ``"1:00:02.5"`` (HH:MM:SS).
+
+    Raises
+    ------
+    ValueError
+        Unparseable or negative.
+    """
+    text = text.strip()
+    m = _CLOCK.match(text)
+    if m:
+        hours, minutes, seconds = m.groups()
+        value = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"not a time: {text!r} (use seconds or [HH:]MM:SS)") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"time must be a finite number >= 0, got {text!r}")
+    return value
+
+
+class _Options:
+    """What every option value can do: become a plain dict (JSON-able) and back."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """The inverse of :meth:`to_dict`; unknown keys are refused (a typo is not ignored)."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise VidcolorError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        values = {}
+        for key, value in data.items():
+            nested = _NESTED.get((cls.__name__, key))
+            values[key] = nested.from_dict(value) if nested and isinstance(value, dict) else value
+        return cls(**values)
+
+
+def _check_int(name: str, value, lowest: int, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise VidcolorError(f"{name} must be an integer >= {lowest}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ImageOptions(_Options):
+    """How one picture is colorized.
+
+    Attributes
+    ----------
+    render_size : int, optional
+        Network resolution, about ``render_size**2`` pixels; None is the model's own.
+    tile : int, optional
+        Tile side for large pictures, in working pixels; None chooses automatically, 0 never
+        tiles (see :func:`vidcolor.tiling.plan_tiles`).
+    tile_overlap : int, optional
+        Minimum overlap of neighbouring tiles, in working pixels; None is a quarter tile.
+    """
+
+    render_size: int | None = None
+    tile: int | None = None
+    tile_overlap: int | None = None
+
+    def __post_init__(self):
+        _check_int("render size", self.render_size, 1)
+        _check_int("tile", self.tile, 0)
+        _check_int("tile overlap", self.tile_overlap, 0)
+
+
+@dataclass(frozen=True)
+class Window(_Options):
+    """The part of a film to colorize, in seconds from the video stream's own start.
+
+    Attributes
+    ----------
+    start : float
+        >= 0.
+    duration : float, optional
+        > 0; None runs to the end.
+    """
+
+    start: float = 0.0
+    duration: float | None = None
+
+    def __post_init__(self):
+        start_ok = isinstance(self.start, (int, float)) and math.isfinite(self.start) \
+            and self.start >= 0
+        duration_ok = self.duration is None or (
+            isinstance(self.duration, (int, float)) and math.isfinite(self.duration)
+            and self.duration > 0)
+        if not (start_ok and duration_ok):
+            raise VidcolorError("--start must be >= 0 and --duration > 0")
+        object.__setattr__(self, "start", float(self.start))
+        if self.duration is not None:
+            object.__setattr__(self, "duration", float(self.duration))
+
+    @property
+    def is_whole(self) -> bool:
+        """True when the window is the whole film (every timestamp is kept as it is)."""
+        return self.start <= 0 and self.duration is None
+
+    def bounds(self, origin: float) -> tuple[float, float | None]:
+        """The window on the stream's clock: seconds ``(t0, t1)``, ``t1`` None for the end.
+
+        Parameters
+        ----------
+        origin : float
+            Seconds of the stream's first timestamp (``VideoInfo.start_time``).
+        """
+        t0 = origin + self.start
+        return t0, None if self.duration is None else t0 + self.duration
+
+    def span(self, total: float) -> float:
+        """Seconds of a ``total``-second film that fall inside the window."""
+        span = max(total - self.start, 0.0)
+        return span if self.duration is None else min(span, self.duration)
+
+
+@dataclass(frozen=True)
+class EncoderOptions(_Options):
+    """How the colorized video stream is encoded; None picks the container's default.
+
+    Attributes
+    ----------
+    codec : str, optional
+        FFmpeg encoder name (default libx264; libvpx-vp9 for .webm).
+    crf : int, optional
+        Constant rate factor, >= 0 (default 18 for libx264).
+    preset : str, optional
+        Encoder speed preset (default veryfast).
+    """
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+
+    def __post_init__(self):
+        _check_int("--crf", self.crf, 0)
+        for name, value in (("--codec", self.codec), ("--preset", self.preset)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise VidcolorError(f"{name} must be a name, got {value!r}")
+
+
+@dataclass(frozen=True)
+class VideoOptions(_Options):
+    """How a film is colorized (the output path and resume/overwrite are the job's, not these).
+
+    Attributes
+    ----------
+    render_size : int, optional
+        Network resolution; None is the model's own.
+    batch_size : int, optional
+        Frames per model call; None chooses by device
+        (:func:`vidcolor.video.frames.default_batch_size`).
+    stabilize : bool
+        Temporal stabilization of the chroma.
+    stabilize_strength : float in [0, 1]
+    window : Window
+    segment_frames : int
+        Frames per resumable segment.
+    encoder : EncoderOptions
+    """
+
+    render_size: int | None = None
+    batch_size: int | None = None
+    stabilize: bool = True
+    stabilize_strength: float = DEFAULT_STRENGTH
+    window: Window = field(default_factory=Window)
+    segment_frames: int = DEFAULT_SEGMENT_FRAMES
+    encoder: EncoderOptions = field(default_factory=EncoderOptions)
+
+    def __post_init__(self):
+        _check_int("render size", self.render_size, 1)
+        _check_int("batch size", self.batch_size, 1)
+        _check_int("segment_frames", self.segment_frames, 1, optional=False)
+        s = self.stabilize_strength
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s <= 1.0:
+            raise VidcolorError(f"--stabilize-strength must be in [0, 1], got {s}")
+        object.__setattr__(self, "stabilize_strength", float(s))
+        object.__setattr__(self, "stabilize", bool(self.stabilize))
+
+
+#: Fields holding another option value, rebuilt by ``from_dict``.
+_NESTED = {("VideoOptions", "window"): Window, ("VideoOptions", "encoder"): EncoderOptions}

@@ -1,0 +1,197 @@
+"""The ``vidcolor image`` job: picture files and folders in, colorized and marked files out.
+
+:func:`plan_outputs` pairs every input picture with its output path (and refuses a plan that
+could not be carried out, before any work); :func:`colorize_files` colorizes them one by one
+with an :class:`~vidcolor.colorize.ImageColorizer`, and reports what it wrote and what failed
+(:class:`ImageReport`). A picture that fails is logged and the others are still done; what
+that means for an exit status is the caller's business (the CLI's), as are progress bars.
+Reading and writing are :mod:`vidcolor.imageio`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidcolor.colorize import ImageColorizer
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
+                              writable_suffix, write_image)
+from vidcolor.log import logger
+from vidcolor.progress import Progress, no_progress
+
+__all__ = ["ImageReport", "plan_outputs", "colorize_file", "colorize_files"]
+
+
+@dataclass
+class ImageReport:
+    """What a :func:`colorize_files` run did.
+
+    Attributes
+    ----------
+    outputs : list of Path
+        The files written, in the order they were done.
+    failures : list of (Path, str)
+        Each picture that was not written: its input path and a one-line message (which names
+        the file).
+    """
+
+    outputs: list[Path] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many pictures were tried: written or failed."""
+        return len(self.outputs) + len(self.failures)
+
+
+def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
+    """Pair every input picture with its output path.
+
+    One input file gives the file ``output`` (unless ``output`` is an existing folder). Anything
+    else makes ``output`` a folder: a single input folder is mirrored into it with the same
+    relative names; with several inputs, files keep their names and folders keep their own name
+    as a subfolder. BMP inputs give PNG outputs (BMP cannot hold the provenance mark).
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Files and folders.
+    output : str or Path
+
+    Returns
+    -------
+    jobs : list of (input path, output path)
+    folder_mode : bool
+        True when the output is a folder.
+
+    Raises
+    ------
+    VidcolorError
+        Missing inputs, folders without pictures, an output format that cannot be written, or
+        two inputs that would be written to the same output.
+    """
+    inputs = [Path(p) for p in inputs]
+    names_folder = str(output).endswith(("/", "\\"))  # "out/" means a folder; Path drops the /
+    output = Path(output)
+    for path in inputs:
+        if not path.exists():
+            raise VidcolorError(f"{path}: no such file or folder")
+    single_file = len(inputs) == 1 and inputs[0].is_file()
+    if single_file and not output.is_dir() and not names_folder:
+        if not writable_suffix(output.suffix):
+            what = output.suffix or "a file without an ending"
+            raise VidcolorError(f"{output}: cannot write {what}; use .png, .tif, .jpg or .webp")
+        return [(inputs[0], output)], False
+
+    exclude = output.resolve()
+    jobs = []
+    for path in inputs:
+        if path.is_file():
+            jobs.append((path, Path(path.name)))
+            continue
+        found = find_pictures(path, exclude)
+        if not found:
+            raise VidcolorError(f"{path}: no pictures in this folder")
+        prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
+        jobs += [(f, prefix / f.relative_to(path)) for f in found]
+
+    planned, seen = [], {}
+    for src, rel in jobs:
+        dst = output / rel.with_suffix(output_suffix(rel.suffix))
+        if dst in seen:
+            raise VidcolorError(f"{seen[dst]} and {src} would both be written to {dst}")
+        seen[dst] = src
+        planned.append((src, dst))
+    return planned, True
+
+
+def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
+                  overwrite: bool) -> None:
+    """Colorize one picture file into another, keeping size, depth, alpha and lightness.
+
+    The colours are written over the decoded samples where the decoder allows (one
+    full-resolution picture in memory, not two); the output file appears only once it is
+    complete (see :func:`vidcolor.imageio.write_image`), so an interruption leaves nothing
+    half-written.
+
+    Parameters
+    ----------
+    src, dst : Path
+    colorizer : ImageColorizer
+    mark : str
+        The provenance text (:func:`vidcolor.imageio.provenance_text`).
+    overwrite : bool
+        Replace an existing ``dst``; without it that is an error, raised before any work.
+
+    Raises
+    ------
+    VidcolorError
+        Unreadable input, existing output without ``overwrite``, or an output that cannot be
+        written; the message names the file.
+    """
+    if dst.exists() and not overwrite:  # before the work, not after
+        raise VidcolorError(f"{dst}: exists (use --overwrite to replace it)")
+    picture = read_image(src)
+    # Decoders hand out read-only arrays at times (Pillow's buffers); then a new one it is.
+    out = picture.rgb if picture.rgb.flags.writeable else None
+    rgb = colorizer.colorize(picture.rgb, out=out)
+    try:
+        write_image(dst, rgb, picture.alpha, mark=mark, overwrite=overwrite)
+    except OSError as e:
+        raise VidcolorError(f"{dst}: cannot write ({e.strerror or e})") from None
+
+
+def colorize_files(inputs, output, colorizer: ImageColorizer, *, overwrite: bool = False,
+                   progress: Progress | None = None) -> ImageReport:
+    """Colorize picture files and folders: the work of ``vidcolor image``.
+
+    Each output has its input's size, bit depth (8 or 16; JPEG and WebP outputs are 8-bit),
+    alpha channel and lightness; only a/b are predicted. A provenance mark naming the model
+    goes into every output. A picture that cannot be read or written, or that is too large for
+    the memory available, is logged (``logger.error``, one line naming the file) and the others
+    are still done.
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Picture files and folders (see :func:`plan_outputs` for where the outputs go).
+    output : str or Path
+        The output file, or folder.
+    colorizer : ImageColorizer
+        The model and options every picture is colorized with.
+    overwrite : bool
+        Replace existing outputs; by default they are left alone and reported as failures.
+    progress : Progress, optional
+        Told the pictures done (written or failed) so far, out of all of them.
+
+    Returns
+    -------
+    ImageReport
+
+    Raises
+    ------
+    VidcolorError
+        Problems that stop everything before any work: missing inputs, folders without
+        pictures, outputs that cannot be planned (see :func:`plan_outputs`).
+    """
+    progress = progress or no_progress
+    jobs, _ = plan_outputs(inputs, output)
+    mark = provenance_text(colorizer.model.name)
+    report = ImageReport()
+    progress(0, len(jobs))
+    for done, (src, dst) in enumerate(jobs, 1):
+        try:
+            colorize_file(src, dst, colorizer, mark, overwrite)
+            report.outputs.append(dst)
+        except VidcolorError as e:
+            _fail(report, src, str(e))
+        except MemoryError:  # one huge scan should not end a folder's run
+            _fail(report, src, f"{src}: too large for the memory available")
+        progress(done, len(jobs))
+    return report
+
+
+def _fail(report: ImageReport, src: Path, message: str) -> None:
+    report.failures.append((src, message))
+    logger.error(f"error: {message}")

@@ -1,0 +1,173 @@
+"""The per-frame steps of a film, independent of files and threads.
+
+One frame's path: RGB -> full-resolution L -> render-size L (:meth:`FrameColorizer.prepare`)
+-> the model's a/b for a batch of frames (:meth:`~FrameColorizer.predict`) -> temporal
+stabilization in display order (:meth:`~FrameColorizer.stabilize`) -> a/b upsampled with the
+full-resolution L and turned into RGB (:meth:`~FrameColorizer.finish`). The streaming pipeline
+(:mod:`vidcolor.video.stages`) runs these steps in three threads; :meth:`colorize_frames` runs
+them in one, for benchmarks and tests. Both batch through :func:`batched` and
+:meth:`~FrameColorizer.colorize_batch`, so there is one batching implementation.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from itertools import islice
+from typing import Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from vidcolor import color
+from vidcolor.colorize import finish_rgb, render_shape, resize_l
+from vidcolor.models.protocol import ColorModel, check_model
+from vidcolor.options import VideoOptions
+from vidcolor.video.stabilize import Stabilizer
+
+__all__ = ["Frame", "FrameColorizer", "batched", "default_batch_size"]
+
+T = TypeVar("T")
+
+
+def default_batch_size() -> int:
+    """Frames per model call: larger on a GPU, where it pays, small on a CPU (less latency
+    and memory). Only looks for a GPU if TensorFlow is already imported (by the model)."""
+    tf = sys.modules.get("tensorflow")
+    try:
+        if tf is not None and tf.config.list_physical_devices("GPU"):
+            return 32
+    except Exception:  # noqa: BLE001 - any failure means: no usable GPU
+        pass
+    return 8
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+@dataclass
+class Frame:
+    """One video frame between decoding and finishing.
+
+    Attributes
+    ----------
+    pts : int
+        In the input stream's time base.
+    L_full : ndarray of float32, shape (H, W), in [0, 100]
+    L_small : ndarray of float32, shape (h, w), in [0, 100]
+        At render size.
+    ab : ndarray of float32, shape (h, w, 2), in about [-110, 110], or None
+        Set by :meth:`FrameColorizer.colorize_batch` (stabilized, at render size).
+    state : dict or None
+        The stabilizer's state after this frame, when it is to be saved with the segment
+        this frame ends (what a resumed job continues from).
+    """
+
+    pts: int
+    L_full: np.ndarray
+    L_small: np.ndarray
+    ab: np.ndarray | None = None
+    state: dict | None = None
+
+
+class FrameColorizer:
+    """Colorizes frames of one film with one model.
+
+    Parameters
+    ----------
+    model : ColorModel
+    render_size : int, optional
+        Defaults to the model's.
+    stabilizer : Stabilizer or None
+        None: every frame is colorized on its own.
+    """
+
+    def __init__(self, model: ColorModel, render_size: int | None = None,
+                 stabilizer: Stabilizer | None = None):
+        self.model = check_model(model)
+        self.render_size = int(render_size or model.render_size)
+        self.stabilizer = stabilizer
+        self.cuts = 0
+
+    @classmethod
+    def from_options(cls, model: ColorModel, options: VideoOptions) -> "FrameColorizer":
+        """The colorizer a :class:`~vidcolor.options.VideoOptions` asks for."""
+        stabilizer = Stabilizer(options.stabilize_strength) if options.stabilize else None
+        return cls(model, options.render_size, stabilizer)
+
+    def render_shape(self, height: int, width: int) -> tuple[int, int]:
+        return render_shape(height, width, self.render_size, self.model.multiple)
+
+    def prepare(self, rgb: np.ndarray, pts: int = 0) -> Frame:
+        """Full-resolution and render-size lightness of one frame.
+
+        Parameters
+        ----------
+        rgb : ndarray of uint8 or uint16, shape (H, W, 3)
+        pts : int
+
+        Returns
+        -------
+        Frame
+            Without ``ab`` yet.
+        """
+        L_full = color.rgb_to_l(rgb)
+        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*L_full.shape)))
+
+    def predict(self, L_small: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2).
+
+        A short batch (a clip's last) is padded to ``batch_size`` with copies of its last frame:
+        the model's compiled function is per input shape, and a new batch size would cost
+        another trace (about a second on a CPU), far more than a few extra frames.
+        """
+        n = len(L_small)
+        batch = np.stack(L_small).astype(np.float32, copy=False)
+        if batch_size is not None and n < batch_size:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
+        return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
+
+    def stabilize(self, L_small: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """Temporal stabilization of one frame's chroma, in display order (h, w, 2)."""
+        if self.stabilizer is None:
+            return ab
+        out, info = self.stabilizer(L_small, ab)
+        self.cuts += int(info.cut)
+        return out
+
+    def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
+        """Predict and stabilize a batch of frames in display order; sets each ``ab``."""
+        ab = self.predict([f.L_small for f in frames], batch_size)
+        for frame, ab_i in zip(frames, ab):
+            frame.ab = self.stabilize(frame.L_small, ab_i)
+        return frames
+
+    @staticmethod
+    def finish(frame: Frame, dtype=np.uint8) -> np.ndarray:
+        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`).
+
+        Returns
+        -------
+        ndarray of `dtype`, shape (H, W, 3)
+        """
+        return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
+
+    def colorize_frames(self, frames: Iterable[np.ndarray],
+                        batch_size: int = 8) -> Iterator[np.ndarray]:
+        """Colorize a sequence of RGB frames in one thread (for benchmarks and tests).
+
+        Parameters
+        ----------
+        frames : iterable of ndarray, uint8 or uint16, shape (H, W, 3)
+
+        Yields
+        ------
+        ndarray, same dtype and shape as each input frame
+        """
+        for batch in batched(((rgb.dtype, self.prepare(rgb)) for rgb in frames), batch_size):
+            self.colorize_batch([f for _, f in batch], batch_size)
+            for dtype, frame in batch:
+                yield self.finish(frame, dtype)

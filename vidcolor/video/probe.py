@@ -1,0 +1,228 @@
+"""What an input film is: its first video stream described once, before any work starts.
+
+:func:`probe` opens the input, decodes its first frame (so a file that will not decode is
+refused now, not halfway through a job) and returns a :class:`VideoInfo`: size, time base,
+rate, start time and the colour facts the decoder and encoder must agree on. Every other video
+module works from that value. Timing is kept exactly downstream: every output frame gets the
+pts and time base of the input frame it came from, so the display matrix (rotation) and sample
+aspect ratio found here are copied to the output stream too.
+
+Also here, because every module that opens or reads the input needs them: :func:`open_input`
+(the input's errors as one-line :class:`~vidcolor.errors.VidcolorError` messages) and
+:func:`ffmpeg_message` (an FFmpeg error in one short line).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import av.error
+import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
+
+from vidcolor.errors import VidcolorError
+from vidcolor.options import Window
+
+__all__ = ["VideoInfo", "ffmpeg_message", "matrix_tag", "open_input", "probe"]
+
+
+@dataclass
+class VideoInfo:
+    """What vidcolor needs to know about an input's video stream.
+
+    Attributes
+    ----------
+    path : str
+    format_name : str
+        The demuxer (e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"``).
+    stream_index : int
+        Index of the (first) video stream.
+    codec : str
+    width, height : int
+        Stored (not displayed) frame size.
+    time_base : Fraction
+        Of the video stream; output frames keep their pts in it.
+    rate : Fraction
+        Nominal frame rate (for the encoder's rate control and progress estimates only).
+    start_time : float
+        Seconds of the stream's first timestamp.
+    duration : float or None
+        Seconds.
+    frames : int
+        Frame count from the container, 0 if unknown.
+    high_bit_depth : bool
+        More than 8 bits per sample: decoded as 16-bit RGB, encoded at 10 bits.
+    sample_aspect_ratio : Fraction or None
+    display_matrix : tuple of 9 int or None
+        FFmpeg display matrix (rotation/flip) found on the decoded frames.
+    other_streams : list of str
+        ``"index:type"`` of every other stream of the input.
+    matrix : str
+        YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode.
+    color_primaries, color_trc : int
+        The input's tags (AVColorPrimaries, AVColorTransferCharacteristic), copied.
+    """
+
+    path: str
+    format_name: str
+    stream_index: int
+    codec: str
+    width: int
+    height: int
+    time_base: Fraction
+    rate: Fraction
+    start_time: float
+    duration: float | None
+    frames: int
+    high_bit_depth: bool
+    sample_aspect_ratio: Fraction | None
+    display_matrix: tuple[int, ...] | None
+    other_streams: list[str] = field(default_factory=list)
+    matrix: str = "ITU601"
+    color_primaries: int = 2
+    color_trc: int = 2
+
+    def estimate_frames(self, window: Window = Window()) -> int:
+        """Expected frame count of a window (0 if unknown), for progress bars."""
+        if window.is_whole and self.frames:
+            return self.frames
+        if self.duration is None:
+            return 0
+        return int(round(window.span(self.duration) * float(self.rate)))
+
+
+def open_input(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open an input for reading.
+
+    Raises
+    ------
+    VidcolorError
+        Missing file, a folder, or nothing FFmpeg can read.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise VidcolorError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise VidcolorError(f"{path}: is a folder, not a video")
+    try:
+        return av.open(path, "r")
+    except av.error.FFmpegError as e:
+        raise VidcolorError(f"{path}: not a readable video ({ffmpeg_message(e)})") from None
+
+
+def ffmpeg_message(e: BaseException) -> str:
+    """An error in one line for a user: FFmpeg's own text (first line, at most 200
+    characters), or the exception's type name when it has none."""
+    text = getattr(e, "strerror", None) or str(e)
+    return str(text).splitlines()[0][:200] if text else type(e).__name__
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    for sd in frame.side_data:
+        if sd.type == SideDataType.DISPLAYMATRIX:
+            data = bytes(sd)
+            if len(data) >= 36:
+                return struct.unpack("<9i", data[:36])
+    return None
+
+
+def _high_bit_depth(stream) -> bool:
+    fmt = stream.codec_context.format
+    if fmt is None:
+        return False
+    return any(c.bits > 8 for c in fmt.components)
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Describe an input's first video stream, decoding its first frame to check it decodes.
+
+    Raises
+    ------
+    VidcolorError
+        Missing or unreadable file, no video stream, undecodable video.
+    """
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise VidcolorError(f"{path}: has no video stream")
+        vs = container.streams.video[0]
+        if vs.codec_context is None:
+            raise VidcolorError(f"{path}: video codec not supported by this FFmpeg build")
+        first = None
+        try:
+            for frame in container.decode(vs):
+                first = frame
+                break
+        except av.error.FFmpegError as e:
+            raise VidcolorError(f"{path}: video does not decode ({ffmpeg_message(e)})") from None
+        if first is None:
+            raise VidcolorError(f"{path}: video stream has no decodable frames")
+        rate = vs.guessed_rate or vs.average_rate or Fraction(25)
+        tb = vs.time_base or Fraction(1, 90000)
+        if vs.start_time is not None:
+            start = float(vs.start_time * tb)
+        elif container.start_time is not None:
+            start = container.start_time / av.time_base
+        else:
+            start = 0.0
+        if vs.duration:
+            duration = float(vs.duration * tb)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = None
+        others = [f"{s.index}:{s.type}" for s in container.streams if s.index != vs.index]
+        matrix = _display_matrix(first)
+        if matrix is None and "rotate" in vs.metadata:
+            # Old-style tag (FFmpeg normally turns it into a display matrix on demux).
+            matrix = _rotation_matrix(float(vs.metadata["rotate"]))
+        return VideoInfo(
+            path=os.fspath(path), format_name=container.format.name, stream_index=vs.index,
+            codec=vs.codec_context.name, width=first.width, height=first.height,
+            time_base=tb, rate=Fraction(rate).limit_denominator(100000), start_time=start,
+            duration=duration, frames=int(vs.frames or 0), high_bit_depth=_high_bit_depth(vs),
+            sample_aspect_ratio=_sar(vs), display_matrix=matrix, other_streams=others,
+            matrix=_yuv_matrix(first.colorspace, first.height),
+            color_primaries=int(vs.codec_context.color_primaries or 2),
+            color_trc=int(vs.codec_context.color_trc or 2),
+        )
+
+
+#: AVColorSpace tag -> the swscale matrix (PyAV Colorspace name), and back.
+_MATRIX_OF_TAG = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020",
+                  10: "BT2020"}
+_TAG_OF_MATRIX = {"ITU709": 1, "FCC": 4, "ITU601": 6, "SMPTE240M": 7, "BT2020": 9}
+
+
+def _yuv_matrix(tag: int | None, height: int) -> str:
+    """The YUV matrix of a stream: its tag, or for untagged video what players assume
+    (BT.709 from 720 lines up, BT.601 below). Decoding and encoding with it, and tagging the
+    output with it, keeps colours and lightness where a player will show them."""
+    if tag in _MATRIX_OF_TAG:
+        return _MATRIX_OF_TAG[int(tag)]
+    return "ITU709" if height >= 720 else "ITU601"
+
+
+def matrix_tag(matrix: str) -> int:
+    """The AVColorSpace tag an output encoded with ``matrix`` (``VideoInfo.matrix``) carries;
+    2 (unspecified) for a matrix without one."""
+    return _TAG_OF_MATRIX.get(matrix, 2)
+
+
+def _sar(stream) -> Fraction | None:
+    try:
+        sar = stream.sample_aspect_ratio
+    except (AttributeError, ZeroDivisionError):
+        return None
+    return sar if sar and sar != 1 else None
+
+
+def _rotation_matrix(degrees_clockwise: float) -> tuple[int, ...]:
+    """FFmpeg display matrix for a clockwise `rotate` tag (16.16 fixed point, w in 2.30)."""
+    theta = np.deg2rad(-degrees_clockwise)  # the matrix stores the counter-clockwise angle
+    c, s = np.cos(theta), np.sin(theta)
+    fx = lambda v: int(round(v * 65536))  # noqa: E731
+    return (fx(c), fx(-s), 0, fx(s), fx(c), 0, 0, 0, 1 << 30)
