@@ -59,6 +59,16 @@ def _positive_int(text: str) -> int:
 
 # --- image ---------------------------------------------------------------------------------
 
+def _still_render_size_help() -> str:
+    """The --render-size help of the picture commands (image, eval), with its bound."""
+    from vidcolor.options import MAX_RENDER_SIZE
+
+    return (f"network resolution, about N x N pixels, at most {MAX_RENDER_SIZE} (default: the "
+            "model's); memory grows with N^2: a picture's six views measured 1.6 GB at 2048 "
+            "besides the model's 0.7 GB (one network pass: 0.06 GB at 512, 0.18 at 1024, 0.64 "
+            "at 2048)")
+
+
 def _add_image(sub) -> None:
     p = sub.add_parser(
         "image", help="colorize photos (files or folders)",
@@ -72,7 +82,7 @@ def _add_image(sub) -> None:
                    "folders keep their relative names")
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int, metavar="N",
-                   help="network resolution, about N x N pixels (default: the model's)")
+                   help=_still_render_size_help())
     p.add_argument("--tile", type=_non_negative_int, metavar="SIZE",
                    help="colorize large pictures in overlapping tiles of SIZE x SIZE working "
                    "pixels that share the whole picture's context; 0 never tiles (default: "
@@ -137,7 +147,8 @@ def _run_image(args) -> int:
 # --- video ---------------------------------------------------------------------------------
 
 def _add_video(sub) -> None:
-    from vidcolor.options import DEFAULT_STRENGTH, parse_time
+    from vidcolor.options import (DEFAULT_STRENGTH, MAX_BATCH_PIXELS, MAX_RENDER_SIZE,
+                                  max_batch_size, parse_time)
 
     def time_arg(text: str) -> float:
         try:
@@ -153,9 +164,14 @@ def _add_video(sub) -> None:
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", help="model directory (default: the shipped model)")
-    p.add_argument("--render-size", type=_positive_int, help="network resolution (default: the model's)")
+    p.add_argument("--render-size", type=_positive_int,
+                   help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
     p.add_argument("--batch-size", type=_positive_int,
-                   help="frames per model call (default: 32 on a GPU, 8 on a CPU)")
+                   help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
+                   "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
+                   f"pixel, so batch size x render size^2 is at most {MAX_BATCH_PIXELS} "
+                   f"({max_batch_size(256)} frames at render size 256, {max_batch_size(512)} "
+                   "at 512: 5.7 GB), and a batch's frames at most 4 GiB (128 frames at 4K)")
     p.add_argument("--no-stabilize", dest="stabilize", action="store_false",
                    help="colorize every frame on its own (no temporal stabilization)")
     p.add_argument("--stabilize-strength", type=float, default=DEFAULT_STRENGTH, metavar="S",
@@ -197,8 +213,10 @@ def _run_video(args) -> int:
             bar.close()
     done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
     cuts = f", {result.cuts} shots" if options.stabilize else ""
-    print(f"{result.output}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}",
-          file=sys.stderr)
+    n_lost = result.lost_frames
+    lost = f", {n_lost} undecodable frame{'s' * (n_lost != 1)} left out" if n_lost else ""
+    print(f"{result.output}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}"
+          f"{lost}", file=sys.stderr)
     return 0
 
 
@@ -215,7 +233,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     p.add_argument("--sheet", metavar="FILE", help="write a contact sheet PNG (grey | ours | truth)")
     p.add_argument("--render-size", type=_positive_int, metavar="N",
-                   help="network resolution (default: the model's)")
+                   help=_still_render_size_help())
     p.add_argument("--limit", type=_positive_int, metavar="N",
                    help="measure only the first N colour pictures")
     p.set_defaults(run=_run_eval)
@@ -236,6 +254,51 @@ def _run_eval(args) -> int:
     if args.sheet:
         print(f"contact sheet: {args.sheet}")
     print(summary_json(result))
+    return 0
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="a web page and a REST API for colorizing (needs the serve extra)",
+        description="Serve a web page (drop a photo or a film) and a REST API under /api/v1 "
+        "(documented at /docs). One model is loaded once; jobs, their options and results are "
+        "kept under --data, so finished results survive a restart and interrupted films "
+        "continue. Needs the serve extra: pip install \"vidcolor[serve]\".")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; any "
+                   "other address needs --token)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data", default="vidcolor-data", metavar="DIR",
+                   help="folder for the jobs database and files (default ./vidcolor-data)")
+    p.add_argument("--token", default=os.environ.get("VIDCOLOR_TOKEN"),
+                   help="bearer token every API call must carry (default: $VIDCOLOR_TOKEN, "
+                   "which keeps it out of the process list)")
+    p.add_argument("--max-upload", default="2GB", metavar="SIZE",
+                   help="largest upload, like 500MB, 2GB or a number of bytes (default 2GB)")
+    p.add_argument("--workers", type=_positive_int, default=2, metavar="N",
+                   help="pictures or films colorized at once (default 2)")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args) -> int:
+    from vidcolor.serve import EXTRA_HINT, missing_extra
+    from vidcolor.serve.config import ServeConfig, parse_size
+
+    if missing_extra():
+        raise VidcolorError(EXTRA_HINT)
+    config = ServeConfig(args.data, host=args.host, port=args.port, token=args.token or None,
+                         max_upload=parse_size(args.max_upload), workers=args.workers)
+    from vidcolor.models import store
+    from vidcolor.serve.app import serve
+
+    model = store.load_model(args.model)  # before listening: a bad model is told at once
+    hint = " (open it with #token=TOKEN at the end)" if config.token else ""
+    print(f"vidcolor: serving {config.url}{hint}; data in {config.data}; Ctrl-C stops",
+          file=sys.stderr)
+    serve(config, model)
     return 0
 
 
@@ -269,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_image(sub)
     _add_video(sub)
     _add_eval(sub)
+    _add_serve(sub)
     _add_handovers(sub)
     return parser
 

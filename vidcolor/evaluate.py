@@ -18,11 +18,13 @@ import numpy as np
 from vidcolor import color
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import find_pictures, provenance_text, read_image, write_image
+from vidcolor.imageio import (find_pictures, provenance_text, read_image, writable_suffix,
+                              write_image)
 from vidcolor.metrics import colourfulness, psnr
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
+from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress, no_progress
 
 __all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "summary_json",
@@ -164,6 +166,15 @@ def _colour_truth(path: Path) -> tuple[np.ndarray | None, str | None]:
     return (truth, None) if is_colour(truth) else (None, "grey")
 
 
+def _check_sheet(sheet: Path, pictures: list[Path]) -> None:
+    """Refuse a contact sheet path before the work: one that cannot be written, or that is one
+    of the pictures measured (replacing it would destroy an input)."""
+    if not writable_suffix(sheet.suffix):
+        raise VidcolorError(f"{sheet}: cannot write a contact sheet there; use .png, .tif, "
+                            ".jpg or .webp")
+    check_output(sheet, InputSet(pictures))
+
+
 def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
                     render_size: int | None = None, limit: int | None = None, sheet=None,
                     progress: Progress | None = None) -> dict:
@@ -196,15 +207,20 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
     Raises
     ------
     VidcolorError
-        No such folder, no colour pictures in it, or no such model.
+        No such folder, no colour pictures in it, no such model, a render size out of bounds,
+        or a sheet that could not be written or would replace one of the pictures; all but
+        the lack of colour pictures before any work.
     """
     progress = progress or no_progress
     folder = Path(folder)
+    ImageOptions(render_size=render_size)  # a bad value is refused now, not after the model
     if not folder.is_dir():
         raise VidcolorError(f"{folder}: no such folder")
     pictures = _pictures(folder)
     if not pictures:
         raise VidcolorError(f"{folder}: no pictures in this folder")
+    if sheet is not None:
+        _check_sheet(Path(sheet), [path for _, path in pictures])
     if model is None:
         model = store.load_model(model_dir)
 

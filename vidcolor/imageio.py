@@ -11,6 +11,13 @@ written picture carries a provenance mark ("colorized by vidcolor <version>, mod
 its format's own software field: a PNG text chunk, the EXIF ``Software`` tag of JPEG and WebP,
 the TIFF ``Software`` tag.
 
+Reading is also where damaged and hostile files stop: a file is opened once, without
+blocking, and refused unless it is a regular file (a FIFO would hang); a picture larger than
+this machine's memory allows (:func:`max_picture_pixels`) is refused from its header, before
+any decoding; damaged metadata (an EXIF block Pillow cannot parse, an orientation of the wrong
+type, a TIFF tag tifffile cannot read) is ignored when the pixels are fine, and the decoders'
+own complaints about it stay off the user's terminal (:func:`_quiet_decoders`).
+
 Also here, with no decoder needed: which files are pictures (:data:`IMAGE_SUFFIXES`,
 :func:`find_pictures`) and the provenance text itself (:func:`provenance_text`). Pillow is
 imported only by the functions that decode or encode, so a film job can import this module for
@@ -19,10 +26,16 @@ the mark without it.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
+import stat
 import struct
+import sys
 import tempfile
+import threading
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +52,7 @@ if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see 
 __all__ = [
     "Picture", "IMAGE_SUFFIXES", "find_pictures", "read_image", "write_image", "read_provenance",
     "provenance_text", "apply_orientation", "output_suffix", "writable_suffix",
+    "max_picture_pixels",
 ]
 
 # File name endings vidcolor reads as images (lower case).
@@ -55,6 +69,19 @@ _TIFF_SOFTWARE = 305
 _PNG_SOFTWARE_KEY = "Software"
 _PROVENANCE_PREFIX = "colorized by vidcolor"
 _JPEG_QUALITY = 95
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+# Bytes of a file read before decoding: enough for the PNG header's bit depth (byte 24).
+_HEAD_BYTES = 32
+
+# Peak memory of `vidcolor image` per picture pixel, measured on 24-megapixel pictures (peak
+# RSS above the process's before the job, a fake model so no network memory): 8-bit JPEG 14.0
+# bytes, 8-bit PNG 15.5, 8-bit grey TIFF 10.8, 16-bit TIFF 18.1, 16-bit PNG 31.5 (the file,
+# OpenCV's decoded BGR, the RGB copy, the encoded output). A picture is refused when the worst
+# of these would exceed the machine's physical memory (23 GiB: 770 megapixels; 8 GiB: 270):
+# past that it would only be killed (Linux overcommits) or swap, after minutes of work.
+_BYTES_PER_PIXEL = 32
+# OpenCV, which decodes 16-bit PNGs, refuses more than 2**30 pixels itself.
+_MAX_PIXELS_ANY_MACHINE = 2 ** 30
 
 # The process umask, read once at import (reading it means setting it, which is not
 # thread-safe later): temporary files are created private, and given the usual mode on rename.
@@ -136,6 +163,110 @@ def find_pictures(folder: str | Path, exclude: str | Path | None = None) -> list
 
 # --- reading ---------------------------------------------------------------------------------
 
+def max_picture_pixels() -> int:
+    """The most pixels a picture may have to be read: what this machine's memory allows.
+
+    ``vidcolor image`` needs about ``_BYTES_PER_PIXEL`` bytes of memory per picture pixel at its
+    peak (the decoded samples, the output written over them, the encoded file); a picture
+    that needs more than the physical memory is refused before it is decoded. Pillow's own
+    limit (a warning at 89 megapixels, an error at twice that) is raised to this one, since
+    vidcolor handles large scans in strips and tiles.
+
+    Returns
+    -------
+    int
+    """
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):  # not POSIX: assume a modest 8 GB
+        memory = 8 << 30
+    return min(memory // _BYTES_PER_PIXEL, _MAX_PIXELS_ANY_MACHINE)
+
+
+def _pillow():
+    """``PIL.Image``, with its decompression-bomb limit no lower than :func:`max_picture_pixels`
+    (vidcolor checks that limit itself, with a one-line error, see :func:`_check_pixels`)."""
+    from PIL import Image
+
+    limit = max_picture_pixels()
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
+    return Image
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    limit = max_picture_pixels()
+    if width * height > limit:
+        raise VidcolorError(f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels; "
+                            f"this machine's memory allows at most {limit / 1e6:.0f}")
+
+
+class _MuteInThisThread(logging.Filter):
+    """Drops a logger's records while :func:`_quiet_decoders` runs in the emitting thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "depth", 0)
+
+
+# tifffile reports damaged tags on its own logger ("tifffile"), which without a handler goes
+# to stderr as bare library text; only what tifffile says while vidcolor reads is dropped.
+_TIFFFILE_MUTE = _MuteInThisThread()
+logging.getLogger("tifffile").addFilter(_TIFFFILE_MUTE)
+
+
+@contextlib.contextmanager
+def _quiet_decoders():
+    """Keep the decoders' complaints about damaged metadata off the terminal while reading.
+
+    Pillow warns (``warnings.warn``) about corrupt EXIF blocks and odd tags, tifffile logs
+    about tags it cannot parse; when the pixels decode, the picture is read and the damaged
+    metadata ignored, so those messages only alarm. A file that does not decode still fails
+    with vidcolor's one-line error. Python's warning filters are process-wide: pictures are
+    read by one thread at a time (the image and eval jobs have one).
+    """
+    local = _TIFFFILE_MUTE.local
+    local.depth = getattr(local, "depth", 0) + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        local.depth -= 1
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path):
+    """The file at ``path`` open for reading, refused unless it is a regular file.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which would wait
+    for a writer forever) or a device cannot hang the run, not even one swapped in after a
+    check by name; every decoder then reads this one handle.
+
+    Raises
+    ------
+    VidcolorError
+        Missing, unreadable (permissions), a folder or another kind of non-regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise VidcolorError(f"{path}: no such file") from None
+    except OSError as e:  # permissions, a folder on some systems, too many links...
+        raise VidcolorError(f"{path}: cannot open ({e.strerror or e})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise VidcolorError(f"{path}: is a folder, not a picture file")
+        raise VidcolorError(f"{path}: not a regular file (a pipe, socket or device)")
+    with os.fdopen(fd, "rb") as f:
+        yield f
+
+
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     """Turn a decoded image upright according to its EXIF/TIFF orientation tag.
 
@@ -193,25 +324,70 @@ def _unpremultiply(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, top).astype(rgb.dtype)
 
 
-def _png_bit_depth(path: Path) -> int:
+def _png_bit_depth(head: bytes) -> int:
     # The IHDR chunk always comes first: 8-byte signature, length, "IHDR", width, height, depth.
-    with open(path, "rb") as f:
-        head = f.read(25)
-    return head[24] if len(head) == 25 else 8
+    return head[24] if len(head) >= 25 else 8
 
 
-def _decode_with_opencv(path: Path) -> np.ndarray:
-    data = np.fromfile(path, dtype=np.uint8)
+def _valid_orientation(value) -> int:
+    """An EXIF/TIFF orientation value, or 1 (as it is) for anything that is not one of the
+    eight: a damaged block or a tag of the wrong type (text, a fraction) says nothing."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8:
+        return int(value)
+    return 1
+
+
+def _take_orientation(im: Image.Image) -> int:
+    """The picture's orientation, taken out of Pillow's EXIF before the pixels are loaded.
+
+    Taken out, because Pillow turns TIFFs upright itself while loading them, in some modes
+    only (8-bit grey came out unrotated), whereas vidcolor turns every format upright once,
+    with :func:`apply_orientation`. An EXIF block Pillow cannot parse gives 1: the pixels may
+    well be fine.
+    """
+    try:
+        exif = im.getexif()
+        return _valid_orientation(exif.pop(_EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - EXIF parsers raise anything on damaged blocks
+        return 1
+
+
+@contextlib.contextmanager
+def _native_stderr(lines: list[str]):
+    """Collect what native code writes to file descriptor 2 meanwhile into ``lines``.
+
+    libpng prints its errors there itself ("libpng error: ..."), as OpenCV's TIFF decoder
+    prints libtiff's warnings, past Python; collected, they become part of vidcolor's one-line
+    error instead of stray lines on the user's terminal.
+    """
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += sink.read().decode(errors="replace").splitlines()
+
+
+def _decode_with_opencv(f) -> np.ndarray:
+    f.seek(0)
+    data = np.frombuffer(f.read(), dtype=np.uint8)
+    said: list[str] = []
     # IMREAD_UNCHANGED keeps 16 bits and alpha (and, for PNG, ignores EXIF orientation,
     # which is applied afterwards like for every other format).
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with _native_stderr(said):
+        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise ValueError("OpenCV could not decode it")
+        raise ValueError(said[0].strip() if said else "OpenCV could not decode it")
     return array
 
 
-def _read_deep_png(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
-    array = _decode_with_opencv(path)
+def _read_deep_png(f, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    array = _decode_with_opencv(f)
     if array.dtype != np.uint16:
         array = array.astype(np.uint16) * np.uint16(257)  # 8 -> 16 bits exactly
     rgb, alpha = _split_channels(array, bgr=True)
@@ -222,15 +398,17 @@ def _orient_opt(alpha: np.ndarray | None, orientation: int) -> np.ndarray | None
     return None if alpha is None else apply_orientation(alpha, orientation)
 
 
-def _read_deep_tiff(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_deep_tiff(f, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit TIFF: tifffile decodes exactly; OpenCV covers compressions tifffile cannot do
     without the optional ``imagecodecs`` package (LZW, JPEG)."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    f.seek(0)
+    with tifffile.TiffFile(f, name=path.name) as tif:
         page = tif.pages[0]
+        _check_pixels(path, int(page.imagewidth), int(page.imagelength))
         orientation_tag = page.tags.get(_TIFF_ORIENTATION)
-        orientation = int(orientation_tag.value) if orientation_tag is not None else 1
+        orientation = _valid_orientation(1 if orientation_tag is None else orientation_tag.value)
         photometric = int(page.photometric)
         extrasamples = tuple(int(e) for e in page.extrasamples)
         samples = int(page.samplesperpixel)
@@ -241,7 +419,7 @@ def _read_deep_tiff(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 raise
             array = None
     if array is None:
-        array = _decode_with_opencv(path)
+        array = _decode_with_opencv(f)
         channels = 1 if array.ndim == 2 else array.shape[-1]
         if channels != samples and not (samples == 1 and channels == 3):
             raise ValueError(f"{samples}-sample TIFF with this compression needs the "
@@ -308,55 +486,46 @@ def read_image(path: str | Path) -> Picture:
     Raises
     ------
     VidcolorError
-        If the file is missing, truncated, corrupt or of an unsupported kind; the message names
-        the file.
+        If the file is missing, unreadable, not a regular file, truncated, corrupt, of an
+        unsupported kind or larger than :func:`max_picture_pixels`; the message names the file.
     """
-    from PIL import Image
-
     path = Path(path)
-    if not path.is_file():
-        raise VidcolorError(f"{path}: no such file")
-    try:
-        with Image.open(path) as im:
-            fmt = im.format or "unknown"
-            bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
-            deep_tiff = fmt == "TIFF" and max(np.atleast_1d(bits)) > 8
-            deep_png = fmt == "PNG" and _png_bit_depth(path) == 16
-            if deep_png:
-                rgb, alpha = _read_deep_png(path, _orientation(im))
-            elif deep_tiff:
-                rgb, alpha = _read_deep_tiff(path)
-            else:
-                im.load()  # decode now, so that truncated files fail here
-                # After loading: Pillow turns TIFFs upright itself and then drops the tag.
-                orientation = _orientation(im)
-                rgb, alpha = _from_pillow(im)
-                rgb = apply_orientation(rgb, orientation)
-                alpha = _orient_opt(alpha, orientation)
-    except VidcolorError:
-        raise
-    except Exception as e:  # noqa: BLE001 - decoders raise anything on corrupt data
-        if _is_tiff(path):
+    with _open_regular(path) as f, _quiet_decoders():
+        head = b""
+        try:
+            head = f.read(_HEAD_BYTES)
+            rgb, alpha, fmt = _decode(f, head, path)
+        except VidcolorError:
+            raise
+        except Exception as e:  # noqa: BLE001 - decoders raise anything on corrupt data
+            if head[:4] not in _TIFF_MAGIC:
+                raise VidcolorError(f"{path}: cannot read image ({_reason(e)})") from None
             # Pillow cannot even open some valid TIFFs (16-bit grey + alpha): try tifffile.
             try:
-                rgb, alpha = _read_deep_tiff(path)
-                fmt = "TIFF"
+                (rgb, alpha), fmt = _read_deep_tiff(f, path), "TIFF"
+            except VidcolorError:
+                raise
             except Exception:  # noqa: BLE001
                 raise VidcolorError(f"{path}: cannot read image ({_reason(e)})") from None
-        else:
-            raise VidcolorError(f"{path}: cannot read image ({_reason(e)})") from None
     return Picture(np.ascontiguousarray(rgb), None if alpha is None else
                    np.ascontiguousarray(alpha), fmt)
 
 
-def _orientation(im: Image.Image) -> int:
-    return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-
-
-def _is_tiff(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(4)
-    return head in (b"II*\x00", b"MM\x00*")
+def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Decode an open picture file: RGB, alpha or None, and Pillow's name of the format."""
+    f.seek(0)
+    with _pillow().open(f) as im:
+        _check_pixels(path, *im.size)
+        fmt = im.format or "unknown"
+        orientation = _take_orientation(im)  # before loading (see there)
+        if fmt == "PNG" and _png_bit_depth(head) == 16:
+            return *_read_deep_png(f, orientation), fmt
+        bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
+        if fmt == "TIFF" and max(np.atleast_1d(bits)) > 8:
+            return *_read_deep_tiff(f, path), fmt
+        im.load()  # decode now, so that truncated files fail here
+        rgb, alpha = _from_pillow(im)
+    return apply_orientation(rgb, orientation), _orient_opt(alpha, orientation), fmt
 
 
 def _reason(e: Exception) -> str:
@@ -376,9 +545,7 @@ def read_provenance(path: str | Path) -> str | None:
     str or None
         The mark (``"colorized by vidcolor ..."``), or None for pictures without it.
     """
-    from PIL import Image
-
-    with Image.open(path) as im:
+    with _pillow().open(path) as im:
         im.load()  # PNG text chunks after the image data are only seen once it is read
         candidates = []
         if im.format == "PNG":

@@ -10,19 +10,48 @@ halfway. This module imports nothing heavy: ``vidcolor --help`` must stay fast.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 
 from vidcolor.errors import VidcolorError
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "EncoderOptions", "ImageOptions",
-           "VideoOptions", "Window", "parse_time"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "EncoderOptions",
+           "ImageOptions", "VideoOptions", "Window", "parse_time", "MAX_BATCH_PIXELS",
+           "MAX_SECONDS", "max_batch_size"]
 
 #: Default stabilization strength, chosen by measurement (benchmarks/RESULTS.md, temporal).
 DEFAULT_STRENGTH = 0.8
 #: Frames per resumable segment: what an interrupted job loses at most.
 DEFAULT_SEGMENT_FRAMES = 240
+#: Largest render size (network resolution) of any job, stills and films alike. Measured peak
+#: RSS of one shipped-model ``predict_ab`` of one picture on a CPU, above the 0.66 GB of the
+#: loaded model: +30 MB at 256, +60 MB at 512, +182 MB at 1024, +642 MB at 2048, about 155
+#: bytes per render pixel and growing with its square. A still's largest view call (two
+#: pictures at 9/8 of the size) measured +1.56 GB at 2048; 4096 would need about 6 GB for the
+#: render alone (and a film batches it). 2048 is 8x the shipped model's 256.
+MAX_RENDER_SIZE = 2048
+#: Longest --start or --duration, in seconds (11.6 days): beyond any film, and small enough
+#: that a time in the finest stream time base (nanoseconds) fits FFmpeg's 64-bit timestamps.
+MAX_SECONDS = 1e6
+
+# Memory of one film batch's model call, measured with the shipped model on the CPU (peak RSS
+# of a process, resource.getrusage, second call; 643 MB after loading the model): render 256 x
+# batch 8, 32, 64, 128: 0.81, 1.07, 1.35, 1.96 GB; render 512 x 8, 16, 128: 1.05, 1.37,
+# 5.73 GB; 1024 x 8 and 2048 x 2: 1.98, 1.99 GB. So about 150-170 bytes a render pixel of the
+# batch: --batch-size 4096 at 256 (268M pixels, some 40 GB) is what crashed a 24 GB machine.
+# Capping batch x render pixels at 2**25 (5.7 GB measured, at 512 x 128) leaves such a machine
+# room for the frames in flight (vidcolor.video.frames.batch_size_for bounds those by the
+# input's frame size), the encoder and the system.
+#: Most render pixels (batch size x render size**2) one model call of a film may take.
+MAX_BATCH_PIXELS = 2**25
+#: Bytes a render pixel of a batch costs in one model call (measured, see above).
+_BYTES_PER_PIXEL = 160
+#: The render size a batch size is checked at when none is given (the shipped model's).
+ASSUMED_RENDER_SIZE = 256
+#: Largest --crf: the top of the widest range of any encoder (VP9, AV1: 0-63; x264: 0-51).
+MAX_CRF = 63
+#: What an encoder or preset name may look like (FFmpeg's are short ASCII words).
+_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 
@@ -70,11 +99,14 @@ class _Options:
         return cls(**values)
 
 
-def _check_int(name: str, value, lowest: int, optional: bool = True) -> None:
+def _check_int(name: str, value, lowest: int, optional: bool = True,
+               highest: int | None = None) -> None:
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
         raise VidcolorError(f"{name} must be an integer >= {lowest}, got {value!r}")
+    if highest is not None and value > highest:
+        raise VidcolorError(f"{name} must be at most {highest}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -84,7 +116,8 @@ class ImageOptions(_Options):
     Attributes
     ----------
     render_size : int, optional
-        Network resolution, about ``render_size**2`` pixels; None is the model's own.
+        Network resolution, about ``render_size**2`` pixels, 1 to :data:`MAX_RENDER_SIZE`;
+        None is the model's own.
     tile : int, optional
         Tile side for large pictures, in working pixels; None chooses automatically, 0 never
         tiles (see :func:`vidcolor.tiling.plan_tiles`).
@@ -97,9 +130,22 @@ class ImageOptions(_Options):
     tile_overlap: int | None = None
 
     def __post_init__(self):
-        _check_int("render size", self.render_size, 1)
+        _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
         _check_int("tile", self.tile, 0)
         _check_int("tile overlap", self.tile_overlap, 0)
+
+
+def _shown(value) -> str:
+    """A value as an error message shows it: its repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _is_seconds(value) -> bool:
+    """A number of seconds a window may have: 0 to MAX_SECONDS (so neither nan, inf, nor an
+    integer too large for a float)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and 0 <= value <= MAX_SECONDS
 
 
 @dataclass(frozen=True)
@@ -109,22 +155,21 @@ class Window(_Options):
     Attributes
     ----------
     start : float
-        >= 0.
+        0 to :data:`MAX_SECONDS`.
     duration : float, optional
-        > 0; None runs to the end.
+        Above 0, at most :data:`MAX_SECONDS`; None runs to the end.
     """
 
     start: float = 0.0
     duration: float | None = None
 
     def __post_init__(self):
-        start_ok = isinstance(self.start, (int, float)) and math.isfinite(self.start) \
-            and self.start >= 0
-        duration_ok = self.duration is None or (
-            isinstance(self.duration, (int, float)) and math.isfinite(self.duration)
-            and self.duration > 0)
-        if not (start_ok and duration_ok):
-            raise VidcolorError("--start must be >= 0 and --duration > 0")
+        if not _is_seconds(self.start):
+            raise VidcolorError(f"--start must be a time from 0 to {MAX_SECONDS:.0f} s, "
+                                f"got {_shown(self.start)}")
+        if self.duration is not None and not (_is_seconds(self.duration) and self.duration > 0):
+            raise VidcolorError(f"--duration must be a time above 0, at most {MAX_SECONDS:.0f} "
+                                f"s, got {_shown(self.duration)}")
         object.__setattr__(self, "start", float(self.start))
         if self.duration is not None:
             object.__setattr__(self, "duration", float(self.duration))
@@ -160,7 +205,8 @@ class EncoderOptions(_Options):
     codec : str, optional
         FFmpeg encoder name (default libx264; libvpx-vp9 for .webm).
     crf : int, optional
-        Constant rate factor, >= 0 (default 18 for libx264).
+        Constant rate factor, 0 to :data:`MAX_CRF` (default 18 for libx264); the encoder
+        checks its own range when the job starts.
     preset : str, optional
         Encoder speed preset (default veryfast).
     """
@@ -170,10 +216,11 @@ class EncoderOptions(_Options):
     preset: str | None = None
 
     def __post_init__(self):
-        _check_int("--crf", self.crf, 0)
+        _check_int("--crf", self.crf, 0, highest=MAX_CRF)
         for name, value in (("--codec", self.codec), ("--preset", self.preset)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise VidcolorError(f"{name} must be a name, got {value!r}")
+            if value is not None and not (isinstance(value, str) and _NAME.fullmatch(value)):
+                raise VidcolorError(f"{name} must be an FFmpeg name (letters, digits, - _ . +),"
+                                    f" got {_shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -183,10 +230,11 @@ class VideoOptions(_Options):
     Attributes
     ----------
     render_size : int, optional
-        Network resolution; None is the model's own.
+        Network resolution, at most :data:`MAX_RENDER_SIZE`; None is the model's own.
     batch_size : int, optional
-        Frames per model call; None chooses by device
-        (:func:`vidcolor.video.frames.default_batch_size`).
+        Frames per model call, at most :func:`max_batch_size` of the render size (None is
+        taken as :data:`ASSUMED_RENDER_SIZE`, and checked again once the model is known); None
+        chooses by device and frame size (:func:`vidcolor.video.frames.batch_size_for`).
     stabilize : bool
         Temporal stabilization of the chroma.
     stabilize_strength : float in [0, 1]
@@ -205,14 +253,27 @@ class VideoOptions(_Options):
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
 
     def __post_init__(self):
-        _check_int("render size", self.render_size, 1)
+        _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
         _check_int("batch size", self.batch_size, 1)
+        render = self.render_size or ASSUMED_RENDER_SIZE
+        if self.batch_size is not None and self.batch_size > max_batch_size(render):
+            raise VidcolorError(
+                f"batch size {self.batch_size} at render size {render} would take about "
+                f"{self.batch_size * render**2 * _BYTES_PER_PIXEL / 2**30:.0f} GiB of memory in"
+                f" one model call; at most {max_batch_size(render)} frames at that size")
         _check_int("segment_frames", self.segment_frames, 1, optional=False)
+        if not (isinstance(self.window, Window) and isinstance(self.encoder, EncoderOptions)):
+            raise VidcolorError("window and encoder must be Window and EncoderOptions values")
         s = self.stabilize_strength
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s <= 1.0:
             raise VidcolorError(f"--stabilize-strength must be in [0, 1], got {s}")
         object.__setattr__(self, "stabilize_strength", float(s))
         object.__setattr__(self, "stabilize", bool(self.stabilize))
+
+
+def max_batch_size(render_size: int) -> int:
+    """The most frames one model call may take at a render size (:data:`MAX_BATCH_PIXELS`)."""
+    return max(1, MAX_BATCH_PIXELS // render_size**2)
 
 
 #: Fields holding another option value, rebuilt by ``from_dict``.

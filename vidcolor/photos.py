@@ -18,6 +18,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
                               writable_suffix, write_image)
 from vidcolor.log import logger
+from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress, no_progress
 
 __all__ = ["ImageReport", "plan_outputs", "colorize_file", "colorize_files"]
@@ -51,7 +52,10 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     One input file gives the file ``output`` (unless ``output`` is an existing folder). Anything
     else makes ``output`` a folder: a single input folder is mirrored into it with the same
     relative names; with several inputs, files keep their names and folders keep their own name
-    as a subfolder. BMP inputs give PNG outputs (BMP cannot hold the provenance mark).
+    as a subfolder. BMP inputs give PNG outputs (BMP cannot hold the provenance mark). Every
+    output passes :func:`vidcolor.outputs.check_output` against all the inputs, so no input is
+    ever written, whatever ``--overwrite`` says: not through the same name, a symbolic or hard
+    link, nor an output folder that is an input folder.
 
     Parameters
     ----------
@@ -68,8 +72,9 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     Raises
     ------
     VidcolorError
-        Missing inputs, folders without pictures, an output format that cannot be written, or
-        two inputs that would be written to the same output.
+        Missing inputs or ones that are neither files nor folders, folders without pictures, an
+        output format that cannot be written, two inputs that would be written to the same
+        output, or an output that is an input or could not be written (see ``check_output``).
     """
     inputs = [Path(p) for p in inputs]
     names_folder = str(output).endswith(("/", "\\"))  # "out/" means a folder; Path drops the /
@@ -77,20 +82,32 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     for path in inputs:
         if not path.exists():
             raise VidcolorError(f"{path}: no such file or folder")
-    single_file = len(inputs) == 1 and inputs[0].is_file()
-    if single_file and not output.is_dir() and not names_folder:
+        if not (path.is_file() or path.is_dir()):  # a FIFO would block its reader
+            raise VidcolorError(f"{path}: not a picture file or folder")
+    if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and not names_folder:
         if not writable_suffix(output.suffix):
             what = output.suffix or "a file without an ending"
             raise VidcolorError(f"{output}: cannot write {what}; use .png, .tif, .jpg or .webp")
-        return [(inputs[0], output)], False
+        planned, folder_mode = [(inputs[0], output)], False
+    else:
+        planned, folder_mode = _plan_folder(inputs, output), True
+    reads = InputSet(src for src, _ in planned)
+    for _, dst in planned:
+        check_output(dst, reads)
+    return planned, folder_mode
 
-    exclude = output.resolve()
+
+def _plan_folder(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """The jobs of folder mode (see :func:`plan_outputs`), clashes refused."""
     jobs = []
     for path in inputs:
         if path.is_file():
             jobs.append((path, Path(path.name)))
             continue
-        found = find_pictures(path, exclude)
+        # An output folder inside this one holds earlier outputs, not inputs; one that is this
+        # folder (or holds it) excludes nothing, and check_output refuses what would clash.
+        inside = path.resolve() in output.resolve().parents
+        found = find_pictures(path, output if inside else None)
         if not found:
             raise VidcolorError(f"{path}: no pictures in this folder")
         prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
@@ -103,7 +120,7 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
             raise VidcolorError(f"{seen[dst]} and {src} would both be written to {dst}")
         seen[dst] = src
         planned.append((src, dst))
-    return planned, True
+    return planned
 
 
 def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,

@@ -182,9 +182,11 @@ def feather_1d(start: int, size: int, length: int, ramp: int) -> np.ndarray:
     if ramp <= 0:
         return np.ones(size, np.float32)
     i = np.arange(size, dtype=np.float64)
-    # Distance of each pixel centre from the tile's edges; infinite at the image's border.
-    from_start = i + 0.5 if start > 0 else np.inf
-    from_end = size - i - 0.5 if start + size < length else np.inf
+    # Distance of each pixel centre from the tile's edges; infinite at the image's border (an
+    # array even then: a tile spanning the whole axis, as in a very narrow picture, has both).
+    border = np.full(size, np.inf)
+    from_start = i + 0.5 if start > 0 else border
+    from_end = size - i - 0.5 if start + size < length else border
     t = np.clip(np.minimum(from_start, from_end) / ramp, 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 

@@ -328,13 +328,26 @@ def own_weights(nets: Nets) -> dict[str, np.ndarray]:
 
 
 def set_own_weights(nets: Nets, weights: dict[str, np.ndarray]) -> None:
+    """Assign stored weights (see :func:`own_weights`) to the network's variables.
+
+    Raises
+    ------
+    VidcolorError
+        Weights that do not fit: missing or extra names, other shapes, or not numbers; checked
+        for all of them before any is assigned.
+    """
+    from vidcolor.errors import VidcolorError
+
     variables = {v.path: v for v in _own_variables(nets)}
     missing = sorted(set(variables) - set(weights))
     extra = sorted(set(weights) - set(variables))
     if missing or extra:
-        from vidcolor.errors import VidcolorError
-
         raise VidcolorError(f"weights do not match the network (missing {missing[:3]}, extra {extra[:3]})")
+    for path, variable in variables.items():
+        value = np.asarray(weights[path])
+        if value.dtype.kind not in "fiu" or value.shape != tuple(variable.shape):
+            raise VidcolorError(f"weights do not match the network ({path}: {value.dtype} "
+                                f"{value.shape}, the network's is {tuple(variable.shape)})")
     for path, variable in variables.items():
         variable.assign(np.asarray(weights[path], dtype=variable.dtype))
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
+from vidcolor.options import ImageOptions
 
 FORMAT = 1
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights" / "default"
@@ -37,7 +38,7 @@ class Colorizer(ColorModel):
         self.config = config
         self.directory = directory  # where it was loaded from, if anywhere
         self.name = config.get("name", config["arch"])
-        self.render_size = int(config.get("render_size", 256))
+        self.render_size = int(config.get("render_size") or 256)
         self.multiple = 32
         self.nets = nets  # vidcolor.models.nets.Nets
         self.uses_global_features = nets.backbone is not None
@@ -127,6 +128,13 @@ def save_model(nets, directory: str | Path, config: dict) -> None:
 
 
 def read_config(directory: str | Path) -> dict:
+    """A model directory's ``config.json``, checked (see the module docstring for its fields).
+
+    Raises
+    ------
+    VidcolorError
+        Missing, unreadable, not JSON, or JSON of the wrong shape; one line naming the file.
+    """
     directory = Path(directory)
     path = directory / "config.json"
     if not path.is_file():
@@ -136,9 +144,41 @@ def read_config(directory: str | Path) -> dict:
             config = json.load(f)
     except (OSError, ValueError) as e:
         raise VidcolorError(f"{path}: unreadable model config ({e})") from None
-    if config.get("format") != FORMAT or "arch" not in config:
+    if not isinstance(config, dict) or config.get("format") != FORMAT or "arch" not in config:
         raise VidcolorError(f"{path}: unsupported model format")
+    problem = _config_problem(config)
+    if problem:
+        raise VidcolorError(f"{path}: {problem}")
     return config
+
+
+def _config_problem(config: dict) -> str | None:
+    """What is wrong with a config's fields, or None: the types every reader relies on."""
+    fields = {"arch": str, "name": str, "build": dict, "decode": dict}
+    for key, kind in fields.items():
+        if config.get(key) is not None and not isinstance(config[key], kind):
+            return f"{key!r} must be a JSON {'object' if kind is dict else 'string'}"
+    decode = config.get("decode") or {}
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in decode.values()):
+        return "'decode' must hold numbers"
+    try:  # the same bounds as a job's render size
+        ImageOptions(render_size=config.get("render_size"))
+    except VidcolorError as e:
+        return f"'render_size': {e}"
+    return None
+
+
+def _read_weights(directory: Path) -> dict[str, np.ndarray]:
+    """Every array of ``weights.npz``; a truncated or foreign file is a one-line error."""
+    try:
+        data = np.load(directory / "weights.npz", allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # one .npy array, already read whole
+            raise ValueError("not an .npz archive")
+        with data:
+            return {k: data[k] for k in data.files}
+    except Exception as e:  # noqa: BLE001 - zip, zlib and npy readers raise anything on damage
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise VidcolorError(f"{directory}: unreadable weights ({reason})")
 
 
 def load_model(directory: str | Path | None = None) -> Colorizer:
@@ -155,7 +195,8 @@ def load_model(directory: str | Path | None = None) -> Colorizer:
     Raises
     ------
     VidcolorError
-        A missing or unreadable model, with a one-line message.
+        A missing, unreadable or damaged model (a config of the wrong shape, truncated weights,
+        weights that do not fit the network), with a one-line message naming the folder.
     """
     from vidcolor.models import import_keras
 
@@ -169,12 +210,15 @@ def load_model(directory: str | Path | None = None) -> Colorizer:
         raise VidcolorError(f"{directory}: no such model directory")
     directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR
     config = read_config(directory)
+    weights = _read_weights(directory)
     try:
-        with np.load(directory / "weights.npz") as data:
-            weights = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-        raise VidcolorError(f"{directory}: unreadable weights ({e})") from None
-    nets = nets_module.build(config["arch"], **config.get("build", {}))
-    nets_module.set_own_weights(nets, weights)
-    nets_module.set_decoding(nets, config.get("decode"))
+        nets = nets_module.build(config["arch"], **config.get("build", {}))
+        nets_module.set_own_weights(nets, weights)
+        nets_module.set_decoding(nets, config.get("decode"))
+    except VidcolorError as e:
+        raise VidcolorError(f"{directory}: {e}") from None
+    except (TypeError, ValueError) as e:  # build arguments the network does not take
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise VidcolorError(f"{directory}: the network cannot be built from config.json "
+                            f"({reason})") from None
     return Colorizer(config, nets, directory)

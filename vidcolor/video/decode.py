@@ -17,7 +17,7 @@ import numpy as np
 
 from vidcolor.log import logger
 from vidcolor.options import Window
-from vidcolor.video.probe import VideoInfo, ffmpeg_message, open_input
+from vidcolor.video.probe import VideoInfo, decode_packets, ffmpeg_message, open_input
 
 __all__ = ["DecodedFrame", "decode_frames"]
 
@@ -37,9 +37,9 @@ class DecodedFrame:
     rgb: np.ndarray
 
 
-def decode_frames(info: VideoInfo, window: Window = Window(),
-                  from_pts: int | None = None) -> Iterator[DecodedFrame]:
-    """Decode the video frames of a time window, in display order.
+def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | None = None,
+                  lost: list[float] | None = None) -> Iterator[DecodedFrame]:
+    """Decode the video frames of a time window, in display order, past any damage.
 
     Parameters
     ----------
@@ -49,13 +49,19 @@ def decode_frames(info: VideoInfo, window: Window = Window(),
         frames at or after ``start + duration``.
     from_pts : int, optional
         Skip frames whose pts is below this (used to resume a job).
+    lost : list, optional
+        Receives, once decoding is done, the time (seconds from the stream's start) of each
+        frame of the window the decoder refused: the time of the packet FFmpeg refused, which
+        with frame threads is up to one frame per thread after the damaged one.
 
     Yields
     ------
     DecodedFrame
         Frames with missing pts get one extrapolated at the nominal rate; pts are made strictly
-        increasing (encoders and muxers require it). When the stream ends early on a decoding
-        error, a warning is logged and the frames stop there.
+        increasing (encoders and muxers require it). Packets the decoder refuses are skipped,
+        every other frame is kept with its own pts, and the refused ones are told in one
+        warning line at the end. When the demuxer fails (a truncated file) the frames still
+        inside the decoder come out, and a warning says where the video stopped.
     """
     tb = info.time_base
     step = max(1, int(round(1 / (float(info.rate) * tb)))) if info.rate else 1
@@ -65,6 +71,9 @@ def decode_frames(info: VideoInfo, window: Window = Window(),
     if from_pts is not None:
         lo = max(lo, from_pts)
     fmt = "rgb48le" if info.high_bit_depth else "rgb24"
+    refused: list[int] = []  # pts of the refused packets (about where the output was if none)
+    stopped: list[BaseException] = []
+    last = None
     with open_input(info.path) as container:
         vs = container.streams[info.stream_index]
         vs.thread_type = "AUTO"
@@ -73,18 +82,12 @@ def decode_frames(info: VideoInfo, window: Window = Window(),
                 container.seek(lo, stream=vs, backward=True)
             except av.error.FFmpegError:
                 container.seek(0, stream=vs)
-        last = None
-        frames = container.decode(vs)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except av.error.FFmpegError as e:
-                where = f" after pts {last}" if last is not None else ""
-                logger.warning(f"warning: video decoding stopped early{where} "
-                               f"({ffmpeg_message(e)}); the output ends there")
-                return
+
+        def refuse(packet) -> None:
+            known = packet.pts if packet.pts is not None else packet.dts
+            refused.append(known if known is not None else (last if last is not None else lo))
+
+        for frame in decode_packets(container, vs, refuse, stopped.append):
             pts = frame.pts if frame.pts is not None else (
                 last + step if last is not None else lo)
             if last is not None and pts <= last:
@@ -92,7 +95,30 @@ def decode_frames(info: VideoInfo, window: Window = Window(),
             if pts < lo:
                 continue
             if hi is not None and pts >= hi:
-                return
+                break
             last = pts
             yield DecodedFrame(pts=pts, rgb=frame.to_ndarray(format=fmt,
                                                               src_colorspace=info.matrix))
+    times = [float(p * tb) - info.start_time for p in refused
+             if p >= lo and (hi is None or p < hi)]
+    _warn(times, stopped, None if last is None else float(last * tb) - info.start_time)
+    if lost is not None:
+        lost.extend(times)
+
+
+def _warn(lost: list[float], stopped: list[BaseException], end: float | None) -> None:
+    """One warning line for the refused frames, one for a demuxer that stopped early."""
+    if lost:
+        shown = ", ".join(f"{t:.2f} s" for t in lost[:_SHOWN])
+        more = f" and {len(lost) - _SHOWN} more" if len(lost) > _SHOWN else ""
+        frames = "1 frame" if len(lost) == 1 else f"{len(lost)} frames"
+        logger.warning(f"warning: {frames} could not be decoded (at {shown}{more}); "
+                       "the others are kept")
+    if stopped:
+        where = f" after {end:.2f} s" if end is not None else ""
+        logger.warning(f"warning: video decoding stopped early{where} "
+                       f"({ffmpeg_message(stopped[0])}); the output ends there")
+
+
+#: Times of refused frames shown in the warning; a badly damaged film lists only the first.
+_SHOWN = 10

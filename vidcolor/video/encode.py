@@ -10,6 +10,7 @@ aspect ratio.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,8 +21,9 @@ import av.error
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
-from vidcolor.video.probe import VideoInfo, matrix_tag
+from vidcolor.video.probe import VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CONTAINERS", "EncoderSettings", "SegmentWriter", "encoder_settings",
            "output_format"]
@@ -35,10 +37,16 @@ CONTAINERS = {
 _DEFAULT_CODEC = {"webm": "libvpx-vp9"}
 #: Default CRF per encoder (x264 18 is visually lossless; the others are matched to it roughly).
 _DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 30, "libsvtav1": 30}
+#: Encoders that take a ``crf`` option (others would silently ignore one).
+_CRF_ENCODERS = {*_DEFAULT_CRF, "libvpx", "libaom-av1"}
 # x264 "veryfast" at CRF 18 on bbb 480p: 7.3 ms of CPU a frame against medium's 17.4 and
 # 41.9 dB against 42.8 dB to the frames handed in (file 13% smaller); end to end that is
 # +20% frames/s on 2 cores. --preset medium (or slower) for the last fraction of a dB.
-_DEFAULT_PRESET = "veryfast"
+_DEFAULT_PRESETS = {"libx264": "veryfast", "libx265": "veryfast"}
+_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+#: Encoders that have a speed preset, and its names (empty: numbers the encoder checks).
+_PRESETS = {"libx264": _X264_PRESETS, "libx265": _X264_PRESETS, "libsvtav1": ()}
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -87,20 +95,18 @@ class EncoderSettings:
             opts["bf"] = "0"
         if self.crf is not None:
             opts["crf"] = str(self.crf)
-        if self.codec in ("libx264", "libx265") and self.preset:
+        if self.preset:
             opts["preset"] = self.preset
         if self.codec == "libvpx-vp9":
             opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
-        if self.codec == "libsvtav1" and self.preset and self.preset.isdigit():
-            opts["preset"] = self.preset
         if self.codec == "libx265":
             opts["x265-params"] = "log-level=error"
         return opts
 
 
-def encoder_settings(format_name: str, options: EncoderOptions,
-                     high_bit_depth: bool) -> EncoderSettings:
-    """Choose and check the video encoder for an output container.
+def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: bool,
+                     odd_size: tuple[bool, bool] = (False, False)) -> EncoderSettings:
+    """Choose the video encoder for an output container, and check it really works.
 
     Parameters
     ----------
@@ -110,34 +116,107 @@ def encoder_settings(format_name: str, options: EncoderOptions,
         What the user asked for; each None takes the container's or encoder's default.
     high_bit_depth : bool
         The input has more than 8 bits per sample: encode at 10 bits where the encoder can.
+    odd_size : (bool, bool)
+        Whether the input's width and height are odd (such video is encoded 4:4:4).
 
     Raises
     ------
     VidcolorError
-        Unknown encoder, or one the container cannot hold.
+        Unknown encoder, not a video encoder, one the container cannot hold, a preset it does
+        not have, or any setting the encoder refuses: the encoder is opened with the settings
+        and encodes one small frame into an in-memory file of the output's format, so nothing
+        is refused later, after the work folder exists.
     """
     codec = options.codec or _DEFAULT_CODEC.get(format_name, "libx264")
     try:
-        av.codec.Codec(codec, "w")
+        kind = av.codec.Codec(codec, "w").type
     except (ValueError, av.error.FFmpegError):
         raise VidcolorError(f"unknown video encoder {codec!r}") from None
-    probe_out = av.open(os.devnull, "w", format=format_name)
-    try:
-        probe_out.add_stream(codec, rate=25)
-    except (ValueError, av.error.FFmpegError):
-        raise VidcolorError(f"the {format_name} container cannot hold {codec} video") from None
-    finally:
-        probe_out.close()
+    if kind != "video":
+        raise VidcolorError(f"--codec {codec}: an {kind} encoder, not a video encoder")
     crf = options.crf
     if crf is None:
         crf = _DEFAULT_CRF.get(codec)
-    ten_bit = {"libx264": "yuv420p10le", "libx265": "yuv420p10le",
-               "libvpx-vp9": "yuv420p10le", "libsvtav1": "yuv420p10le"}
-    pix_fmt = ten_bit.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
+    elif codec not in _CRF_ENCODERS:
+        # FFmpeg would ignore it without a word, and the user would get another quality.
+        raise VidcolorError(f"--crf {crf}: the {codec} encoder has no constant rate factor")
+    pix_fmt = _TEN_BIT.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
     if codec in ("mjpeg",):
         pix_fmt = "yuvj420p"
-    return EncoderSettings(codec=codec, crf=crf, preset=options.preset or _DEFAULT_PRESET,
-                           pix_fmt=pix_fmt, container=format_name)
+    settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
+                               pix_fmt=pix_fmt, container=format_name)
+    _check_encoder(settings, options, odd_size)
+    return settings
+
+
+#: 10-bit formats of the encoders that have them (a high-bit-depth input keeps its depth).
+_TEN_BIT = {"libx264": "yuv420p10le", "libx265": "yuv420p10le", "libvpx-vp9": "yuv420p10le",
+            "libsvtav1": "yuv420p10le"}
+
+
+def _preset(codec: str, given: str | None) -> str | None:
+    """The preset for an encoder: the one asked for, checked by name where the encoder's
+    names are known (x264 would print its own complaint to the terminal), or the default;
+    None for an encoder without presets."""
+    if given is None:
+        return _DEFAULT_PRESETS.get(codec)
+    if codec not in _PRESETS:
+        logger.info(f"note: the {codec} encoder has no speed presets; --preset {given} "
+                    "changes nothing")
+        return None
+    names = _PRESETS[codec]
+    if names and given not in names:
+        raise VidcolorError(f"--preset {given}: {codec} takes one of {', '.join(names)}")
+    return given
+
+
+def _check_encoder(settings: EncoderSettings, options: EncoderOptions,
+                   odd_size: tuple[bool, bool]) -> None:
+    """Refuse settings the encoder or the container will not take, naming the option."""
+    opts = settings.options()
+    error = _try_encoder(settings, opts, odd_size)
+    if error is None:
+        return
+    # Which of the user's options is refused: the one without which the encoder works.
+    for flag, key, value in (("--crf", "crf", options.crf), ("--preset", "preset",
+                                                             options.preset)):
+        rest = {k: v for k, v in opts.items() if k != key}
+        if value is not None and key in opts and _try_encoder(settings, rest, odd_size) is None:
+            raise VidcolorError(f"{flag} {value}: refused by the {settings.codec} encoder "
+                                f"({error})")
+    given = f"--codec {settings.codec}: " if options.codec else ""
+    raise VidcolorError(f"{given}the {settings.codec} encoder cannot make {settings.pix_fmt} "
+                        f"video for {settings.container} output ({error})")
+
+
+def _try_encoder(settings: EncoderSettings, opts: dict[str, str],
+                 odd_size: tuple[bool, bool]) -> str | None:
+    """Encode one small frame with these encoder options into an in-memory file of the
+    output's format; None if that works, else FFmpeg's refusal in one line.
+
+    Raises
+    ------
+    VidcolorError
+        The container cannot hold the codec at all.
+    """
+    width, height = 64 + odd_size[0], 64 + odd_size[1]
+    pix_fmt = _pix_fmt_for_size(settings.pix_fmt, width, height)
+    frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8),
+                                       format="rgb24").reformat(format=pix_fmt)
+    frame.pts = 0
+    with av.open(io.BytesIO(), "w", format=settings.container) as out:
+        try:
+            stream = out.add_stream(settings.codec, rate=25, options=opts)
+        except (ValueError, av.error.FFmpegError):
+            raise VidcolorError(f"the {settings.container} container cannot hold "
+                                f"{settings.codec} video") from None
+        try:
+            stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                out.mux(packet)
+        except (ValueError, av.error.FFmpegError) as e:
+            return ffmpeg_message(e)
+    return None
 
 
 def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:

@@ -21,10 +21,11 @@ import numpy as np
 from vidcolor import color
 from vidcolor.colorize import finish_rgb, render_shape, resize_l
 from vidcolor.models.protocol import ColorModel, check_model
-from vidcolor.options import VideoOptions
+from vidcolor.errors import VidcolorError
+from vidcolor.options import VideoOptions, max_batch_size
 from vidcolor.video.stabilize import Stabilizer
 
-__all__ = ["Frame", "FrameColorizer", "batched", "default_batch_size"]
+__all__ = ["Frame", "FrameColorizer", "batch_size_for", "batched", "default_batch_size"]
 
 T = TypeVar("T")
 
@@ -39,6 +40,32 @@ def default_batch_size() -> int:
     except Exception:  # noqa: BLE001 - any failure means: no usable GPU
         pass
     return 8
+
+
+#: Bytes of full-resolution lightness (float32) one batch may hold: a batch's frames travel
+#: whole through the model call, so a 4K film (33 MB a frame) takes at most 128 a batch, 8K 32.
+MAX_BATCH_FRAME_BYTES = 4 << 30
+
+
+def batch_size_for(requested: int | None, render_size: int, height: int, width: int) -> int:
+    """Frames per model call for a film: the one asked for, or the device's default, within
+    the memory bounds of the render size (:func:`vidcolor.options.max_batch_size`, which
+    :class:`~vidcolor.options.VideoOptions` enforces on a requested one) and of the film's
+    frame size (:data:`MAX_BATCH_FRAME_BYTES`).
+
+    Raises
+    ------
+    VidcolorError
+        ``requested`` is over the frame size's bound.
+    """
+    by_frames = max(1, MAX_BATCH_FRAME_BYTES // (4 * height * width))
+    if requested is None:
+        return min(default_batch_size(), max_batch_size(render_size), by_frames)
+    if requested > by_frames:
+        raise VidcolorError(f"batch size {requested} with {width}x{height} frames would hold "
+                            f"{requested * 4 * height * width / 2**30:.0f} GiB of frames; at "
+                            f"most {by_frames} at that size")
+    return requested
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -23,7 +23,8 @@ from vidcolor.models.protocol import ColorModel
 from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
-from vidcolor.video.frames import FrameColorizer, default_batch_size
+from vidcolor.outputs import InputSet, check_output
+from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
 from vidcolor.video.remux import RemuxReport, remux
 from vidcolor.video.stages import run_stages
@@ -42,6 +43,8 @@ class VideoResult:
     seconds: float  #: wall time of this run
     cuts: int  #: scene cuts the stabilizer found (this run)
     report: RemuxReport = field(default_factory=RemuxReport)
+    #: Frames of the window the decoder refused (damaged input; this run), left out.
+    lost_frames: int = 0
 
     @property
     def fps(self) -> float:
@@ -87,35 +90,55 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     options = options or VideoOptions()
     format_name = _check_paths(input, output, overwrite)
     info = probe(input)
-    settings = encoder_settings(format_name, options.encoder, info.high_bit_depth)
+    _check_window(input, info, options)
+    settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
+                                (info.width % 2 == 1, info.height % 2 == 1))
     model = model if model is not None else _load_model(model_dir)
     core = FrameColorizer.from_options(model, options)
+    # The model's own render size is known only now: the options' bounds are checked with it.
+    dataclasses.replace(options, render_size=core.render_size)
+    batch_size = batch_size_for(options.batch_size, core.render_size, info.height, info.width)
 
     work = _plan_work(input, output, model, core, options, settings, resume)
     resumed_frames = work.frames
-    run_stages(info, core, work, settings, options, options.batch_size or default_batch_size(),
-               progress)
+    lost = run_stages(info, core, work, settings, options, batch_size, progress)
     if work.frames == 0:
         work.remove()
         raise VidcolorError(f"{input}: no video frames in the requested window")
     report = _remux_into_place(info, work, output, format_name, options, model.name)
     work.remove()
     return VideoResult(output=output, frames=work.frames, resumed_frames=resumed_frames,
-                       seconds=time.perf_counter() - t_begin, cuts=core.cuts, report=report)
+                       seconds=time.perf_counter() - t_begin, cuts=core.cuts, report=report,
+                       lost_frames=len(lost))
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
-    """The output's muxer, once the output path is known to be usable; before any work."""
+    """The output's muxer, once the output path is known to be usable; before any work.
+
+    :func:`vidcolor.outputs.check_output` refuses an output that is the input (by path,
+    symbolic or hard link), a folder, or a name too long for the work folder's and the
+    temporary file's names; what is left here is the film's own: its extension, the folder,
+    and an existing output.
+    """
     format_name = output_format(output)
-    if output.exists() and not overwrite:
+    check_output(output, InputSet([input]))
+    try:
+        if not output.parent.is_dir():
+            raise VidcolorError(f"{output.parent}: no such folder")
+        exists = output.exists()
+    except OSError as e:  # a folder on the way this process may not search
+        raise VidcolorError(f"{output}: unusable output path ({e.strerror})") from None
+    if exists and not overwrite:
         raise VidcolorError(f"{output}: already exists (use --overwrite to replace it)")
-    if output.exists() and output.is_dir():
-        raise VidcolorError(f"{output}: is a folder")
-    if not output.parent.is_dir():
-        raise VidcolorError(f"{output.parent}: no such folder")
-    if input.exists() and output.exists() and os.path.samefile(input, output):
-        raise VidcolorError(f"{output}: the output would overwrite the input")
     return format_name
+
+
+def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:
+    """Refuse a window that starts after the film's end now, before the work folder exists
+    (a film of unknown duration is found empty only once decoded)."""
+    if info.duration is not None and options.window.start >= info.duration:
+        raise VidcolorError(f"{input}: no video frames in the requested window (--start "
+                            f"{options.window.start:g} s, the video lasts {info.duration:.2f} s)")
 
 
 def _load_model(model_dir) -> ColorModel:

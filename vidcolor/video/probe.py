@@ -15,9 +15,11 @@ Also here, because every module that opens or reads the input needs them: :func:
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Callable, Iterator
 
 import av
 import av.error
@@ -27,7 +29,8 @@ from av.sidedata.sidedata import Type as SideDataType
 from vidcolor.errors import VidcolorError
 from vidcolor.options import Window
 
-__all__ = ["VideoInfo", "ffmpeg_message", "matrix_tag", "open_input", "probe"]
+__all__ = ["VideoInfo", "decode_packets", "ffmpeg_message", "matrix_tag", "open_input",
+           "probe"]
 
 
 @dataclass
@@ -101,17 +104,74 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
     Raises
     ------
     VidcolorError
-        Missing file, a folder, or nothing FFmpeg can read.
+        Missing file, not a regular file (a folder, a FIFO, a device, a socket: opening or
+        reading one could block forever or never end), not readable by this process, or
+        nothing FFmpeg can read.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise VidcolorError(f"{path}: no such file")
-    if os.path.isdir(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise VidcolorError(f"{path}: no such file") from None
+    except OSError as e:
+        raise VidcolorError(f"{path}: cannot be read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise VidcolorError(f"{path}: is a folder, not a video")
+    if not stat.S_ISREG(st.st_mode):
+        raise VidcolorError(f"{path}: not a regular file (a pipe, device or socket), "
+                            "so not a video file vidcolor can read")
     try:
         return av.open(path, "r")
+    except PermissionError as e:  # av.error.PermissionError is one too
+        raise VidcolorError(f"{path}: cannot be read ({e.strerror})") from None
     except av.error.FFmpegError as e:
         raise VidcolorError(f"{path}: not a readable video ({ffmpeg_message(e)})") from None
+    except OSError as e:  # what FFmpeg did not wrap (an I/O error of the disk...)
+        raise VidcolorError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def decode_packets(container: av.container.InputContainer, stream: av.video.VideoStream,
+                   refused: Callable[[av.Packet], None],
+                   stopped: Callable[[BaseException], None]) -> Iterator[av.VideoFrame]:
+    """A video stream's frames, demuxed and decoded packet by packet, damage skipped.
+
+    A packet the decoder refuses costs only the frames it held (``container.decode`` would
+    stop the whole stream there), and the decoder is flushed at the end even when the
+    demuxer failed (a truncated file), so every frame FFmpeg can decode comes out.
+
+    Parameters
+    ----------
+    container, stream
+        Positioned where decoding starts.
+    refused : callable
+        Told each packet the decoder refused.
+    stopped : callable
+        Told the demuxer's error when it could not read on; the stream ends there.
+
+    Yields
+    ------
+    av.VideoFrame
+        In display order, with the pts the decoder gives.
+    """
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return  # PyAV's demux ends with the packet that flushes the decoder
+        except av.error.FFmpegError as e:
+            stopped(e)
+            break
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            refused(packet)
+            continue
+        yield from frames
+    try:
+        yield from stream.decode(None)
+    except av.error.FFmpegError:
+        pass  # the demuxer's error is already told; nothing more to recover
 
 
 def ffmpeg_message(e: BaseException) -> str:
@@ -119,6 +179,24 @@ def ffmpeg_message(e: BaseException) -> str:
     characters), or the exception's type name when it has none."""
     text = getattr(e, "strerror", None) or str(e)
     return str(text).splitlines()[0][:200] if text else type(e).__name__
+
+
+def _first_frame(path, container, stream) -> av.VideoFrame:
+    """The first frame that decodes, past any damaged packets (decode_frames skips them too).
+
+    Raises
+    ------
+    VidcolorError
+        No packet of the stream decodes, or the demuxer fails before one does.
+    """
+    errors: list[str] = []
+    refused = lambda packet: errors.append("the decoder refused every packet")  # noqa: E731
+    stopped = lambda e: errors.append(ffmpeg_message(e))  # noqa: E731
+    for frame in decode_packets(container, stream, refused, stopped):
+        return frame
+    if errors:
+        raise VidcolorError(f"{path}: video does not decode ({errors[-1]})")
+    raise VidcolorError(f"{path}: video stream has no decodable frames")
 
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
@@ -151,15 +229,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         vs = container.streams.video[0]
         if vs.codec_context is None:
             raise VidcolorError(f"{path}: video codec not supported by this FFmpeg build")
-        first = None
-        try:
-            for frame in container.decode(vs):
-                first = frame
-                break
-        except av.error.FFmpegError as e:
-            raise VidcolorError(f"{path}: video does not decode ({ffmpeg_message(e)})") from None
-        if first is None:
-            raise VidcolorError(f"{path}: video stream has no decodable frames")
+        first = _first_frame(path, container, vs)
         rate = vs.guessed_rate or vs.average_rate or Fraction(25)
         tb = vs.time_base or Fraction(1, 90000)
         if vs.start_time is not None:

@@ -139,8 +139,8 @@ class _SegmentSink:
 
 
 def _decode_stage(info: VideoInfo, options: VideoOptions, core: FrameColorizer,
-                  work: WorkFolder, out: _Channel) -> None:
-    for f in decode_frames(info, options.window, from_pts=work.next_pts):
+                  work: WorkFolder, out: _Channel, lost: list[float]) -> None:
+    for f in decode_frames(info, options.window, from_pts=work.next_pts, lost=lost):
         out.put(core.prepare(f.rgb, f.pts))
     out.close()
 
@@ -183,7 +183,7 @@ def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink
 
 def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
                settings: EncoderSettings, options: VideoOptions, batch_size: int,
-               progress: Progress | None = None) -> None:
+               progress: Progress | None = None) -> list[float]:
     """Decode, colorize and encode the frames not yet in ``work``'s segments.
 
     Parameters
@@ -200,20 +200,31 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
     progress : Progress, optional
         Told ``(frames done, expected total or None)`` after every encoded frame.
 
+    Returns
+    -------
+    list of float
+        Seconds (from the stream's start) of the frames the decoder refused; the others are
+        all encoded.
+
     Raises
     ------
     VidcolorError
         A stage failed on the input or the disk (FFmpeg and OS errors become one line).
     KeyboardInterrupt
-        After the stages stopped; finished segments are kept for a resumed job.
+        After the stages stopped.
+
+    Whatever stops the stages, finished segments are kept for a resumed job, and the work
+    folder is removed when there are none.
     """
     stop = threading.Event()
-    decoded = _Channel(2 * batch_size, stop)
-    colored = _Channel(2 * batch_size, stop)
+    decoded = _Channel(_channel_size(batch_size, info), stop)
+    colored = _Channel(_channel_size(batch_size, info), stop)
     dtype = np.uint16 if info.high_bit_depth else np.uint8
     sink = _SegmentSink(work, info, settings, options.segment_frames, progress,
                         info.estimate_frames(options.window) or None)
-    workers = [_Worker("decode", lambda: _decode_stage(info, options, core, work, decoded), stop),
+    lost: list[float] = []
+    workers = [_Worker("decode", lambda: _decode_stage(info, options, core, work, decoded, lost),
+                       stop),
                _Worker("encode", lambda: _encode_stage(core, dtype, colored, sink), stop)]
     for w in workers:
         w.start()
@@ -228,18 +239,37 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
         stop.set()
         for w in workers:
             w.join()
-        if work.segments:
-            logger.info(f"stopped: {work.frames} frames done are kept in {work.path}; "
-                        "rerun the same command with --resume to continue")
-        else:
-            work.remove()  # nothing worth resuming
+        _keep_for_resume(work)
         raise
     stop.set()
     for w in workers:
         w.join()
     for w in workers:
         if w.error is not None:
+            _keep_for_resume(work)
             _raise_stage_error(w.error)
+    return lost
+
+
+def _keep_for_resume(work: WorkFolder) -> None:
+    """After a failed or interrupted run: keep the finished segments for ``--resume``, or
+    remove the work folder when there are none (nothing worth resuming)."""
+    if work.segments:
+        logger.info(f"stopped: {work.frames} frames done are kept in {work.path}; "
+                    "rerun the same command with --resume to continue")
+    else:
+        work.remove()
+
+
+#: Bytes of full-resolution frames a channel between two stages may hold: two batches keep
+#: the stages overlapping at any common size, and large frames (4K: 33 MB) stay bounded.
+_CHANNEL_BYTES = 1 << 30
+
+
+def _channel_size(batch_size: int, info: VideoInfo) -> int:
+    """Frames a channel holds: two batches, fewer if their lightness (float32) would pass
+    :data:`_CHANNEL_BYTES`."""
+    return max(1, min(2 * batch_size, _CHANNEL_BYTES // (4 * info.width * info.height)))
 
 
 def _raise_stage_error(error: BaseException) -> None:

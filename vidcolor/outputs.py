@@ -1,0 +1,94 @@
+"""The one check every output path passes before any work: it never is, or aliases, an input.
+
+Pictures and films are written to a hidden temporary name next to the output and renamed into
+place only when complete (``.NAME.XXXXXXXX.part`` for pictures, ``.NAME.vidcolor-work/`` and
+``.STEM.partial.EXT`` for films), so an output path is usable only if those names fit the
+folder's file system too, and it is refused outright when it is one of the inputs: through the
+same path, a symbolic link or a hard link, whatever ``--overwrite`` says.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from vidcolor.errors import VidcolorError
+
+__all__ = ["InputSet", "check_output"]
+
+#: Bytes the longest hidden name made next to an output adds to the output's own name.
+_HIDDEN_NAME_EXTRA = 15
+
+
+class InputSet:
+    """The files a job reads, by identity (device and inode) as well as by path, so an output
+    that reaches one of them through another name is recognised."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self.paths: set[Path] = set()
+        self.ids: set[tuple[int, int]] = set()
+        for p in paths:
+            self.add(Path(p))
+
+    def add(self, path: Path) -> None:
+        self.paths.add(path.resolve())
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        self.ids.add((st.st_dev, st.st_ino))
+
+    def __contains__(self, path: Path) -> bool:
+        if path.resolve() in self.paths:
+            return True
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) in self.ids
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_output(output: str | os.PathLike, inputs: InputSet | None = None) -> Path:
+    """Refuse an output path no job could write safely; before anything is created.
+
+    Parameters
+    ----------
+    output : path
+        A file to be written (a picture or a film).
+    inputs : InputSet, optional
+        What the job reads; the output may not be any of them.
+
+    Returns
+    -------
+    Path
+        ``output``.
+
+    Raises
+    ------
+    VidcolorError
+        The output is an input, a folder, in a folder that does not exist, or has a name too
+        long for its file system once the temporary names are made from it.
+    """
+    output = Path(output)
+    if inputs is not None and output in inputs:
+        raise VidcolorError(f"{output}: the output would overwrite the input")
+    try:  # stat can fail with EACCES or ENAMETOOLONG where the path cannot even be looked at
+        folder_exists = output.parent.is_dir()
+        limit = _name_max(output.parent if folder_exists else Path("."))
+        if len(os.fsencode(output.name)) + _HIDDEN_NAME_EXTRA > limit:
+            raise VidcolorError(f"{output.name[:40]}...: output name too long for this file "
+                                f"system (at most {limit - _HIDDEN_NAME_EXTRA} bytes)")
+        is_dir = output.is_dir()
+    except OSError as e:
+        raise VidcolorError(f"{output}: unusable output path ({e.strerror})") from None
+    if is_dir:
+        raise VidcolorError(f"{output}: is a folder")
+    return output
