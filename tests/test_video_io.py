@@ -120,6 +120,21 @@ def make_clip(path: Path, n: int = 12, size: tuple[int, int] = (48, 64), rate: i
     return path
 
 
+def make_audio_only(path: Path) -> Path:
+    """An MP4 holding a short silent AAC stream and no video."""
+    with av.open(os.fspath(path), "w", format="mp4") as out:
+        a = out.add_stream("aac", rate=44100)
+        for k in range(10):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                            layout="mono")
+            af.sample_rate, af.pts = 44100, k * 1024
+            for p in a.encode(af):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+    return path
+
+
 def read_video(path: Path) -> tuple[list[float], list[np.ndarray]]:
     """Decoded frame times (seconds) and RGB frames of a file's first video stream."""
     with av.open(os.fspath(path)) as c:
@@ -175,18 +190,7 @@ def test_probe_rejects_non_video(tmp_path, content):
 
 
 def test_probe_rejects_audio_only(tmp_path):
-    path = tmp_path / "tone.m4a"
-    out = av.open(os.fspath(path), "w", format="mp4")
-    a = out.add_stream("aac", rate=44100)
-    for k in range(10):
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                        layout="mono")
-        af.sample_rate, af.pts = 44100, k * 1024
-        for p in a.encode(af):
-            out.mux(p)
-    for p in a.encode(None):
-        out.mux(p)
-    out.close()
+    path = make_audio_only(tmp_path / "tone.m4a")
     with pytest.raises(VidcolorError, match="no video stream"):
         probe(path)
 

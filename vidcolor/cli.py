@@ -8,7 +8,7 @@ import sys
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
-from vidcolor.log import StderrHandler, attach_stderr_handler
+from vidcolor.log import StderrHandler, attach_stderr_handler, one_line
 
 
 # --- reporting: progress bars and the library's log lines -----------------------------------
@@ -215,7 +215,7 @@ def _run_video(args) -> int:
     cuts = f", {result.cuts} shots" if options.stabilize else ""
     n_lost = result.lost_frames
     lost = f", {n_lost} undecodable frame{'s' * (n_lost != 1)} left out" if n_lost else ""
-    print(f"{result.output}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}"
+    print(f"{one_line(result.output)}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}"
           f"{lost}", file=sys.stderr)
     return 0
 
@@ -249,7 +249,7 @@ def _run_eval(args) -> int:
     finally:
         bar.close()
     for skipped in result["skipped"]:
-        print(f"vidcolor: skipped {skipped['name']} ({skipped['why']})", file=sys.stderr)
+        print(one_line(f"vidcolor: skipped {skipped['name']} ({skipped['why']})"), file=sys.stderr)
     print(format_table(result))
     if args.sheet:
         print(f"contact sheet: {args.sheet}")
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except VidcolorError as e:
-        print(f"vidcolor: error: {e}", file=sys.stderr)
+        print(f"vidcolor: error: {one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vidcolor: interrupted", file=sys.stderr)

@@ -30,6 +30,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import stat
 import struct
 import sys
@@ -150,15 +151,26 @@ def find_pictures(folder: str | Path, exclude: str | Path | None = None) -> list
     folder = Path(folder)
     exclude = None if exclude is None else Path(exclude).resolve()
     found = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if exclude is not None and exclude in path.resolve().parents:
-            continue
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            found.append(path)
+
+    def unreadable(e: OSError):  # os.walk would skip such a folder without a word
+        raise VidcolorError(f"{e.filename}: cannot read this folder ({e.strerror})")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # hidden: never looked into
+        for name in files:
+            _add_picture(Path(root) / name, folder, exclude, found)
     return sorted(found)
+
+
+def _add_picture(path: Path, folder: Path, exclude: Path | None, found: list[Path]) -> None:
+    """Append ``path`` to ``found`` if it is a picture find_pictures keeps."""
+    rel = path.relative_to(folder)
+    if any(part.startswith(".") for part in rel.parts):
+        return
+    if exclude is not None and exclude in path.resolve().parents:
+        return
+    if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        found.append(path)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -352,6 +364,11 @@ def _take_orientation(im: Image.Image) -> int:
         return 1
 
 
+# File descriptor 2 belongs to the process: two threads redirecting it at once could leave it
+# pointing at a closed file, so redirections take turns.
+_NATIVE_STDERR_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _native_stderr(lines: list[str]):
     """Collect what native code writes to file descriptor 2 meanwhile into ``lines``.
@@ -361,7 +378,7 @@ def _native_stderr(lines: list[str]):
     error instead of stray lines on the user's terminal.
     """
     sys.stderr.flush()
-    with tempfile.TemporaryFile() as sink:
+    with _NATIVE_STDERR_LOCK, tempfile.TemporaryFile() as sink:
         saved = os.dup(2)
         os.dup2(sink.fileno(), 2)
         try:
@@ -494,7 +511,10 @@ def read_image(path: str | Path) -> Picture:
         head = b""
         try:
             head = f.read(_HEAD_BYTES)
-            rgb, alpha, fmt = _decode(f, head, path)
+            # Pillow's libtiff decoder warns on fd 2 itself ("tempfile.tif: ..."); a picture
+            # that decodes is coloured without those lines.
+            with _native_stderr([]):
+                rgb, alpha, fmt = _decode(f, head, path)
         except VidcolorError:
             raise
         except Exception as e:  # noqa: BLE001 - decoders raise anything on corrupt data
@@ -529,7 +549,10 @@ def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, 
 
 
 def _reason(e: Exception) -> str:
+    if type(e).__name__ == "UnidentifiedImageError":  # Pillow's words name an object, not why
+        return "not a picture, or too damaged to decode"
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = re.sub(r"\s*<[^<>]*>", "", text)  # Python reprs mean nothing to a user
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 

@@ -11,9 +11,15 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["logger", "StderrHandler", "attach_stderr_handler"]
+__all__ = ["logger", "StderrHandler", "attach_stderr_handler", "one_line"]
 
 logger = logging.getLogger("vidcolor")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown as escapes, so a message
+    naming a file called ``"a\\nb.png"`` stays one line on the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 class StderrHandler(logging.StreamHandler):
@@ -24,6 +30,9 @@ class StderrHandler(logging.StreamHandler):
         super().__init__()
         self.setLevel(level)
         self.setFormatter(logging.Formatter("vidcolor: %(message)s"))
+
+    def format(self, record) -> str:
+        return one_line(super().format(record))
 
     @property
     def stream(self):

@@ -105,7 +105,11 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     if work.frames == 0:
         work.remove()
         raise VidcolorError(f"{input}: no video frames in the requested window")
-    report = _remux_into_place(info, work, output, format_name, options, model.name)
+    try:
+        report = _remux_into_place(info, work, output, format_name, options, model.name)
+    except VidcolorError:
+        work.remove()  # the same streams would be refused again: nothing worth resuming
+        raise
     work.remove()
     return VideoResult(output=output, frames=work.frames, resumed_frames=resumed_frames,
                        seconds=time.perf_counter() - t_begin, cuts=core.cuts, report=report,
@@ -179,6 +183,8 @@ def _remux_into_place(info: VideoInfo, work: WorkFolder, output: Path, format_na
         os.replace(partial, output)
     except BaseException as e:
         partial.unlink(missing_ok=True)
+        if isinstance(e, VidcolorError):
+            raise VidcolorError(f"{output}: {e}") from None
         if isinstance(e, OSError):
             raise VidcolorError(f"{output}: writing failed ({e})") from e
         if isinstance(e, av.error.FFmpegError):

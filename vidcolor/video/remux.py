@@ -218,12 +218,15 @@ def _route_stream(s, out, format_name: str, report: RemuxReport,
     if s.codec_context is None and s.type != "data":
         report.dropped[s.index] = f"{s.type} stream without codec"
         return None
+    decodable_audio = s.type == "audio" and s.codec_context is not None \
+        and s.codec_context.codec.is_decoder
+    if decodable_audio and _REENCODE_AUDIO in skip:
+        return _reencode_route(s, out, format_name, report)
     try:
         ost = out.add_stream_from_template(s, opaque=True) if s.codec_context is not None \
             else out.add_stream_from_template(s)
     except (ValueError, av.error.FFmpegError):
-        if s.type == "audio" and s.codec_context is not None \
-                and s.codec_context.codec.is_decoder:
+        if decodable_audio:
             return _reencode_route(s, out, format_name, report)
         name = s.codec_context.name if s.codec_context is not None else s.type
         report.dropped[s.index] = f"{format_name} cannot hold {s.type} codec {name}"
@@ -299,17 +302,32 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
     """
     # A container can still refuse a stream when the header is written (a data track it
     # does not know, say). Rather than fail the whole job, retry with less.
-    fallbacks = [set(), {"data"}, {"data", "subtitle", "attachment"}]
-    for i, skip in enumerate(fallbacks):
+    # Some muxers take a stream when it is added and refuse its codec only then (Opus in
+    # .mov): the later tries also re-encode every audio stream with the container's own codec.
+    tries = [set(), {"data"}, {"data", _REENCODE_AUDIO},
+             {"data", "subtitle", "attachment", _REENCODE_AUDIO}]
+    for i, skip in enumerate(tries):
         try:
             return _remux_once(info, segments, output, format_name, window, metadata, skip)
         except _HeaderError as e:
-            if i == len(fallbacks) - 1:
-                raise VidcolorError(f"{output}: the {format_name} muxer refused the streams "
-                                    f"({e})") from None
+            if i == len(tries) - 1:
+                raise VidcolorError(f"the {format_name} muxer refused the streams ({e})") \
+                    from None
             logger.info(f"note: the {format_name} muxer refused the header ({e}); "
-                        f"retrying without {' and '.join(sorted(fallbacks[i + 1]))} streams")
+                        f"retrying {_describe_try(tries[i + 1])}")
     raise AssertionError("not reached")
+
+
+def _describe_try(skip: set[str]) -> str:
+    dropped = sorted(skip - {_REENCODE_AUDIO})
+    words = [f"without {' and '.join(dropped)} streams"] if dropped else []
+    if _REENCODE_AUDIO in skip:
+        words.append("with the audio re-encoded")
+    return ", ".join(words)
+
+
+#: In a fallback's skip set: audio is re-encoded rather than copied.
+_REENCODE_AUDIO = "reencode-audio"
 
 
 class _HeaderError(Exception):
