@@ -485,3 +485,31 @@ def test_the_commands_print_only_their_own_lines(tmp_path):
         assert not strays, (args[0], strays[:5])
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "damaged.jpg", "p0.png", "p1.png", "p2.png", "tag.tif"]
+
+
+def test_an_unreadable_subfolder_is_an_error_not_a_silent_loss(tmp_path, monkeypatch):
+    # Root can read any folder, so os.scandir is made to refuse one as it would a user.
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    _save(tmp_path / "in" / "a.png", _scene(20, 24))
+    _save(tmp_path / "in" / "sub" / "b.png", _scene(20, 24))
+    locked = os.fspath(tmp_path / "in" / "sub")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", locked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(VidcolorError, match="sub: cannot read this folder"):
+        plan_outputs([tmp_path / "in"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_name_with_a_line_break_stays_one_line(tmp_path, capsys, fake_model):
+    src = tmp_path / "bad\nname.png"
+    src.write_bytes(b"not a picture")
+    assert cli.main(["image", str(src), "-o", str(tmp_path / "out.png")]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error:") and "\\n" in lines[0]
+    assert "<_io" not in lines[0]  # no Python repr in a user's message

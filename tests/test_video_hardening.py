@@ -21,8 +21,8 @@ import av.error
 import numpy as np
 import pytest
 
-from test_video_io import make_clip, read_video
-from test_video_pipeline import FakeColorizer
+from test_video_io import make_clip, read_video, stream_summary
+from test_video_pipeline import FakeColorizer, run
 from vidcolor import cli
 from vidcolor.errors import VidcolorError
 from vidcolor.options import EncoderOptions, VideoOptions, Window
@@ -400,3 +400,13 @@ def test_window_and_encoder_values_bounded():
         with pytest.raises(VidcolorError):
             EncoderOptions(**bad)
     assert Window(1e6, 1e6).start == 1e6
+
+
+def test_audio_a_muxer_refuses_at_the_header_is_re_encoded(tmp_path, capsys):
+    # .mov takes an Opus stream when it is added and refuses it only when writing the header.
+    src = make_clip(tmp_path / "in.webm", n=8, audio=True, codec="libvpx-vp9",
+                    audio_codec="libopus")
+    result = run(src, tmp_path / "out.mov")
+    assert result.frames == 8 and result.report.reencoded == {1: "aac"}
+    assert stream_summary(tmp_path / "out.mov")["types"] == ["video", "audio"]
+    assert not work_paths(tmp_path / "out.mov")[0].exists()
