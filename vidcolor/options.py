@@ -23,25 +23,20 @@ __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "Enc
 DEFAULT_STRENGTH = 0.8
 #: Frames per resumable segment: what an interrupted job loses at most.
 DEFAULT_SEGMENT_FRAMES = 240
-#: Largest render size (network resolution) of any job, stills and films alike. Measured peak
-#: RSS of one shipped-model ``predict_ab`` of one picture on a CPU, above the 0.66 GB of the
-#: loaded model: +30 MB at 256, +60 MB at 512, +182 MB at 1024, +642 MB at 2048, about 155
-#: bytes per render pixel and growing with its square. A still's largest view call (two
-#: pictures at 9/8 of the size) measured +1.56 GB at 2048; 4096 would need about 6 GB for the
-#: render alone (and a film batches it). 2048 is 8x the shipped model's 256.
+#: Largest render size (network resolution) of any job, stills and films alike: 8x the shipped
+#: model's 256; memory grows with its square (about 155 bytes a render pixel; a still's largest
+#: view call needs about 1.6 GB at 2048, 4096 would need about 6 GB; benchmarks/RESULTS.md,
+#: "Memory bounds").
 MAX_RENDER_SIZE = 2048
 #: Longest --start or --duration, in seconds (11.6 days): beyond any film, and small enough
 #: that a time in the finest stream time base (nanoseconds) fits FFmpeg's 64-bit timestamps.
 MAX_SECONDS = 1e6
 
-# Memory of one film batch's model call, measured with the shipped model on the CPU (peak RSS
-# of a process, resource.getrusage, second call; 643 MB after loading the model): render 256 x
-# batch 8, 32, 64, 128: 0.81, 1.07, 1.35, 1.96 GB; render 512 x 8, 16, 128: 1.05, 1.37,
-# 5.73 GB; 1024 x 8 and 2048 x 2: 1.98, 1.99 GB. So about 150-170 bytes a render pixel of the
-# batch: --batch-size 4096 at 256 (268M pixels, some 40 GB) is what crashed a 24 GB machine.
-# Capping batch x render pixels at 2**25 (5.7 GB measured, at 512 x 128) leaves such a machine
-# room for the frames in flight (vidcolor.video.frames.batch_size_for bounds those by the
-# input's frame size), the encoder and the system.
+# One film batch's model call costs about 150-170 bytes a render pixel of the batch (peak RSS,
+# benchmarks/RESULTS.md, "Memory bounds"): --batch-size 4096 at 256 (268M pixels, some 40 GB)
+# crashed a 24 GB machine. 2**25 pixels (5.7 GB measured, at 512 x 128) leaves such a machine
+# room for the frames in flight (bounded by vidcolor.video.frames.batch_size_for), the encoder
+# and the system.
 #: Most render pixels (batch size x render size**2) one model call of a film may take.
 MAX_BATCH_PIXELS = 2**25
 #: Bytes a render pixel of a batch costs in one model call (measured, see above).
