@@ -3,6 +3,8 @@
     python -m benchmarks.throughput VIDEO [--frames N] [--size WxH] [--batch-size N]
                                           [--model DIR] [--render-size N]
     python -m benchmarks.throughput --synthetic-1080p [--frames N] ...
+    python -m benchmarks.throughput VIDEO --runtime {auto,keras,openvino}
+    python -m benchmarks.throughput VIDEO --compare-runtimes   (see benchmarks/runtimes.py)
 
 Measures frames per second of, on the same first N frames of VIDEO:
 
@@ -236,7 +238,7 @@ def _versions() -> dict:
     out = {"vidcolor": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "av": av.__version__, "ffmpeg": av.library_versions.get("libavcodec"),
            "opencv": cv2.__version__}
-    for name in ("tensorflow", "keras", "numba"):
+    for name in ("tensorflow", "keras", "numba", "openvino"):
         mod = sys.modules.get(name)
         if mod is not None:
             out[name] = getattr(mod, "__version__", "?")
@@ -362,15 +364,21 @@ def main(argv: list[str] | None = None) -> int:
                    "pipeline's default_batch_size)")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=int, help="network resolution (default: the model's)")
+    p.add_argument("--runtime", choices=("auto", "keras", "openvino"), default="auto",
+                   help="what runs the network (default auto, as `vidcolor video`)")
+    p.add_argument("--compare-runtimes", action="store_true",
+                   help="instead of the stages: keras and openvino interleaved, model-only "
+                   "and end-to-end frames/s and the a/b difference")
     args = p.parse_args(argv)
     if (args.video is None) == (not args.synthetic_1080p):
         p.error("give either VIDEO or --synthetic-1080p")
     if args.frames < 2:
         p.error("--frames must be at least 2")
 
-    from vidcolor.models.store import load_model
+    from vidcolor.models.runtimes import load_color_model
 
-    model = load_model(args.model)  # imports TensorFlow, which default_batch_size looks at
+    # Imports TensorFlow, which default_batch_size looks at.
+    model = load_color_model(args.model, "keras" if args.compare_runtimes else args.runtime)
     batch = args.batch_size or default_batch_size()
     with tempfile.TemporaryDirectory(prefix="vidcolor-clip-") as tmp:
         video = args.video
@@ -383,7 +391,17 @@ def main(argv: list[str] | None = None) -> int:
             rate = probe(source).rate
             _write_clip(video, resized_frames(source, args.frames, args.size),
                         rate=int(round(float(rate))) if rate else 30)
+        if args.compare_runtimes:
+            from benchmarks.runtimes import compare, format_comparison
+
+            results = compare(video, args.frames, batch, model, args.render_size)
+            results.update(cpu=_cpu_name(), threads=_threads(), versions=_versions(),
+                           source=os.fspath(args.video or "synthetic"))
+            print(format_comparison(results))
+            print(json.dumps(results))
+            return 0
         results = run(video, args.frames, batch, model, args.render_size)
+        results["runtime"] = type(model).__name__
     results["source"] = "synthetic 1080p" if args.synthetic_1080p else os.fspath(args.video)
     print(format_table(results))
     print(json.dumps(results))

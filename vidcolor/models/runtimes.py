@@ -1,0 +1,115 @@
+"""Which runtime runs the network: :func:`load_color_model`, the one place ``--runtime`` is
+resolved to a :class:`~vidcolor.models.protocol.ColorModel`.
+
+- ``keras``: :class:`~vidcolor.models.store.Colorizer` (TensorFlow; a GPU when there is one).
+- ``openvino``: :class:`~vidcolor.models.openvino_model.OpenVinoColorizer` (CPU; the ``fast``
+  extra).
+- ``auto``: OpenVINO when it is installed, no GPU is visible to TensorFlow and no hints are
+  needed, else Keras. On the CPUs measured it was never slower: in float32 it took 0.75 x
+  Keras's CPU time a batch on an AVX2 CPU without bf16 (this project's CI machine), and
+  with the bf16 decoder 0.55-0.65 x on an AVX512_BF16 one (issue 20).
+"""
+
+from __future__ import annotations
+
+from vidcolor.errors import VidcolorError
+from vidcolor.models.protocol import ColorModel
+
+RUNTIMES = ("auto", "keras", "openvino")
+FAST_HINT = 'the OpenVINO runtime needs the fast extra: pip install "vidcolor[fast]"'
+
+
+def _gpu_visible() -> bool:
+    """True when TensorFlow sees a GPU (there Keras runs the network faster than any CPU)."""
+    from vidcolor.models import import_keras
+
+    import_keras()  # TensorFlow's start-up chatter kept off the terminal
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
+    """``"keras"`` or ``"openvino"`` for a ``--runtime`` value.
+
+    Parameters
+    ----------
+    runtime : {"auto", "keras", "openvino"}
+    hints : bool
+        The job passes user hints (only the Keras runtime takes them).
+
+    Raises
+    ------
+    VidcolorError
+        An unknown runtime; OpenVINO asked for but not installed, or asked for with hints.
+    """
+    from vidcolor.models import openvino_model
+
+    if runtime not in RUNTIMES:
+        raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    if runtime == "openvino":
+        if not openvino_model.available():
+            raise VidcolorError(FAST_HINT)
+        if hints:
+            raise VidcolorError("the OpenVINO runtime takes no hints; use --runtime keras")
+        return "openvino"
+    # Cheapest test first: looking for a GPU imports TensorFlow.
+    if runtime == "keras" or hints or not openvino_model.available() or _gpu_visible():
+        return "keras"
+    return "openvino"
+
+
+def load_color_model(directory=None, runtime: str = "auto", hints: bool = False) -> ColorModel:
+    """Load a model directory (default: the shipped model) for a runtime.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+    runtime : {"auto", "keras", "openvino"}
+        See the module docstring.
+    hints : bool
+        The job passes user hints: ``auto`` then means Keras.
+
+    Returns
+    -------
+    ColorModel
+
+    Raises
+    ------
+    VidcolorError
+        See :func:`choose_runtime` and :func:`vidcolor.models.store.load_model`.
+    """
+    from vidcolor.models import store
+
+    if runtime != "auto":  # a wrong runtime is told before the load (seconds)
+        choose_runtime(runtime, hints)
+    model = store.load_model(directory)
+    # Only the Keras network can be converted (not a test's stand-in); and only then is the
+    # choice made, since looking for a GPU needs TensorFlow, which the load has just imported.
+    if not isinstance(model, store.Colorizer) or choose_runtime(runtime, hints) == "keras":
+        return model
+    from vidcolor.models.openvino_model import OpenVinoColorizer
+
+    return OpenVinoColorizer(model)
+
+
+class DeferredModel:
+    """A ColorModel loaded on first use: for jobs that check their inputs and options before
+    they touch the model (``colorize_video``, ``evaluate_folder``), so that a wrong argument is
+    still told before the load's seconds.
+
+    Parameters
+    ----------
+    load : callable
+        Returns the model, e.g. ``lambda: load_color_model(directory, runtime)``.
+    """
+
+    def __init__(self, load):
+        self._load = load
+        self._model = None
+
+    def __getattr__(self, name):
+        # Only reached for members this wrapper lacks: every ColorModel member.
+        if self._model is None:
+            self._model = self._load()
+        return getattr(self._model, name)

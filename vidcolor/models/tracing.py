@@ -1,0 +1,126 @@
+"""Fixed-shape TensorFlow graphs of a loaded network: what other runtimes and file formats
+are converted from.
+
+Every converter here (OpenVINO, tf2onnx, TFLite, SavedModel) starts from a
+``tf.function`` traced for one height and width: the bilinear ``UpSampling2D`` layers of the
+fusion decoder fail to trace with open spatial dimensions. The batch dimension stays open, and
+the fusion backbone alone (no upsampling) is traced for any height and width.
+
+The graphs take what :class:`~vidcolor.models.nets.Nets` takes and give what it gives before
+the final resize: a/b / 128 at ``1 / nets.stride`` of the input size, after the read-out
+(:func:`~vidcolor.models.nets.decode_ab`). A hint model's hint input is fed zeros (no hints),
+so every graph here is the automatic network.
+"""
+
+from __future__ import annotations
+
+from vidcolor.errors import VidcolorError
+
+def check_shape(height: int, width: int) -> None:
+    """Raise a one-line :class:`VidcolorError` unless (height, width) is a shape the network
+    takes unpadded: positive multiples of 32."""
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise VidcolorError(f"size {height}x{width}: height and width must be positive "
+                            "multiples of 32")
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _feature_specs(nets, height: int, width: int) -> list:
+    """TensorSpecs of the backbone's outputs at an input of (height, width)."""
+    tf = _tf()
+    specs = []
+    for t in nets.backbone.outputs:
+        if len(t.shape) == 2:  # the pooled global vector
+            specs.append(tf.TensorSpec([None, t.shape[-1]], tf.float32))
+            continue
+        # Lite0's maps, in order, are at strides 4, 8, 16, 32 ("same" padding: exact division).
+        stride = 4 * 2 ** len(specs)
+        specs.append(tf.TensorSpec([None, height // stride, width // stride, t.shape[-1]],
+                                   tf.float32))
+    return specs
+
+
+def _zero_hints(nets, x):
+    """The hint input of a hint model, all zero (no hints): ``[]`` for other models."""
+    tf = _tf()
+    if not nets.hints:
+        return []
+    shape = tf.concat([tf.shape(x)[:3], [3]], axis=0)
+    return [tf.zeros(shape, tf.float32)]
+
+
+def whole_function(nets):
+    """The whole network with its read-out as a Python function of L (N, h, w, 1) in [0, 100]
+    that returns a/b / 128 at ``1 / nets.stride`` of the size; trace it with :func:`whole`."""
+    if nets.arch != "fusion":
+        model = nets.model
+        return lambda L: model(L, training=False)
+    model = nets._readout(nets.model)
+
+    def run(L):
+        return model([L, *_zero_hints(nets, L)] if nets.hints else L, training=False)
+
+    return run
+
+
+def input_spec(height: int, width: int):
+    """The TensorSpec of L: (open batch, height, width, 1), float32, named ``L``."""
+    tf = _tf()
+    check_shape(height, width)
+    return tf.TensorSpec([None, height, width, 1], tf.float32, name="L")
+
+
+def whole(nets, height: int, width: int):
+    """:func:`whole_function` traced at (height, width).
+
+    Returns
+    -------
+    tf.types.experimental.ConcreteFunction
+        One input, ``L``; one output, shape (N, h / stride, w / stride, 2).
+    """
+    return _tf().function(whole_function(nets)).get_concrete_function(input_spec(height, width))
+
+
+PARTS = {"fusion": ("backbone", "decoder"), "alpha": ("whole",), "beta": ("whole",)}
+
+
+def part(nets, name: str, height: int | None = None, width: int | None = None):
+    """One piece of the network, for runtimes that run the pieces at different precisions.
+
+    Parameters
+    ----------
+    nets : vidcolor.models.nets.Nets
+    name : str
+        One of ``PARTS[nets.arch]``. Fusion: ``"backbone"``, x3 (N, h, w, 3) = L/50 - 1 in
+        three channels -> the backbone's outputs (the last one the global vector), traced with
+        open height and width (it has no upsampling); ``"decoder"``, (x (N, h, w, 1), *those
+        outputs) -> a/b / 128 after the read-out. Other architectures: ``"whole"`` (see
+        :func:`whole`).
+    height, width : int
+        The fixed input size of the decoder and the whole network; not used for the backbone.
+
+    Returns
+    -------
+    tf.types.experimental.ConcreteFunction
+    """
+    tf = _tf()
+    if name == "whole":
+        return whole(nets, height, width)
+    if name == "backbone":
+        backbone = nets.backbone
+        return tf.function(lambda x3: backbone(x3, training=False)).get_concrete_function(
+            tf.TensorSpec([None, None, None, 3], tf.float32, name="x3"))
+    check_shape(height, width)
+    decoder = nets._readout(nets.decoder)
+
+    def run_decoder(x, *feats):
+        return decoder([x, *_zero_hints(nets, x), *feats], training=False)
+
+    return tf.function(run_decoder).get_concrete_function(
+        tf.TensorSpec([None, height, width, 1], tf.float32, name="x"),
+        *_feature_specs(nets, height, width))
