@@ -223,3 +223,43 @@ def test_snapshots_and_their_average_with_the_shared_holdout(photos, tmp_path, c
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "overwrite" in errors[0] and "not the same network" in errors[1]
     assert not (tmp_path / "mixed").exists()
+
+
+def test_hint_batches_give_simulated_hints_at_the_input_size(photos):
+    files = data.find_images([photos])
+    stream = data.BatchStream(files, 8, 64, seed=1, hints=True, target_stride=4)
+    try:
+        (L, hints), ab = next(stream)
+    finally:
+        stream.close()
+    assert L.shape == (8, 64, 64, 1) and hints.shape == (8, 64, 64, 3) and ab.shape == (8, 16, 16, 2)
+    mask = hints[..., 2]
+    assert set(np.unique(mask)) <= {0.0, 1.0} and np.all(hints[..., :2][mask == 0] == 0)
+    again = data.BatchStream(files, 8, 64, seed=1, hints=True, target_stride=4).make_batch(0)
+    assert np.array_equal(again[0][1], hints)
+    counts = [data.hint_count(np.random.default_rng([7, i])) for i in range(2000)]
+    assert 0.2 < np.mean(np.array(counts) == 0) < 0.4 and max(counts) > 100
+    assert 0.4 < np.mean((np.array(counts) > 0) & (np.array(counts) <= 20)) < 0.7
+
+
+def test_hint_fine_tune_trains_only_the_hint_branch(photos, tmp_path, capsys):
+    fusion = ["--arch", "fusion", "--size", "64", "--batch-size", "2", "--steps", "2", "--holdout-every", "0"]
+    base = tmp_path / "base"
+    assert _train([photos, "--out", base, "--width", "16", *fusion]) == 0
+    base_config = json.loads((base / "config.json").read_text())
+    base_config["decode"] = {"mix": 0.25, "temperature": 0.3, "gain": 1.1}  # as if calibrated
+    (base / "config.json").write_text(json.dumps(base_config))
+    capsys.readouterr()
+    assert _train([photos, "--out", tmp_path / "x", "--hints", *fusion]) == 2
+    assert "give --init" in capsys.readouterr().err
+    tuned = tmp_path / "hinted"
+    assert _train([photos, "--out", tuned, "--init", base, "--hints", "--lr", "1e-2", *fusion]) == 0
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["build"]["hints"] is True
+    assert config["decode"] == base_config["decode"]  # the frozen trunk keeps its read-out
+    with np.load(tuned / "weights.npz") as new, np.load(base / "weights.npz") as old:
+        assert set(old.files) < set(new.files)
+        for k in old.files:  # the trunk is frozen: without hints, the --init model exactly
+            np.testing.assert_array_equal(new[k], old[k])
+        assert any(np.abs(new[k]).max() > 0 for k in new.files if k.startswith("hint_to_"))
+    assert load_model(tuned).uses_hints

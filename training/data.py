@@ -15,8 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor import color
+from vidcolor import color, hints as hints_module
 from vidcolor.imageio import find_pictures
+
+# Simulated hints in training (Zhang et al. 2017): per image no hint with this probability,
+# else a geometric number (mean 1/_FEW_P) of points, or with _MANY_SHARE of the images a
+# log-uniform number in _MANY; so many images have none, most a few, some hundreds.
+_NO_HINTS, _FEW_P, _MANY_SHARE, _MANY = 0.3, 1 / 8, 0.15, (30, 500)
 
 
 def find_images(paths) -> list[Path]:
@@ -121,6 +126,32 @@ def degrade_l(L: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (x * 100.0).astype(np.float32)
 
 
+def hint_count(rng: np.random.Generator) -> int:
+    """How many points the simulated user gives one training image (see ``_NO_HINTS``)."""
+    u = rng.random()
+    if u < _NO_HINTS:
+        return 0
+    if u < _NO_HINTS + _MANY_SHARE:
+        return int(np.exp(rng.uniform(*np.log(_MANY))))
+    return int(rng.geometric(_FEW_P))
+
+
+def hint_planes(ab: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The network's hint input for a training image: simulated points, squares of 1x1 to 9x9
+    given their mean true colour (:func:`vidcolor.hints.sample_hints`).
+
+    Parameters
+    ----------
+    ab : ndarray of float32, shape (H, W, 2), Lab units
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W, 3): a/b / 128 where hinted (else 0), and the mask
+    """
+    ab_hint, mask = hints_module.raster(hints_module.sample_hints(ab, hint_count(rng), rng))
+    return np.concatenate([ab_hint / np.float32(128.0), mask], -1)
+
+
 class BatchStream:
     """Batches of (L, ab) from image files, made in a background thread.
 
@@ -141,15 +172,19 @@ class BatchStream:
     weights : ndarray, optional
         Sampling probabilities of the files (see :func:`folder_weights`), drawn with
         replacement; None goes through the files once per epoch in a shuffled order.
+    hints : bool
+        Also give each image simulated hints (:func:`hint_planes`).
 
     Yields
     ------
-    L : float32 (N, s, s, 1) in [0, 100]; ab : float32 (N, s/stride, s/stride, 2) / 128
+    inputs : L, float32 (N, s, s, 1) in [0, 100]; with hints ``[L, hints (N, s, s, 3)]``
+    ab : float32 (N, s/stride, s/stride, 2) / 128
     """
 
     def __init__(self, files, batch_size, size, seed=0, start_step=0, degrade=True, target_stride=1,
-                 prefetch=4, weights=None):
+                 prefetch=4, weights=None, hints=False):
         self.files = list(files)
+        self.hints = hints
         self.weights = weights
         self.batch_size = 1 if size == 0 else batch_size
         self.size, self.seed, self.degrade, self.stride = size, seed, degrade, target_stride
@@ -194,17 +229,19 @@ class BatchStream:
         L, ab = color.rgb_to_lab(rgb)
         if self.degrade:
             L = degrade_l(L, rng)
+        planes = [hint_planes(ab, rng)] if self.hints else []
         if self.stride > 1:
             h, w = ab.shape[:2]
             ab = cv2.resize(ab, (w // self.stride, h // self.stride), interpolation=cv2.INTER_AREA)
-        return L[..., None], ab / np.float32(128.0)
+        return L[..., None], ab / np.float32(128.0), *planes
 
     def make_batch(self, step: int):
         samples = []
         for i, index in enumerate(self._indices(step)):
             rng = np.random.default_rng([self.seed, step, i])
             samples.append(self._sample(index, rng))
-        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])
+        L, ab = np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])
+        return ([L, np.stack([s[2] for s in samples])] if self.hints else L), ab
 
     def _fill(self):
         step = self.step

@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="fusion only: start from a trained model ('default': the shipped one); "
                         "its backbone, width and classes are kept")
+    p.add_argument("--hints", action="store_true",
+                   help="fusion with --init only: add a hint input (user colours) and train only it, "
+                        "on simulated hints; without hints the model stays the --init one")
     p.add_argument("--tune-from", type=int, metavar="BLOCK",
                    help="fusion with Lite0 only: also train the backbone from this block (0-15) on")
     length = p.add_mutually_exclusive_group()
@@ -86,7 +89,7 @@ def _training_config(args, n_train: int) -> dict:
         batch = 1 if args.size == 0 else args.batch_size
         args.steps = math.ceil(args.epochs * n_train / batch) if args.epochs else 3000
     keys = ("arch", "backbone", "width", "steps", "batch_size", "size", "lr", "loss", "cls_weight",
-            "degrade", "seed", "holdout_every", "render_size", "init", "tune_from", "folder_balance")
+            "degrade", "seed", "holdout_every", "render_size", "init", "tune_from", "folder_balance", "hints")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -96,6 +99,8 @@ def _build_config(cfg: dict, bins=None) -> dict:
     build = {"backbone": cfg["backbone"], "width": cfg["width"], "bins": np.asarray(bins).tolist()}
     if cfg.get("tune_from") is not None:
         build["tune_from"] = cfg["tune_from"]
+    if cfg.get("hints"):
+        build["hints"] = True
     return build
 
 
@@ -112,6 +117,9 @@ def _init_model(args):
     args.backbone, args.width = build["backbone"], build["width"]
     if args.tune_from is None:
         args.tune_from = build.get("tune_from")
+    if args.hints and (args.tune_from is not None or build.get("hints")):
+        # A tuned backbone would change the automatic result; a hint model has its branch already.
+        raise TrainError("--hints needs a model with a frozen backbone and no hint input yet")
     return init
 
 
@@ -262,6 +270,8 @@ def run(args) -> int:
         raise TrainError(str(e)) from None
     if not files:
         raise TrainError("no images found in " + ", ".join(args.inputs))
+    if args.hints and not args.init and not args.resume:
+        raise TrainError("--hints fine-tunes a trained model: give --init")
     init = _init_model(args) if args.init and not args.resume else None
     holdout = [f for f in files if len(files) > 100 and is_holdout(f, args.holdout_every)]
     train_files = [f for f in files if f not in set(holdout)]
@@ -278,6 +288,9 @@ def run(args) -> int:
         if cfg["render_size"] is None:
             cfg["render_size"] = _native_render_size(train_files) if cfg["size"] == 0 else 256
         state = {"step": 0, "history": [], "config": cfg}
+        if cfg.get("hints") and init:
+            # The trunk stays the init's, frozen: so does its calibrated read-out.
+            state["decode"] = dict(init.config.get("decode") or {})
         if cfg["arch"] == "fusion":
             bins = init.nets.bins if init else nets_module.ab_grid()
             prior, weights = losses.class_weights(_sample_ab(train_files, seed=cfg["seed"]), bins)
@@ -288,6 +301,8 @@ def run(args) -> int:
 
     keras.utils.set_random_seed(cfg["seed"])
     nets = nets_module.build(cfg["arch"], **build)
+    if cfg.get("hints"):
+        nets_module.train_hints_only(nets)
     optimizer = _compile(nets, cfg, np.asarray(state.get("class_weights", []), np.float32))
     if args.resume:
         load_checkpoint(ckpt, nets, optimizer)
@@ -301,7 +316,8 @@ def run(args) -> int:
     balance = cfg.get("folder_balance", 1.0)
     stream = BatchStream(train_files, cfg["batch_size"], cfg["size"], seed=cfg["seed"],
                          start_step=state["step"], degrade=cfg["degrade"], target_stride=nets.stride,
-                         weights=None if balance == 1.0 else folder_weights(train_files, balance))
+                         weights=None if balance == 1.0 else folder_weights(train_files, balance),
+                         hints=bool(cfg.get("hints")))
     print(f"training {cfg['arch']} on {len(train_files)} images ({len(holdout)} held out), "
           f"{cfg['steps']} steps of {stream.batch_size}", file=sys.stderr)
 
@@ -330,12 +346,12 @@ def run(args) -> int:
         smoothed = float(np.mean([h["loss"] for h in state["history"][-20:]]))
     try:
         while state["step"] < cfg["steps"]:
-            L, ab = next(stream)
+            inputs, ab = next(stream)
             targets = [ab, ab] if cfg["arch"] == "fusion" else ab
-            loss = nets.model.train_on_batch(L, targets)
+            loss = nets.model.train_on_batch(inputs, targets)
             loss = float(loss[0] if isinstance(loss, (list, tuple)) else loss)
             state["step"] += 1
-            seen += len(L)
+            seen += len(ab)
             smoothed = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
@@ -57,6 +58,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# --- runtime ---------------------------------------------------------------------------------
+
+def _add_runtime(p) -> None:
+    """The --runtime option of the commands that run the network."""
+    p.add_argument("--runtime", choices=("auto", "keras", "openvino"), default="auto",
+                   help="what runs the network: keras (TensorFlow, a GPU when there is one), "
+                   "openvino (CPU, needs the fast extra), auto (default: openvino when "
+                   "installed, no GPU is seen and no hints are given, else keras)")
+
+
+def _model(args, hints: bool = False, deferred: bool = False):
+    """The ColorModel of parsed arguments: --model DIR run by --runtime; with ``deferred``,
+    loaded only when the job first uses it (after its own checks of inputs and options)."""
+    from vidcolor.models.runtimes import DeferredModel, load_color_model
+
+    if deferred:
+        return DeferredModel(lambda: load_color_model(args.model, args.runtime, hints=hints))
+    return load_color_model(args.model, args.runtime, hints=hints)
+
+
 # --- image ---------------------------------------------------------------------------------
 
 def _still_render_size_help() -> str:
@@ -90,7 +111,17 @@ def _add_image(sub) -> None:
     p.add_argument("--tile-overlap", type=_non_negative_int, metavar="N",
                    help="minimum overlap of neighbouring tiles, in working pixels "
                    "(default: a quarter tile)")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--hints", metavar="FILE.json|DIR",
+                       help='colours to keep: JSON {"points": [{"x": 120, "y": 45, "radius": 2, '
+                       '"color": "#a03020"}]}, x/y the column/row as displayed, radius r a '
+                       '(2r+1)^2 square, the colour\'s a/b used; for folders a DIR of <name>.json '
+                       "(needs a model trained with hints, --model DIR)")
+    given.add_argument("--hints-image", metavar="FILE.png|DIR",
+                       help="colours to keep, painted: an RGBA image of the picture's size, every "
+                       "pixel with alpha > 0 a hint of its colour; for folders a DIR of <name>.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_runtime(p)
     p.set_defaults(run=_run_image)
 
 
@@ -122,18 +153,25 @@ class _TqdmPerPicture(TqdmProgress):
 def _run_image(args) -> int:
     from vidcolor.colorize import ImageColorizer
     from vidcolor.models import store
-    from vidcolor.photos import colorize_files, plan_outputs
+    from vidcolor.colorize import check_hint_model
+    from vidcolor.photos import HintFiles, colorize_files, plan_outputs
 
     options = image_options(args)
+    given = args.hints or args.hints_image
+    hints = HintFiles(Path(given), image=bool(args.hints_image)) if given else None
     # Planned here as well, before the model loads (seconds): a wrong input is told at once,
     # and only a folder gets a bar over its pictures.
-    _, folder_mode = plan_outputs(args.inputs, args.output)
-    model = store.load_model(args.model)
+    jobs, folder_mode = plan_outputs(args.inputs, args.output)
+    if hints is not None:
+        hints.check(jobs, folder_mode)
+    model = _model(args, hints=hints is not None)
+    if hints is not None:
+        check_hint_model(model)
     tiles = _TqdmPerPicture(unit="tile")
     pictures = TqdmProgress(unit="image", leave=True) if folder_mode else None
     try:
         report = colorize_files(args.inputs, args.output, ImageColorizer(model, options, tiles),
-                                overwrite=args.overwrite, progress=pictures)
+                                overwrite=args.overwrite, progress=pictures, hints=hints)
     finally:
         for bar in (tiles, pictures):
             if bar is not None:
@@ -187,6 +225,7 @@ def _add_video(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_runtime(p)
     p.set_defaults(run=_run_video)
 
 
@@ -206,7 +245,8 @@ def _run_video(args) -> int:
     options = video_options(args)
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="colorizing", disable=False)
     try:
-        result = colorize_video(args.input, args.output, options=options, model_dir=args.model,
+        result = colorize_video(args.input, args.output, model=_model(args, deferred=True),
+                                options=options,
                                 overwrite=args.overwrite, resume=args.resume, progress=bar)
     finally:
         if bar is not None:
@@ -236,21 +276,59 @@ def _add_eval(sub) -> None:
                    help=_still_render_size_help())
     p.add_argument("--limit", type=_positive_int, metavar="N",
                    help="measure only the first N colour pictures")
+    p.add_argument("--hints", type=_hint_counts, metavar="N[,N...]",
+                   help="also measure with N hints per photo sampled from its true colours "
+                   "(random places, squares of radius 0-4, each the patch's mean colour), next "
+                   "to the automatic result shifted by them globally and locally; several "
+                   "counts, e.g. 0,1,10,50,100, give a curve")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="seed of the sampled hints (default 0)")
+    p.add_argument("--only", metavar="LIST",
+                   help="measure only the pictures of FOLDER that a text file lists, one path a "
+                   "line (e.g. a training run's holdout.txt)")
+    _add_runtime(p)
     p.set_defaults(run=_run_eval)
 
 
-def _run_eval(args) -> int:
-    from vidcolor.evaluate import evaluate_folder, format_table, summary_json
+def _hint_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 0:
+        raise argparse.ArgumentTypeError(f"expected N or N,N,... (whole numbers >= 0), got {text!r}")
+    return counts
 
+
+def _only_names(path: str | None) -> list[str] | None:
+    """The paths a list holds (one a line), or None without a list."""
+    if path is None:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise VidcolorError(f"{path}: cannot read the list ({getattr(e, 'strerror', None) or e})") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _run_eval(args) -> int:
+    from vidcolor.evaluate import evaluate_folder, format_hints_table, format_table, summary_json
+
+    only = _only_names(args.only)
     bar = TqdmProgress(unit="image", leave=True)
     try:
-        result = evaluate_folder(args.folder, model_dir=args.model, render_size=args.render_size,
-                                 limit=args.limit, sheet=args.sheet, progress=bar)
+        result = evaluate_folder(args.folder, model=_model(args, bool(args.hints), deferred=True),
+                                 render_size=args.render_size,
+                                 limit=args.limit, sheet=args.sheet, progress=bar,
+                                 hint_counts=args.hints, seed=args.seed, only=only)
     finally:
         bar.close()
     for skipped in result["skipped"]:
         print(one_line(f"vidcolor: skipped {skipped['name']} ({skipped['why']})"), file=sys.stderr)
     print(format_table(result))
+    if args.hints:
+        print(f"simulated hints (seed {args.seed}):")
+        print(format_hints_table(result))
     if args.sheet:
         print(f"contact sheet: {args.sheet}")
     print(summary_json(result))
@@ -280,6 +358,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--workers", type=_positive_int, default=2, metavar="N",
                    help="pictures or films colorized at once (default 2)")
     p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    _add_runtime(p)
     p.set_defaults(run=_run_serve)
 
 
@@ -291,14 +370,54 @@ def _run_serve(args) -> int:
         raise VidcolorError(EXTRA_HINT)
     config = ServeConfig(args.data, host=args.host, port=args.port, token=args.token or None,
                          max_upload=parse_size(args.max_upload), workers=args.workers)
-    from vidcolor.models import store
     from vidcolor.serve.app import serve
 
-    model = store.load_model(args.model)  # before listening: a bad model is told at once
+    model = _model(args)  # before listening: a bad model is told at once
     hint = " (open it with #token=TOKEN at the end)" if config.token else ""
     print(f"vidcolor: serving {config.url}{hint}; data in {config.data}; Ctrl-C stops",
           file=sys.stderr)
     serve(config, model)
+    return 0
+
+
+# --- export ----------------------------------------------------------------------------------
+
+_EXPORT_DESCRIPTION = (
+    "Write the network (read-out included) as a self-contained file for another runtime, and "
+    "PATH.json beside it with the input and output conventions: L in [0, 100] of shape "
+    "(N, H, W, 1) -> a/b / 128 at 1/4 of H x W. onnx: ONNX Runtime (C++, web); openvino: Intel "
+    "CPUs, GPUs, NPUs; tflite: phones; savedmodel: TensorFlow Serving.")
+
+
+def _add_export(sub) -> None:
+    from vidcolor.export import FORMATS, HALF_FORMATS
+
+    p = sub.add_parser("export", description=_EXPORT_DESCRIPTION,
+                       help="write the model as an ONNX, OpenVINO, TFLite or SavedModel file")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    p.add_argument("--format", required=True, choices=tuple(FORMATS))
+    p.add_argument("--size", metavar="HxW",
+                   help="input height x width, multiples of 32, fixed in the file (default: "
+                   "the model's render size, square)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                   help=f"weights' precision (fp16 for {' and '.join(HALF_FORMATS)}; default fp32)")
+    p.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="the file (.onnx, .xml, .tflite) or, for savedmodel, the folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from vidcolor.export import check_request, export_model, parse_size
+    from vidcolor.models import store
+
+    size = parse_size(args.size) if args.size else None
+    # Checked before the model loads (seconds): a wrong argument is told at once.
+    check_request(args.format, Path(args.output), args.precision, args.overwrite)
+    meta = export_model(store.load_model(args.model), args.format, args.output, size,
+                        args.precision, args.overwrite)
+    print(f"{one_line(args.output)}: {args.format} export, described in {one_line(meta)}",
+          file=sys.stderr)
     return 0
 
 
@@ -333,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video(sub)
     _add_eval(sub)
     _add_serve(sub)
+    _add_export(sub)
     _add_handovers(sub)
     return parser
 

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from vidcolor import color, tiling
+from vidcolor import hints as hints_module
+from vidcolor.errors import VidcolorError
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.options import ImageOptions
@@ -29,7 +31,7 @@ from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",
-           "VIEW_SCALES", "predict_views", "gamut_radius", "finish_rgb"]
+           "VIEW_SCALES", "predict_views", "gamut_radius", "finish_rgb", "check_hint_model"]
 
 # Full-resolution rows handled at a time by ImageColorizer.colorize (tests make it small).
 _STRIP_ROWS = 256
@@ -126,15 +128,21 @@ def shrink_l(l_rows, full_shape: tuple[int, int], shape: tuple[int, int]) -> np.
 VIEW_SCALES = (0.875, 1.0, 1.125)
 
 
+def _mirrored(x: np.ndarray) -> np.ndarray:
+    """A view and its mirror image, as a batch of two: (h, w, ...) -> (2, h, w, ...)."""
+    return np.stack([x, x[:, ::-1]])
+
+
 def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int,
-                  multiple: int = 32) -> tuple[np.ndarray, np.ndarray]:
+                  multiple: int = 32, hints=None) -> tuple[np.ndarray, np.ndarray]:
     """Mean a/b of a network over the test-time views of a picture (see ``VIEW_SCALES``).
 
     Parameters
     ----------
     predict : callable
         ``predict(L (2, h, w) in [0, 100]) -> ab (2, h, w, 2)``, e.g. a model's ``predict_ab``;
-        called once per scale with the view and its mirror image.
+        called once per scale with the view and its mirror image (with ``hints``, as
+        ``predict(L, hints=(ab, mask))``, the hints mirrored alike).
     shrink : callable
         ``shrink((h, w)) -> L (h, w)``: the picture's lightness at a size, made from the
         sharpest copy there is (an upscaled render would be a blurred view).
@@ -143,6 +151,9 @@ def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int
     render_size : int
         See :func:`render_shape`; the views are at ``VIEW_SCALES`` times it.
     multiple : int
+    hints : callable, optional
+        ``hints((h, w)) -> (ab (h, w, 2), mask (h, w, 1))``: the picture's hints at a size
+        (:func:`vidcolor.hints.raster`); None predicts without hints.
 
     Returns
     -------
@@ -156,7 +167,11 @@ def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int
     total = np.zeros((h, w, 2), np.float32)
     for scale in VIEW_SCALES:
         L = L_small if scale == 1 else shrink(render_shape(*full_shape, round(render_size * scale), multiple))
-        ab = np.asarray(predict(np.stack([L, L[:, ::-1]])), np.float32)
+        if hints is None:
+            ab = predict(_mirrored(L))
+        else:
+            ab = predict(_mirrored(L), hints=tuple(_mirrored(x) for x in hints(L.shape)))
+        ab = np.asarray(ab, np.float32)
         for view in (ab[0], ab[1][:, ::-1]):
             total += cv2.resize(np.ascontiguousarray(view), (w, h), interpolation=cv2.INTER_LINEAR)
     return total / np.float32(2 * len(VIEW_SCALES)), L_small
@@ -195,6 +210,19 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
 
 
+def check_hint_model(model: ColorModel) -> None:
+    """Refuse hints for a model without a hint input.
+
+    Raises
+    ------
+    VidcolorError
+        One line naming the model.
+    """
+    if not getattr(model, "uses_hints", False):
+        raise VidcolorError(f"model {model.name!r} takes no hints; use a model trained with "
+                            "hints (--model DIR, see `vidcolor train --hints`)")
+
+
 class ImageColorizer:
     """A model and the options of one job: colorizes picture after picture the same way.
 
@@ -230,7 +258,18 @@ class ImageColorizer:
         """The whole-picture render's size: the options', else the model's."""
         return self.options.render_size or self.model.render_size
 
-    def predict_small(self, l_rows, full_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _hint_planes(self, hints, full_shape: tuple[int, int]):
+        """``hints`` as :func:`predict_views` takes them, checked against the picture and the
+        model; None for no hints."""
+        if hints is None:
+            return None
+        check_hint_model(self.model)
+        if tuple(hints.shape) != tuple(full_shape):
+            raise ValueError(f"hints for a {hints.shape} picture given for one of {full_shape}")
+        return lambda shape: hints_module.raster(hints, shape)
+
+    def predict_small(self, l_rows, full_shape: tuple[int, int],
+                      hints=None) -> tuple[np.ndarray, np.ndarray]:
         """The network's a/b for one picture, at the resolution the network worked at.
 
         Small pictures get one render, predicted in several views (:func:`predict_views`).
@@ -243,26 +282,36 @@ class ImageColorizer:
             ``l_rows(rows: slice) -> (rows, W) float32`` lightness in [0, 100], see
             :func:`shrink_l`.
         full_shape : (H, W)
+        hints : vidcolor.hints.Hints, optional
+            User hints on the picture (only for a model with ``uses_hints``).
 
         Returns
         -------
         ab_small : ndarray of float32, shape (h, w, 2), in about [-110, 110]
         L_small : ndarray of float32, shape (h, w), in [0, 100]
             The lightness ``ab_small`` belongs to (the render, or the tiled working copy).
+
+        Raises
+        ------
+        VidcolorError
+            Hints given to a model that takes none.
         """
         model, size, options = self.model, self.render_size, self.options
+        planes = self._hint_planes(hints, full_shape)
         plan = tiling.plan_tiles(*full_shape, size, model.multiple, options.tile,
                                  options.tile_overlap)
         if plan is None:
             return predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
-                                 full_shape, size, model.multiple)
+                                 full_shape, size, model.multiple, planes)
         L_work = shrink_l(l_rows, full_shape, plan.work_shape)
         ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_work, s),
-                                            full_shape, size, model.multiple)
-        ab = tiling.tiled_ab(model, L_render, L_work, plan, self.progress, ab_render=ab_render)
+                                            full_shape, size, model.multiple, planes)
+        ab = tiling.tiled_ab(model, L_render, L_work, plan, self.progress, ab_render=ab_render,
+                             hints=None if planes is None else planes(plan.work_shape))
         return ab, L_work
 
-    def colorize(self, rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def colorize(self, rgb: np.ndarray, out: np.ndarray | None = None,
+                 hints=None) -> np.ndarray:
         """Colorize one picture, keeping its own lightness.
 
         Full resolution is only ever handled in strips of rows: besides ``rgb`` and the
@@ -275,6 +324,9 @@ class ImageColorizer:
         out : ndarray of the input's dtype, shape (H, W, 3), optional
             Where to write the result; may be ``rgb`` itself (each strip is read before it is
             overwritten), which saves a full-resolution copy for large scans.
+        hints : vidcolor.hints.Hints, optional
+            Colours the user fixed on this picture (its size); only for a model with
+            ``uses_hints``.
 
         Returns
         -------
@@ -298,7 +350,7 @@ class ImageColorizer:
         def l_rows(rows: slice) -> np.ndarray:
             return color.rgb_to_l(rgb[rows])
 
-        ab_small, L_small = self.predict_small(l_rows, (H, W))
+        ab_small, L_small = self.predict_small(l_rows, (H, W), hints)
         upsample = upsampler(ab_small, L_small, (H, W))
         radius = gamut_radius(H, L_small.shape[0])
         halo = 2 * radius  # how far the smoothed gamut fit reaches: strips equal the whole
@@ -312,7 +364,7 @@ class ImageColorizer:
 
 def colorize_image(rgb: np.ndarray, model: ColorModel | None = None,
                    options: ImageOptions | None = None,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, hints=None) -> np.ndarray:
     """Colorize one picture, keeping its own lightness (see :meth:`ImageColorizer.colorize`).
 
     For many pictures, make one :class:`ImageColorizer` and call it for each.
@@ -327,6 +379,8 @@ def colorize_image(rgb: np.ndarray, model: ColorModel | None = None,
         Render size and tiling; by default the model's render size and automatic tiles.
     out : ndarray of the input's dtype, shape (H, W, 3), optional
         Where to write the result; may be ``rgb`` itself.
+    hints : vidcolor.hints.Hints, optional
+        See :meth:`ImageColorizer.colorize`.
 
     Returns
     -------
@@ -334,4 +388,4 @@ def colorize_image(rgb: np.ndarray, model: ColorModel | None = None,
     """
     if model is None:
         model = store.load_model()
-    return ImageColorizer(model, options or ImageOptions()).colorize(rgb, out)
+    return ImageColorizer(model, options or ImageOptions()).colorize(rgb, out, hints)

@@ -4,11 +4,18 @@ Each colour picture is reduced to its lightness (a = b = 0), colorized from that
 compared with the original: PSNR on 8-bit RGB at native size, colourfulness (see
 :mod:`vidcolor.metrics`), and the same PSNR for the grey picture itself, the baseline any
 colorization has to beat.
+
+With hints (``hint_counts``), a simulated user (Zhang et al. 2017) also gives each picture N
+hints from its true colours (:func:`vidcolor.hints.sample_hints`): the hint model's result is
+measured next to two baselines that need no learning, the automatic result shifted by the mean
+hint-minus-prediction a/b (global) and by that difference interpolated with Gaussian weights
+(local, :func:`vidcolor.hints.local_shift`).
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +23,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor import hints as hints_module
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, provenance_text, read_image, writable_suffix,
@@ -27,8 +35,8 @@ from vidcolor.options import ImageOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress, no_progress
 
-__all__ = ["ImageScore", "evaluate_folder", "score_image", "format_table", "summary_json",
-           "contact_sheet", "is_colour"]
+__all__ = ["ImageScore", "evaluate_folder", "score_image", "score_hints", "format_table",
+           "format_hints_table", "summary_json", "contact_sheet", "is_colour", "hint_rng"]
 
 _SHEET_ROW_HEIGHT = 128
 _SHEET_GAP = 4
@@ -92,6 +100,67 @@ def score_image(truth: np.ndarray, model: ColorModel, render_size: int | None = 
         "truth_colourfulness": colourfulness(truth),
     }
     return numbers, grey, ours
+
+
+def hint_rng(seed: int, name: str, count: int) -> np.random.Generator:
+    """The simulated user's random numbers for one picture and hint count: the same for a
+    picture whatever else is measured with it, or in which order."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode()), count])
+
+
+def _scores(rgb: np.ndarray, truth: np.ndarray, prefix: str) -> dict:
+    return {f"{prefix}psnr": psnr(rgb, truth), f"{prefix}colourfulness": colourfulness(rgb)}
+
+
+def score_hints(truth: np.ndarray, ours: np.ndarray, model: ColorModel, counts, seed: int,
+                name: str, render_size: int | None = None) -> list[dict]:
+    """Measure a picture with simulated hints, for each hint count.
+
+    Parameters
+    ----------
+    truth : ndarray of uint8, shape (H, W, 3)
+    ours : ndarray of uint8, shape (H, W, 3)
+        The automatic result (no hints), which the baselines shift.
+    model : ColorModel
+        Its result with hints is measured only when it ``uses_hints``.
+    counts : sequence of int
+        Hint counts (points per picture).
+    seed : int
+    name : str
+        The picture's name (seeds its hints, see :func:`hint_rng`).
+    render_size : int, optional
+
+    Returns
+    -------
+    list of dict, one per count
+        ``hints`` (the count), ``psnr`` / ``colourfulness`` of the model with hints (None
+        without a hint model), ``global_psnr``, ``global_colourfulness``, ``local_psnr``,
+        ``local_colourfulness``.
+    """
+    L, ab_true = color.rgb_to_lab(truth)
+    ab_pred = color.rgb_to_lab(ours)[1]
+    rows = []
+    for count in counts:
+        hints = hints_module.sample_hints(ab_true, count, hint_rng(seed, name, count))
+        row = {"hints": count, "psnr": None, "colourfulness": None}
+        if getattr(model, "uses_hints", False):
+            options = ImageOptions(render_size=render_size, tile=0)
+            row |= _scores(colorize_image(truth, model, options, hints=hints), truth, "")
+        for kind, shift in (("global", hints_module.global_shift), ("local", hints_module.local_shift)):
+            row |= _scores(color.gamut_rgb(L, shift(ab_pred, hints), np.uint8), truth, f"{kind}_")
+        rows.append(row)
+    return rows
+
+
+def _hint_summary(rows: list[dict]) -> list[dict]:
+    """Means over pictures of :func:`score_hints` rows, per hint count."""
+    out = []
+    for count in dict.fromkeys(r["hints"] for r in rows):
+        mine = [r for r in rows if r["hints"] == count]
+        mean = {k: (None if mine[0][k] is None else float(np.mean([r[k] for r in mine])))
+                for k in mine[0] if k not in ("hints", "name")}
+        out.append({"hints": count, "count": len(mine), **mean})
+    return out
 
 
 def _summary(scores: list[ImageScore]) -> dict:
@@ -177,7 +246,8 @@ def _check_sheet(sheet: Path, pictures: list[Path]) -> None:
 
 def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
                     render_size: int | None = None, limit: int | None = None, sheet=None,
-                    progress: Progress | None = None) -> dict:
+                    progress: Progress | None = None, hint_counts=None, seed: int = 0,
+                    only=None) -> dict:
     """Measure a model on the colour pictures of a folder.
 
     Parameters
@@ -195,6 +265,12 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
         Write a contact sheet PNG (grey | ours | truth) there, replacing any earlier one.
     progress : Progress, optional
         Told the pictures looked at so far (measured or skipped), out of all found.
+    hint_counts : sequence of int, optional
+        Also measure with that many simulated hints per picture (see :func:`score_hints`).
+    seed : int
+        Seeds the simulated hints.
+    only : collection of str or Path, optional
+        Measure only these pictures of the folder (e.g. photos held out of training).
 
     Returns
     -------
@@ -202,7 +278,8 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
         ``overall``: psnr, colourfulness, delta_colourfulness, grey_psnr,
         truth_colourfulness, count; ``sets``: the same per set (with ``set``); ``images``:
         per-picture numbers; ``skipped``: pictures that are grey or unreadable, with why;
-        ``model``: the model's name.
+        ``model``: the model's name; with ``hint_counts``, ``hints``: per count the means of
+        :func:`score_hints`' numbers, and ``hint_images``: each picture's.
 
     Raises
     ------
@@ -217,6 +294,9 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
     if not folder.is_dir():
         raise VidcolorError(f"{folder}: no such folder")
     pictures = _pictures(folder)
+    if only is not None:
+        wanted = {Path(p).resolve() for p in only}
+        pictures = [(name, path) for name, path in pictures if path.resolve() in wanted]
     if not pictures:
         raise VidcolorError(f"{folder}: no pictures in this folder")
     if sheet is not None:
@@ -224,7 +304,7 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
     if model is None:
         model = store.load_model(model_dir)
 
-    scores, skipped, rows = [], [], []
+    scores, skipped, rows, hint_rows = [], [], [], []
     progress(0, len(pictures))
     for done, (set_name, path) in enumerate(pictures, 1):
         if limit is not None and len(scores) >= limit:
@@ -234,7 +314,11 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
             skipped.append({"name": str(path), "why": why})
         else:
             numbers, grey, ours = score_image(truth, model, render_size)
-            scores.append(ImageScore(str(path.relative_to(folder)), set_name, **numbers))
+            name = str(path.relative_to(folder))
+            scores.append(ImageScore(name, set_name, **numbers))
+            if hint_counts:
+                hint_rows += [{"name": name, **r} for r in
+                              score_hints(truth, ours, model, hint_counts, seed, name, render_size)]
             if sheet is not None:
                 rows.append((grey, ours, truth))
         progress(done, len(pictures))
@@ -247,13 +331,16 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
     sets = []
     for name in dict.fromkeys(s.set for s in scores):  # first-seen order
         sets.append({"set": name, **_summary([s for s in scores if s.set == name])})
-    return {
+    result = {
         "overall": _summary(scores),
         "sets": sets,
         "images": [asdict(s) for s in scores],
         "skipped": skipped,
         "model": model.name,
     }
+    if hint_counts:
+        result |= {"hints": _hint_summary(hint_rows), "hint_images": hint_rows, "seed": seed}
+    return result
 
 
 def format_table(result: dict) -> str:
@@ -274,8 +361,30 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def format_hints_table(result: dict) -> str:
+    """The hint curve of :func:`evaluate_folder`'s result: per hint count, the model's PSNR and
+    colourfulness with the hints ("-" for a model without a hint input) and the baselines'."""
+    header = f"{'hints':>5} {'count':>5} {'model dB':>8} {'colourf.':>8} {'global dB':>9} " \
+             f"{'colourf.':>8} {'local dB':>8} {'colourf.':>8}"
+    lines = [header, "-" * len(header)]
+
+    def cell(value, width):
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.2f}"
+
+    for r in result["hints"]:
+        lines.append(f"{r['hints']:>5} {r['count']:>5} {cell(r['psnr'], 8)} "
+                     f"{cell(r['colourfulness'], 8)} {cell(r['global_psnr'], 9)} "
+                     f"{cell(r['global_colourfulness'], 8)} {cell(r['local_psnr'], 8)} "
+                     f"{cell(r['local_colourfulness'], 8)}")
+    return "\n".join(lines)
+
+
+def _rounded(row: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
 def summary_json(result: dict) -> str:
-    """One line of JSON: the overall numbers, the model and the count."""
-    overall = {k: (round(v, 4) if isinstance(v, float) else v)
-               for k, v in result["overall"].items()}
-    return json.dumps({**overall, "model": result["model"]}, sort_keys=False)
+    """One line of JSON: the overall numbers, the model and the count (and the hint curve)."""
+    extra = {"hints": [_rounded(r) for r in result["hints"]]} if "hints" in result else {}
+    return json.dumps({**_rounded(result["overall"]), "model": result["model"], **extra},
+                      sort_keys=False)

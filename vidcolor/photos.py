@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidcolor.colorize import ImageColorizer
+from vidcolor import hints as hints_module
+from vidcolor.colorize import ImageColorizer, check_hint_model
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
                               writable_suffix, write_image)
@@ -21,7 +22,7 @@ from vidcolor.log import logger
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress, no_progress
 
-__all__ = ["ImageReport", "plan_outputs", "colorize_file", "colorize_files"]
+__all__ = ["ImageReport", "HintFiles", "plan_outputs", "colorize_file", "colorize_files"]
 
 
 @dataclass
@@ -44,6 +45,56 @@ class ImageReport:
     def count(self) -> int:
         """How many pictures were tried: written or failed."""
         return len(self.outputs) + len(self.failures)
+
+
+@dataclass(frozen=True)
+class HintFiles:
+    """Where the pictures' hints are (:mod:`vidcolor.hints`): one file, or a folder holding
+    ``<stem>.json`` (``<stem>.png`` for hint images) for each picture that has hints.
+
+    Attributes
+    ----------
+    path : Path
+    image : bool
+        RGBA hint images of each picture's size instead of JSON points.
+    """
+
+    path: Path
+    image: bool = False
+
+    def _file(self, src: Path) -> Path | None:
+        """The hint file of picture ``src``, None when a folder holds none for it."""
+        if not self.path.is_dir():
+            return self.path
+        found = self.path / f"{src.stem}{'.png' if self.image else '.json'}"
+        return found if found.is_file() else None
+
+    def check(self, jobs: list[tuple[Path, Path]], folder_mode: bool) -> None:
+        """Refuse missing hint files and bad JSON before any picture is read.
+
+        Raises
+        ------
+        VidcolorError
+            One line naming the file and the problem.
+        """
+        if not self.path.exists():
+            raise VidcolorError(f"{self.path}: no such hints file or folder")
+        if folder_mode and not self.path.is_dir():
+            raise VidcolorError(f"{self.path}: with several pictures, hints must be a folder "
+                                f"of <name>{'.png' if self.image else '.json'} files")
+        for src, _ in jobs:
+            file = self._file(src)
+            if file is not None and not self.image:
+                hints_module.read_json(file, None)
+
+    def for_picture(self, src: Path, shape: tuple[int, int]) -> "hints_module.Hints | None":
+        """The hints of picture ``src`` (its size as displayed), None when it has none."""
+        file = self._file(src)
+        if file is None:
+            return None
+        if self.image:
+            return hints_module.read_hint_image(file, shape)
+        return hints_module.read_json(file, shape)
 
 
 def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
@@ -124,7 +175,7 @@ def _plan_folder(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
 
 
 def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
-                  overwrite: bool) -> None:
+                  overwrite: bool, hints: HintFiles | None = None) -> None:
     """Colorize one picture file into another, keeping size, depth, alpha and lightness.
 
     The colours are written over the decoded samples where the decoder allows (one
@@ -140,19 +191,25 @@ def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
         The provenance text (:func:`vidcolor.imageio.provenance_text`).
     overwrite : bool
         Replace an existing ``dst``; without it that is an error, raised before any work.
+    hints : HintFiles, optional
+        Where this picture's hints are, if it has any.
 
     Raises
     ------
     VidcolorError
-        Unreadable input, existing output without ``overwrite``, or an output that cannot be
-        written; the message names the file.
+        Unreadable input, invalid hints, existing output without ``overwrite``, or an output
+        that cannot be written; the message names the file.
     """
     if dst.exists() and not overwrite:  # before the work, not after
         raise VidcolorError(f"{dst}: exists (use --overwrite to replace it)")
     picture = read_image(src)
+    picture_hints = hints.for_picture(src, picture.rgb.shape[:2]) if hints else None
     # Decoders hand out read-only arrays at times (Pillow's buffers); then a new one it is.
     out = picture.rgb if picture.rgb.flags.writeable else None
-    rgb = colorizer.colorize(picture.rgb, out=out)
+    if picture_hints is None:  # the automatic path, called as it always was
+        rgb = colorizer.colorize(picture.rgb, out=out)
+    else:
+        rgb = colorizer.colorize(picture.rgb, out=out, hints=picture_hints)
     try:
         write_image(dst, rgb, picture.alpha, mark=mark, overwrite=overwrite)
     except OSError as e:
@@ -160,7 +217,7 @@ def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
 
 
 def colorize_files(inputs, output, colorizer: ImageColorizer, *, overwrite: bool = False,
-                   progress: Progress | None = None) -> ImageReport:
+                   progress: Progress | None = None, hints: HintFiles | None = None) -> ImageReport:
     """Colorize picture files and folders: the work of ``vidcolor image``.
 
     Each output has its input's size, bit depth (8 or 16; JPEG and WebP outputs are 8-bit),
@@ -181,6 +238,8 @@ def colorize_files(inputs, output, colorizer: ImageColorizer, *, overwrite: bool
         Replace existing outputs; by default they are left alone and reported as failures.
     progress : Progress, optional
         Told the pictures done (written or failed) so far, out of all of them.
+    hints : HintFiles, optional
+        The pictures' hints (a picture a folder holds none for gets automatic colours).
 
     Returns
     -------
@@ -190,16 +249,20 @@ def colorize_files(inputs, output, colorizer: ImageColorizer, *, overwrite: bool
     ------
     VidcolorError
         Problems that stop everything before any work: missing inputs, folders without
-        pictures, outputs that cannot be planned (see :func:`plan_outputs`).
+        pictures, outputs that cannot be planned (see :func:`plan_outputs`), hints for a model
+        that takes none, missing hint files or bad JSON.
     """
     progress = progress or no_progress
-    jobs, _ = plan_outputs(inputs, output)
+    jobs, folder_mode = plan_outputs(inputs, output)
+    if hints is not None:
+        check_hint_model(colorizer.model)
+        hints.check(jobs, folder_mode)
     mark = provenance_text(colorizer.model.name)
     report = ImageReport()
     progress(0, len(jobs))
     for done, (src, dst) in enumerate(jobs, 1):
         try:
-            colorize_file(src, dst, colorizer, mark, overwrite)
+            colorize_file(src, dst, colorizer, mark, overwrite, hints)
             report.outputs.append(dst)
         except VidcolorError as e:
             _fail(report, src, str(e))

@@ -204,7 +204,8 @@ def feather_weights(rows: slice, cols: slice, shape: tuple[int, int], ramp: int)
 
 
 def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int,
-                progress: Progress | None = None, batch: int = TILE_BATCH) -> np.ndarray:
+                progress: Progress | None = None, batch: int = TILE_BATCH,
+                hints: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Predict a/b tile by tile over ``L`` and blend the tiles with feathered weights.
 
     Parameters
@@ -218,6 +219,8 @@ def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int,
         Told the tiles predicted so far, from 0 up to their number.
     batch : int
         Tiles per ``predict`` call.
+    hints : (ab (h, w, 2), mask (h, w, 1)), optional
+        Hints at L's size; each tile's are cut alike and passed as ``predict(L, hints)``.
 
     Returns
     -------
@@ -230,7 +233,11 @@ def blend_tiles(predict, L: np.ndarray, tile: int, overlap: int,
     progress(0, len(grid))
     for i in range(0, len(grid), batch):
         group = grid[i:i + batch]
-        ab = predict(np.stack([L[r, c] for r, c in group]))
+        tiles = np.stack([L[r, c] for r, c in group])
+        if hints is None:
+            ab = predict(tiles)
+        else:
+            ab = predict(tiles, tuple(np.stack([x[r, c] for r, c in group]) for x in hints))
         for (r, c), ab_tile in zip(group, ab):
             weight = feather_weights(r, c, L.shape, overlap)
             acc[r, c] += ab_tile * weight[..., None]
@@ -281,7 +288,8 @@ def border_margin(plan: TilePlan) -> int:
 
 def tiled_ab(model: ColorModel, L_render: np.ndarray, L_work: np.ndarray, plan: TilePlan,
              progress: Progress | None = None, anchor_sigma: float | None = None,
-             ab_render: np.ndarray | None = None) -> np.ndarray:
+             ab_render: np.ndarray | None = None,
+             hints: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """a/b of a large image at working resolution, from tiles that share the whole's context.
 
     Parameters
@@ -303,23 +311,35 @@ def tiled_ab(model: ColorModel, L_render: np.ndarray, L_work: np.ndarray, plan: 
         across).
     ab_render : ndarray of float32, shape (rh, rw, 2), optional
         The whole render's a/b if already predicted (e.g. averaged over views); by default the
-        model's prediction for ``L_render``.
+        model's prediction for ``L_render``. Required with ``hints`` (predicted with them).
+    hints : (ab, mask), optional
+        User hints at working resolution, (h, w, 2) and (h, w, 1) (see
+        :meth:`ColorModel.predict_ab`), for a model with ``uses_hints``; the mirrored border
+        gets none.
 
     Returns
     -------
     ndarray of float32, shape plan.work_shape + (2,)
     """
+    if hints is not None and ab_render is None:
+        raise ValueError("tiled_ab with hints needs ab_render predicted with them")
     g = model.global_features(L_render[None]) if model.uses_global_features else None
 
-    def predict(L):
-        # The contract passes global features only to models that use them.
-        return model.predict_ab(L) if g is None else model.predict_ab(L, global_features=g)
+    def predict(L, tile_hints=None):
+        # The contract passes global features and hints only to models that use them.
+        extra = {} if g is None else {"global_features": g}
+        if tile_hints is not None:
+            extra["hints"] = tile_hints
+        return model.predict_ab(L, **extra)
 
     ab_coarse = predict(L_render[None])[0] if ab_render is None else ab_render
     h, w = plan.work_shape
     m = border_margin(plan)
     padded = cv2.copyMakeBorder(L_work, m, m, m, m, cv2.BORDER_REFLECT_101)
-    ab_tiles = blend_tiles(predict, padded, plan.tile, plan.overlap, progress)[m:m + h, m:m + w]
+    if hints is not None:
+        hints = tuple(np.pad(np.asarray(x, np.float32), ((m, m), (m, m), (0, 0))) for x in hints)
+    ab_tiles = blend_tiles(predict, padded, plan.tile, plan.overlap, progress,
+                           hints=hints)[m:m + h, m:m + w]
     # Bicubic is enough here: the anchor keeps only what the render resolves (a render pixel
     # and up); finer, edge-aligned detail comes from the tiles.
     ab_coarse = cv2.resize(ab_coarse, (w, h), interpolation=cv2.INTER_CUBIC)

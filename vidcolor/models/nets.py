@@ -79,7 +79,72 @@ def beta() -> keras.Model:
     return keras.Model(L, ab, name="beta")
 
 
-def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64) -> keras.Model:
+# Where the hint branch joins the own encoder: its stride-4, 8, 16 and 32 feature maps.
+HINT_JOINS = (("enc2", 4, 64), ("enc3", 8, 128), ("enc4", 16, 256), ("enc5", 32, 256))
+
+
+def _hint_conv(h, filters, name, kernel=3, stride=1, zero=False):
+    """A bias-free conv of the hint branch (ReLU, or linear and zero-initialised if ``zero``)."""
+    return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                         activation=None if zero else "relu",
+                         kernel_initializer="zeros" if zero else "glorot_uniform", name=name)(h)
+
+
+def hint_branch(hints, joins=HINT_JOINS) -> tuple[dict, keras.KerasTensor]:
+    """Features of user hints for the fusion network (Zhang et al. 2017's hint input).
+
+    A strided conv pyramid on the hints; each level is added to the own encoder's map of its
+    stride (so the decoder sees hints as it sees L), and all levels, upsampled to stride 4 and
+    summed, form ``spread``: hints carried up to 64 pixels, which the heads take directly (a
+    hint's colour reaches the output without going through layers trained for L alone).
+
+    No layer has a bias, so all-zero hints (no hint anywhere) give all-zero features whatever
+    the weights: a hint model without hints is exactly the network it was made from. The last
+    layer of each join starts at zero, so before training that holds with hints too.
+
+    Parameters
+    ----------
+    hints : KerasTensor, shape (N, h, w, 3)
+        Hint a/b / 128 (0 where there is no hint) and the mask (1 where there is), at the
+        network's input resolution.
+    joins : tuple of (name, stride, channels)
+
+    Returns
+    -------
+    joins : dict
+        Encoder layer name -> tensor of that layer's shape, to be added to its output.
+    spread : KerasTensor, shape (N, h/4, w/4, 64)
+    """
+    out, levels, h, stride = {}, {}, hints, 1
+    for name, join_stride, channels in joins:
+        while stride < join_stride:
+            stride *= 2
+            h = _hint_conv(h, min(128, 8 * stride), f"hint_s{stride}", stride=2)
+        levels[stride] = h
+        out[name] = _hint_conv(h, channels, f"hint_to_{name}", kernel=1, zero=True)
+    parts = [_hint_conv(levels[4], 32, "hint_spread4", kernel=1)]
+    for s in (8, 16, 32):
+        up = _hint_conv(levels[s], 32, f"hint_spread{s}", kernel=1)
+        parts.append(layers.UpSampling2D(s // 4, interpolation="bilinear", name=f"hint_up{s}")(up))
+    spread = _hint_conv(layers.Add(name="hint_spread")(parts), 64, "hint_mix")
+    return out, spread
+
+
+def _heads(x, n_bins: int, spread=None):
+    """The a/b regression (tanh) and class logits on the last decoder map; with ``spread``
+    (hint features at the same stride) each head also gets a zero-initialised share of it."""
+    if spread is None:
+        ab = layers.Conv2D(2, 1, activation="tanh", name="ab", dtype="float32")(x)
+        return ab, layers.Conv2D(n_bins, 1, name="logits", dtype="float32")(x)
+    ab = layers.Conv2D(2, 1, name="ab", dtype="float32")(x)
+    ab = layers.Add(name="ab_hinted")([ab, _hint_conv(spread, 2, "hint_to_ab", kernel=1, zero=True)])
+    logits = layers.Conv2D(n_bins, 1, name="logits", dtype="float32")(x)
+    logits = layers.Add(name="logits_hinted")(
+        [logits, _hint_conv(spread, n_bins, "hint_to_logits", kernel=1, zero=True)])
+    return layers.Activation("tanh", name="ab_tanh", dtype="float32")(ab), logits
+
+
+def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64, hints: bool = False) -> keras.Model:
     """The trainable part of the fusion network: own encoder, fusion layer, decoder, heads.
 
     Parameters
@@ -90,23 +155,31 @@ def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64) -> keras.Mode
         Number of quantized a/b classes of the classification head.
     width : int
         Channels of the finest decoder stage; coarser stages have 2x, 4x.
+    hints : bool
+        Also take hints (see :func:`hint_branch`) as a second input, after x.
 
     Returns
     -------
     keras.Model
-        Inputs ``[x, *backbone features]`` with x = L/50 - 1 of shape (N, h, w, 1); outputs
+        Inputs ``[x, (hints,) *backbone features]`` with x = L/50 - 1 of shape (N, h, w, 1); outputs
         ``[ab, logits]`` at stride 4: (N, h/4, w/4, 2) in [-1, 1] and (N, h/4, w/4, n_bins).
     """
     x_in = keras.Input((None, None, 1), name="x")
+    hints_in = [keras.Input((None, None, 3), name="hints")] if hints else []
     feats = [keras.Input(t.shape[1:], name=f"feat{i}") for i, t in enumerate(backbone_outputs)]
     g = feats[-1]
+    joins, spread = hint_branch(hints_in[0]) if hints else ({}, None)
+
+    def enc(x, filters, name):
+        x = _conv(x, filters, stride=2, name=name)
+        return layers.Add(name=f"{name}_hinted")([x, joins[name]]) if name in joins else x
 
     # Own encoder on L: fine detail the classifier's features may have lost.
-    e = _conv(x_in, 32, stride=2, name="enc1")
-    e4 = _conv(e, 64, stride=2, name="enc2")
-    e8 = _conv(e4, 128, stride=2, name="enc3")
-    bottleneck = _conv(e8, 256, stride=2, name="enc4")
-    bottleneck = _conv(bottleneck, 256, stride=2, name="enc5")
+    e = enc(x_in, 32, "enc1")
+    e4 = enc(e, 64, "enc2")
+    e8 = enc(e4, 128, "enc3")
+    bottleneck = enc(e8, 256, "enc4")
+    bottleneck = enc(bottleneck, 256, "enc5")
     skips = {}
     if len(feats) == 5:
         f4, f8, f16, f32 = feats[:4]
@@ -130,9 +203,8 @@ def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64) -> keras.Mode
         x = layers.Concatenate(name=f"skip{stride}")(parts) if len(parts) > 1 else x
         x = _conv_bn(x, filters, f"dec{stride}a")
         x = _conv_bn(x, filters, f"dec{stride}b")
-    ab = layers.Conv2D(2, 1, activation="tanh", name="ab", dtype="float32")(x)
-    logits = layers.Conv2D(n_bins, 1, name="logits", dtype="float32")(x)
-    return keras.Model([x_in, *feats], [ab, logits], name="fusion_decoder")
+    ab, logits = _heads(x, n_bins, spread)
+    return keras.Model([x_in, *hints_in, *feats], [ab, logits], name="fusion_decoder")
 
 
 @dataclass
@@ -142,6 +214,8 @@ class Nets:
     ``model`` maps L (N, h, w, 1) to its outputs (ab, or [ab, logits] for fusion). For fusion,
     ``backbone`` and ``decoder`` are also reachable alone, so that tiles can share a whole-image
     global vector; ``bins`` are the a/b centres of the classification head (n_bins, 2).
+    With ``hints`` (fusion only), ``model`` and ``decoder`` take hints (N, h, w, 3) as their
+    second input (see :func:`hint_branch`).
     """
 
     arch: str
@@ -151,6 +225,7 @@ class Nets:
     bins: np.ndarray | None = None
     decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
+    hints: bool = False
     _compiled: dict = field(default_factory=dict, repr=False)  # (model, shapes) -> function
     _readouts: dict = field(default_factory=dict, repr=False)  # (model, decode) -> model
 
@@ -190,28 +265,44 @@ class Nets:
     def global_features(self, L: np.ndarray) -> np.ndarray:
         return np.asarray(self._backbone_features(L)[1][-1])
 
-    def _fusion_inputs(self, L: np.ndarray, global_features: np.ndarray | None):
+    def _hint_planes(self, L: np.ndarray, hints) -> list[np.ndarray]:
+        """The network's hint input for L (N, h, w, 1): ``[]`` for a model without one, else
+        a/b / 128 and mask, (N, h, w, 3); all zero (no hints) when ``hints`` is None."""
+        if not self.hints:
+            return []
+        if hints is None:
+            return [np.zeros(L.shape[:3] + (3,), np.float32)]
+        ab, mask = (np.asarray(h, np.float32) for h in hints)
+        return [np.concatenate([ab * mask / 128.0, mask], axis=-1).astype(np.float32)]
+
+    def _fusion_inputs(self, L: np.ndarray, global_features: np.ndarray | None, hints=None):
         """The fusion network to run on L (N, h, w, 1), and its inputs: the whole network, or
         the decoder with a given global vector in place of L's own."""
         L = np.asarray(L, np.float32)
+        planes = self._hint_planes(L, hints)
         if global_features is None:
-            return self.model, L
+            return self.model, [L, *planes] if planes else L
         x, feats = self._backbone_features(L)
         g = np.asarray(global_features, np.float32)
         feats[-1] = np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy()
-        return self.decoder, [x, *feats]
+        return self.decoder, [x, *planes, *feats]
 
-    def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None):
+    def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None, hints=None):
         """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
-        ab_reg, logits = self._predict(*self._fusion_inputs(L, global_features))
+        ab_reg, logits = self._predict(*self._fusion_inputs(L, global_features, hints))
         return np.asarray(ab_reg), np.asarray(logits)
 
-    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
-        """a/b in [-128, 128] at the input's size, shape (N, h, w, 2), for L (N, h, w, 1)."""
+    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
+                   hints=None) -> np.ndarray:
+        """a/b in [-128, 128] at the input's size, shape (N, h, w, 2), for L (N, h, w, 1).
+
+        ``hints``, for a model built with hints: (a/b (N, h, w, 2) in Lab units, mask
+        (N, h, w, 1) in {0, 1}) at L's size; None is no hint anywhere.
+        """
         if self.arch != "fusion":
             ab = self._predict(self.model, np.asarray(L, np.float32))
         else:
-            model, inputs = self._fusion_inputs(L, global_features)
+            model, inputs = self._fusion_inputs(L, global_features, hints)
             ab = self._predict(self._readout(model), inputs)
         ab = np.asarray(ab, np.float32) * 128.0
         return resize_ab(ab, L.shape[1:3])
@@ -254,7 +345,7 @@ def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0,
 
 
 def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, width: int = 64,
-          bins: list | None = None, tune_from: int | None = None) -> Nets:
+          bins: list | None = None, tune_from: int | None = None, hints: bool = False) -> Nets:
     """Build a network by name.
 
     Parameters
@@ -271,6 +362,9 @@ def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, widt
     tune_from : int, optional
         Fusion with Lite0 only: train the backbone from this block on (and its head conv);
         None keeps it frozen. See :func:`vidcolor.models.backbones.tune_lite0`.
+    hints : bool
+        Fusion only: also take user hints (a/b and mask) as a second input, through a branch
+        that contributes nothing without hints (:func:`hint_branch`).
     """
     if arch == "alpha":
         return Nets("alpha", alpha())
@@ -286,13 +380,14 @@ def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, widt
     bb = build_backbone(backbone)
     if tune_from is not None:
         tune_lite0(bb, tune_from)
-    decoder = fusion_decoder(bb.outputs, len(bins_array), width)
+    decoder = fusion_decoder(bb.outputs, len(bins_array), width, hints)
     L, x = _lightness_input()
+    hints_in = [keras.Input((None, None, 3), name="hints")] if hints else []
     rgb = layers.Concatenate(name="grey_rgb")([x, x, x])
     feats = bb(rgb, training=False)
-    outputs = decoder([x, *feats])
-    model = keras.Model(L, outputs, name="fusion")
-    return Nets("fusion", model, backbone=bb, decoder=decoder, bins=bins_array, stride=4)
+    outputs = decoder([x, *hints_in, *feats])
+    model = keras.Model([L, *hints_in] if hints else L, outputs, name="fusion")
+    return Nets("fusion", model, backbone=bb, decoder=decoder, bins=bins_array, stride=4, hints=hints)
 
 
 def ab_grid(step: float = 10.0, limit: float = 110.0) -> np.ndarray:
@@ -350,6 +445,14 @@ def set_own_weights(nets: Nets, weights: dict[str, np.ndarray]) -> None:
                                 f"{value.shape}, the network's is {tuple(variable.shape)})")
     for path, variable in variables.items():
         variable.assign(np.asarray(weights[path], dtype=variable.dtype))
+
+
+def train_hints_only(nets: Nets) -> None:
+    """Freeze everything but the hint branch: the network without hints then stays exactly the
+    one it was made from (the branch has no biases), so fine-tuning for hints cannot cost the
+    automatic result anything."""
+    for layer in nets.decoder.layers:
+        layer.trainable = layer.name.startswith("hint_")
 
 
 def set_decoding(nets: Nets, decode: dict | None) -> None:

@@ -32,6 +32,9 @@ class ColorModel(Protocol):
     uses_global_features : bool
         True when whole-picture features can be computed once with :meth:`global_features`
         and shared by tiles of the same picture.
+    uses_hints : bool
+        True when :meth:`predict_ab` takes user hints (colours fixed at some pixels); only
+        then are ``hints`` passed to it.
     identity : dict or None
         A JSON-able value that changes whenever the weights do (``--resume`` refuses to mix
         two models' frames); None when the model cannot say.
@@ -41,9 +44,11 @@ class ColorModel(Protocol):
     render_size: int
     multiple: int = 32
     uses_global_features: bool = False
+    uses_hints: bool = False
     identity: dict | None = None
 
-    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
+    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
+                   hints: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Predict chroma for a batch of lightness images.
 
         Parameters
@@ -53,6 +58,11 @@ class ColorModel(Protocol):
         global_features : ndarray of float32, shape (N, D) or (1, D), optional
             From :meth:`global_features` of another (e.g. the whole, downscaled) picture;
             only passed to models with :attr:`uses_global_features`.
+        hints : (ab, mask), optional
+            User hints at L's size: ab, float32 (N, h, w, 2) in Lab units (about
+            [-128, 128], 0 where there is no hint), and mask, float32 (N, h, w, 1), 1 where
+            there is a hint and 0 elsewhere. Only passed to models with :attr:`uses_hints`;
+            None means no hint anywhere (the automatic result).
 
         Returns
         -------
@@ -84,7 +94,7 @@ def check_model(model) -> ColorModel:
     """
     if not isinstance(model, ColorModel):
         missing = [name for name in ("name", "render_size", "multiple", "uses_global_features",
-                                     "identity", "predict_ab", "global_features")
+                                     "uses_hints", "identity", "predict_ab", "global_features")
                    if not hasattr(model, name)]
         raise TypeError(f"{type(model).__name__} is not a ColorModel: it lacks "
                         f"{', '.join(missing)}")

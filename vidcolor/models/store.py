@@ -31,7 +31,8 @@ class Colorizer(ColorModel):
     :class:`~vidcolor.models.protocol.ColorModel` (see there for the members).
 
     Sizes that are not multiples of :attr:`multiple` are padded; ``uses_global_features`` is
-    True for fusion models; :attr:`identity` names the weights file it was loaded from.
+    True for fusion models, ``uses_hints`` for those built with ``"hints": true``;
+    :attr:`identity` names the weights file it was loaded from.
     """
 
     def __init__(self, config: dict, nets, directory: Path | None = None):
@@ -42,6 +43,7 @@ class Colorizer(ColorModel):
         self.multiple = 32
         self.nets = nets  # vidcolor.models.nets.Nets
         self.uses_global_features = nets.backbone is not None
+        self.uses_hints = bool(nets.hints)
 
     @property
     def identity(self) -> dict | None:
@@ -62,6 +64,18 @@ class Colorizer(ColorModel):
             L = np.pad(L, ((0, 0), (0, ph), (0, pw)), mode=mode)
         return L, h, w
 
+    def _pad_hints(self, hints, shape: tuple[int, int]):
+        """Hints padded as L is, with no hint in the padding (a mirrored hint would be a hint
+        the user never gave)."""
+        if hints is None:
+            return None
+        if not self.uses_hints:
+            raise ValueError(f"model {self.name!r} takes no hints")
+        h, w = shape
+        return tuple(np.pad(np.asarray(x, np.float32),
+                            ((0, 0), (0, h - x.shape[1]), (0, w - x.shape[2]), (0, 0)))
+                     for x in hints)
+
     def global_features(self, L: np.ndarray) -> np.ndarray | None:
         """See :meth:`ColorModel.global_features`: the backbone's pooled features of fusion
         models, None for the others."""
@@ -70,13 +84,15 @@ class Colorizer(ColorModel):
         L, _, _ = self._pad(np.asarray(L, np.float32))
         return self.nets.global_features(L[..., None])
 
-    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
+    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
+                   hints=None) -> np.ndarray:
         """See :meth:`ColorModel.predict_ab`; without ``global_features``, each image's own."""
         L = np.asarray(L, np.float32)
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")
         Lp, h, w = self._pad(L)
-        ab = self.nets.predict_ab(Lp[..., None], global_features)
+        ab = self.nets.predict_ab(Lp[..., None], global_features,
+                                  self._pad_hints(hints, Lp.shape[1:]))
         return np.ascontiguousarray(ab[:, :h, :w])
 
 
