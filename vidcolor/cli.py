@@ -151,9 +151,7 @@ class _TqdmPerPicture(TqdmProgress):
 
 
 def _run_image(args) -> int:
-    from vidcolor.colorize import ImageColorizer
-    from vidcolor.models import store
-    from vidcolor.colorize import check_hint_model
+    from vidcolor.colorize import ImageColorizer, check_hint_model
     from vidcolor.photos import HintFiles, colorize_files, plan_outputs
 
     options = image_options(args)

@@ -245,7 +245,7 @@ class Nets:
         model.predict_function = self._compiled[key]
         return model.predict_on_batch(inputs)
 
-    def _readout(self, model: keras.Model) -> keras.Model:
+    def readout(self, model: keras.Model) -> keras.Model:
         """``model`` (fusion: the whole network or the decoder) followed by :func:`decode_ab`
         with the current read-out, as one network: the read-out then runs inside the compiled
         function. As eager ops after it, it took a quarter of a video frame's inference time."""
@@ -303,7 +303,7 @@ class Nets:
             ab = self._predict(self.model, np.asarray(L, np.float32))
         else:
             model, inputs = self._fusion_inputs(L, global_features, hints)
-            ab = self._predict(self._readout(model), inputs)
+            ab = self._predict(self.readout(model), inputs)
         ab = np.asarray(ab, np.float32) * 128.0
         return resize_ab(ab, L.shape[1:3])
 

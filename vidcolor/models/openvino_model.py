@@ -177,7 +177,7 @@ class OpenVinoColorizer(ColorModel):
         """See :meth:`ColorModel.global_features`: the backbone's global vector."""
         if not self.uses_global_features:
             return None
-        Lp, _, _ = self.keras._pad(np.asarray(L, np.float32))
+        Lp, _, _ = self.keras.pad(np.asarray(L, np.float32))
         x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
             return self._features(x)[-1].copy()
@@ -193,7 +193,7 @@ class OpenVinoColorizer(ColorModel):
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")
         # The Keras model's padding, so both runtimes see the same pixels.
-        Lp, h, w = self.keras._pad(L)
+        Lp, h, w = self.keras.pad(L)
         with self._lock:
             ab = self._run(Lp, global_features)
         ab = resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])

@@ -55,7 +55,9 @@ class Colorizer(ColorModel):
         return {"path": os.fspath(weights.resolve()), "size": st.st_size,
                 "mtime_ns": st.st_mtime_ns}
 
-    def _pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
+    def pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """``L`` (N, h, w) padded to multiples of :attr:`multiple` (reflected where it can be),
+        with the original h and w; other runtimes of this network pad the same way."""
         n, h, w = L.shape
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
@@ -81,7 +83,7 @@ class Colorizer(ColorModel):
         models, None for the others."""
         if not self.uses_global_features:
             return None
-        L, _, _ = self._pad(np.asarray(L, np.float32))
+        L, _, _ = self.pad(np.asarray(L, np.float32))
         return self.nets.global_features(L[..., None])
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
@@ -90,7 +92,7 @@ class Colorizer(ColorModel):
         L = np.asarray(L, np.float32)
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")
-        Lp, h, w = self._pad(L)
+        Lp, h, w = self.pad(L)
         ab = self.nets.predict_ab(Lp[..., None], global_features,
                                   self._pad_hints(hints, Lp.shape[1:]))
         return np.ascontiguousarray(ab[:, :h, :w])

@@ -60,7 +60,7 @@ def whole_function(nets):
     if nets.arch != "fusion":
         model = nets.model
         return lambda L: model(L, training=False)
-    model = nets._readout(nets.model)
+    model = nets.readout(nets.model)
 
     def run(L):
         return model([L, *_zero_hints(nets, L)] if nets.hints else L, training=False)
@@ -116,7 +116,7 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
         return tf.function(lambda x3: backbone(x3, training=False)).get_concrete_function(
             tf.TensorSpec([None, None, None, 3], tf.float32, name="x3"))
     check_shape(height, width)
-    decoder = nets._readout(nets.decoder)
+    decoder = nets.readout(nets.decoder)
 
     def run_decoder(x, *feats):
         return decoder([x, *_zero_hints(nets, x), *feats], training=False)

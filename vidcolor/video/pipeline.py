@@ -95,8 +95,9 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
                                 (info.width % 2 == 1, info.height % 2 == 1))
     model = model if model is not None else _load_model(model_dir)
     core = FrameColorizer.from_options(model, options)
-    # The model's own render size is known only now: the options' bounds are checked with it.
-    dataclasses.replace(options, render_size=core.render_size)
+    # The model's own render size is known only now: the options are resolved (and their
+    # bounds checked) with it, and the resolved options are what a resume compares.
+    options = dataclasses.replace(options, render_size=core.render_size)
     batch_size = batch_size_for(options.batch_size, core.render_size, info.height, info.width)
 
     work = _plan_work(input, output, model, core, options, settings, resume)
@@ -159,7 +160,7 @@ def _plan_work(input: Path, output: Path, model: ColorModel, core: FrameColorize
     same weights (not just a model of the same name), the options as resolved (the batch size
     does not change a frame, so it may differ) and the encoder.
     """
-    compared = dataclasses.replace(options, render_size=core.render_size, batch_size=None)
+    compared = dataclasses.replace(options, batch_size=None)
     job = {"input": file_identity(input), "model": model.name, "weights": model.identity,
            "options": compared.to_dict(), "encoder": dataclasses.asdict(settings),
            "vidcolor": __version__}
