@@ -198,10 +198,21 @@ def _add_video(sub) -> None:
         "attachments, chapters and rotation are kept where the output container allows. "
         "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
     p.add_argument("input")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", help="the colour film (needed unless --export-keyframes)")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
+    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
+                   help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
+                   "the nearest frame), made by hand: its colours follow the motion through "
+                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "FILE is named by it (as --export-keyframes names them); repeatable")
+    p.add_argument("--export-keyframes", metavar="DIR",
+                   help="instead of colorizing, write the first frame of each shot into DIR as "
+                   "a grey PNG named by its time (00-01-23.456.png), to colour by hand and "
+                   "hand back with --keyframe")
+    p.add_argument("--every", type=float, metavar="N",
+                   help="with --export-keyframes, also a frame every N seconds within a shot")
     p.add_argument("--batch-size", type=_positive_int,
                    help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
                    "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
@@ -231,15 +242,44 @@ def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
     from vidcolor.options import EncoderOptions, VideoOptions, Window
 
+    from vidcolor.options import parse_keyframe
+
     return VideoOptions(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, window=Window(args.start, args.duration),
-        encoder=EncoderOptions(args.codec, args.crf, args.preset))
+        encoder=EncoderOptions(args.codec, args.crf, args.preset),
+        keyframes=tuple(parse_keyframe(k) for k in args.keyframe))
+
+
+def _run_export_keyframes(args) -> int:
+    from vidcolor.options import Window
+    from vidcolor.video.shots import export_keyframes
+
+    if args.output is not None or args.keyframe:
+        raise VidcolorError("--export-keyframes only writes frames: leave out -o and --keyframe")
+    bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
+                                               disable=False)
+    try:
+        report = export_keyframes(args.input, args.export_keyframes, args.every,
+                                  Window(args.start, args.duration), args.render_size,
+                                  args.overwrite, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{one_line(report.folder)}: {len(report.files)} frames to colour ({report.shots} "
+          f"shots in {report.frames} frames)", file=sys.stderr)
+    return 0
 
 
 def _run_video(args) -> int:
     from vidcolor.video.pipeline import colorize_video
 
+    if args.export_keyframes is not None:
+        return _run_export_keyframes(args)
+    if args.output is None:
+        raise VidcolorError("the output is missing: -o FILE (or --export-keyframes DIR)")
+    if args.every is not None:
+        raise VidcolorError("--every goes with --export-keyframes")
     options = video_options(args)
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="colorizing", disable=False)
     try:

@@ -1,0 +1,403 @@
+"""Colour keyframes for film: hand-coloured frames whose a/b follow the motion through a shot.
+
+A keyframe is a colour version of one frame, made by hand in any editor. Its a/b (the film's
+own lightness always stays) is carried through that frame's shot along the optical flow the
+stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`: DIS flow, forward-backward
+consistency, lightness agreement), forwards and backwards, with a confidence per pixel. The
+confidence of a carried colour is the weakest step's confidence on its way (an occlusion or a
+flow failure loses it for good) and fades with the distance in frames
+(:data:`REACH_FRAMES`). Where it is confident the output takes the carried colour; elsewhere
+the model's own colour is corrected by the differences spread edge-aware from the confident
+pixels (:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets
+colours consistent with the keyframe. Several propagations reaching one frame are averaged by
+confidence. Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the
+stabilizer's definition).
+
+Forwards, the carried colour travels with the streaming pass (:class:`KeyframeGuide`, whose
+state is saved with each segment for ``--resume``). Backwards needs the later frames first:
+before the stages start, :func:`backward_pass` decodes the window from where the job starts to
+its last keyframe once, keeping only the current shot's render-size lightness (float16, on
+disk in the work folder), and at each keyframe walks back to its shot's start, storing the
+carried a/b and confidence per frame (float16, render size, in the work folder). Memory stays a
+few render-size frames; disk holds, per keyframe, six bytes a render pixel for each frame of
+its shot before it that the colour still reaches, plus two bytes a render pixel for each frame
+of the current shot during the pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import read_image
+from vidcolor.log import logger
+from vidcolor.options import Keyframe, VideoOptions, Window
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.probe import VideoInfo, open_input
+from vidcolor.video.stabilize import (FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
+                                      warp_step)
+
+__all__ = ["BackwardStore", "KeyframeGuide", "PlacedKeyframe", "REACH_FRAMES",
+           "backward_pass", "keyframe_ab", "place_keyframes"]
+
+#: Frames over which a carried colour's confidence falls to exp(-1) (about five seconds).
+REACH_FRAMES = 150.0
+#: Confidence below which a carried colour is dropped (its propagation stops there).
+MIN_CONFIDENCE = 0.02
+#: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
+ASPECT_TOLERANCE = 0.01
+_FADE = math.exp(-1.0 / REACH_FRAMES)
+
+
+@dataclass(frozen=True)
+class PlacedKeyframe:
+    """A keyframe and the frame it colours.
+
+    Attributes
+    ----------
+    keyframe : Keyframe
+    pts : int
+        Of the frame with the nearest timestamp, in the stream's time base; the keyframe
+        applies to the first decoded frame at or after it.
+    """
+
+    keyframe: Keyframe
+    pts: int
+
+
+def _check_picture(keyframe: Keyframe, info: VideoInfo) -> None:
+    """Refuse a keyframe file that does not read, or whose shape is not the film's."""
+    rgb = read_image(keyframe.path).rgb
+    h, w = rgb.shape[:2]
+    if (h, w) == (info.height, info.width):
+        return
+    ratio = (w / h) / (info.width / info.height)
+    if abs(ratio - 1.0) > ASPECT_TOLERANCE:
+        raise VidcolorError(f"{keyframe.path}: keyframe is {w}x{h}, the film {info.width}x"
+                            f"{info.height} (another aspect ratio)")
+
+
+def keyframe_ab(keyframe: Keyframe, shape: tuple[int, int]) -> np.ndarray:
+    """The keyframe's a/b at the render shape.
+
+    Parameters
+    ----------
+    keyframe : Keyframe
+    shape : (h, w)
+        The render shape of the film's frames.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2), in about [-110, 110]
+    """
+    _, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
+    return cv2.resize(ab, shape[::-1], interpolation=cv2.INTER_AREA)
+
+
+def _window_pts(info: VideoInfo, window: Window, last_time: float) -> list[int]:
+    """Sorted pts of the video packets in the window, up to a little past ``last_time``
+    (seconds from the stream's start); demuxed only, nothing decoded."""
+    tb = info.time_base
+    t0, t1 = window.bounds(info.start_time)
+    lo, hi = int(round(t0 / tb)), None if t1 is None else int(round(t1 / tb))
+    stop = int(round((info.start_time + last_time + 1.0) / tb))
+    found = []
+    with open_input(info.path) as container:
+        vs = container.streams[info.stream_index]
+        if lo > int(round(info.start_time / tb)):
+            container.seek(lo, stream=vs, backward=True)
+        for packet in container.demux(vs):
+            if packet.pts is None:
+                continue
+            if lo <= packet.pts and (hi is None or packet.pts < hi):
+                found.append(packet.pts)
+            if packet.dts is not None and packet.dts > stop:
+                break
+    return sorted(set(found))
+
+
+def place_keyframes(info: VideoInfo, options: VideoOptions) -> list[PlacedKeyframe]:
+    """Check every keyframe and find the frame it colours, before any work.
+
+    Returns
+    -------
+    list of PlacedKeyframe
+        In time order.
+
+    Raises
+    ------
+    VidcolorError
+        A file that does not read or has another aspect ratio, a time outside the window's
+        frames, two keyframes on one frame.
+    """
+    if not options.keyframes:
+        return []
+    for k in options.keyframes:
+        _check_picture(k, info)
+    pts = _window_pts(info, options.window, options.keyframes[-1].time)
+    tb, step = float(info.time_base), 1.0 / float(info.rate or 25)
+    times = [p * tb - info.start_time for p in pts]
+    placed: dict[int, Keyframe] = {}
+    for k in options.keyframes:
+        i = bisect.bisect_left(times, k.time)
+        near = min((j for j in (i - 1, i) if 0 <= j < len(times)),
+                   key=lambda j: abs(times[j] - k.time), default=None)
+        if near is None or abs(times[near] - k.time) > step:
+            raise VidcolorError(f"{k.path}: keyframe time {k.time:g} s is outside the clip's "
+                                "frames" + (f" ({times[0]:.3f} s to {times[-1]:.3f} s)"
+                                            if times else ""))
+        if pts[near] in placed:
+            raise VidcolorError(f"{k.path}: keyframe for the same frame as "
+                                f"{placed[pts[near]].path} ({times[near]:.3f} s)")
+        placed[pts[near]] = k
+    return [PlacedKeyframe(k, p) for p, k in sorted(placed.items())]
+
+
+def _carry(values: np.ndarray, L_from: np.ndarray, L_to: np.ndarray) -> np.ndarray | None:
+    """One step of a carried colour from one frame to the next (either direction).
+
+    Parameters
+    ----------
+    values : ndarray of float32, shape (h, w, 3)
+        a/b and confidence in the frame it comes from.
+    L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 3), or None
+        In the frame it goes to; None once no pixel is confident any more.
+    """
+    # A fresh DIS object each time: one that has computed other flows can answer a little
+    # differently at some sizes, and a resumed job must carry exactly what one run would.
+    dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
+    bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
+    offset = float(L_to.mean() - L_from.mean())
+    warped, step_conf = warp_step(values, L_from, L_to, bwd, fwd, l_offset=offset)
+    warped[..., 2] = np.minimum(warped[..., 2], step_conf) * _FADE
+    if float(warped[..., 2].max()) < MIN_CONFIDENCE:
+        return None
+    return warped
+
+
+class BackwardStore:
+    """The backwards-carried colours of a job: per frame, a/b and confidence, on disk.
+
+    Parameters
+    ----------
+    folder : Path
+        Made afresh (inside the job's work folder).
+    shape : (h, w)
+        The render shape.
+    """
+
+    def __init__(self, folder: Path, shape: tuple[int, int]):
+        self.folder = Path(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.shape = tuple(shape)
+        self.rows: dict[int, list[tuple[int, int]]] = {}  # pts -> (file number, row)
+        self.files = 0
+
+    def _row_bytes(self) -> int:
+        return self.shape[0] * self.shape[1] * 3 * 2
+
+    def write(self, carried: list[tuple[int, np.ndarray]]) -> None:
+        """Store one keyframe's backward propagation: ``(pts, values (h, w, 3))`` pairs."""
+        path = self.folder / f"back{self.files:05d}.f16"
+        with open(path, "wb") as f:
+            for row, (pts, values) in enumerate(carried):
+                f.write(values.astype(np.float16).tobytes())
+                self.rows.setdefault(pts, []).append((self.files, row))
+        self.files += 1
+
+    def get(self, pts: int) -> list[np.ndarray]:
+        """The colours carried back to a frame: each (h, w, 3) float32 (a, b, confidence)."""
+        out = []
+        for number, row in self.rows.get(pts, ()):
+            data = np.fromfile(self.folder / f"back{number:05d}.f16", np.float16,
+                               count=self.shape[0] * self.shape[1] * 3,
+                               offset=row * self._row_bytes())
+            out.append(data.reshape(*self.shape, 3).astype(np.float32))
+        return out
+
+    def describe(self) -> dict:
+        return {"files": self.files, "frames": len(self.rows)}
+
+
+class _ShotLightness:
+    """The current shot's render-size lightness, float16 on disk, appended frame by frame."""
+
+    def __init__(self, path: Path, shape: tuple[int, int]):
+        self.path, self.shape = path, tuple(shape)
+        self.pts: list[int] = []
+        self.path.write_bytes(b"")
+
+    def restart(self) -> None:
+        self.pts = []
+        self.path.write_bytes(b"")
+
+    def append(self, pts: int, L: np.ndarray) -> None:
+        with open(self.path, "ab") as f:
+            f.write(L.astype(np.float16).tobytes())
+        self.pts.append(pts)
+
+    def lightness(self, index: int) -> np.ndarray:
+        n = self.shape[0] * self.shape[1]
+        data = np.fromfile(self.path, np.float16, count=n, offset=index * n * 2)
+        return data.reshape(self.shape).astype(np.float32)
+
+
+def _walk_back(shot: _ShotLightness, ab: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Carry a keyframe's a/b (on the shot's last stored frame) back towards the shot's start."""
+    values = np.concatenate([ab, np.ones(ab.shape[:2] + (1,), np.float32)], -1)
+    carried = []
+    L_next = shot.lightness(len(shot.pts) - 1)
+    for i in range(len(shot.pts) - 2, -1, -1):
+        L_i = shot.lightness(i)
+        values = _carry(values, L_next, L_i)
+        if values is None:
+            break
+        carried.append((shot.pts[i], values))
+        L_next = L_i
+    return carried
+
+
+def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
+                  prepare: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int],
+                  folder: Path, from_pts: int | None = None) -> BackwardStore:
+    """Carry each keyframe's colour back through its shot, before the streaming pass.
+
+    Parameters
+    ----------
+    info : VideoInfo
+    window : Window
+    placed : list of PlacedKeyframe
+    prepare : callable
+        RGB frame (H, W, 3) -> its render-size lightness (h, w) float32 in [0, 100], exactly
+        as the streaming pass computes it (so both find the same cuts).
+    shape : (h, w)
+        The render shape.
+    folder : Path
+        Where the store and the shot's lightness go (inside the job's work folder).
+    from_pts : int, optional
+        Where the job starts (a resumed job): earlier frames are done already.
+
+    Returns
+    -------
+    BackwardStore
+    """
+    store = BackwardStore(folder, shape)
+    todo = [p for p in placed if from_pts is None or p.pts >= from_pts]
+    if not todo:
+        return store
+    shot = _ShotLightness(folder / "shot.L.f16", shape)
+    hist_prev = None
+    for frame in decode_frames(info, window, from_pts=from_pts):
+        L = prepare(frame.rgb)
+        hist = l_histogram(L)
+        if is_cut(hist_prev, hist):
+            shot.restart()
+        hist_prev = hist
+        shot.append(frame.pts, L)
+        while todo and frame.pts >= todo[0].pts:
+            store.write(_walk_back(shot, keyframe_ab(todo.pop(0).keyframe, shape)))
+        if not todo:
+            break
+    shot.path.unlink(missing_ok=True)
+    logger.debug(f"keyframes carried backwards: {json.dumps(store.describe())}")
+    return store
+
+
+def _blend(candidates: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence-weighted a/b of several carried colours and the largest confidence."""
+    conf = np.stack([c[..., 2] for c in candidates])
+    total = conf.sum(0)
+    ab = sum(c[..., :2] * c[..., 2:3] for c in candidates) / np.maximum(total, 1e-6)[..., None]
+    return ab.astype(np.float32), conf.max(0)
+
+
+class KeyframeGuide:
+    """Keyframe colour for each frame of the streaming pass, in display order.
+
+    Parameters
+    ----------
+    placed : list of PlacedKeyframe
+    backward : BackwardStore or None
+        The colours carried backwards (:func:`backward_pass`).
+    shape : (h, w)
+        The render shape.
+    spread : callable
+        ``spread(L, ab_pred, ab_target, weight) -> ab``
+        (:func:`vidcolor.propagate.spread_corrections`).
+    from_pts : int, optional
+        Where the job starts: keyframes before it are done.
+    """
+
+    def __init__(self, placed: list[PlacedKeyframe], backward: BackwardStore | None,
+                 shape: tuple[int, int], spread: Callable, from_pts: int | None = None):
+        self.pending = [p for p in placed if from_pts is None or p.pts >= from_pts]
+        self.backward = backward
+        self.shape = tuple(shape)
+        self.spread = spread
+        self._L: np.ndarray | None = None
+        self._hist: np.ndarray | None = None
+        self._carried: np.ndarray | None = None
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
+        state = {}
+        if self._L is not None:
+            state["keyframe_L"] = self._L.copy()
+        if self._carried is not None:
+            state["keyframe_carried"] = self._carried.copy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray] | None) -> None:
+        state = state or {}
+        self._L = state.get("keyframe_L")
+        self._hist = None if self._L is None else l_histogram(self._L)
+        self._carried = state.get("keyframe_carried")
+
+    def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray) -> np.ndarray:
+        """The frame's a/b with the keyframes' colour.
+
+        Parameters
+        ----------
+        pts : int
+        L : ndarray of float32, shape (h, w), in [0, 100]
+            Render-size lightness.
+        ab_model : ndarray of float32, shape (h, w, 2)
+            The model's (stabilized) a/b.
+
+        Returns
+        -------
+        ndarray of float32, shape (h, w, 2)
+        """
+        hist = l_histogram(L)
+        if is_cut(self._hist, hist):
+            self._carried = None
+        elif self._carried is not None:
+            self._carried = _carry(self._carried, self._L, L)
+        if self.pending and pts >= self.pending[0].pts:
+            ab = keyframe_ab(self.pending.pop(0).keyframe, self.shape)
+            self._carried = np.concatenate([ab, np.ones(L.shape + (1,), np.float32)], -1)
+        self._L, self._hist = L, hist
+        candidates = [] if self._carried is None else [self._carried]
+        if self.backward is not None:
+            candidates += self.backward.get(pts)
+        if not candidates:
+            return ab_model
+        ab_target, weight = _blend(candidates)
+        corrected = np.asarray(self.spread(L, ab_model, ab_target, weight), np.float32)
+        # Confident pixels take the carried colour itself; the others the corrected model's.
+        return weight[..., None] * ab_target + (1.0 - weight[..., None]) * corrected
