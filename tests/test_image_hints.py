@@ -12,7 +12,6 @@ from PIL import Image
 from vidcolor import cli, color, tiling
 from vidcolor import hints as H
 from vidcolor.colorize import ImageColorizer
-from vidcolor.errors import VidcolorError
 from vidcolor.models import nets, store
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
