@@ -12,7 +12,6 @@ from PIL import Image
 from vidcolor import cli, color, tiling
 from vidcolor import hints as H
 from vidcolor.colorize import ImageColorizer
-from vidcolor.errors import VidcolorError
 from vidcolor.models import nets, store
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
@@ -107,10 +106,26 @@ def test_a_hint_colours_where_it_is_and_near_not_far_across_an_edge(dtype, tile)
                   - color.rgb_to_l(rgb)).max() < 1.0 and out_rgb.dtype == dtype
 
 
-def test_hints_for_a_model_without_hint_input_are_refused():
+@pytest.mark.parametrize("tile", [0, None])
+def test_a_model_without_hint_input_is_corrected_by_hints_along_edges(tile):
+    """Two hints, one on each side of the edge: each side takes its own hint's colour (the
+    correction spreads over its region and stops at the edge), the model is never given them."""
     rgb = _two_halves()
-    with pytest.raises(VidcolorError, match="takes no hints"):
-        ImageColorizer(NoHints()).colorize(rgb, hints=H.Hints.empty(rgb.shape[:2]))
+    blue, red = "#4070a0", "#a05040"
+    hints = H.parse_points({"points": [{"x": 20, "y": 40, "radius": 1, "color": blue},
+                                       {"x": 100, "y": 60, "radius": 1, "color": red}]},
+                           rgb.shape[:2])
+    model = NoHints()
+    out = _ab(ImageColorizer(model, ImageOptions(tile=tile)).colorize(rgb, hints=hints))
+    assert model.calls == 0
+    for (y, x), want in (((40, 20), blue), ((90, 5), blue), ((5, 60), blue),
+                         ((60, 100), red), ((5, 70), red), ((90, 127), red)):
+        target = H.parse_color(want)
+        # within a fifth of the distance between the two hints' colours (gamut fit, upsampling)
+        assert np.linalg.norm(out[y, x] - target) < 0.2 * np.linalg.norm(
+            H.parse_color(blue) - H.parse_color(red)), (y, x, out[y, x], want)
+    plain = _ab(ImageColorizer(model, ImageOptions(tile=tile)).colorize(rgb))
+    assert np.abs(plain - AUTO_AB).max() < 1.5  # no hints: the model's own colours
 
 
 @pytest.fixture
@@ -182,7 +197,7 @@ def test_cli_bad_hints_are_one_line_errors_and_nothing_is_written(tmp_path, fake
     assert not out.exists()
 
 
-def test_cli_hint_image_of_another_size_and_model_without_hints(tmp_path, picture, capsys,
+def test_cli_hint_image_of_another_size_and_a_model_without_hints(tmp_path, picture, capsys,
                                                                 monkeypatch):
     Image.fromarray(np.zeros((10, 10, 4), np.uint8)).save(tmp_path / "small.png")
     monkeypatch.setattr(store, "load_model", lambda directory=None: HintFake())
@@ -192,10 +207,10 @@ def test_cli_hint_image_of_another_size_and_model_without_hints(tmp_path, pictur
     assert "hint image is 10x10, the picture is 128x96" in capsys.readouterr().err
     assert not out.exists()
     monkeypatch.setattr(store, "load_model", lambda directory=None: NoHints())
-    hints = _hints_json(tmp_path / "h.json", [])
-    assert cli.main(["image", str(picture), "-o", str(out), "--hints", str(hints)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "takes no hints" in err[0]
+    hints = _hints_json(tmp_path / "h.json", [{"x": 20, "y": 40, "color": "#4070a0"}])
+    assert cli.main(["image", str(picture), "-o", str(out), "--hints", str(hints)]) == 0
+    assert out.exists()  # a model without hint input is corrected by the hints
+    out.unlink()
     assert cli.main(["image", str(picture), "-o", str(out), "--hints", str(tmp_path / "nope.json")]) == 1
     assert "no such hints file" in capsys.readouterr().err
     assert not out.exists()
@@ -297,10 +312,11 @@ def test_eval_hints_are_reproducible_with_a_seed_and_beat_no_hints(colour_folder
     assert rows[0]["psnr"] == pytest.approx(auto) and rows[0]["local_psnr"] == pytest.approx(auto)
     assert rows[20]["local_psnr"] > auto + 3 and rows[20]["global_psnr"] > auto
     assert rows[20]["psnr"] > auto + 3
-    # A model without a hint input: only the baselines, from its automatic result.
-    plain = _curve(colour_folder, NoHints(), 1)
-    assert plain["hints"][1]["psnr"] is None
-    assert plain["hints"][1]["local_psnr"] == pytest.approx(rows[3]["local_psnr"])
+    # A model without a hint input: corrected by the hints along the edge between the halves,
+    # which beats the Gaussian-weighted baseline that blurs the corrections across it.
+    plain = {r["hints"]: r for r in _curve(colour_folder, NoHints(), 1)["hints"]}
+    assert plain[3]["local_psnr"] == pytest.approx(rows[3]["local_psnr"])
+    assert plain[20]["psnr"] > plain[20]["local_psnr"] + 0.5
 
 
 def test_eval_cli_prints_the_hint_curve(colour_folder, monkeypatch, capsys):

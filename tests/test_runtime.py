@@ -69,7 +69,7 @@ def test_choose_runtime(monkeypatch):
     assert runtimes.choose_runtime("auto") == "openvino"
     assert runtimes.choose_runtime("auto", hints=True) == "keras"
     assert runtimes.choose_runtime("keras") == "keras"
-    with pytest.raises(VidcolorError, match="no hints"):
+    with pytest.raises(VidcolorError, match="no hint input"):
         runtimes.choose_runtime("openvino", hints=True)
     with pytest.raises(VidcolorError, match="unknown runtime"):
         runtimes.choose_runtime("tpu")

@@ -65,17 +65,17 @@ def _add_runtime(p) -> None:
     p.add_argument("--runtime", choices=("auto", "keras", "openvino"), default="auto",
                    help="what runs the network: keras (TensorFlow, a GPU when there is one), "
                    "openvino (CPU, needs the fast extra), auto (default: openvino when "
-                   "installed, no GPU is seen and no hints are given, else keras)")
+                   "installed, no GPU is seen and the model has no hint input, else keras)")
 
 
-def _model(args, hints: bool = False, deferred: bool = False):
+def _model(args, deferred: bool = False):
     """The ColorModel of parsed arguments: --model DIR run by --runtime; with ``deferred``,
     loaded only when the job first uses it (after its own checks of inputs and options)."""
     from vidcolor.models.runtimes import DeferredModel, load_color_model
 
     if deferred:
-        return DeferredModel(lambda: load_color_model(args.model, args.runtime, hints=hints))
-    return load_color_model(args.model, args.runtime, hints=hints)
+        return DeferredModel(lambda: load_color_model(args.model, args.runtime))
+    return load_color_model(args.model, args.runtime)
 
 
 # --- image ---------------------------------------------------------------------------------
@@ -116,7 +116,8 @@ def _add_image(sub) -> None:
                        help='colours to keep: JSON {"points": [{"x": 120, "y": 45, "radius": 2, '
                        '"color": "#a03020"}]}, x/y the column/row as displayed, radius r a '
                        '(2r+1)^2 square, the colour\'s a/b used; for folders a DIR of <name>.json '
-                       "(needs a model trained with hints, --model DIR)")
+                       "(a model trained with hints takes them as input; any other model's colours are "
+                       "corrected by them, spread along the picture's edges)")
     given.add_argument("--hints-image", metavar="FILE.png|DIR",
                        help="colours to keep, painted: an RGBA image of the picture's size, every "
                        "pixel with alpha > 0 a hint of its colour; for folders a DIR of <name>.png")
@@ -151,7 +152,7 @@ class _TqdmPerPicture(TqdmProgress):
 
 
 def _run_image(args) -> int:
-    from vidcolor.colorize import ImageColorizer, check_hint_model
+    from vidcolor.colorize import ImageColorizer
     from vidcolor.photos import HintFiles, colorize_files, plan_outputs
 
     options = image_options(args)
@@ -162,9 +163,7 @@ def _run_image(args) -> int:
     jobs, folder_mode = plan_outputs(args.inputs, args.output)
     if hints is not None:
         hints.check(jobs, folder_mode)
-    model = _model(args, hints=hints is not None)
-    if hints is not None:
-        check_hint_model(model)
+    model = _model(args)
     tiles = _TqdmPerPicture(unit="tile")
     pictures = TqdmProgress(unit="image", leave=True) if folder_mode else None
     try:
@@ -355,7 +354,7 @@ def _run_eval(args) -> int:
     only = _only_names(args.only)
     bar = TqdmProgress(unit="image", leave=True)
     try:
-        result = evaluate_folder(args.folder, model=_model(args, bool(args.hints), deferred=True),
+        result = evaluate_folder(args.folder, model=_model(args, deferred=True),
                                  render_size=args.render_size,
                                  limit=args.limit, sheet=args.sheet, progress=bar,
                                  hint_counts=args.hints, seed=args.seed, only=only)

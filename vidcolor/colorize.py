@@ -23,15 +23,15 @@ import numpy as np
 
 from vidcolor import color, tiling
 from vidcolor import hints as hints_module
-from vidcolor.errors import VidcolorError
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.options import ImageOptions
+from vidcolor.propagate import spread_corrections
 from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",
-           "VIEW_SCALES", "predict_views", "gamut_radius", "finish_rgb", "check_hint_model"]
+           "VIEW_SCALES", "predict_views", "gamut_radius", "finish_rgb"]
 
 # Full-resolution rows handled at a time by ImageColorizer.colorize (tests make it small).
 _STRIP_ROWS = 256
@@ -210,19 +210,6 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
 
 
-def check_hint_model(model: ColorModel) -> None:
-    """Refuse hints for a model without a hint input.
-
-    Raises
-    ------
-    VidcolorError
-        One line naming the model.
-    """
-    if not getattr(model, "uses_hints", False):
-        raise VidcolorError(f"model {model.name!r} takes no hints; use a model trained with "
-                            "hints (--model DIR, see `vidcolor train --hints`)")
-
-
 class ImageColorizer:
     """A model and the options of one job: colorizes picture after picture the same way.
 
@@ -259,13 +246,14 @@ class ImageColorizer:
         return self.options.render_size or self.model.render_size
 
     def _hint_planes(self, hints, full_shape: tuple[int, int]):
-        """``hints`` as :func:`predict_views` takes them, checked against the picture and the
-        model; None for no hints."""
+        """``hints`` as :func:`predict_views` takes them, checked against the picture; None
+        for no hints or a model without a hint input."""
         if hints is None:
             return None
-        check_hint_model(self.model)
         if tuple(hints.shape) != tuple(full_shape):
             raise ValueError(f"hints for a {hints.shape} picture given for one of {full_shape}")
+        if not getattr(self.model, "uses_hints", False):
+            return None
         return lambda shape: hints_module.raster(hints, shape)
 
     def predict_small(self, l_rows, full_shape: tuple[int, int],
@@ -283,7 +271,8 @@ class ImageColorizer:
             :func:`shrink_l`.
         full_shape : (H, W)
         hints : vidcolor.hints.Hints, optional
-            User hints on the picture (only for a model with ``uses_hints``).
+            User hints on the picture: the input of a model with ``uses_hints``; any other
+            model's a/b is corrected by them (:func:`vidcolor.propagate.spread_corrections`).
 
         Returns
         -------
@@ -291,24 +280,25 @@ class ImageColorizer:
         L_small : ndarray of float32, shape (h, w), in [0, 100]
             The lightness ``ab_small`` belongs to (the render, or the tiled working copy).
 
-        Raises
-        ------
-        VidcolorError
-            Hints given to a model that takes none.
         """
         model, size, options = self.model, self.render_size, self.options
         planes = self._hint_planes(hints, full_shape)
         plan = tiling.plan_tiles(*full_shape, size, model.multiple, options.tile,
                                  options.tile_overlap)
         if plan is None:
-            return predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
-                                 full_shape, size, model.multiple, planes)
-        L_work = shrink_l(l_rows, full_shape, plan.work_shape)
-        ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_work, s),
-                                            full_shape, size, model.multiple, planes)
-        ab = tiling.tiled_ab(model, L_render, L_work, plan, self.progress, ab_render=ab_render,
-                             hints=None if planes is None else planes(plan.work_shape))
-        return ab, L_work
+            ab, L_small = predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
+                                        full_shape, size, model.multiple, planes)
+        else:
+            L_small = shrink_l(l_rows, full_shape, plan.work_shape)
+            ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_small, s),
+                                                full_shape, size, model.multiple, planes)
+            ab = tiling.tiled_ab(model, L_render, L_small, plan, self.progress,
+                                 ab_render=ab_render,
+                                 hints=None if planes is None else planes(plan.work_shape))
+        if hints is not None and planes is None:
+            ab_hint, mask = hints_module.raster(hints, L_small.shape)
+            ab = spread_corrections(L_small, ab, ab_hint, mask)
+        return ab, L_small
 
     def colorize(self, rgb: np.ndarray, out: np.ndarray | None = None,
                  hints=None) -> np.ndarray:
@@ -325,8 +315,7 @@ class ImageColorizer:
             Where to write the result; may be ``rgb`` itself (each strip is read before it is
             overwritten), which saves a full-resolution copy for large scans.
         hints : vidcolor.hints.Hints, optional
-            Colours the user fixed on this picture (its size); only for a model with
-            ``uses_hints``.
+            Colours the user fixed on this picture (its size), see :meth:`predict_small`.
 
         Returns
         -------

@@ -6,8 +6,8 @@ compared with the original: PSNR on 8-bit RGB at native size, colourfulness (see
 colorization has to beat.
 
 With hints (``hint_counts``), a simulated user (Zhang et al. 2017) also gives each picture N
-hints from its true colours (:func:`vidcolor.hints.sample_hints`): the hint model's result is
-measured next to two baselines that need no learning, the automatic result shifted by the mean
+hints from its true colours (:func:`vidcolor.hints.sample_hints`): the result with them (what
+``vidcolor image --hints`` gives) is measured next to two baselines that need no learning, the automatic result shifted by the mean
 hint-minus-prediction a/b (global) and by that difference interpolated with Gaussian weights
 (local, :func:`vidcolor.hints.local_shift`).
 """
@@ -122,7 +122,9 @@ def score_hints(truth: np.ndarray, ours: np.ndarray, model: ColorModel, counts, 
     ours : ndarray of uint8, shape (H, W, 3)
         The automatic result (no hints), which the baselines shift.
     model : ColorModel
-        Its result with hints is measured only when it ``uses_hints``.
+        Its result with hints is what ``vidcolor image --hints`` gives: a model with
+        ``uses_hints`` takes them as input, any other is corrected by them
+        (:mod:`vidcolor.propagate`).
     counts : sequence of int
         Hint counts (points per picture).
     seed : int
@@ -133,8 +135,7 @@ def score_hints(truth: np.ndarray, ours: np.ndarray, model: ColorModel, counts, 
     Returns
     -------
     list of dict, one per count
-        ``hints`` (the count), ``psnr`` / ``colourfulness`` of the model with hints (None
-        without a hint model), ``global_psnr``, ``global_colourfulness``, ``local_psnr``,
+        ``hints`` (the count), ``psnr`` / ``colourfulness`` with the hints, ``global_psnr``, ``global_colourfulness``, ``local_psnr``,
         ``local_colourfulness``.
     """
     L, ab_true = color.rgb_to_lab(truth)
@@ -142,10 +143,8 @@ def score_hints(truth: np.ndarray, ours: np.ndarray, model: ColorModel, counts, 
     rows = []
     for count in counts:
         hints = hints_module.sample_hints(ab_true, count, hint_rng(seed, name, count))
-        row = {"hints": count, "psnr": None, "colourfulness": None}
-        if getattr(model, "uses_hints", False):
-            options = ImageOptions(render_size=render_size, tile=0)
-            row |= _scores(colorize_image(truth, model, options, hints=hints), truth, "")
+        options = ImageOptions(render_size=render_size, tile=0)
+        row = {"hints": count, **_scores(colorize_image(truth, model, options, hints=hints), truth, "")}
         for kind, shift in (("global", hints_module.global_shift), ("local", hints_module.local_shift)):
             row |= _scores(color.gamut_rgb(L, shift(ab_pred, hints), np.uint8), truth, f"{kind}_")
         rows.append(row)
@@ -362,14 +361,14 @@ def format_table(result: dict) -> str:
 
 
 def format_hints_table(result: dict) -> str:
-    """The hint curve of :func:`evaluate_folder`'s result: per hint count, the model's PSNR and
-    colourfulness with the hints ("-" for a model without a hint input) and the baselines'."""
-    header = f"{'hints':>5} {'count':>5} {'model dB':>8} {'colourf.':>8} {'global dB':>9} " \
+    """The hint curve of :func:`evaluate_folder`'s result: per hint count, the PSNR and
+    colourfulness with the hints and the baselines'."""
+    header = f"{'hints':>5} {'count':>5} {'ours dB':>8} {'colourf.':>8} {'global dB':>9} " \
              f"{'colourf.':>8} {'local dB':>8} {'colourf.':>8}"
     lines = [header, "-" * len(header)]
 
     def cell(value, width):
-        return f"{'-':>{width}}" if value is None else f"{value:>{width}.2f}"
+        return f"{value:>{width}.2f}"
 
     for r in result["hints"]:
         lines.append(f"{r['hints']:>5} {r['count']:>5} {cell(r['psnr'], 8)} "

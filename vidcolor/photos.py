@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidcolor import hints as hints_module
-from vidcolor.colorize import ImageColorizer, check_hint_model
+from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
                               writable_suffix, write_image)
@@ -249,13 +249,12 @@ def colorize_files(inputs, output, colorizer: ImageColorizer, *, overwrite: bool
     ------
     VidcolorError
         Problems that stop everything before any work: missing inputs, folders without
-        pictures, outputs that cannot be planned (see :func:`plan_outputs`), hints for a model
-        that takes none, missing hint files or bad JSON.
+        pictures, outputs that cannot be planned (see :func:`plan_outputs`), missing hint files
+        or bad JSON.
     """
     progress = progress or no_progress
     jobs, folder_mode = plan_outputs(inputs, output)
     if hints is not None:
-        check_hint_model(colorizer.model)
         hints.check(jobs, folder_mode)
     mark = provenance_text(colorizer.model.name)
     report = ImageReport()

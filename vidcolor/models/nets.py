@@ -15,6 +15,7 @@ backbone's (x - 127) / 128 for a grey image of value x = 2.55 L, to within 0.5%.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import keras
@@ -228,6 +229,9 @@ class Nets:
     hints: bool = False
     _compiled: dict = field(default_factory=dict, repr=False)  # (model, shapes) -> function
     _readouts: dict = field(default_factory=dict, repr=False)  # (model, decode) -> model
+    # The compiled function is swapped in before each call: one call at a time, so that
+    # threads sharing the network (the server's workers) never run another shape's function.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # Inference goes through predict_on_batch: the backend's compiled function (a TensorFlow
     # graph, jax.jit), not layer-by-layer eager calls. On TensorFlow that measured 2.5x the frames
@@ -239,23 +243,25 @@ class Nets:
     def _predict(self, model, inputs):
         parts = inputs if isinstance(inputs, list) else [inputs]
         key = (id(model), tuple(np.shape(x) for x in parts))
-        if key not in self._compiled:
-            model.make_predict_function(force=True)
-            self._compiled[key] = model.predict_function
-        model.predict_function = self._compiled[key]
-        return model.predict_on_batch(inputs)
+        with self._lock:
+            if key not in self._compiled:
+                model.make_predict_function(force=True)
+                self._compiled[key] = model.predict_function
+            model.predict_function = self._compiled[key]
+            return model.predict_on_batch(inputs)
 
     def readout(self, model: keras.Model) -> keras.Model:
         """``model`` (fusion: the whole network or the decoder) followed by :func:`decode_ab`
         with the current read-out, as one network: the read-out then runs inside the compiled
         function. As eager ops after it, it took a quarter of a video frame's inference time."""
         key = (id(model), tuple(sorted(self.decode.items())))
-        if key not in self._readouts:
-            bins, decode = self.bins, dict(self.decode)
-            ab = layers.Lambda(lambda heads: decode_ab(heads[0], heads[1], bins, **decode),
-                               name="read_out")(list(model.outputs))
-            self._readouts[key] = keras.Model(model.inputs, ab, name=f"{model.name}_read_out")
-        return self._readouts[key]
+        with self._lock:
+            if key not in self._readouts:
+                bins, decode = self.bins, dict(self.decode)
+                ab = layers.Lambda(lambda heads: decode_ab(heads[0], heads[1], bins, **decode),
+                                   name="read_out")(list(model.outputs))
+                self._readouts[key] = keras.Model(model.inputs, ab, name=f"{model.name}_read_out")
+            return self._readouts[key]
 
     def _backbone_features(self, L: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """x = L/50 - 1 and the backbone's outputs for L (N, h, w, 1)."""

@@ -4,8 +4,8 @@ resolved to a :class:`~vidcolor.models.protocol.ColorModel`.
 - ``keras``: :class:`~vidcolor.models.store.Colorizer` (TensorFlow; a GPU when there is one).
 - ``openvino``: :class:`~vidcolor.models.openvino_model.OpenVinoColorizer` (CPU; the ``fast``
   extra).
-- ``auto``: OpenVINO when it is installed, no GPU is visible to TensorFlow and no hints are
-  needed, else Keras. On the CPUs measured it was never slower: in float32 it took 0.75 x
+- ``auto``: OpenVINO when it is installed, no GPU is visible to TensorFlow and the model has no
+  hint input, else Keras. On the CPUs measured it was never slower: in float32 it took 0.75 x
   Keras's CPU time a batch on an AVX2 CPU without bf16 (this project's CI machine), and
   with the bf16 decoder 0.55-0.65 x on an AVX512_BF16 one (issue 20).
 """
@@ -36,7 +36,8 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
     ----------
     runtime : {"auto", "keras", "openvino"}
     hints : bool
-        The job passes user hints (only the Keras runtime takes them).
+        The model has a hint input (only the Keras runtime has it: the converted network
+        takes L alone; a model without one takes hints by :mod:`vidcolor.propagate`).
 
     Raises
     ------
@@ -51,7 +52,8 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
         if not openvino_model.available():
             raise VidcolorError(FAST_HINT)
         if hints:
-            raise VidcolorError("the OpenVINO runtime takes no hints; use --runtime keras")
+            raise VidcolorError("the OpenVINO runtime has no hint input for this model; "
+                               "use --runtime keras")
         return "openvino"
     # Cheapest test first: looking for a GPU imports TensorFlow.
     if runtime == "keras" or hints or not openvino_model.available() or _gpu_visible():
@@ -59,7 +61,7 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
     return "openvino"
 
 
-def load_color_model(directory=None, runtime: str = "auto", hints: bool = False) -> ColorModel:
+def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
     """Load a model directory (default: the shipped model) for a runtime.
 
     Parameters
@@ -67,9 +69,6 @@ def load_color_model(directory=None, runtime: str = "auto", hints: bool = False)
     directory : str or Path, optional
     runtime : {"auto", "keras", "openvino"}
         See the module docstring.
-    hints : bool
-        The job passes user hints: ``auto`` then means Keras.
-
     Returns
     -------
     ColorModel
@@ -82,11 +81,11 @@ def load_color_model(directory=None, runtime: str = "auto", hints: bool = False)
     from vidcolor.models import store
 
     if runtime != "auto":  # a wrong runtime is told before the load (seconds)
-        choose_runtime(runtime, hints)
+        choose_runtime(runtime)
     model = store.load_model(directory)
     # Only the Keras network can be converted (not a test's stand-in); and only then is the
     # choice made, since looking for a GPU needs TensorFlow, which the load has just imported.
-    if not isinstance(model, store.Colorizer) or choose_runtime(runtime, hints) == "keras":
+    if not isinstance(model, store.Colorizer) or choose_runtime(runtime, model.uses_hints) == "keras":
         return model
     from vidcolor.models.openvino_model import OpenVinoColorizer
 

@@ -34,7 +34,7 @@ from vidcolor.serve.errors import ApiError
 from vidcolor.serve.forms import JobSpec
 from vidcolor.serve.sniff import Media
 from vidcolor.serve.uploads import Upload
-from vidcolor.serve.workers import SerialModel, WorkerPool
+from vidcolor.serve.workers import WorkerPool
 
 __all__ = ["JOB_ID", "JobManager"]
 
@@ -49,12 +49,12 @@ class JobManager:
     ----------
     config : ServeConfig
     model : ColorModel
-        Shared by every run, one network call at a time (:class:`SerialModel`).
+        Shared by every run (each runtime lets one network call through at a time).
     """
 
     def __init__(self, config: ServeConfig, model: ColorModel):
         self.config = config
-        self.model = SerialModel(model)
+        self.model = model
         self.jobs_dir = config.data / "jobs"
         self.tmp_dir = config.data / "tmp"
         for folder in (config.data, self.jobs_dir, self.tmp_dir):

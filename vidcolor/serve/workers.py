@@ -4,11 +4,9 @@ The event loop only receives, answers and waits: pictures and films are colorize
 number of worker threads, with a fixed number of tasks allowed to wait for one. Past that the
 server is busy and says so at once (503 with ``Retry-After``) instead of queueing without end.
 
-The model is loaded once and shared: :class:`SerialModel` lets one network call run at a time.
-The Keras model is not safe to call from two threads at once (its compiled function is chosen
-per input shape and swapped in before each call), and on a CPU a second simultaneous call would
-only share the same cores; everything around the calls (decoding, upsampling, encoding) still
-runs in parallel.
+The model is loaded once and shared by the workers; each runtime lets one network call through
+at a time (on a CPU a second simultaneous call would only share the same cores), and
+everything around the calls (decoding, upsampling, encoding) still runs in parallel.
 """
 
 from __future__ import annotations
@@ -16,43 +14,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import numpy as np
 
-from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.serve.errors import ApiError
 
-__all__ = ["SerialModel", "WorkerPool"]
-
-
-class SerialModel(ColorModel):
-    """A :class:`ColorModel` that lets one call at a time through to the model it wraps.
-
-    Parameters
-    ----------
-    model : ColorModel
-    """
-
-    def __init__(self, model: ColorModel):
-        self.model = check_model(model)
-        self.name = model.name
-        self.render_size = model.render_size
-        self.multiple = model.multiple
-        self.uses_global_features = model.uses_global_features
-        self._lock = threading.Lock()
-
-    @property
-    def identity(self) -> dict | None:
-        return self.model.identity
-
-    def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None) -> np.ndarray:
-        with self._lock:
-            if global_features is None:  # models without global features take L alone
-                return self.model.predict_ab(L)
-            return self.model.predict_ab(L, global_features)
-
-    def global_features(self, L: np.ndarray) -> np.ndarray | None:
-        with self._lock:
-            return self.model.global_features(L)
+__all__ = ["WorkerPool"]
 
 
 class WorkerPool:
