@@ -183,11 +183,7 @@ def _guide_with_keyframes(info: VideoInfo, options: VideoOptions, core: FrameCol
     """Give the colorizer its keyframe guide (the backwards pass done first, into the work
     folder), then restore the state the work folder continues from."""
     if placed:
-        try:
-            from vidcolor.propagate import spread_corrections
-        except ImportError:  # TEMPORARY until main's propagate.py is merged
-            def spread_corrections(L, ab_pred, ab_target, weight):
-                return ab_pred + weight[..., None] * (ab_target - ab_pred)
+        from vidcolor.propagate import spread_corrections
 
         shape = core.render_shape(info.height, info.width)
         store = backward_pass(info, options.window, placed,
