@@ -105,12 +105,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
 
     work = _plan_work(input, output, model, core, options, settings, resume)
     resumed_frames = work.frames
-    try:
-        _guide_with_keyframes(info, options, core, work, placed)
-    except BaseException:
-        if not work.segments:  # nothing worth resuming
-            work.remove()
-        raise
+    _guide_with_keyframes(info, options, core, work, placed)
     lost = run_stages(info, core, work, settings, options, batch_size, progress)
     if work.frames == 0:
         work.remove()
@@ -186,9 +181,14 @@ def _guide_with_keyframes(info: VideoInfo, options: VideoOptions, core: FrameCol
         from vidcolor.propagate import spread_corrections
 
         shape = core.render_shape(info.height, info.width)
-        store = backward_pass(info, options.window, placed,
-                              lambda rgb: core.prepare(rgb).L_small, shape,
-                              work.path / "keyframes", from_pts=work.next_pts)
+        try:
+            store = backward_pass(info, options.window, placed,
+                                  lambda rgb: core.prepare(rgb).L_small, shape,
+                                  work.path / "keyframes", from_pts=work.next_pts)
+        except BaseException:
+            if not work.segments:  # nothing worth resuming
+                work.remove()
+            raise
         core.guide = KeyframeGuide(placed, store, shape, spread_corrections,
                                    from_pts=work.next_pts)
     if core.has_state:

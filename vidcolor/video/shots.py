@@ -26,7 +26,7 @@ from vidcolor.imageio import write_image
 from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
 from vidcolor.progress import Progress
 from vidcolor.video.decode import decode_frames
-from vidcolor.video.probe import probe
+from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import is_cut, l_histogram
 
 __all__ = ["ExportReport", "export_keyframes"]
@@ -114,30 +114,39 @@ def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
     shape = render_shape(info.height, info.width, render_size or ASSUMED_RENDER_SIZE, _MULTIPLE)
     dtype = np.uint16 if info.high_bit_depth else np.uint8
     mark = f"a frame of {Path(input).name} exported by vidcolor {__version__} to colour by hand"
+    counts = {"shots": 0, "frames": 0}
     staging = _staging(folder)
-    names, shots, frames = [], 0, 0
-    hist_prev, last_written = None, None
-    total = info.estimate_frames(window) or None
+    names = []
     try:
-        for frame in decode_frames(info, window):
-            frames += 1
-            seconds = float(frame.pts * info.time_base) - info.start_time
-            L = color.rgb_to_l(frame.rgb)
-            hist = l_histogram(resize_l(L, shape))
-            cut = is_cut(hist_prev, hist)
-            hist_prev = hist
-            shots += int(cut)
-            if cut or (every is not None and seconds - last_written >= every - 1e-6):
-                name = keyframe_name(seconds) + ".png"
-                write_image(staging / name, color.l_to_grey_rgb(L, dtype=dtype),
-                            mark=mark)
-                names.append(name)
-                last_written = seconds
-            if progress is not None:
-                progress(frames, total)
+        for seconds, L in _frames_to_export(info, window, shape, every, counts, progress):
+            name = keyframe_name(seconds) + ".png"
+            write_image(staging / name, color.l_to_grey_rgb(L, dtype=dtype), mark=mark)
+            names.append(name)
         if not names:
             raise VidcolorError(f"{input}: no video frames in the requested window")
         _move_into_place(staging, folder, names, overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportReport(folder, [folder / n for n in names], shots, frames)
+    return ExportReport(folder, [folder / n for n in names], counts["shots"], counts["frames"])
+
+
+def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
+                      every: float | None, counts: dict, progress: Progress | None):
+    """The frames to write, streaming: ``(seconds from the stream's start, L (H, W) float32
+    in [0, 100])`` for each first frame of a shot and, with ``every``, each frame that long
+    after the last one of its shot; ``counts`` gets the shots and frames looked at."""
+    hist_prev, last = None, 0.0
+    total = info.estimate_frames(window) or None
+    for frame in decode_frames(info, window):
+        counts["frames"] += 1
+        seconds = float(frame.pts * info.time_base) - info.start_time
+        L = color.rgb_to_l(frame.rgb)
+        hist = l_histogram(resize_l(L, shape))
+        cut = is_cut(hist_prev, hist)
+        hist_prev = hist
+        counts["shots"] += int(cut)
+        if cut or (every is not None and seconds - last >= every - 1e-6):
+            last = seconds
+            yield seconds, L
+        if progress is not None:
+            progress(counts["frames"], total)
