@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import av.error
 import cv2
 import numpy as np
 
@@ -114,15 +115,18 @@ def _window_pts(info: VideoInfo, window: Window, last_time: float) -> list[int]:
     found = []
     with open_input(info.path) as container:
         vs = container.streams[info.stream_index]
-        if lo > int(round(info.start_time / tb)):
-            container.seek(lo, stream=vs, backward=True)
-        for packet in container.demux(vs):
-            if packet.pts is None:
-                continue
-            if lo <= packet.pts and (hi is None or packet.pts < hi):
-                found.append(packet.pts)
-            if packet.dts is not None and packet.dts > stop:
-                break
+        try:
+            if lo > int(round(info.start_time / tb)):
+                container.seek(lo, stream=vs, backward=True)
+            for packet in container.demux(vs):
+                if packet.pts is None:
+                    continue
+                if lo <= packet.pts and (hi is None or packet.pts < hi):
+                    found.append(packet.pts)
+                if packet.dts is not None and packet.dts > stop:
+                    break
+        except av.error.FFmpegError:  # a damaged file: the frames found so far are the clip's
+            pass
     return sorted(set(found))
 
 
