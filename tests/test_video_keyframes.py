@@ -249,3 +249,22 @@ def read_image_rgb(path: Path) -> np.ndarray:
     from vidcolor.imageio import read_image
 
     return read_image(path).rgb
+
+
+def test_export_colour_hand_back(tmp_path, capsys, monkeypatch):
+    """The workflow: export a shot's frame, colour it, hand it back by its name alone."""
+    import vidcolor.models.store as store
+
+    monkeypatch.setattr(store, "load_model", lambda directory=None: Flat())
+    src = make_clip(tmp_path / "cut.mp4", n=16, cut_at=8, rate=8)
+    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "keys", "--quiet")
+    assert code == 0, err
+    second = tmp_path / "keys" / "00-00-01.000.png"  # the second shot's first frame
+    paint(read_image_rgb(second), KEY_AB, second)
+    out = tmp_path / "o.mp4"
+    code, err = cli_run(capsys, src, "-o", out, "--quiet", "--preset", "ultrafast",
+                        "--keyframe", second)
+    assert code == 0, err
+    _, frames = read_video(out)
+    assert all(is_model(mean_ab(f)) for f in frames[:8])
+    assert all(is_key(mean_ab(f)) for f in frames[8:])
