@@ -3,15 +3,18 @@
 A keyframe is a colour version of one frame, made by hand in any editor. Its a/b (the film's
 own lightness always stays) is carried through that frame's shot along the optical flow the
 stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`: DIS flow, forward-backward
-consistency, lightness agreement), forwards and backwards, with a confidence per pixel. The
-confidence of a carried colour is the weakest step's confidence on its way (an occlusion or a
-flow failure loses it for good) and fades with the distance in frames
-(:data:`REACH_FRAMES`). Where it is confident the output takes the carried colour; elsewhere
-the model's own colour is corrected by the differences spread edge-aware from the confident
-pixels (:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets
-colours consistent with the keyframe. Several propagations reaching one frame are averaged by
-confidence. Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the
-stabilizer's definition).
+consistency, lightness agreement), forwards and backwards. Each pixel's *trust* in the carried
+colour is the weakest step's confidence on its way (an occlusion or a flow failure loses it for
+good; below :data:`MIN_TRUST` it counts as unknown), and each propagation has a *weight*
+against the model's colour that fades with the distance in frames from its keyframe
+(:data:`REACH_FRAMES`). Trusted pixels take the carried colour; the others take the model's
+own colour corrected by the differences spread edge-aware from the trusted pixels
+(:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets colours
+consistent with the keyframe; the spread is weakened when the trusted pixels cover little of
+the frame (:data:`FULL_COVERAGE`), and the whole is blended with the model's colour by the
+weight. Several propagations reaching one frame are averaged by trust times weight. Colour
+never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the stabilizer's
+definition); a cut the detector misses still stops it, as the flow no longer agrees there.
 
 Forwards, the carried colour travels with the streaming pass (:class:`KeyframeGuide`, whose
 state is saved with each segment for ``--resume``). Backwards needs the later frames first:
@@ -48,13 +51,23 @@ from vidcolor.video.probe import VideoInfo, open_input
 from vidcolor.video.stabilize import (FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
                                       warp_step)
 
+#: One propagation reaching a frame: a/b and flow trust (h, w, 3) float32, and its weight
+#: against the model's colour, fading with the distance in frames from its keyframe.
+Carried = tuple[np.ndarray, float]
+
 __all__ = ["BackwardStore", "KeyframeGuide", "PlacedKeyframe", "REACH_FRAMES",
            "backward_pass", "keyframe_ab", "place_keyframes"]
 
-#: Frames over which a carried colour's confidence falls to exp(-1) (about five seconds).
+#: Frames over which a carried colour's weight against the model's falls to exp(-1).
 REACH_FRAMES = 150.0
-#: Confidence below which a carried colour is dropped (its propagation stops there).
-MIN_CONFIDENCE = 0.02
+#: Flow trust below which a pixel's carried colour counts as unknown.
+MIN_TRUST = 0.3
+#: Weight below which a propagation stops (its colour no longer matters).
+MIN_WEIGHT = 0.02
+#: Share of the frame the carried colour must still cover for its corrections to be spread
+#: to the rest at full strength (less: proportionally less), so that a few pixels the flow
+#: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
+FULL_COVERAGE = 0.25
 #: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
 ASPECT_TOLERANCE = 0.01
 _FADE = math.exp(-1.0 / REACH_FRAMES)
@@ -167,30 +180,38 @@ def place_keyframes(info: VideoInfo, options: VideoOptions) -> list[PlacedKeyfra
     return [PlacedKeyframe(k, p) for p, k in sorted(placed.items())]
 
 
-def _carry(values: np.ndarray, L_from: np.ndarray, L_to: np.ndarray) -> np.ndarray | None:
+def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | None:
     """One step of a carried colour from one frame to the next (either direction).
 
     Parameters
     ----------
-    values : ndarray of float32, shape (h, w, 3)
-        a/b and confidence in the frame it comes from.
+    carried : (ndarray of float32, shape (h, w, 3), float)
+        a/b and flow trust in the frame it comes from, and its weight.
     L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
 
     Returns
     -------
-    ndarray of float32, shape (h, w, 3), or None
-        In the frame it goes to; None once no pixel is confident any more.
+    (ndarray of float32, shape (h, w, 3), float) or None
+        In the frame it goes to: the trust is the weakest step's on the way; None once the
+        colour no longer matters.
     """
+    values, weight = carried
     # A fresh DIS object each time: one that has computed other flows can answer a little
     # differently at some sizes, and a resumed job must carry exactly what one run would.
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
     bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
     offset = float(L_to.mean() - L_from.mean())
-    warped, step_conf = warp_step(values, L_from, L_to, bwd, fwd, l_offset=offset)
-    warped[..., 2] = np.minimum(warped[..., 2], step_conf) * _FADE
-    if float(warped[..., 2].max()) < MIN_CONFIDENCE:
+    warped, step_trust = warp_step(values, L_from, L_to, bwd, fwd, l_offset=offset)
+    warped[..., 2] = np.minimum(warped[..., 2], step_trust)
+    weight *= _FADE
+    if weight < MIN_WEIGHT or not (warped[..., 2] >= MIN_TRUST).any():
         return None
-    return warped
+    return warped, weight
+
+
+def _start(ab: np.ndarray) -> Carried:
+    """A keyframe's own colour, fully trusted."""
+    return np.concatenate([ab, np.ones(ab.shape[:2] + (1,), np.float32)], -1), 1.0
 
 
 class BackwardStore:
@@ -209,29 +230,30 @@ class BackwardStore:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.shape = tuple(shape)
-        self.rows: dict[int, list[tuple[int, int]]] = {}  # pts -> (file number, row)
+        # pts -> (file number, row, weight)
+        self.rows: dict[int, list[tuple[int, int, float]]] = {}
         self.files = 0
 
     def _row_bytes(self) -> int:
         return self.shape[0] * self.shape[1] * 3 * 2
 
-    def write(self, carried: list[tuple[int, np.ndarray]]) -> None:
-        """Store one keyframe's backward propagation: ``(pts, values (h, w, 3))`` pairs."""
+    def write(self, carried: list[tuple[int, Carried]]) -> None:
+        """Store one keyframe's backward propagation: ``(pts, carried)`` pairs."""
         path = self.folder / f"back{self.files:05d}.f16"
         with open(path, "wb") as f:
-            for row, (pts, values) in enumerate(carried):
+            for row, (pts, (values, weight)) in enumerate(carried):
                 f.write(values.astype(np.float16).tobytes())
-                self.rows.setdefault(pts, []).append((self.files, row))
+                self.rows.setdefault(pts, []).append((self.files, row, weight))
         self.files += 1
 
-    def get(self, pts: int) -> list[np.ndarray]:
-        """The colours carried back to a frame: each (h, w, 3) float32 (a, b, confidence)."""
+    def get(self, pts: int) -> list[Carried]:
+        """The colours carried back to a frame."""
         out = []
-        for number, row in self.rows.get(pts, ()):
+        for number, row, weight in self.rows.get(pts, ()):
             data = np.fromfile(self.folder / f"back{number:05d}.f16", np.float16,
                                count=self.shape[0] * self.shape[1] * 3,
                                offset=row * self._row_bytes())
-            out.append(data.reshape(*self.shape, 3).astype(np.float32))
+            out.append((data.reshape(*self.shape, 3).astype(np.float32), weight))
         return out
 
     def describe(self) -> dict:
@@ -261,19 +283,19 @@ class _ShotLightness:
         return data.reshape(self.shape).astype(np.float32)
 
 
-def _walk_back(shot: _ShotLightness, ab: np.ndarray) -> list[tuple[int, np.ndarray]]:
+def _walk_back(shot: _ShotLightness, ab: np.ndarray) -> list[tuple[int, Carried]]:
     """Carry a keyframe's a/b (on the shot's last stored frame) back towards the shot's start."""
-    values = np.concatenate([ab, np.ones(ab.shape[:2] + (1,), np.float32)], -1)
-    carried = []
+    carried: Carried | None = _start(ab)
+    walked = []
     L_next = shot.lightness(len(shot.pts) - 1)
     for i in range(len(shot.pts) - 2, -1, -1):
         L_i = shot.lightness(i)
-        values = _carry(values, L_next, L_i)
-        if values is None:
+        carried = _carry(carried, L_next, L_i)
+        if carried is None:
             break
-        carried.append((shot.pts[i], values))
+        walked.append((shot.pts[i], carried))
         L_next = L_i
-    return carried
+    return walked
 
 
 def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
@@ -322,12 +344,24 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
     return store
 
 
-def _blend(candidates: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Confidence-weighted a/b of several carried colours and the largest confidence."""
-    conf = np.stack([c[..., 2] for c in candidates])
-    total = conf.sum(0)
-    ab = sum(c[..., :2] * c[..., 2:3] for c in candidates) / np.maximum(total, 1e-6)[..., None]
-    return ab.astype(np.float32), conf.max(0)
+def _combine(candidates: list[Carried]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Several propagations reaching one frame, as one.
+
+    Returns
+    -------
+    ab_target : ndarray of float32, shape (h, w, 2)
+        Their a/b, averaged by trust times weight.
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+        The largest trust, 0 below :data:`MIN_TRUST`.
+    weight : float in [0, 1]
+        The largest weight of a propagation.
+    """
+    share = np.stack([v[..., 2] * w for v, w in candidates])
+    total = np.maximum(share.sum(0), 1e-6)[..., None]
+    ab = sum(v[..., :2] * s[..., None] for (v, _), s in zip(candidates, share)) / total
+    trust = np.stack([v[..., 2] for v, _ in candidates]).max(0)
+    trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
+    return ab.astype(np.float32), trust, max(w for _, w in candidates)
 
 
 class KeyframeGuide:
@@ -355,7 +389,7 @@ class KeyframeGuide:
         self.spread = spread
         self._L: np.ndarray | None = None
         self._hist: np.ndarray | None = None
-        self._carried: np.ndarray | None = None
+        self._carried: Carried | None = None
 
     def get_state(self) -> dict[str, np.ndarray]:
         """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
@@ -363,14 +397,17 @@ class KeyframeGuide:
         if self._L is not None:
             state["keyframe_L"] = self._L.copy()
         if self._carried is not None:
-            state["keyframe_carried"] = self._carried.copy()
+            state["keyframe_carried"] = self._carried[0].copy()
+            state["keyframe_weight"] = np.float64(self._carried[1])
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self._L = state.get("keyframe_L")
         self._hist = None if self._L is None else l_histogram(self._L)
-        self._carried = state.get("keyframe_carried")
+        self._carried = None
+        if "keyframe_carried" in state:
+            self._carried = (state["keyframe_carried"], float(state["keyframe_weight"]))
 
     def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray) -> np.ndarray:
         """The frame's a/b with the keyframes' colour.
@@ -393,15 +430,22 @@ class KeyframeGuide:
         elif self._carried is not None:
             self._carried = _carry(self._carried, self._L, L)
         if self.pending and pts >= self.pending[0].pts:
-            ab = keyframe_ab(self.pending.pop(0).keyframe, self.shape)
-            self._carried = np.concatenate([ab, np.ones(L.shape + (1,), np.float32)], -1)
+            self._carried = _start(keyframe_ab(self.pending.pop(0).keyframe, self.shape))
         self._L, self._hist = L, hist
         candidates = [] if self._carried is None else [self._carried]
         if self.backward is not None:
             candidates += self.backward.get(pts)
         if not candidates:
             return ab_model
-        ab_target, weight = _blend(candidates)
-        corrected = np.asarray(self.spread(L, ab_model, ab_target, weight), np.float32)
-        # Confident pixels take the carried colour itself; the others the corrected model's.
-        return weight[..., None] * ab_target + (1.0 - weight[..., None]) * corrected
+        return self._guided(L, ab_model, *_combine(candidates))
+
+    def _guided(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
+                trust: np.ndarray, weight: float) -> np.ndarray:
+        """Trusted pixels take the carried colour, the others the model's corrected by the
+        spread differences (in proportion to how much of the frame is covered); all of it
+        weighed against the model's own colour by the propagation's weight."""
+        coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
+        corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
+        t = trust[..., None]
+        guided = t * ab_target + (1.0 - t) * (ab_model + coverage * (corrected - ab_model))
+        return (weight * guided + (1.0 - weight) * ab_model).astype(np.float32)
