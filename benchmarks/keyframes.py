@@ -125,8 +125,8 @@ def _warp_sq(prev, cur, where, mask) -> float:
 
 
 def measure(truth: list[np.ndarray], variants: dict) -> dict:
-    """PSNR over the clip (8-bit RGB), warp error (RGB in [0, 1]) and a/b warp error (Lab
-    units squared) of each variant, streaming."""
+    """PSNR over the clip (8-bit RGB) and per frame, warp error (RGB in [0, 1]) and a/b warp
+    error (Lab units squared) of each variant, streaming."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     sums = {k: {"mse": [], "warp_error": [], "warp_error_ab": []} for k in variants}
     prev = {}
@@ -143,6 +143,8 @@ def measure(truth: list[np.ndarray], variants: dict) -> dict:
             prev[k] = (rgb, ab)
     result = {k: {m: float(np.nanmean(v)) for m, v in s.items()} for k, s in sums.items()}
     for k, m in result.items():
+        m["psnr_per_frame"] = [round(10 * float(np.log10(255.0 ** 2 / max(e, 1e-12))), 2)
+                               for e in sums[k]["mse"]]
         # Over the clip: the mean squared error of all its frames (black title frames that
         # every variant gets right would make a mean of per-frame PSNRs infinite).
         m["psnr"] = 10 * np.log10(255.0 ** 2 / max(m["mse"], 1e-12))

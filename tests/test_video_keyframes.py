@@ -268,3 +268,24 @@ def test_export_colour_hand_back(tmp_path, capsys, monkeypatch):
     _, frames = read_video(out)
     assert all(is_model(mean_ab(f)) for f in frames[:8])
     assert all(is_key(mean_ab(f)) for f in frames[8:])
+
+
+def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path):
+    """A cut the histogram misses (same lightness statistics, other content): the flow no
+    longer agrees, so the keyframe's colour does not recolour the new shot."""
+    def texture(seed):
+        blocks = np.random.default_rng(seed).integers(30, 160, (24, 32)).astype(np.uint8)
+        return np.repeat(blocks.repeat(4, 0).repeat(4, 1)[..., None], 3, -1)
+
+    first, second = texture(1), texture(2)
+    images = [np.roll(first, i, 1) for i in range(5)] + [np.roll(second, i, 1) for i in range(5)]
+    src = _write_clip(tmp_path / "hidden_cut.mkv", images)
+    _, frames = read_video(src)
+    key = paint(frames[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    result = run(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),),
+                 codec="ffv1")
+    assert result.cuts == 1  # the detector saw only the first frame's shot
+    _, out = read_video(dst)
+    assert all(is_key(mean_ab(f)) for f in out[:5])
+    assert all(is_model(mean_ab(f)) for f in out[5:]), [mean_ab(f) for f in out[5:]]
