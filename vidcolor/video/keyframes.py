@@ -21,10 +21,11 @@ state is saved with each segment for ``--resume``). Backwards needs the later fr
 before the stages start, :func:`backward_pass` decodes the window from where the job starts to
 its last keyframe once, keeping only the current shot's render-size lightness (float16, on
 disk in the work folder), and at each keyframe walks back to its shot's start, storing the
-carried a/b and confidence per frame (float16, render size, in the work folder). Memory stays a
-few render-size frames; disk holds, per keyframe, six bytes a render pixel for each frame of
-its shot before it that the colour still reaches, plus two bytes a render pixel for each frame
-of the current shot during the pass.
+carried a/b and trust per frame (float16, render size, in the work folder). Memory stays a
+few render-size frames; disk holds, per keyframe, one float16 a/b-and-trust frame at render
+size for each frame of its shot before it that the colour still reaches (the walk stops where
+the weight has faded or no pixel is trusted), plus one float16 lightness frame at render size
+for each frame of the current shot during the pass.
 """
 
 from __future__ import annotations
