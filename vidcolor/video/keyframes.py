@@ -49,7 +49,7 @@ from vidcolor.log import logger
 from vidcolor.options import Keyframe, VideoOptions, Window
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, open_input
-from vidcolor.video.stabilize import (FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
+from vidcolor.video.stabilize import (DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
                                       warp_step)
 
 #: One propagation reaching a frame: a/b and flow trust (h, w, 3) float32, and its weight
@@ -69,6 +69,11 @@ MIN_WEIGHT = 0.02
 #: to the rest at full strength (less: proportionally less), so that a few pixels the flow
 #: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
 FULL_COVERAGE = 0.25
+#: Local standard deviation of lightness (L units) below which a region counts as flat, and
+#: the side of the square (render pixels) it is measured in: wide enough that fine texture
+#: made of flat patches does not count.
+FLAT_SPREAD = 1.5
+FLAT_WINDOW = 9
 #: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
 ASPECT_TOLERANCE = 0.01
 _FADE = math.exp(-1.0 / REACH_FRAMES)
@@ -202,12 +207,27 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | 
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
     bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
     offset = float(L_to.mean() - L_from.mean())
-    warped, step_trust = warp_step(values, L_from, L_to, bwd, fwd, l_offset=offset)
-    warped[..., 2] = np.minimum(warped[..., 2], step_trust)
+    warped, step_trust = warp_step(np.concatenate([values, L_from[..., None]], -1), L_from, L_to,
+                                   bwd, fwd, l_offset=offset)
+    # Where the picture is flat any nearby flow carries the same colour, so there the flow's
+    # own inconsistency (ambiguous in flat regions) does not count, only the lightness does.
+    agree = np.exp(-(warped[..., 3] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
+    flat_trust = np.where(step_trust > 0, _flatness(L_to) * agree, 0.0)
+    warped = warped[..., :3]
+    warped[..., 2] = np.minimum(warped[..., 2], np.maximum(step_trust, flat_trust))
     weight *= _FADE
     if weight < MIN_WEIGHT or not (warped[..., 2] >= MIN_TRUST).any():
         return None
     return warped, weight
+
+
+def _flatness(L: np.ndarray) -> np.ndarray:
+    """Per pixel, near 1 where the lightness (h, w) is flat around it (its local standard
+    deviation well below :data:`FLAT_SPREAD`), near 0 at edges and texture."""
+    size = (FLAT_WINDOW, FLAT_WINDOW)
+    mean = cv2.boxFilter(L, cv2.CV_32F, size)
+    var = np.maximum(cv2.boxFilter(L * L, cv2.CV_32F, size) - mean * mean, 0.0)
+    return np.exp(-var / (2 * FLAT_SPREAD ** 2))
 
 
 def _start(ab: np.ndarray) -> Carried:
