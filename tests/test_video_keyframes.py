@@ -289,3 +289,15 @@ def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path):
     _, out = read_video(dst)
     assert all(is_key(mean_ab(f)) for f in out[:5])
     assert all(is_model(mean_ab(f)) for f in out[5:]), [mean_ab(f) for f in out[5:]]
+
+
+def test_output_or_export_is_needed(tmp_path, capsys):
+    from vidcolor import cli
+
+    src = make_clip(tmp_path / "in.mp4", n=2)
+    for extra in ([], ["-o", str(tmp_path / "o.mp4"), "--every", "2"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["video", str(src), *extra])
+        assert e.value.code == 2
+    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
+    assert code == 1 and len(err.splitlines()) == 1 and not (tmp_path / "k").exists()

@@ -234,7 +234,7 @@ def _add_video(sub) -> None:
                    help="continue an interrupted run of the same command")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_runtime(p)
-    p.set_defaults(run=_run_video)
+    p.set_defaults(run=_run_video, video_parser=p)
 
 
 def video_options(args) -> "VideoOptions":
@@ -275,10 +275,11 @@ def _run_video(args) -> int:
 
     if args.export_keyframes is not None:
         return _run_export_keyframes(args)
-    if args.output is None:
-        raise VidcolorError("the output is missing: -o FILE (or --export-keyframes DIR)")
+    if args.output is None:  # a usage error, as argparse's own for a missing argument
+        args.video_parser.error("the following arguments are required: -o/--output (or "
+                                "--export-keyframes DIR)")
     if args.every is not None:
-        raise VidcolorError("--every goes with --export-keyframes")
+        args.video_parser.error("--every goes with --export-keyframes")
     options = video_options(args)
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="colorizing", disable=False)
     try:
