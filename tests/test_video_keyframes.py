@@ -299,5 +299,6 @@ def test_output_or_export_is_needed(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             cli.main(["video", str(src), *extra])
         assert e.value.code == 2
+    capsys.readouterr()
     code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
     assert code == 1 and len(err.splitlines()) == 1 and not (tmp_path / "k").exists()
