@@ -118,6 +118,9 @@ class ChunkSpec:
         Frames written (the warm-up not counted).
     warmup : int
         Frames decoded and colorized only to seed the stabilizer.
+    flow_primed : bool
+        In one run, the stabilizer's flow would have been computed before this chunk's
+        frames (see :meth:`~vidcolor.video.stabilize.Stabilizer.prime_flow`).
     options : dict
         Per-chunk settings that travel with the chunk (none yet; e.g. a chunk's keyframes).
     """
@@ -126,6 +129,7 @@ class ChunkSpec:
     span: FrameSpan
     frames: int
     warmup: int = 0
+    flow_primed: bool = False
     options: dict = field(default_factory=dict)
 
     @property
@@ -162,11 +166,15 @@ def plan_chunks(scan: FilmScan, max_frames: int, warmup: int) -> list[ChunkSpec]
             continue
         for start in range(first, end, max_frames):
             pieces.append((max(first, start - warmup), start, min(end, start + max_frames)))
+    shots = _shots(scan)
     chunks = []
     for i, (lo, start, end) in enumerate(pieces):
         end_pts = scan.pts[end] if end < len(scan.pts) else None
         span = FrameSpan(from_pts=scan.pts[lo], first_pts=scan.pts[start], end_pts=end_pts)
-        chunks.append(ChunkSpec(index=i, span=span, frames=end - start, warmup=start - lo))
+        # Flow is computed between two frames of a shot: did a pair come before `lo`?
+        primed = any(min(e, lo) - f >= 2 for f, e in shots if f < lo)
+        chunks.append(ChunkSpec(index=i, span=span, frames=end - start, warmup=start - lo,
+                                flow_primed=primed))
     return chunks
 
 
@@ -280,6 +288,8 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
     """
     core = FrameColorizer.from_options(model, job.options)
     info = job.info
+    if chunk.flow_primed and core.stabilizer is not None:
+        core.stabilizer.prime_flow(core.render_shape(info.height, info.width))
     batch_size = batch_size_for(job.options.batch_size, core.render_size, info.height,
                                 info.width)
     options = dataclasses.replace(job.options, segment_frames=_ONE_SEGMENT)
