@@ -22,6 +22,7 @@ import dataclasses
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,6 +249,8 @@ class ChunkResult:
         Seconds of the frames the decoder refused.
     error : str or None
         A one-line problem the user can fix; then nothing else is set.
+    seconds : float
+        The worker's wall time on the chunk.
     """
 
     index: int
@@ -257,6 +260,7 @@ class ChunkResult:
     last_pts: int | None = None
     lost: list[float] = field(default_factory=list)
     error: str | None = None
+    seconds: float = 0.0
 
 
 #: Segment length of a chunk's single segment: never reached, so a chunk is one segment.
@@ -286,6 +290,7 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
     VidcolorError
         The chunk's frames could not be decoded or encoded.
     """
+    t_begin = time.perf_counter()
     core = FrameColorizer.from_options(model, job.options)
     info = job.info
     if chunk.flow_primed and core.stabilizer is not None:
@@ -305,6 +310,7 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
             result.data = (work.path / segment["file"]).read_bytes()
             result.frames = segment["frames"]
             result.first_pts, result.last_pts = segment["first_pts"], segment["last_pts"]
+    result.seconds = time.perf_counter() - t_begin
     return result
 
 

@@ -126,15 +126,19 @@ def _crash_hook() -> Progress | None:
     return progress
 
 
+def _worker_env() -> dict[str, str]:
+    """Environment of the workers: they import the same vidcolor as this process (a
+    checkout, not only an install)."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+
+
 def _connect(ray, spec: str, object_store_memory: int | None) -> bool:
-    """Join or start Ray for ``spec``; True when this call started it (so closes it)."""
+    """Join or start Ray for ``spec``; True when this call did (so the session closes it)."""
     if ray.is_initialized():
         return False
     address, count = parse_cluster(spec)
-    # Workers import the same vidcolor as this process (a checkout, not only an install).
-    root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    runtime_env = {"env_vars": {"PYTHONPATH": path}}
+    runtime_env = {"env_vars": _worker_env()}
     try:
         if address is None:
             ray.init(num_cpus=count, object_store_memory=object_store_memory,
@@ -146,6 +150,14 @@ def _connect(ray, spec: str, object_store_memory: int | None) -> bool:
                             f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
             from None
     return True
+
+
+def _local_threads(workers: int) -> dict:
+    """Actor options on a local Ray this session started: this machine's cores shared out
+    (Ray would give a one-CPU actor's libraries a single thread)."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**_worker_env(), "OMP_NUM_THREADS": str(threads)}
+    return {"runtime_env": {"env_vars": env}}
 
 
 def _worker_slots(ray) -> tuple[int, dict]:
@@ -179,9 +191,14 @@ class ClusterSession:
         self.ray = import_ray()
         self.started = _connect(self.ray, cluster, object_store_memory)
         slots, resources = _worker_slots(self.ray)
+        count = workers or slots
+        if self.started and parse_cluster(cluster)[0] is None and "num_gpus" not in resources:
+            resources.update(_local_threads(count))
         actor = self.ray.remote(ChunkWorker).options(
             max_restarts=WORKER_RETRIES, max_task_retries=WORKER_RETRIES, **resources)
-        self.actors = [actor.remote(load_model) for _ in range(workers or slots)]
+        self.actors = [actor.remote(load_model) for _ in range(count)]
+        #: Seconds of the last film's steps: scan, chunks (wall), workers (their sum), remux.
+        self.timings: dict[str, float] = {}
         try:
             self.model = self.ray.get(self.actors[0].describe.remote())
         except self.ray.exceptions.RayError as e:
@@ -225,14 +242,19 @@ class ClusterSession:
                                     (info.width % 2 == 1, info.height % 2 == 1))
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
+        t_scan = time.perf_counter()
         scan = scan_film(info, options.window, options.render_size, self.model["multiple"],
                          find_cuts=options.stabilize)
+        self.timings = {"scan": time.perf_counter() - t_scan, "workers": 0.0}
         warmup = warmup_frames(options.stabilize_strength) if options.stabilize else 0
         chunks = plan_chunks(scan, options.segment_frames, warmup)
         job = ChunkJob(info, settings, options)
         work = self._plan_work(input, output, job, chunks, resume)
         resumed = work.frames
+        t_chunks = time.perf_counter()
         lost = self._run_chunks(input, job, chunks, work, progress, len(scan.pts))
+        t_remux = time.perf_counter()
+        self.timings["chunks"] = t_remux - t_chunks
         if work.frames == 0:
             work.remove()
             raise VidcolorError(f"{input}: no video frames in the requested window")
@@ -243,6 +265,7 @@ class ClusterSession:
             work.remove()
             raise
         work.remove()
+        self.timings["remux"] = time.perf_counter() - t_remux
         return VideoResult(output=output, frames=work.frames, resumed_frames=resumed,
                            seconds=time.perf_counter() - t_begin,
                            cuts=len(scan.shot_starts) if options.stabilize else 0,
@@ -284,6 +307,7 @@ class ClusterSession:
                     work.store_segment(chunk.segment_name, result.data, result.frames,
                                        result.first_pts, result.last_pts)
                 lost += result.lost
+                self.timings["workers"] += result.seconds
                 if progress is not None:
                     progress(work.frames, total)
         except BaseException:
