@@ -6,8 +6,9 @@ VIDEO defaults to ``$VIDCOLOR_DATA/video/bbb_480p_30s_5.1.mp4``. For each run it
 frames/s of the job itself and where its time went: for the cluster, the start (Ray and the
 workers' model loads, once per session), the driver's scan for scene cuts, the chunks' wall
 time against the workers' summed time on them (their overlap), and the remux; the driver's
-overhead is the job's time outside the chunks. Every run writes its own temporary .mp4. The
-last line is JSON.
+overhead is the job's time outside the chunks. Every run writes its own temporary .mp4; each
+cluster output is then compared with the one-process output (frame count, timestamps, 8-bit
+RGB differences). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -67,6 +68,28 @@ def run_cluster(video: Path, options: VideoOptions, runtime: str, workers: int,
             "driver_overhead": overhead}
 
 
+def compare(single: Path, other: Path) -> dict:
+    """Frame count, timestamps and RGB differences of two outputs' video streams."""
+    import av
+    import numpy as np
+
+    def frames(path: Path):
+        with av.open(os.fspath(path)) as c:
+            for f in c.decode(video=0):
+                yield float(f.time), f.to_ndarray(format="rgb24").astype(np.int16)
+
+    n = same_time = 0
+    worst, total, over2 = 0, 0.0, 0
+    for (t1, a), (t2, b) in zip(frames(single), frames(other)):
+        d = np.abs(a - b)
+        n += 1
+        same_time += abs(t1 - t2) < 1e-6
+        worst, total = max(worst, int(d.max())), total + float(d.mean())
+        over2 += int(d.max()) > 2
+    return {"compared_frames": n, "same_timestamps": same_time, "max_diff": worst,
+            "mean_diff": total / max(n, 1), "frames_over_2_levels": over2}
+
+
 def _print(row: dict) -> None:
     text = (f"{row['run']:>9}: {row['frames']} frames in {row['seconds']:.1f} s = "
             f"{row['fps']:.2f} frames/s (start {row['start']:.1f} s, not in the job)")
@@ -96,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_single:  # last: its model stays loaded in this process
             rows.append(run_single(args.video, options, args.runtime, folder))
             _print(rows[-1])
+            for row in rows[:-1]:
+                row.update(compare(folder / "single.mp4",
+                                   folder / f"cluster{row['run'].split(':')[1]}.mp4"))
+                print(f"{row['run']:>9} against single: {row['compared_frames']} frames, "
+                      f"{row['same_timestamps']} same timestamps, RGB difference max "
+                      f"{row['max_diff']}, mean {row['mean_diff']:.3f}, "
+                      f"{row['frames_over_2_levels']} frames over 2 levels", flush=True)
     print(json.dumps({"video": str(args.video), "frames": args.frames, "cpus": os.cpu_count(),
                       "runs": rows}))
     return 0

@@ -238,6 +238,7 @@ class ClusterSession:
         format_name = _check_paths(input, output, overwrite)
         info = probe(input)
         _check_window(input, info, options)
+        _check_fits(self.ray, input, input.stat().st_size)
         settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
                                     (info.width % 2 == 1, info.height % 2 == 1))
         options = dataclasses.replace(options,
@@ -351,6 +352,21 @@ def _read_input(input: Path) -> bytes:
         return input.read_bytes()
     except OSError as e:
         raise VidcolorError(f"{input}: cannot be read ({e.strerror})") from None
+
+
+def _check_fits(ray, input: Path, size: int) -> None:
+    """Refuse an input larger than the smallest node's object store, which must hold it.
+
+    Raises
+    ------
+    VidcolorError
+    """
+    stores = [n["Resources"].get("object_store_memory", 0) for n in ray.nodes() if n["Alive"]]
+    smallest = min((s for s in stores if s), default=0)
+    if smallest and size > smallest:
+        raise VidcolorError(f"{input}: {size / 2**20:.0f} MiB does not fit in the cluster's "
+                            f"object store ({smallest / 2**20:.0f} MiB on a node); give Ray "
+                            "more (ray start --object-store-memory) or run without --cluster")
 
 
 def _keep_for_resume(work: WorkFolder) -> None:
