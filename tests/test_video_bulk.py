@@ -98,3 +98,12 @@ def test_warm_up_follows_the_strength():
     assert warmup_frames(0.5) < warmup_frames(0.8) < warmup_frames(0.95)
     assert warmup_frames(1.0) == warmup_frames(0.999)
     assert 0.8 ** warmup_frames(0.8) * 220 < 0.5
+
+
+def test_unusable_input_among_several_is_one_line(tmp_path, capsys, fake_model):
+    src = make_clip(tmp_path / "a.mp4", n=3)
+    too_long = tmp_path / ("x" * 300 + ".mp4")  # stat fails: the name is too long
+    code = cli.main(["video", str(src), str(too_long), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()

@@ -256,11 +256,19 @@ def _model_loader(args):
     return functools.partial(load_color_model, args.model, args.runtime)
 
 
+def _is_folder(path: str) -> bool:
+    """Whether a path is a folder; one that cannot be looked at is not (the job says why)."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
 def _is_single_film(args) -> bool:
     """One input file and an output that is not a folder: today's one-film job."""
     output = args.output
-    return (len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir()
-            and not Path(output).is_dir() and not output.endswith(("/", "\\")))
+    return (len(args.inputs) == 1 and not _is_folder(args.inputs[0])
+            and not _is_folder(output) and not output.endswith(("/", "\\")))
 
 
 class _FilmJobs:

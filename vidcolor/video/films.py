@@ -72,8 +72,15 @@ def plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     Raises
     ------
     VidcolorError
-        Missing inputs, folders without films, clashing or unusable outputs.
+        Missing or unreadable inputs, folders without films, clashing or unusable outputs.
     """
+    try:
+        return _plan_films(inputs, output)
+    except OSError as e:  # a path this process may not look at, a name too long...
+        raise VidcolorError(f"{e.filename}: cannot be read ({e.strerror})") from None
+
+
+def _plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     inputs = [Path(p) for p in inputs]
     names_folder = str(output).endswith(("/", "\\"))
     output = Path(output)
