@@ -1,6 +1,7 @@
 """The same clip colorized in one process and on a local Ray cluster of N workers.
 
-    python -m benchmarks.scale [VIDEO] [--frames N] [--workers 1,2] [--runtime auto]
+    python -m benchmarks.scale [VIDEO] [--frames N] [--workers 1,2] [--runtime auto] [--crf N]
+                             [--chunk-frames N]
 
 VIDEO defaults to ``$VIDCOLOR_DATA/video/bbb_480p_30s_5.1.mp4``. For each run it prints the
 frames/s of the job itself and where its time went: for the cluster, the start (Ray and the
@@ -8,7 +9,10 @@ workers' model loads, once per session), the driver's scan for scene cuts, the c
 time against the workers' summed time on them (their overlap), and the remux; the driver's
 overhead is the job's time outside the chunks. Every run writes its own temporary .mp4; each
 cluster output is then compared with the one-process output (frame count, timestamps, 8-bit
-RGB differences). The last line is JSON.
+RGB differences; ``--crf 0`` encodes losslessly, so that what differs is the colorization,
+not two encodes of different segments). ``--chunk-frames`` is the longest chunk (the segment
+length; vidcolor's default suits films minutes long, a short clip needs shorter chunks to keep
+every worker busy). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from pathlib import Path
 
 from vidcolor.models.runtimes import load_color_model
-from vidcolor.options import VideoOptions, Window
+from vidcolor.options import DEFAULT_SEGMENT_FRAMES, EncoderOptions, VideoOptions, Window
 from vidcolor.video.pipeline import colorize_video
 from vidcolor.video.probe import probe
 
@@ -34,9 +38,10 @@ def _default_video() -> Path:
     return data / "video" / "bbb_480p_30s_5.1.mp4"
 
 
-def _options(video: Path, frames: int) -> VideoOptions:
+def _options(video: Path, frames: int, crf: int | None, chunk_frames: int) -> VideoOptions:
     rate = float(probe(video).rate)
-    return VideoOptions(window=Window(0.0, frames / rate))
+    return VideoOptions(window=Window(0.0, frames / rate), encoder=EncoderOptions(crf=crf),
+                        segment_frames=chunk_frames)
 
 
 def run_single(video: Path, options: VideoOptions, runtime: str, folder: Path) -> dict:
@@ -107,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--runtime", default="auto", choices=("auto", "keras", "openvino"))
+    parser.add_argument("--crf", type=int, help="encoder quality (default: vidcolor's)")
+    parser.add_argument("--chunk-frames", type=int, default=DEFAULT_SEGMENT_FRAMES)
     parser.add_argument("--skip-single", action="store_true")
     args = parser.parse_args(argv)
-    options = _options(args.video, args.frames)
+    options = _options(args.video, args.frames, args.crf, args.chunk_frames)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vidcolor-scale-") as tmp:
         folder = Path(tmp)
@@ -126,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['same_timestamps']} same timestamps, RGB difference max "
                       f"{row['max_diff']}, mean {row['mean_diff']:.3f}, "
                       f"{row['frames_over_2_levels']} frames over 2 levels", flush=True)
-    print(json.dumps({"video": str(args.video), "frames": args.frames, "cpus": os.cpu_count(),
+    print(json.dumps({"video": str(args.video), "frames": args.frames, "crf": args.crf,
+                      "chunk_frames": args.chunk_frames,
+                      "cpus": os.cpu_count(),
                       "runs": rows}))
     return 0
 

@@ -19,6 +19,7 @@ here, and only when a cluster is asked for: ``import vidcolor`` never needs it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from pathlib import Path
@@ -28,7 +29,6 @@ import numpy as np
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
-from vidcolor.log import logger
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
@@ -38,6 +38,7 @@ from vidcolor.video.encode import encoder_settings
 from vidcolor.video.pipeline import (VideoResult, _check_paths, _check_window,
                                      _remux_into_place)
 from vidcolor.video.probe import probe
+from vidcolor.video.stages import keep_for_resume
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
 __all__ = ["ClusterSession", "colorize_video_on_cluster", "import_ray", "parse_cluster"]
@@ -142,9 +143,11 @@ def _connect(ray, spec: str, object_store_memory: int | None) -> bool:
     try:
         if address is None:
             ray.init(num_cpus=count, object_store_memory=object_store_memory,
-                     include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+                     include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
+                     logging_level=logging.WARNING)
         else:
-            ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
+            ray.init(address=address, log_to_driver=False, runtime_env=runtime_env,
+                     logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise VidcolorError(f"--cluster {spec}: cannot start or join Ray "
                             f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
@@ -312,7 +315,7 @@ class ClusterSession:
                 if progress is not None:
                     progress(work.frames, total)
         except BaseException:
-            _keep_for_resume(work)
+            keep_for_resume(work)
             raise
         finally:
             del data
@@ -330,16 +333,23 @@ class ClusterSession:
 
         for actor in self.actors * 2:
             submit(actor)
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1)
-            actor = running.pop(ready[0])
-            try:
-                result = ray.get(ready[0])
-            except ray.exceptions.RayError as e:
-                raise VidcolorError(f"a chunk failed on every worker retry "
-                                    f"({_first_line(e)})") from None
-            submit(actor)
-            yield result
+        try:
+            while running:
+                ready, _ = ray.wait(list(running), num_returns=1)
+                actor = running.pop(ready[0])
+                try:
+                    result = ray.get(ready[0])
+                except ray.exceptions.RayError as e:
+                    raise VidcolorError(f"a chunk failed on every worker retry "
+                                        f"({_first_line(e)})") from None
+                submit(actor)
+                yield result
+        finally:
+            for ref in running:  # stopped early: the chunks waiting for a worker are dropped
+                try:
+                    ray.cancel(ref)
+                except Exception:  # noqa: BLE001 - a chunk already running just finishes
+                    pass
 
 
 def _first_line(error: BaseException) -> str:
@@ -367,15 +377,6 @@ def _check_fits(ray, input: Path, size: int) -> None:
         raise VidcolorError(f"{input}: {size / 2**20:.0f} MiB does not fit in the cluster's "
                             f"object store ({smallest / 2**20:.0f} MiB on a node); give Ray "
                             "more (ray start --object-store-memory) or run without --cluster")
-
-
-def _keep_for_resume(work: WorkFolder) -> None:
-    """After a failed or interrupted job: keep the finished chunks for ``--resume``."""
-    if work.segments:
-        logger.info(f"stopped: {work.frames} frames done are kept in {work.path}; "
-                    "rerun the same command with --resume to continue")
-    else:
-        work.remove()
 
 
 def colorize_video_on_cluster(input, output, load_model: Callable[[], ColorModel],

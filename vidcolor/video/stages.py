@@ -33,7 +33,7 @@ from vidcolor.video.frames import Frame, FrameColorizer, batched
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.workdir import WorkFolder
 
-__all__ = ["FrameSpan", "run_stages"]
+__all__ = ["FrameSpan", "keep_for_resume", "run_stages"]
 
 _END = object()
 
@@ -275,19 +275,19 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
         stop.set()
         for w in workers:
             w.join()
-        _keep_for_resume(work)
+        keep_for_resume(work)
         raise
     stop.set()
     for w in workers:
         w.join()
     for w in workers:
         if w.error is not None:
-            _keep_for_resume(work)
+            keep_for_resume(work)
             _raise_stage_error(w.error)
     return lost
 
 
-def _keep_for_resume(work: WorkFolder) -> None:
+def keep_for_resume(work: WorkFolder) -> None:
     """After a failed or interrupted run: keep the finished segments for ``--resume``, or
     remove the work folder when there are none (nothing worth resuming)."""
     if work.segments:
