@@ -91,6 +91,7 @@ def test_chunks_start_at_cuts_and_long_shots_get_a_warm_up_inside_the_shot():
     ends = [c.span.end_pts for c in chunks]
     assert ends[:-1] == [c.span.first_pts for c in chunks[1:]] and ends[-1] is None
     assert chunks[0].segment_name == "chunk00000.vseg"
+    assert plan_chunks(_scan(0, []), max_frames=20, warmup=8) == []
 
 
 def test_warm_up_follows_the_strength():

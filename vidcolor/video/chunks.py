@@ -155,8 +155,10 @@ def plan_chunks(scan: FilmScan, max_frames: int, warmup: int) -> list[ChunkSpec]
     Returns
     -------
     list of ChunkSpec
-        In display order, covering every frame of the scan once.
+        In display order, covering every frame of the scan once (none for no frames).
     """
+    if not scan.pts:
+        return []
     pieces: list[tuple[int, int, int]] = []  # (decode from, first written, end) indexes
     for first, end in _shots(scan):
         if end - first <= max_frames:
