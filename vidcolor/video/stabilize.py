@@ -33,6 +33,7 @@ __all__ = [
     "blend_step",
     "blend_step_reference",
     "histogram_distance",
+    "is_cut",
     "l_histogram",
 ]
 
@@ -202,6 +203,22 @@ def histogram_distance(h1: np.ndarray, h2: np.ndarray) -> float:
     return 0.5 * float(np.abs(h1 - h2).sum())
 
 
+def is_cut(hist_prev: np.ndarray | None, hist: np.ndarray,
+           threshold: float = DEFAULT_CUT_THRESHOLD) -> bool:
+    """Whether a frame starts a new shot: the one definition of a scene cut.
+
+    Parameters
+    ----------
+    hist_prev : ndarray or None
+        :func:`l_histogram` of the previous frame's lightness; None before the first frame.
+    hist : ndarray
+        The frame's own.
+    threshold : float in [0, 1]
+        Histogram distance above which the frame is a cut.
+    """
+    return hist_prev is None or histogram_distance(hist, hist_prev) > threshold
+
+
 def _to_u8(L: np.ndarray) -> np.ndarray:
     return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
@@ -271,6 +288,17 @@ class Stabilizer:
         self._L8 = _to_u8(self._L)
         self._hist = l_histogram(self._L)
 
+    def prime_flow(self, shape: tuple[int, int]) -> None:
+        """Run the flow once on blank frames of ``shape``, as if frames had gone before.
+
+        OpenCV's DIS answers its very first call slightly differently from every later one
+        (thousandths of a pixel, enough to move the confidence at a few pixels); one call,
+        whatever its frames, is all the difference. A stabilizer that continues a film in the
+        middle (a chunk of a distributed job) primes its flow so its frames are the film's.
+        """
+        blank = np.zeros(shape, np.uint8)
+        self._dis.calc(blank, blank, None)
+
     def flows(self, L8_prev: np.ndarray, L8_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """DIS flow both ways between two uint8 lightness images (h, w).
 
@@ -303,7 +331,7 @@ class Stabilizer:
         L8 = _to_u8(L)
         hist = l_histogram(L)
         cut = (self._L is None or self._L.shape != L.shape
-               or histogram_distance(hist, self._hist) > self.cut_threshold)
+               or is_cut(self._hist, hist, self.cut_threshold))
         if cut or self.strength == 0.0:
             out, conf_mean = ab_model, 0.0
         else:
