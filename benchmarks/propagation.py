@@ -35,7 +35,7 @@ from vidcolor.models.runtimes import load_color_model
 from vidcolor.options import ImageOptions
 from vidcolor.upsample import upsampler
 
-GRID = {"sigma": (2.0, 4.0, 8.0, 16.0), "strength": (10.0, 100.0), "prior": (1e-5, 1e-4, 1e-3)}
+GRID = {"sigma": (1.0, 2.0, 4.0, 8.0), "strength": (100.0,), "prior": (1e-7, 1e-6, 1e-5, 1e-4)}
 
 
 def finish(L_full, ab_small, L_small, shape):

@@ -126,6 +126,11 @@ def test_a_model_without_hint_input_is_corrected_by_hints_along_edges(tile):
             H.parse_color(blue) - H.parse_color(red)), (y, x, out[y, x], want)
     plain = _ab(ImageColorizer(model, ImageOptions(tile=tile)).colorize(rgb))
     assert np.abs(plain - AUTO_AB).max() < 1.5  # no hints: the model's own colours
+    one = H.parse_points({"points": [{"x": 20, "y": 40, "radius": 1, "color": HINT}]}, rgb.shape[:2])
+    out = _ab(ImageColorizer(model, ImageOptions(tile=tile)).colorize(rgb, hints=one))
+    assert _near_hint(out[40, 20]) and _near_hint(out[90, 60])  # all over its side
+    for y, x in ((40, 70), (5, 100), (90, 127)):  # but not across the edge
+        assert _untouched(out[y, x]), (y, x, out[y, x])
 
 
 @pytest.fixture

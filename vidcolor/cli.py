@@ -196,8 +196,12 @@ def _add_video(sub) -> None:
         description="Colorize a video. Every frame keeps its timestamp; audio, subtitles, "
         "attachments, chapters and rotation are kept where the output container allows. "
         "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", help="the colour film (needed unless --export-keyframes)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video files or folders of them")
+    p.add_argument("-o", "--output",
+                   help="output file for one input file; otherwise a folder, where input "
+                   "folders keep their relative names (films whose container vidcolor does "
+                   "not write become .mkv); needed unless --export-keyframes")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
@@ -205,11 +209,12 @@ def _add_video(sub) -> None:
                    help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
                    "the nearest frame), made by hand: its colours follow the motion through "
                    "that frame's shot, forwards and backwards; TIME may be left out when "
-                   "FILE is named by it (as --export-keyframes names them); repeatable")
+                   "FILE is named by it (as --export-keyframes names them); repeatable; one "
+                   "input film, without --cluster")
     p.add_argument("--export-keyframes", metavar="DIR",
-                   help="instead of colorizing, write the first frame of each shot into DIR as "
-                   "a grey PNG named by its time (00-01-23.456.png), to colour by hand and "
-                   "hand back with --keyframe")
+                   help="instead of colorizing, write the first frame of each shot of the "
+                   "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
+                   "colour by hand and hand back with --keyframe")
     p.add_argument("--every", type=float, metavar="N",
                    help="with --export-keyframes, also a frame every N seconds within a shot")
     p.add_argument("--batch-size", type=_positive_int,
@@ -233,6 +238,11 @@ def _add_video(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="local[:N]|ADDRESS",
+                   help="colorize each film in chunks on Ray (needs the cluster extra): local:N "
+                   "starts N worker processes on this machine (local: one per core), an "
+                   "address (auto, ray://head:10001) joins a running cluster; the input is "
+                   "sent to the workers through Ray's object store, so it must fit in it")
     _add_runtime(p)
     p.set_defaults(run=_run_video, video_parser=p)
 
@@ -254,12 +264,13 @@ def _run_export_keyframes(args) -> int:
     from vidcolor.options import Window
     from vidcolor.video.shots import export_keyframes
 
-    if args.output is not None or args.keyframe:
-        raise VidcolorError("--export-keyframes only writes frames: leave out -o and --keyframe")
+    if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
+        raise VidcolorError("--export-keyframes only writes the frames of one input film: "
+                            "leave out -o, --keyframe and --cluster")
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
                                                disable=False)
     try:
-        report = export_keyframes(args.input, args.export_keyframes, args.every,
+        report = export_keyframes(args.inputs[0], args.export_keyframes, args.every,
                                   Window(args.start, args.duration), args.render_size,
                                   args.overwrite, bar)
     finally:
@@ -270,32 +281,122 @@ def _run_export_keyframes(args) -> int:
     return 0
 
 
-def _run_video(args) -> int:
-    from vidcolor.video.pipeline import colorize_video
-
-    if args.export_keyframes is not None:
-        return _run_export_keyframes(args)
-    if args.output is None:  # a usage error, as argparse's own for a missing argument
+def _check_video_request(args) -> None:
+    """Usage errors argparse cannot see: the output, and what goes with what."""
+    if args.output is None:  # as argparse's own for a missing argument
         args.video_parser.error("the following arguments are required: -o/--output (or "
                                 "--export-keyframes DIR)")
     if args.every is not None:
         args.video_parser.error("--every goes with --export-keyframes")
-    options = video_options(args)
-    bar = None if args.quiet else TqdmProgress(unit="frame", desc="colorizing", disable=False)
+    if args.keyframe and (args.cluster or not _is_single_film(args)):
+        raise VidcolorError("--keyframe colours one input film, in one process (no --cluster)")
+
+
+def _model_loader(args):
+    """A picklable function that loads the model of parsed arguments (sent to cluster
+    workers, each of which calls it once)."""
+    import functools
+
+    from vidcolor.models.runtimes import load_color_model
+
+    return functools.partial(load_color_model, args.model, args.runtime)
+
+
+def _is_folder(path: str) -> bool:
+    """Whether a path is a folder; one that cannot be looked at is not (the job says why)."""
     try:
-        result = colorize_video(args.input, args.output, model=_model(args, deferred=True),
-                                options=options,
-                                overwrite=args.overwrite, resume=args.resume, progress=bar)
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
+def _is_single_film(args) -> bool:
+    """One input file and an output that is not a folder: today's one-film job."""
+    output = args.output
+    return (len(args.inputs) == 1 and not _is_folder(args.inputs[0])
+            and not _is_folder(output) and not output.endswith(("/", "\\")))
+
+
+class _FilmJobs:
+    """Runs ``vidcolor video`` jobs one film at a time: in this process (the model loaded once,
+    when the first job needs it) or on a Ray cluster (:class:`~vidcolor.video.cluster.
+    ClusterSession`, started on the first job)."""
+
+    def __init__(self, args, options):
+        self.args, self.options = args, options
+        self.model = None if args.cluster else _model(args, deferred=True)
+        self.session = None
+
+    def __call__(self, src: Path, dst: Path, progress=None):
+        job = dict(options=self.options, overwrite=self.args.overwrite,
+                   resume=self.args.resume, progress=progress)
+        if self.model is not None:
+            from vidcolor.video.pipeline import colorize_video
+
+            return colorize_video(src, dst, model=self.model, **job)
+        from vidcolor.video.cluster import ClusterSession
+        from vidcolor.video.pipeline import check_output_path
+
+        check_output_path(src, dst, self.args.overwrite)  # before the cluster starts
+        if self.session is None:
+            self.session = ClusterSession(self.args.cluster, _model_loader(self.args))
+        return self.session.colorize_video(src, dst, **job)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+def _film_line(result, stabilize: bool) -> str:
+    """The line that reports one finished film."""
+    done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
+    cuts = f", {result.cuts} shots" if stabilize else ""
+    n_lost = result.lost_frames
+    lost = f", {n_lost} undecodable frame{'s' * (n_lost != 1)} left out" if n_lost else ""
+    return (f"{one_line(result.output)}: {result.frames} frames{done}, {result.fps:.1f} "
+            f"frames/s{cuts}{lost}")
+
+
+def _run_video(args) -> int:
+    from vidcolor.video.films import colorize_films, plan_films
+
+    if args.export_keyframes is not None:
+        return _run_export_keyframes(args)
+    _check_video_request(args)
+    if args.cluster:
+        from vidcolor.video.cluster import import_ray, parse_cluster
+
+        parse_cluster(args.cluster)
+        import_ray()
+    options = video_options(args)
+    single = _is_single_film(args)
+    jobs = [(Path(args.inputs[0]), Path(args.output))] if single else \
+        plan_films(args.inputs, args.output)[0]
+    runner = _FilmJobs(args, options)
+    try:
+        if single:
+            result = _run_film(runner, *jobs[0], args.quiet, "colorizing")
+            print(_film_line(result, options.stabilize), file=sys.stderr)
+            return 0
+        report = colorize_films(
+            jobs, lambda src, dst: _run_film(runner, src, dst, args.quiet, one_line(src.name)),
+            done=lambda result: print(_film_line(result, options.stabilize), file=sys.stderr))
+    finally:
+        runner.close()
+    failed = f", {len(report.failures)} failed" if report.failures else ""
+    print(f"vidcolor: {len(report.results)} of {report.count} films done ({report.frames} "
+          f"frames){failed}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
+def _run_film(runner: _FilmJobs, src: Path, dst: Path, quiet: bool, desc: str):
+    """One film's job, with its own progress bar."""
+    bar = None if quiet else TqdmProgress(unit="frame", desc=desc, disable=False)
+    try:
+        return runner(src, dst, bar)
     finally:
         if bar is not None:
             bar.close()
-    done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
-    cuts = f", {result.cuts} shots" if options.stabilize else ""
-    n_lost = result.lost_frames
-    lost = f", {n_lost} undecodable frame{'s' * (n_lost != 1)} left out" if n_lost else ""
-    print(f"{one_line(result.output)}: {result.frames} frames{done}, {result.fps:.1f} frames/s{cuts}"
-          f"{lost}", file=sys.stderr)
-    return 0
 
 
 # --- eval ----------------------------------------------------------------------------------

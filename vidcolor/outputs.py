@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from vidcolor.errors import VidcolorError
 
-__all__ = ["InputSet", "check_output"]
+__all__ = ["InputSet", "check_output", "plan_folder"]
 
 #: Bytes the longest hidden name made next to an output adds to the output's own name.
 _HIDDEN_NAME_EXTRA = 15
@@ -92,3 +92,58 @@ def check_output(output: str | os.PathLike, inputs: InputSet | None = None) -> P
     if is_dir:
         raise VidcolorError(f"{output}: is a folder")
     return output
+
+
+def plan_folder(inputs: list[Path], output: Path, find: Callable[[Path, Path | None], list],
+                suffix_of: Callable[[str], str], kind: str) -> list[tuple[Path, Path]]:
+    """Pair inputs with outputs in the folder ``output``, as ``vidcolor image`` and
+    ``vidcolor video`` do with several inputs or a folder.
+
+    A single input folder is mirrored into ``output`` with the same relative names; with
+    several inputs, files keep their names and folders keep their own name as a subfolder.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Files and folders, known to exist.
+    output : Path
+        The output folder.
+    find : callable
+        ``find(folder, exclude)``: the input files under a folder, sorted, skipping
+        everything inside ``exclude`` (an output folder within the input) when it is given.
+    suffix_of : callable
+        The output's file name ending for an input's ending.
+    kind : str
+        What the files are, plural ("pictures"), for the error messages.
+
+    Returns
+    -------
+    list of (input path, output path)
+
+    Raises
+    ------
+    VidcolorError
+        A folder without such files, or two inputs that would be written to the same output.
+    """
+    jobs = []
+    for path in inputs:
+        if path.is_file():
+            jobs.append((path, Path(path.name)))
+            continue
+        # An output folder inside this one holds earlier outputs, not inputs; one that is this
+        # folder (or holds it) excludes nothing, and check_output refuses what would clash.
+        inside = path.resolve() in output.resolve().parents
+        found = find(path, output if inside else None)
+        if not found:
+            raise VidcolorError(f"{path}: no {kind} in this folder")
+        prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
+        jobs += [(f, prefix / f.relative_to(path)) for f in found]
+
+    planned, seen = [], {}
+    for src, rel in jobs:
+        dst = output / rel.with_suffix(suffix_of(rel.suffix))
+        if dst in seen:
+            raise VidcolorError(f"{seen[dst]} and {src} would both be written to {dst}")
+        seen[dst] = src
+        planned.append((src, dst))
+    return planned

@@ -19,7 +19,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
                               writable_suffix, write_image)
 from vidcolor.log import logger
-from vidcolor.outputs import InputSet, check_output
+from vidcolor.outputs import InputSet, check_output, plan_folder
 from vidcolor.progress import Progress, no_progress
 
 __all__ = ["ImageReport", "HintFiles", "plan_outputs", "colorize_file", "colorize_files"]
@@ -150,28 +150,7 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
 
 def _plan_folder(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     """The jobs of folder mode (see :func:`plan_outputs`), clashes refused."""
-    jobs = []
-    for path in inputs:
-        if path.is_file():
-            jobs.append((path, Path(path.name)))
-            continue
-        # An output folder inside this one holds earlier outputs, not inputs; one that is this
-        # folder (or holds it) excludes nothing, and check_output refuses what would clash.
-        inside = path.resolve() in output.resolve().parents
-        found = find_pictures(path, output if inside else None)
-        if not found:
-            raise VidcolorError(f"{path}: no pictures in this folder")
-        prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
-        jobs += [(f, prefix / f.relative_to(path)) for f in found]
-
-    planned, seen = [], {}
-    for src, rel in jobs:
-        dst = output / rel.with_suffix(output_suffix(rel.suffix))
-        if dst in seen:
-            raise VidcolorError(f"{seen[dst]} and {src} would both be written to {dst}")
-        seen[dst] = src
-        planned.append((src, dst))
-    return planned
+    return plan_folder(inputs, output, find_pictures, output_suffix, "pictures")
 
 
 def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,

@@ -5,13 +5,13 @@ with a confidence). The model's own colour is then corrected everywhere, by the 
 minus the model's, spread so that it follows the picture's lightness: a correction crosses
 smooth regions freely and stops at edges, where the lightness changes. This is Levin,
 Lischinski and Weiss's "colorization using optimization" (SIGGRAPH 2004) applied to the
-*correction* of a model's colour rather than to the colour itself, so that far from every hint
-the model's own colour (shifted by the hints' mean correction) remains:
+*correction* of a model's colour rather than to the colour itself, so that where no hint
+reaches (beyond strong edges) the model's own colour remains:
 
-    minimize  sum_{r~s} w_rs (x_r - x_s)^2 + lambda sum_r c_r (x_r - d_r)^2 + eps sum_r (x_r - g)^2
+    minimize  sum_{r~s} w_rs (x_r - x_s)^2 + lambda sum_r c_r (x_r - d_r)^2 + eps sum_r x_r^2
 
 over the correction x, with d the target-minus-model a/b, c the confidence of each pixel's
-target, g the confidence-weighted mean of d, and neighbour weights
+target, and neighbour weights
 w_rs = exp(-(L_r - L_s)^2 / (2 sigma^2)). The system is sparse and solved directly at a
 working resolution of at most :data:`MAX_SOLVE_PIXELS`; the correction is smooth except at
 edges, and the caller's upsampler puts edges back at full resolution.
@@ -29,9 +29,9 @@ MAX_SOLVE_PIXELS = 1 << 16
 
 # Fixed on a tuning set of training photos before any validation set was looked at (see
 # benchmarks/RESULTS.md, "Hints for photos").
-EDGE_SIGMA = 4.0      # L units: neighbours this far apart in lightness are weakly tied
-HINT_STRENGTH = 10.0  # lambda: how hard a confident pixel holds its target
-PRIOR = 1e-4          # eps: a pull towards the mean correction, so every pixel is determined
+EDGE_SIGMA = 2.0      # L units: neighbours this far apart in lightness are weakly tied
+HINT_STRENGTH = 100.0 # lambda: how hard a confident pixel holds its target
+PRIOR = 1e-5          # eps: a pull towards no correction, so every pixel is determined
 
 
 def spread_corrections(L: np.ndarray, ab_pred: np.ndarray, ab_target: np.ndarray,
@@ -51,7 +51,7 @@ def spread_corrections(L: np.ndarray, ab_pred: np.ndarray, ab_target: np.ndarray
         Confidence of each pixel's target in [0, 1]; 0 where nothing is known.
     sigma, strength, prior : float
         The edge scale in L units, how hard a confident pixel holds its target, and the pull
-        towards the mean correction (see the module's docstring).
+        towards no correction (see the module's docstring).
 
     Returns
     -------
@@ -117,8 +117,6 @@ def solve_corrections(L: np.ndarray, weighted_d: np.ndarray, c: np.ndarray, sigm
     A = coo_matrix((np.concatenate([off, diagonal]),
                     (np.concatenate(rows + [np.arange(n)]), np.concatenate(cols + [np.arange(n)]))),
                    shape=(n, n)).tocsc()
-    total = float(c.sum())
-    mean = weighted_d.reshape(n, 2).sum(0) / max(total, 1e-12)
-    rhs = strength * weighted_d.reshape(n, 2).astype(np.float64) + prior * mean
+    rhs = strength * weighted_d.reshape(n, 2).astype(np.float64)
     x = splu(A).solve(rhs)
     return x.reshape(h, w, 2).astype(np.float32)

@@ -38,7 +38,8 @@ class DecodedFrame:
 
 
 def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | None = None,
-                  lost: list[float] | None = None) -> Iterator[DecodedFrame]:
+                  lost: list[float] | None = None, source=None,
+                  to_pts: int | None = None) -> Iterator[DecodedFrame]:
     """Decode the video frames of a time window, in display order, past any damage.
 
     Parameters
@@ -53,6 +54,11 @@ def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | No
         Receives, once decoding is done, the time (seconds from the stream's start) of each
         frame of the window the decoder refused: the time of the packet FFmpeg refused, which
         with frame threads is up to one frame per thread after the damaged one.
+    source : binary file object, optional
+        The input's bytes, read instead of ``info.path`` (see
+        :func:`~vidcolor.video.probe.open_input`).
+    to_pts : int, optional
+        Stop before the first frame whose pts is this or later (a chunk's end).
 
     Yields
     ------
@@ -70,11 +76,13 @@ def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | No
     hi = None if t1 is None else int(round(t1 / tb))
     if from_pts is not None:
         lo = max(lo, from_pts)
+    if to_pts is not None:
+        hi = to_pts if hi is None else min(hi, to_pts)
     fmt = "rgb48le" if info.high_bit_depth else "rgb24"
     refused: list[int] = []  # pts of the refused packets (about where the output was if none)
     stopped: list[BaseException] = []
     last = None
-    with open_input(info.path) as container:
+    with open_input(info.path if source is None else source) as container:
         vs = container.streams[info.stream_index]
         vs.thread_type = "AUTO"
         if lo > int(round(info.start_time / tb)):

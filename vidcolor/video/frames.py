@@ -91,6 +91,8 @@ class Frame:
     state : dict or None
         The stabilizer's state after this frame, when it is to be saved with the segment
         this frame ends (what a resumed job continues from).
+    warmup : bool
+        The frame only seeds the stabilizer (a chunk's warm-up): colorized, never written.
     """
 
     pts: int
@@ -98,6 +100,7 @@ class Frame:
     L_small: np.ndarray
     ab: np.ndarray | None = None
     state: dict | None = None
+    warmup: bool = False
 
 
 class FrameColorizer:

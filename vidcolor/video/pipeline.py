@@ -32,7 +32,7 @@ from vidcolor.video.remux import RemuxReport, remux
 from vidcolor.video.stages import run_stages
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
-__all__ = ["VideoResult", "colorize_video", "work_paths"]
+__all__ = ["VideoResult", "check_output_path", "colorize_video", "work_paths"]
 
 
 @dataclass
@@ -140,6 +140,17 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
     if exists and not overwrite:
         raise VidcolorError(f"{output}: already exists (use --overwrite to replace it)")
     return format_name
+
+
+def check_output_path(input: Path, output: Path, overwrite: bool) -> None:
+    """Refuse an output path :func:`colorize_video` would refuse, before any work (what a
+    caller checks before starting workers).
+
+    Raises
+    ------
+    VidcolorError
+    """
+    _check_paths(Path(input), Path(output), overwrite)
 
 
 def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:

@@ -98,8 +98,14 @@ class VideoInfo:
         return int(round(window.span(self.duration) * float(self.rate)))
 
 
-def open_input(path: str | os.PathLike) -> av.container.InputContainer:
+def open_input(path) -> av.container.InputContainer:
     """Open an input for reading.
+
+    Parameters
+    ----------
+    path : str, PathLike or binary file object
+        A file object (seekable, read-only: an input held in memory by a cluster worker) is
+        opened as it is.
 
     Raises
     ------
@@ -108,6 +114,12 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
         reading one could block forever or never end), not readable by this process, or
         nothing FFmpeg can read.
     """
+    if hasattr(path, "read"):
+        try:
+            return av.open(path, "r")
+        except av.error.FFmpegError as e:
+            raise VidcolorError(f"{getattr(path, 'name', 'input')}: not a readable video "
+                                f"({ffmpeg_message(e)})") from None
     path = os.fspath(path)
     try:
         st = os.stat(path)

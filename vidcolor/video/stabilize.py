@@ -388,6 +388,17 @@ class Stabilizer:
         self._L8 = to_u8(self._L)
         self._hist = l_histogram(self._L)
 
+    def prime_flow(self, shape: tuple[int, int]) -> None:
+        """Run the flow once on blank frames of ``shape``, as if frames had gone before.
+
+        OpenCV's DIS answers its very first call slightly differently from every later one
+        (thousandths of a pixel, enough to move the confidence at a few pixels); one call,
+        whatever its frames, is all the difference. A stabilizer that continues a film in the
+        middle (a chunk of a distributed job) primes its flow so its frames are the film's.
+        """
+        blank = np.zeros(shape, np.uint8)
+        self._dis.calc(blank, blank, None)
+
     def flows(self, L8_prev: np.ndarray, L8_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """DIS flow both ways between two uint8 lightness images (h, w).
 

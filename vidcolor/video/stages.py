@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 from collections import deque
+from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -32,9 +33,29 @@ from vidcolor.video.frames import Frame, FrameColorizer, batched
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.workdir import WorkFolder
 
-__all__ = ["run_stages"]
+__all__ = ["FrameSpan", "keep_for_resume", "run_stages"]
 
 _END = object()
+
+
+@dataclass(frozen=True)
+class FrameSpan:
+    """The frames one run of the stages covers, when it is not the rest of the film (a chunk
+    of a distributed job).
+
+    Attributes
+    ----------
+    from_pts : int
+        Decoding starts at the first frame at or after this pts.
+    first_pts : int
+        Frames before it are warm-up: they seed the stabilizer and are not written.
+    end_pts : int or None
+        Decoding stops before this pts; None runs to the window's end.
+    """
+
+    from_pts: int
+    first_pts: int
+    end_pts: int | None = None
 
 
 class _Stop(Exception):
@@ -139,9 +160,17 @@ class _SegmentSink:
 
 
 def _decode_stage(info: VideoInfo, options: VideoOptions, core: FrameColorizer,
-                  work: WorkFolder, out: _Channel, lost: list[float]) -> None:
-    for f in decode_frames(info, options.window, from_pts=work.next_pts, lost=lost):
-        out.put(core.prepare(f.rgb, f.pts))
+                  work: WorkFolder, out: _Channel, lost: list[float],
+                  span: FrameSpan | None, source) -> None:
+    if span is None:
+        frames = decode_frames(info, options.window, from_pts=work.next_pts, lost=lost)
+    else:
+        frames = decode_frames(info, options.window, from_pts=span.from_pts, lost=lost,
+                               source=source, to_pts=span.end_pts)
+    for f in frames:
+        frame = core.prepare(f.rgb, f.pts)
+        frame.warmup = span is not None and f.pts < span.first_pts
+        out.put(frame)
     out.close()
 
 
@@ -167,6 +196,8 @@ def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink
     with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="vidcolor-finish") as pool:
         try:
             for frame in inp:
+                if frame.warmup:
+                    continue
                 pending.append((frame, pool.submit(core.finish, frame, dtype)))
                 while pending and (len(pending) > 2 * n_threads or pending[0][1].done()):
                     done, fut = pending.popleft()
@@ -183,7 +214,8 @@ def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink
 
 def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
                settings: EncoderSettings, options: VideoOptions, batch_size: int,
-               progress: Progress | None = None) -> list[float]:
+               progress: Progress | None = None, span: FrameSpan | None = None,
+               source=None) -> list[float]:
     """Decode, colorize and encode the frames not yet in ``work``'s segments.
 
     Parameters
@@ -199,6 +231,10 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
     batch_size : int
     progress : Progress, optional
         Told ``(frames done, expected total or None)`` after every encoded frame.
+    span : FrameSpan, optional
+        Only these frames (a chunk), its warm-up not written; default: the rest of the film.
+    source : binary file object, optional
+        The input's bytes, read instead of ``info.path``, with ``span``.
 
     Returns
     -------
@@ -223,8 +259,8 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
     sink = _SegmentSink(work, info, settings, options.segment_frames, progress,
                         info.estimate_frames(options.window) or None)
     lost: list[float] = []
-    workers = [_Worker("decode", lambda: _decode_stage(info, options, core, work, decoded, lost),
-                       stop),
+    workers = [_Worker("decode", lambda: _decode_stage(info, options, core, work, decoded, lost,
+                                                       span, source), stop),
                _Worker("encode", lambda: _encode_stage(core, dtype, colored, sink), stop)]
     for w in workers:
         w.start()
@@ -239,19 +275,19 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
         stop.set()
         for w in workers:
             w.join()
-        _keep_for_resume(work)
+        keep_for_resume(work)
         raise
     stop.set()
     for w in workers:
         w.join()
     for w in workers:
         if w.error is not None:
-            _keep_for_resume(work)
+            keep_for_resume(work)
             _raise_stage_error(w.error)
     return lost
 
 
-def _keep_for_resume(work: WorkFolder) -> None:
+def keep_for_resume(work: WorkFolder) -> None:
     """After a failed or interrupted run: keep the finished segments for ``--resume``, or
     remove the work folder when there are none (nothing worth resuming)."""
     if work.segments:

@@ -149,9 +149,24 @@ class WorkFolder:
             json.dump(data, f, indent=1)
         os.replace(tmp, self.progress_file)
 
+    def store_segment(self, name: str, data: bytes, frames: int, first_pts: int,
+                      last_pts: int) -> None:
+        """Write a segment encoded elsewhere (a cluster worker's chunk), then record it.
+
+        The file is written under a temporary name and renamed, so a recorded segment is
+        always complete; segments may arrive in any order (:meth:`segment_files` sorts them).
+        """
+        tmp = self.path / f"{name}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, self.path / name)
+        self.add_segment(name, frames, first_pts, last_pts, None)
+
     def segment_files(self) -> list[tuple[Path, int]]:
-        """Each finished segment's file and first pts, in order (what the remux takes)."""
-        return [(self.path / s["file"], s["first_pts"]) for s in self.segments]
+        """Each finished segment's file and first pts, in display order (what the remux
+        takes)."""
+        ordered = sorted(self.segments, key=lambda s: s["first_pts"])
+        return [(self.path / s["file"], s["first_pts"]) for s in ordered]
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
