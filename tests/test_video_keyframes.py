@@ -302,3 +302,7 @@ def test_output_or_export_is_needed(tmp_path, capsys):
     capsys.readouterr()
     code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
     assert code == 1 and len(err.splitlines()) == 1 and not (tmp_path / "k").exists()
+    (tmp_path / "out").mkdir()
+    code, err = cli_run(capsys, src, src, "-o", tmp_path / "out", "--keyframe", f"{src}@0")
+    assert code == 1 and "one input film" in err and len(err.splitlines()) == 1
+    assert not list((tmp_path / "out").iterdir())

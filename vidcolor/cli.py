@@ -181,6 +181,22 @@ def _run_image(args) -> int:
 
 # --- video ---------------------------------------------------------------------------------
 
+def _add_keyframe_args(p) -> None:
+    """The colour keyframe options of ``vidcolor video``."""
+    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
+                   help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
+                   "the nearest frame), made by hand: its colours follow the motion through "
+                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "FILE is named by it (as --export-keyframes names them); repeatable; one "
+                   "input film, without --cluster")
+    p.add_argument("--export-keyframes", metavar="DIR",
+                   help="instead of colorizing, write the first frame of each shot of the "
+                   "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
+                   "colour by hand and hand back with --keyframe")
+    p.add_argument("--every", type=float, metavar="N",
+                   help="with --export-keyframes, also a frame every N seconds within a shot")
+
+
 def _add_video(sub) -> None:
     from vidcolor.options import (DEFAULT_STRENGTH, MAX_BATCH_PIXELS, MAX_RENDER_SIZE,
                                   max_batch_size, parse_time)
@@ -205,18 +221,7 @@ def _add_video(sub) -> None:
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
-    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
-                   help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
-                   "the nearest frame), made by hand: its colours follow the motion through "
-                   "that frame's shot, forwards and backwards; TIME may be left out when "
-                   "FILE is named by it (as --export-keyframes names them); repeatable; one "
-                   "input film, without --cluster")
-    p.add_argument("--export-keyframes", metavar="DIR",
-                   help="instead of colorizing, write the first frame of each shot of the "
-                   "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
-                   "colour by hand and hand back with --keyframe")
-    p.add_argument("--every", type=float, metavar="N",
-                   help="with --export-keyframes, also a frame every N seconds within a shot")
+    _add_keyframe_args(p)
     p.add_argument("--batch-size", type=_positive_int,
                    help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
                    "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
