@@ -59,8 +59,10 @@ Carried = tuple[np.ndarray, float]
 __all__ = ["BackwardStore", "KeyframeGuide", "PlacedKeyframe", "REACH_FRAMES",
            "backward_pass", "keyframe_ab", "place_keyframes"]
 
-#: Frames over which a carried colour's weight against the model's falls to exp(-1).
-REACH_FRAMES = 150.0
+#: Frames over which a carried colour's weight against the model's falls to exp(-1): long, as
+#: archival shots can hold still for many seconds and the flow trust already stops a colour
+#: that lost its way.
+REACH_FRAMES = 600.0
 #: Flow trust below which a pixel's carried colour counts as unknown.
 MIN_TRUST = 0.3
 #: Weight below which a propagation stops (its colour no longer matters).
