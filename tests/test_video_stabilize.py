@@ -139,3 +139,29 @@ def test_state_round_trip_gives_identical_results():
 def test_strength_validated():
     with pytest.raises(ValueError):
         st.Stabilizer(strength=1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_warp_step_is_the_blend_kernels_warp_and_confidence(seed):
+    """Keyframes carry colour with the stabilizer's warp and trust (one definition)."""
+    case = random_case(seed)
+    out, conf = st.blend_step(**case, strength=1.0, l_offset=1.5)
+    extra = np.random.default_rng(seed).uniform(0, 1, case["L_cur"].shape + (1,))
+    values = np.concatenate([case["ab_prev"], extra.astype(np.float32)], -1)
+    warped, wconf = st.warp_step(values, case["L_prev"], case["L_cur"], case["flow_bwd"],
+                                 case["flow_fwd"], l_offset=1.5)
+    np.testing.assert_allclose(wconf, conf, atol=1e-5)
+    # Where trusted, blend_step with full strength is the warped value itself.
+    sure = conf > 0.999
+    np.testing.assert_allclose(warped[..., :2][sure], out[sure], atol=1e-2)
+    ys, xs = np.mgrid[0:40, 0:56]
+    px, py = xs + case["flow_bwd"][..., 0], ys + case["flow_bwd"][..., 1]
+    outside = (px < 0) | (py < 0) | (px > 55) | (py > 39)
+    assert warped.shape == (40, 56, 3) and outside.mean() > 0.02
+    assert (warped[outside] == 0).all() and (wconf[outside] == 0).all()
+
+
+def test_cut_definition():
+    flat, other = st.l_histogram(np.full((8, 8), 20, np.float32)), st.l_histogram(
+        np.full((8, 8), 80, np.float32))
+    assert st.is_cut(None, flat) and st.is_cut(flat, other) and not st.is_cut(flat, flat)

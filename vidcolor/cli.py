@@ -181,6 +181,22 @@ def _run_image(args) -> int:
 
 # --- video ---------------------------------------------------------------------------------
 
+def _add_keyframe_args(p) -> None:
+    """The colour keyframe options of ``vidcolor video``."""
+    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
+                   help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
+                   "the nearest frame), made by hand: its colours follow the motion through "
+                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "FILE is named by it (as --export-keyframes names them); repeatable; one "
+                   "input film, without --cluster")
+    p.add_argument("--export-keyframes", metavar="DIR",
+                   help="instead of colorizing, write the first frame of each shot of the "
+                   "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
+                   "colour by hand and hand back with --keyframe")
+    p.add_argument("--every", type=float, metavar="N",
+                   help="with --export-keyframes, also a frame every N seconds within a shot")
+
+
 def _add_video(sub) -> None:
     from vidcolor.options import (DEFAULT_STRENGTH, MAX_BATCH_PIXELS, MAX_RENDER_SIZE,
                                   max_batch_size, parse_time)
@@ -198,13 +214,14 @@ def _add_video(sub) -> None:
         "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="video files or folders of them")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o", "--output",
                    help="output file for one input file; otherwise a folder, where input "
                    "folders keep their relative names (films whose container vidcolor does "
-                   "not write become .mkv)")
+                   "not write become .mkv); needed unless --export-keyframes")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
+    _add_keyframe_args(p)
     p.add_argument("--batch-size", type=_positive_int,
                    help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
                    "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
@@ -232,17 +249,52 @@ def _add_video(sub) -> None:
                    "address (auto, ray://head:10001) joins a running cluster; the input is "
                    "sent to the workers through Ray's object store, so it must fit in it")
     _add_runtime(p)
-    p.set_defaults(run=_run_video)
+    p.set_defaults(run=_run_video, video_parser=p)
 
 
 def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
     from vidcolor.options import EncoderOptions, VideoOptions, Window
 
+    from vidcolor.options import parse_keyframe
+
     return VideoOptions(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, window=Window(args.start, args.duration),
-        encoder=EncoderOptions(args.codec, args.crf, args.preset))
+        encoder=EncoderOptions(args.codec, args.crf, args.preset),
+        keyframes=tuple(parse_keyframe(k) for k in args.keyframe))
+
+
+def _run_export_keyframes(args) -> int:
+    from vidcolor.options import Window
+    from vidcolor.video.shots import export_keyframes
+
+    if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
+        raise VidcolorError("--export-keyframes only writes the frames of one input film: "
+                            "leave out -o, --keyframe and --cluster")
+    bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
+                                               disable=False)
+    try:
+        report = export_keyframes(args.inputs[0], args.export_keyframes, args.every,
+                                  Window(args.start, args.duration), args.render_size,
+                                  args.overwrite, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{one_line(report.folder)}: {len(report.files)} frames to colour ({report.shots} "
+          f"shots in {report.frames} frames)", file=sys.stderr)
+    return 0
+
+
+def _check_video_request(args) -> None:
+    """Usage errors argparse cannot see: the output, and what goes with what."""
+    if args.output is None:  # as argparse's own for a missing argument
+        args.video_parser.error("the following arguments are required: -o/--output (or "
+                                "--export-keyframes DIR)")
+    if args.every is not None:
+        args.video_parser.error("--every goes with --export-keyframes")
+    if args.keyframe and (args.cluster or not _is_single_film(args)):
+        raise VidcolorError("--keyframe colours one input film, in one process (no --cluster)")
 
 
 def _model_loader(args):
@@ -313,6 +365,9 @@ def _film_line(result, stabilize: bool) -> str:
 def _run_video(args) -> int:
     from vidcolor.video.films import colorize_films, plan_films
 
+    if args.export_keyframes is not None:
+        return _run_export_keyframes(args)
+    _check_video_request(args)
     if args.cluster:
         from vidcolor.video.cluster import import_ray, parse_cluster
 

@@ -10,14 +10,16 @@ halfway. This module imports nothing heavy: ``vidcolor --help`` must stay fast.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 
 from vidcolor.errors import VidcolorError
 
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "EncoderOptions",
-           "ImageOptions", "VideoOptions", "Window", "parse_time", "MAX_BATCH_PIXELS",
-           "MAX_SECONDS", "max_batch_size"]
+           "ImageOptions", "Keyframe", "VideoOptions", "Window", "parse_time", "MAX_BATCH_PIXELS",
+           "MAX_SECONDS", "keyframe_name", "max_batch_size", "parse_keyframe"]
 
 #: Default stabilization strength, chosen by measurement (benchmarks/RESULTS.md, temporal).
 DEFAULT_STRENGTH = 0.8
@@ -72,6 +74,50 @@ def parse_time(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError(f"time must be a finite number >= 0, got {text!r}")
     return value
+
+
+#: A keyframe file named by its frame's time, as ``--export-keyframes`` writes them.
+_TIME_NAME = re.compile(r"^(\d{2,})-(\d{2})-(\d{2}(?:\.\d+)?)$")
+
+
+def keyframe_name(seconds: float) -> str:
+    """The file name stem of a frame's time: ``HH-MM-SS.mmm`` (no colons, portable).
+
+    Parameters
+    ----------
+    seconds : float, >= 0
+        From the video stream's start.
+    """
+    millis = int(round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}-{minutes:02d}-{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def parse_keyframe(text: str) -> "Keyframe":
+    """A ``--keyframe`` argument: ``FILE@TIME``, or ``FILE`` named like :func:`keyframe_name`.
+
+    TIME is seconds or ``[HH:]MM:SS[.ms]`` (:func:`parse_time`); a path holding ``@`` works
+    when what follows its last ``@`` is not a time.
+
+    Raises
+    ------
+    VidcolorError
+        Neither a time after ``@`` nor a time in the file's name.
+    """
+    path, at, when = text.rpartition("@")
+    if at:
+        try:
+            return Keyframe(path, parse_time(when))
+        except ValueError:
+            pass
+    stem = os.path.splitext(os.path.basename(text))[0]
+    m = _TIME_NAME.match(stem)
+    if not m:
+        raise VidcolorError(f"--keyframe {_shown(text)}: expected FILE@TIME, or a FILE named "
+                            "by its time like 00-01-23.456.png")
+    hours, minutes, seconds = m.groups()
+    return Keyframe(text, int(hours) * 3600 + int(minutes) * 60 + float(seconds))
 
 
 class _Options:
@@ -218,6 +264,48 @@ class EncoderOptions(_Options):
                                     f" got {_shown(value)}")
 
 
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as e:
+        raise VidcolorError(f"{path}: cannot read the keyframe ({e.strerror or e})") from None
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Keyframe(_Options):
+    """A colour version of one frame of a film, made by hand: its a/b guide the frame's shot.
+
+    Attributes
+    ----------
+    path : str
+        A picture file (anything ``vidcolor image`` reads) of the frame's size, or of its
+        aspect ratio.
+    time : float
+        Seconds from the video stream's start, 0 to :data:`MAX_SECONDS`; the frame whose
+        timestamp is nearest is the one coloured.
+    sha256 : str, optional
+        The file's content hash, computed when None: a resumed job refuses a changed file.
+    """
+
+    path: str
+    time: float
+    sha256: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.path, str) or not self.path:
+            raise VidcolorError(f"keyframe path must be a file name, got {_shown(self.path)}")
+        if not _is_seconds(self.time):
+            raise VidcolorError(f"{self.path}: keyframe time must be 0 to {MAX_SECONDS:.0f} s, "
+                                f"got {_shown(self.time)}")
+        object.__setattr__(self, "time", float(self.time))
+        if self.sha256 is None:
+            object.__setattr__(self, "sha256", _file_sha256(self.path))
+
+
 @dataclass(frozen=True)
 class VideoOptions(_Options):
     """How a film is colorized (the output path and resume/overwrite are the job's, not these).
@@ -237,6 +325,9 @@ class VideoOptions(_Options):
     segment_frames : int
         Frames per resumable segment.
     encoder : EncoderOptions
+    keyframes : tuple of Keyframe
+        Hand-coloured frames whose colour is propagated through their shots; at most one a
+        time.
     """
 
     render_size: int | None = None
@@ -246,6 +337,7 @@ class VideoOptions(_Options):
     window: Window = field(default_factory=Window)
     segment_frames: int = DEFAULT_SEGMENT_FRAMES
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    keyframes: tuple[Keyframe, ...] = ()
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
@@ -264,6 +356,23 @@ class VideoOptions(_Options):
             raise VidcolorError(f"--stabilize-strength must be in [0, 1], got {s}")
         object.__setattr__(self, "stabilize_strength", float(s))
         object.__setattr__(self, "stabilize", bool(self.stabilize))
+        self._check_keyframes()
+
+    def _check_keyframes(self) -> None:
+        keyframes = tuple(Keyframe.from_dict(k) if isinstance(k, dict) else k
+                          for k in self.keyframes)
+        if not all(isinstance(k, Keyframe) for k in keyframes):
+            raise VidcolorError("keyframes must be Keyframe values")
+        times = [k.time for k in keyframes]
+        if len(set(times)) != len(times):
+            twice = sorted(t for t in set(times) if times.count(t) > 1)[0]
+            raise VidcolorError(f"two keyframes at {twice:g} s; give one a frame")
+        object.__setattr__(self, "keyframes", tuple(sorted(keyframes, key=lambda k: k.time)))
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["keyframes"] = [dict(k) for k in data["keyframes"]]  # JSON's lists compare equal
+        return data
 
 
 def max_batch_size(render_size: int) -> int:

@@ -113,13 +113,18 @@ class FrameColorizer:
         Defaults to the model's.
     stabilizer : Stabilizer or None
         None: every frame is colorized on its own.
+    guide : callable or None
+        ``guide(pts, L_small, ab) -> ab`` after stabilization, in display order, with
+        ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
+        :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
-                 stabilizer: Stabilizer | None = None):
+                 stabilizer: Stabilizer | None = None, guide=None):
         self.model = check_model(model)
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
+        self.guide = guide
         self.cuts = 0
 
     @classmethod
@@ -169,11 +174,34 @@ class FrameColorizer:
         return out
 
     def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
-        """Predict and stabilize a batch of frames in display order; sets each ``ab``."""
+        """Predict, stabilize and guide a batch of frames in display order; sets each ``ab``."""
         ab = self.predict([f.L_small for f in frames], batch_size)
         for frame, ab_i in zip(frames, ab):
             frame.ab = self.stabilize(frame.L_small, ab_i)
+            if self.guide is not None:
+                frame.ab = self.guide(frame.pts, frame.L_small, frame.ab)
         return frames
+
+    @property
+    def has_state(self) -> bool:
+        """Whether frames depend on earlier ones (a resumed job must restore a state)."""
+        return self.stabilizer is not None or self.guide is not None
+
+    def get_state(self) -> dict | None:
+        """The stabilizer's and the guide's state after the last frame, as one dict of arrays."""
+        state = {}
+        if self.stabilizer is not None:
+            state.update(self.stabilizer.get_state() or {})
+        if self.guide is not None:
+            state.update(self.guide.get_state())
+        return state or None
+
+    def set_state(self, state: dict | None) -> None:
+        """Restore :meth:`get_state`'s dict (None: start afresh)."""
+        if self.stabilizer is not None:
+            self.stabilizer.set_state(state if state and "L" in state else None)
+        if self.guide is not None:
+            self.guide.set_state(state)
 
     @staticmethod
     def finish(frame: Frame, dtype=np.uint8) -> np.ndarray:

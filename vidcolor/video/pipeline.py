@@ -25,6 +25,8 @@ from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.video.frames import FrameColorizer, batch_size_for
+from vidcolor.video.keyframes import (KeyframeGuide, PlacedKeyframe, backward_pass,
+                                      place_keyframes)
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
 from vidcolor.video.remux import RemuxReport, remux
 from vidcolor.video.stages import run_stages
@@ -91,6 +93,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     format_name = _check_paths(input, output, overwrite)
     info = probe(input)
     _check_window(input, info, options)
+    placed = place_keyframes(info, options)
     settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
                                 (info.width % 2 == 1, info.height % 2 == 1))
     model = model if model is not None else _load_model(model_dir)
@@ -102,6 +105,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
 
     work = _plan_work(input, output, model, core, options, settings, resume)
     resumed_frames = work.frames
+    _guide_with_keyframes(info, options, core, work, placed)
     lost = run_stages(info, core, work, settings, options, batch_size, progress)
     if work.frames == 0:
         work.remove()
@@ -177,9 +181,29 @@ def _plan_work(input: Path, output: Path, model: ColorModel, core: FrameColorize
            "vidcolor": __version__}
     work = WorkFolder(work_paths(output)[0], job)
     work.open(resume)
-    if core.stabilizer is not None and work.state is not None:
-        core.stabilizer.set_state(work.state)
     return work
+
+
+def _guide_with_keyframes(info: VideoInfo, options: VideoOptions, core: FrameColorizer,
+                          work: WorkFolder, placed: list[PlacedKeyframe]) -> None:
+    """Give the colorizer its keyframe guide (the backwards pass done first, into the work
+    folder), then restore the state the work folder continues from."""
+    if placed:
+        from vidcolor.propagate import spread_corrections
+
+        shape = core.render_shape(info.height, info.width)
+        try:
+            store = backward_pass(info, options.window, placed,
+                                  lambda rgb: core.prepare(rgb).L_small, shape,
+                                  work.path / "keyframes", from_pts=work.next_pts)
+        except BaseException:
+            if not work.segments:  # nothing worth resuming
+                work.remove()
+            raise
+        core.guide = KeyframeGuide(placed, store, shape, spread_corrections,
+                                   from_pts=work.next_pts)
+    if core.has_state:
+        core.set_state(work.state)
 
 
 def _remux_into_place(info: VideoInfo, work: WorkFolder, output: Path, format_name: str,

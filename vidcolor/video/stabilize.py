@@ -31,10 +31,14 @@ __all__ = [
     "Stabilizer",
     "StepInfo",
     "blend_step",
+    "FLOW_PRESET",
     "blend_step_reference",
+    "flow_pair",
     "histogram_distance",
     "is_cut",
     "l_histogram",
+    "to_u8",
+    "warp_step",
 ]
 
 #: Soft flow-consistency scale, in render pixels.
@@ -44,6 +48,8 @@ DEFAULT_SIGMA_L = 5.0
 #: Total-variation distance of lightness histograms above which a frame starts a new shot.
 DEFAULT_CUT_THRESHOLD = 0.45
 _HIST_BINS = 32
+#: OpenCV DIS preset of every flow of a film: ULTRAFAST costs about as much as the blend.
+FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -139,6 +145,84 @@ def blend_step(ab_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray, ab_mo
     return out, conf
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _warp_kernel(values_prev, L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset,
+                 out, conf):  # pragma: no cover - compiled
+    h, w = L_cur.shape
+    n_ch = values_prev.shape[2]
+    inv_sl2 = 1.0 / (2.0 * sigma_l * sigma_l)
+    sf2 = sigma_flow * sigma_flow
+    for y in range(h):
+        for x in range(w):
+            bx = flow_bwd[y, x, 0]
+            by = flow_bwd[y, x, 1]
+            px = x + bx
+            py = y + by
+            for k in range(n_ch):
+                out[y, x, k] = 0.0
+            conf[y, x] = 0.0
+            if not (px >= 0.0 and py >= 0.0 and px <= w - 1.0 and py <= h - 1.0):
+                continue
+            x0 = min(int(px), w - 2) if w > 1 else 0
+            y0 = min(int(py), h - 2) if h > 1 else 0
+            x1 = min(x0 + 1, w - 1)
+            y1 = min(y0 + 1, h - 1)
+            fx = px - x0
+            fy = py - y0
+            w00 = (1.0 - fx) * (1.0 - fy)
+            w01 = fx * (1.0 - fy)
+            w10 = (1.0 - fx) * fy
+            w11 = fx * fy
+            for k in range(n_ch):
+                out[y, x, k] = (w00 * values_prev[y0, x0, k] + w01 * values_prev[y0, x1, k]
+                                + w10 * values_prev[y1, x0, k] + w11 * values_prev[y1, x1, k])
+            l_w = (w00 * L_prev[y0, x0] + w01 * L_prev[y0, x1]
+                   + w10 * L_prev[y1, x0] + w11 * L_prev[y1, x1])
+            fwx = (w00 * flow_fwd[y0, x0, 0] + w01 * flow_fwd[y0, x1, 0]
+                   + w10 * flow_fwd[y1, x0, 0] + w11 * flow_fwd[y1, x1, 0])
+            fwy = (w00 * flow_fwd[y0, x0, 1] + w01 * flow_fwd[y0, x1, 1]
+                   + w10 * flow_fwd[y1, x0, 1] + w11 * flow_fwd[y1, x1, 1])
+            ex = bx + fwx
+            ey = by + fwy
+            tol = sf2 + 0.01 * (bx * bx + by * by + fwx * fwx + fwy * fwy)
+            dl = l_w + l_offset - L_cur[y, x]
+            conf[y, x] = np.exp(-(ex * ex + ey * ey) / (2.0 * tol) - dl * dl * inv_sl2)
+
+
+def warp_step(values_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray,
+              flow_bwd: np.ndarray, flow_fwd: np.ndarray, sigma_flow: float = DEFAULT_SIGMA_FLOW,
+              sigma_l: float = DEFAULT_SIGMA_L,
+              l_offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Warp any per-pixel values of the previous frame into the current one, with the same
+    per-pixel confidence as :func:`blend_step` (one definition of a trusted warp).
+
+    Parameters
+    ----------
+    values_prev : ndarray of float32, shape (h, w, C)
+        What travels with the motion (a/b, a confidence...), in the previous frame.
+    L_prev, L_cur : ndarray of float32, shape (h, w), in [0, 100]
+    flow_bwd, flow_fwd : ndarray of float32, shape (h, w, 2)
+        As in :func:`blend_step`. The "previous" frame is the one the values come from, so
+        a backwards pass gives the later frame as previous.
+    sigma_flow, sigma_l, l_offset : float
+        As in :func:`blend_step`.
+
+    Returns
+    -------
+    values : ndarray of float32, shape (h, w, C)
+        Zero where the backward flow leaves the frame.
+    confidence : ndarray of float32, shape (h, w), in [0, 1]
+        Equal to :func:`blend_step`'s for the same frames and flows.
+    """
+    h, w = L_cur.shape
+    values_prev = _c32(values_prev)
+    out = np.empty((h, w, values_prev.shape[2]), np.float32)
+    conf = np.empty((h, w), np.float32)
+    _warp_kernel(values_prev, _c32(L_prev), _c32(L_cur), _c32(flow_bwd), _c32(flow_fwd),
+                 np.float32(sigma_flow), np.float32(sigma_l), np.float32(l_offset), out, conf)
+    return out, conf
+
+
 def _c32(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -203,24 +287,40 @@ def histogram_distance(h1: np.ndarray, h2: np.ndarray) -> float:
     return 0.5 * float(np.abs(h1 - h2).sum())
 
 
+def flow_pair(dis, L8_prev: np.ndarray, L8_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DIS flow both ways between two uint8 lightness images (h, w), with an OpenCV
+    ``DISOpticalFlow`` (made with :data:`FLOW_PRESET`).
+
+    Returns
+    -------
+    flow_bwd, flow_fwd : ndarray of float32, shape (h, w, 2)
+        current -> previous, previous -> current.
+    """
+    bwd = dis.calc(L8_cur, L8_prev, None)
+    fwd = dis.calc(L8_prev, L8_cur, None)
+    return bwd, fwd
+
+
+def to_u8(L: np.ndarray) -> np.ndarray:
+    """Lightness (h, w) in [0, 100] as the uint8 image the optical flow is computed on."""
+    return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
+
+
 def is_cut(hist_prev: np.ndarray | None, hist: np.ndarray,
            threshold: float = DEFAULT_CUT_THRESHOLD) -> bool:
     """Whether a frame starts a new shot: the one definition of a scene cut.
 
     Parameters
     ----------
-    hist_prev : ndarray or None
-        :func:`l_histogram` of the previous frame's lightness; None before the first frame.
-    hist : ndarray
-        The frame's own.
+    hist_prev : ndarray of float64, shape (bins,), or None
+        :func:`l_histogram` of the previous frame's render-size lightness; None when there is
+        no previous frame (the first frame of a job starts a shot).
+    hist : ndarray of float64, shape (bins,)
+        The same of this frame.
     threshold : float in [0, 1]
         Histogram distance above which the frame is a cut.
     """
     return hist_prev is None or histogram_distance(hist, hist_prev) > threshold
-
-
-def _to_u8(L: np.ndarray) -> np.ndarray:
-    return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -255,7 +355,7 @@ class Stabilizer:
     def __init__(self, strength: float = DEFAULT_STRENGTH,
                  cut_threshold: float = DEFAULT_CUT_THRESHOLD,
                  sigma_flow: float = DEFAULT_SIGMA_FLOW, sigma_l: float = DEFAULT_SIGMA_L,
-                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST):
+                 preset: int = FLOW_PRESET):
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         self.strength = float(strength)
@@ -285,7 +385,7 @@ class Stabilizer:
             return
         self._L = np.ascontiguousarray(state["L"], np.float32)
         self._ab = np.ascontiguousarray(state["ab"], np.float32)
-        self._L8 = _to_u8(self._L)
+        self._L8 = to_u8(self._L)
         self._hist = l_histogram(self._L)
 
     def prime_flow(self, shape: tuple[int, int]) -> None:
@@ -307,9 +407,7 @@ class Stabilizer:
         flow_bwd, flow_fwd : ndarray of float32, shape (h, w, 2)
             current -> previous, previous -> current.
         """
-        bwd = self._dis.calc(L8_cur, L8_prev, None)
-        fwd = self._dis.calc(L8_prev, L8_cur, None)
-        return bwd, fwd
+        return flow_pair(self._dis, L8_prev, L8_cur)
 
     def __call__(self, L: np.ndarray, ab_model: np.ndarray) -> tuple[np.ndarray, StepInfo]:
         """Stabilize the next frame.
@@ -328,7 +426,7 @@ class Stabilizer:
         """
         L = np.ascontiguousarray(L, np.float32)
         ab_model = np.ascontiguousarray(ab_model, np.float32)
-        L8 = _to_u8(L)
+        L8 = to_u8(L)
         hist = l_histogram(L)
         cut = (self._L is None or self._L.shape != L.shape
                or is_cut(self._hist, hist, self.cut_threshold))

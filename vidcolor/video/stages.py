@@ -180,10 +180,10 @@ def _colorize_stage(core: FrameColorizer, batch_size: int, segment_frames: int,
     for batch in batched(inp, batch_size):
         for frame in core.colorize_batch(batch, batch_size):
             index += 1
-            # The stabilizer's state travels with a segment's last frame, to be saved
+            # The stabilizer's and guide's state travels with a segment's last frame, to be saved
             # with that segment (what a resumed job continues from).
-            if core.stabilizer is not None and index % segment_frames == 0:
-                frame.state = core.stabilizer.get_state()
+            if core.has_state and index % segment_frames == 0:
+                frame.state = core.get_state()
             out.put(frame)
     out.close()
 

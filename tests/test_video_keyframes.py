@@ -1,0 +1,308 @@
+"""Colour keyframes for film: --keyframe propagation through shots, and --export-keyframes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from test_video_io import make_clip, read_video
+from test_video_pipeline import FakeColorizer, cli_run, fake_model, run  # noqa: F401 - fixture
+from vidcolor import color
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import write_image
+from vidcolor.options import Keyframe, VideoOptions, keyframe_name, parse_keyframe
+from vidcolor.video.pipeline import work_paths
+
+MODEL_AB = (-20.0, -30.0)  # what the fake model says everywhere: blue-green
+KEY_AB = (45.0, 35.0)      # what the keyframes say: orange-red
+
+
+class Flat(FakeColorizer):
+    """The model's colour is the same everywhere, so any other colour came from a keyframe."""
+
+    def predict_ab(self, L):
+        super().predict_ab(L)  # counts frames, interrupts when asked
+        return np.broadcast_to(np.float32(MODEL_AB), np.shape(L) + (2,)).copy()
+
+
+class FineFlat(Flat):
+    render_size = 128  # flow at the clip's own size
+
+
+def mean_ab(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    ab = color.rgb_to_lab(rgb)[1]
+    return ab[mask].mean(0) if mask is not None else ab.reshape(-1, 2).mean(0)
+
+
+def paint(rgb: np.ndarray, ab, path: Path, mask: np.ndarray | None = None) -> Path:
+    """A keyframe: the frame's own lightness with a/b ``ab`` (where ``mask``, else KEY_AB...)."""
+    L = color.rgb_to_l(rgb)
+    ab_img = np.broadcast_to(np.float32(ab), L.shape + (2,)).copy()
+    if mask is not None:
+        ab_img[~mask] = MODEL_AB
+    write_image(path, color.lab_to_rgb(L, ab_img), mark="test keyframe", overwrite=True)
+    return path
+
+
+def is_key(ab) -> bool:
+    return ab[0] > 15 and ab[1] > 10
+
+
+def is_model(ab) -> bool:
+    return ab[0] < -5 and ab[1] < -10
+
+
+def test_keyframe_fills_its_shot_not_the_next(tmp_path):
+    src = make_clip(tmp_path / "cut.mp4", n=12, cut_at=7)
+    _, frames = read_video(src)
+    key = paint(frames[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mp4"
+    result = run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
+    assert result.frames == 12
+    _, out = read_video(dst)
+    for i in range(7):
+        assert is_key(mean_ab(out[i])), (i, mean_ab(out[i]))
+    for i in range(7, 12):
+        assert is_model(mean_ab(out[i])), (i, mean_ab(out[i]))  # not across the cut
+
+
+def test_keyframe_mid_shot_reaches_back_to_the_shots_start(tmp_path):
+    src = make_clip(tmp_path / "cut.mp4", n=14, cut_at=4, rate=24)
+    _, frames = read_video(src)
+    key = paint(frames[10], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mp4"
+    run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 10 / 24),))
+    _, out = read_video(dst)
+    for i in range(4, 14):  # before the keyframe (backwards) and after it (forwards)
+        assert is_key(mean_ab(out[i])), (i, mean_ab(out[i]))
+    for i in range(4):  # the shot before the cut
+        assert is_model(mean_ab(out[i])), (i, mean_ab(out[i]))
+
+
+def _moving_square(i: int, h: int = 96, w: int = 128) -> np.ndarray:
+    """Textured dark background, a lighter square moving right 3 pixels a frame."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 30, (h // 4, w // 4)).repeat(4, 0).repeat(4, 1)
+    img = (40 + 20 * np.sin(xx / 5.0) * np.cos(yy / 7.0) + noise).astype(np.uint8)
+    x0 = 10 + 3 * i
+    img[40:64, x0:x0 + 24] = 160  # mid-grey: the keyframe's colour fits the gamut there
+    return np.repeat(img[..., None], 3, -1)
+
+
+def _write_clip(path: Path, images: list[np.ndarray], rate: int = 24) -> Path:
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "10"})
+        s.height, s.width = images[0].shape[:2]
+        s.pix_fmt = "yuv444p"
+        for i, image in enumerate(images):
+            f = av.VideoFrame.from_ndarray(image, format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def test_moving_square_keeps_its_colour_as_it_moves(tmp_path):
+    src = _write_clip(tmp_path / "square.mkv", [_moving_square(i) for i in range(9)])
+    _, frames = read_video(src)
+    square0 = np.zeros(frames[0].shape[:2], bool)
+    square0[40:64, 10:34] = True
+    key = paint(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),), stabilize=False,
+        codec="ffv1")
+    _, out = read_video(dst)
+    last = out[8]  # the square moved 24 pixels: now at x 34..58
+    now = np.zeros_like(square0)
+    now[44:60, 38:54] = True  # its inside (the upsampler softens its edges)
+    left_behind = np.zeros_like(square0)
+    left_behind[44:60, 12:30] = True  # where it was, background now
+    assert is_key(mean_ab(last, now)), mean_ab(last, now)
+    assert mean_ab(last, left_behind)[0] < 5, mean_ab(last, left_behind)  # not a copy
+
+
+def _interrupt_then_resume(src, dst, keyframes, **kw):
+    with pytest.raises(KeyboardInterrupt):
+        run(src, dst, model=Flat(interrupt_after=12), keyframes=keyframes, **kw)
+    assert (work_paths(dst)[0] / "progress.json").exists()
+    return run(src, dst, model=Flat(), keyframes=keyframes, resume=True, **kw)
+
+
+def test_resume_with_keyframes_matches_one_run(tmp_path, monkeypatch):
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = make_clip(tmp_path / "in.mp4", n=24)
+    _, frames = read_video(src)
+    keys = (Keyframe(str(paint(frames[2], KEY_AB, tmp_path / "a.png")), 2 / 24),
+            Keyframe(str(paint(frames[18], (20.0, 50.0), tmp_path / "b.png")), 18 / 24))
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    result = _interrupt_then_resume(src, dst, keys, **kw)
+    assert 0 < result.resumed_frames < 24 and result.frames == 24
+    ref = tmp_path / "ref.mkv"
+    run(src, ref, model=Flat(), keyframes=keys, **kw)
+    _, a = read_video(dst)
+    _, b = read_video(ref)
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
+    assert is_key(mean_ab(a[0])) and mean_ab(a[23])[1] > 30  # both keyframes took part
+
+
+def test_resume_refuses_a_changed_keyframe(tmp_path, monkeypatch):
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = make_clip(tmp_path / "in.mp4", n=24)
+    _, frames = read_video(src)
+    path = paint(frames[0], KEY_AB, tmp_path / "a.png")
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run(src, dst, model=Flat(interrupt_after=12), keyframes=(Keyframe(str(path), 0.0),),
+            batch_size=2, segment_frames=4)
+    paint(frames[0], (10.0, 10.0), path)  # repainted: the same name, other colours
+    with pytest.raises(VidcolorError, match="other settings"):
+        run(src, dst, model=Flat(), keyframes=(Keyframe(str(path), 0.0),), batch_size=2,
+            segment_frames=4, resume=True)
+
+
+def test_keyframe_options_round_trip(tmp_path):
+    _, frames = read_video(make_clip(tmp_path / "in.mp4", n=2))
+    path = paint(frames[0], KEY_AB, tmp_path / "00-00-01.500.png")
+    key = parse_keyframe(str(path))
+    assert key.time == 1.5 and key == parse_keyframe(f"{path}@0:01.5")
+    options = VideoOptions(keyframes=(key,))
+    assert VideoOptions.from_dict(options.to_dict()) == options
+    assert options.to_dict()["keyframes"] == [{"path": str(path), "time": 1.5,
+                                               "sha256": key.sha256}]
+    assert keyframe_name(3723.4567) == "01-02-03.457"
+
+
+@pytest.mark.parametrize("case", ["wrong_size", "unreadable", "missing", "outside",
+                                  "same_frame", "no_time"])
+def test_bad_keyframe_is_one_line_and_writes_nothing(tmp_path, capsys, fake_model, case):
+    src = make_clip(tmp_path / "in.mp4", n=6, rate=24)
+    _, frames = read_video(src)
+    good = paint(frames[0], KEY_AB, tmp_path / "good.png")
+    keys = [f"{good}@0"]
+    if case == "wrong_size":
+        write_image(tmp_path / "wide.png", np.zeros((48, 96, 3), np.uint8), mark="x")
+        keys = [f"{tmp_path / 'wide.png'}@0"]
+    elif case == "unreadable":
+        (tmp_path / "text.png").write_text("not a picture")
+        keys = [f"{tmp_path / 'text.png'}@0"]
+    elif case == "missing":
+        keys = [f"{tmp_path / 'none.png'}@0"]
+    elif case == "outside":
+        keys = [f"{good}@5"]
+    elif case == "same_frame":
+        keys = [f"{good}@0", f"{good}@0.01"]
+    elif case == "no_time":
+        keys = [str(good)]
+    out = tmp_path / "o.mp4"
+    args = [a for k in keys for a in ("--keyframe", k)]
+    code, err = cli_run(capsys, src, "-o", out, "--quiet", *args)
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
+    assert not out.exists() and not work_paths(out)[0].exists()
+    assert not work_paths(out)[1].exists()
+
+
+def test_a_keyframe_of_half_the_size_is_resized(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    _, frames = read_video(src)
+    key = paint(frames[0][::2, ::2], KEY_AB, tmp_path / "half.png")
+    dst = tmp_path / "out.mp4"
+    run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
+    assert is_key(mean_ab(read_video(dst)[1][0]))
+
+
+def test_export_keyframes_one_per_shot_and_every(tmp_path, capsys):
+    src = make_clip(tmp_path / "cut.mp4", n=30, cut_at=10, rate=10)
+    folder = tmp_path / "keys"
+    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--quiet")
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == ["00-00-00.000.png", "00-00-01.000.png"]
+    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--quiet")
+    assert code == 1 and "already exist" in err and len(err.splitlines()) == 1
+    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--every", "0.8",
+                        "--quiet", "--overwrite")
+    assert code == 0, err
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["00-00-00.000.png", "00-00-00.800.png", "00-00-01.000.png",
+                     "00-00-01.800.png", "00-00-02.600.png"]
+    assert not list(tmp_path.glob(".keys*"))  # nothing staged is left
+    rgb = read_image_rgb(folder / "00-00-01.000.png")
+    assert rgb.shape == (48, 64, 3) and np.array_equal(rgb[..., 0], rgb[..., 2])  # grey
+    # Handing one back names its frame by itself.
+    assert parse_keyframe(str(folder / "00-00-01.800.png")).time == pytest.approx(1.8)
+
+
+def read_image_rgb(path: Path) -> np.ndarray:
+    from vidcolor.imageio import read_image
+
+    return read_image(path).rgb
+
+
+def test_export_colour_hand_back(tmp_path, capsys, monkeypatch):
+    """The workflow: export a shot's frame, colour it, hand it back by its name alone."""
+    import vidcolor.models.store as store
+
+    monkeypatch.setattr(store, "load_model", lambda directory=None: Flat())
+    src = make_clip(tmp_path / "cut.mp4", n=16, cut_at=8, rate=8)
+    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "keys", "--quiet")
+    assert code == 0, err
+    second = tmp_path / "keys" / "00-00-01.000.png"  # the second shot's first frame
+    paint(read_image_rgb(second), KEY_AB, second)
+    out = tmp_path / "o.mp4"
+    code, err = cli_run(capsys, src, "-o", out, "--quiet", "--preset", "ultrafast",
+                        "--keyframe", second)
+    assert code == 0, err
+    _, frames = read_video(out)
+    assert all(is_model(mean_ab(f)) for f in frames[:8])
+    assert all(is_key(mean_ab(f)) for f in frames[8:])
+
+
+def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path):
+    """A cut the histogram misses (same lightness statistics, other content): the flow no
+    longer agrees, so the keyframe's colour does not recolour the new shot."""
+    def texture(seed):
+        blocks = np.random.default_rng(seed).integers(30, 160, (24, 32)).astype(np.uint8)
+        return np.repeat(blocks.repeat(4, 0).repeat(4, 1)[..., None], 3, -1)
+
+    first, second = texture(1), texture(2)
+    images = [np.roll(first, i, 1) for i in range(5)] + [np.roll(second, i, 1) for i in range(5)]
+    src = _write_clip(tmp_path / "hidden_cut.mkv", images)
+    _, frames = read_video(src)
+    key = paint(frames[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    result = run(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),),
+                 codec="ffv1")
+    assert result.cuts == 1  # the detector saw only the first frame's shot
+    _, out = read_video(dst)
+    assert all(is_key(mean_ab(f)) for f in out[:5])
+    assert all(is_model(mean_ab(f)) for f in out[5:]), [mean_ab(f) for f in out[5:]]
+
+
+def test_output_or_export_is_needed(tmp_path, capsys):
+    from vidcolor import cli
+
+    src = make_clip(tmp_path / "in.mp4", n=2)
+    for extra in ([], ["-o", str(tmp_path / "o.mp4"), "--every", "2"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["video", str(src), *extra])
+        assert e.value.code == 2
+    capsys.readouterr()
+    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
+    assert code == 1 and len(err.splitlines()) == 1 and not (tmp_path / "k").exists()
+    (tmp_path / "out").mkdir()
+    code, err = cli_run(capsys, src, src, "-o", tmp_path / "out", "--keyframe", f"{src}@0")
+    assert code == 1 and "one input film" in err and len(err.splitlines()) == 1
+    assert not list((tmp_path / "out").iterdir())

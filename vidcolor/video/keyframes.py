@@ -1,0 +1,474 @@
+"""Colour keyframes for film: hand-coloured frames whose a/b follow the motion through a shot.
+
+A keyframe is a colour version of one frame, made by hand in any editor. Its a/b (the film's
+own lightness always stays) is carried through that frame's shot along the optical flow the
+stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`: DIS flow, forward-backward
+consistency, lightness agreement), forwards and backwards. Each pixel's *trust* in the carried
+colour is the weakest step's confidence on its way (an occlusion or a flow failure loses it for
+good; below :data:`MIN_TRUST` it counts as unknown), and each propagation has a *weight*
+against the model's colour that fades with the distance in frames from its keyframe
+(:data:`REACH_FRAMES`). Trusted pixels take the carried colour; the others take the model's
+own colour corrected by the differences spread edge-aware from the trusted pixels
+(:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets colours
+consistent with the keyframe; the spread is weakened when the trusted pixels cover little of
+the frame (:data:`FULL_COVERAGE`), and the whole is blended with the model's colour by the
+weight. Several propagations reaching one frame are averaged by trust times weight. Colour
+never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the stabilizer's
+definition); a cut the detector misses still stops it, as the flow no longer agrees there.
+
+Forwards, the carried colour travels with the streaming pass (:class:`KeyframeGuide`, whose
+state is saved with each segment for ``--resume``). Backwards needs the later frames first:
+before the stages start, :func:`backward_pass` decodes the window from where the job starts to
+its last keyframe once, keeping only the current shot's render-size lightness (float16, on
+disk in the work folder), and at each keyframe walks back to its shot's start, storing the
+carried a/b and trust per frame (float16, render size, in the work folder). Memory stays a
+few render-size frames; disk holds, per keyframe, one float16 a/b-and-trust frame at render
+size for each frame of its shot before it that the colour still reaches (the walk stops where
+the weight has faded or no pixel is trusted), plus one float16 lightness frame at render size
+for each frame of the current shot during the pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import av.error
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import read_image
+from vidcolor.log import logger
+from vidcolor.options import Keyframe, VideoOptions, Window
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.probe import VideoInfo, open_input
+from vidcolor.video.stabilize import (DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
+                                      warp_step)
+
+#: One propagation reaching a frame: a/b and flow trust (h, w, 3) float32, and its weight
+#: against the model's colour, fading with the distance in frames from its keyframe.
+Carried = tuple[np.ndarray, float]
+
+__all__ = ["BackwardStore", "KeyframeGuide", "PlacedKeyframe", "REACH_FRAMES",
+           "backward_pass", "keyframe_ab", "place_keyframes"]
+
+#: Frames over which a carried colour's weight against the model's falls to exp(-1): long, as
+#: archival shots can hold still for many seconds and the flow trust already stops a colour
+#: that lost its way.
+REACH_FRAMES = 600.0
+#: Flow trust below which a pixel's carried colour counts as unknown.
+MIN_TRUST = 0.3
+#: Weight below which a propagation stops (its colour no longer matters).
+MIN_WEIGHT = 0.02
+#: Share of the frame the carried colour must still cover for its corrections to be spread
+#: to the rest at full strength (less: proportionally less), so that a few pixels the flow
+#: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
+FULL_COVERAGE = 0.25
+#: Local standard deviation of lightness (L units) below which a region counts as flat, and
+#: the side of the square (render pixels) it is measured in: wide enough that fine texture
+#: made of flat patches does not count.
+FLAT_SPREAD = 1.5
+FLAT_WINDOW = 9
+#: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
+ASPECT_TOLERANCE = 0.01
+_FADE = math.exp(-1.0 / REACH_FRAMES)
+
+
+@dataclass(frozen=True)
+class PlacedKeyframe:
+    """A keyframe and the frame it colours.
+
+    Attributes
+    ----------
+    keyframe : Keyframe
+    pts : int
+        Of the frame with the nearest timestamp, in the stream's time base; the keyframe
+        applies to the first decoded frame at or after it.
+    """
+
+    keyframe: Keyframe
+    pts: int
+
+
+def _check_picture(keyframe: Keyframe, info: VideoInfo) -> None:
+    """Refuse a keyframe file that does not read, or whose shape is not the film's."""
+    rgb = read_image(keyframe.path).rgb
+    h, w = rgb.shape[:2]
+    if (h, w) == (info.height, info.width):
+        return
+    ratio = (w / h) / (info.width / info.height)
+    if abs(ratio - 1.0) > ASPECT_TOLERANCE:
+        raise VidcolorError(f"{keyframe.path}: keyframe is {w}x{h}, the film {info.width}x"
+                            f"{info.height} (another aspect ratio)")
+
+
+def keyframe_ab(keyframe: Keyframe, shape: tuple[int, int]) -> np.ndarray:
+    """The keyframe's a/b at the render shape.
+
+    Parameters
+    ----------
+    keyframe : Keyframe
+    shape : (h, w)
+        The render shape of the film's frames.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2), in about [-110, 110]
+    """
+    _, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
+    return cv2.resize(ab, shape[::-1], interpolation=cv2.INTER_AREA)
+
+
+def _window_pts(info: VideoInfo, window: Window, last_time: float) -> list[int]:
+    """Sorted pts of the video packets in the window, up to a little past ``last_time``
+    (seconds from the stream's start); demuxed only, nothing decoded."""
+    tb = info.time_base
+    t0, t1 = window.bounds(info.start_time)
+    lo, hi = int(round(t0 / tb)), None if t1 is None else int(round(t1 / tb))
+    stop = int(round((info.start_time + last_time + 1.0) / tb))
+    found = []
+    with open_input(info.path) as container:
+        vs = container.streams[info.stream_index]
+        try:
+            if lo > int(round(info.start_time / tb)):
+                container.seek(lo, stream=vs, backward=True)
+            for packet in container.demux(vs):
+                if packet.pts is None:
+                    continue
+                if lo <= packet.pts and (hi is None or packet.pts < hi):
+                    found.append(packet.pts)
+                if packet.dts is not None and packet.dts > stop:
+                    break
+        except av.error.FFmpegError:  # a damaged file: the frames found so far are the clip's
+            pass
+    return sorted(set(found))
+
+
+def place_keyframes(info: VideoInfo, options: VideoOptions) -> list[PlacedKeyframe]:
+    """Check every keyframe and find the frame it colours, before any work.
+
+    Returns
+    -------
+    list of PlacedKeyframe
+        In time order.
+
+    Raises
+    ------
+    VidcolorError
+        A file that does not read or has another aspect ratio, a time outside the window's
+        frames, two keyframes on one frame.
+    """
+    if not options.keyframes:
+        return []
+    for k in options.keyframes:
+        _check_picture(k, info)
+    pts = _window_pts(info, options.window, options.keyframes[-1].time)
+    tb, step = float(info.time_base), 1.0 / float(info.rate or 25)
+    times = [p * tb - info.start_time for p in pts]
+    placed: dict[int, Keyframe] = {}
+    for k in options.keyframes:
+        i = bisect.bisect_left(times, k.time)
+        near = min((j for j in (i - 1, i) if 0 <= j < len(times)),
+                   key=lambda j: abs(times[j] - k.time), default=None)
+        if near is None or abs(times[near] - k.time) > step:
+            raise VidcolorError(f"{k.path}: keyframe time {k.time:g} s is outside the clip's "
+                                "frames" + (f" ({times[0]:.3f} s to {times[-1]:.3f} s)"
+                                            if times else ""))
+        if pts[near] in placed:
+            raise VidcolorError(f"{k.path}: keyframe for the same frame as "
+                                f"{placed[pts[near]].path} ({times[near]:.3f} s)")
+        placed[pts[near]] = k
+    return [PlacedKeyframe(k, p) for p, k in sorted(placed.items())]
+
+
+def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | None:
+    """One step of a carried colour from one frame to the next (either direction).
+
+    Parameters
+    ----------
+    carried : (ndarray of float32, shape (h, w, 3), float)
+        a/b and flow trust in the frame it comes from, and its weight.
+    L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
+
+    Returns
+    -------
+    (ndarray of float32, shape (h, w, 3), float) or None
+        In the frame it goes to: the trust is the weakest step's on the way; None once the
+        colour no longer matters.
+    """
+    values, weight = carried
+    # A fresh DIS object each time: one that has computed other flows can answer a little
+    # differently at some sizes, and a resumed job must carry exactly what one run would.
+    dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
+    bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
+    offset = float(L_to.mean() - L_from.mean())
+    warped, step_trust = warp_step(np.concatenate([values, L_from[..., None]], -1), L_from, L_to,
+                                   bwd, fwd, l_offset=offset)
+    # Where the picture is flat any nearby flow carries the same colour, so there the flow's
+    # own inconsistency (ambiguous in flat regions) does not count, only the lightness does.
+    agree = np.exp(-(warped[..., 3] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
+    flat_trust = np.where(step_trust > 0, _flatness(L_to) * agree, 0.0)
+    warped = warped[..., :3]
+    warped[..., 2] = np.minimum(warped[..., 2], np.maximum(step_trust, flat_trust))
+    weight *= _FADE
+    if weight < MIN_WEIGHT or not (warped[..., 2] >= MIN_TRUST).any():
+        return None
+    return warped, weight
+
+
+def _flatness(L: np.ndarray) -> np.ndarray:
+    """Per pixel, near 1 where the lightness (h, w) is flat around it (its local standard
+    deviation well below :data:`FLAT_SPREAD`), near 0 at edges and texture."""
+    size = (FLAT_WINDOW, FLAT_WINDOW)
+    mean = cv2.boxFilter(L, cv2.CV_32F, size)
+    var = np.maximum(cv2.boxFilter(L * L, cv2.CV_32F, size) - mean * mean, 0.0)
+    return np.exp(-var / (2 * FLAT_SPREAD ** 2))
+
+
+def _start(ab: np.ndarray) -> Carried:
+    """A keyframe's own colour, fully trusted."""
+    return np.concatenate([ab, np.ones(ab.shape[:2] + (1,), np.float32)], -1), 1.0
+
+
+class BackwardStore:
+    """The backwards-carried colours of a job: per frame, a/b and confidence, on disk.
+
+    Parameters
+    ----------
+    folder : Path
+        Made afresh (inside the job's work folder).
+    shape : (h, w)
+        The render shape.
+    """
+
+    def __init__(self, folder: Path, shape: tuple[int, int]):
+        self.folder = Path(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.shape = tuple(shape)
+        # pts -> (file number, row, weight)
+        self.rows: dict[int, list[tuple[int, int, float]]] = {}
+        self.files = 0
+
+    def _row_bytes(self) -> int:
+        return self.shape[0] * self.shape[1] * 3 * 2
+
+    def write(self, carried: list[tuple[int, Carried]]) -> None:
+        """Store one keyframe's backward propagation: ``(pts, carried)`` pairs."""
+        path = self.folder / f"back{self.files:05d}.f16"
+        with open(path, "wb") as f:
+            for row, (pts, (values, weight)) in enumerate(carried):
+                f.write(values.astype(np.float16).tobytes())
+                self.rows.setdefault(pts, []).append((self.files, row, weight))
+        self.files += 1
+
+    def get(self, pts: int) -> list[Carried]:
+        """The colours carried back to a frame."""
+        out = []
+        for number, row, weight in self.rows.get(pts, ()):
+            data = np.fromfile(self.folder / f"back{number:05d}.f16", np.float16,
+                               count=self.shape[0] * self.shape[1] * 3,
+                               offset=row * self._row_bytes())
+            out.append((data.reshape(*self.shape, 3).astype(np.float32), weight))
+        return out
+
+    def describe(self) -> dict:
+        return {"files": self.files, "frames": len(self.rows)}
+
+
+class _ShotLightness:
+    """The current shot's render-size lightness, float16 on disk, appended frame by frame."""
+
+    def __init__(self, path: Path, shape: tuple[int, int]):
+        self.path, self.shape = path, tuple(shape)
+        self.pts: list[int] = []
+        self.path.write_bytes(b"")
+
+    def restart(self) -> None:
+        self.pts = []
+        self.path.write_bytes(b"")
+
+    def append(self, pts: int, L: np.ndarray) -> None:
+        with open(self.path, "ab") as f:
+            f.write(L.astype(np.float16).tobytes())
+        self.pts.append(pts)
+
+    def lightness(self, index: int) -> np.ndarray:
+        n = self.shape[0] * self.shape[1]
+        data = np.fromfile(self.path, np.float16, count=n, offset=index * n * 2)
+        return data.reshape(self.shape).astype(np.float32)
+
+
+def _walk_back(shot: _ShotLightness, ab: np.ndarray) -> list[tuple[int, Carried]]:
+    """Carry a keyframe's a/b (on the shot's last stored frame) back towards the shot's start."""
+    carried: Carried | None = _start(ab)
+    walked = []
+    L_next = shot.lightness(len(shot.pts) - 1)
+    for i in range(len(shot.pts) - 2, -1, -1):
+        L_i = shot.lightness(i)
+        carried = _carry(carried, L_next, L_i)
+        if carried is None:
+            break
+        walked.append((shot.pts[i], carried))
+        L_next = L_i
+    return walked
+
+
+def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
+                  prepare: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int],
+                  folder: Path, from_pts: int | None = None) -> BackwardStore:
+    """Carry each keyframe's colour back through its shot, before the streaming pass.
+
+    Parameters
+    ----------
+    info : VideoInfo
+    window : Window
+    placed : list of PlacedKeyframe
+    prepare : callable
+        RGB frame (H, W, 3) -> its render-size lightness (h, w) float32 in [0, 100], exactly
+        as the streaming pass computes it (so both find the same cuts).
+    shape : (h, w)
+        The render shape.
+    folder : Path
+        Where the store and the shot's lightness go (inside the job's work folder).
+    from_pts : int, optional
+        Where the job starts (a resumed job): earlier frames are done already.
+
+    Returns
+    -------
+    BackwardStore
+    """
+    store = BackwardStore(folder, shape)
+    todo = [p for p in placed if from_pts is None or p.pts >= from_pts]
+    if not todo:
+        return store
+    shot = _ShotLightness(folder / "shot.L.f16", shape)
+    hist_prev = None
+    for frame in decode_frames(info, window, from_pts=from_pts):
+        L = prepare(frame.rgb)
+        hist = l_histogram(L)
+        if is_cut(hist_prev, hist):
+            shot.restart()
+        hist_prev = hist
+        shot.append(frame.pts, L)
+        while todo and frame.pts >= todo[0].pts:
+            store.write(_walk_back(shot, keyframe_ab(todo.pop(0).keyframe, shape)))
+        if not todo:
+            break
+    shot.path.unlink(missing_ok=True)
+    logger.debug(f"keyframes carried backwards: {json.dumps(store.describe())}")
+    return store
+
+
+def _combine(candidates: list[Carried]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Several propagations reaching one frame, as one.
+
+    Returns
+    -------
+    ab_target : ndarray of float32, shape (h, w, 2)
+        Their a/b, averaged by trust times weight.
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+        The largest trust, 0 below :data:`MIN_TRUST`.
+    weight : float in [0, 1]
+        The largest weight of a propagation.
+    """
+    share = np.stack([v[..., 2] * w for v, w in candidates])
+    total = np.maximum(share.sum(0), 1e-6)[..., None]
+    ab = sum(v[..., :2] * s[..., None] for (v, _), s in zip(candidates, share)) / total
+    trust = np.stack([v[..., 2] for v, _ in candidates]).max(0)
+    trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
+    return ab.astype(np.float32), trust, max(w for _, w in candidates)
+
+
+class KeyframeGuide:
+    """Keyframe colour for each frame of the streaming pass, in display order.
+
+    Parameters
+    ----------
+    placed : list of PlacedKeyframe
+    backward : BackwardStore or None
+        The colours carried backwards (:func:`backward_pass`).
+    shape : (h, w)
+        The render shape.
+    spread : callable
+        ``spread(L, ab_pred, ab_target, weight) -> ab``
+        (:func:`vidcolor.propagate.spread_corrections`).
+    from_pts : int, optional
+        Where the job starts: keyframes before it are done.
+    """
+
+    def __init__(self, placed: list[PlacedKeyframe], backward: BackwardStore | None,
+                 shape: tuple[int, int], spread: Callable, from_pts: int | None = None):
+        self.pending = [p for p in placed if from_pts is None or p.pts >= from_pts]
+        self.backward = backward
+        self.shape = tuple(shape)
+        self.spread = spread
+        self._L: np.ndarray | None = None
+        self._hist: np.ndarray | None = None
+        self._carried: Carried | None = None
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
+        state = {}
+        if self._L is not None:
+            state["keyframe_L"] = self._L.copy()
+        if self._carried is not None:
+            state["keyframe_carried"] = self._carried[0].copy()
+            state["keyframe_weight"] = np.float64(self._carried[1])
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray] | None) -> None:
+        state = state or {}
+        self._L = state.get("keyframe_L")
+        self._hist = None if self._L is None else l_histogram(self._L)
+        self._carried = None
+        if "keyframe_carried" in state:
+            self._carried = (state["keyframe_carried"], float(state["keyframe_weight"]))
+
+    def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray) -> np.ndarray:
+        """The frame's a/b with the keyframes' colour.
+
+        Parameters
+        ----------
+        pts : int
+        L : ndarray of float32, shape (h, w), in [0, 100]
+            Render-size lightness.
+        ab_model : ndarray of float32, shape (h, w, 2)
+            The model's (stabilized) a/b.
+
+        Returns
+        -------
+        ndarray of float32, shape (h, w, 2)
+        """
+        hist = l_histogram(L)
+        if is_cut(self._hist, hist):
+            self._carried = None
+        elif self._carried is not None:
+            self._carried = _carry(self._carried, self._L, L)
+        if self.pending and pts >= self.pending[0].pts:
+            self._carried = _start(keyframe_ab(self.pending.pop(0).keyframe, self.shape))
+        self._L, self._hist = L, hist
+        candidates = [] if self._carried is None else [self._carried]
+        if self.backward is not None:
+            candidates += self.backward.get(pts)
+        if not candidates:
+            return ab_model
+        return self._guided(L, ab_model, *_combine(candidates))
+
+    def _guided(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
+                trust: np.ndarray, weight: float) -> np.ndarray:
+        """Trusted pixels take the carried colour, the others the model's corrected by the
+        spread differences (in proportion to how much of the frame is covered); all of it
+        weighed against the model's own colour by the propagation's weight."""
+        coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
+        corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
+        t = trust[..., None]
+        guided = t * ab_target + (1.0 - t) * (ab_model + coverage * (corrected - ab_model))
+        return (weight * guided + (1.0 - weight) * ab_model).astype(np.float32)

@@ -1,0 +1,152 @@
+"""``vidcolor video IN --export-keyframes DIR``: the frames to colour by hand, one per shot.
+
+The first frame of each shot (and, with ``every``, one every so many seconds within a long
+shot) is written as a grey RGB PNG named by its time (:func:`vidcolor.options.keyframe_name`,
+``00-01-23.456.png``), so that handing it back coloured is ``--keyframe DIR/00-01-23.456.png``.
+Shots are found with the stabilizer's cut detector (:func:`vidcolor.video.stabilize.is_cut`)
+on lightness at the render size films are colorized at, so they are the shots ``vidcolor video``
+keeps colour within. Frames stream through (memory stays one frame); the pictures are written
+into a hidden folder next to ``DIR`` and moved into ``DIR`` only once all are done, none
+replacing an existing file without ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidcolor import __version__, color
+from vidcolor.colorize import render_shape, resize_l
+from vidcolor.errors import VidcolorError
+from vidcolor.imageio import write_image
+from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
+from vidcolor.progress import Progress
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.probe import VideoInfo, probe
+from vidcolor.video.stabilize import is_cut, l_histogram
+
+__all__ = ["ExportReport", "export_keyframes"]
+
+#: Rounding of the render shape shot detection works at (the shipped model's).
+_MULTIPLE = 32
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_keyframes` wrote."""
+
+    folder: Path
+    files: list[Path]  #: in time order
+    shots: int
+    frames: int  #: frames looked at
+
+
+def _staging(folder: Path) -> Path:
+    staging = folder.with_name(f".{folder.name}.vidcolor-export")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+    except OSError as e:
+        raise VidcolorError(f"{folder.parent}: cannot write there ({e.strerror})") from None
+    return staging
+
+
+def _check_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise VidcolorError(f"{folder}: exists and is not a folder")
+    if not folder.parent.is_dir():
+        raise VidcolorError(f"{folder.parent}: no such folder")
+
+
+def _move_into_place(staging: Path, folder: Path, names: list[str], overwrite: bool) -> None:
+    """Move the finished pictures into ``folder``; refuse before moving any if one exists."""
+    folder.mkdir(exist_ok=True)
+    if not overwrite:
+        taken = [n for n in names if (folder / n).exists()]
+        if taken:
+            more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
+            raise VidcolorError(f"{folder / taken[0]}{more}: already exist(s) (use --overwrite "
+                                "to replace)")
+    for name in names:
+        os.replace(staging / name, folder / name)
+
+
+def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
+                     every: float | None = None, window: Window = Window(),
+                     render_size: int | None = None, overwrite: bool = False,
+                     progress: Progress | None = None) -> ExportReport:
+    """Write the first frame of each shot of a film (and one every ``every`` seconds within a
+    shot) as grey PNGs named by their time.
+
+    Parameters
+    ----------
+    input : path
+    folder : path
+        Made if missing (its parent must exist).
+    every : float, optional
+        Seconds, above 0: also a frame this long after the last one written in the same shot.
+    window : Window
+    render_size : int, optional
+        The size cuts are looked for at (default the shipped model's).
+    overwrite : bool
+        Replace pictures of the same names in ``folder``.
+    progress : Progress, optional
+        Told ``(frames looked at, expected total or None)``.
+
+    Returns
+    -------
+    ExportReport
+
+    Raises
+    ------
+    VidcolorError
+        Bad input, unusable folder, a picture that exists (without ``overwrite``).
+    """
+    if every is not None and not every > 0:
+        raise VidcolorError(f"--every must be a number of seconds above 0, got {every}")
+    folder = Path(folder)
+    _check_folder(folder)
+    info = probe(input)
+    shape = render_shape(info.height, info.width, render_size or ASSUMED_RENDER_SIZE, _MULTIPLE)
+    dtype = np.uint16 if info.high_bit_depth else np.uint8
+    mark = f"a frame of {Path(input).name} exported by vidcolor {__version__} to colour by hand"
+    counts = {"shots": 0, "frames": 0}
+    staging = _staging(folder)
+    names = []
+    try:
+        for seconds, L in _frames_to_export(info, window, shape, every, counts, progress):
+            name = keyframe_name(seconds) + ".png"
+            write_image(staging / name, color.l_to_grey_rgb(L, dtype=dtype), mark=mark)
+            names.append(name)
+        if not names:
+            raise VidcolorError(f"{input}: no video frames in the requested window")
+        _move_into_place(staging, folder, names, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportReport(folder, [folder / n for n in names], counts["shots"], counts["frames"])
+
+
+def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
+                      every: float | None, counts: dict, progress: Progress | None):
+    """The frames to write, streaming: ``(seconds from the stream's start, L (H, W) float32
+    in [0, 100])`` for each first frame of a shot and, with ``every``, each frame that long
+    after the last one of its shot; ``counts`` gets the shots and frames looked at."""
+    hist_prev, last = None, 0.0
+    total = info.estimate_frames(window) or None
+    for frame in decode_frames(info, window):
+        counts["frames"] += 1
+        seconds = float(frame.pts * info.time_base) - info.start_time
+        L = color.rgb_to_l(frame.rgb)
+        hist = l_histogram(resize_l(L, shape))
+        cut = is_cut(hist_prev, hist)
+        hist_prev = hist
+        counts["shots"] += int(cut)
+        if cut or (every is not None and seconds - last >= every - 1e-6):
+            last = seconds
+            yield seconds, L
+        if progress is not None:
+            progress(counts["frames"], total)
