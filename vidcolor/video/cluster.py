@@ -238,6 +238,9 @@ class ClusterSession:
         t_begin = time.perf_counter()
         input, output = Path(input), Path(output)
         options = options or VideoOptions()
+        if options.keyframes:  # chunks would cut a keyframe's shot off from its propagation
+            raise VidcolorError("keyframes are not supported on a cluster yet; run without "
+                                "--cluster")
         format_name = _check_paths(input, output, overwrite)
         info = probe(input)
         _check_window(input, info, options)
