@@ -52,55 +52,6 @@ _HIST_BINS = 32
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _blend_kernel(ab_prev, L_prev, L_cur, ab_model, flow_bwd, flow_fwd, strength, sigma_flow,
-                  sigma_l, l_offset, out, conf):  # pragma: no cover - compiled
-    h, w = L_cur.shape
-    inv_sl2 = 1.0 / (2.0 * sigma_l * sigma_l)
-    sf2 = sigma_flow * sigma_flow
-    for y in range(h):
-        for x in range(w):
-            bx = flow_bwd[y, x, 0]
-            by = flow_bwd[y, x, 1]
-            px = x + bx
-            py = y + by
-            c = 0.0
-            a_w = 0.0
-            b_w = 0.0
-            if px >= 0.0 and py >= 0.0 and px <= w - 1.0 and py <= h - 1.0:
-                x0 = min(int(px), w - 2) if w > 1 else 0
-                y0 = min(int(py), h - 2) if h > 1 else 0
-                x1 = min(x0 + 1, w - 1)
-                y1 = min(y0 + 1, h - 1)
-                fx = px - x0
-                fy = py - y0
-                w00 = (1.0 - fx) * (1.0 - fy)
-                w01 = fx * (1.0 - fy)
-                w10 = (1.0 - fx) * fy
-                w11 = fx * fy
-                a_w = (w00 * ab_prev[y0, x0, 0] + w01 * ab_prev[y0, x1, 0]
-                       + w10 * ab_prev[y1, x0, 0] + w11 * ab_prev[y1, x1, 0])
-                b_w = (w00 * ab_prev[y0, x0, 1] + w01 * ab_prev[y0, x1, 1]
-                       + w10 * ab_prev[y1, x0, 1] + w11 * ab_prev[y1, x1, 1])
-                l_w = (w00 * L_prev[y0, x0] + w01 * L_prev[y0, x1]
-                       + w10 * L_prev[y1, x0] + w11 * L_prev[y1, x1])
-                fwx = (w00 * flow_fwd[y0, x0, 0] + w01 * flow_fwd[y0, x1, 0]
-                       + w10 * flow_fwd[y1, x0, 0] + w11 * flow_fwd[y1, x1, 0])
-                fwy = (w00 * flow_fwd[y0, x0, 1] + w01 * flow_fwd[y0, x1, 1]
-                       + w10 * flow_fwd[y1, x0, 1] + w11 * flow_fwd[y1, x1, 1])
-                # Going back along the backward flow and forward again must land where we
-                # started; the tolerance grows with the motion (Sundaram et al. 2010).
-                ex = bx + fwx
-                ey = by + fwy
-                tol = sf2 + 0.01 * (bx * bx + by * by + fwx * fwx + fwy * fwy)
-                dl = l_w + l_offset - L_cur[y, x]
-                c = np.exp(-(ex * ex + ey * ey) / (2.0 * tol) - dl * dl * inv_sl2)
-            wt = strength * c
-            out[y, x, 0] = wt * a_w + (1.0 - wt) * ab_model[y, x, 0]
-            out[y, x, 1] = wt * b_w + (1.0 - wt) * ab_model[y, x, 1]
-            conf[y, x] = c
-
-
 def blend_step(ab_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray, ab_model: np.ndarray,
                flow_bwd: np.ndarray, flow_fwd: np.ndarray, strength: float,
                sigma_flow: float = DEFAULT_SIGMA_FLOW, sigma_l: float = DEFAULT_SIGMA_L,
@@ -136,13 +87,10 @@ def blend_step(ab_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray, ab_mo
     confidence : ndarray of float32, shape (h, w), in [0, 1]
         Zero where the backward flow leaves the frame.
     """
-    h, w = L_cur.shape
-    out = np.empty((h, w, 2), np.float32)
-    conf = np.empty((h, w), np.float32)
-    _blend_kernel(_c32(ab_prev), _c32(L_prev), _c32(L_cur), _c32(ab_model), _c32(flow_bwd),
-                  _c32(flow_fwd), np.float32(strength), np.float32(sigma_flow),
-                  np.float32(sigma_l), np.float32(l_offset), out, conf)
-    return out, conf
+    warped, conf = warp_step(ab_prev, L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l,
+                             l_offset)
+    weight = (np.float32(strength) * conf)[..., None]
+    return (weight * warped + (1.0 - weight) * _c32(ab_model)).astype(np.float32), conf
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
