@@ -34,25 +34,14 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.temporal import _grey
+from benchmarks.temporal import _grey, read_frames
 from vidcolor import color
 from vidcolor.imageio import write_image
-from vidcolor.options import EncoderOptions, Keyframe, VideoOptions, Window, parse_keyframe
+from vidcolor.options import EncoderOptions, Keyframe, VideoOptions, parse_keyframe
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.pipeline import colorize_video
 from vidcolor.video.probe import probe
 from vidcolor.video.shots import export_keyframes
-
-
-def read_truth(clip: Path, start: float, n: int) -> tuple[float, list[np.ndarray]]:
-    """The frame rate and the first ``n`` colour frames (uint8 RGB) from ``start`` seconds."""
-    info = probe(clip)
-    frames = []
-    for f in decode_frames(info, Window(start)):
-        frames.append(f.rgb)
-        if len(frames) >= n:
-            break
-    return float(info.rate), frames
 
 
 def write_grey(path: Path, truth: list[np.ndarray], rate: float) -> Path:
@@ -171,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from vidcolor.models.store import load_model
 
-    rate, truth = read_truth(args.clip, args.start, args.frames)
+    info, truth = read_frames(args.clip, args.start, args.frames)
+    rate = float(info.rate)
     model = load_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
