@@ -130,11 +130,12 @@ def main(argv=None) -> int:
     from vidcolor.cli import TqdmProgress  # the command's own bar: this is `vidcolor eval`
     from vidcolor.errors import VidcolorError
     from vidcolor.evaluate import evaluate_folder, format_table, summary_json
+    from vidcolor.models.store import load_model
 
     bar = TqdmProgress(unit="image", leave=True)
     try:
-        result = evaluate_folder(folder, model_dir=args.model, render_size=args.render_size,
-                                 limit=args.limit, sheet=args.sheet, progress=bar)
+        result = evaluate_folder(folder, model=lambda: load_model(args.model),
+                                 render_size=args.render_size, limit=args.limit, sheet=args.sheet, progress=bar)
     except VidcolorError as e:
         print(f"benchmarks.quality: {e}", file=sys.stderr)
         return 1

@@ -48,7 +48,6 @@ def run_single(video: Path, options: VideoOptions, runtime: str, folder: Path) -
     """One process, as ``vidcolor video`` without --cluster (the model load not timed)."""
     t0 = time.perf_counter()
     model = load_color_model(None, runtime)
-    model.predict_ab  # a DeferredModel-free load: the weights are in memory now
     load = time.perf_counter() - t0
     result = colorize_video(video, folder / "single.mp4", model, options)
     return {"run": "single", "frames": result.frames, "seconds": result.seconds,

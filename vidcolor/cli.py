@@ -71,10 +71,12 @@ def _add_runtime(p) -> None:
 def _model(args, deferred: bool = False):
     """The ColorModel of parsed arguments: --model DIR run by --runtime; with ``deferred``,
     loaded only when the job first uses it (after its own checks of inputs and options)."""
-    from vidcolor.models.runtimes import DeferredModel, load_color_model
+    import functools
 
-    if deferred:
-        return DeferredModel(lambda: load_color_model(args.model, args.runtime))
+    from vidcolor.models.runtimes import load_color_model
+
+    if deferred:  # see vidcolor.models.runtimes.resolve_model; loaded once for every job
+        return functools.cache(functools.partial(load_color_model, args.model, args.runtime))
     return load_color_model(args.model, args.runtime)
 
 

@@ -29,8 +29,8 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (find_pictures, provenance_text, read_image, writable_suffix,
                               write_image)
 from vidcolor.metrics import colourfulness, psnr
-from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel
+from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import ImageOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress, no_progress
@@ -243,7 +243,7 @@ def _check_sheet(sheet: Path, pictures: list[Path]) -> None:
     check_output(sheet, InputSet(pictures))
 
 
-def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
+def evaluate_folder(folder, model: ColorModel | None = None,
                     render_size: int | None = None, limit: int | None = None, sheet=None,
                     progress: Progress | None = None, hint_counts=None, seed: int = 0,
                     only=None) -> dict:
@@ -252,10 +252,9 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
     Parameters
     ----------
     folder : str or Path
-    model : ColorModel, optional
-        Already loaded; otherwise ``model_dir`` (or the shipped model) is loaded, once the
-        folder is known to hold pictures.
-    model_dir : str or Path, optional
+    model : ColorModel or callable, optional
+        A model, or a function returning one, called only once the folder is known to hold
+        pictures (:func:`vidcolor.models.runtimes.resolve_model`); default: the shipped model.
     render_size : int, optional
         Network resolution; by default the model's.
     limit : int, optional
@@ -300,8 +299,7 @@ def evaluate_folder(folder, model: ColorModel | None = None, model_dir=None,
         raise VidcolorError(f"{folder}: no pictures in this folder")
     if sheet is not None:
         _check_sheet(Path(sheet), [path for _, path in pictures])
-    if model is None:
-        model = store.load_model(model_dir)
+    model = resolve_model(model)
 
     scores, skipped, rows, hint_rows = [], [], [], []
     progress(0, len(pictures))

@@ -92,23 +92,26 @@ def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
     return OpenVinoColorizer(model)
 
 
-class DeferredModel:
-    """A ColorModel loaded on first use: for jobs that check their inputs and options before
-    they touch the model (``colorize_video``, ``evaluate_folder``), so that a wrong argument is
-    still told before the load's seconds.
+def resolve_model(model=None) -> ColorModel:
+    """The model a job runs, for jobs that check their inputs and options before they touch
+    the model (``colorize_video``, ``evaluate_folder``), so that a wrong argument is still told
+    before the load's seconds.
 
     Parameters
     ----------
-    load : callable
-        Returns the model, e.g. ``lambda: load_color_model(directory, runtime)``.
+    model : ColorModel or callable, optional
+        A model; or a function of no arguments that returns one, called now (e.g.
+        ``functools.cache(lambda: load_color_model(directory, runtime))`` to load once for
+        several jobs); None: the shipped model.
+
+    Returns
+    -------
+    ColorModel
     """
+    from vidcolor.models import store
 
-    def __init__(self, load):
-        self._load = load
-        self._model = None
-
-    def __getattr__(self, name):
-        # Only reached for members this wrapper lacks: every ColorModel member.
-        if self._model is None:
-            self._model = self._load()
-        return getattr(self._model, name)
+    if model is None:
+        return store.load_model()
+    if isinstance(model, ColorModel) or not callable(model):
+        return model
+    return model()

@@ -20,6 +20,7 @@ from vidcolor import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import provenance_text
 from vidcolor.models.protocol import ColorModel
+from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
@@ -56,7 +57,7 @@ class VideoResult:
 
 def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
                    model: ColorModel | None = None, options: VideoOptions | None = None, *,
-                   model_dir: str | os.PathLike | None = None, overwrite: bool = False,
+                   overwrite: bool = False,
                    resume: bool = False, progress: Progress | None = None) -> VideoResult:
     """Colorize a video file, keeping its timing, rotation and other streams.
 
@@ -64,11 +65,11 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     ----------
     input, output : path
         The output's extension picks the container (.mp4 .mkv .mov .webm .avi).
-    model : ColorModel, optional
-        Default: :func:`vidcolor.models.store.load_model` of `model_dir`, loaded only once
-        the input and output have been checked.
+    model : ColorModel or callable, optional
+        A model, or a function returning one, called only once the input and output have
+        been checked (:func:`vidcolor.models.runtimes.resolve_model`); default: the shipped
+        model.
     options : VideoOptions, optional
-    model_dir : path, optional
     overwrite : bool
         Replace an existing output.
     resume : bool
@@ -96,7 +97,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     placed = place_keyframes(info, options)
     settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
                                 (info.width % 2 == 1, info.height % 2 == 1))
-    model = model if model is not None else _load_model(model_dir)
+    model = resolve_model(model)
     core = FrameColorizer.from_options(model, options)
     # The model's own render size is known only now: the options are resolved (and their
     # bounds checked) with it, and the resolved options are what a resume compares.
@@ -159,12 +160,6 @@ def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:
     if info.duration is not None and options.window.start >= info.duration:
         raise VidcolorError(f"{input}: no video frames in the requested window (--start "
                             f"{options.window.start:g} s, the video lasts {info.duration:.2f} s)")
-
-
-def _load_model(model_dir) -> ColorModel:
-    from vidcolor.models import store
-
-    return store.load_model(model_dir)
 
 
 def _plan_work(input: Path, output: Path, model: ColorModel, core: FrameColorizer,
