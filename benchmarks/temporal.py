@@ -1,7 +1,7 @@
 """Temporal consistency of `vidcolor video`: per-frame colorization vs flow-guided stabilization.
 
     python -m benchmarks.temporal CLIP [--frames N] [--start S] [--model DIR | --model oracle]
-                                       [--strength S ...] [--no-timing]
+                                       [--strength S ...] [--runtime R] [--no-timing]
 
 Takes a *colour* clip as ground truth, colorizes its grey version (only L reaches the model)
 without and with stabilization, and reports for each variant:
@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--render-size", type=int)
     p.add_argument("--strength", type=float, nargs="+", default=[DEFAULT_STRENGTH])
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--runtime", choices=("auto", "keras", "openvino"), default="auto",
+                   help="what runs the network (default auto, as `vidcolor video`)")
     p.add_argument("--no-timing", action="store_true")
     args = p.parse_args(argv)
 
@@ -271,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         core = FrameColorizer(model, args.render_size)
         model.index(core.render_shape(*gt[0].shape[:2]))
     else:
-        from vidcolor.models.store import load_model
+        from vidcolor.models.runtimes import load_color_model
 
-        model = load_model(args.model)
+        model = load_color_model(args.model, args.runtime)
     flows = gt_flows(gt)
 
     results: dict = {"clip": str(args.clip), "frames": len(gt), "start": args.start,
