@@ -70,17 +70,20 @@ RUNNERS = {"onnx": ("m.onnx", _run_onnx), "openvino": ("m.xml", _run_openvino),
            "tflite": ("m.tflite", _run_tflite), "savedmodel": ("m", _run_savedmodel)}
 
 
-@pytest.mark.parametrize("fmt", list(RUNNERS))
-def test_export_matches_keras(fmt, model, L, tmp_path):
+@pytest.mark.parametrize("fmt, precision", [(fmt, "fp32") for fmt in RUNNERS] + [("onnx", "fp16")])
+def test_export_matches_keras(fmt, precision, model, L, tmp_path):
     from vidcolor.export import export_model
 
     if fmt == "onnx":
         pytest.importorskip("tf2onnx")
         pytest.importorskip("onnxruntime")
+    if precision == "fp16":
+        pytest.importorskip("onnxconverter_common")
     name, run = RUNNERS[fmt]
-    meta_path = export_model(model, fmt, tmp_path / name, SIZE)
+    meta_path = export_model(model, fmt, tmp_path / name, SIZE, precision)
     meta = json.loads(meta_path.read_text())
     assert meta["input"]["shape"] == [None, *SIZE, 1] and meta["model"] == model.name
+    assert meta["precision"] == precision
     s, scale = meta["output"]["stride"], meta["output"]["scale"]
     out = np.asarray(run(tmp_path / name, meta, L))
     assert out.shape == (2, SIZE[0] // s, SIZE[1] // s, 2)
@@ -100,7 +103,7 @@ def test_export_refuses_bad_requests(model, tmp_path):
     with pytest.raises(VidcolorError, match="HxW"):
         parse_size("big")
     with pytest.raises(VidcolorError, match="fp16"):
-        check_request("onnx", tmp_path / "m.onnx", "fp16", False)
+        check_request("savedmodel", tmp_path / "m", "fp16", False)
     with pytest.raises(VidcolorError, match=r"ending in \.tflite"):
         check_request("tflite", tmp_path / "m.onnx", "fp32", False)
     with pytest.raises(VidcolorError, match="no such folder"):

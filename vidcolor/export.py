@@ -28,7 +28,7 @@ from vidcolor.errors import VidcolorError
 
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite", "savedmodel": ""}
 PRECISIONS = ("fp32", "fp16")
-HALF_FORMATS = ("openvino", "tflite")  # where fp16 weights are the converter's own option
+HALF_FORMATS = ("onnx", "openvino", "tflite")  # where fp16 weights keep outputs within 2 a/b
 ONNX_OPSET = 17
 
 
@@ -107,7 +107,7 @@ def export_model(model, fmt: str, output: str | os.PathLike, size: tuple[int, in
     size : (height, width), optional
         Multiples of 32 (default: the model's render size, square).
     precision : {"fp32", "fp16"}
-        fp16 (half the file) for openvino and tflite only.
+        fp16 (half the file) for onnx, openvino and tflite (inputs and outputs stay float32).
     overwrite : bool
 
     Returns
@@ -185,8 +185,18 @@ def _write_onnx(nets, size, precision, path: Path) -> dict:
     fn = tf.function(tracing.whole_function(nets))
     tf2onnx.convert.from_function(fn, input_signature=[tracing.input_spec(*size)],
                                   opset=ONNX_OPSET, output_path=os.fspath(path))
-    graph = onnx.load(os.fspath(path), load_external_data=False).graph
-    return {"input": graph.input[0].name, "output": graph.output[0].name}
+    exported = onnx.load(os.fspath(path))
+    if precision == "fp16":
+        import warnings
+
+        from onnxconverter_common import float16
+
+        with warnings.catch_warnings():  # its notes on weights clipped to float16's range
+            warnings.simplefilter("ignore")
+            # float32 in and out: callers feed and read the same tensors at either precision.
+            exported = float16.convert_float_to_float16(exported, keep_io_types=True)
+        onnx.save(exported, os.fspath(path))
+    return {"input": exported.graph.input[0].name, "output": exported.graph.output[0].name}
 
 
 def _write_openvino(nets, size, precision, path: Path) -> dict:
