@@ -34,7 +34,7 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.temporal import _grey, read_frames
+from benchmarks.temporal import gt_flow, read_frames
 from vidcolor import color
 from vidcolor.imageio import write_image
 from vidcolor.options import EncoderOptions, Keyframe, VideoOptions, parse_keyframe
@@ -94,17 +94,11 @@ def copy_baseline(grey: list[np.ndarray], truth: list[np.ndarray], starts: list[
 
 
 def _flow(prev: np.ndarray, cur: np.ndarray, dis) -> tuple[np.ndarray, np.ndarray]:
-    """Ground-truth flow t -> t-1 and its non-occlusion mask (as benchmarks.temporal)."""
-    g0, g1 = _grey(prev), _grey(cur)
-    bwd, fwd = dis.calc(g1, g0, None), dis.calc(g0, g1, None)
-    h, w = g1.shape
+    """Ground-truth sampling places t -> t-1 (pixel coordinates) and the non-occlusion mask."""
+    bwd, mask = gt_flow(prev, cur, dis)
+    h, w = mask.shape
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = xs + bwd[..., 0], ys + bwd[..., 1]
-    fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    diff = ((bwd + fwd_at) ** 2).sum(-1)
-    mag = (bwd ** 2).sum(-1) + (fwd_at ** 2).sum(-1)
-    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-    return np.stack([mx, my], -1), (diff <= 0.01 * mag + 0.5) & inside
+    return np.stack([xs + bwd[..., 0], ys + bwd[..., 1]], -1), mask
 
 
 def _warp_sq(prev, cur, where, mask) -> float:

@@ -69,20 +69,23 @@ def gt_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     list of (flow float32 (H, W, 2), mask bool (H, W)), one per t >= 1
     """
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    out = []
-    for prev, cur in zip(frames[:-1], frames[1:]):
-        g0, g1 = _grey(prev), _grey(cur)
-        bwd = dis.calc(g1, g0, None)  # t -> t-1
-        fwd = dis.calc(g0, g1, None)  # t-1 -> t
-        h, w = g1.shape
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx, my = xs + bwd[..., 0], ys + bwd[..., 1]
-        fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        diff = ((bwd + fwd_at) ** 2).sum(-1)
-        mag = (bwd ** 2).sum(-1) + (fwd_at ** 2).sum(-1)
-        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        out.append((bwd, (diff <= 0.01 * mag + 0.5) & inside))
-    return out
+    return [gt_flow(prev, cur, dis) for prev, cur in zip(frames[:-1], frames[1:])]
+
+
+def gt_flow(prev: np.ndarray, cur: np.ndarray, dis) -> tuple[np.ndarray, np.ndarray]:
+    """Flow t -> t-1 between two ground-truth frames (uint8 RGB) and its mask of pixels that
+    are not occluded (forward-backward consistency) and stay inside the frame."""
+    g0, g1 = _grey(prev), _grey(cur)
+    bwd = dis.calc(g1, g0, None)  # t -> t-1
+    fwd = dis.calc(g0, g1, None)  # t-1 -> t
+    h, w = g1.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = xs + bwd[..., 0], ys + bwd[..., 1]
+    fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    diff = ((bwd + fwd_at) ** 2).sum(-1)
+    mag = (bwd ** 2).sum(-1) + (fwd_at ** 2).sum(-1)
+    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    return bwd, (diff <= 0.01 * mag + 0.5) & inside
 
 
 def warp_error(frames: list[np.ndarray], flows, chroma: bool = False) -> float:
