@@ -86,6 +86,13 @@ except Exception:  # noqa: BLE001 - only the parent's checks need it not
     _ColorModelBase = object
 
 
+
+def default_sigint() -> None:
+    """In a child before it starts: SIGINT as a terminal's Ctrl-C delivers it. A harness
+    started in the background (``cmd &`` in a script) ignores SIGINT, and an ignored signal
+    stays ignored in its children, so the signal cases would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 class FuzzModel(_ColorModelBase):
     """A ColorModel: a/b a smooth function of L and of whole-picture features (so the tiled
     path that shares them is exercised too); ``slow`` seconds of sleep per call."""
@@ -2153,7 +2160,7 @@ class Harness:
             return subprocess.Popen(_USERNS + cmd if userns else cmd, cwd=d,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=err, env=self.unpriv_env if userns else self.env,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=default_sigint)
         finally:
             err.close()
 

@@ -467,6 +467,8 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
     import signal
     import subprocess
+
+    from benchmarks.fuzz import default_sigint
     import sys
     import time
     from pathlib import Path
@@ -478,7 +480,8 @@ def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", script, "video", os.fspath(src), "-o", os.fspath(dst), "--quiet",
          "--preset", "ultrafast", "--batch-size", "2"],
-        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+        preexec_fn=default_sigint)  # Ctrl-C's effect even where pytest runs in the background
     deadline = time.time() + 60
     while not (work / "progress.json").exists() and time.time() < deadline:
         time.sleep(0.02)
