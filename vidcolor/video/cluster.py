@@ -34,10 +34,7 @@ from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.chunks import (ChunkJob, ChunkResult, ChunkSpec, check_chunk_result,
                                    colorize_chunk, plan_chunks, scan_film, warmup_frames)
-from vidcolor.video.encode import encoder_settings
-from vidcolor.video.pipeline import (VideoResult, _check_paths, _check_window,
-                                     _remux_into_place)
-from vidcolor.video.probe import probe
+from vidcolor.video.pipeline import VideoResult, _remux_into_place, check_job
 from vidcolor.video.stages import keep_for_resume
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
@@ -241,12 +238,8 @@ class ClusterSession:
         if options.keyframes:  # chunks would cut a keyframe's shot off from its propagation
             raise VidcolorError("keyframes are not supported on a cluster yet; run without "
                                 "--cluster")
-        format_name = _check_paths(input, output, overwrite)
-        info = probe(input)
-        _check_window(input, info, options)
+        format_name, info, settings = check_job(input, output, options, overwrite)
         _check_fits(self.ray, input, input.stat().st_size)
-        settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
-                                    (info.width % 2 == 1, info.height % 2 == 1))
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
         t_scan = time.perf_counter()

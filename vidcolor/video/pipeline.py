@@ -91,12 +91,8 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     t_begin = time.perf_counter()
     input, output = Path(input), Path(output)
     options = options or VideoOptions()
-    format_name = _check_paths(input, output, overwrite)
-    info = probe(input)
-    _check_window(input, info, options)
+    format_name, info, settings = check_job(input, output, options, overwrite)
     placed = place_keyframes(info, options)
-    settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
-                                (info.width % 2 == 1, info.height % 2 == 1))
     model = resolve_model(model)
     core = FrameColorizer.from_options(model, options)
     # The model's own render size is known only now: the options are resolved (and their
@@ -120,6 +116,31 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     return VideoResult(output=output, frames=work.frames, resumed_frames=resumed_frames,
                        seconds=time.perf_counter() - t_begin, cuts=core.cuts, report=report,
                        lost_frames=len(lost))
+
+
+def check_job(input: Path, output: Path, options: VideoOptions,
+              overwrite: bool) -> tuple[str, VideoInfo, EncoderSettings]:
+    """Every check of a film job that needs no model, before any work: the paths, the input's
+    streams, the window and the encoder.
+
+    Returns
+    -------
+    format_name : str
+        The output's container.
+    info : VideoInfo
+    settings : EncoderSettings
+
+    Raises
+    ------
+    VidcolorError
+        One line naming the problem.
+    """
+    format_name = _check_paths(input, output, overwrite)
+    info = probe(input)
+    _check_window(input, info, options)
+    settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
+                                (info.width % 2 == 1, info.height % 2 == 1))
+    return format_name, info, settings
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
