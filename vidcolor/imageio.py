@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.outputs import find_files
 
 if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see the docstring)
     from PIL import Image
@@ -148,29 +149,7 @@ def find_pictures(folder: str | Path, exclude: str | Path | None = None) -> list
     list of Path
         Each ``folder / relative path``; files are not opened, so some may not decode.
     """
-    folder = Path(folder)
-    exclude = None if exclude is None else Path(exclude).resolve()
-    found = []
-
-    def unreadable(e: OSError):  # os.walk would skip such a folder without a word
-        raise VidcolorError(f"{e.filename}: cannot read this folder ({e.strerror})")
-
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # hidden: never looked into
-        for name in files:
-            _add_picture(Path(root) / name, folder, exclude, found)
-    return sorted(found)
-
-
-def _add_picture(path: Path, folder: Path, exclude: Path | None, found: list[Path]) -> None:
-    """Append ``path`` to ``found`` if it is a picture find_pictures keeps."""
-    rel = path.relative_to(folder)
-    if any(part.startswith(".") for part in rel.parts):
-        return
-    if exclude is not None and exclude in path.resolve().parents:
-        return
-    if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-        found.append(path)
+    return find_files(folder, IMAGE_SUFFIXES, exclude)
 
 
 # --- reading ---------------------------------------------------------------------------------

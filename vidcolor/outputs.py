@@ -147,3 +147,47 @@ def plan_folder(inputs: list[Path], output: Path, find: Callable[[Path, Path | N
         seen[dst] = src
         planned.append((src, dst))
     return planned
+
+
+def find_files(folder: str | Path, suffixes, exclude: str | Path | None = None) -> list[Path]:
+    """Files under a folder whose names end in one of ``suffixes`` (lower case, with the dot),
+    recursively, sorted.
+
+    Hidden files and everything in hidden folders are skipped: vidcolor's own temporary files
+    and work folders among them, and what file managers leave beside pictures and films.
+
+    Parameters
+    ----------
+    folder : str or Path
+    suffixes : collection of str
+    exclude : str or Path, optional
+        Skip everything inside this folder (an output folder within the input).
+
+    Returns
+    -------
+    list of Path
+        Each ``folder / relative path``; files are not opened.
+
+    Raises
+    ------
+    VidcolorError
+        A folder below that cannot be read.
+    """
+    folder = Path(folder)
+    exclude = None if exclude is None else Path(exclude).resolve()
+    found = []
+
+    def unreadable(e: OSError):  # os.walk would skip such a folder without a word
+        raise VidcolorError(f"{e.filename}: cannot read this folder ({e.strerror})")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # hidden: never looked into
+        for name in files:
+            path = Path(root) / name
+            if name.startswith(".") or path.suffix.lower() not in suffixes:
+                continue
+            if exclude is not None and exclude in path.resolve().parents:
+                continue
+            if path.is_file():
+                found.append(path)
+    return sorted(found)

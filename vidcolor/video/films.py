@@ -10,14 +10,13 @@ still run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
-from vidcolor.outputs import InputSet, check_output, plan_folder
+from vidcolor.outputs import InputSet, check_output, find_files, plan_folder
 from vidcolor.video.encode import CONTAINERS
 
 __all__ = ["FilmReport", "VIDEO_SUFFIXES", "colorize_films", "find_videos", "plan_films"]
@@ -32,23 +31,7 @@ FALLBACK_SUFFIX = ".mkv"
 def find_videos(folder: Path, exclude: Path | None = None) -> list[Path]:
     """Film files under a folder, by name (:data:`VIDEO_SUFFIXES`), recursively, sorted;
     hidden files and folders (vidcolor's own work folders among them) skipped."""
-    exclude = None if exclude is None else Path(exclude).resolve()
-    found = []
-
-    def unreadable(e: OSError):  # os.walk would skip such a folder without a word
-        raise VidcolorError(f"{e.filename}: cannot read this folder ({e.strerror})")
-
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(root) / name
-            if name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES:
-                continue
-            if exclude is not None and exclude in path.resolve().parents:
-                continue
-            if path.is_file():
-                found.append(path)
-    return sorted(found)
+    return find_files(folder, VIDEO_SUFFIXES, exclude)
 
 
 def film_suffix(suffix: str) -> str:
