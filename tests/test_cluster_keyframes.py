@@ -109,12 +109,27 @@ def test_resume_on_the_cluster_refuses_a_changed_keyframe(tmp_path, session, fil
                                progress=stop_after_a_chunk)
     assert (work_paths(dst)[0] / "progress.json").exists()
     _, frames = read_video(src)
+    painted = Path(keys[1].path).read_bytes()
     paint(frames[KEY_FRAMES[1]], (10.0, 10.0), Path(keys[1].path))  # same name, other colours
     changed = (keys[0], Keyframe(keys[1].path, keys[1].time))
     with pytest.raises(VidcolorError, match="other settings"):
         session.colorize_video(src, dst, _options(segment_frames=CHUNK, keyframes=changed),
                                resume=True)
     assert not dst.exists()
+    # A file changed after its options were made is refused too, before any work.
+    other = tmp_path / "other.mp4"
+    with pytest.raises(VidcolorError, match="second.png: the keyframe changed"):
+        session.colorize_video(src, other, _options(segment_frames=CHUNK, keyframes=keys))
+    assert not work_paths(other)[0].exists()
+    # The keyframe as it was: the job continues with the chunk holding it.
+    Path(keys[1].path).write_bytes(painted)
+    result = session.colorize_video(src, dst, _options(segment_frames=CHUNK, keyframes=keys),
+                                    resume=True)
+    # Either chunk may have been the first done; the other is done now, with its keyframe.
+    assert result.resumed_frames in (CUT, 40 - CUT) and result.frames == 40
+    _, out = read_video(dst)
+    assert all(is_first(mean_ab(f)) for f in out[:CUT])
+    assert all(is_second(mean_ab(f)) for f in out[CUT:])
 
 
 def test_cli_keyframe_on_the_cluster(tmp_path, capsys, monkeypatch, session, film):
@@ -142,6 +157,12 @@ def test_cli_keyframe_on_the_cluster(tmp_path, capsys, monkeypatch, session, fil
     err = capsys.readouterr().err
     assert code == 1 and len(err.splitlines()) == 1 and "text.png" in err, err
     assert not started and not out.exists()
+    # Exporting keyframes writes stills in this process: no cluster for it.
+    code = cli.main(["video", str(src), "--export-keyframes", str(tmp_path / "keys"),
+                     "--cluster", "local:2"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.splitlines()) == 1 and "--cluster" in err, err
+    assert not started and not (tmp_path / "keys").exists()
     code = cli.main(base + ["--keyframe", f"{keys[1].path}@{keys[1].time}"])
     err = capsys.readouterr().err
     assert code == 0 and started == ["local:2"], err

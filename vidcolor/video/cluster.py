@@ -7,10 +7,10 @@ scans the film for its scene cuts and plans the chunks (:mod:`vidcolor.video.chu
 actor decodes its chunk from those bytes, colorizes and encodes it, and hands the encoded
 segment back through the object store; no file system is shared. Colour keyframes are placed
 by the driver before any work; each one's file travels through the object store with the
-chunk that holds its (unsplit) shot. The driver writes each
-segment into the job's work folder as it arrives (so ``--resume`` continues an interrupted
-job with the chunks not yet done) and remuxes them with the input's other streams exactly as
-the single-process job does.
+chunk that holds its (unsplit) shot. The driver writes each segment into the job's work
+folder as it arrives (so ``--resume`` continues an interrupted job with the chunks not yet
+done) and remuxes them with the input's other streams exactly as the single-process job
+does.
 
 A worker that dies in the middle of a chunk is restarted by Ray and the chunk is done again
 (``max_restarts`` / ``max_task_retries``). The whole input must fit in the object store of
