@@ -124,21 +124,6 @@ def test_interrupted_cluster_job_resumes_with_the_chunks_left(tmp_path, session)
     assert len(read_video(dst)[0]) == 36 and not work_paths(dst)[0].exists()
 
 
-def test_keyframes_on_the_cluster_are_refused_before_any_work(tmp_path, session):
-    from PIL import Image
-
-    from vidcolor.errors import VidcolorError
-    from vidcolor.options import Keyframe
-
-    src = make_clip(tmp_path / "in.mp4", n=12)
-    Image.fromarray(np.zeros((64, 96, 3), np.uint8)).save(tmp_path / "k.png")
-    options = _options(keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),))
-    dst = tmp_path / "out.mp4"
-    with pytest.raises(VidcolorError, match="keyframes are not supported on a cluster"):
-        session.colorize_video(src, dst, options)
-    assert not dst.exists() and not work_paths(dst)[0].exists()
-
-
 def test_cli_several_films_on_the_cluster_one_corrupt(tmp_path, capsys, monkeypatch, session):
     session.close()  # its actors hold the cluster's CPUs; the CLI starts its own
     monkeypatch.setattr(cli, "_model_loader", lambda args: FakeColorizer)

@@ -190,7 +190,7 @@ def _add_keyframe_args(p) -> None:
                    "the nearest frame), made by hand: its colours follow the motion through "
                    "that frame's shot, forwards and backwards; TIME may be left out when "
                    "FILE is named by it (as --export-keyframes names them); repeatable; one "
-                   "input film, without --cluster")
+                   "input film (with --cluster, a keyframe's shot is one chunk)")
     p.add_argument("--export-keyframes", metavar="DIR",
                    help="instead of colorizing, write the first frame of each shot of the "
                    "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
@@ -295,8 +295,8 @@ def _check_video_request(args) -> None:
                                 "--export-keyframes DIR)")
     if args.every is not None:
         args.video_parser.error("--every goes with --export-keyframes")
-    if args.keyframe and (args.cluster or not _is_single_film(args)):
-        raise VidcolorError("--keyframe colours one input film, in one process (no --cluster)")
+    if args.keyframe and not _is_single_film(args):
+        raise VidcolorError("--keyframe colours one input film")
 
 
 def _model_loader(args):
@@ -342,10 +342,10 @@ class _FilmJobs:
 
             return colorize_video(src, dst, model=self.model, **job)
         from vidcolor.video.cluster import ClusterSession
-        from vidcolor.video.pipeline import check_output_path
+        from vidcolor.video.pipeline import check_job
 
-        check_output_path(src, dst, self.args.overwrite)  # before the cluster starts
-        if self.session is None:
+        if self.session is None:  # every check that needs no model, before the cluster starts
+            check_job(src, dst, self.options, self.args.overwrite)
             self.session = ClusterSession(self.args.cluster, _model_loader(self.args))
         return self.session.colorize_video(src, dst, **job)
 

@@ -7,17 +7,25 @@ lightness), and :func:`plan_chunks` groups whole shots into chunks of at most
 ``segment_frames`` frames. A shot longer than that is split, and each later piece starts with
 a warm-up: the frames before it (within the shot) are colorized again to seed the stabilizer
 and are not written, so the stabilized colours at the join are those the film would have had
-in one run, up to what the recursion has not yet forgotten (:func:`warmup_frames`).
+in one run, up to what the recursion has not yet forgotten (:func:`warmup_frames`). A shot
+that holds a colour keyframe is never split, however long: the keyframe's colour travels
+through its whole shot frame by frame, forwards from the keyframe and backwards to the shot's
+start (:mod:`vidcolor.video.keyframes`), which no warm-up could reproduce. The keyframe
+travels with that chunk (its placed pts and content hash in :attr:`ChunkSpec.options`, its
+file's bytes beside the chunk).
 
 :func:`colorize_chunk` is a worker's whole job for one chunk: decode its frames from the
 input's bytes held in memory (:class:`MemoryFile`; no shared file system is assumed), run the
 usual stages (:func:`vidcolor.video.stages.run_stages`) into one segment file in a local
-temporary folder, and hand back the encoded bytes. Nothing here imports Ray
-(:mod:`vidcolor.video.cluster` does the distributing).
+temporary folder, and hand back the encoded bytes; a chunk's keyframes guide it as they guide
+the one-process job (:func:`vidcolor.video.pipeline.keyframe_guide`; its backward pass decodes
+the chunk's span from the same bytes). Nothing here imports Ray (:mod:`vidcolor.video.cluster`
+does the distributing).
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import os
@@ -30,11 +38,13 @@ from vidcolor import color
 from vidcolor.colorize import render_shape, resize_l
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
-from vidcolor.options import VideoOptions, Window
+from vidcolor.options import Keyframe, VideoOptions, Window
 from vidcolor.progress import Progress
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
+from vidcolor.video.keyframes import PlacedKeyframe
+from vidcolor.video.pipeline import keyframe_guide
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.stabilize import is_cut, l_histogram
 from vidcolor.video.stages import FrameSpan, run_stages
@@ -123,7 +133,10 @@ class ChunkSpec:
         In one run, the stabilizer's flow would have been computed before this chunk's
         frames (see :meth:`~vidcolor.video.stabilize.Stabilizer.prime_flow`).
     options : dict
-        Per-chunk settings that travel with the chunk (none yet; e.g. a chunk's keyframes).
+        Per-chunk settings that travel with the chunk: ``"keyframes"``, the keyframes of its
+        frames, each ``{"number", "name", "time", "sha256", "pts"}`` (its place in the film's
+        keyframes, its file's name, its time, content hash and placed pts), in time order.
+        Part of the chunk's record, so a resumed job refuses a changed keyframe.
     """
 
     index: int
@@ -147,10 +160,22 @@ def _shots(scan: FilmScan) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [len(scan.pts)]))
 
 
-def plan_chunks(scan: FilmScan, max_frames: int, warmup: int) -> list[ChunkSpec]:
+def plan_chunks(scan: FilmScan, max_frames: int, warmup: int,
+                keyframes: list[PlacedKeyframe] = ()) -> list[ChunkSpec]:
     """Chunks of whole shots, at most ``max_frames`` written frames each; a longer shot is
     split into pieces of ``max_frames``, each after its first seeded by up to ``warmup``
-    frames of the same shot.
+    frames of the same shot, unless it holds a keyframe.
+
+    Parameters
+    ----------
+    scan : FilmScan
+    max_frames : int
+    warmup : int
+    keyframes : list of PlacedKeyframe, optional
+        The film's keyframes (:func:`~vidcolor.video.keyframes.place_keyframes`), in time
+        order. Each colours the first frame at or after its pts; the shot of that frame is
+        kept in one chunk, which carries the keyframe (:attr:`ChunkSpec.options`). One past
+        the last frame colours nothing, as in one process.
 
     Returns
     -------
@@ -159,25 +184,36 @@ def plan_chunks(scan: FilmScan, max_frames: int, warmup: int) -> list[ChunkSpec]
     """
     if not scan.pts:
         return []
+    shots = _shots(scan)
+    at_frame = {}  # frame index -> its keyframes, as a chunk's options list them
+    for number, placed in enumerate(keyframes):
+        i = bisect.bisect_left(scan.pts, placed.pts)
+        if i < len(scan.pts):
+            at_frame.setdefault(i, []).append(
+                {"number": number, "name": os.path.basename(placed.keyframe.path),
+                 "time": placed.keyframe.time, "sha256": placed.keyframe.sha256,
+                 "pts": placed.pts})
     pieces: list[tuple[int, int, int]] = []  # (decode from, first written, end) indexes
-    for first, end in _shots(scan):
-        if end - first <= max_frames:
-            if pieces and pieces[-1][0] == pieces[-1][1] and end - pieces[-1][1] <= max_frames:
+    for first, end in shots:
+        # A keyframe's colour propagates through its whole shot in sequence: never split it.
+        whole = any(first <= i < end for i in at_frame)
+        if end - first <= max_frames or whole:
+            if (pieces and pieces[-1][0] == pieces[-1][1] and end - pieces[-1][1] <= max_frames):
                 pieces[-1] = (pieces[-1][0], pieces[-1][1], end)  # one more whole shot
             else:
                 pieces.append((first, first, end))
             continue
         for start in range(first, end, max_frames):
             pieces.append((max(first, start - warmup), start, min(end, start + max_frames)))
-    shots = _shots(scan)
     chunks = []
     for i, (lo, start, end) in enumerate(pieces):
         end_pts = scan.pts[end] if end < len(scan.pts) else None
         span = FrameSpan(from_pts=scan.pts[lo], first_pts=scan.pts[start], end_pts=end_pts)
         # Flow is computed between two frames of a shot: did a pair come before `lo`?
         primed = any(min(e, lo) - f >= 2 for f, e in shots if f < lo)
+        own = [k for j in sorted(at_frame) if start <= j < end for k in at_frame[j]]
         chunks.append(ChunkSpec(index=i, span=span, frames=end - start, warmup=start - lo,
-                                flow_primed=primed))
+                                flow_primed=primed, options={"keyframes": own} if own else {}))
     return chunks
 
 
@@ -270,7 +306,7 @@ _ONE_SEGMENT = 2**31
 
 
 def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
-                   progress: Progress | None = None) -> ChunkResult:
+                   progress: Progress | None = None, keyframe_files=()) -> ChunkResult:
     """Colorize one chunk of a film from its bytes in memory into one encoded segment.
 
     Parameters
@@ -282,6 +318,8 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
         The whole input file.
     progress : Progress, optional
         Told the chunk's frames written so far.
+    keyframe_files : sequence of bytes-like
+        The files of the chunk's keyframes, in the order of its ``options["keyframes"]``.
 
     Returns
     -------
@@ -300,12 +338,17 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
     batch_size = batch_size_for(job.options.batch_size, core.render_size, info.height,
                                 info.width)
     options = dataclasses.replace(job.options, segment_frames=_ONE_SEGMENT)
-    source = MemoryFile(data, name=os.path.basename(info.path))
+    name = os.path.basename(info.path)
     with tempfile.TemporaryDirectory(prefix="vidcolor-chunk-") as tmp:
+        placed = _write_keyframes(chunk, keyframe_files, Path(tmp) / "keyframe-files")
+        if placed:
+            core.guide = keyframe_guide(info, job.options.window, placed, core,
+                                        Path(tmp) / "keyframes", from_pts=chunk.span.from_pts,
+                                        source=MemoryFile(data, name=name))
         work = WorkFolder(Path(tmp) / "work", {})
         work.open(False)
         lost = run_stages(info, core, work, job.settings, options, batch_size, progress,
-                          span=chunk.span, source=source)
+                          span=chunk.span, source=MemoryFile(data, name=name))
         result = ChunkResult(index=chunk.index, lost=lost)
         if work.segments:
             segment = work.segments[0]
@@ -314,6 +357,31 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
             result.first_pts, result.last_pts = segment["first_pts"], segment["last_pts"]
     result.seconds = time.perf_counter() - t_begin
     return result
+
+
+def _write_keyframes(chunk: ChunkSpec, files, folder: Path) -> list[PlacedKeyframe]:
+    """The chunk's keyframes as files of this worker (the guide reads them by path), placed
+    where the driver placed them.
+
+    Raises
+    ------
+    VidcolorError
+        Other keyframe files than the chunk lists.
+    """
+    listed = chunk.options.get("keyframes", [])
+    if len(files) != len(listed):
+        raise VidcolorError(f"chunk {chunk.index}: {len(listed)} keyframes planned, "
+                            f"{len(files)} received")
+    placed = []
+    for entry, content in zip(listed, files):
+        folder.mkdir(exist_ok=True)
+        # Its own name (in a folder of its own) keeps the picture's format and error messages.
+        path = folder / f"{entry['number']:04d}" / entry["name"]
+        path.parent.mkdir()
+        path.write_bytes(content)
+        placed.append(PlacedKeyframe(Keyframe(str(path), entry["time"], entry["sha256"]),
+                                     entry["pts"]))
+    return placed
 
 
 def check_chunk_result(result: ChunkResult, chunk: ChunkSpec) -> None:

@@ -5,10 +5,12 @@ does, reads the input file once into Ray's object store, starts one actor per wo
 (each loads the model once: one GPU each where the cluster has GPUs, one CPU otherwise),
 scans the film for its scene cuts and plans the chunks (:mod:`vidcolor.video.chunks`). Each
 actor decodes its chunk from those bytes, colorizes and encodes it, and hands the encoded
-segment back through the object store; no file system is shared. The driver writes each
-segment into the job's work folder as it arrives (so ``--resume`` continues an interrupted
-job with the chunks not yet done) and remuxes them with the input's other streams exactly as
-the single-process job does.
+segment back through the object store; no file system is shared. Colour keyframes are placed
+by the driver before any work; each one's file travels through the object store with the
+chunk that holds its (unsplit) shot. The driver writes each segment into the job's work
+folder as it arrives (so ``--resume`` continues an interrupted job with the chunks not yet
+done) and remuxes them with the input's other streams exactly as the single-process job
+does.
 
 A worker that dies in the middle of a chunk is restarted by Ray and the chunk is done again
 (``max_restarts`` / ``max_task_retries``). The whole input must fit in the object store of
@@ -19,6 +21,7 @@ here, and only when a cluster is asked for: ``import vidcolor`` never needs it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import time
@@ -30,7 +33,7 @@ import numpy as np
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
-from vidcolor.options import VideoOptions
+from vidcolor.options import Keyframe, VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.chunks import (ChunkJob, ChunkResult, ChunkSpec, check_chunk_result,
                                    colorize_chunk, plan_chunks, scan_film, warmup_frames)
@@ -101,11 +104,11 @@ class ChunkWorker:
                 "render_size": int(self.model.render_size),
                 "multiple": int(self.model.multiple)}
 
-    def colorize(self, data, job: ChunkJob, chunk: ChunkSpec) -> ChunkResult:
+    def colorize(self, data, job: ChunkJob, chunk: ChunkSpec, *keyframe_files) -> ChunkResult:
         """:func:`~vidcolor.video.chunks.colorize_chunk`, a user's problem handed back as
         one line rather than raised (Ray would wrap it in its traceback)."""
         try:
-            return colorize_chunk(self.model, job, chunk, data, _crash_hook())
+            return colorize_chunk(self.model, job, chunk, data, _crash_hook(), keyframe_files)
         except VidcolorError as e:
             return ChunkResult(index=chunk.index, error=str(e))
 
@@ -235,24 +238,24 @@ class ClusterSession:
         t_begin = time.perf_counter()
         input, output = Path(input), Path(output)
         options = options or VideoOptions()
-        if options.keyframes:  # chunks would cut a keyframe's shot off from its propagation
-            raise VidcolorError("keyframes are not supported on a cluster yet; run without "
-                                "--cluster")
-        format_name, info, settings = check_job(input, output, options, overwrite)
+        format_name, info, settings, placed = check_job(input, output, options, overwrite)
         _check_fits(self.ray, input, input.stat().st_size)
+        keyframe_files = [_read_keyframe(p.keyframe) for p in placed]
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
         t_scan = time.perf_counter()
+        # A keyframe's colour stops at its shot's cuts even without the stabilizer.
         scan = scan_film(info, options.window, options.render_size, self.model["multiple"],
-                         find_cuts=options.stabilize)
+                         find_cuts=options.stabilize or bool(placed))
         self.timings = {"scan": time.perf_counter() - t_scan, "workers": 0.0}
         warmup = warmup_frames(options.stabilize_strength) if options.stabilize else 0
-        chunks = plan_chunks(scan, options.segment_frames, warmup)
+        chunks = plan_chunks(scan, options.segment_frames, warmup, placed)
         job = ChunkJob(info, settings, options)
         work = self._plan_work(input, output, job, chunks, resume)
         resumed = work.frames
         t_chunks = time.perf_counter()
-        lost = self._run_chunks(input, job, chunks, work, progress, len(scan.pts))
+        lost = self._run_chunks(input, job, chunks, work, progress, len(scan.pts),
+                                keyframe_files)
         t_remux = time.perf_counter()
         self.timings["chunks"] = t_remux - t_chunks
         if work.frames == 0:
@@ -274,7 +277,7 @@ class ClusterSession:
     def _plan_work(self, input: Path, output: Path, job: ChunkJob, chunks: list[ChunkSpec],
                    resume: bool) -> WorkFolder:
         """The work folder, fresh or continued: a resumed job must have the same input,
-        weights, options, encoder and chunks."""
+        weights, options (its keyframes' content hashes among them), encoder and chunks."""
         compared = dataclasses.replace(job.options, batch_size=None)
         identity = {"input": file_identity(input), "model": self.model["name"],
                     "weights": self.model["identity"], "options": compared.to_dict(),
@@ -285,8 +288,10 @@ class ClusterSession:
         return work
 
     def _run_chunks(self, input: Path, job: ChunkJob, chunks: list[ChunkSpec],
-                    work: WorkFolder, progress: Progress | None, total: int) -> list[float]:
-        """Send the chunks not yet in ``work`` to the actors; store each segment as it comes.
+                    work: WorkFolder, progress: Progress | None, total: int,
+                    keyframe_files: list[bytes]) -> list[float]:
+        """Send the chunks not yet in ``work`` to the actors, each with its keyframes' files
+        (``keyframe_files``: the film's, in time order); store each segment as it comes.
 
         Returns
         -------
@@ -298,9 +303,11 @@ class ClusterSession:
         if progress is not None:
             progress(work.frames, total)
         data = self.ray.put(np.frombuffer(_read_input(input), np.uint8))
+        numbers = {k["number"] for c in todo.values() for k in c.options.get("keyframes", ())}
+        keyframe_refs = {n: self.ray.put(keyframe_files[n]) for n in sorted(numbers)}
         lost: list[float] = []
         try:
-            for result in self._results(data, job, list(todo.values())):
+            for result in self._results(data, job, list(todo.values()), keyframe_refs):
                 chunk = todo[result.index]
                 check_chunk_result(result, chunk)
                 if result.frames:
@@ -314,10 +321,10 @@ class ClusterSession:
             keep_for_resume(work)
             raise
         finally:
-            del data
+            del data, keyframe_refs
         return lost
 
-    def _results(self, data, job: ChunkJob, chunks: list[ChunkSpec]):
+    def _results(self, data, job: ChunkJob, chunks: list[ChunkSpec], keyframe_refs: dict):
         """The chunks' results as they finish, each actor kept busy with two chunks."""
         ray = self.ray
         queue = list(reversed(chunks))
@@ -325,7 +332,10 @@ class ClusterSession:
 
         def submit(actor) -> None:
             if queue:
-                running[actor.colorize.remote(data, job, queue.pop())] = actor
+                chunk = queue.pop()
+                # Top-level arguments, so that Ray hands the worker the bytes, not references.
+                files = [keyframe_refs[k["number"]] for k in chunk.options.get("keyframes", ())]
+                running[actor.colorize.remote(data, job, chunk, *files)] = actor
 
         for actor in self.actors * 2:
             submit(actor)
@@ -358,6 +368,24 @@ def _read_input(input: Path) -> bytes:
         return input.read_bytes()
     except OSError as e:
         raise VidcolorError(f"{input}: cannot be read ({e.strerror})") from None
+
+
+def _read_keyframe(keyframe: Keyframe) -> bytes:
+    """A keyframe file's bytes, as they were when its options were made (their hash is what a
+    resumed job compares).
+
+    Raises
+    ------
+    VidcolorError
+    """
+    try:
+        content = Path(keyframe.path).read_bytes()
+    except OSError as e:
+        raise VidcolorError(f"{keyframe.path}: cannot read the keyframe ({e.strerror})") \
+            from None
+    if hashlib.sha256(content).hexdigest() != keyframe.sha256:
+        raise VidcolorError(f"{keyframe.path}: the keyframe changed since the job was given it")
+    return content
 
 
 def _check_fits(ray, input: Path, size: int) -> None:

@@ -21,7 +21,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import provenance_text
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
-from vidcolor.options import VideoOptions
+from vidcolor.options import VideoOptions, Window
 from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
 from vidcolor.outputs import InputSet, check_output
@@ -33,7 +33,7 @@ from vidcolor.video.remux import RemuxReport, remux
 from vidcolor.video.stages import run_stages
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
-__all__ = ["VideoResult", "check_output_path", "colorize_video", "work_paths"]
+__all__ = ["VideoResult", "check_job", "colorize_video", "keyframe_guide", "work_paths"]
 
 
 @dataclass
@@ -91,8 +91,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     t_begin = time.perf_counter()
     input, output = Path(input), Path(output)
     options = options or VideoOptions()
-    format_name, info, settings = check_job(input, output, options, overwrite)
-    placed = place_keyframes(info, options)
+    format_name, info, settings, placed = check_job(input, output, options, overwrite)
     model = resolve_model(model)
     core = FrameColorizer.from_options(model, options)
     # The model's own render size is known only now: the options are resolved (and their
@@ -118,10 +117,10 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
                        lost_frames=len(lost))
 
 
-def check_job(input: Path, output: Path, options: VideoOptions,
-              overwrite: bool) -> tuple[str, VideoInfo, EncoderSettings]:
+def check_job(input: Path, output: Path, options: VideoOptions, overwrite: bool
+              ) -> tuple[str, VideoInfo, EncoderSettings, list[PlacedKeyframe]]:
     """Every check of a film job that needs no model, before any work: the paths, the input's
-    streams, the window and the encoder.
+    streams, the window, the encoder and the keyframes.
 
     Returns
     -------
@@ -129,6 +128,9 @@ def check_job(input: Path, output: Path, options: VideoOptions,
         The output's container.
     info : VideoInfo
     settings : EncoderSettings
+    placed : list of PlacedKeyframe
+        The keyframes and the frames they colour (:func:`~vidcolor.video.keyframes.
+        place_keyframes`), in time order; empty without keyframes.
 
     Raises
     ------
@@ -140,7 +142,7 @@ def check_job(input: Path, output: Path, options: VideoOptions,
     _check_window(input, info, options)
     settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
                                 (info.width % 2 == 1, info.height % 2 == 1))
-    return format_name, info, settings
+    return format_name, info, settings, place_keyframes(info, options)
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
@@ -162,17 +164,6 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
     if exists and not overwrite:
         raise VidcolorError(f"{output}: already exists (use --overwrite to replace it)")
     return format_name
-
-
-def check_output_path(input: Path, output: Path, overwrite: bool) -> None:
-    """Refuse an output path :func:`colorize_video` would refuse, before any work (what a
-    caller checks before starting workers).
-
-    Raises
-    ------
-    VidcolorError
-    """
-    _check_paths(Path(input), Path(output), overwrite)
 
 
 def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:
@@ -205,21 +196,54 @@ def _guide_with_keyframes(info: VideoInfo, options: VideoOptions, core: FrameCol
     """Give the colorizer its keyframe guide (the backwards pass done first, into the work
     folder), then restore the state the work folder continues from."""
     if placed:
-        from vidcolor.propagate import spread_corrections
-
-        shape = core.render_shape(info.height, info.width)
         try:
-            store = backward_pass(info, options.window, placed,
-                                  lambda rgb: core.prepare(rgb).L_small, shape,
-                                  work.path / "keyframes", from_pts=work.next_pts)
+            core.guide = keyframe_guide(info, options.window, placed, core,
+                                        work.path / "keyframes", from_pts=work.next_pts)
         except BaseException:
             if not work.segments:  # nothing worth resuming
                 work.remove()
             raise
-        core.guide = KeyframeGuide(placed, store, shape, spread_corrections,
-                                   from_pts=work.next_pts)
     if core.has_state:
         core.set_state(work.state)
+
+
+def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
+                   core: FrameColorizer, folder: Path, from_pts: int | None = None,
+                   source=None) -> KeyframeGuide:
+    """The keyframes' guide of a run of the stages, its backward pass done first.
+
+    The one construction of a guide, for the one-process job and for a cluster's chunk, so
+    that both colour a keyframe's shot alike.
+
+    Parameters
+    ----------
+    info : VideoInfo
+    window : Window
+    placed : list of PlacedKeyframe
+        Those the run reaches (a chunk's own), in time order.
+    core : FrameColorizer
+        Gives the render shape and the lightness the streaming pass will see.
+    folder : Path
+        For the backward pass's files (inside the job's work folder or the chunk's own).
+    from_pts : int, optional
+        Where the run starts decoding: the backward pass decodes from there to the last
+        keyframe, and the guide forgets the keyframes before it.
+    source : binary file object, optional
+        The input's bytes, read instead of ``info.path`` (a cluster worker's).
+
+    Returns
+    -------
+    KeyframeGuide
+    """
+    from vidcolor.propagate import spread_corrections
+
+    shape = core.render_shape(info.height, info.width)
+    # The backward pass opens ``info.path``, and opening takes a file object as a path too:
+    # a worker's input is in memory, not on a file system it shares with the driver.
+    decoded = info if source is None else dataclasses.replace(info, path=source)
+    store = backward_pass(decoded, window, placed, lambda rgb: core.prepare(rgb).L_small, shape,
+                          folder, from_pts=from_pts)
+    return KeyframeGuide(placed, store, shape, spread_corrections, from_pts=from_pts)
 
 
 def _remux_into_place(info: VideoInfo, work: WorkFolder, output: Path, format_name: str,
