@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from vidcolor.models.resample import BilinearUp
+
 ARCHS = ("alpha", "beta", "fusion")
 
 
@@ -126,7 +128,7 @@ def hint_branch(hints, joins=HINT_JOINS) -> tuple[dict, keras.KerasTensor]:
     parts = [_hint_conv(levels[4], 32, "hint_spread4", kernel=1)]
     for s in (8, 16, 32):
         up = _hint_conv(levels[s], 32, f"hint_spread{s}", kernel=1)
-        parts.append(layers.UpSampling2D(s // 4, interpolation="bilinear", name=f"hint_up{s}")(up))
+        parts.append(BilinearUp(s // 4, name=f"hint_up{s}")(up))
     spread = _hint_conv(layers.Add(name="hint_spread")(parts), 64, "hint_mix")
     return out, spread
 
@@ -195,7 +197,7 @@ def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64, hints: bool =
     x = _conv_bn(x, 256, "fusion", kernel=1)
 
     for stride, filters in ((16, 4 * width), (8, 2 * width), (4, width)):
-        x = layers.UpSampling2D(interpolation="bilinear", name=f"up{stride}")(x)
+        x = BilinearUp(2, name=f"up{stride}")(x)
         parts = [x, skips[stride]] if stride in skips else [x]
         if stride == 8:
             parts.append(e8)
