@@ -162,8 +162,9 @@ def _write_savedmodel(nets, size, precision, path: Path) -> dict:
 
     from vidcolor.models import tracing
 
+    # Not archive.track(nets.model): the endpoint's variables are kept anyway, and tracking the
+    # model as well stored every weight twice (twice the folder).
     archive = keras.export.ExportArchive()
-    archive.track(nets.model)
     archive.add_endpoint("serve", tracing.whole_function(nets),
                          [tracing.input_spec(*size)])
     archive.write_out(os.fspath(path), verbose=False)

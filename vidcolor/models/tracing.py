@@ -113,8 +113,8 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
     name : str
         One of ``PARTS[nets.arch]``. Fusion: ``"backbone"``, x3 (N, h, w, 3) = L/50 - 1 in
         three channels -> the backbone's outputs (the last one the global vector);
-        ``"decoder"``, (x (N, h, w, 1), *those outputs) -> a/b / 128 after the read-out. Other architectures: ``"whole"`` (see
-        :func:`whole`).
+        ``"decoder"``, (x (N, h, w, 1), *those outputs) -> a/b / 128 after the read-out.
+        Other architectures: ``"whole"`` (see :func:`whole`).
     height, width : int, optional
         A fixed input size for the decoder and the whole network; None (the default): open.
         The backbone is always traced open.
@@ -129,13 +129,24 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
     if name == "backbone":
         backbone = nets.backbone
         return tf.function(lambda x3: backbone(x3, training=False)).get_concrete_function(
-            tf.TensorSpec([None, None, None, 3], tf.float32, name="x3"))
-    _check_open_or_fixed(height, width)
+            *input_specs(nets, name))
     decoder = nets.readout(nets.decoder)
 
     def run_decoder(x, *feats):
         return decoder([x, *_zero_hints(nets, x), *feats], training=False)
 
-    return tf.function(run_decoder).get_concrete_function(
-        tf.TensorSpec([None, height, width, 1], tf.float32, name="x"),
-        *_feature_specs(nets, height, width))
+    return tf.function(run_decoder).get_concrete_function(*input_specs(nets, name, height, width))
+
+
+def input_specs(nets, name: str, height: int | None = None, width: int | None = None) -> list:
+    """The TensorSpecs of the inputs of :func:`part` ``name``, in order, at an input size of
+    (height, width) or, None, open: for fixing the size of a graph converted with open ones.
+    """
+    tf = _tf()
+    if name == "whole":
+        return [input_spec(height, width)]
+    _check_open_or_fixed(height, width)
+    if name == "backbone":
+        return [tf.TensorSpec([None, height, width, 3], tf.float32, name="x3")]
+    return [tf.TensorSpec([None, height, width, 1], tf.float32, name="x"),
+            *_feature_specs(nets, height, width)]
