@@ -283,15 +283,21 @@ def test_networks_run_on_jax_too():
 
 
 def test_compiled_inference_equals_the_layers_for_every_shape(fusion):
+    import keras
+
     rng = np.random.default_rng(5)
-    shapes = [(64, 96), (96, 64), (64, 96), (32, 32)]  # a shape seen again reuses its function
-    for h, w in shapes:
+    traces = None
+    # After the first shapes the compiled function has open sizes: later ones trace nothing.
+    for i, (h, w) in enumerate([(64, 96), (96, 64), (64, 96), (32, 32), (128, 32), (32, 160)]):
+        if i == 4 and keras.backend.backend() == "tensorflow":
+            traces = fusion.model.predict_function.experimental_get_tracing_count()
         L = rng.uniform(0, 100, (2, h, w, 1)).astype(np.float32)
         ab_reg, logits = fusion.predict_heads(L)
         eager_reg, eager_logits = fusion.model(L, training=False)
         np.testing.assert_allclose(ab_reg, np.asarray(eager_reg), atol=1e-5)
         np.testing.assert_allclose(logits, np.asarray(eager_logits), atol=1e-4)
-    assert len({key[1] for key in fusion._compiled}) == 3
+    if traces is not None:
+        assert fusion.model.predict_function.experimental_get_tracing_count() == traces <= 3
 
 
 def test_predict_ab_reads_out_both_heads_with_the_current_decoding(fusion):

@@ -229,27 +229,19 @@ class Nets:
     decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
     hints: bool = False
-    _compiled: dict = field(default_factory=dict, repr=False)  # (model, shapes) -> function
     _readouts: dict = field(default_factory=dict, repr=False)  # (model, decode) -> model
-    # The compiled function is swapped in before each call: one call at a time, so that
-    # threads sharing the network (the server's workers) never run another shape's function.
+    # One call at a time: Keras's predict_on_batch is not documented as thread-safe, and the
+    # server's workers share one network.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # Inference goes through predict_on_batch: the backend's compiled function (a TensorFlow
     # graph, jax.jit), not layer-by-layer eager calls. On TensorFlow that measured 2.5x the frames
     # per second, and the compiled call releases the GIL, so the video pipeline's other
-    # threads run meanwhile. Each input shape gets its own compiled function: one that had
-    # generalized to unknown sizes (what TensorFlow does after two shapes) cannot trace the
-    # bilinear upsampling layers.
+    # threads run meanwhile. After two input shapes TensorFlow's function generalizes to open
+    # sizes (every layer traces with them), so a third shape is not traced again.
 
     def _predict(self, model, inputs):
-        parts = inputs if isinstance(inputs, list) else [inputs]
-        key = (id(model), tuple(np.shape(x) for x in parts))
         with self._lock:
-            if key not in self._compiled:
-                model.make_predict_function(force=True)
-                self._compiled[key] = model.predict_function
-            model.predict_function = self._compiled[key]
             return model.predict_on_batch(inputs)
 
     def readout(self, model: keras.Model) -> keras.Model:
