@@ -4,7 +4,8 @@ are on real pictures, and their Keras inference speed, interleaved in one proces
 
 ``python -m benchmarks.upsampling [--data DIR] [--batches 100]``
 
-Both networks load the same weights (the layers have none). Speed: ``--batches`` calls of ``predict_on_batch`` (the compiled function inference uses) on a batch
+Both networks load the same weights (the layers have none); each runs as its code does (the old
+one with a compiled function per shape, the new one with Keras's, generalized to open sizes). Speed: ``--batches`` calls of ``predict_on_batch`` (the compiled function inference uses) on a batch
 of 8 at 192x352 for each network, alternating batch by batch so that a machine shared with
 other work slows both alike; the figure is the median of the pairwise time ratios.
 """
@@ -23,7 +24,8 @@ SHAPE = (192, 352)
 
 
 def _legacy_model():
-    """The shipped model with the decoder's ``UpSampling2D(interpolation="bilinear")``."""
+    """The shipped model with the decoder's ``UpSampling2D(interpolation="bilinear")``, run as
+    before: a compiled function per input shape, swapped in (it cannot trace open sizes)."""
     from keras import layers
 
     from vidcolor.models import nets, store
@@ -32,9 +34,22 @@ def _legacy_model():
     nets.BilinearUp = lambda factor, name: layers.UpSampling2D(
         factor, interpolation="bilinear", name=name)
     try:
-        return store.load_model()
+        model = store.load_model()
     finally:
         nets.BilinearUp = new
+    compiled = {}
+
+    def predict(net, inputs):
+        parts = inputs if isinstance(inputs, list) else [inputs]
+        key = (id(net), tuple(np.shape(x) for x in parts))
+        if key not in compiled:
+            net.make_predict_function(force=True)
+            compiled[key] = net.predict_function
+        net.predict_function = compiled[key]
+        return net.predict_on_batch(inputs)
+
+    model.nets._predict = predict
+    return model
 
 
 def _pictures(data: Path, count: int = 4) -> list[np.ndarray]:

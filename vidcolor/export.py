@@ -171,14 +171,13 @@ def _write_savedmodel(nets, size, precision, path: Path) -> dict:
     return {"input": "L", "output": "output_0"}
 
 
-# Float32 constants of at least this many numbers are stored as float16: the weights. Scalars
-# and short vectors (the 1/50 of L's normalisation, the bilinear 1/4s) stay exact.
-HALF_MIN_SIZE = 16
-
-
 def half_weights(graph_def):
-    """A frozen GraphDef with every float32 weight constant stored as float16 and cast back to
-    float32 where it is read, so the graph computes as before with weights rounded to float16.
+    """A frozen GraphDef with every float32 constant of two or more dimensions (convolution
+    kernels, dense matrices: nearly all the numbers) stored as float16 and cast back to float32
+    where it is read, so the graph computes in float32 with those weights rounded to float16.
+    Vectors and scalars (biases, batch-norm statistics, the read-out's constants) stay float32:
+    halving them too saves little and made the largest a/b error on real photos about three
+    times larger (benchmarks/RESULTS.md).
 
     Each rewritten ``Const`` keeps its name as a ``Cast`` (its readers are unchanged) of a new
     float16 ``Const`` named ``<name>/half``.
@@ -192,7 +191,7 @@ def half_weights(graph_def):
         if node.op != "Const" or node.attr["dtype"].type != tf.float32.as_datatype_enum:
             continue
         value = tf.make_ndarray(node.attr["value"].tensor)
-        if value.size < HALF_MIN_SIZE:
+        if value.ndim < 2:
             continue
         half = out.node.add(name=f"{node.name}/half", op="Const")
         half.attr["dtype"].type = tf.float16.as_datatype_enum
