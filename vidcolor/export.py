@@ -165,13 +165,12 @@ def _write_savedmodel(nets, size, precision, path: Path) -> dict:
     # Not archive.track(nets.model): the endpoint's variables are kept anyway, and tracking the
     # model as well stored every weight twice (twice the folder).
     archive = keras.export.ExportArchive()
-    archive.add_endpoint("serve", tracing.whole_function(nets),
-                         [tracing.input_spec(*size)])
+    archive.add_endpoint("serve", tracing.whole_function(nets), [tracing.input_spec(*size)])
     archive.write_out(os.fspath(path), verbose=False)
     return {"input": "L", "output": "output_0"}
 
 
-def half_weights(graph_def):
+def _half_weights(graph_def):
     """A frozen GraphDef with every float32 constant of two or more dimensions (convolution
     kernels, dense matrices: nearly all the numbers) stored as float16 and cast back to float32
     where it is read, so the graph computes in float32 with those weights rounded to float16.
@@ -209,7 +208,7 @@ def half_weights(graph_def):
 def _write_half_savedmodel(nets, size, path: Path) -> dict:
     """A SavedModel of the whole network with float16 weights, computing in float32: the
     traced graph frozen (variables as constants), its weights rewritten by
-    :func:`half_weights`, and imported into a ``tf.function`` that the SavedModel serves."""
+    :func:`_half_weights`, and imported into a ``tf.function`` that the SavedModel serves."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
@@ -217,7 +216,7 @@ def _write_half_savedmodel(nets, size, path: Path) -> dict:
     from vidcolor.models import tracing
 
     frozen = convert_variables_to_constants_v2(tracing.whole(nets, *size))
-    graph_def = half_weights(frozen.graph.as_graph_def())
+    graph_def = _half_weights(frozen.graph.as_graph_def())
     input_name = frozen.inputs[0].name
     output_name = frozen.outputs[0].name
 
