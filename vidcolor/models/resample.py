@@ -51,10 +51,9 @@ def _upsample_axis(x, factor: int, axis: int):
         upper = _rows(x_padded, axis, 2 + d, d or None)  # x[i + d + 1]
         phases.append((1.0 - f) * lower + f * upper)
     stacked = ops.stack(phases, axis=axis + 1)  # (..., n, factor, ...): row k i + r is phase r
-    shape = ops.shape(x)
-    out_shape = [shape[0], shape[1], shape[2], shape[3]]
-    out_shape[axis] = shape[axis] * factor
-    return ops.reshape(stacked, out_shape)
+    shape = list(ops.shape(x))  # open sizes as tensors, so the reshape traces with them
+    shape[axis] = shape[axis] * factor
+    return ops.reshape(stacked, shape)
 
 
 @keras.saving.register_keras_serializable(package="vidcolor")
