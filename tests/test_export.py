@@ -1,5 +1,6 @@
-"""`vidcolor export`: every format loaded back by its own runtime matches Keras within 2 a/b
-units on a real picture, and the JSON beside it describes what was used."""
+"""`vidcolor export`: every format, exported once with open sizes, loaded back by its own
+runtime at two input shapes matches Keras within 2 a/b units on a real picture; so does a
+fixed-size export; the JSON beside each describes what was used."""
 
 import json
 from pathlib import Path
@@ -11,7 +12,10 @@ from vidcolor.errors import VidcolorError
 
 pytest.importorskip("openvino")
 EXAMPLE = Path(__file__).resolve().parent.parent / "vidcolor" / "examples" / "chelsea_grey.jpg"
-SIZE = (64, 96)  # small: the point is the conversion, not the model at its render size
+# Small: the point is the conversion, not the model at its render size. Two shapes (and two
+# batch sizes) fed to the same open-size file; SIZE also for a fixed-size export.
+SIZE = (64, 96)
+SHAPES = ((64, 96), (128, 64))
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +25,34 @@ def model():
     return load_model()
 
 
-@pytest.fixture(scope="module")
-def L():
-    """Two real lightness images at SIZE, (2, h, w, 1): the picture and its mirror."""
+def _real_L(shape) -> np.ndarray:
+    """The example picture's lightness at ``shape`` and its mirror, (2, h, w, 1) in [0, 100]."""
     import cv2
 
     from vidcolor import color
 
     rgb = cv2.cvtColor(cv2.imread(str(EXAMPLE)), cv2.COLOR_BGR2RGB)
-    L = color.rgb_to_l(cv2.resize(rgb, SIZE[::-1], interpolation=cv2.INTER_AREA))
+    L = color.rgb_to_l(cv2.resize(rgb, shape[::-1], interpolation=cv2.INTER_AREA))
     return np.stack([L, L[:, ::-1]])[..., None].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def open_export(model, tmp_path_factory):
+    """``(fmt, precision) -> (path, meta)``: each exported once with open sizes, then reused."""
+    from vidcolor.export import export_model
+
+    done = {}
+
+    def get(fmt, precision="fp32"):
+        if (fmt, precision) not in done:
+            folder = tmp_path_factory.mktemp(f"{fmt}-{precision}")
+            path = folder / RUNNERS[fmt][0]
+            meta = json.loads(export_model(model, fmt, path, None, precision).read_text())
+            assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+            done[fmt, precision] = path, meta
+        return done[fmt, precision]
+
+    return get
 
 
 def _run_onnx(path, meta, L):
@@ -70,28 +92,62 @@ RUNNERS = {"onnx": ("m.onnx", _run_onnx), "openvino": ("m.xml", _run_openvino),
            "tflite": ("m.tflite", _run_tflite), "savedmodel": ("m", _run_savedmodel)}
 
 
-@pytest.mark.parametrize("fmt, precision", [(fmt, "fp32") for fmt in RUNNERS] + [("onnx", "fp16")])
-def test_export_matches_keras(fmt, precision, model, L, tmp_path):
-    from vidcolor.export import export_model
-
+def _skip_unless_installed(fmt, precision):
     if fmt == "onnx":
         pytest.importorskip("tf2onnx")
         pytest.importorskip("onnxruntime")
-    if precision == "fp16":
-        pytest.importorskip("onnxconverter_common")
-    name, run = RUNNERS[fmt]
-    meta_path = export_model(model, fmt, tmp_path / name, SIZE, precision)
-    meta = json.loads(meta_path.read_text())
-    assert meta["input"]["shape"] == [None, *SIZE, 1] and meta["model"] == model.name
-    assert meta["precision"] == precision
-    s, scale = meta["output"]["stride"], meta["output"]["scale"]
-    out = np.asarray(run(tmp_path / name, meta, L))
-    assert out.shape == (2, SIZE[0] // s, SIZE[1] // s, 2)
+        if precision == "fp16":
+            pytest.importorskip("onnxconverter_common")
+
+
+def _max_error(model, run, path, meta, L):
+    """Max |a/b| between an exported file's output for L (N, h, w, 1) and the Keras model's."""
     from vidcolor.models.nets import resize_ab
 
-    ab = resize_ab(out.astype(np.float32) * scale, SIZE)
-    keras_ab = model.predict_ab(L[..., 0])
-    assert np.abs(ab - keras_ab).max() < 2.0
+    s, scale = meta["output"]["stride"], meta["output"]["scale"]
+    out = np.asarray(run(path, meta, L))
+    assert out.shape == (len(L), L.shape[1] // s, L.shape[2] // s, 2)
+    ab = resize_ab(out.astype(np.float32) * scale, L.shape[1:3])
+    return np.abs(ab - model.predict_ab(L[..., 0])).max()
+
+
+@pytest.mark.parametrize("fmt, precision",
+                         [(fmt, "fp32") for fmt in RUNNERS] + [("savedmodel", "fp16")])
+def test_open_size_export_matches_keras_at_two_shapes(fmt, precision, model, open_export):
+    _skip_unless_installed(fmt, precision)
+    path, meta = open_export(fmt, precision)
+    assert meta["input"]["shape"] == [None, None, None, 1] and meta["input"]["multiple_of"] == 32
+    assert meta["output"]["shape"] == [None, None, None, 2] and meta["output"]["stride"] == 4
+    assert meta["model"] == model.name and meta["precision"] == precision
+    run = RUNNERS[fmt][1]
+    for shape, batch in zip(SHAPES, (2, 1)):
+        assert _max_error(model, run, path, meta, _real_L(shape)[:batch]) < 2.0
+
+
+def test_half_savedmodel_stores_float16_weights(open_export):
+    import tensorflow as tf
+
+    def size(folder):
+        return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+    half, full = open_export("savedmodel", "fp16")[0], open_export("savedmodel")[0]
+    assert size(half) < 0.6 * size(full)
+    loaded = tf.saved_model.load(str(half))
+    ops = {op.type for f in loaded.serve.concrete_functions for op in f.graph.get_operations()}
+    assert {"Cast", "Conv2D"} <= ops and not ops & {"VarHandleOp", "ReadVariableOp"}
+
+
+def test_fixed_size_export_matches_keras(model, tmp_path):
+    from vidcolor.export import export_model
+
+    _skip_unless_installed("onnx", "fp16")
+    path = tmp_path / "m.onnx"
+    meta = json.loads(export_model(model, "onnx", path, SIZE, "fp16").read_text())
+    assert meta["input"]["shape"] == [None, *SIZE, 1] and meta["precision"] == "fp16"
+    assert meta["output"]["shape"] == [None, SIZE[0] // 4, SIZE[1] // 4, 2]
+    assert _max_error(model, _run_onnx, path, meta, _real_L(SIZE)) < 2.0
+    with pytest.raises(Exception, match="(?i)dimension|shape"):  # the size is fixed in the file
+        _run_onnx(path, meta, _real_L(SHAPES[1]))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
@@ -102,8 +158,8 @@ def test_export_refuses_bad_requests(model, tmp_path):
         parse_size("30x64")
     with pytest.raises(VidcolorError, match="HxW"):
         parse_size("big")
-    with pytest.raises(VidcolorError, match="fp16"):
-        check_request("savedmodel", tmp_path / "m", "fp16", False)
+    with pytest.raises(VidcolorError, match="unknown precision"):
+        check_request("savedmodel", tmp_path / "m", "int8", False)
     with pytest.raises(VidcolorError, match=r"ending in \.tflite"):
         check_request("tflite", tmp_path / "m.onnx", "fp32", False)
     with pytest.raises(VidcolorError, match="no such folder"):

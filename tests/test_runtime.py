@@ -48,6 +48,9 @@ def test_openvino_matches_keras_and_caches_on_disk(keras_model, cache):
     assert np.abs(ab - keras_model.predict_ab(L)).max() < 2.0
     g = model.global_features(L[:, ::-1])  # another picture's features, as tiles get them
     assert np.abs(model.predict_ab(L, g) - keras_model.predict_ab(L, g)).max() < 2.0
+    other = _real_L((64, 150)).astype(np.float32)  # another render shape: no new conversion
+    assert np.abs(model.predict_ab(other) - keras_model.predict_ab(other)).max() < 2.0
+    assert {shape for _, shape in model._compiled} == {None, (96, 128), (64, 160)}
     assert len([p for p in cache.iterdir() if (p / "done").is_file()]) == 2  # backbone, decoder
     again = OpenVinoColorizer(keras_model)  # a second run reads the converted networks back
     assert np.array_equal(again.predict_ab(L), ab)

@@ -531,12 +531,13 @@ def _run_serve(args) -> int:
 _EXPORT_DESCRIPTION = (
     "Write the network (read-out included) as a self-contained file for another runtime, and "
     "PATH.json beside it with the input and output conventions: L in [0, 100] of shape "
-    "(N, H, W, 1) -> a/b / 128 at 1/4 of H x W. onnx: ONNX Runtime (C++, web); openvino: Intel "
+    "(N, H, W, 1), H and W multiples of 32 -> a/b / 128 at 1/4 of H x W; one file for every "
+    "size unless --size fixes it. onnx: ONNX Runtime (C++, web); openvino: Intel "
     "CPUs, GPUs, NPUs; tflite: phones; savedmodel: TensorFlow Serving.")
 
 
 def _add_export(sub) -> None:
-    from vidcolor.export import FORMATS, HALF_FORMATS
+    from vidcolor.export import FORMATS
 
     p = sub.add_parser("export", description=_EXPORT_DESCRIPTION,
                        help="write the model as an ONNX, OpenVINO, TFLite or SavedModel file")
@@ -544,9 +545,10 @@ def _add_export(sub) -> None:
     p.add_argument("--format", required=True, choices=tuple(FORMATS))
     p.add_argument("--size", metavar="HxW",
                    help="input height x width, multiples of 32, fixed in the file (default: "
-                   "the model's render size, square)")
+                   "open, any multiples of 32)")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
-                   help=f"weights' precision (fp16 for {' and '.join(HALF_FORMATS)}; default fp32)")
+                   help="weights' precision (fp16: half the file; inputs and outputs stay "
+                   "float32; default fp32)")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="the file (.onnx, .xml, .tflite) or, for savedmodel, the folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export")

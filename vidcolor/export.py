@@ -9,10 +9,11 @@ Formats, and what each is for:
 - ``savedmodel`` (a folder): TensorFlow Serving and ``tf.saved_model.load``.
 
 Every file maps L (N, H, W, 1), CIE L* in [0, 100], to a/b / 128 at 1/stride of H x W (the
-network's read-out included): multiply by 128 and resize to H x W for a*, b*. The height and
-width are fixed per file (the decoder's bilinear upsampling does not trace with open ones); the
-batch is open. Files are written under a temporary name and renamed, and never replace an
-existing output unless asked to.
+network's read-out included): multiply by 128 and resize to H x W for a*, b*. By default the
+batch, height and width are all open, one file for every size; H and W must be multiples of 32
+(the network's total stride; pad the picture first). ``size`` fixes height and width instead.
+Files are written under a temporary name and renamed, and never replace an existing output
+unless asked to.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from vidcolor.errors import VidcolorError
 
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite", "savedmodel": ""}
 PRECISIONS = ("fp32", "fp16")
-HALF_FORMATS = ("onnx", "openvino", "tflite")  # where fp16 weights keep outputs within 2 a/b
 ONNX_OPSET = 17
 
 
@@ -57,9 +57,6 @@ def check_request(fmt: str, path: Path, precision: str, overwrite: bool) -> None
         raise VidcolorError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if precision not in PRECISIONS:
         raise VidcolorError(f"unknown precision {precision!r}; choose from fp32, fp16")
-    if precision == "fp16" and fmt not in HALF_FORMATS:
-        raise VidcolorError(f"--precision fp16 is offered for {' and '.join(HALF_FORMATS)}, "
-                            f"not {fmt}")
     suffix = FORMATS[fmt]
     if suffix and path.suffix.lower() != suffix:
         raise VidcolorError(f"{path}: a {fmt} export needs a name ending in {suffix}")
@@ -75,17 +72,24 @@ def check_request(fmt: str, path: Path, precision: str, overwrite: bool) -> None
         raise VidcolorError(f"{path}: a savedmodel export is a folder, and this is a file")
 
 
-def describe(model, fmt: str, size: tuple[int, int], precision: str, names=None) -> dict:
-    """The JSON written beside an export: input and output conventions, versions, model."""
-    h, w = size
+def describe(model, fmt: str, size: tuple[int, int] | None, precision: str,
+             names=None) -> dict:
+    """The JSON written beside an export: input and output conventions, versions, model.
+    ``size`` None: open height and width (``null`` in the shapes)."""
+    from vidcolor.models.tracing import MULTIPLE
+
     s = model.nets.stride
+    h, w = size or (None, None)
+    out_h, out_w = (None, None) if size is None else (h // s, w // s)
     names = names or {}
+    where = ("of the picture resized to this height and width" if size else
+             f"of the picture, its height and width padded or resized to multiples of {MULTIPLE}")
     return {
         "vidcolor": __version__, "model": model.name, "format": fmt, "precision": precision,
         "input": {"name": names.get("input", "L"), "shape": [None, h, w, 1], "dtype": "float32",
-                  "meaning": "CIE L* (D65) of the picture resized to this height and width, "
-                  "in [0, 100]; batch size open"},
-        "output": {"name": names.get("output"), "shape": [None, h // s, w // s, 2],
+                  "multiple_of": MULTIPLE,
+                  "meaning": f"CIE L* (D65) {where}, in [0, 100]; batch size open"},
+        "output": {"name": names.get("output"), "shape": [None, out_h, out_w, 2],
                    "dtype": "float32", "stride": s, "scale": 128,
                    "meaning": "CIE a*, b* divided by 128, in [-1, 1], at 1/stride of the input "
                    "size, after the read-out: multiply by 128, resize to the input size and "
@@ -105,9 +109,9 @@ def export_model(model, fmt: str, output: str | os.PathLike, size: tuple[int, in
     output : path
         Ending in .onnx, .xml or .tflite for those formats; a folder name for savedmodel.
     size : (height, width), optional
-        Multiples of 32 (default: the model's render size, square).
+        A fixed input size, multiples of 32; None (the default): open height and width.
     precision : {"fp32", "fp16"}
-        fp16 (half the file) for onnx, openvino and tflite (inputs and outputs stay float32).
+        fp16: weights stored in float16, half the file (inputs and outputs stay float32).
     overwrite : bool
 
     Returns
@@ -124,11 +128,12 @@ def export_model(model, fmt: str, output: str | os.PathLike, size: tuple[int, in
 
     output = Path(output)
     check_request(fmt, output, precision, overwrite)
-    size = size or (model.render_size - model.render_size % 32,) * 2
-    tracing.check_shape(*size)
+    if size is not None:
+        tracing.check_shape(*size)
     with tempfile.TemporaryDirectory(prefix=".vidcolor-export-", dir=output.parent) as tmp:
         staged = Path(tmp) / ("model" + FORMATS[fmt])
-        names = _WRITERS[fmt](model.nets, size, precision, staged)
+        # The writers take (height, width) or, open, (None, None).
+        names = _WRITERS[fmt](model.nets, size or (None, None), precision, staged)
         meta = Path(tmp) / "model.json"
         meta.write_text(json.dumps(describe(model, fmt, size, precision, names), indent=2) + "\n")
         if fmt == "openvino":  # the weights before the graph that names them
@@ -151,14 +156,77 @@ def _replace(staged: Path, output: Path) -> None:
 
 
 def _write_savedmodel(nets, size, precision, path: Path) -> dict:
+    if precision == "fp16":
+        return _write_half_savedmodel(nets, size, path)
     import keras
 
     from vidcolor.models import tracing
 
+    # Not archive.track(nets.model): the endpoint's variables are kept anyway, and tracking the
+    # model as well stored every weight twice (twice the folder).
     archive = keras.export.ExportArchive()
-    archive.track(nets.model)
     archive.add_endpoint("serve", tracing.whole_function(nets), [tracing.input_spec(*size)])
     archive.write_out(os.fspath(path), verbose=False)
+    return {"input": "L", "output": "output_0"}
+
+
+def _half_weights(graph_def):
+    """A frozen GraphDef with every float32 constant of two or more dimensions (convolution
+    kernels, dense matrices: nearly all the numbers) stored as float16 and cast back to float32
+    where it is read, so the graph computes in float32 with those weights rounded to float16.
+    Vectors and scalars (biases, batch-norm statistics, the read-out's constants) stay float32:
+    halving them too saves little and made the largest a/b error on real photos about three
+    times larger (benchmarks/RESULTS.md).
+
+    Each rewritten ``Const`` keeps its name as a ``Cast`` (its readers are unchanged) of a new
+    float16 ``Const`` named ``<name>/half``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    out = tf.compat.v1.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in list(out.node):
+        if node.op != "Const" or node.attr["dtype"].type != tf.float32.as_datatype_enum:
+            continue
+        value = tf.make_ndarray(node.attr["value"].tensor)
+        if value.ndim < 2:
+            continue
+        half = out.node.add(name=f"{node.name}/half", op="Const")
+        half.attr["dtype"].type = tf.float16.as_datatype_enum
+        half.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value.astype(np.float16)))
+        half.device = node.device
+        node.op = "Cast"
+        node.ClearField("attr")
+        node.input.append(half.name)
+        node.attr["SrcT"].type = tf.float16.as_datatype_enum
+        node.attr["DstT"].type = tf.float32.as_datatype_enum
+        node.attr["Truncate"].b = False
+    return out
+
+
+def _write_half_savedmodel(nets, size, path: Path) -> dict:
+    """A SavedModel of the whole network with float16 weights, computing in float32: the
+    traced graph frozen (variables as constants), its weights rewritten by
+    :func:`_half_weights`, and imported into a ``tf.function`` that the SavedModel serves."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    from vidcolor.models import tracing
+
+    frozen = convert_variables_to_constants_v2(tracing.whole(nets, *size))
+    graph_def = _half_weights(frozen.graph.as_graph_def())
+    input_name = frozen.inputs[0].name
+    output_name = frozen.outputs[0].name
+
+    def serve(L):
+        return tf.graph_util.import_graph_def(graph_def, input_map={input_name: L},
+                                              return_elements=[output_name], name="")[0]
+
+    module = tf.Module()
+    module.serve = tf.function(serve, input_signature=[tracing.input_spec(*size)])
+    tf.saved_model.save(module, os.fspath(path), signatures={"serving_default": module.serve})
     return {"input": "L", "output": "output_0"}
 
 
@@ -166,7 +234,7 @@ def _write_tflite(nets, size, precision, path: Path) -> dict:
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # TFLite converts SavedModels
-        _write_savedmodel(nets, size, precision, Path(tmp) / "saved")
+        _write_savedmodel(nets, size, "fp32", Path(tmp) / "saved")
         converter = tf.lite.TFLiteConverter.from_saved_model(os.fspath(Path(tmp) / "saved"))
         if precision == "fp16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from vidcolor.models.resample import BilinearUp
+
 ARCHS = ("alpha", "beta", "fusion")
 
 
@@ -126,7 +128,7 @@ def hint_branch(hints, joins=HINT_JOINS) -> tuple[dict, keras.KerasTensor]:
     parts = [_hint_conv(levels[4], 32, "hint_spread4", kernel=1)]
     for s in (8, 16, 32):
         up = _hint_conv(levels[s], 32, f"hint_spread{s}", kernel=1)
-        parts.append(layers.UpSampling2D(s // 4, interpolation="bilinear", name=f"hint_up{s}")(up))
+        parts.append(BilinearUp(s // 4, name=f"hint_up{s}")(up))
     spread = _hint_conv(layers.Add(name="hint_spread")(parts), 64, "hint_mix")
     return out, spread
 
@@ -195,7 +197,7 @@ def fusion_decoder(backbone_outputs, n_bins: int, width: int = 64, hints: bool =
     x = _conv_bn(x, 256, "fusion", kernel=1)
 
     for stride, filters in ((16, 4 * width), (8, 2 * width), (4, width)):
-        x = layers.UpSampling2D(interpolation="bilinear", name=f"up{stride}")(x)
+        x = BilinearUp(2, name=f"up{stride}")(x)
         parts = [x, skips[stride]] if stride in skips else [x]
         if stride == 8:
             parts.append(e8)
@@ -227,27 +229,19 @@ class Nets:
     decode: dict = field(default_factory=lambda: {"temperature": 0.38, "mix": 0.0, "gain": 1.0})
     stride: int = 1
     hints: bool = False
-    _compiled: dict = field(default_factory=dict, repr=False)  # (model, shapes) -> function
     _readouts: dict = field(default_factory=dict, repr=False)  # (model, decode) -> model
-    # The compiled function is swapped in before each call: one call at a time, so that
-    # threads sharing the network (the server's workers) never run another shape's function.
+    # One call at a time: Keras's predict_on_batch is not documented as thread-safe, and the
+    # server's workers share one network.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # Inference goes through predict_on_batch: the backend's compiled function (a TensorFlow
     # graph, jax.jit), not layer-by-layer eager calls. On TensorFlow that measured 2.5x the frames
     # per second, and the compiled call releases the GIL, so the video pipeline's other
-    # threads run meanwhile. Each input shape gets its own compiled function: one that had
-    # generalized to unknown sizes (what TensorFlow does after two shapes) cannot trace the
-    # bilinear upsampling layers.
+    # threads run meanwhile. After two input shapes TensorFlow's function generalizes to open
+    # sizes (every layer traces with them), so a third shape is not traced again.
 
     def _predict(self, model, inputs):
-        parts = inputs if isinstance(inputs, list) else [inputs]
-        key = (id(model), tuple(np.shape(x) for x in parts))
         with self._lock:
-            if key not in self._compiled:
-                model.make_predict_function(force=True)
-                self._compiled[key] = model.predict_function
-            model.predict_function = self._compiled[key]
             return model.predict_on_batch(inputs)
 
     def readout(self, model: keras.Model) -> keras.Model:

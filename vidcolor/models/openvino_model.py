@@ -1,11 +1,13 @@
 """The OpenVINO runtime: :class:`OpenVinoColorizer`, a loaded Keras model run by OpenVINO on
 the CPU (the optional ``fast`` extra).
 
-The Keras network's decoder is converted per render shape (its bilinear upsampling needs a
-fixed height and width; the batch stays open), a few seconds each, the backbone once for all; the converted networks are kept in memory
-and, for a model loaded from a directory, on disk under the user's cache folder
+Each part of the Keras network (backbone and decoder) is converted once, with open batch,
+height and width, a few seconds each; the converted networks are kept in memory and, for a
+model loaded from a directory, on disk under the user's cache folder
 (``$XDG_CACHE_HOME/vidcolor/openvino``), keyed by the weights' identity, the read-out, the
-shape, the precisions and the OpenVINO version, so a second run does not pay the conversion.
+precisions and the OpenVINO version, so a second run does not pay the conversion. The decoder
+is compiled per render shape with that shape fixed (under a second; a decoder compiled with
+open sizes ran a little slower), the backbone once for every shape.
 
 Precision is set per part on purpose: OpenVINO picks bf16 by itself on CPUs that have it, and
 then the backbone's error reached 14.8 a/b units (issue 20's probe). The backbone always runs in
@@ -39,7 +41,7 @@ __all__ = ["OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
 # encode threads also need, so it is off; one request runs at a time (the pipeline's colorize
 # thread), so the latency hint (all cores for that request).
 COMPILE_CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: one conversion with open sizes per part (1: per shape)
 
 
 def available() -> bool:
@@ -76,7 +78,7 @@ class OpenVinoColorizer(ColorModel):
     Parameters
     ----------
     keras_model : vidcolor.models.store.Colorizer
-        The loaded model; its network is converted shape by shape as shapes are asked for.
+        The loaded model; its network is converted when first run.
     bf16 : bool, optional
         Run the fusion decoder in bf16; default: where the CPU has it. False forces float32
         everywhere (as on a CPU without bf16); True on a CPU without it is an error.
@@ -105,6 +107,7 @@ class OpenVinoColorizer(ColorModel):
         self.precisions = ({"backbone": "f32", "decoder": decoder}
                            if keras_model.nets.arch == "fusion" else {"whole": "f32"})
         self.disk_cache = disk_cache
+        self._converted: dict = {}  # part -> ov.Model, open sizes
         self._compiled: dict = {}  # (part, (h, w) or None) -> CompiledModel
         self._lock = threading.Lock()  # one conversion or inference at a time per model
 
@@ -113,7 +116,7 @@ class OpenVinoColorizer(ColorModel):
         """The Keras model's identity: the same weights give the same frames."""
         return self.keras.identity
 
-    def _cache_dir(self, part: str, shape: tuple[int, int] | None) -> Path | None:
+    def _cache_dir(self, part: str) -> Path | None:
         """The disk cache's folder for one converted part, or None when not cached on disk."""
         identity = self.identity
         if identity is None or not self.disk_cache:
@@ -121,38 +124,50 @@ class OpenVinoColorizer(ColorModel):
         import openvino as ov
 
         what = {"format": CACHE_FORMAT, "identity": identity, "part": part,
-                "shape": list(shape) if shape else None, "decode": self.keras.nets.decode,
-                "precision": self.precisions[part], "openvino": ov.get_version(),
-                "vidcolor": __version__}
+                "decode": self.keras.nets.decode, "precision": self.precisions[part],
+                "openvino": ov.get_version(), "vidcolor": __version__}
         return cache_folder() / hashlib.sha256(json.dumps(what, sort_keys=True).encode()
                                                ).hexdigest()[:24]
 
     def _network(self, part: str, shape: tuple[int, int]):
-        """One compiled part for one padded shape (the backbone: for every shape), from
-        memory, the disk cache, or converted now (and then stored in the cache)."""
-        shape = None if part == "backbone" else tuple(shape)  # the backbone takes any size
+        """One compiled part for one padded shape (the backbone: for every shape)."""
+        from vidcolor.models import tracing
+
+        shape = None if part == "backbone" else tuple(shape)
         if (part, shape) not in self._compiled:
-            folder = self._cache_dir(part, shape)
-            if folder is not None and (folder / "done").is_file():
-                model = self._core.read_model(folder / "model.xml")
-            else:
-                model = self._convert(part, shape)
-                if folder is not None:
-                    _store(model, folder)
+            model = self._model(part)
+            if shape is not None:
+                model = model.clone()
+                specs = tracing.input_specs(self.keras.nets, part, *shape)
+                model.reshape({i: [-1 if d is None else d for d in spec.shape]
+                               for i, spec in enumerate(specs)})
             config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": self.precisions[part]}
             self._compiled[part, shape] = self._core.compile_model(model, "CPU", config)
         return self._compiled[part, shape]
 
-    def _convert(self, part: str, shape: tuple[int, int] | None):
+    def _model(self, part: str):
+        """One converted part, open sizes: from memory, the disk cache, or converted now (and
+        then stored in the cache)."""
+        if part not in self._converted:
+            folder = self._cache_dir(part)
+            if folder is not None and (folder / "done").is_file():
+                model = self._core.read_model(folder / "model.xml")
+            else:
+                model = self._convert(part)
+                if folder is not None:
+                    _store(model, folder)
+            self._converted[part] = model
+        return self._converted[part]
+
+    def _convert(self, part: str):
         import openvino as ov
 
         from vidcolor.models import tracing
 
         # Conversion takes seconds (tracing the Keras graph), so it is announced.
-        where = f"at {shape[0]}x{shape[1]} (once per render shape)" if shape else "(once)"
-        logger.info("note: converting the model's %s for OpenVINO %s", part, where)
+        logger.info("note: converting the model's %s for OpenVINO (once)", part)
         t = time.perf_counter()
-        model = ov.convert_model(tracing.part(self.keras.nets, part, *(shape or (None, None))))
+        model = ov.convert_model(tracing.part(self.keras.nets, part))
         logger.debug("OpenVINO conversion of the %s took %.1f s", part, time.perf_counter() - t)
         return model
 

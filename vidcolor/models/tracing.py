@@ -1,10 +1,11 @@
-"""Fixed-shape TensorFlow graphs of a loaded network: what other runtimes and file formats
-are converted from.
+"""TensorFlow graphs of a loaded network: what other runtimes and file formats are converted
+from.
 
-Every converter here (OpenVINO, tf2onnx, TFLite, SavedModel) starts from a
-``tf.function`` traced for one height and width: the bilinear ``UpSampling2D`` layers of the
-fusion decoder fail to trace with open spatial dimensions. The batch dimension stays open, and
-the fusion backbone alone (no upsampling) is traced for any height and width.
+Every converter here (OpenVINO, tf2onnx, TFLite, SavedModel) starts from a ``tf.function``
+traced with an open batch and, unless a height and width are given, open height and width too
+(the decoder's bilinear upsampling, :class:`~vidcolor.models.resample.BilinearUp`, has no fixed
+size in its graph). Heights and widths fed to any of these graphs must be multiples of
+:data:`MULTIPLE`, given or not when traced.
 
 The graphs take what :class:`~vidcolor.models.nets.Nets` takes and give what it gives before
 the final resize: a/b / 128 at ``1 / nets.stride`` of the input size, after the read-out
@@ -16,12 +17,25 @@ from __future__ import annotations
 
 from vidcolor.errors import VidcolorError
 
+# The backbone's and the own encoder's total stride: their maps divide the input exactly only
+# at multiples of it, and the decoder's skips must line up with its upsampled maps.
+MULTIPLE = 32
+
+
 def check_shape(height: int, width: int) -> None:
     """Raise a one-line :class:`VidcolorError` unless (height, width) is a shape the network
-    takes unpadded: positive multiples of 32."""
-    if height <= 0 or width <= 0 or height % 32 or width % 32:
+    takes unpadded: positive multiples of :data:`MULTIPLE`."""
+    if height <= 0 or width <= 0 or height % MULTIPLE or width % MULTIPLE:
         raise VidcolorError(f"size {height}x{width}: height and width must be positive "
-                            "multiples of 32")
+                            f"multiples of {MULTIPLE}")
+
+
+def _check_open_or_fixed(height: int | None, width: int | None) -> None:
+    """Both None (open), or a shape :func:`check_shape` takes."""
+    if (height is None) != (width is None):
+        raise ValueError("give both height and width, or neither")
+    if height is not None:
+        check_shape(height, width)
 
 
 def _tf():
@@ -30,8 +44,8 @@ def _tf():
     return tf
 
 
-def _feature_specs(nets, height: int, width: int) -> list:
-    """TensorSpecs of the backbone's outputs at an input of (height, width)."""
+def _feature_specs(nets, height: int | None, width: int | None) -> list:
+    """TensorSpecs of the backbone's outputs at an input of (height, width), None: open."""
     tf = _tf()
     specs = []
     for t in nets.backbone.outputs:
@@ -40,8 +54,8 @@ def _feature_specs(nets, height: int, width: int) -> list:
             continue
         # Lite0's maps, in order, are at strides 4, 8, 16, 32 ("same" padding: exact division).
         stride = 4 * 2 ** len(specs)
-        specs.append(tf.TensorSpec([None, height // stride, width // stride, t.shape[-1]],
-                                   tf.float32))
+        h, w = (None, None) if height is None else (height // stride, width // stride)
+        specs.append(tf.TensorSpec([None, h, w, t.shape[-1]], tf.float32))
     return specs
 
 
@@ -68,15 +82,16 @@ def whole_function(nets):
     return run
 
 
-def input_spec(height: int, width: int):
-    """The TensorSpec of L: (open batch, height, width, 1), float32, named ``L``."""
+def input_spec(height: int | None = None, width: int | None = None):
+    """The TensorSpec of L: (open batch, height, width, 1), float32, named ``L``; height and
+    width None (the default): open."""
     tf = _tf()
-    check_shape(height, width)
+    _check_open_or_fixed(height, width)
     return tf.TensorSpec([None, height, width, 1], tf.float32, name="L")
 
 
-def whole(nets, height: int, width: int):
-    """:func:`whole_function` traced at (height, width).
+def whole(nets, height: int | None = None, width: int | None = None):
+    """:func:`whole_function` traced at (height, width), None: open (see :func:`input_spec`).
 
     Returns
     -------
@@ -97,12 +112,12 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
     nets : vidcolor.models.nets.Nets
     name : str
         One of ``PARTS[nets.arch]``. Fusion: ``"backbone"``, x3 (N, h, w, 3) = L/50 - 1 in
-        three channels -> the backbone's outputs (the last one the global vector), traced with
-        open height and width (it has no upsampling); ``"decoder"``, (x (N, h, w, 1), *those
-        outputs) -> a/b / 128 after the read-out. Other architectures: ``"whole"`` (see
-        :func:`whole`).
-    height, width : int
-        The fixed input size of the decoder and the whole network; not used for the backbone.
+        three channels -> the backbone's outputs (the last one the global vector);
+        ``"decoder"``, (x (N, h, w, 1), *those outputs) -> a/b / 128 after the read-out.
+        Other architectures: ``"whole"`` (see :func:`whole`).
+    height, width : int, optional
+        A fixed input size for the decoder and the whole network; None (the default): open.
+        The backbone is always traced open.
 
     Returns
     -------
@@ -114,13 +129,24 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
     if name == "backbone":
         backbone = nets.backbone
         return tf.function(lambda x3: backbone(x3, training=False)).get_concrete_function(
-            tf.TensorSpec([None, None, None, 3], tf.float32, name="x3"))
-    check_shape(height, width)
+            *input_specs(nets, name))
     decoder = nets.readout(nets.decoder)
 
     def run_decoder(x, *feats):
         return decoder([x, *_zero_hints(nets, x), *feats], training=False)
 
-    return tf.function(run_decoder).get_concrete_function(
-        tf.TensorSpec([None, height, width, 1], tf.float32, name="x"),
-        *_feature_specs(nets, height, width))
+    return tf.function(run_decoder).get_concrete_function(*input_specs(nets, name, height, width))
+
+
+def input_specs(nets, name: str, height: int | None = None, width: int | None = None) -> list:
+    """The TensorSpecs of the inputs of :func:`part` ``name``, in order, at an input size of
+    (height, width) or, None, open: for fixing the size of a graph converted with open ones.
+    """
+    tf = _tf()
+    if name == "whole":
+        return [input_spec(height, width)]
+    _check_open_or_fixed(height, width)
+    if name == "backbone":
+        return [tf.TensorSpec([None, height, width, 3], tf.float32, name="x3")]
+    return [tf.TensorSpec([None, height, width, 1], tf.float32, name="x"),
+            *_feature_specs(nets, height, width)]
