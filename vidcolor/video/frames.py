@@ -223,7 +223,7 @@ class FrameColorizer:
         """
         if frame.keyed is None:
             return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
-        ab = frame.keyed.apply(upsample_ab(frame.ab, frame.L_small, frame.L_full))
+        ab = frame.keyed.apply(upsample_ab(frame.ab, frame.L_small, frame.L_full), frame.L_full)
         radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
         return color.gamut_rgb(frame.L_full, ab, dtype, radius)
 

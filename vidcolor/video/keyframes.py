@@ -254,15 +254,15 @@ def _start(shape: tuple[int, int], key: int) -> Carried:
     return Carried(where, 1.0, key)
 
 
-def _sample(ab: np.ndarray, displacement: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)
-            ) -> np.ndarray:
-    """A keyframe's a/b where the pixels of a frame of shape ``displacement.shape[:2]`` come
-    from.
+def _sample(image: np.ndarray, displacement: np.ndarray,
+            scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """A keyframe's values where the pixels of a frame of shape ``displacement.shape[:2]``
+    come from.
 
     Parameters
     ----------
-    ab : ndarray of float32, shape (hk, wk, 2)
-        The keyframe's a/b, at any size.
+    image : ndarray of float32, shape (hk, wk, C)
+        The keyframe's values (its Lab), at any size.
     displacement : ndarray of float32, shape (h, w, 2)
         Per pixel, (x, y) to its place in the keyframe's frame, in pixels of this frame.
     scale : (sx, sy)
@@ -271,23 +271,39 @@ def _sample(ab: np.ndarray, displacement: np.ndarray, scale: tuple[float, float]
 
     Returns
     -------
-    ndarray of float32, shape (h, w, 2)
+    ndarray of float32, shape (h, w, C)
     """
     h, w = displacement.shape[:2]
-    hk, wk = ab.shape[:2]
+    hk, wk = image.shape[:2]
     xs = np.arange(w, dtype=np.float32)[None, :] + displacement[..., 0] * np.float32(scale[0])
     ys = np.arange(h, dtype=np.float32)[:, None] + displacement[..., 1] * np.float32(scale[1])
     # Pixel centres: the keyframe may be of another size than the frame.
     map_x = (xs + 0.5) * np.float32(wk / w) - 0.5
     map_y = (ys + 0.5) * np.float32(hk / h) - 0.5
-    return cv2.remap(ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _relit(lab: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """A keyframe's a/b (sampled with its L, (h, w, 3)) on a frame with lightness ``L``
+    (h, w): darker, the chroma shrinks in proportion to L + 16, as a lighting change's does
+    in Lab (XYZ scaled by k scales L + 16, a and b alike by the cube root of k); never more
+    chroma than the keyframe had.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    ratio = np.clip((L + 16.0) / (lab[..., 0] + 16.0), 0.0, 1.0)
+    return (lab[..., 1:] * ratio[..., None]).astype(np.float32)
 
 
 class _KeyChroma:
-    """A keyframe's a/b at its own resolution and at the render size."""
+    """A keyframe's Lab (float32, L in [0, 100]) at its own resolution and at the render
+    size."""
 
     def __init__(self, keyframe: Keyframe, shape: tuple[int, int]):
-        _, self.full = color.rgb_to_lab(read_image(keyframe.path).rgb)
+        L, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
+        self.full = np.concatenate([L[..., None], ab], -1).astype(np.float32)
         self.small = cv2.resize(self.full, shape[::-1], interpolation=cv2.INTER_AREA)
 
 
@@ -298,8 +314,8 @@ class KeyframeOverlay:
     Attributes
     ----------
     parts : list of (ndarray, ndarray, ndarray)
-        Per propagation reaching the frame: its keyframe's a/b at the keyframe's resolution
-        (hk, wk, 2), shared between frames; the displacement to the keyframe (h, w, 2, render
+        Per propagation reaching the frame: its keyframe's Lab at the keyframe's resolution
+        (hk, wk, 3), shared between frames; the displacement to the keyframe (h, w, 2, render
         pixels); its share of the carried colour (h, w), trust times weight.
     share : ndarray of float32, shape (h, w), in [0, 1]
         How much of each render pixel's colour is the carried colour (the rest: the render-size
@@ -309,11 +325,12 @@ class KeyframeOverlay:
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     share: np.ndarray
 
-    def apply(self, ab_full: np.ndarray) -> np.ndarray:
+    def apply(self, ab_full: np.ndarray, L_full: np.ndarray) -> np.ndarray:
         """The frame's full-resolution a/b (H, W, 2) with the keyframes' colour laid over.
 
         Each propagation samples its keyframe's own a/b at the upsampled displacement, so on
-        trusted pixels the output keeps the keyframe's full-resolution detail.
+        trusted pixels the output keeps the keyframe's full-resolution detail; relit to the
+        frame's own lightness ``L_full`` (H, W), in [0, 100].
         """
         H, W = ab_full.shape[:2]
         h, w = self.share.shape
@@ -324,9 +341,10 @@ class KeyframeOverlay:
 
         total = np.zeros((H, W), np.float32)
         carried = np.zeros((H, W, 2), np.float32)
-        for ab_key, displacement, share in self.parts:
+        for lab_key, displacement, share in self.parts:
             share_full = up(share)
-            carried += share_full[..., None] * _sample(ab_key, up(displacement), scale)
+            carried += share_full[..., None] * _relit(_sample(lab_key, up(displacement), scale),
+                                                      L_full)
             total += share_full
         carried /= np.maximum(total, 1e-6)[..., None]
         s = np.clip(up(self.share), 0.0, 1.0)[..., None]
@@ -465,15 +483,15 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
     return store
 
 
-def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma]
+def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma], L: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, float, list]:
     """Several propagations reaching one frame, as one.
 
     Returns
     -------
     ab_target : ndarray of float32, shape (h, w, 2)
-        Their keyframes' render-size a/b where each pixel comes from, averaged by trust times
-        weight.
+        Their keyframes' render-size a/b where each pixel comes from (relit to the frame's
+        lightness ``L``), averaged by trust times weight.
     trust : ndarray of float32, shape (h, w), in [0, 1]
         The largest trust, 0 below :data:`MIN_TRUST`.
     weight : float in [0, 1]
@@ -483,7 +501,7 @@ def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma]
     """
     share = [c.where[..., 2] * c.weight for c in candidates]
     total = np.maximum(sum(share), 1e-6)[..., None]
-    ab = sum(_sample(chroma[c.key].small, c.where[..., :2]) * s[..., None]
+    ab = sum(_relit(_sample(chroma[c.key].small, c.where[..., :2]), L) * s[..., None]
              for c, s in zip(candidates, share)) / total
     trust = np.stack([c.where[..., 2] for c in candidates]).max(0)
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
@@ -578,7 +596,7 @@ class KeyframeGuide:
                         for k in needed}
         if not candidates:
             return ab_model, None
-        ab_target, trust, weight, parts = _combine(candidates, self._chroma)
+        ab_target, trust, weight, parts = _combine(candidates, self._chroma, L)
         rest, share = self._guided(L, ab_model, ab_target, trust, weight)
         return rest, KeyframeOverlay(parts, share)
 
