@@ -379,3 +379,23 @@ def test_moving_detail_is_sampled_where_it_moved(tmp_path):
 
     # Half a stripe period less motion would put the other colour on every stripe.
     assert error(24) < 4.0 and error(16) > 4 * error(24), (error(24), error(16))
+
+
+def test_colour_fades_with_a_fade_to_black(tmp_path):
+    """A still shot fading out: the keyframe's chroma shrinks with the lightness, as a
+    lighting change's does in Lab (in proportion to L + 16), instead of staying as saturated
+    on ever darker frames."""
+    still = _mid_grey_texture().astype(np.float32)
+    images = [np.clip(still * (1.0 - 0.05 * i) + 0.5, 0, 255).astype(np.uint8) for i in range(9)]
+    src = _write_clip(tmp_path / "fade.mkv", images)
+    _, frames = read_video(src)
+    paint(frames[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+        codec="ffv1")
+    _, out = read_video(dst)
+    L0, Ln = (float(color.rgb_to_l(frames[i]).mean()) for i in (0, 8))
+    chroma0, chroma_n = (float(np.hypot(*mean_ab(out[i]))) for i in (0, 8))
+    assert chroma_n / chroma0 == pytest.approx((Ln + 16) / (L0 + 16), rel=0.15), \
+        (chroma_n / chroma0, (Ln + 16) / (L0 + 16))
+    assert is_key(mean_ab(out[8]) * (L0 + 16) / (Ln + 16))  # the keyframe's hue, darker
