@@ -186,7 +186,39 @@ class Carried(NamedTuple):
     key: int
 
 
-def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | None:
+def _flows(L_from: np.ndarray, L_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flows of one step (:func:`vidcolor.video.stabilize.flow_pair`), the backward one's
+    places just outside the frame kept on its border (:func:`_onto_border`)."""
+    # A fresh DIS object each time: one that has computed other flows can answer a little
+    # differently at some sizes, and a resumed job must carry exactly what one run would.
+    dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
+    bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
+    return _onto_border(bwd), fwd
+
+
+def _warp(values: np.ndarray, L_from: np.ndarray, L_to: np.ndarray,
+          flows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel values (h, w, C) carried one step along the flows, and the step's trust.
+
+    Returns
+    -------
+    warped : ndarray of float32, shape (h, w, C + 1)
+        The values, then the lightness they had (``L_from`` warped).
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+    """
+    bwd, fwd = flows
+    offset = float(L_to.mean() - L_from.mean())
+    warped, step_trust = warp_step(np.concatenate([values, L_from[..., None]], -1),
+                                   L_from, L_to, bwd, fwd, l_offset=offset)
+    # Where the picture is flat any nearby flow carries the same colour, so there the flow's
+    # own inconsistency (ambiguous in flat regions) does not count, only the lightness does.
+    agree = np.exp(-(warped[..., -1] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
+    flat_trust = np.where(step_trust > 0, _flatness(L_to) * agree, 0.0)
+    return warped, np.maximum(step_trust, flat_trust).astype(np.float32)
+
+
+def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray,
+           flows: tuple[np.ndarray, np.ndarray] | None = None) -> Carried | None:
     """One step of a propagation from one frame to the next (either direction).
 
     Parameters
@@ -194,6 +226,8 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | 
     carried : Carried
         In the frame it comes from.
     L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
+    flows : (ndarray, ndarray), optional
+        :func:`_flows` of the two, if known already.
 
     Returns
     -------
@@ -201,23 +235,13 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | 
         In the frame it goes to: the trust is the weakest step's on the way; None once the
         colour no longer matters.
     """
-    # A fresh DIS object each time: one that has computed other flows can answer a little
-    # differently at some sizes, and a resumed job must carry exactly what one run would.
-    dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
-    bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
-    bwd = _onto_border(bwd)
-    offset = float(L_to.mean() - L_from.mean())
-    warped, step_trust = warp_step(np.concatenate([carried.where, L_from[..., None]], -1),
-                                   L_from, L_to, bwd, fwd, l_offset=offset)
-    # Where the picture is flat any nearby flow carries the same colour, so there the flow's
-    # own inconsistency (ambiguous in flat regions) does not count, only the lightness does.
-    agree = np.exp(-(warped[..., 3] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
-    flat_trust = np.where(step_trust > 0, _flatness(L_to) * agree, 0.0)
+    flows = flows or _flows(L_from, L_to)
+    warped, step_trust = _warp(carried.where, L_from, L_to, flows)
     where = warped[..., :3]
     # A pixel's place in the keyframe is where the one it came from had its own: the warped
     # displacement plus this step's.
-    where[..., :2] += bwd
-    where[..., 2] = np.minimum(where[..., 2], np.maximum(step_trust, flat_trust))
+    where[..., :2] += flows[0]
+    where[..., 2] = np.minimum(where[..., 2], step_trust)
     weight = carried.weight * _FADE
     if weight < MIN_WEIGHT or not (where[..., 2] >= MIN_TRUST).any():
         return None
@@ -539,6 +563,9 @@ class KeyframeGuide:
         self._carried: Carried | None = None
         # The keyframes' a/b read, by pts: only those reaching the current frame.
         self._chroma: dict[int, _KeyChroma] = {}
+        # The last frame's render-size a/b while a keyframe reaches it: where the carried
+        # colour is not trusted, what the frame before had there follows the motion.
+        self._fill: np.ndarray | None = None
 
     def get_state(self) -> dict[str, np.ndarray]:
         """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
@@ -549,6 +576,8 @@ class KeyframeGuide:
             state["keyframe_where"] = self._carried.where.copy()
             state["keyframe_weight"] = np.float64(self._carried.weight)
             state["keyframe_pts"] = np.int64(self._carried.key)
+        if self._fill is not None:
+            state["keyframe_fill"] = self._fill.copy()
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
@@ -556,6 +585,7 @@ class KeyframeGuide:
         self._L = state.get("keyframe_L")
         self._hist = None if self._L is None else l_histogram(self._L)
         self._carried = None
+        self._fill = state.get("keyframe_fill")
         if "keyframe_where" in state:
             self._carried = Carried(state["keyframe_where"], float(state["keyframe_weight"]),
                                     int(state["keyframe_pts"]))
@@ -581,12 +611,19 @@ class KeyframeGuide:
             reaches the frame (``ab`` is then the model's).
         """
         hist = l_histogram(L)
+        flows = None
         if is_cut(self._hist, hist):
-            self._carried = None
-        elif self._carried is not None:
-            self._carried = _carry(self._carried, self._L, L)
+            self._carried = self._fill = None
+        elif self._L is not None and (self._carried is not None or self._fill is not None):
+            flows = _flows(self._L, L)
+        if self._carried is not None and flows is not None:
+            self._carried = _carry(self._carried, self._L, L, flows)
         if self.pending and pts >= self.pending[0].pts:
             self._carried = _start(self.shape, self.pending.pop(0).pts)
+        fill = None
+        if self._fill is not None and flows is not None:
+            warped, fill_trust = _warp(self._fill, self._L, L, flows)
+            fill = (_relit(warped[..., [2, 0, 1]], L), fill_trust)
         self._L, self._hist = L, hist
         candidates = [] if self._carried is None else [self._carried]
         if self.backward is not None:
@@ -595,15 +632,20 @@ class KeyframeGuide:
         self._chroma = {k: self._chroma.get(k) or _KeyChroma(self.keyframes[k], self.shape)
                         for k in needed}
         if not candidates:
+            self._fill = None
             return ab_model, None
         ab_target, trust, weight, parts = _combine(candidates, self._chroma, L)
-        rest, share = self._guided(L, ab_model, ab_target, trust, weight)
+        rest, share = self._guided(L, ab_model, ab_target, trust, weight, fill)
+        self._fill = (share[..., None] * ab_target + (1.0 - share[..., None]) * rest
+                      ).astype(np.float32)
         return rest, KeyframeOverlay(parts, share)
 
     def _guided(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
-                trust: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
-        """Trusted pixels take the carried colour, the others the model's corrected by the
-        spread differences (in proportion to how much of the frame is covered); all of it
+                trust: np.ndarray, weight: float,
+                fill: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Trusted pixels take the carried colour; the others what the frame before had there
+        where that step is trusted (``fill``: a/b and trust), else the model's corrected by
+        the spread differences (in proportion to how much of the frame is covered); all of it
         weighed against the model's own colour by the propagation's weight.
 
         Returns
@@ -616,6 +658,9 @@ class KeyframeGuide:
         coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
         corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
         filled = ab_model + coverage * (corrected - ab_model)
+        if fill is not None:  # the last frame's colour where it follows the motion
+            ab_fill, fill_trust = fill
+            filled += fill_trust[..., None] * (ab_fill - filled)
         share = (weight * trust).astype(np.float32)
         # The untrusted part's own mix of the corrected and the model's colour; where the
         # carried colour is all there is, the corrected colour (which holds it there).
