@@ -1,38 +1,49 @@
-"""Colour keyframes for film: hand-coloured frames whose a/b follow the motion through a shot.
+"""Colour keyframes for film: hand-coloured frames whose colour follows the motion through a shot.
 
-A keyframe is a colour version of one frame, made by hand in any editor. Its a/b (the film's
-own lightness always stays) is carried through that frame's shot along the optical flow the
-stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`: DIS flow, forward-backward
-consistency, lightness agreement), forwards and backwards. Each pixel's *trust* in the carried
-colour is the weakest step's confidence on its way (an occlusion or a flow failure loses it for
-good; below :data:`MIN_TRUST` it counts as unknown), and each propagation has a *weight*
-against the model's colour that fades with the distance in frames from its keyframe
-(:data:`REACH_FRAMES`). Trusted pixels take the carried colour; the others take the model's
-own colour corrected by the differences spread edge-aware from the trusted pixels
-(:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets colours
+A keyframe is a colour version of one frame, made by hand in any editor; only its a/b is taken
+(the film's own lightness always stays). What travels through the keyframe's shot, forwards and
+backwards, along the optical flow the stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`:
+DIS flow, forward-backward consistency, lightness agreement) is not the colour but *where each
+pixel's colour comes from*: per render pixel, the displacement to its place in the keyframe's
+frame. Each step adds its flow to the displacement warped from the frame before, so no colour
+is resampled on the way; at the end (:meth:`vidcolor.video.frames.FrameColorizer.finish`) the
+keyframe's own a/b, at the keyframe's resolution, is sampled at the displacement upsampled to
+the film's (:class:`KeyframeOverlay`), so a still shot keeps the keyframe's chroma detail finer
+than the render size. The sampled colour is relit to the frame's lightness (:func:`_relit`:
+darker, its chroma shrinks in proportion to L + 16, as a lighting change's does in Lab), so a
+fade to black fades the colour too.
+
+Each pixel's *trust* in the carried colour is the weakest step's confidence on its way (an
+occlusion or a flow failure loses it for good; below :data:`MIN_TRUST` it counts as unknown;
+a place less than half a pixel outside the frame stays on its border pixel). Nothing fades by
+the distance from the keyframe: a colour lasts as long as the flow keeps trusting it. Trusted
+pixels take the carried colour. The others take, where the flow trusts that step, what the
+frame before had there (the colour given to content that entered the shot follows its
+motion), else the model's own colour corrected by the differences spread edge-aware from the
+trusted pixels (:func:`vidcolor.propagate.spread_corrections`), so new content gets colours
 consistent with the keyframe; the spread is weakened when the trusted pixels cover little of
-the frame (:data:`FULL_COVERAGE`), and the whole is blended with the model's colour by the
-weight. Several propagations reaching one frame are averaged by trust times weight. Colour
-never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the stabilizer's
-definition); a cut the detector misses still stops it, as the flow no longer agrees there.
+the frame (:data:`FULL_COVERAGE`). Several propagations reaching one frame are averaged by
+trust. Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the
+stabilizer's definition); a cut the detector misses still stops it, as the flow no longer
+agrees there.
 
-Forwards, the carried colour travels with the streaming pass (:class:`KeyframeGuide`, whose
-state is saved with each segment for ``--resume``). Backwards needs the later frames first:
-before the stages start, :func:`backward_pass` decodes the window from where the job starts to
-its last keyframe once, keeping only the current shot's render-size lightness (float16, on
-disk in the work folder), and at each keyframe walks back to its shot's start, storing the
-carried a/b and trust per frame (float16, render size, in the work folder). Memory stays a
-few render-size frames; disk holds, per keyframe, one float16 a/b-and-trust frame at render
-size for each frame of its shot before it that the colour still reaches (the walk stops where
-the weight has faded or no pixel is trusted), plus one float16 lightness frame at render size
-for each frame of the current shot during the pass.
+Forwards, the propagation travels with the streaming pass (:class:`KeyframeGuide`, whose state
+is saved with each segment for ``--resume``). Backwards needs the later frames first: before
+the stages start, :func:`backward_pass` decodes the window from where the job starts to its
+last keyframe once, keeping only the current shot's render-size lightness (float16, on disk in
+the work folder), and at each keyframe walks back to its shot's start, storing displacement
+and trust per frame (float16, render size, in the work folder); it never reads a keyframe's
+picture. Memory stays a few render-size frames, plus each keyframe's Lab at its own
+resolution while its propagations reach the frames being coloured; disk holds, per keyframe,
+one float16 displacement-and-trust frame at render size for each frame of its shot before it
+that a trusted pixel still reaches, plus one float16 lightness frame at render size for each
+frame of the current shot during the pass.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,17 +63,11 @@ from vidcolor.video.probe import VideoInfo, open_input
 from vidcolor.video.stabilize import (DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
                                       warp_step)
 
-__all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "PlacedKeyframe", "REACH_FRAMES",
+__all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "PlacedKeyframe",
            "backward_pass", "place_keyframes"]
 
-#: Frames over which a carried colour's weight against the model's falls to exp(-1): long, as
-#: archival shots can hold still for many seconds and the flow trust already stops a colour
-#: that lost its way.
-REACH_FRAMES = 600.0
 #: Flow trust below which a pixel's carried colour counts as unknown.
 MIN_TRUST = 0.3
-#: Weight below which a propagation stops (its colour no longer matters).
-MIN_WEIGHT = 0.02
 #: Share of the frame the carried colour must still cover for its corrections to be spread
 #: to the rest at full strength (less: proportionally less), so that a few pixels the flow
 #: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
@@ -74,7 +79,6 @@ FLAT_SPREAD = 1.5
 FLAT_WINDOW = 9
 #: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
 ASPECT_TOLERANCE = 0.01
-_FADE = math.exp(-1.0 / REACH_FRAMES)
 
 
 @dataclass(frozen=True)
@@ -175,14 +179,11 @@ class Carried(NamedTuple):
     where : ndarray of float32, shape (h, w, 3)
         Per render pixel, the displacement (x, y, render pixels) to the place in the
         keyframe's frame its colour comes from, and the flow trust on the way there, in [0, 1].
-    weight : float in [0, 1]
-        Against the model's colour, fading with the distance in frames from the keyframe.
     key : int
         The keyframe's pts (:attr:`PlacedKeyframe.pts`).
     """
 
     where: np.ndarray
-    weight: float
     key: int
 
 
@@ -232,8 +233,8 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray,
     Returns
     -------
     Carried or None
-        In the frame it goes to: the trust is the weakest step's on the way; None once the
-        colour no longer matters.
+        In the frame it goes to: the trust is the weakest step's on the way; None once no
+        pixel is trusted.
     """
     flows = flows or _flows(L_from, L_to)
     warped, step_trust = _warp(carried.where, L_from, L_to, flows)
@@ -242,10 +243,9 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray,
     # displacement plus this step's.
     where[..., :2] += flows[0]
     where[..., 2] = np.minimum(where[..., 2], step_trust)
-    weight = carried.weight * _FADE
-    if weight < MIN_WEIGHT or not (where[..., 2] >= MIN_TRUST).any():
+    if not (where[..., 2] >= MIN_TRUST).any():
         return None
-    return Carried(where, weight, carried.key)
+    return Carried(where, carried.key)
 
 
 def _onto_border(flow: np.ndarray) -> np.ndarray:
@@ -275,7 +275,7 @@ def _start(shape: tuple[int, int], key: int) -> Carried:
     """A keyframe on its own frame: every pixel in its place, fully trusted."""
     where = np.zeros(tuple(shape) + (3,), np.float32)
     where[..., 2] = 1.0
-    return Carried(where, 1.0, key)
+    return Carried(where, key)
 
 
 def _sample(image: np.ndarray, displacement: np.ndarray,
@@ -340,7 +340,7 @@ class KeyframeOverlay:
     parts : list of (ndarray, ndarray, ndarray)
         Per propagation reaching the frame: its keyframe's Lab at the keyframe's resolution
         (hk, wk, 3), shared between frames; the displacement to the keyframe (h, w, 2, render
-        pixels); its share of the carried colour (h, w), trust times weight.
+        pixels); its trust (h, w).
     share : ndarray of float32, shape (h, w), in [0, 1]
         How much of each render pixel's colour is the carried colour (the rest: the render-size
         a/b the guide returned).
@@ -391,8 +391,8 @@ class BackwardStore:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.shape = tuple(shape)
-        # pts -> (file number, row, weight)
-        self.rows: dict[int, list[tuple[int, int, float]]] = {}
+        # pts -> (file number, row)
+        self.rows: dict[int, list[tuple[int, int]]] = {}
         self.keys: list[int] = []  # file number -> its keyframe's pts
 
     def _row_values(self) -> int:
@@ -404,16 +404,16 @@ class BackwardStore:
         with open(self.folder / f"back{number:05d}.f16", "wb") as f:
             for row, (pts, c) in enumerate(carried):
                 f.write(c.where.astype(np.float16).tobytes())
-                self.rows.setdefault(pts, []).append((number, row, c.weight))
+                self.rows.setdefault(pts, []).append((number, row))
         self.keys.append(key)
 
     def get(self, pts: int) -> list[Carried]:
         """The propagations carried back to a frame."""
         out = []
-        for number, row, weight in self.rows.get(pts, ()):
+        for number, row in self.rows.get(pts, ()):
             data = np.fromfile(self.folder / f"back{number:05d}.f16", np.float16,
                                count=self._row_values(), offset=row * self._row_values() * 2)
-            out.append(Carried(data.reshape(*self.shape, 3).astype(np.float32), weight,
+            out.append(Carried(data.reshape(*self.shape, 3).astype(np.float32),
                                self.keys[number]))
         return out
 
@@ -508,30 +508,27 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
 
 
 def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma], L: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, float, list]:
+             ) -> tuple[np.ndarray, np.ndarray, list]:
     """Several propagations reaching one frame, as one.
 
     Returns
     -------
     ab_target : ndarray of float32, shape (h, w, 2)
         Their keyframes' render-size a/b where each pixel comes from (relit to the frame's
-        lightness ``L``), averaged by trust times weight.
+        lightness ``L``), averaged by trust.
     trust : ndarray of float32, shape (h, w), in [0, 1]
         The largest trust, 0 below :data:`MIN_TRUST`.
-    weight : float in [0, 1]
-        The largest weight of a propagation.
     parts : list
         Per propagation, what :class:`KeyframeOverlay` samples at full resolution.
     """
-    share = [c.where[..., 2] * c.weight for c in candidates]
+    share = [c.where[..., 2] for c in candidates]
     total = np.maximum(sum(share), 1e-6)[..., None]
     ab = sum(_relit(_sample(chroma[c.key].small, c.where[..., :2]), L) * s[..., None]
              for c, s in zip(candidates, share)) / total
-    trust = np.stack([c.where[..., 2] for c in candidates]).max(0)
+    trust = np.stack(share).max(0)
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
-    parts = [(chroma[c.key].full, c.where[..., :2], s.astype(np.float32))
-             for c, s in zip(candidates, share)]
-    return ab.astype(np.float32), trust, max(c.weight for c in candidates), parts
+    parts = [(chroma[c.key].full, c.where[..., :2], s) for c, s in zip(candidates, share)]
+    return ab.astype(np.float32), trust, parts
 
 
 class KeyframeGuide:
@@ -574,7 +571,6 @@ class KeyframeGuide:
             state["keyframe_L"] = self._L.copy()
         if self._carried is not None:
             state["keyframe_where"] = self._carried.where.copy()
-            state["keyframe_weight"] = np.float64(self._carried.weight)
             state["keyframe_pts"] = np.int64(self._carried.key)
         if self._fill is not None:
             state["keyframe_fill"] = self._fill.copy()
@@ -587,8 +583,7 @@ class KeyframeGuide:
         self._carried = None
         self._fill = state.get("keyframe_fill")
         if "keyframe_where" in state:
-            self._carried = Carried(state["keyframe_where"], float(state["keyframe_weight"]),
-                                    int(state["keyframe_pts"]))
+            self._carried = Carried(state["keyframe_where"], int(state["keyframe_pts"]))
 
     def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray
                  ) -> tuple[np.ndarray, KeyframeOverlay | None]:
@@ -634,38 +629,27 @@ class KeyframeGuide:
         if not candidates:
             self._fill = None
             return ab_model, None
-        ab_target, trust, weight, parts = _combine(candidates, self._chroma, L)
-        rest, share = self._guided(L, ab_model, ab_target, trust, weight, fill)
-        self._fill = (share[..., None] * ab_target + (1.0 - share[..., None]) * rest
-                      ).astype(np.float32)
-        return rest, KeyframeOverlay(parts, share)
+        ab_target, trust, parts = _combine(candidates, self._chroma, L)
+        rest = self._untrusted(L, ab_model, ab_target, trust, fill)
+        t = trust[..., None]
+        self._fill = (t * ab_target + (1.0 - t) * rest).astype(np.float32)
+        return rest, KeyframeOverlay(parts, trust)
 
-    def _guided(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
-                trust: np.ndarray, weight: float,
-                fill: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-        """Trusted pixels take the carried colour; the others what the frame before had there
-        where that step is trusted (``fill``: a/b and trust), else the model's corrected by
-        the spread differences (in proportion to how much of the frame is covered); all of it
-        weighed against the model's own colour by the propagation's weight.
+    def _untrusted(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
+                   trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """The colour of the pixels where the carried colour is not trusted (its share is
+        ``trust``): what the frame before had there where that step is trusted (``fill``:
+        a/b and trust), else the model's corrected by the spread differences (in proportion
+        to how much of the frame is covered).
 
         Returns
         -------
-        rest : ndarray of float32, shape (h, w, 2)
-            The colour of the share that is not the carried colour.
-        share : ndarray of float32, shape (h, w), in [0, 1]
-            The carried colour's share, trust times weight.
+        ndarray of float32, shape (h, w, 2)
         """
         coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
         corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
         filled = ab_model + coverage * (corrected - ab_model)
-        if fill is not None:  # the last frame's colour where it follows the motion
+        if fill is not None:
             ab_fill, fill_trust = fill
             filled += fill_trust[..., None] * (ab_fill - filled)
-        share = (weight * trust).astype(np.float32)
-        # The untrusted part's own mix of the corrected and the model's colour; where the
-        # carried colour is all there is, the corrected colour (which holds it there).
-        kept = (weight * (1.0 - trust))[..., None]
-        eps = 1e-3
-        rest = (kept * filled + (1.0 - weight) * ab_model + eps * filled) / \
-            (1.0 - share[..., None] + eps)
-        return rest.astype(np.float32), share
+        return filled.astype(np.float32)
