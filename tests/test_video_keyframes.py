@@ -399,3 +399,22 @@ def test_colour_fades_with_a_fade_to_black(tmp_path):
     assert chroma_n / chroma0 == pytest.approx((Ln + 16) / (L0 + 16), rel=0.15), \
         (chroma_n / chroma0, (Ln + 16) / (L0 + 16))
     assert is_key(mean_ab(out[8]) * (L0 + 16) / (Ln + 16))  # the keyframe's hue, darker
+
+
+def test_content_entering_a_shot_keeps_the_colour_it_got(tmp_path):
+    """Where no keyframe colour is trusted (content the pan brings in), what the frame before
+    had there follows the motion: content that entered early keeps the colour the model gave
+    it then, even as the model's colour changes from frame to frame."""
+    from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe
+
+    lightness = [color.rgb_to_l(_pan(i)) for i in range(9)]
+    key = paint(_pan(0), KEY_AB, tmp_path / "k.png")
+    guide = KeyframeGuide([PlacedKeyframe(Keyframe(str(key), 0.0), 0)], None,
+                          lightness[0].shape, spread=lambda L, ab, target, trust: ab)
+    for i, L in enumerate(lightness):
+        model = np.broadcast_to(np.float32((-20.0 + 5 * i, -30.0)), L.shape + (2,)).copy()
+        ab, overlay = guide(i, L, model)
+    entered = (slice(8, -8), slice(12, 20))  # came in at the left edge at frames 2 to 4
+    assert overlay.share[entered].max() < 0.1  # no keyframe colour there
+    # The model now says a = 20 there, said -10 to 0 when it came in.
+    assert ab[entered][..., 0].mean() < 10.0, ab[entered][..., 0].mean()

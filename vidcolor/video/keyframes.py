@@ -558,7 +558,7 @@ class KeyframeGuide:
         self._L: np.ndarray | None = None
         self._hist: np.ndarray | None = None
         self._carried: Carried | None = None
-        # The keyframes' a/b read, by pts: only those reaching the current frame.
+        # The keyframes' pictures read, by pts: only those reaching the current frame.
         self._chroma: dict[int, _KeyChroma] = {}
         # The last frame's render-size a/b while a keyframe reaches it: where the carried
         # colour is not trusted, what the frame before had there follows the motion.
