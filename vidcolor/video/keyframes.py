@@ -342,8 +342,9 @@ class KeyframeOverlay:
         (hk, wk, 3), shared between frames; the displacement to the keyframe (h, w, 2, render
         pixels); its trust (h, w).
     share : ndarray of float32, shape (h, w), in [0, 1]
-        How much of each render pixel's colour is the carried colour (the rest: the render-size
-        a/b the guide returned).
+        How much of each render pixel's colour is the carried colour (the propagations'
+        largest trust, 0 below :data:`MIN_TRUST`; the rest: the render-size a/b the guide
+        returned).
     """
 
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
