@@ -33,6 +33,10 @@ class FineFlat(Flat):
     render_size = 128  # flow at the clip's own size
 
 
+class CoarseFlat(Flat):
+    render_size = 32  # a quarter of the clip's width
+
+
 def mean_ab(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     ab = color.rgb_to_lab(rgb)[1]
     return ab[mask].mean(0) if mask is not None else ab.reshape(-1, 2).mean(0)
@@ -306,3 +310,111 @@ def test_output_or_export_is_needed(tmp_path, capsys):
     code, err = cli_run(capsys, src, src, "-o", tmp_path / "out", "--keyframe", f"{src}@0")
     assert code == 1 and "one input film" in err and len(err.splitlines()) == 1
     assert not list((tmp_path / "out").iterdir())
+
+
+def _stripes(shape, width: int, first, second) -> np.ndarray:
+    """a/b (h, w, 2) in vertical stripes ``width`` pixels wide, alternating two colours."""
+    h, w = shape
+    odd = (np.arange(w) // width) % 2 == 1
+    ab = np.empty((h, w, 2), np.float32)
+    ab[:, ~odd], ab[:, odd] = first, second
+    return ab
+
+
+def _keyframe_with(rgb: np.ndarray, ab: np.ndarray, path: Path) -> np.ndarray:
+    """Write the frame's lightness with a/b ``ab`` as a keyframe; the a/b it reads back as."""
+    write_image(path, color.lab_to_rgb(color.rgb_to_l(rgb), ab), mark="test keyframe",
+                overwrite=True)
+    return color.rgb_to_lab(read_image_rgb(path))[1]
+
+
+def _mid_grey_texture(h: int = 96, w: int = 128) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    noise = np.random.default_rng(3).integers(0, 20, (h // 4, w // 4)).repeat(4, 0).repeat(4, 1)
+    img = (115 + 20 * np.sin(xx / 6.0) * np.cos(yy / 9.0) + noise).astype(np.uint8)
+    return np.repeat(img[..., None], 3, -1)
+
+
+def test_still_shot_keeps_the_keyframes_full_resolution_colour(tmp_path):
+    """Colour detail finer than the render size (stripes half a render pixel wide that
+    lightness does not show) survives on every frame of a still shot: it is sampled from the
+    keyframe itself, not carried at render size (which would average the stripes away). The
+    stripes are two pixels wide, as the output's 4:2:0 chroma keeps no finer detail."""
+    src = _write_clip(tmp_path / "still.mkv", [_mid_grey_texture()] * 8)
+    _, frames = read_video(src)
+    key_ab = _keyframe_with(frames[0], _stripes(frames[0].shape[:2], 2, (18, 10), (-12, 16)),
+                            tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=CoarseFlat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+        codec="ffv1")
+    _, out = read_video(dst)
+    assert len(out) == 8
+    for i, rgb in enumerate(out):
+        error = np.abs(color.rgb_to_lab(rgb)[1] - key_ab)[2:-2, 2:-2]
+        assert error.mean() < 2.0 and np.percentile(error, 99) < 6.0, (i, error.mean())
+
+
+def _pan(i: int, h: int = 96, w: int = 128) -> np.ndarray:
+    """A block texture panning right 3 pixels a frame."""
+    blocks = np.random.default_rng(1).integers(60, 200, (h // 4, w // 4 + 8)).astype(np.uint8)
+    img = np.roll(blocks.repeat(4, 0).repeat(4, 1), 3 * i, 1)[:, :w]
+    return np.repeat(img[..., None], 3, -1)
+
+
+def test_moving_detail_is_sampled_where_it_moved(tmp_path):
+    """Colour stripes on a pan of 3 pixels a frame (stripes the lightness does not show): on
+    the last frame they are found shifted by the motion, not left in place."""
+    src = _write_clip(tmp_path / "pan.mkv", [_pan(i) for i in range(9)])
+    _, frames = read_video(src)
+    key_ab = _keyframe_with(frames[0], _stripes(frames[0].shape[:2], 8, (25.0, 20.0),
+                                                (-15.0, 25.0)), tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+        stabilize=False, codec="ffv1")
+    _, out = read_video(dst)
+    last = color.rgb_to_lab(out[8])[1][8:-8, 40:-8]  # away from where new content entered
+
+    def error(shift: int) -> float:
+        return float(np.abs(last - key_ab[8:-8, 40 - shift:-8 - shift]).mean())
+
+    # Half a stripe period less motion would put the other colour on every stripe.
+    assert error(24) < 4.0 and error(16) > 4 * error(24), (error(24), error(16))
+
+
+def test_colour_fades_with_a_fade_to_black(tmp_path):
+    """A still shot fading out: the keyframe's chroma shrinks with the lightness, as a
+    lighting change's does in Lab (in proportion to L + 16), instead of staying as saturated
+    on ever darker frames."""
+    still = _mid_grey_texture().astype(np.float32)
+    images = [np.clip(still * (1.0 - 0.05 * i) + 0.5, 0, 255).astype(np.uint8) for i in range(9)]
+    src = _write_clip(tmp_path / "fade.mkv", images)
+    _, frames = read_video(src)
+    paint(frames[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+        codec="ffv1")
+    _, out = read_video(dst)
+    L0, Ln = (float(color.rgb_to_l(frames[i]).mean()) for i in (0, 8))
+    chroma0, chroma_n = (float(np.hypot(*mean_ab(out[i]))) for i in (0, 8))
+    assert chroma_n / chroma0 == pytest.approx((Ln + 16) / (L0 + 16), rel=0.15), \
+        (chroma_n / chroma0, (Ln + 16) / (L0 + 16))
+    assert is_key(mean_ab(out[8]) * (L0 + 16) / (Ln + 16))  # the keyframe's hue, darker
+
+
+def test_content_entering_a_shot_keeps_the_colour_it_got(tmp_path):
+    """Where no keyframe colour is trusted (content the pan brings in), what the frame before
+    had there follows the motion: content that entered early keeps the colour the model gave
+    it then, even as the model's colour changes from frame to frame."""
+    from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe
+
+    lightness = [color.rgb_to_l(_pan(i)) for i in range(9)]
+    key = paint(_pan(0), KEY_AB, tmp_path / "k.png")
+    guide = KeyframeGuide([PlacedKeyframe(Keyframe(str(key), 0.0), 0)], None,
+                          lightness[0].shape, spread=lambda L, ab, target, trust: ab)
+    for i, L in enumerate(lightness):
+        model = np.broadcast_to(np.float32((-20.0 + 5 * i, -30.0)), L.shape + (2,)).copy()
+        ab, overlay = guide(i, L, model)
+    entered = (slice(8, -8), slice(12, 20))  # came in at the left edge at frames 2 to 4
+    assert overlay.share[entered].max() < 0.1  # no keyframe colour there
+    # The model now says a = 20 there, said -10 to 0 when it came in.
+    assert ab[entered][..., 0].mean() < 10.0, ab[entered][..., 0].mean()

@@ -14,16 +14,20 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from itertools import islice
-from typing import Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from vidcolor import color
-from vidcolor.colorize import finish_rgb, render_shape, resize_l
+from vidcolor.colorize import finish_rgb, gamut_radius, render_shape, resize_l
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions, max_batch_size
+from vidcolor.upsample import upsample_ab
 from vidcolor.video.stabilize import Stabilizer
+
+if TYPE_CHECKING:
+    from vidcolor.video.keyframes import KeyframeOverlay
 
 __all__ = ["Frame", "FrameColorizer", "batch_size_for", "batched", "default_batch_size"]
 
@@ -88,6 +92,9 @@ class Frame:
         At render size.
     ab : ndarray of float32, shape (h, w, 2), in about [-110, 110], or None
         Set by :meth:`FrameColorizer.colorize_batch` (stabilized, at render size).
+    keyed : KeyframeOverlay or None
+        Set with ``ab`` where a keyframe's colour reaches the frame: laid over the upsampled
+        ``ab`` at full resolution (:class:`vidcolor.video.keyframes.KeyframeOverlay`).
     state : dict or None
         The stabilizer's state after this frame, when it is to be saved with the segment
         this frame ends (what a resumed job continues from).
@@ -99,6 +106,7 @@ class Frame:
     L_full: np.ndarray
     L_small: np.ndarray
     ab: np.ndarray | None = None
+    keyed: KeyframeOverlay | None = None
     state: dict | None = None
     warmup: bool = False
 
@@ -114,8 +122,8 @@ class FrameColorizer:
     stabilizer : Stabilizer or None
         None: every frame is colorized on its own.
     guide : callable or None
-        ``guide(pts, L_small, ab) -> ab`` after stabilization, in display order, with
-        ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
+        ``guide(pts, L_small, ab) -> (ab, overlay or None)`` after stabilization, in display
+        order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     """
 
@@ -174,12 +182,13 @@ class FrameColorizer:
         return out
 
     def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
-        """Predict, stabilize and guide a batch of frames in display order; sets each ``ab``."""
+        """Predict, stabilize and guide a batch of frames in display order; sets each ``ab``
+        (and ``keyed``)."""
         ab = self.predict([f.L_small for f in frames], batch_size)
         for frame, ab_i in zip(frames, ab):
             frame.ab = self.stabilize(frame.L_small, ab_i)
             if self.guide is not None:
-                frame.ab = self.guide(frame.pts, frame.L_small, frame.ab)
+                frame.ab, frame.keyed = self.guide(frame.pts, frame.L_small, frame.ab)
         return frames
 
     @property
@@ -205,13 +214,18 @@ class FrameColorizer:
 
     @staticmethod
     def finish(frame: Frame, dtype=np.uint8) -> np.ndarray:
-        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`).
+        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`),
+        with the keyframes' full-resolution colour laid over where it reaches.
 
         Returns
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
+        if frame.keyed is None:
+            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
+        ab = frame.keyed.apply(upsample_ab(frame.ab, frame.L_small, frame.L_full), frame.L_full)
+        radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
+        return color.gamut_rgb(frame.L_full, ab, dtype, radius)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
                         batch_size: int = 8) -> Iterator[np.ndarray]:

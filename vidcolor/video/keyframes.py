@@ -1,42 +1,53 @@
-"""Colour keyframes for film: hand-coloured frames whose a/b follow the motion through a shot.
+"""Colour keyframes for film: hand-coloured frames whose colour follows the motion through a shot.
 
-A keyframe is a colour version of one frame, made by hand in any editor. Its a/b (the film's
-own lightness always stays) is carried through that frame's shot along the optical flow the
-stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`: DIS flow, forward-backward
-consistency, lightness agreement), forwards and backwards. Each pixel's *trust* in the carried
-colour is the weakest step's confidence on its way (an occlusion or a flow failure loses it for
-good; below :data:`MIN_TRUST` it counts as unknown), and each propagation has a *weight*
-against the model's colour that fades with the distance in frames from its keyframe
-(:data:`REACH_FRAMES`). Trusted pixels take the carried colour; the others take the model's
-own colour corrected by the differences spread edge-aware from the trusted pixels
-(:func:`vidcolor.propagate.spread_corrections`), so new content entering the shot gets colours
+A keyframe is a colour version of one frame, made by hand in any editor; only its a/b is taken
+(the film's own lightness always stays). What travels through the keyframe's shot, forwards and
+backwards, along the optical flow the stabilizer uses (:func:`vidcolor.video.stabilize.warp_step`:
+DIS flow, forward-backward consistency, lightness agreement) is not the colour but *where each
+pixel's colour comes from*: per render pixel, the displacement to its place in the keyframe's
+frame. Each step adds its flow to the displacement warped from the frame before, so no colour
+is resampled on the way; at the end (:meth:`vidcolor.video.frames.FrameColorizer.finish`) the
+keyframe's own a/b, at the keyframe's resolution, is sampled at the displacement upsampled to
+the film's (:class:`KeyframeOverlay`), so a still shot keeps the keyframe's chroma detail finer
+than the render size. The sampled colour is relit to the frame's lightness (:func:`_relit`:
+darker, its chroma shrinks in proportion to L + 16, as a lighting change's does in Lab), so a
+fade to black fades the colour too.
+
+Each pixel's *trust* in the carried colour is the weakest step's confidence on its way (an
+occlusion or a flow failure loses it for good; below :data:`MIN_TRUST` it counts as unknown;
+a place less than half a pixel outside the frame stays on its border pixel). Nothing fades by
+the distance from the keyframe: a colour lasts as long as the flow keeps trusting it. Trusted
+pixels take the carried colour. The others take, where the flow trusts that step, what the
+frame before had there (the colour given to content that entered the shot follows its
+motion), else the model's own colour corrected by the differences spread edge-aware from the
+trusted pixels (:func:`vidcolor.propagate.spread_corrections`), so new content gets colours
 consistent with the keyframe; the spread is weakened when the trusted pixels cover little of
-the frame (:data:`FULL_COVERAGE`), and the whole is blended with the model's colour by the
-weight. Several propagations reaching one frame are averaged by trust times weight. Colour
-never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the stabilizer's
-definition); a cut the detector misses still stops it, as the flow no longer agrees there.
+the frame (:data:`FULL_COVERAGE`). Several propagations reaching one frame are averaged by
+trust. Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the
+stabilizer's definition); a cut the detector misses still stops it, as the flow no longer
+agrees there.
 
-Forwards, the carried colour travels with the streaming pass (:class:`KeyframeGuide`, whose
-state is saved with each segment for ``--resume``). Backwards needs the later frames first:
-before the stages start, :func:`backward_pass` decodes the window from where the job starts to
-its last keyframe once, keeping only the current shot's render-size lightness (float16, on
-disk in the work folder), and at each keyframe walks back to its shot's start, storing the
-carried a/b and trust per frame (float16, render size, in the work folder). Memory stays a
-few render-size frames; disk holds, per keyframe, one float16 a/b-and-trust frame at render
-size for each frame of its shot before it that the colour still reaches (the walk stops where
-the weight has faded or no pixel is trusted), plus one float16 lightness frame at render size
-for each frame of the current shot during the pass.
+Forwards, the propagation travels with the streaming pass (:class:`KeyframeGuide`, whose state
+is saved with each segment for ``--resume``). Backwards needs the later frames first: before
+the stages start, :func:`backward_pass` decodes the window from where the job starts to its
+last keyframe once, keeping only the current shot's render-size lightness (float16, on disk in
+the work folder), and at each keyframe walks back to its shot's start, storing displacement
+and trust per frame (float16, render size, in the work folder); it never reads a keyframe's
+picture. Memory stays a few render-size frames, plus each keyframe's Lab at its own
+resolution while its propagations reach the frames being coloured; disk holds, per keyframe,
+one float16 displacement-and-trust frame at render size for each frame of its shot before it
+that a trusted pixel still reaches, plus one float16 lightness frame at render size for each
+frame of the current shot during the pass.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import av.error
 import cv2
@@ -52,21 +63,11 @@ from vidcolor.video.probe import VideoInfo, open_input
 from vidcolor.video.stabilize import (DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
                                       warp_step)
 
-#: One propagation reaching a frame: a/b and flow trust (h, w, 3) float32, and its weight
-#: against the model's colour, fading with the distance in frames from its keyframe.
-Carried = tuple[np.ndarray, float]
+__all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "PlacedKeyframe",
+           "backward_pass", "place_keyframes"]
 
-__all__ = ["BackwardStore", "KeyframeGuide", "PlacedKeyframe", "REACH_FRAMES",
-           "backward_pass", "keyframe_ab", "place_keyframes"]
-
-#: Frames over which a carried colour's weight against the model's falls to exp(-1): long, as
-#: archival shots can hold still for many seconds and the flow trust already stops a colour
-#: that lost its way.
-REACH_FRAMES = 600.0
 #: Flow trust below which a pixel's carried colour counts as unknown.
 MIN_TRUST = 0.3
-#: Weight below which a propagation stops (its colour no longer matters).
-MIN_WEIGHT = 0.02
 #: Share of the frame the carried colour must still cover for its corrections to be spread
 #: to the rest at full strength (less: proportionally less), so that a few pixels the flow
 #: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
@@ -78,7 +79,6 @@ FLAT_SPREAD = 1.5
 FLAT_WINDOW = 9
 #: Largest relative difference of a keyframe's aspect ratio from the film's (it is resized).
 ASPECT_TOLERANCE = 0.01
-_FADE = math.exp(-1.0 / REACH_FRAMES)
 
 
 @dataclass(frozen=True)
@@ -107,23 +107,6 @@ def _check_picture(keyframe: Keyframe, info: VideoInfo) -> None:
     if abs(ratio - 1.0) > ASPECT_TOLERANCE:
         raise VidcolorError(f"{keyframe.path}: keyframe is {w}x{h}, the film {info.width}x"
                             f"{info.height} (another aspect ratio)")
-
-
-def keyframe_ab(keyframe: Keyframe, shape: tuple[int, int]) -> np.ndarray:
-    """The keyframe's a/b at the render shape.
-
-    Parameters
-    ----------
-    keyframe : Keyframe
-    shape : (h, w)
-        The render shape of the film's frames.
-
-    Returns
-    -------
-    ndarray of float32, shape (h, w, 2), in about [-110, 110]
-    """
-    _, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
-    return cv2.resize(ab, shape[::-1], interpolation=cv2.INTER_AREA)
 
 
 def _window_pts(info: VideoInfo, window: Window, last_time: float) -> list[int]:
@@ -188,39 +171,95 @@ def place_keyframes(info: VideoInfo, options: VideoOptions) -> list[PlacedKeyfra
     return [PlacedKeyframe(k, p) for p, k in sorted(placed.items())]
 
 
-def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray) -> Carried | None:
-    """One step of a carried colour from one frame to the next (either direction).
+class Carried(NamedTuple):
+    """One propagation reaching a frame.
 
-    Parameters
+    Attributes
     ----------
-    carried : (ndarray of float32, shape (h, w, 3), float)
-        a/b and flow trust in the frame it comes from, and its weight.
-    L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
-
-    Returns
-    -------
-    (ndarray of float32, shape (h, w, 3), float) or None
-        In the frame it goes to: the trust is the weakest step's on the way; None once the
-        colour no longer matters.
+    where : ndarray of float32, shape (h, w, 3)
+        Per render pixel, the displacement (x, y, render pixels) to the place in the
+        keyframe's frame its colour comes from, and the flow trust on the way there, in [0, 1].
+    key : int
+        The keyframe's pts (:attr:`PlacedKeyframe.pts`).
     """
-    values, weight = carried
+
+    where: np.ndarray
+    key: int
+
+
+def _flows(L_from: np.ndarray, L_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flows of one step (:func:`vidcolor.video.stabilize.flow_pair`), the backward one's
+    places just outside the frame kept on its border (:func:`_onto_border`)."""
     # A fresh DIS object each time: one that has computed other flows can answer a little
     # differently at some sizes, and a resumed job must carry exactly what one run would.
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
     bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
+    return _onto_border(bwd), fwd
+
+
+def _warp(values: np.ndarray, L_from: np.ndarray, L_to: np.ndarray,
+          flows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel values (h, w, C) carried one step along the flows, and the step's trust.
+
+    Returns
+    -------
+    warped : ndarray of float32, shape (h, w, C + 1)
+        The values, then the lightness they had (``L_from`` warped).
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+    """
+    bwd, fwd = flows
     offset = float(L_to.mean() - L_from.mean())
-    warped, step_trust = warp_step(np.concatenate([values, L_from[..., None]], -1), L_from, L_to,
-                                   bwd, fwd, l_offset=offset)
+    warped, step_trust = warp_step(np.concatenate([values, L_from[..., None]], -1),
+                                   L_from, L_to, bwd, fwd, l_offset=offset)
     # Where the picture is flat any nearby flow carries the same colour, so there the flow's
     # own inconsistency (ambiguous in flat regions) does not count, only the lightness does.
-    agree = np.exp(-(warped[..., 3] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
+    agree = np.exp(-(warped[..., -1] + offset - L_to) ** 2 / (2 * DEFAULT_SIGMA_L ** 2))
     flat_trust = np.where(step_trust > 0, _flatness(L_to) * agree, 0.0)
-    warped = warped[..., :3]
-    warped[..., 2] = np.minimum(warped[..., 2], np.maximum(step_trust, flat_trust))
-    weight *= _FADE
-    if weight < MIN_WEIGHT or not (warped[..., 2] >= MIN_TRUST).any():
+    return warped, np.maximum(step_trust, flat_trust).astype(np.float32)
+
+
+def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray,
+           flows: tuple[np.ndarray, np.ndarray] | None = None) -> Carried | None:
+    """One step of a propagation from one frame to the next (either direction).
+
+    Parameters
+    ----------
+    carried : Carried
+        In the frame it comes from.
+    L_from, L_to : ndarray of float32, shape (h, w), in [0, 100]
+    flows : (ndarray, ndarray), optional
+        :func:`_flows` of the two, if known already.
+
+    Returns
+    -------
+    Carried or None
+        In the frame it goes to: the trust is the weakest step's on the way; None once no
+        pixel is trusted.
+    """
+    flows = flows or _flows(L_from, L_to)
+    warped, step_trust = _warp(carried.where, L_from, L_to, flows)
+    where = warped[..., :3]
+    # A pixel's place in the keyframe is where the one it came from had its own: the warped
+    # displacement plus this step's.
+    where[..., :2] += flows[0]
+    where[..., 2] = np.minimum(where[..., 2], step_trust)
+    if not (where[..., 2] >= MIN_TRUST).any():
         return None
-    return warped, weight
+    return Carried(where, carried.key)
+
+
+def _onto_border(flow: np.ndarray) -> np.ndarray:
+    """A flow (h, w, 2) whose places less than half a pixel outside the frame are moved onto
+    its border pixels: they are inside those pixels, and the warp would count them as having
+    left the frame (a still shot's border would lose its colour to the flow's noise)."""
+    h, w = flow.shape[:2]
+    out = flow.copy()
+    for axis, size, grid in ((0, w, np.arange(w, dtype=np.float32)[None, :]),
+                             (1, h, np.arange(h, dtype=np.float32)[:, None])):
+        place = grid + flow[..., axis]
+        near = (place > -0.5) & (place < size - 0.5)
+        out[..., axis] = np.where(near, np.clip(place, 0.0, size - 1.0), place) - grid
+    return out
 
 
 def _flatness(L: np.ndarray) -> np.ndarray:
@@ -232,13 +271,113 @@ def _flatness(L: np.ndarray) -> np.ndarray:
     return np.exp(-var / (2 * FLAT_SPREAD ** 2))
 
 
-def _start(ab: np.ndarray) -> Carried:
-    """A keyframe's own colour, fully trusted."""
-    return np.concatenate([ab, np.ones(ab.shape[:2] + (1,), np.float32)], -1), 1.0
+def _start(shape: tuple[int, int], key: int) -> Carried:
+    """A keyframe on its own frame: every pixel in its place, fully trusted."""
+    where = np.zeros(tuple(shape) + (3,), np.float32)
+    where[..., 2] = 1.0
+    return Carried(where, key)
+
+
+def _sample(image: np.ndarray, displacement: np.ndarray,
+            scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """A keyframe's values where the pixels of a frame of shape ``displacement.shape[:2]``
+    come from.
+
+    Parameters
+    ----------
+    image : ndarray of float32, shape (hk, wk, C)
+        The keyframe's values (its Lab), at any size.
+    displacement : ndarray of float32, shape (h, w, 2)
+        Per pixel, (x, y) to its place in the keyframe's frame, in pixels of this frame.
+    scale : (sx, sy)
+        Of the displacement's units in this frame's pixels (a displacement upsampled from
+        render size: the upsampling factor).
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, C)
+    """
+    h, w = displacement.shape[:2]
+    hk, wk = image.shape[:2]
+    xs = np.arange(w, dtype=np.float32)[None, :] + displacement[..., 0] * np.float32(scale[0])
+    ys = np.arange(h, dtype=np.float32)[:, None] + displacement[..., 1] * np.float32(scale[1])
+    # Pixel centres: the keyframe may be of another size than the frame.
+    map_x = (xs + 0.5) * np.float32(wk / w) - 0.5
+    map_y = (ys + 0.5) * np.float32(hk / h) - 0.5
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _relit(lab: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """A keyframe's a/b (sampled with its L, (h, w, 3)) on a frame with lightness ``L``
+    (h, w): darker, the chroma shrinks in proportion to L + 16, as a lighting change's does
+    in Lab (XYZ scaled by k scales L + 16, a and b alike by the cube root of k); never more
+    chroma than the keyframe had.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    ratio = np.clip((L + 16.0) / (lab[..., 0] + 16.0), 0.0, 1.0)
+    return (lab[..., 1:] * ratio[..., None]).astype(np.float32)
+
+
+class _KeyChroma:
+    """A keyframe's Lab (float32, L in [0, 100]) at its own resolution and at the render
+    size."""
+
+    def __init__(self, keyframe: Keyframe, shape: tuple[int, int]):
+        L, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
+        self.full = np.concatenate([L[..., None], ab], -1).astype(np.float32)
+        self.small = cv2.resize(self.full, shape[::-1], interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class KeyframeOverlay:
+    """The keyframes' own full-resolution colour for one frame, laid over its upsampled a/b.
+
+    Attributes
+    ----------
+    parts : list of (ndarray, ndarray, ndarray)
+        Per propagation reaching the frame: its keyframe's Lab at the keyframe's resolution
+        (hk, wk, 3), shared between frames; the displacement to the keyframe (h, w, 2, render
+        pixels); its trust (h, w).
+    share : ndarray of float32, shape (h, w), in [0, 1]
+        How much of each render pixel's colour is the carried colour (the propagations'
+        largest trust, 0 below :data:`MIN_TRUST`; the rest: the render-size a/b the guide
+        returned).
+    """
+
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    share: np.ndarray
+
+    def apply(self, ab_full: np.ndarray, L_full: np.ndarray) -> np.ndarray:
+        """The frame's full-resolution a/b (H, W, 2) with the keyframes' colour laid over.
+
+        Each propagation samples its keyframe's own a/b at the upsampled displacement, so on
+        trusted pixels the output keeps the keyframe's full-resolution detail; relit to the
+        frame's own lightness ``L_full`` (H, W), in [0, 100].
+        """
+        H, W = ab_full.shape[:2]
+        h, w = self.share.shape
+        scale = (W / w, H / h)
+
+        def up(x: np.ndarray) -> np.ndarray:
+            return cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
+
+        total = np.zeros((H, W), np.float32)
+        carried = np.zeros((H, W, 2), np.float32)
+        for lab_key, displacement, share in self.parts:
+            share_full = up(share)
+            carried += share_full[..., None] * _relit(_sample(lab_key, up(displacement), scale),
+                                                      L_full)
+            total += share_full
+        carried /= np.maximum(total, 1e-6)[..., None]
+        s = np.clip(up(self.share), 0.0, 1.0)[..., None]
+        return (s * carried + (1.0 - s) * ab_full).astype(np.float32)
 
 
 class BackwardStore:
-    """The backwards-carried colours of a job: per frame, a/b and confidence, on disk.
+    """The backwards-carried propagations of a job: per frame, displacement and trust, on disk.
 
     Parameters
     ----------
@@ -253,34 +392,34 @@ class BackwardStore:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         self.shape = tuple(shape)
-        # pts -> (file number, row, weight)
-        self.rows: dict[int, list[tuple[int, int, float]]] = {}
-        self.files = 0
+        # pts -> (file number, row)
+        self.rows: dict[int, list[tuple[int, int]]] = {}
+        self.keys: list[int] = []  # file number -> its keyframe's pts
 
-    def _row_bytes(self) -> int:
-        return self.shape[0] * self.shape[1] * 3 * 2
+    def _row_values(self) -> int:
+        return self.shape[0] * self.shape[1] * 3
 
-    def write(self, carried: list[tuple[int, Carried]]) -> None:
-        """Store one keyframe's backward propagation: ``(pts, carried)`` pairs."""
-        path = self.folder / f"back{self.files:05d}.f16"
-        with open(path, "wb") as f:
-            for row, (pts, (values, weight)) in enumerate(carried):
-                f.write(values.astype(np.float16).tobytes())
-                self.rows.setdefault(pts, []).append((self.files, row, weight))
-        self.files += 1
+    def write(self, key: int, carried: list[tuple[int, Carried]]) -> None:
+        """Store one keyframe's (pts ``key``) backward propagation: ``(pts, carried)`` pairs."""
+        number = len(self.keys)
+        with open(self.folder / f"back{number:05d}.f16", "wb") as f:
+            for row, (pts, c) in enumerate(carried):
+                f.write(c.where.astype(np.float16).tobytes())
+                self.rows.setdefault(pts, []).append((number, row))
+        self.keys.append(key)
 
     def get(self, pts: int) -> list[Carried]:
-        """The colours carried back to a frame."""
+        """The propagations carried back to a frame."""
         out = []
-        for number, row, weight in self.rows.get(pts, ()):
+        for number, row in self.rows.get(pts, ()):
             data = np.fromfile(self.folder / f"back{number:05d}.f16", np.float16,
-                               count=self.shape[0] * self.shape[1] * 3,
-                               offset=row * self._row_bytes())
-            out.append((data.reshape(*self.shape, 3).astype(np.float32), weight))
+                               count=self._row_values(), offset=row * self._row_values() * 2)
+            out.append(Carried(data.reshape(*self.shape, 3).astype(np.float32),
+                               self.keys[number]))
         return out
 
     def describe(self) -> dict:
-        return {"files": self.files, "frames": len(self.rows)}
+        return {"files": len(self.keys), "frames": len(self.rows)}
 
 
 class _ShotLightness:
@@ -306,9 +445,10 @@ class _ShotLightness:
         return data.reshape(self.shape).astype(np.float32)
 
 
-def _walk_back(shot: _ShotLightness, ab: np.ndarray) -> list[tuple[int, Carried]]:
-    """Carry a keyframe's a/b (on the shot's last stored frame) back towards the shot's start."""
-    carried: Carried | None = _start(ab)
+def _walk_back(shot: _ShotLightness, key: int) -> list[tuple[int, Carried]]:
+    """Carry a keyframe (pts ``key``, the shot's last stored frame) back towards the shot's
+    start."""
+    carried: Carried | None = _start(shot.shape, key)
     walked = []
     L_next = shot.lightness(len(shot.pts) - 1)
     for i in range(len(shot.pts) - 2, -1, -1):
@@ -359,7 +499,8 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
         hist_prev = hist
         shot.append(frame.pts, L)
         while todo and frame.pts >= todo[0].pts:
-            store.write(_walk_back(shot, keyframe_ab(todo.pop(0).keyframe, shape)))
+            key = todo.pop(0).pts
+            store.write(key, _walk_back(shot, key))
         if not todo:
             break
     shot.path.unlink(missing_ok=True)
@@ -367,24 +508,28 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
     return store
 
 
-def _combine(candidates: list[Carried]) -> tuple[np.ndarray, np.ndarray, float]:
+def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma], L: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, list]:
     """Several propagations reaching one frame, as one.
 
     Returns
     -------
     ab_target : ndarray of float32, shape (h, w, 2)
-        Their a/b, averaged by trust times weight.
+        Their keyframes' render-size a/b where each pixel comes from (relit to the frame's
+        lightness ``L``), averaged by trust.
     trust : ndarray of float32, shape (h, w), in [0, 1]
         The largest trust, 0 below :data:`MIN_TRUST`.
-    weight : float in [0, 1]
-        The largest weight of a propagation.
+    parts : list
+        Per propagation, what :class:`KeyframeOverlay` samples at full resolution.
     """
-    share = np.stack([v[..., 2] * w for v, w in candidates])
-    total = np.maximum(share.sum(0), 1e-6)[..., None]
-    ab = sum(v[..., :2] * s[..., None] for (v, _), s in zip(candidates, share)) / total
-    trust = np.stack([v[..., 2] for v, _ in candidates]).max(0)
+    share = [c.where[..., 2] for c in candidates]
+    total = np.maximum(sum(share), 1e-6)[..., None]
+    ab = sum(_relit(_sample(chroma[c.key].small, c.where[..., :2]), L) * s[..., None]
+             for c, s in zip(candidates, share)) / total
+    trust = np.stack(share).max(0)
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
-    return ab.astype(np.float32), trust, max(w for _, w in candidates)
+    parts = [(chroma[c.key].full, c.where[..., :2], s) for c, s in zip(candidates, share)]
+    return ab.astype(np.float32), trust, parts
 
 
 class KeyframeGuide:
@@ -394,7 +539,7 @@ class KeyframeGuide:
     ----------
     placed : list of PlacedKeyframe
     backward : BackwardStore or None
-        The colours carried backwards (:func:`backward_pass`).
+        The propagations carried backwards (:func:`backward_pass`).
     shape : (h, w)
         The render shape.
     spread : callable
@@ -406,6 +551,7 @@ class KeyframeGuide:
 
     def __init__(self, placed: list[PlacedKeyframe], backward: BackwardStore | None,
                  shape: tuple[int, int], spread: Callable, from_pts: int | None = None):
+        self.keyframes = {p.pts: p.keyframe for p in placed}
         self.pending = [p for p in placed if from_pts is None or p.pts >= from_pts]
         self.backward = backward
         self.shape = tuple(shape)
@@ -413,6 +559,11 @@ class KeyframeGuide:
         self._L: np.ndarray | None = None
         self._hist: np.ndarray | None = None
         self._carried: Carried | None = None
+        # The keyframes' pictures read, by pts: only those reaching the current frame.
+        self._chroma: dict[int, _KeyChroma] = {}
+        # The last frame's render-size a/b while a keyframe reaches it: where the carried
+        # colour is not trusted, what the frame before had there follows the motion.
+        self._fill: np.ndarray | None = None
 
     def get_state(self) -> dict[str, np.ndarray]:
         """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
@@ -420,8 +571,10 @@ class KeyframeGuide:
         if self._L is not None:
             state["keyframe_L"] = self._L.copy()
         if self._carried is not None:
-            state["keyframe_carried"] = self._carried[0].copy()
-            state["keyframe_weight"] = np.float64(self._carried[1])
+            state["keyframe_where"] = self._carried.where.copy()
+            state["keyframe_pts"] = np.int64(self._carried.key)
+        if self._fill is not None:
+            state["keyframe_fill"] = self._fill.copy()
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
@@ -429,10 +582,12 @@ class KeyframeGuide:
         self._L = state.get("keyframe_L")
         self._hist = None if self._L is None else l_histogram(self._L)
         self._carried = None
-        if "keyframe_carried" in state:
-            self._carried = (state["keyframe_carried"], float(state["keyframe_weight"]))
+        self._fill = state.get("keyframe_fill")
+        if "keyframe_where" in state:
+            self._carried = Carried(state["keyframe_where"], int(state["keyframe_pts"]))
 
-    def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray) -> np.ndarray:
+    def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray
+                 ) -> tuple[np.ndarray, KeyframeOverlay | None]:
         """The frame's a/b with the keyframes' colour.
 
         Parameters
@@ -445,30 +600,57 @@ class KeyframeGuide:
 
         Returns
         -------
-        ndarray of float32, shape (h, w, 2)
+        ab : ndarray of float32, shape (h, w, 2)
+            The frame's render-size a/b where it is not the carried colour.
+        overlay : KeyframeOverlay or None
+            The carried colour, to lay over ``ab`` once upsampled; None where no keyframe
+            reaches the frame (``ab`` is then the model's).
         """
         hist = l_histogram(L)
+        flows = None
         if is_cut(self._hist, hist):
-            self._carried = None
-        elif self._carried is not None:
-            self._carried = _carry(self._carried, self._L, L)
+            self._carried = self._fill = None
+        elif self._L is not None and (self._carried is not None or self._fill is not None):
+            flows = _flows(self._L, L)
+        if self._carried is not None and flows is not None:
+            self._carried = _carry(self._carried, self._L, L, flows)
         if self.pending and pts >= self.pending[0].pts:
-            self._carried = _start(keyframe_ab(self.pending.pop(0).keyframe, self.shape))
+            self._carried = _start(self.shape, self.pending.pop(0).pts)
+        fill = None
+        if self._fill is not None and flows is not None:
+            warped, fill_trust = _warp(self._fill, self._L, L, flows)
+            fill = (_relit(warped[..., [2, 0, 1]], L), fill_trust)
         self._L, self._hist = L, hist
         candidates = [] if self._carried is None else [self._carried]
         if self.backward is not None:
             candidates += self.backward.get(pts)
+        needed = {c.key for c in candidates}
+        self._chroma = {k: self._chroma.get(k) or _KeyChroma(self.keyframes[k], self.shape)
+                        for k in needed}
         if not candidates:
-            return ab_model
-        return self._guided(L, ab_model, *_combine(candidates))
+            self._fill = None
+            return ab_model, None
+        ab_target, trust, parts = _combine(candidates, self._chroma, L)
+        rest = self._untrusted(L, ab_model, ab_target, trust, fill)
+        t = trust[..., None]
+        self._fill = (t * ab_target + (1.0 - t) * rest).astype(np.float32)
+        return rest, KeyframeOverlay(parts, trust)
 
-    def _guided(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
-                trust: np.ndarray, weight: float) -> np.ndarray:
-        """Trusted pixels take the carried colour, the others the model's corrected by the
-        spread differences (in proportion to how much of the frame is covered); all of it
-        weighed against the model's own colour by the propagation's weight."""
+    def _untrusted(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
+                   trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """The colour of the pixels where the carried colour is not trusted (its share is
+        ``trust``): what the frame before had there where that step is trusted (``fill``:
+        a/b and trust), else the model's corrected by the spread differences (in proportion
+        to how much of the frame is covered).
+
+        Returns
+        -------
+        ndarray of float32, shape (h, w, 2)
+        """
         coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
         corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
-        t = trust[..., None]
-        guided = t * ab_target + (1.0 - t) * (ab_model + coverage * (corrected - ab_model))
-        return (weight * guided + (1.0 - weight) * ab_model).astype(np.float32)
+        filled = ab_model + coverage * (corrected - ab_model)
+        if fill is not None:
+            ab_fill, fill_trust = fill
+            filled += fill_trust[..., None] * (ab_fill - filled)
+        return filled.astype(np.float32)
