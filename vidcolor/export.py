@@ -76,18 +76,16 @@ def describe(model, fmt: str, size: tuple[int, int] | None, precision: str,
              names=None) -> dict:
     """The JSON written beside an export: input and output conventions, versions, model.
     ``size`` None: open height and width (``null`` in the shapes)."""
-    from vidcolor.models.tracing import MULTIPLE
-
-    s = model.nets.stride
+    s, multiple = model.nets.stride, model.multiple
     h, w = size or (None, None)
     out_h, out_w = (None, None) if size is None else (h // s, w // s)
     names = names or {}
     where = ("of the picture resized to this height and width" if size else
-             f"of the picture, its height and width padded or resized to multiples of {MULTIPLE}")
+             f"of the picture, its height and width padded or resized to multiples of {multiple}")
     return {
         "vidcolor": __version__, "model": model.name, "format": fmt, "precision": precision,
         "input": {"name": names.get("input", "L"), "shape": [None, h, w, 1], "dtype": "float32",
-                  "multiple_of": MULTIPLE,
+                  "multiple_of": multiple,
                   "meaning": f"CIE L* (D65) {where}, in [0, 100]; batch size open"},
         "output": {"name": names.get("output"), "shape": [None, out_h, out_w, 2],
                    "dtype": "float32", "stride": s, "scale": 128,
