@@ -10,7 +10,7 @@ predicted once; a simulated user (:func:`vidcolor.hints.sample_hints`, the same 
 guided by the full-resolution L, gamut-fitted), and its PSNR compared with the naive local
 baseline of ``vidcolor eval`` (Gaussian-weighted corrections).
 
-With ``--grid`` every combination of edge scale, hint strength and prior is measured, and the
+With ``--grid`` every combination of the settings in :data:`GRID` is measured, and the
 rule fixed before the first run picks the one with the best mean PSNR over the hint counts.
 The grid is meant for training photos (e.g. ``train/bsd200 --every 5``), not for the sets the
 results are reported on.
@@ -19,6 +19,7 @@ results are reported on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -35,7 +36,11 @@ from vidcolor.models.runtimes import load_color_model
 from vidcolor.options import ImageOptions
 from vidcolor.upsample import upsampler
 
-GRID = {"sigma": (1.0, 2.0, 4.0, 8.0), "strength": (100.0,), "prior": (1e-7, 1e-6, 1e-5, 1e-4)}
+# The fields of vidcolor.propagate.CorrectionSpread a grid run varies (the last grid run's, around the values
+# it chose; see benchmarks/RESULTS.md).
+GRID = {"nonlocal_tie": (0.01, 0.03, 0.1),
+        "scales": ((10.0, 10.0, 30 / 128), (10.0, 10.0, 50 / 128), (10.0, 10.0, 100 / 128)),
+        "prior": (1e-6, 1e-5, 1e-4)}
 
 
 def finish(L_full, ab_small, L_small, shape):
@@ -62,13 +67,14 @@ def photo_cases(colorizer, path, counts, seed):
 def measure(cases, params):
     """Mean PSNR per count with ``params`` (None: the local baseline)."""
     scores = {}
+    spread = None if params is None else dataclasses.replace(propagate.PHOTO_SPREAD, **params)
     for truth, L, ab_small, L_small, ab_pred, hints in cases:
         for n, h in hints.items():
             if params is None:
                 rgb = color.gamut_rgb(L, hints_module.local_shift(ab_pred, h), np.uint8)
             else:
                 ab_hint, mask = hints_module.raster(h, L_small.shape)
-                ab = propagate.spread_corrections(L_small, ab_small, ab_hint, mask, **params)
+                ab = spread(L_small, ab_small, ab_hint, mask)
                 rgb = finish(L, ab, L_small, truth.shape[:2])
             scores.setdefault(n, []).append(psnr(rgb, truth))
     return {n: float(np.mean(v)) for n, v in scores.items()}

@@ -26,7 +26,7 @@ from vidcolor import hints as hints_module
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.options import ImageOptions
-from vidcolor.propagate import spread_corrections
+from vidcolor.propagate import PHOTO_SPREAD
 from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
@@ -272,7 +272,7 @@ class ImageColorizer:
         full_shape : (H, W)
         hints : vidcolor.hints.Hints, optional
             User hints on the picture: the input of a model with ``uses_hints``; any other
-            model's a/b is corrected by them (:func:`vidcolor.propagate.spread_corrections`).
+            model's a/b is corrected by them (:data:`vidcolor.propagate.PHOTO_SPREAD`).
 
         Returns
         -------
@@ -297,7 +297,7 @@ class ImageColorizer:
                                  hints=None if planes is None else planes(plan.work_shape))
         if hints is not None and planes is None:
             ab_hint, mask = hints_module.raster(hints, L_small.shape)
-            ab = spread_corrections(L_small, ab, ab_hint, mask)
+            ab = PHOTO_SPREAD(L_small, ab, ab_hint, mask)
         return ab, L_small
 
     def colorize(self, rgb: np.ndarray, out: np.ndarray | None = None,

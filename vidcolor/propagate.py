@@ -2,121 +2,201 @@
 
 A user fixes the colour at a few places (hints, or a whole frame propagated by optical flow,
 with a confidence). The model's own colour is then corrected everywhere, by the hints' a/b
-minus the model's, spread so that it follows the picture's lightness: a correction crosses
-smooth regions freely and stops at edges, where the lightness changes. This is Levin,
-Lischinski and Weiss's "colorization using optimization" (SIGGRAPH 2004) applied to the
-*correction* of a model's colour rather than to the colour itself, so that where no hint
-reaches (beyond strong edges) the model's own colour remains:
+minus the model's, spread so that it follows the picture: a correction crosses smooth regions
+freely and stops at edges, where the lightness changes, and it jumps to pixels elsewhere that
+look alike (same lightness, same colour from the model, not too far), so one hint on a sky
+torn by branches reaches all of it. This is Levin, Lischinski and Weiss's "colorization using
+optimization" (SIGGRAPH 2004) with the non-local ties of KNN matting (Chen, Li and Tang, CVPR
+2012), applied to the *correction* of a model's colour rather than to the colour itself, so
+that where no hint reaches the model's own colour remains:
 
-    minimize  sum_{r~s} w_rs (x_r - x_s)^2 + lambda sum_r c_r (x_r - d_r)^2 + eps sum_r x_r^2
+    minimize  sum_{r~s} w_rs (x_r - x_s)^2 + kappa sum_{s in N(r)} v_rs (x_r - x_s)^2
+              + lambda sum_r c_r (x_r - d_r)^2 + eps sum_r x_r^2
 
 over the correction x, with d the target-minus-model a/b, c the confidence of each pixel's
-target, and neighbour weights
-w_rs = exp(-(L_r - L_s)^2 / (2 sigma^2)). The system is sparse and solved directly at a
-working resolution of at most :data:`MAX_SOLVE_PIXELS`; the correction is smooth except at
-edges, and the caller's upsampler puts edges back at full resolution.
+target, 4-neighbour weights w_rs = exp(-(L_r - L_s)^2 / (2 sigma^2)), N(r) the k pixels
+nearest to r in the feature space f = (L / s_L, a / s_ab, b / s_ab, x / s_xy, y / s_xy) of
+lightness, the model's a/b and place, and v_rs = exp(-|f_r - f_s|^2 / 2). The system is
+sparse and solved directly at a working resolution of at most ``max_pixels``; the
+correction is smooth except at edges, and the caller's upsampler puts edges back at full
+resolution.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["spread_corrections", "MAX_SOLVE_PIXELS"]
-
-# The solve's size: sparse LU of a 5-point system of this many unknowns takes well under a
-# second and a few hundred megabytes; larger pictures are solved shrunk.
-MAX_SOLVE_PIXELS = 1 << 16
-
-# Fixed on a tuning set of training photos before any validation set was looked at (see
-# benchmarks/RESULTS.md, "Hints for photos").
-EDGE_SIGMA = 2.0      # L units: neighbours this far apart in lightness are weakly tied
-HINT_STRENGTH = 100.0 # lambda: how hard a confident pixel holds its target
-PRIOR = 1e-5          # eps: a pull towards no correction, so every pixel is determined
+__all__ = ["CorrectionSpread", "PHOTO_SPREAD", "FILM_SPREAD"]
 
 
-def spread_corrections(L: np.ndarray, ab_pred: np.ndarray, ab_target: np.ndarray,
-                       weight: np.ndarray, sigma: float = EDGE_SIGMA,
-                       strength: float = HINT_STRENGTH, prior: float = PRIOR) -> np.ndarray:
-    """The model's a/b corrected towards targets known at some pixels, spread edge-aware.
+@dataclass(frozen=True)
+class CorrectionSpread:
+    """The module's energy with its constants; called, it spreads corrections.
 
     Parameters
     ----------
-    L : ndarray of float32, shape (H, W)
-        Lightness in [0, 100]; its edges stop the corrections.
-    ab_pred : ndarray of float32, shape (H, W, 2)
-        The model's a/b, Lab units in about [-128, 127].
-    ab_target : ndarray of float32, shape (H, W, 2)
-        The wanted a/b where ``weight`` > 0 (anything elsewhere).
-    weight : ndarray of float32, shape (H, W) or (H, W, 1)
-        Confidence of each pixel's target in [0, 1]; 0 where nothing is known.
-    sigma, strength, prior : float
-        The edge scale in L units, how hard a confident pixel holds its target, and the pull
-        towards no correction (see the module's docstring).
-
-    Returns
-    -------
-    ndarray of float32, shape (H, W, 2)
-        ``ab_pred`` itself when no weight is positive; else the corrected a/b, in
-        [-128, 127].
+    max_pixels : int
+        The solve's size: larger pictures are solved shrunk.
+    sigma : float
+        Edge scale of the 4-neighbour ties, L units.
+    strength : float
+        lambda: how hard a confident pixel holds its target.
+    prior : float
+        eps: a pull towards no correction, so every pixel is determined.
+    neighbours : int
+        k: non-local ties of each pixel (0: none, Levin et al. alone).
+    nonlocal_tie : float
+        kappa: their strength against a 4-neighbour tie's (at most 1).
+    scales : (s_L, s_ab, s_xy)
+        The feature space's units: Lab units for lightness and a/b, a fraction of the solve
+        grid's side sqrt(h w) for place.
     """
-    weight = np.asarray(weight, np.float32).reshape(L.shape)
-    if not np.any(weight > 0):
-        return ab_pred
-    import cv2
 
-    H, W = L.shape
-    d = (np.asarray(ab_target, np.float32) - ab_pred) * weight[..., None]
-    scale = min(1.0, float(np.sqrt(MAX_SOLVE_PIXELS / (H * W))))
-    h, w = max(1, round(H * scale)), max(1, round(W * scale))
-    if (h, w) != (H, W):
-        L_s = cv2.resize(L, (w, h), interpolation=cv2.INTER_AREA)
-        c = cv2.resize(weight, (w, h), interpolation=cv2.INTER_AREA)
-        dw = cv2.resize(d, (w, h), interpolation=cv2.INTER_AREA)
-    else:
-        L_s, c, dw = L, weight, d
-    # dw is the confidence-weighted correction; per pixel d = dw / c where c > 0.
-    x = solve_corrections(L_s.astype(np.float32), dw.astype(np.float32), c.astype(np.float32),
-                          sigma, strength, prior)
-    if (h, w) != (H, W):
-        x = cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
-    return np.clip(ab_pred + x, -128.0, 127.0).astype(np.float32)
+    max_pixels: int = 1 << 14
+    sigma: float = 2.0
+    strength: float = 100.0
+    prior: float = 1e-4
+    neighbours: int = 10
+    nonlocal_tie: float = 0.03
+    scales: tuple[float, float, float] = (10.0, 10.0, 50.0 / 128.0)
+
+    def __call__(self, L: np.ndarray, ab_pred: np.ndarray, ab_target: np.ndarray,
+                 weight: np.ndarray) -> np.ndarray:
+        """The model's a/b corrected towards targets known at some pixels, spread edge-aware.
+
+        Parameters
+        ----------
+        L : ndarray of float32, shape (H, W)
+            Lightness in [0, 100]; its edges stop the corrections.
+        ab_pred : ndarray of float32, shape (H, W, 2)
+            The model's a/b, Lab units in about [-128, 127]; pixels it colours alike share
+            corrections.
+        ab_target : ndarray of float32, shape (H, W, 2)
+            The wanted a/b where ``weight`` > 0 (anything elsewhere).
+        weight : ndarray of float32, shape (H, W) or (H, W, 1)
+            Confidence of each pixel's target in [0, 1]; 0 where nothing is known.
+
+        Returns
+        -------
+        ndarray of float32, shape (H, W, 2)
+            ``ab_pred`` itself when no weight is positive; else the corrected a/b, in
+            [-128, 127].
+        """
+        weight = np.asarray(weight, np.float32).reshape(L.shape)
+        if not np.any(weight > 0):
+            return ab_pred
+        import cv2
+
+        H, W = L.shape
+        ab_pred = np.asarray(ab_pred, np.float32)
+        d = (np.asarray(ab_target, np.float32) - ab_pred) * weight[..., None]
+        scale = min(1.0, float(np.sqrt(self.max_pixels / (H * W))))
+        h, w = max(1, round(H * scale)), max(1, round(W * scale))
+        planes = (np.asarray(L, np.float32), ab_pred, d, weight)
+        if (h, w) != (H, W):
+            planes = [cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA) for p in planes]
+        L_s, ab_s, dw, c = planes
+        A = local_ties(L_s, self.sigma)
+        if self.neighbours > 0:
+            A = A + nonlocal_ties(L_s, ab_s, self.neighbours, self.nonlocal_tie, self.scales)
+        A = A.tocsc()
+        A.setdiag(A.diagonal() + self.strength * c.ravel() + self.prior)
+        # dw is the confidence-weighted correction; per pixel d = dw / c where c > 0.
+        x = solve(A, self.strength * dw.reshape(-1, 2)).reshape(h, w, 2)
+        if (h, w) != (H, W):
+            x = cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
+        return np.clip(ab_pred + x, -128.0, 127.0).astype(np.float32)
 
 
-def solve_corrections(L: np.ndarray, weighted_d: np.ndarray, c: np.ndarray, sigma: float,
-                      strength: float, prior: float) -> np.ndarray:
-    """The minimizer x of the module's energy on an (h, w) grid.
+# Photos' hints. Fixed on a tuning set of training photos before any validation set was
+# looked at (benchmarks/RESULTS.md, "Hints for photos"). A coarse solve spreads as well as a
+# fine one, and non-local ties make the sparse LU fill in far more than a 5-point system's.
+PHOTO_SPREAD = CorrectionSpread()
+
+# Film keyframes' untrusted pixels: local ties alone, as tuned with the keyframe carrying.
+# Which pixels are nearest in feature space jumps with the smallest change of its input, so
+# a resumed film (its state kept at float16) would no longer match one run.
+FILM_SPREAD = CorrectionSpread(max_pixels=1 << 16, prior=1e-5, neighbours=0)
+
+
+def _laplacian(rows: np.ndarray, cols: np.ndarray, ties: np.ndarray, n: int):
+    """The graph Laplacian of symmetric ties ``ties`` between ``rows`` and ``cols``, (n, n)."""
+    from scipy.sparse import coo_matrix
+
+    r = np.concatenate([rows, cols])
+    c = np.concatenate([cols, rows])
+    t = np.concatenate([ties, ties]).astype(np.float64)
+    degree = np.bincount(r, t, minlength=n)
+    index = np.arange(n)
+    return coo_matrix((np.concatenate([-t, degree]),
+                       (np.concatenate([r, index]), np.concatenate([c, index]))), shape=(n, n))
+
+
+def local_ties(L: np.ndarray, sigma: float):
+    """Laplacian of the 4-neighbour ties exp(-(L_r - L_s)^2 / (2 sigma^2)).
 
     Parameters
     ----------
     L : ndarray of float32, shape (h, w), in [0, 100]
-    weighted_d : ndarray of float32, shape (h, w, 2)
-        ``c * d``: each pixel's correction times its confidence.
-    c : ndarray of float32, shape (h, w), in [0, 1]
-    sigma, strength, prior : float
 
     Returns
     -------
-    ndarray of float32, shape (h, w, 2)
+    scipy.sparse matrix, shape (h w, h w)
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.linalg import splu
+    h, w = L.shape
+    index = np.arange(h * w).reshape(h, w)
+    pairs = [(index[:, :-1], index[:, 1:], L[:, :-1] - L[:, 1:]),
+             (index[:-1, :], index[1:, :], L[:-1, :] - L[1:, :])]
+    rows = np.concatenate([a.ravel() for a, _, _ in pairs])
+    cols = np.concatenate([b.ravel() for _, b, _ in pairs])
+    diff = np.concatenate([dl.ravel() for _, _, dl in pairs])
+    return _laplacian(rows, cols, np.exp(-(diff ** 2) / (2.0 * sigma * sigma)), h * w)
+
+
+def nonlocal_ties(L: np.ndarray, ab: np.ndarray, k: int, strength: float,
+                  scales: tuple[float, float, float]):
+    """Laplacian of each pixel's ties to its ``k`` nearest in (lightness, a/b, place).
+
+    Parameters
+    ----------
+    L : ndarray of float32, shape (h, w), in [0, 100]
+    ab : ndarray of float32, shape (h, w, 2), in about [-128, 127]
+    k : int
+    strength : float
+        kappa of the module's energy.
+    scales : (s_L, s_ab, s_xy)
+        Lab units for lightness and a/b, a fraction of sqrt(h w) for place.
+
+    Returns
+    -------
+    scipy.sparse matrix, shape (h w, h w)
+    """
+    from scipy.spatial import cKDTree
 
     h, w = L.shape
     n = h * w
-    index = np.arange(n).reshape(h, w)
-    rows, cols, vals = [], [], []
-    for a, b, La, Lb in ((index[:, :-1], index[:, 1:], L[:, :-1], L[:, 1:]),
-                         (index[:-1, :], index[1:, :], L[:-1, :], L[1:, :])):
-        tie = np.exp(-((La - Lb) ** 2) / (2.0 * sigma * sigma)).ravel()
-        rows += [a.ravel(), b.ravel()]
-        cols += [b.ravel(), a.ravel()]
-        vals += [-tie, -tie]
-    off = np.concatenate(vals)
-    degree = -np.bincount(np.concatenate(rows), off, minlength=n)
-    diagonal = degree + strength * c.ravel() + prior
-    A = coo_matrix((np.concatenate([off, diagonal]),
-                    (np.concatenate(rows + [np.arange(n)]), np.concatenate(cols + [np.arange(n)]))),
-                   shape=(n, n)).tocsc()
-    rhs = strength * weighted_d.reshape(n, 2).astype(np.float64)
-    x = splu(A).solve(rhs)
-    return x.reshape(h, w, 2).astype(np.float32)
+    k = min(k, n - 1)
+    if k < 1 or strength <= 0:
+        return _laplacian(np.zeros(0, int), np.zeros(0, int), np.zeros(0), n)
+    s_l, s_ab, s_xy = scales
+    s_xy = s_xy * np.sqrt(n)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    features = np.stack([L / s_l, ab[..., 0] / s_ab, ab[..., 1] / s_ab, x / s_xy, y / s_xy],
+                        -1).reshape(n, 5)
+    distance, nearest = cKDTree(features).query(features, k + 1)
+    # The nearest is mostly the pixel itself, but not always among equal features: drop
+    # self-ties wherever they are rather than the first column.
+    rows = np.repeat(np.arange(n), k + 1)
+    cols = nearest.ravel()
+    keep = rows != cols
+    ties = strength * np.exp(-0.5 * distance.ravel() ** 2)
+    return _laplacian(rows[keep], cols[keep], ties[keep], n)
+
+
+def solve(A, rhs: np.ndarray) -> np.ndarray:
+    """x with A x = rhs for a sparse symmetric positive definite A; rhs (n, m), x float32."""
+    from scipy.sparse.linalg import splu
+
+    return splu(A).solve(np.asarray(rhs, np.float64)).astype(np.float32)

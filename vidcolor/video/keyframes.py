@@ -20,7 +20,7 @@ the distance from the keyframe: a colour lasts as long as the flow keeps trustin
 pixels take the carried colour. The others take, where the flow trusts that step, what the
 frame before had there (the colour given to content that entered the shot follows its
 motion), else the model's own colour corrected by the differences spread edge-aware from the
-trusted pixels (:func:`vidcolor.propagate.spread_corrections`), so new content gets colours
+trusted pixels (:data:`vidcolor.propagate.FILM_SPREAD`), so new content gets colours
 consistent with the keyframe; the spread is weakened when the trusted pixels cover little of
 the frame (:data:`FULL_COVERAGE`). Several propagations reaching one frame are averaged by
 trust. Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`, the
@@ -544,7 +544,7 @@ class KeyframeGuide:
         The render shape.
     spread : callable
         ``spread(L, ab_pred, ab_target, weight) -> ab``
-        (:func:`vidcolor.propagate.spread_corrections`).
+        (:data:`vidcolor.propagate.FILM_SPREAD`).
     from_pts : int, optional
         Where the job starts: keyframes before it are done.
     """

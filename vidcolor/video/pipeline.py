@@ -235,7 +235,7 @@ def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe]
     -------
     KeyframeGuide
     """
-    from vidcolor.propagate import spread_corrections
+    from vidcolor.propagate import FILM_SPREAD
 
     shape = core.render_shape(info.height, info.width)
     # The backward pass opens ``info.path``, and opening takes a file object as a path too:
@@ -243,7 +243,7 @@ def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe]
     decoded = info if source is None else dataclasses.replace(info, path=source)
     store = backward_pass(decoded, window, placed, lambda rgb: core.prepare(rgb).L_small, shape,
                           folder, from_pts=from_pts)
-    return KeyframeGuide(placed, store, shape, spread_corrections, from_pts=from_pts)
+    return KeyframeGuide(placed, store, shape, FILM_SPREAD, from_pts=from_pts)
 
 
 def _remux_into_place(info: VideoInfo, work: WorkFolder, output: Path, format_name: str,
