@@ -140,6 +140,8 @@ def local_ties(L: np.ndarray, sigma: float):
     Parameters
     ----------
     L : ndarray of float32, shape (h, w), in [0, 100]
+    sigma : float
+        The edge scale, L units.
 
     Returns
     -------
