@@ -36,8 +36,8 @@ from vidcolor.models.runtimes import load_color_model
 from vidcolor.options import ImageOptions
 from vidcolor.upsample import upsampler
 
-# The fields of vidcolor.propagate.CorrectionSpread a grid run varies (the last grid run's, around the values
-# it chose; see benchmarks/RESULTS.md).
+# The fields of vidcolor.propagate.CorrectionSpread a grid run varies: the last grid run's,
+# around the values it chose (benchmarks/RESULTS.md).
 GRID = {"nonlocal_tie": (0.01, 0.03, 0.1),
         "scales": ((10.0, 10.0, 30 / 128), (10.0, 10.0, 50 / 128), (10.0, 10.0, 100 / 128)),
         "prior": (1e-6, 1e-5, 1e-4)}

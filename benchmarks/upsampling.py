@@ -5,8 +5,9 @@ are on real pictures, and their Keras inference speed, interleaved in one proces
 ``python -m benchmarks.upsampling [--data DIR] [--batches 100]``
 
 Both networks load the same weights (the layers have none); each runs as its code does (the old
-one with a compiled function per shape, the new one with Keras's, generalized to open sizes). Speed: ``--batches`` calls of ``predict_on_batch`` (the compiled function inference uses) on a batch
-of 8 at 192x352 for each network, alternating batch by batch so that a machine shared with
+one with a compiled function per shape, the new one with Keras's, generalized to open sizes).
+Speed: ``--batches`` calls of ``predict_on_batch`` (the compiled function inference uses) on a
+batch of 8 at 192x352 for each network, alternating batch by batch so that a machine shared with
 other work slows both alike; the figure is the median of the pairwise time ratios.
 """
 

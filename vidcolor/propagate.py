@@ -180,7 +180,7 @@ def nonlocal_ties(L: np.ndarray, ab: np.ndarray, k: int, strength: float,
     h, w = L.shape
     n = h * w
     k = min(k, n - 1)
-    if k < 1 or strength <= 0:
+    if k < 1:  # a one-pixel picture has no other pixel to tie to
         return _laplacian(np.zeros(0, int), np.zeros(0, int), np.zeros(0), n)
     s_l, s_ab, s_xy = scales
     s_xy = s_xy * np.sqrt(n)

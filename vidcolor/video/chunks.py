@@ -198,7 +198,7 @@ def plan_chunks(scan: FilmScan, max_frames: int, warmup: int,
         # A keyframe's colour propagates through its whole shot in sequence: never split it.
         whole = any(first <= i < end for i in at_frame)
         if end - first <= max_frames or whole:
-            if (pieces and pieces[-1][0] == pieces[-1][1] and end - pieces[-1][1] <= max_frames):
+            if pieces and pieces[-1][0] == pieces[-1][1] and end - pieces[-1][1] <= max_frames:
                 pieces[-1] = (pieces[-1][0], pieces[-1][1], end)  # one more whole shot
             else:
                 pieces.append((first, first, end))
@@ -373,8 +373,9 @@ def _write_keyframes(chunk: ChunkSpec, files, folder: Path) -> list[PlacedKeyfra
         raise VidcolorError(f"chunk {chunk.index}: {len(listed)} keyframes planned, "
                             f"{len(files)} received")
     placed = []
+    if listed:
+        folder.mkdir()
     for entry, content in zip(listed, files):
-        folder.mkdir(exist_ok=True)
         # Its own name (in a folder of its own) keeps the picture's format and error messages.
         path = folder / f"{entry['number']:04d}" / entry["name"]
         path.parent.mkdir()
