@@ -1,12 +1,14 @@
 """Colour keyframes for film, measured: `vidcolor video --keyframe` against its baselines.
 
     python -m benchmarks.keyframes CLIP [--frames N] [--start S] [--model DIR]
-                                        [--batch-size B] [--every N]
+                                        [--batch-size B] [--every N] [--shots-only]
 
 Takes a *colour* clip as ground truth and turns a window of it grey (a lossless FFV1 file,
-timestamps from 0). The shots are found as the user would find them (``vidcolor video GREY
---export-keyframes DIR``, with ``--every`` if given), and the TRUE colour of each exported
-frame is handed back as a keyframe. Then, for the whole window against the truth (8-bit RGB):
+timestamps from 0). The frames to colour are found as the user would find them (``vidcolor
+video GREY --export-keyframes DIR``: each shot's first frame and each frame the last one's
+colour no longer reaches, or with ``--shots-only`` the shots' first frames alone; with
+``--every`` if given), and the TRUE colour of each exported frame is handed back as a
+keyframe. Then, for the whole window against the truth (8-bit RGB):
 
 - ``keyframes``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --keyframe ...`` path;
 - ``automatic``: the same without keyframes (stabilized, the default);
@@ -16,6 +18,8 @@ frame is handed back as a keyframe. Then, for the whole window against the truth
   4:2:0, the chroma at half resolution), what the output's format leaves of the copy (the
   bar stays against ``copy``);
 - ``grey``: the grey clip itself;
+- ``truth``: the colour clip (its warp errors: how much the true colours themselves change
+  along the flow, through occlusions and changes of content);
 
 reporting PSNR over the clip (from the mean squared error of all its frames; every output keeps
 the grey clip's own L), and the temporal metrics of
@@ -45,7 +49,7 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import SegmentWriter, encoder_settings
 from vidcolor.video.pipeline import colorize_video
 from vidcolor.video.probe import probe
-from vidcolor.video.shots import export_keyframes
+from vidcolor.video.shots import REACH, export_keyframes
 
 
 def write_grey(path: Path, truth: list[np.ndarray], rate: float) -> Path:
@@ -70,10 +74,11 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def hand_back(grey: Path, truth: list[np.ndarray], rate: float, folder: Path,
-              every: float | None) -> tuple[list[Keyframe], list[int]]:
+              every: float | None, reach: float | None = REACH
+              ) -> tuple[list[Keyframe], list[int]]:
     """Export the grey clip's keyframes, replace each by the true colour frame; the keyframes
     and their frame numbers."""
-    report = export_keyframes(grey, folder / "export", every)
+    report = export_keyframes(grey, folder / "export", every, reach=reach)
     keys, index = [], []
     for exported in report.files:
         key = parse_keyframe(str(exported))
@@ -144,6 +149,7 @@ def measure(truth: list[np.ndarray], variants: dict) -> dict:
     for k, m in result.items():
         m["psnr_per_frame"] = [round(10 * float(np.log10(255.0 ** 2 / max(e, 1e-12))), 2)
                                for e in sums[k]["mse"]]
+        m["warp_error_per_frame"] = [round(e, 6) for e in sums[k]["warp_error"]]
         # Over the clip: the mean squared error of all its frames (black title frames that
         # every variant gets right would make a mean of per-frame PSNRs infinite).
         m["psnr"] = 10 * np.log10(255.0 ** 2 / max(m["mse"], 1e-12))
@@ -166,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--every", type=float, help="also a keyframe every N seconds in a shot")
+    p.add_argument("--shots-only", action="store_true",
+                   help="keyframes at shot starts (and --every) only, not also where the last "
+                        "one's colour no longer reaches (vidcolor.video.shots.REACH)")
     args = p.parse_args(argv)
 
     from vidcolor.models.store import load_model
@@ -176,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         grey = write_grey(tmp / "grey.mkv", truth, rate)
-        keys, starts = hand_back(grey, truth, rate, tmp, args.every)
+        keys, starts = hand_back(grey, truth, rate, tmp, args.every,
+                                 None if args.shots_only else REACH)
         seconds = {"automatic": run_vidcolor(grey, tmp / "auto.mkv", model, (), args.batch_size),
                    "keyframes": run_vidcolor(grey, tmp / "keys.mkv", model, tuple(keys),
                                              args.batch_size)}
@@ -186,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                     "copy": copy_baseline(grey_frames, truth, starts),
                     "copy stored": iter(stored(tmp / "copy.mkv",
                                                copy_baseline(grey_frames, truth, starts), grey)),
-                    "grey": iter(grey_frames)}
+                    "grey": iter(grey_frames),
+                    "truth": iter(truth)}
         result = measure(truth, variants)
     summary = {"clip": str(args.clip), "start": args.start, "frames": len(truth),
                "keyframes": len(keys), "keyframe_frames": starts, "seconds": seconds,

@@ -249,6 +249,29 @@ def test_export_keyframes_one_per_shot_and_every(tmp_path, capsys):
     assert parse_keyframe(str(folder / "00-00-01.800.png")).time == pytest.approx(1.8)
 
 
+def _hidden_cut_clip(path: Path) -> Path:
+    """Two textures of the same lightness statistics, each panning 1 pixel a frame: a change
+    of content at frame 5 the histogram cut detector does not see."""
+    def texture(seed):
+        blocks = np.random.default_rng(seed).integers(30, 160, (24, 32)).astype(np.uint8)
+        return np.repeat(blocks.repeat(4, 0).repeat(4, 1)[..., None], 3, -1)
+
+    first, second = texture(1), texture(2)
+    return _write_clip(path, [np.roll(first, i, 1) for i in range(5)]
+                       + [np.roll(second, i, 1) for i in range(5)], rate=10)
+
+
+def test_export_adds_the_frame_the_last_ones_colour_no_longer_reaches(tmp_path):
+    from vidcolor.video.shots import export_keyframes
+
+    src = _hidden_cut_clip(tmp_path / "hidden_cut.mkv")
+    report = export_keyframes(src, tmp_path / "keys")
+    assert report.shots == 1  # the cut detector saw one shot
+    assert [p.name for p in report.files] == ["00-00-00.000.png", "00-00-00.500.png"]
+    shots_only = export_keyframes(src, tmp_path / "shots", reach=None)
+    assert [p.name for p in shots_only.files] == ["00-00-00.000.png"]
+
+
 def read_image_rgb(path: Path) -> np.ndarray:
     from vidcolor.imageio import read_image
 
@@ -277,13 +300,7 @@ def test_export_colour_hand_back(tmp_path, capsys, monkeypatch):
 def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path):
     """A cut the histogram misses (same lightness statistics, other content): the flow no
     longer agrees, so the keyframe's colour does not recolour the new shot."""
-    def texture(seed):
-        blocks = np.random.default_rng(seed).integers(30, 160, (24, 32)).astype(np.uint8)
-        return np.repeat(blocks.repeat(4, 0).repeat(4, 1)[..., None], 3, -1)
-
-    first, second = texture(1), texture(2)
-    images = [np.roll(first, i, 1) for i in range(5)] + [np.roll(second, i, 1) for i in range(5)]
-    src = _write_clip(tmp_path / "hidden_cut.mkv", images)
+    src = _hidden_cut_clip(tmp_path / "hidden_cut.mkv")
     _, frames = read_video(src)
     key = paint(frames[0], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mkv"

@@ -193,8 +193,9 @@ def _add_keyframe_args(p) -> None:
                    "input film (with --cluster, a keyframe's shot is one chunk)")
     p.add_argument("--export-keyframes", metavar="DIR",
                    help="instead of colorizing, write the first frame of each shot of the "
-                   "input into DIR as a grey PNG named by its time (00-01-23.456.png), to "
-                   "colour by hand and hand back with --keyframe")
+                   "input, and each frame the last one's colour no longer reaches half of, "
+                   "into DIR as a grey PNG named by its time (00-01-23.456.png), to colour "
+                   "by hand and hand back with --keyframe")
     p.add_argument("--every", type=float, metavar="N",
                    help="with --export-keyframes, also a frame every N seconds within a shot")
 

@@ -63,8 +63,8 @@ from vidcolor.video.probe import VideoInfo, open_input
 from vidcolor.video.stabilize import (DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, is_cut, l_histogram, to_u8,
                                       warp_step)
 
-__all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "PlacedKeyframe",
-           "backward_pass", "place_keyframes"]
+__all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "KeyframeReach",
+           "PlacedKeyframe", "backward_pass", "place_keyframes"]
 
 #: Flow trust below which a pixel's carried colour counts as unknown.
 MIN_TRUST = 0.3
@@ -276,6 +276,33 @@ def _start(shape: tuple[int, int], key: int) -> Carried:
     where = np.zeros(tuple(shape) + (3,), np.float32)
     where[..., 2] = 1.0
     return Carried(where, key)
+
+
+class KeyframeReach:
+    """How much of each frame a keyframe on an earlier frame of its shot still colours.
+
+    Call it frame by frame with the render-size lightness (h, w) in [0, 100] (float32); it
+    returns the share of the frame, in [0, 1], on which the colour carried from the frame it
+    last restarted at (:meth:`restart`, or the first call) is trusted, as
+    :class:`KeyframeGuide` carries it forwards. The caller restarts it at a cut.
+    """
+
+    def __init__(self):
+        self._carried: Carried | None = None
+        self._L: np.ndarray | None = None
+
+    def restart(self) -> None:
+        self._carried = self._L = None
+
+    def __call__(self, L: np.ndarray) -> float:
+        if self._L is None:
+            self._carried = _start(L.shape, 0)
+        elif self._carried is not None:
+            self._carried = _carry(self._carried, self._L, L)
+        self._L = L
+        if self._carried is None:
+            return 0.0
+        return float((self._carried.where[..., 2] >= MIN_TRUST).mean())
 
 
 def _sample(image: np.ndarray, displacement: np.ndarray,

@@ -1,7 +1,10 @@
 """``vidcolor video IN --export-keyframes DIR``: the frames to colour by hand, one per shot.
 
-The first frame of each shot (and, with ``every``, one every so many seconds within a long
-shot) is written as a grey RGB PNG named by its time (:func:`vidcolor.options.keyframe_name`,
+The first frame of each shot, and each frame where the colour of the last one written no
+longer reaches :data:`REACH` of the picture (content the shot has changed to: a whip pan, a
+new view the cut detector does not call a cut; measured as :class:`KeyframeReach` carries a
+keyframe's colour), and, with ``every``, one every so many seconds within a long shot, is
+written as a grey RGB PNG named by its time (:func:`vidcolor.options.keyframe_name`,
 ``00-01-23.456.png``), so that handing it back coloured is ``--keyframe DIR/00-01-23.456.png``.
 Shots are found with the stabilizer's cut detector (:func:`vidcolor.video.stabilize.is_cut`)
 on lightness at the render size films are colorized at, so they are the shots ``vidcolor video``
@@ -26,13 +29,17 @@ from vidcolor.imageio import write_image
 from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
 from vidcolor.progress import Progress
 from vidcolor.video.decode import decode_frames
+from vidcolor.video.keyframes import KeyframeReach
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import is_cut, l_histogram
 
-__all__ = ["ExportReport", "export_keyframes"]
+__all__ = ["ExportReport", "export_keyframes", "REACH"]
 
 #: Rounding of the render shape shot detection works at (the shipped model's).
 _MULTIPLE = 32
+#: Share of the picture a written frame's colour must still reach; below it the frame is
+#: written too.
+REACH = 0.5
 
 
 @dataclass
@@ -78,9 +85,11 @@ def _move_into_place(staging: Path, folder: Path, names: list[str], overwrite: b
 def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
                      every: float | None = None, window: Window = Window(),
                      render_size: int | None = None, overwrite: bool = False,
-                     progress: Progress | None = None) -> ExportReport:
-    """Write the first frame of each shot of a film (and one every ``every`` seconds within a
-    shot) as grey PNGs named by their time.
+                     progress: Progress | None = None, reach: float | None = REACH
+                     ) -> ExportReport:
+    """Write the first frame of each shot of a film, each frame the last written one's colour
+    no longer reaches, and one every ``every`` seconds within a shot, as grey PNGs named by
+    their time.
 
     Parameters
     ----------
@@ -96,6 +105,9 @@ def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
         Replace pictures of the same names in ``folder``.
     progress : Progress, optional
         Told ``(frames looked at, expected total or None)``.
+    reach : float or None
+        Share of the picture in [0, 1]: a frame where the last written frame's colour is
+        trusted on less is written too. None: shots (and ``every``) only.
 
     Returns
     -------
@@ -118,7 +130,8 @@ def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
     staging = _staging(folder)
     names = []
     try:
-        for seconds, L in _frames_to_export(info, window, shape, every, counts, progress):
+        for seconds, L in _frames_to_export(info, window, shape, every, reach, counts,
+                                            progress):
             name = keyframe_name(seconds) + ".png"
             write_image(staging / name, color.l_to_grey_rgb(L, dtype=dtype), mark=mark)
             names.append(name)
@@ -131,22 +144,31 @@ def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
 
 
 def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
-                      every: float | None, counts: dict, progress: Progress | None):
+                      every: float | None, reach: float | None, counts: dict,
+                      progress: Progress | None):
     """The frames to write, streaming: ``(seconds from the stream's start, L (H, W) float32
-    in [0, 100])`` for each first frame of a shot and, with ``every``, each frame that long
-    after the last one of its shot; ``counts`` gets the shots and frames looked at."""
+    in [0, 100])`` for each first frame of a shot, each frame the last written one's colour
+    reaches less than ``reach`` of and, with ``every``, each frame that long after the last
+    one of its shot; ``counts`` gets the shots and frames looked at."""
     hist_prev, last = None, 0.0
+    carried = KeyframeReach()
     total = info.estimate_frames(window) or None
     for frame in decode_frames(info, window):
         counts["frames"] += 1
         seconds = float(frame.pts * info.time_base) - info.start_time
         L = color.rgb_to_l(frame.rgb)
-        hist = l_histogram(resize_l(L, shape))
+        L_small = resize_l(L, shape)
+        hist = l_histogram(L_small)
         cut = is_cut(hist_prev, hist)
         hist_prev = hist
         counts["shots"] += int(cut)
-        if cut or (every is not None and seconds - last >= every - 1e-6):
+        if cut:
+            carried.restart()
+        lost = reach is not None and carried(L_small) < reach
+        if cut or lost or (every is not None and seconds - last >= every - 1e-6):
             last = seconds
+            carried.restart()
+            carried(L_small)
             yield seconds, L
         if progress is not None:
             progress(counts["frames"], total)
