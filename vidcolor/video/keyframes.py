@@ -281,23 +281,21 @@ def _start(shape: tuple[int, int], key: int) -> Carried:
 class KeyframeReach:
     """How much of each frame a keyframe on an earlier frame of its shot still colours.
 
-    Call it frame by frame with the render-size lightness (h, w) in [0, 100] (float32); it
-    returns the share of the frame, in [0, 1], on which the colour carried from the frame it
-    last restarted at (:meth:`restart`, or the first call) is trusted, as
-    :class:`KeyframeGuide` carries it forwards. The caller restarts it at a cut.
+    :meth:`start` it on the keyframe's render-size lightness (h, w) in [0, 100] (float32),
+    then call it on each next frame's: it returns the share of the frame, in [0, 1], on which
+    the colour carried from the keyframe is trusted, as :class:`KeyframeGuide` carries it
+    forwards (0 before any start). The caller starts it afresh at a cut.
     """
 
     def __init__(self):
         self._carried: Carried | None = None
         self._L: np.ndarray | None = None
 
-    def restart(self) -> None:
-        self._carried = self._L = None
+    def start(self, L: np.ndarray) -> None:
+        self._carried, self._L = _start(L.shape, 0), L
 
     def __call__(self, L: np.ndarray) -> float:
-        if self._L is None:
-            self._carried = _start(L.shape, 0)
-        elif self._carried is not None:
+        if self._carried is not None:
             self._carried = _carry(self._carried, self._L, L)
         self._L = L
         if self._carried is None:

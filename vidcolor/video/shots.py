@@ -151,7 +151,7 @@ def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
     reaches less than ``reach`` of and, with ``every``, each frame that long after the last
     one of its shot; ``counts`` gets the shots and frames looked at."""
     hist_prev, last = None, 0.0
-    carried = KeyframeReach()
+    reached = KeyframeReach()
     total = info.estimate_frames(window) or None
     for frame in decode_frames(info, window):
         counts["frames"] += 1
@@ -162,13 +162,12 @@ def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
         cut = is_cut(hist_prev, hist)
         hist_prev = hist
         counts["shots"] += int(cut)
-        if cut:
-            carried.restart()
-        lost = reach is not None and carried(L_small) < reach
+        # Not carried across a cut: a cut writes the frame anyway.
+        lost = not cut and reach is not None and reached(L_small) < reach
         if cut or lost or (every is not None and seconds - last >= every - 1e-6):
             last = seconds
-            carried.restart()
-            carried(L_small)
+            if reach is not None:
+                reached.start(L_small)
             yield seconds, L
         if progress is not None:
             progress(counts["frames"], total)
