@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "Enc
            "ImageOptions", "Keyframe", "VideoOptions", "Window", "parse_time", "MAX_BATCH_PIXELS",
            "MAX_SECONDS", "keyframe_name", "max_batch_size", "parse_keyframe"]
 
-#: Default stabilization strength, chosen by measurement (benchmarks/RESULTS.md, temporal).
+#: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
 #: Frames per resumable segment: what an interrupted job loses at most.
 DEFAULT_SEGMENT_FRAMES = 240
