@@ -97,15 +97,13 @@ def _add_video(sub) -> None:
 
 def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
-    from vidcolor.options import EncoderOptions, VideoOptions, Window
+    from vidcolor.options import VideoOptions, parse_keyframe
 
-    from vidcolor.options import parse_keyframe
-
-    return VideoOptions(
+    return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
-        stabilize_strength=args.stabilize_strength, window=Window(args.start, args.duration),
-        encoder=EncoderOptions(args.codec, args.crf, args.preset),
-        keyframes=tuple(parse_keyframe(k) for k in args.keyframe))
+        stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
+        codec=args.codec, crf=args.crf, preset=args.preset,
+        keyframes=(parse_keyframe(k) for k in args.keyframe))
 
 
 # --- --export-keyframes ----------------------------------------------------------------------
