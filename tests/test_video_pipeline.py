@@ -380,6 +380,26 @@ def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_m
     assert "Traceback" not in err
 
 
+def test_video_options_from_flat_fields():
+    # What the CLI and the server's form both build: the window, the encoder, the rest.
+    options = VideoOptions.from_fields(start=1.5, duration=2, codec="libx264", crf=20,
+                                       preset="fast", render_size=128, stabilize=False)
+    assert options == VideoOptions(render_size=128, stabilize=False, window=Window(1.5, 2),
+                                   encoder=EncoderOptions("libx264", 20, "fast"))
+    assert VideoOptions.from_fields() == VideoOptions()
+    read = []
+
+    def keyframes():  # read only once the window and the encoder are checked
+        read.append(True)
+        yield from ()
+
+    with pytest.raises(VidcolorError, match="--crf"):
+        VideoOptions.from_fields(crf=-1, keyframes=keyframes())
+    with pytest.raises(VidcolorError, match="--start"):
+        VideoOptions.from_fields(start=-1, crf=-1)
+    assert not read
+
+
 def test_default_batch_size_without_gpu():
     assert video_frames.default_batch_size() in (8, 32)
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from vidcolor.errors import VidcolorError
 
@@ -357,6 +358,28 @@ class VideoOptions(_Options):
         object.__setattr__(self, "stabilize_strength", float(s))
         object.__setattr__(self, "stabilize", bool(self.stabilize))
         self._check_keyframes()
+
+    @classmethod
+    def from_fields(cls, *, start: float = 0.0, duration: float | None = None,
+                    codec: str | None = None, crf: int | None = None,
+                    preset: str | None = None, keyframes: Iterable[Keyframe] = (),
+                    **fields) -> "VideoOptions":
+        """The options of flat named fields, as a command line or a form gives them.
+
+        ``start`` and ``duration`` become the :class:`Window`, ``codec``, ``crf`` and
+        ``preset`` the :class:`EncoderOptions`; ``fields`` are this class's own (render_size,
+        batch_size, stabilize, stabilize_strength, segment_frames). Checked in this order:
+        the window, the encoder, then ``keyframes`` (an iterable, so one made lazily, such as
+        the CLI's parsed ``--keyframe`` arguments, is read only now), then the rest.
+
+        Raises
+        ------
+        VidcolorError
+            The first value no job could use.
+        """
+        window = Window(start, duration)
+        encoder = EncoderOptions(codec, crf, preset)
+        return cls(window=window, encoder=encoder, keyframes=tuple(keyframes), **fields)
 
     def _check_keyframes(self) -> None:
         keyframes = tuple(Keyframe.from_dict(k) if isinstance(k, dict) else k

@@ -16,7 +16,7 @@ from typing import Callable
 
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import output_suffix
-from vidcolor.options import EncoderOptions, ImageOptions, VideoOptions, Window, parse_time
+from vidcolor.options import ImageOptions, VideoOptions, parse_time
 from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.sniff import Media
 
@@ -156,9 +156,6 @@ def job_spec(media: Media, fields: dict[str, str], config: ServeConfig) -> JobSp
     suffix = _suffix(media, values.pop("format", None))
     if media.kind == "image":
         return JobSpec(ImageOptions(**values), suffix)
-    window = Window(values.pop("start", 0.0), values.pop("duration", None))
-    encoder = EncoderOptions(values.pop("codec", None), values.pop("crf", None),
-                             values.pop("preset", None))
-    options = VideoOptions(window=window, encoder=encoder, batch_size=config.batch_size,
-                           segment_frames=config.segment_frames, **values)
+    options = VideoOptions.from_fields(batch_size=config.batch_size,
+                                       segment_frames=config.segment_frames, **values)
     return JobSpec(options, suffix)

@@ -1,0 +1,251 @@
+"""``vidcolor video``: colorize films (files or folders), in this process or on a Ray cluster,
+or with --export-keyframes write the frames to colour by hand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vidcolor.cli.common import TqdmProgress, _add_runtime, _model, _positive_int
+from vidcolor.errors import VidcolorError
+from vidcolor.log import one_line
+
+
+def _package():
+    """The ``vidcolor.cli`` package. ``video_options`` and ``_model_loader`` are looked up
+    there when a job runs, so that a replacement set on ``vidcolor.cli`` (by the tests or
+    ``benchmarks/fuzz.py``) is the one used."""
+    from vidcolor import cli
+
+    return cli
+
+
+# --- arguments -------------------------------------------------------------------------------
+
+def _add_keyframe_args(p) -> None:
+    """The colour keyframe options of ``vidcolor video``."""
+    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
+                   help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
+                   "the nearest frame), made by hand: its colours follow the motion through "
+                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "FILE is named by it (as --export-keyframes names them); repeatable; one "
+                   "input film (with --cluster, a keyframe's shot is one chunk)")
+    p.add_argument("--export-keyframes", metavar="DIR",
+                   help="instead of colorizing, write the first frame of each shot of the "
+                   "input, and each frame the last one's colour no longer reaches half of, "
+                   "into DIR as a grey PNG named by its time (00-01-23.456.png), to colour "
+                   "by hand and hand back with --keyframe")
+    p.add_argument("--every", type=float, metavar="N",
+                   help="with --export-keyframes, also a frame every N seconds within a shot")
+
+
+def _add_video(sub) -> None:
+    from vidcolor.options import (DEFAULT_STRENGTH, MAX_BATCH_PIXELS, MAX_RENDER_SIZE,
+                                  max_batch_size, parse_time)
+
+    def time_arg(text: str) -> float:
+        try:
+            return parse_time(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    p = sub.add_parser(
+        "video", help="colorize a video, keeping its audio, subtitles and timing",
+        description="Colorize a video. Every frame keeps its timestamp; audio, subtitles, "
+        "attachments, chapters and rotation are kept where the output container allows. "
+        "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video files or folders of them")
+    p.add_argument("-o", "--output",
+                   help="output file for one input file; otherwise a folder, where input "
+                   "folders keep their relative names (films whose container vidcolor does "
+                   "not write become .mkv); needed unless --export-keyframes")
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.add_argument("--render-size", type=_positive_int,
+                   help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
+    _add_keyframe_args(p)
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
+                   "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
+                   f"pixel, so batch size x render size^2 is at most {MAX_BATCH_PIXELS} "
+                   f"({max_batch_size(256)} frames at render size 256, {max_batch_size(512)} "
+                   "at 512: 5.7 GB), and a batch's frames at most 4 GiB (128 frames at 4K)")
+    p.add_argument("--no-stabilize", dest="stabilize", action="store_false",
+                   help="colorize every frame on its own (no temporal stabilization)")
+    p.add_argument("--stabilize-strength", type=float, default=DEFAULT_STRENGTH, metavar="S",
+                   help=f"0..1, how much colour follows the motion (default {DEFAULT_STRENGTH})")
+    p.add_argument("--start", type=time_arg, default=0.0, metavar="T",
+                   help="start at T (seconds or [HH:]MM:SS[.ms])")
+    p.add_argument("--duration", type=time_arg, metavar="T", help="colorize only T of video")
+    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--crf", type=int, help="encoder quality (default 18 for libx264)")
+    p.add_argument("--preset",
+                   help="encoder speed preset (default veryfast; medium, slow: higher quality, slower)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same command")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--cluster", metavar="local[:N]|ADDRESS",
+                   help="colorize each film in chunks on Ray (needs the cluster extra): local:N "
+                   "starts N worker processes on this machine (local: one per core), an "
+                   "address (auto, ray://head:10001) joins a running cluster; the input is "
+                   "sent to the workers through Ray's object store, so it must fit in it")
+    _add_runtime(p)
+    p.set_defaults(run=_run_video, video_parser=p)
+
+
+def video_options(args) -> "VideoOptions":
+    """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
+    from vidcolor.options import VideoOptions, parse_keyframe
+
+    return VideoOptions.from_fields(
+        render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
+        stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
+        codec=args.codec, crf=args.crf, preset=args.preset,
+        keyframes=(parse_keyframe(k) for k in args.keyframe))
+
+
+# --- --export-keyframes ----------------------------------------------------------------------
+
+def _run_export_keyframes(args) -> int:
+    from vidcolor.options import Window
+    from vidcolor.video.shots import export_keyframes
+
+    if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
+        raise VidcolorError("--export-keyframes only writes the frames of one input film: "
+                            "leave out -o, --keyframe and --cluster")
+    bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
+                                               disable=False)
+    try:
+        report = export_keyframes(args.inputs[0], args.export_keyframes, args.every,
+                                  Window(args.start, args.duration), args.render_size,
+                                  args.overwrite, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{one_line(report.folder)}: {len(report.files)} frames to colour ({report.shots} "
+          f"shots in {report.frames} frames)", file=sys.stderr)
+    return 0
+
+
+# --- the request -------------------------------------------------------------------------------
+
+def _check_video_request(args) -> None:
+    """Usage errors argparse cannot see: the output, and what goes with what."""
+    if args.output is None:  # as argparse's own for a missing argument
+        args.video_parser.error("the following arguments are required: -o/--output (or "
+                                "--export-keyframes DIR)")
+    if args.every is not None:
+        args.video_parser.error("--every goes with --export-keyframes")
+    if args.keyframe and not _is_single_film(args):
+        raise VidcolorError("--keyframe colours one input film")
+
+
+def _is_folder(path: str) -> bool:
+    """Whether a path is a folder; one that cannot be looked at is not (the job says why)."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
+def _is_single_film(args) -> bool:
+    """One input file and an output that is not a folder: today's one-film job."""
+    output = args.output
+    return (len(args.inputs) == 1 and not _is_folder(args.inputs[0])
+            and not _is_folder(output) and not output.endswith(("/", "\\")))
+
+
+def _film_line(result, stabilize: bool) -> str:
+    """The line that reports one finished film."""
+    done = f" ({result.resumed_frames} from the interrupted run)" if result.resumed_frames else ""
+    cuts = f", {result.cuts} shots" if stabilize else ""
+    n_lost = result.lost_frames
+    lost = f", {n_lost} undecodable frame{'s' * (n_lost != 1)} left out" if n_lost else ""
+    return (f"{one_line(result.output)}: {result.frames} frames{done}, {result.fps:.1f} "
+            f"frames/s{cuts}{lost}")
+
+
+# --- film job dispatch: in this process or on Ray --------------------------------------------
+
+def _model_loader(args):
+    """A picklable function that loads the model of parsed arguments (sent to cluster
+    workers, each of which calls it once)."""
+    import functools
+
+    from vidcolor.models.runtimes import load_color_model
+
+    return functools.partial(load_color_model, args.model, args.runtime)
+
+
+class _FilmJobs:
+    """Runs ``vidcolor video`` jobs one film at a time: in this process (the model loaded once,
+    when the first job needs it) or on a Ray cluster (:class:`~vidcolor.video.cluster.
+    ClusterSession`, started on the first job)."""
+
+    def __init__(self, args, options):
+        self.args, self.options = args, options
+        self.model = None if args.cluster else _model(args, deferred=True)
+        self.session = None
+
+    def __call__(self, src: Path, dst: Path, progress=None):
+        job = dict(options=self.options, overwrite=self.args.overwrite,
+                   resume=self.args.resume, progress=progress)
+        if self.model is not None:
+            from vidcolor.video.pipeline import colorize_video
+
+            return colorize_video(src, dst, model=self.model, **job)
+        from vidcolor.video.cluster import ClusterSession
+        from vidcolor.video.pipeline import check_job
+
+        if self.session is None:  # every check that needs no model, before the cluster starts
+            check_job(src, dst, self.options, self.args.overwrite)
+            self.session = ClusterSession(self.args.cluster, _package()._model_loader(self.args))
+        return self.session.colorize_video(src, dst, **job)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+def _run_video(args) -> int:
+    from vidcolor.video.films import colorize_films, plan_films
+
+    if args.export_keyframes is not None:
+        return _run_export_keyframes(args)
+    _check_video_request(args)
+    if args.cluster:
+        from vidcolor.video.cluster import import_ray, parse_cluster
+
+        parse_cluster(args.cluster)
+        import_ray()
+    options = _package().video_options(args)
+    single = _is_single_film(args)
+    jobs = [(Path(args.inputs[0]), Path(args.output))] if single else \
+        plan_films(args.inputs, args.output)[0]
+    runner = _FilmJobs(args, options)
+    try:
+        if single:
+            result = _run_film(runner, *jobs[0], args.quiet, "colorizing")
+            print(_film_line(result, options.stabilize), file=sys.stderr)
+            return 0
+        report = colorize_films(
+            jobs, lambda src, dst: _run_film(runner, src, dst, args.quiet, one_line(src.name)),
+            done=lambda result: print(_film_line(result, options.stabilize), file=sys.stderr))
+    finally:
+        runner.close()
+    failed = f", {len(report.failures)} failed" if report.failures else ""
+    print(f"vidcolor: {len(report.results)} of {report.count} films done ({report.frames} "
+          f"frames){failed}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
+def _run_film(runner: _FilmJobs, src: Path, dst: Path, quiet: bool, desc: str):
+    """One film's job, with its own progress bar."""
+    bar = None if quiet else TqdmProgress(unit="frame", desc=desc, disable=False)
+    try:
+        return runner(src, dst, bar)
+    finally:
+        if bar is not None:
+            bar.close()
