@@ -516,8 +516,14 @@ def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, 
     with _pillow().open(f) as im:
         _check_pixels(path, *im.size)
         fmt = im.format or "unknown"
+        deep_png = fmt == "PNG" and _png_bit_depth(head) == 16
+        if fmt == "PNG" and not deep_png:
+            # Pillow reads a PNG's EXIF by loading the pixels (an eXIf chunk may follow the
+            # data), and after a failed load keeps a blank image: loaded here, a broken IDAT
+            # fails as corrupt instead of passing as damaged EXIF (libpng checks deep ones).
+            im.load()
         orientation = _take_orientation(im)  # before loading (see there)
-        if fmt == "PNG" and _png_bit_depth(head) == 16:
+        if deep_png:
             return *_read_deep_png(f, orientation), fmt
         bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
         if fmt == "TIFF" and max(np.atleast_1d(bits)) > 8:
