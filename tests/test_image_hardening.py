@@ -360,6 +360,23 @@ def test_a_png_whose_image_data_is_not_zlib_is_refused(tmp_path, capsys, fake_mo
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.parametrize("args", [["LOOP.png", "-o", "o.png"], ["IN", "-o", "LOOP.png"],
+                                  ["IN", "-o", "LOOP/o.png"], ["pics", "-o", "LOOP"]],
+                         ids=["input", "output", "output's folder", "output folder"])
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, args):
+    # Python's Path.resolve (before 3.13) raises RuntimeError on a link to itself.
+    (tmp_path / "pics").mkdir()
+    src = _save(tmp_path / "pics" / "in.png", _scene())
+    loop = tmp_path / ("LOOP.png" if "LOOP.png" in args else "LOOP")
+    loop.symlink_to(loop.name)
+    code, err = run_image(capsys, *[src if a == "IN" else a if a.startswith("-")
+                                    else tmp_path / a for a in args], "--overwrite")
+    assert code == 1
+    assert_one_error(err, loop.name, "symbolic links")
+    assert sorted(os.listdir(tmp_path)) == sorted(["pics", loop.name])
+    assert os.listdir(tmp_path / "pics") == ["in.png"]
+
+
 # --- 3. TIFF orientation -------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["L", "RGB"])

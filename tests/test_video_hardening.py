@@ -285,6 +285,33 @@ def test_output_that_is_the_input_by_another_name(tmp_path, capsys, fake_model, 
     assert src.read_bytes() == data
 
 
+# A symbolic link to itself: every stat fails with ELOOP, and Python's Path.resolve (before
+# 3.13) raises RuntimeError on it, which ended `vidcolor video` in a traceback.
+SYMLINK_LOOPS = {  # name: arguments after `video`: IN a clip, LOOP* the self-link, others
+    # names in the test's folder
+    "input": ["LOOP.mp4", "-o", "o.mp4"],
+    "input among several": ["LOOP.mp4", "IN", "-o", "out"],
+    "output": ["IN", "-o", "LOOP.mp4", "--overwrite"],
+    "output's folder": ["IN", "-o", "LOOP/o.mp4"],
+    "output folder of several": ["IN", "IN", "-o", "LOOP"],
+    "export-keyframes folder": ["IN", "--export-keyframes", "LOOP"],
+}
+
+
+@pytest.mark.parametrize("case", SYMLINK_LOOPS)
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, case):
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    loop = tmp_path / ("LOOP.mp4" if "LOOP.mp4" in SYMLINK_LOOPS[case] else "LOOP")
+    loop.symlink_to(loop.name)
+    args = [str(src) if a == "IN" else a if a.startswith("-") else str(tmp_path / a)
+            for a in SYMLINK_LOOPS[case]]
+    code, err = cli_video(capsys, *args, "--quiet")
+    assert_one_line_error(code, err)
+    assert loop.name in err
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.mp4", loop.name])
+    assert os.readlink(loop) == loop.name
+
+
 # --- 3. a hang: inputs that are not regular files -------------------------------------------
 
 

@@ -63,7 +63,8 @@ def _staging(folder: Path) -> Path:
 
 
 def _check_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
+    # lexists: a dangling link or a symbolic link loop is no folder either (mkdir fails there)
+    if os.path.lexists(folder) and not folder.is_dir():
         raise VidcolorError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
         raise VidcolorError(f"{folder.parent}: no such folder")
