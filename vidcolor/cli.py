@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.log import StderrHandler, attach_stderr_handler, one_line
 

@@ -126,7 +126,7 @@ def provenance_text(model_name: str) -> str:
     -------
     str, e.g. ``"colorized by vidcolor 0.1.0, model default"``
     """
-    from vidcolor import __version__
+    from vidcolor._version import __version__
 
     return f"{_PROVENANCE_PREFIX} {__version__}, model {model_name}"
 

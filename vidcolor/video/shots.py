@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor import __version__, color
+from vidcolor import color
+from vidcolor._version import __version__
 from vidcolor.colorize import render_shape, resize_l
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
