@@ -227,7 +227,8 @@ def compare(model_dir: str, folder: Path, scale: float, limit: int | None) -> di
     """Tiled against untiled on upscaled photos, against the upscaled photo."""
     from benchmarks.seams import upscale
     from vidcolor.colorize import colorize_image
-    from vidcolor.imageio import find_pictures, read_image
+    from vidcolor.imageio import read_image
+    from vidcolor.picture_files import find_pictures
     from vidcolor.metrics import colourfulness, psnr
     from vidcolor.models import store
     from vidcolor.options import ImageOptions

@@ -30,10 +30,11 @@ from vidcolor import color, propagate
 from vidcolor import hints as hints_module
 from vidcolor.colorize import ImageColorizer, gamut_radius
 from vidcolor.evaluate import hint_rng
-from vidcolor.imageio import find_pictures, read_image
+from vidcolor.imageio import read_image
 from vidcolor.metrics import psnr
 from vidcolor.models.runtimes import load_color_model
 from vidcolor.options import ImageOptions
+from vidcolor.picture_files import find_pictures
 from vidcolor.upsample import upsampler
 
 # The fields of vidcolor.propagate.CorrectionSpread a grid run varies: the last grid run's,

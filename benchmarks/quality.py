@@ -26,8 +26,9 @@ import numpy as np
 
 from vidcolor import color
 from vidcolor.colorize import render_shape, resize_l
-from vidcolor.imageio import find_pictures, read_image
+from vidcolor.imageio import read_image
 from vidcolor.metrics import psnr
+from vidcolor.picture_files import find_pictures
 from vidcolor.upsample import upsample_ab
 
 PSNR_BAR = 24.0

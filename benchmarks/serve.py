@@ -220,7 +220,7 @@ def _first_of_each_shape(files: list[Path]) -> list[Path]:
 def in_process(files: list[Path], out: Path) -> dict:
     """The same pictures, one after another, as ``vidcolor image`` colours them."""
     from vidcolor.colorize import ImageColorizer
-    from vidcolor.imageio import provenance_text
+    from vidcolor.provenance import provenance_text
     from vidcolor.models.store import load_model
     from vidcolor.photos import colorize_file
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
@@ -325,6 +326,55 @@ def test_fifos_and_folders_named_like_pictures(tmp_path, capsys, fake_model):
     code, err = _finishes(lambda: run_image(capsys, tmp_path / "in", "-o", tmp_path / "out"))
     assert code == 0 and err == ""
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["real.png"]
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_with_garbage_idat(path: Path, rgb: np.ndarray) -> Path:
+    """A PNG with a valid header whose image data is random bytes, not zlib data, in one IDAT
+    chunk with a correct CRC: only decoding the pixels shows the damage."""
+    data = _save(path, rgb).read_bytes()
+    chunks, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        chunks.append((kind, data[at + 8:at + 8 + length]))
+        at += 12 + length
+    size = sum(len(body) for kind, body in chunks if kind == b"IDAT")
+    garbage = b"\0" + bytes(np.random.default_rng(7).integers(0, 256, size, dtype=np.uint8))
+    before = [c for c in chunks[:-1] if c[0] != b"IDAT"]  # the header and any ancillary chunks
+    path.write_bytes(data[:8] + b"".join(_png_chunk(*c) for c in before)
+                     + _png_chunk(b"IDAT", garbage) + _png_chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_png_whose_image_data_is_not_zlib_is_refused(tmp_path, capsys, fake_model, dtype):
+    # Pillow read the EXIF of 8-bit PNGs by loading them, and took the failure for damaged
+    # EXIF: the picture was coloured from a blank image.
+    src = _png_with_garbage_idat(tmp_path / "broken.png", _scene(dtype=dtype))
+    code, err = run_image(capsys, src, "-o", tmp_path / "out.png")
+    assert code == 1
+    assert_one_error(err, "broken.png", "cannot read image")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("args", [["LOOP.png", "-o", "o.png"], ["IN", "-o", "LOOP.png"],
+                                  ["IN", "-o", "LOOP/o.png"], ["pics", "-o", "LOOP"]],
+                         ids=["input", "output", "output's folder", "output folder"])
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, args):
+    # Python's Path.resolve (before 3.13) raises RuntimeError on a link to itself.
+    (tmp_path / "pics").mkdir()
+    src = _save(tmp_path / "pics" / "in.png", _scene())
+    loop = tmp_path / ("LOOP.png" if "LOOP.png" in args else "LOOP")
+    loop.symlink_to(loop.name)
+    code, err = run_image(capsys, *[src if a == "IN" else a if a.startswith("-")
+                                    else tmp_path / a for a in args], "--overwrite")
+    assert code == 1
+    assert_one_error(err, loop.name, "symbolic links")
+    assert sorted(os.listdir(tmp_path)) == sorted(["pics", loop.name])
+    assert os.listdir(tmp_path / "pics") == ["in.png"]
 
 
 # --- 3. TIFF orientation -------------------------------------------------------------------

@@ -39,6 +39,16 @@ def test_provenance_text_and_finding_pictures_need_no_pillow(tmp_path):
     assert done.stdout.split() == [*provenance_text("m").split(), "1"]
 
 
+def test_provenance_atomic_writes_and_the_folder_walk_import_no_image_library():
+    # Their own modules, so that a film job uses them without loading any picture decoder.
+    code = ("import sys, vidcolor.atomic, vidcolor.picture_files, vidcolor.provenance; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'PIL', 'cv2', 'tifffile'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_find_pictures_by_name_sorted_skipping_hidden_and_excluded(tmp_path):
     for rel in ("b.JPG", "a.png", "sub/c.tiff", "sub/notes.txt", ".hidden.png",
                 ".cache/d.png", "sub/.e.webp.part", "out/f.png"):

@@ -95,6 +95,19 @@ def test_models_use_keras_apis_only():
         assert not re.search(r"^\s*import tensorflow|^\s*from tensorflow|\btf\.", source, re.M), name
 
 
+def test_importing_the_models_package_loads_no_keras():
+    """The jobs, the CLI and the version import ``vidcolor.models`` (the protocol, the store's
+    paths) before any model is asked for: Keras and TensorFlow come only with a network."""
+    import subprocess
+
+    code = ("import sys, vidcolor._version, vidcolor.models; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("factor", [2, 4, 8])
 def test_bilinear_up_equals_upsampling2d_and_traces_with_open_sizes(factor):
     import keras

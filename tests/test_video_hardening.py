@@ -285,6 +285,33 @@ def test_output_that_is_the_input_by_another_name(tmp_path, capsys, fake_model, 
     assert src.read_bytes() == data
 
 
+# A symbolic link to itself: every stat fails with ELOOP, and Python's Path.resolve (before
+# 3.13) raises RuntimeError on it, which ended `vidcolor video` in a traceback.
+SYMLINK_LOOPS = {  # name: arguments after `video`: IN a clip, LOOP* the self-link, others
+    # names in the test's folder
+    "input": ["LOOP.mp4", "-o", "o.mp4"],
+    "input among several": ["LOOP.mp4", "IN", "-o", "out"],
+    "output": ["IN", "-o", "LOOP.mp4", "--overwrite"],
+    "output's folder": ["IN", "-o", "LOOP/o.mp4"],
+    "output folder of several": ["IN", "IN", "-o", "LOOP"],
+    "export-keyframes folder": ["IN", "--export-keyframes", "LOOP"],
+}
+
+
+@pytest.mark.parametrize("case", SYMLINK_LOOPS)
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, case):
+    src = make_clip(tmp_path / "in.mp4", n=4)
+    loop = tmp_path / ("LOOP.mp4" if "LOOP.mp4" in SYMLINK_LOOPS[case] else "LOOP")
+    loop.symlink_to(loop.name)
+    args = [str(src) if a == "IN" else a if a.startswith("-") else str(tmp_path / a)
+            for a in SYMLINK_LOOPS[case]]
+    code, err = cli_video(capsys, *args, "--quiet")
+    assert_one_line_error(code, err)
+    assert loop.name in err
+    assert sorted(os.listdir(tmp_path)) == sorted(["in.mp4", loop.name])
+    assert os.readlink(loop) == loop.name
+
+
 # --- 3. a hang: inputs that are not regular files -------------------------------------------
 
 
@@ -346,12 +373,59 @@ def test_unreadable_paths_are_one_line(tmp_path, capsys, fake_model, monkeypatch
     assert "Permission denied" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"),
-                    reason="as root, needs setpriv to drop to another user")
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _readable_by_all(folder: Path) -> None:
+    """chmod a+rX, all the way down: a clone made under umask 077 copies as private."""
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(Path(root) / name, 0o755)
+        for name in files:
+            os.chmod(Path(root) / name, 0o644)
+    folder.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def as_other_user():
+    """The command prefix, working folder and PYTHONPATH that run this vidcolor as an ordinary
+    user: as root, nobody (setpriv), with a world-readable copy of the package first on the
+    path, since the checkout may be in a folder nobody may enter (a clone in a private
+    folder); skipped, saying why, when nobody cannot run this Python with its packages."""
+    if os.geteuid() != 0:
+        yield [], None, os.environ.get("PYTHONPATH", "")
+        return
+    if not shutil.which("setpriv"):
+        pytest.skip("as root, needs setpriv to drop to another user")
+    import vidcolor
+
+    with tempfile.TemporaryDirectory() as lib:
+        shutil.copytree(Path(vidcolor.__file__).parent, Path(lib) / "vidcolor",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        _readable_by_all(Path(lib))
+        path = os.pathsep.join(filter(None, [lib, os.environ.get("PYTHONPATH")]))
+        home = Path(lib) / "home"  # numba caches compiled kernels there (the copy is root's)
+        home.mkdir(mode=0o777)
+        home.chmod(0o777)
+        # The modules `vidcolor video` needs, with their packages (av, numpy...), which a
+        # virtual environment in a private folder hides from nobody.
+        imports = "import vidcolor.cli, vidcolor.video.films, vidcolor.video.pipeline"
+        probe = subprocess.run([*NOBODY, sys.executable, "-c", f"{imports}; "
+                                "print(vidcolor.__file__)"], cwd=lib, capture_output=True,
+                               env={**os.environ, "PYTHONPATH": path, "HOME": str(home)},
+                               text=True, timeout=120)
+        if probe.returncode != 0 or not probe.stdout.strip().startswith(lib):
+            said = (probe.stderr.strip().splitlines() or [probe.stdout.strip()])[-1]
+            pytest.skip(f"the user nobody cannot run {sys.executable} with vidcolor's "
+                        f"packages (a virtual environment in a private folder?): {said}")
+        yield NOBODY, lib, path
+
+
 @pytest.mark.parametrize("case", ["file_000", "input_in_700", "output_in_700"])
-def test_unreadable_paths_really(case):
+def test_unreadable_paths_really(case, as_other_user):
     """The real thing, for an ordinary user (root runs the command as nobody, setpriv): an
     unreadable input, one in a folder the user may not search, an output in such a folder."""
+    run_as, cwd, pythonpath = as_other_user
     with tempfile.TemporaryDirectory() as folder:  # pytest's tmp_path is private to root
         base = Path(folder)
         base.chmod(0o777)
@@ -361,12 +435,11 @@ def test_unreadable_paths_really(case):
         out = (private if case == "output_in_700" else base) / "o.mp4"
         src.chmod(0o000 if case == "file_000" else 0o644)
         private.chmod(0o700)
-        run_as = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
-            if os.geteuid() == 0 else []
         code = "import sys; from vidcolor.cli import main; sys.exit(main(sys.argv[1:]))"
         done = subprocess.run([*run_as, sys.executable, "-c", code, "video", os.fspath(src),
                                "-o", os.fspath(out), "--quiet"], capture_output=True, text=True,
-                              timeout=120, env={**os.environ, "HOME": folder})
+                              timeout=120, cwd=cwd,
+                              env={**os.environ, "HOME": folder, "PYTHONPATH": pythonpath})
         assert_one_line_error(done.returncode, done.stderr)
         assert "Permission denied" in done.stderr
         left = {"in.mp4", "private"} if case != "input_in_700" else {"private"}

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color, hints as hints_module
-from vidcolor.imageio import find_pictures
+from vidcolor.picture_files import find_pictures
 
 # Simulated hints in training (Zhang et al. 2017): per image no hint with this probability,
 # else a geometric number (mean 1/_FEW_P) of points, or with _MANY_SHARE of the images a
@@ -28,7 +28,7 @@ def find_images(paths) -> list[Path]:
     """Image files named in ``paths``, or found in its folders, sorted and each once.
 
     Folders are searched as ``vidcolor image`` searches them
-    (:func:`vidcolor.imageio.find_pictures`: by name, recursively, hidden files and folders
+    (:func:`vidcolor.picture_files.find_pictures`: by name, recursively, hidden files and folders
     skipped); a file named outright is taken whatever its name.
 
     Raises

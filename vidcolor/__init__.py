@@ -6,7 +6,7 @@ Public API::
     from vidcolor import ImageOptions, VideoOptions, Window, EncoderOptions, ColorModel
 """
 
-__version__ = "0.1.0"
+from vidcolor._version import __version__
 
 __all__ = ["__version__", "ColorModel", "EncoderOptions", "ImageOptions", "VideoOptions",
            "Window", "colorize_image", "colorize_video", "load_model"]

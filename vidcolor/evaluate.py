@@ -26,13 +26,14 @@ from vidcolor import color
 from vidcolor import hints as hints_module
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import (find_pictures, provenance_text, read_image, writable_suffix,
-                              write_image)
+from vidcolor.imageio import read_image, writable_suffix, write_image
 from vidcolor.metrics import colourfulness, psnr
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import ImageOptions
 from vidcolor.outputs import InputSet, check_output
+from vidcolor.picture_files import find_pictures
+from vidcolor.provenance import provenance_text
 from vidcolor.progress import Progress, no_progress
 
 __all__ = ["ImageScore", "evaluate_folder", "score_image", "score_hints", "format_table",

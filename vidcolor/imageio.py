@@ -5,11 +5,10 @@ alpha channel apart (so colour work never sees it), with the EXIF orientation al
 Pillow decodes most files; 16-bit PNGs go through OpenCV and 16-bit TIFFs through tifffile,
 because Pillow silently reduces 16-bit colour to 8 bits.
 
-Writing encodes in memory, then writes a temporary file in the output's folder and renames it
-into place, so an interrupted run never leaves a half-written picture under the final name. Every
-written picture carries a provenance mark ("colorized by vidcolor <version>, model <name>") in
-its format's own software field: a PNG text chunk, the EXIF ``Software`` tag of JPEG and WebP,
-the TIFF ``Software`` tag.
+Writing encodes in memory, then writes the bytes atomically (:mod:`vidcolor.atomic`), so an
+interrupted run never leaves a half-written picture under the final name. Every written picture
+carries the provenance mark (:mod:`vidcolor.provenance`) in its format's own software field: a
+PNG text chunk, the EXIF ``Software`` tag of JPEG and WebP, the TIFF ``Software`` tag.
 
 Reading is also where damaged and hostile files stop: a file is opened once, without
 blocking, and refused unless it is a regular file (a FIFO would hang); a picture larger than
@@ -18,10 +17,9 @@ any decoding; damaged metadata (an EXIF block Pillow cannot parse, an orientatio
 type, a TIFF tag tifffile cannot read) is ignored when the pixels are fine, and the decoders'
 own complaints about it stay off the user's terminal (:func:`_quiet_decoders`).
 
-Also here, with no decoder needed: which files are pictures (:data:`IMAGE_SUFFIXES`,
-:func:`find_pictures`) and the provenance text itself (:func:`provenance_text`). Pillow is
-imported only by the functions that decode or encode, so a film job can import this module for
-the mark without it.
+Which files are pictures (:mod:`vidcolor.picture_files`), the provenance text and atomic writes
+have modules of their own, which need no decoder; their names are importable from here too.
+Pillow is imported only by the functions that decode or encode.
 """
 
 from __future__ import annotations
@@ -45,8 +43,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+# Besides what this module uses, names that moved out of it are still importable from here.
+from vidcolor.atomic import write_bytes_atomic
 from vidcolor.errors import VidcolorError
-from vidcolor.outputs import find_files
+from vidcolor.picture_files import IMAGE_SUFFIXES, find_pictures
+from vidcolor.provenance import PROVENANCE_PREFIX, provenance_text
 
 if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see the docstring)
     from PIL import Image
@@ -54,11 +55,9 @@ if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see 
 __all__ = [
     "Picture", "IMAGE_SUFFIXES", "find_pictures", "read_image", "write_image", "read_provenance",
     "provenance_text", "apply_orientation", "output_suffix", "writable_suffix",
-    "max_picture_pixels",
+    "max_picture_pixels", "write_bytes_atomic",
 ]
 
-# File name endings vidcolor reads as images (lower case).
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
 # Formats that can carry a provenance mark, by file name ending.
 _WRITE_FORMATS = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
@@ -69,7 +68,6 @@ _EXIF_SOFTWARE = 0x0131
 _TIFF_ORIENTATION = 274
 _TIFF_SOFTWARE = 305
 _PNG_SOFTWARE_KEY = "Software"
-_PROVENANCE_PREFIX = "colorized by vidcolor"
 _JPEG_QUALITY = 95
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # Bytes of a file read before decoding: enough for the PNG header's bit depth (byte 24).
@@ -84,11 +82,6 @@ _HEAD_BYTES = 32
 _BYTES_PER_PIXEL = 32
 # OpenCV, which decodes 16-bit PNGs, refuses more than 2**30 pixels itself.
 _MAX_PIXELS_ANY_MACHINE = 2 ** 30
-
-# The process umask, read once at import (reading it means setting it, which is not
-# thread-safe later): temporary files are created private, and given the usual mode on rename.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 @dataclass
@@ -113,43 +106,6 @@ class Picture:
     def bits(self) -> int:
         """8 or 16: the sample depth."""
         return 8 * self.rgb.dtype.itemsize
-
-
-def provenance_text(model_name: str) -> str:
-    """The provenance mark written into every colorized picture.
-
-    Parameters
-    ----------
-    model_name : str
-
-    Returns
-    -------
-    str, e.g. ``"colorized by vidcolor 0.1.0, model default"``
-    """
-    from vidcolor import __version__
-
-    return f"{_PROVENANCE_PREFIX} {__version__}, model {model_name}"
-
-
-def find_pictures(folder: str | Path, exclude: str | Path | None = None) -> list[Path]:
-    """Picture files under a folder, by name (:data:`IMAGE_SUFFIXES`), recursively, sorted.
-
-    Hidden files and everything in hidden folders are skipped: vidcolor's own temporary files
-    (``.NAME.XXXX.part``) among them, and the thumbnails and resource forks that file managers
-    and other systems leave beside pictures.
-
-    Parameters
-    ----------
-    folder : str or Path
-    exclude : str or Path, optional
-        Skip everything inside this folder (an output folder within the input).
-
-    Returns
-    -------
-    list of Path
-        Each ``folder / relative path``; files are not opened, so some may not decode.
-    """
-    return find_files(folder, IMAGE_SUFFIXES, exclude)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -516,8 +472,14 @@ def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, 
     with _pillow().open(f) as im:
         _check_pixels(path, *im.size)
         fmt = im.format or "unknown"
+        deep_png = fmt == "PNG" and _png_bit_depth(head) == 16
+        if fmt == "PNG" and not deep_png:
+            # Pillow reads a PNG's EXIF by loading the pixels (an eXIf chunk may follow the
+            # data), and after a failed load keeps a blank image: loaded here, a broken IDAT
+            # fails as corrupt instead of passing as damaged EXIF (libpng checks deep ones).
+            im.load()
         orientation = _take_orientation(im)  # before loading (see there)
-        if fmt == "PNG" and _png_bit_depth(head) == 16:
+        if deep_png:
             return *_read_deep_png(f, orientation), fmt
         bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
         if fmt == "TIFF" and max(np.atleast_1d(bits)) > 8:
@@ -556,7 +518,7 @@ def read_provenance(path: str | Path) -> str | None:
             candidates.append(str(im.tag_v2.get(_TIFF_SOFTWARE, "")))
         candidates.append(str(im.getexif().get(_EXIF_SOFTWARE, "")))
     for text in candidates:
-        if text.startswith(_PROVENANCE_PREFIX):
+        if text.startswith(PROVENANCE_PREFIX):
             return text
     return None
 
@@ -684,56 +646,6 @@ def encode_image(suffix: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: s
     return _encode_pillow(fmt, rgb, alpha, mark)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, overwrite: bool = False) -> None:
-    """Write a file under its final name only once it is complete.
-
-    The bytes go to a temporary file in the same folder (so the rename cannot cross file
-    systems), which is then renamed into place.
-
-    Parameters
-    ----------
-    path : str or Path
-    data : bytes
-    overwrite : bool
-        Without it an existing file is never replaced, even one that appears while writing.
-
-    Raises
-    ------
-    VidcolorError
-        If ``path`` exists and ``overwrite`` is False.
-    """
-    path = Path(path)
-    if not overwrite and path.exists():
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs get the usual mode
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _rename_no_clobber(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _rename_no_clobber(tmp: str, path: Path) -> None:
-    # A hard link fails atomically if the name is taken, unlike a rename.
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)") from None
-    except OSError:  # file systems without hard links: check, then rename
-        if path.exists():
-            raise VidcolorError(f"{path}: exists (use --overwrite to replace it)") from None
-        os.replace(tmp, path)
-
-
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
                 mark: str, overwrite: bool = False) -> None:
     """Write a picture atomically, with a provenance mark, in the format its name ends with.
@@ -745,7 +657,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     rgb : ndarray of uint8 or uint16, shape (H, W, 3)
     alpha : ndarray, shape (H, W), or None
     mark : str
-        Provenance text, see :func:`provenance_text`.
+        Provenance text, see :func:`vidcolor.provenance.provenance_text`.
     overwrite : bool
         Replace an existing file; by default that is an error.
 

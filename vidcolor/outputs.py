@@ -4,21 +4,59 @@ Pictures and films are written to a hidden temporary name next to the output and
 place only when complete (``.NAME.XXXXXXXX.part`` for pictures, ``.NAME.vidcolor-work/`` and
 ``.STEM.partial.EXT`` for films), so an output path is usable only if those names fit the
 folder's file system too, and it is refused outright when it is one of the inputs: through the
-same path, a symbolic link or a hard link, whatever ``--overwrite`` says.
+same path, a symbolic link or a hard link, whatever ``--overwrite`` says. A path that cannot
+be followed (a symbolic link loop) is refused in one line, as an input and as an output.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
 from vidcolor.errors import VidcolorError
 
-__all__ = ["InputSet", "check_output", "plan_folder"]
+__all__ = ["InputSet", "check_input", "check_output", "plan_folder"]
 
 #: Bytes the longest hidden name made next to an output adds to the output's own name.
 _HIDDEN_NAME_EXTRA = 15
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or the absolute path as it is where a symbolic link loop stops the
+    resolution (Python before 3.13 raises RuntimeError there, not OSError): such a path is
+    refused in one line where it is opened or checked, not here."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
+
+
+def check_input(path: Path) -> None:
+    """Refuse an input path with nothing behind it, in one line that says why.
+
+    Raises
+    ------
+    VidcolorError
+        Nothing there, or a path this process cannot follow: a symbolic link loop, a folder
+        on the way it may not search.
+    """
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise VidcolorError(f"{path}: no such file or folder") from None
+    except OSError as e:  # ELOOP, EACCES, ENAMETOOLONG: Path.exists() would say "missing"
+        raise VidcolorError(f"{path}: cannot be read ({e.strerror})") from None
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder (False when nothing is there, a dangling link included);
+    unlike ``Path.is_dir``, a symbolic link loop raises (ELOOP): nothing is written there."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 class InputSet:
@@ -32,7 +70,7 @@ class InputSet:
             self.add(Path(p))
 
     def add(self, path: Path) -> None:
-        self.paths.add(path.resolve())
+        self.paths.add(_resolved(path))
         try:
             st = path.stat()
         except OSError:
@@ -40,7 +78,7 @@ class InputSet:
         self.ids.add((st.st_dev, st.st_ino))
 
     def __contains__(self, path: Path) -> bool:
-        if path.resolve() in self.paths:
+        if _resolved(path) in self.paths:
             return True
         try:
             st = path.stat()
@@ -80,13 +118,15 @@ def check_output(output: str | os.PathLike, inputs: InputSet | None = None) -> P
     output = Path(output)
     if inputs is not None and output in inputs:
         raise VidcolorError(f"{output}: the output would overwrite the input")
-    try:  # stat can fail with EACCES or ENAMETOOLONG where the path cannot even be looked at
+    # stat can fail with EACCES or ENAMETOOLONG where the path cannot even be looked at, and
+    # with ELOOP where it is (or goes through) a symbolic link loop
+    try:
         folder_exists = output.parent.is_dir()
         limit = _name_max(output.parent if folder_exists else Path("."))
         if len(os.fsencode(output.name)) + _HIDDEN_NAME_EXTRA > limit:
             raise VidcolorError(f"{output.name[:40]}...: output name too long for this file "
                                 f"system (at most {limit - _HIDDEN_NAME_EXTRA} bytes)")
-        is_dir = output.is_dir()
+        is_dir = _is_dir(output)
     except OSError as e:
         raise VidcolorError(f"{output}: unusable output path ({e.strerror})") from None
     if is_dir:
@@ -132,11 +172,11 @@ def plan_folder(inputs: list[Path], output: Path, find: Callable[[Path, Path | N
             continue
         # An output folder inside this one holds earlier outputs, not inputs; one that is this
         # folder (or holds it) excludes nothing, and check_output refuses what would clash.
-        inside = path.resolve() in output.resolve().parents
+        inside = _resolved(path) in _resolved(output).parents
         found = find(path, output if inside else None)
         if not found:
             raise VidcolorError(f"{path}: no {kind} in this folder")
-        prefix = Path() if len(inputs) == 1 else Path(path.resolve().name)
+        prefix = Path() if len(inputs) == 1 else Path(_resolved(path).name)
         jobs += [(f, prefix / f.relative_to(path)) for f in found]
 
     planned, seen = [], {}
@@ -174,7 +214,7 @@ def find_files(folder: str | Path, suffixes, exclude: str | Path | None = None) 
         A folder below that cannot be read.
     """
     folder = Path(folder)
-    exclude = None if exclude is None else Path(exclude).resolve()
+    exclude = None if exclude is None else _resolved(Path(exclude))
     found = []
 
     def unreadable(e: OSError):  # os.walk would skip such a folder without a word
@@ -186,7 +226,7 @@ def find_files(folder: str | Path, suffixes, exclude: str | Path | None = None) 
             path = Path(root) / name
             if name.startswith(".") or path.suffix.lower() not in suffixes:
                 continue
-            if exclude is not None and exclude in path.resolve().parents:
+            if exclude is not None and exclude in _resolved(path).parents:
                 continue
             if path.is_file():
                 found.append(path)

@@ -16,11 +16,12 @@ from pathlib import Path
 from vidcolor import hints as hints_module
 from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import (find_pictures, output_suffix, provenance_text, read_image,
-                              writable_suffix, write_image)
+from vidcolor.imageio import output_suffix, read_image, writable_suffix, write_image
 from vidcolor.log import logger
-from vidcolor.outputs import InputSet, check_output, plan_folder
+from vidcolor.outputs import InputSet, check_input, check_output, plan_folder
+from vidcolor.picture_files import find_pictures
 from vidcolor.progress import Progress, no_progress
+from vidcolor.provenance import provenance_text
 
 __all__ = ["ImageReport", "HintFiles", "plan_outputs", "colorize_file", "colorize_files"]
 
@@ -131,8 +132,7 @@ def plan_outputs(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     names_folder = str(output).endswith(("/", "\\"))  # "out/" means a folder; Path drops the /
     output = Path(output)
     for path in inputs:
-        if not path.exists():
-            raise VidcolorError(f"{path}: no such file or folder")
+        check_input(path)
         if not (path.is_file() or path.is_dir()):  # a FIFO would block its reader
             raise VidcolorError(f"{path}: not a picture file or folder")
     if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and not names_folder:
@@ -167,7 +167,7 @@ def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
     src, dst : Path
     colorizer : ImageColorizer
     mark : str
-        The provenance text (:func:`vidcolor.imageio.provenance_text`).
+        The provenance text (:func:`vidcolor.provenance.provenance_text`).
     overwrite : bool
         Replace an existing ``dst``; without it that is an error, raised before any work.
     hints : HintFiles, optional

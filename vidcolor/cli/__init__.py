@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.cli.common import TqdmProgress, _TqdmLogHandler
 from vidcolor.cli.eval import _add_eval
 from vidcolor.cli.export import _add_export

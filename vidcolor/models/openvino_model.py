@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.models.protocol import ColorModel

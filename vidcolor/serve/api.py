@@ -35,9 +35,9 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import provenance_text
+from vidcolor.provenance import provenance_text
 from vidcolor.serve import forms
 from vidcolor.serve.db import JobRecord
 from vidcolor.serve.errors import ApiError

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.models.protocol import ColorModel

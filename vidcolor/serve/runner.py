@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import provenance_text
+from vidcolor.provenance import provenance_text
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions, VideoOptions
 from vidcolor.serve.db import JobStore

@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from vidcolor import __version__
+from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import Keyframe, VideoOptions

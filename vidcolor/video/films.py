@@ -16,7 +16,7 @@ from typing import Callable
 
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
-from vidcolor.outputs import InputSet, check_output, find_files, plan_folder
+from vidcolor.outputs import InputSet, check_input, check_output, find_files, plan_folder
 from vidcolor.video.encode import CONTAINERS
 
 __all__ = ["FilmReport", "VIDEO_SUFFIXES", "colorize_films", "find_videos", "plan_films"]
@@ -68,8 +68,7 @@ def _plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
     names_folder = str(output).endswith(("/", "\\"))
     output = Path(output)
     for path in inputs:
-        if not path.exists():
-            raise VidcolorError(f"{path}: no such file or folder")
+        check_input(path)
     if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir() and not names_folder:
         return [(inputs[0], output)], False
     for path in inputs:

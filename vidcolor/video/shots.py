@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor import __version__, color
+from vidcolor import color
+from vidcolor._version import __version__
 from vidcolor.colorize import render_shape, resize_l
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
@@ -63,7 +64,8 @@ def _staging(folder: Path) -> Path:
 
 
 def _check_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
+    # lexists: a dangling link or a symbolic link loop is no folder either (mkdir fails there)
+    if os.path.lexists(folder) and not folder.is_dir():
         raise VidcolorError(f"{folder}: exists and is not a folder")
     if not folder.parent.is_dir():
         raise VidcolorError(f"{folder.parent}: no such folder")

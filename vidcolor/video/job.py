@@ -1,0 +1,268 @@
+"""One film job: check -> plan (or resume) -> run on an executor -> remux, written once.
+
+:class:`FilmJob` is the film's half of the work, the same wherever the frames are coloured:
+it checks the paths, the input's streams, the window, the encoder and the keyframes before
+any work (:meth:`FilmJob.check`, no model needed); opens the work folder next to the output,
+fresh or continued (:mod:`vidcolor.video.workdir`: a resumed job must match in everything
+that changes its frames); and, once every frame is in a finished segment, remuxes the segments
+with the input's other streams into a temporary file renamed to the output only when complete.
+
+The frames themselves are coloured by a :class:`FilmExecutor`: in this process
+(:class:`vidcolor.video.local.LocalExecutor`, three threads) or on Ray
+(:class:`vidcolor.video.cluster.ClusterSession`, chunks as actors). An executor plans what it
+needs of the model (the render size, chunks) and runs the frames not yet in the work folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from vidcolor._version import __version__
+from vidcolor.errors import VidcolorError
+from vidcolor.provenance import provenance_text
+from vidcolor.options import VideoOptions
+from vidcolor.outputs import InputSet, check_output
+from vidcolor.progress import Progress
+from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
+from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
+from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
+from vidcolor.video.remux import RemuxReport, remux
+from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
+
+__all__ = ["CheckedFilm", "FilmExecutor", "FilmJob", "FilmPlan", "FilmRun", "VideoResult"]
+
+
+@dataclass
+class VideoResult:
+    """Summary of a finished film job."""
+
+    output: Path
+    frames: int  #: video frames in the output
+    resumed_frames: int  #: of those, done by an earlier interrupted run
+    seconds: float  #: wall time of this run
+    cuts: int  #: scene cuts the stabilizer found (this run)
+    report: RemuxReport = field(default_factory=RemuxReport)
+    #: Frames of the window the decoder refused (damaged input; this run), left out.
+    lost_frames: int = 0
+
+    @property
+    def fps(self) -> float:
+        done = self.frames - self.resumed_frames
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class CheckedFilm:
+    """What the checks found, before any work.
+
+    Attributes
+    ----------
+    input, output : Path
+    format_name : str
+        The output's container.
+    info : VideoInfo
+    settings : EncoderSettings
+    placed : list of PlacedKeyframe
+        The keyframes and the frames they colour, in time order; empty without keyframes.
+    """
+
+    input: Path
+    output: Path
+    format_name: str
+    info: VideoInfo
+    settings: EncoderSettings
+    placed: list[PlacedKeyframe]
+
+
+@dataclass
+class FilmPlan:
+    """What an executor decided for a film once it knows the model.
+
+    Attributes
+    ----------
+    options : VideoOptions
+        As resolved for the model (its render size): what a resumed job compares.
+    model_name, weights : str
+        The model's name and the identity of its very weights.
+    extra : dict
+        The executor's own part of the job's identity (a cluster's chunks), JSON-able.
+    detail : object
+        The executor's own objects for :meth:`FilmExecutor.run`.
+    """
+
+    options: VideoOptions
+    model_name: str
+    weights: str
+    extra: dict = field(default_factory=dict)
+    detail: Any = None
+
+
+@dataclass
+class FilmRun:
+    """What an executor's run did: the cuts its stabilizer found and the frames the decoder
+    refused (seconds from the stream's start)."""
+
+    cuts: int
+    lost: list[float]
+
+
+class FilmExecutor(Protocol):
+    """Colours a checked film's frames into a work folder's segments."""
+
+    def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
+        """Resolve the options for the model and plan the work (no frame written)."""
+
+    def run(self, film: CheckedFilm, plan: FilmPlan, work: WorkFolder,
+            progress: Progress | None) -> FilmRun:
+        """Colour the frames not yet in ``work`` (each finished segment recorded there).
+
+        Whatever stops it, finished segments are kept for a resumed job."""
+
+
+class FilmJob:
+    """One film colorized into one output file.
+
+    Parameters
+    ----------
+    input, output : path
+        The output's extension picks the container (.mp4 .mkv .mov .webm .avi).
+    options : VideoOptions, optional
+    overwrite : bool
+        Replace an existing output.
+    resume : bool
+        Continue an interrupted job with the same settings from its last finished segment.
+    """
+
+    def __init__(self, input: str | os.PathLike, output: str | os.PathLike,
+                 options: VideoOptions | None = None, *, overwrite: bool = False,
+                 resume: bool = False):
+        self.input, self.output = Path(input), Path(output)
+        self.options = options or VideoOptions()
+        self.overwrite, self.resume = overwrite, resume
+        self._checked: CheckedFilm | None = None
+
+    def run(self, executor: FilmExecutor, progress: Progress | None = None) -> VideoResult:
+        """Check, plan (or resume), colour the frames on ``executor``, remux.
+
+        Parameters
+        ----------
+        executor : FilmExecutor
+        progress : Progress, optional
+            Told ``(frames done, expected total or None)`` as frames are encoded.
+
+        Raises
+        ------
+        VidcolorError
+            Bad input, unusable output path or settings, nothing decodable in the window.
+        KeyboardInterrupt
+            After cleaning up; the finished segments are kept for ``resume=True``.
+        """
+        t_begin = time.perf_counter()
+        film = self.check()
+        plan = executor.plan(film, self.options)
+        work = self._open_work(film, plan)
+        resumed = work.frames
+        ran = executor.run(film, plan, work, progress)
+        if work.frames == 0:
+            work.remove()
+            raise VidcolorError(f"{film.input}: no video frames in the requested window")
+        try:
+            report = self._remux_into_place(film, work, plan)
+        finally:
+            work.remove()  # after a refusal the same streams would be refused again
+        return VideoResult(output=film.output, frames=work.frames, resumed_frames=resumed,
+                           seconds=time.perf_counter() - t_begin, cuts=ran.cuts, report=report,
+                           lost_frames=len(ran.lost))
+
+    def check(self) -> CheckedFilm:
+        """Every check that needs no model, before any work (done once per job).
+
+        Raises
+        ------
+        VidcolorError
+            One line naming the problem.
+        """
+        if self._checked is None:
+            format_name = _check_paths(self.input, self.output, self.overwrite)
+            info = probe(self.input)
+            _check_window(self.input, info, self.options)
+            settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
+                                        (info.width % 2 == 1, info.height % 2 == 1))
+            self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
+                                        place_keyframes(info, self.options))
+        return self._checked
+
+    def _open_work(self, film: CheckedFilm, plan: FilmPlan) -> WorkFolder:
+        """The work folder, fresh or continued.
+
+        A resumed job must match in everything that changes its frames: the input file, the
+        very same weights (not just a model of the same name), the options as resolved (the
+        batch size does not change a frame, so it may differ), the encoder and the executor's
+        own plan.
+        """
+        compared = dataclasses.replace(plan.options, batch_size=None)
+        identity = {"input": file_identity(film.input), "model": plan.model_name,
+                    "weights": plan.weights, "options": compared.to_dict(),
+                    "encoder": dataclasses.asdict(film.settings), "vidcolor": __version__,
+                    **plan.extra}
+        work = WorkFolder(work_paths(film.output)[0], identity)
+        work.open(self.resume)
+        return work
+
+    def _remux_into_place(self, film: CheckedFilm, work: WorkFolder,
+                          plan: FilmPlan) -> RemuxReport:
+        """Remux the segments and the input's other streams into a temporary file, then
+        rename it to the output; nothing is left half-written."""
+        import av.error
+
+        output = film.output
+        partial = work_paths(output)[1]
+        try:
+            report = remux(film.info, work.segment_files(), partial, film.format_name,
+                           plan.options.window,
+                           metadata={"comment": provenance_text(plan.model_name)})
+            os.replace(partial, output)
+        except BaseException as e:
+            partial.unlink(missing_ok=True)
+            if isinstance(e, VidcolorError):
+                raise VidcolorError(f"{output}: {e}") from None
+            if isinstance(e, OSError):
+                raise VidcolorError(f"{output}: writing failed ({e})") from e
+            if isinstance(e, av.error.FFmpegError):
+                raise VidcolorError(f"{output}: writing failed ({ffmpeg_message(e)})") from e
+            raise
+        return report
+
+
+def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
+    """The output's muxer, once the output path is known to be usable; before any work.
+
+    :func:`vidcolor.outputs.check_output` refuses an output that is the input (by path,
+    symbolic or hard link), a folder, or a name too long for the work folder's and the
+    temporary file's names; what is left here is the film's own: its extension, the folder,
+    and an existing output.
+    """
+    format_name = output_format(output)
+    check_output(output, InputSet([input]))
+    try:
+        if not output.parent.is_dir():
+            raise VidcolorError(f"{output.parent}: no such folder")
+        exists = output.exists()
+    except OSError as e:  # a folder on the way this process may not search
+        raise VidcolorError(f"{output}: unusable output path ({e.strerror})") from None
+    if exists and not overwrite:
+        raise VidcolorError(f"{output}: already exists (use --overwrite to replace it)")
+    return format_name
+
+
+def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:
+    """Refuse a window that starts after the film's end now, before the work folder exists
+    (a film of unknown duration is found empty only once decoded)."""
+    if info.duration is not None and options.window.start >= info.duration:
+        raise VidcolorError(f"{input}: no video frames in the requested window (--start "
+                            f"{options.window.start:g} s, the video lasts {info.duration:.2f} s)")
