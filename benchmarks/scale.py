@@ -68,7 +68,8 @@ def run_cluster(video: Path, options: VideoOptions, runtime: str, workers: int,
     overhead = result.seconds - t["chunks"]
     return {"run": f"local:{workers}", "frames": result.frames, "seconds": result.seconds,
             "fps": result.frames / result.seconds, "start": start, "scan": t["scan"],
-            "chunks_wall": t["chunks"], "workers_sum": t["workers"], "remux": t["remux"],
+            "chunks_wall": t["chunks"], "workers_sum": t["workers"],
+            "remux": result.steps["remux"],
             "driver_overhead": overhead}
 
 

@@ -180,9 +180,10 @@ def _model_loader(args):
 
 
 class _FilmJobs:
-    """Runs ``vidcolor video`` jobs one film at a time: in this process (the model loaded once,
-    when the first job needs it) or on a Ray cluster (:class:`~vidcolor.video.cluster.
-    ClusterSession`, started on the first job)."""
+    """Runs ``vidcolor video`` jobs one film at a time, and only chooses where the frames are
+    coloured: in this process (the model loaded once, when the first job needs it) or on a Ray
+    cluster (:class:`~vidcolor.video.cluster.ClusterSession`, started once the first film has
+    passed every check that needs no model)."""
 
     def __init__(self, args, options):
         self.args, self.options = args, options
@@ -190,19 +191,20 @@ class _FilmJobs:
         self.session = None
 
     def __call__(self, src: Path, dst: Path, progress=None):
-        job = dict(options=self.options, overwrite=self.args.overwrite,
-                   resume=self.args.resume, progress=progress)
         if self.model is not None:
-            from vidcolor.video.pipeline import colorize_video
+            from vidcolor.video import pipeline
 
-            return colorize_video(src, dst, model=self.model, **job)
+            return pipeline.colorize_video(src, dst, self.model, self.options,
+                                           overwrite=self.args.overwrite,
+                                           resume=self.args.resume, progress=progress)
         from vidcolor.video.cluster import ClusterSession
-        from vidcolor.video.pipeline import check_job
+        from vidcolor.video.job import FilmJob
 
-        if self.session is None:  # every check that needs no model, before the cluster starts
-            check_job(src, dst, self.options, self.args.overwrite)
+        if self.session is None:  # a film that fails its checks starts no cluster
+            FilmJob(src, dst, self.options, overwrite=self.args.overwrite).check()
             self.session = ClusterSession(self.args.cluster, _package()._model_loader(self.args))
-        return self.session.colorize_video(src, dst, **job)
+        return self.session.colorize_video(src, dst, self.options, overwrite=self.args.overwrite,
+                                           resume=self.args.resume, progress=progress)
 
     def close(self) -> None:
         if self.session is not None:

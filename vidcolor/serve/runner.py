@@ -1,8 +1,8 @@
 """One run of a job in a worker thread: the library's picture or film job, watched and stoppable.
 
 The work itself is the library's (:func:`vidcolor.photos.colorize_file`,
-:func:`vidcolor.video.pipeline.colorize_video`); this module adds what a server needs around
-it. :class:`StoreProgress` is the job's :class:`~vidcolor.progress.Progress`: it writes frames
+:func:`vidcolor.video.pipeline.colorize_video`, a film job in this process); this module adds
+what a server needs around it. :class:`StoreProgress` is the job's :class:`~vidcolor.progress.Progress`: it writes frames
 done, the total and the rate into the jobs table (a few times a second, not every frame), and
 it is also where a run learns that it must stop, since the library calls it after every frame:
 it raises :class:`Cancelled` when the job was deleted, :class:`Interrupted` when the server is

@@ -18,9 +18,9 @@ file's bytes beside the chunk).
 input's bytes held in memory (:class:`MemoryFile`; no shared file system is assumed), run the
 usual stages (:func:`vidcolor.video.stages.run_stages`) into one segment file in a local
 temporary folder, and hand back the encoded bytes; a chunk's keyframes guide it as they guide
-the one-process job (:func:`vidcolor.video.pipeline.keyframe_guide`; its backward pass decodes
-the chunk's span from the same bytes). Nothing here imports Ray (:mod:`vidcolor.video.cluster`
-does the distributing).
+the one-process job (:func:`vidcolor.video.local.colorize_span`, the run of the stages both
+share; the keyframes' backward pass decodes the chunk's span from the same bytes). Nothing
+here imports Ray (:mod:`vidcolor.video.cluster` does the distributing).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.keyframes import PlacedKeyframe
-from vidcolor.video.pipeline import keyframe_guide
+from vidcolor.video.local import colorize_span
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.stabilize import is_cut, l_histogram
-from vidcolor.video.stages import FrameSpan, run_stages
+from vidcolor.video.stages import FrameSpan
 from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["ChunkJob", "ChunkResult", "ChunkSpec", "FilmScan", "MemoryFile", "colorize_chunk",
@@ -341,14 +341,11 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
     name = os.path.basename(info.path)
     with tempfile.TemporaryDirectory(prefix="vidcolor-chunk-") as tmp:
         placed = _write_keyframes(chunk, keyframe_files, Path(tmp) / "keyframe-files")
-        if placed:
-            core.guide = keyframe_guide(info, job.options.window, placed, core,
-                                        Path(tmp) / "keyframes", from_pts=chunk.span.from_pts,
-                                        source=MemoryFile(data, name=name))
         work = WorkFolder(Path(tmp) / "work", {})
         work.open(False)
-        lost = run_stages(info, core, work, job.settings, options, batch_size, progress,
-                          span=chunk.span, source=MemoryFile(data, name=name))
+        lost = colorize_span(info, core, options, job.settings, work, placed, batch_size,
+                             progress, span=chunk.span,
+                             source=lambda: MemoryFile(data, name=name))
         result = ChunkResult(index=chunk.index, lost=lost)
         if work.segments:
             segment = work.segments[0]

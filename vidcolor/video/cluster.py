@@ -30,16 +30,15 @@ from typing import Callable
 
 import numpy as np
 
-from vidcolor._version import __version__
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import Keyframe, VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.chunks import (ChunkJob, ChunkResult, ChunkSpec, check_chunk_result,
                                    colorize_chunk, plan_chunks, scan_film, warmup_frames)
-from vidcolor.video.pipeline import VideoResult, _remux_into_place, check_job
+from vidcolor.video.job import CheckedFilm, FilmJob, FilmPlan, FilmRun, VideoResult
 from vidcolor.video.stages import keep_for_resume
-from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
+from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["ClusterSession", "colorize_video_on_cluster", "import_ray", "parse_cluster"]
 
@@ -200,7 +199,8 @@ class ClusterSession:
         actor = self.ray.remote(ChunkWorker).options(
             max_restarts=WORKER_RETRIES, max_task_retries=WORKER_RETRIES, **resources)
         self.actors = [actor.remote(load_model) for _ in range(count)]
-        #: Seconds of the last film's steps: scan, chunks (wall), workers (their sum), remux.
+        #: Seconds of the last film's steps: scan, chunks (wall), workers (their sum); the remux is
+        #: the job's (:attr:`~vidcolor.video.job.VideoResult.steps`).
         self.timings: dict[str, float] = {}
         try:
             self.model = self.ray.get(self.actors[0].describe.remote())
@@ -235,57 +235,38 @@ class ClusterSession:
         VidcolorError
             As the single-process job, and when a chunk failed on every retry.
         """
-        t_begin = time.perf_counter()
-        input, output = Path(input), Path(output)
-        options = options or VideoOptions()
-        format_name, info, settings, placed = check_job(input, output, options, overwrite)
-        _check_fits(self.ray, input, input.stat().st_size)
-        keyframe_files = [_read_keyframe(p.keyframe) for p in placed]
+        job = FilmJob(input, output, options, overwrite=overwrite, resume=resume)
+        return job.run(self, progress)
+
+    def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
+        """The film's chunks (:class:`~vidcolor.video.job.FilmExecutor`): its scene cuts found
+        by a scan, whole shots grouped; they are part of the job's identity."""
+        _check_fits(self.ray, film.input, film.input.stat().st_size)
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
         t_scan = time.perf_counter()
         # A keyframe's colour stops at its shot's cuts even without the stabilizer.
-        scan = scan_film(info, options.window, options.render_size, self.model["multiple"],
-                         find_cuts=options.stabilize or bool(placed))
+        scan = scan_film(film.info, options.window, options.render_size, self.model["multiple"],
+                         find_cuts=options.stabilize or bool(film.placed))
         self.timings = {"scan": time.perf_counter() - t_scan, "workers": 0.0}
         warmup = warmup_frames(options.stabilize_strength) if options.stabilize else 0
-        chunks = plan_chunks(scan, options.segment_frames, warmup, placed)
-        job = ChunkJob(info, settings, options)
-        work = self._plan_work(input, output, job, chunks, resume)
-        resumed = work.frames
-        t_chunks = time.perf_counter()
-        lost = self._run_chunks(input, job, chunks, work, progress, len(scan.pts),
-                                keyframe_files)
-        t_remux = time.perf_counter()
-        self.timings["chunks"] = t_remux - t_chunks
-        if work.frames == 0:
-            work.remove()
-            raise VidcolorError(f"{input}: no video frames in the requested window")
-        try:
-            report = _remux_into_place(info, work, output, format_name, options,
-                                       self.model["name"])
-        except VidcolorError:
-            work.remove()
-            raise
-        work.remove()
-        self.timings["remux"] = time.perf_counter() - t_remux
-        return VideoResult(output=output, frames=work.frames, resumed_frames=resumed,
-                           seconds=time.perf_counter() - t_begin,
-                           cuts=len(scan.shot_starts) if options.stabilize else 0,
-                           report=report, lost_frames=len(set(scan.lost) | set(lost)))
+        chunks = plan_chunks(scan, options.segment_frames, warmup, film.placed)
+        keyframe_files = [_read_keyframe(p.keyframe) for p in film.placed]
+        return FilmPlan(options, self.model["name"], self.model["identity"],
+                        extra={"chunks": [c.to_dict() for c in chunks]},
+                        detail=(scan, chunks, keyframe_files))
 
-    def _plan_work(self, input: Path, output: Path, job: ChunkJob, chunks: list[ChunkSpec],
-                   resume: bool) -> WorkFolder:
-        """The work folder, fresh or continued: a resumed job must have the same input,
-        weights, options (its keyframes' content hashes among them), encoder and chunks."""
-        compared = dataclasses.replace(job.options, batch_size=None)
-        identity = {"input": file_identity(input), "model": self.model["name"],
-                    "weights": self.model["identity"], "options": compared.to_dict(),
-                    "encoder": dataclasses.asdict(job.settings), "vidcolor": __version__,
-                    "chunks": [c.to_dict() for c in chunks]}
-        work = WorkFolder(work_paths(output)[0], identity)
-        work.open(resume)
-        return work
+    def run(self, film: CheckedFilm, plan: FilmPlan, work: WorkFolder,
+            progress: Progress | None) -> FilmRun:
+        """Send the chunks not yet in ``work`` to the actors; store each segment as it comes
+        (:class:`~vidcolor.video.job.FilmExecutor`)."""
+        scan, chunks, keyframe_files = plan.detail
+        t_chunks = time.perf_counter()
+        lost = self._run_chunks(film.input, ChunkJob(film.info, film.settings, plan.options),
+                                chunks, work, progress, len(scan.pts), keyframe_files)
+        self.timings["chunks"] = time.perf_counter() - t_chunks
+        cuts = len(scan.shot_starts) if plan.options.stabilize else 0
+        return FilmRun(cuts=cuts, lost=sorted(set(scan.lost) | set(lost)))
 
     def _run_chunks(self, input: Path, job: ChunkJob, chunks: list[ChunkSpec],
                     work: WorkFolder, progress: Progress | None, total: int,

@@ -49,6 +49,8 @@ class VideoResult:
     report: RemuxReport = field(default_factory=RemuxReport)
     #: Frames of the window the decoder refused (damaged input; this run), left out.
     lost_frames: int = 0
+    #: Wall seconds of the job's steps: "plan" (the checks included), "frames", "remux".
+    steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -167,17 +169,24 @@ class FilmJob:
         plan = executor.plan(film, self.options)
         work = self._open_work(film, plan)
         resumed = work.frames
+        t_frames = time.perf_counter()
         ran = executor.run(film, plan, work, progress)
         if work.frames == 0:
             work.remove()
             raise VidcolorError(f"{film.input}: no video frames in the requested window")
+        t_remux = time.perf_counter()
         try:
             report = self._remux_into_place(film, work, plan)
-        finally:
-            work.remove()  # after a refusal the same streams would be refused again
+        except VidcolorError:
+            work.remove()  # the same streams would be refused again: nothing worth resuming
+            raise
+        work.remove()
+        t_end = time.perf_counter()
         return VideoResult(output=film.output, frames=work.frames, resumed_frames=resumed,
-                           seconds=time.perf_counter() - t_begin, cuts=ran.cuts, report=report,
-                           lost_frames=len(ran.lost))
+                           seconds=t_end - t_begin, cuts=ran.cuts, report=report,
+                           lost_frames=len(ran.lost),
+                           steps={"plan": t_frames - t_begin, "frames": t_remux - t_frames,
+                                  "remux": t_end - t_remux})
 
     def check(self) -> CheckedFilm:
         """Every check that needs no model, before any work (done once per job).

@@ -1,0 +1,142 @@
+"""A film's frames coloured in this process: the executor of a one-process film job, and the
+run of the stages over a span of frames that a cluster's chunk shares with it.
+
+:func:`colorize_span` is the one place a run of the stages is set up (the keyframes' guide
+with its backward pass, the state a resumed job continues from, then
+:func:`vidcolor.video.stages.run_stages`), so that the whole film in one process and a chunk
+of it on a worker colour their frames alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from vidcolor.models.protocol import ColorModel
+from vidcolor.models.runtimes import resolve_model
+from vidcolor.options import VideoOptions, Window
+from vidcolor.progress import Progress
+from vidcolor.video.encode import EncoderSettings
+from vidcolor.video.frames import FrameColorizer, batch_size_for
+from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
+from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
+from vidcolor.video.probe import VideoInfo
+from vidcolor.video.stages import FrameSpan, run_stages
+from vidcolor.video.workdir import WorkFolder
+
+__all__ = ["LocalExecutor", "colorize_span", "keyframe_guide"]
+
+
+class LocalExecutor:
+    """Colours films in this process, three threads (:mod:`vidcolor.video.stages`).
+
+    Parameters
+    ----------
+    model : ColorModel or callable, optional
+        A model, or a function returning one, called only once the film has been checked
+        (:func:`vidcolor.models.runtimes.resolve_model`); default: the shipped model.
+    """
+
+    def __init__(self, model: ColorModel | None = None):
+        self.model = model
+
+    def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
+        """The frame colorizer and batch size; the options resolved with the model's render
+        size (their bounds checked with it)."""
+        self.model = model = resolve_model(self.model)
+        core = FrameColorizer.from_options(model, options)
+        options = dataclasses.replace(options, render_size=core.render_size)
+        info = film.info
+        batch_size = batch_size_for(options.batch_size, core.render_size, info.height,
+                                    info.width)
+        return FilmPlan(options, model.name, model.identity, detail=(core, batch_size))
+
+    def run(self, film: CheckedFilm, plan: FilmPlan, work: WorkFolder,
+            progress: Progress | None) -> FilmRun:
+        core, batch_size = plan.detail
+        lost = colorize_span(film.info, core, plan.options, film.settings, work, film.placed,
+                             batch_size, progress)
+        return FilmRun(cuts=core.cuts, lost=lost)
+
+
+def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
+                  settings: EncoderSettings, work: WorkFolder, placed: list[PlacedKeyframe],
+                  batch_size: int, progress: Progress | None = None,
+                  span: FrameSpan | None = None, source=None) -> list[float]:
+    """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s
+    state), or a chunk's ``span`` read from ``source``.
+
+    Parameters
+    ----------
+    info : VideoInfo
+    core : FrameColorizer
+    options : VideoOptions
+        As resolved for the model.
+    settings : EncoderSettings
+    work : WorkFolder
+        Opened; receives each finished segment (its folder also holds the keyframes' files).
+    placed : list of PlacedKeyframe
+        The keyframes the run reaches, in time order.
+    batch_size : int
+    progress : Progress, optional
+    span : FrameSpan, optional
+        A chunk's frames; default: the rest of the film.
+    source : callable, optional
+        With ``span``: returns a new binary file object over the input's bytes, read instead
+        of ``info.path`` (a cluster worker's input is in memory).
+
+    Returns
+    -------
+    list of float
+        Seconds (from the stream's start) of the frames the decoder refused.
+    """
+    from_pts = work.next_pts if span is None else span.from_pts
+    if placed:
+        try:
+            core.guide = keyframe_guide(info, options.window, placed, core,
+                                        work.path / "keyframes", from_pts=from_pts,
+                                        source=source and source())
+        except BaseException:
+            if not work.segments:  # nothing worth resuming
+                work.remove()
+            raise
+    if core.has_state and span is None:
+        core.set_state(work.state)
+    return run_stages(info, core, work, settings, options, batch_size, progress, span=span,
+                      source=source and source())
+
+
+def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
+                   core: FrameColorizer, folder: Path, from_pts: int | None = None,
+                   source=None) -> KeyframeGuide:
+    """The keyframes' guide of a run of the stages, its backward pass done first.
+
+    Parameters
+    ----------
+    info : VideoInfo
+    window : Window
+    placed : list of PlacedKeyframe
+        Those the run reaches (a chunk's own), in time order.
+    core : FrameColorizer
+        Gives the render shape and the lightness the streaming pass will see.
+    folder : Path
+        For the backward pass's files (inside the job's work folder or the chunk's own).
+    from_pts : int, optional
+        Where the run starts decoding: the backward pass decodes from there to the last
+        keyframe, and the guide forgets the keyframes before it.
+    source : binary file object, optional
+        The input's bytes, read instead of ``info.path`` (a cluster worker's).
+
+    Returns
+    -------
+    KeyframeGuide
+    """
+    from vidcolor.propagate import FILM_SPREAD
+
+    shape = core.render_shape(info.height, info.width)
+    # The backward pass opens ``info.path``, and opening takes a file object as a path too:
+    # a worker's input is in memory, not on a file system it shares with the driver.
+    decoded = info if source is None else dataclasses.replace(info, path=source)
+    store = backward_pass(decoded, window, placed, lambda rgb: core.prepare(rgb).L_small, shape,
+                          folder, from_pts=from_pts)
+    return KeyframeGuide(placed, store, shape, FILM_SPREAD, from_pts=from_pts)
