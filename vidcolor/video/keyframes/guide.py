@@ -1,0 +1,196 @@
+"""Keyframe colour for each frame of the streaming pass, in display order (:class:`KeyframeGuide`).
+
+Forwards, the propagation (:mod:`vidcolor.video.keyframes.carry`) travels with the streaming
+pass, joined by the ones carried backwards before it (:mod:`vidcolor.video.keyframes.store`);
+the guide's state is saved with each segment for ``--resume``. Trusted pixels take the carried
+colour. The others take, where the flow trusts that step, what the frame before had there (the
+colour given to content that entered the shot follows its motion), else the model's own colour
+corrected by the differences spread edge-aware from the trusted pixels
+(:data:`vidcolor.propagate.FILM_SPREAD`), so new content gets colours consistent with the
+keyframe; the spread is weakened when the trusted pixels cover little of the frame
+(:data:`FULL_COVERAGE`). Several propagations reaching one frame are averaged by trust
+(:func:`_combine`). Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`,
+the stabilizer's definition). Each keyframe's Lab at its own resolution (:class:`_KeyChroma`)
+is held only while its propagations reach the frames being coloured.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.imageio import read_image
+from vidcolor.options import Keyframe
+from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _flows, _start, _warp
+from vidcolor.video.keyframes.overlay import KeyframeOverlay, _relit, _sample
+from vidcolor.video.keyframes.place import PlacedKeyframe
+from vidcolor.video.keyframes.store import BackwardStore
+from vidcolor.video.stabilize import is_cut, l_histogram
+
+__all__ = ["FULL_COVERAGE", "KeyframeGuide"]
+
+#: Share of the frame the carried colour must still cover for its corrections to be spread
+#: to the rest at full strength (less: proportionally less), so that a few pixels the flow
+#: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
+FULL_COVERAGE = 0.25
+
+
+class _KeyChroma:
+    """A keyframe's Lab (float32, L in [0, 100]) at its own resolution and at the render
+    size."""
+
+    def __init__(self, keyframe: Keyframe, shape: tuple[int, int]):
+        L, ab = color.rgb_to_lab(read_image(keyframe.path).rgb)
+        self.full = np.concatenate([L[..., None], ab], -1).astype(np.float32)
+        self.small = cv2.resize(self.full, shape[::-1], interpolation=cv2.INTER_AREA)
+
+
+def _combine(candidates: list[Carried], chroma: dict[int, _KeyChroma], L: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, list]:
+    """Several propagations reaching one frame, as one.
+
+    Returns
+    -------
+    ab_target : ndarray of float32, shape (h, w, 2)
+        Their keyframes' render-size a/b where each pixel comes from (relit to the frame's
+        lightness ``L``), averaged by trust.
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+        The largest trust, 0 below :data:`MIN_TRUST`.
+    parts : list
+        Per propagation, what :class:`KeyframeOverlay` samples at full resolution.
+    """
+    share = [c.where[..., 2] for c in candidates]
+    total = np.maximum(sum(share), 1e-6)[..., None]
+    ab = sum(_relit(_sample(chroma[c.key].small, c.where[..., :2]), L) * s[..., None]
+             for c, s in zip(candidates, share)) / total
+    trust = np.stack(share).max(0)
+    trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
+    parts = [(chroma[c.key].full, c.where[..., :2], s) for c, s in zip(candidates, share)]
+    return ab.astype(np.float32), trust, parts
+
+
+class KeyframeGuide:
+    """Keyframe colour for each frame of the streaming pass, in display order.
+
+    Parameters
+    ----------
+    placed : list of PlacedKeyframe
+    backward : BackwardStore or None
+        The propagations carried backwards (:func:`backward_pass`).
+    shape : (h, w)
+        The render shape.
+    spread : callable
+        ``spread(L, ab_pred, ab_target, weight) -> ab``
+        (:data:`vidcolor.propagate.FILM_SPREAD`).
+    from_pts : int, optional
+        Where the job starts: keyframes before it are done.
+    """
+
+    def __init__(self, placed: list[PlacedKeyframe], backward: BackwardStore | None,
+                 shape: tuple[int, int], spread: Callable, from_pts: int | None = None):
+        self.keyframes = {p.pts: p.keyframe for p in placed}
+        self.pending = [p for p in placed if from_pts is None or p.pts >= from_pts]
+        self.backward = backward
+        self.shape = tuple(shape)
+        self.spread = spread
+        self._L: np.ndarray | None = None
+        self._hist: np.ndarray | None = None
+        self._carried: Carried | None = None
+        # The keyframes' pictures read, by pts: only those reaching the current frame.
+        self._chroma: dict[int, _KeyChroma] = {}
+        # The last frame's render-size a/b while a keyframe reaches it: where the carried
+        # colour is not trusted, what the frame before had there follows the motion.
+        self._fill: np.ndarray | None = None
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
+        state = {}
+        if self._L is not None:
+            state["keyframe_L"] = self._L.copy()
+        if self._carried is not None:
+            state["keyframe_where"] = self._carried.where.copy()
+            state["keyframe_pts"] = np.int64(self._carried.key)
+        if self._fill is not None:
+            state["keyframe_fill"] = self._fill.copy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray] | None) -> None:
+        state = state or {}
+        self._L = state.get("keyframe_L")
+        self._hist = None if self._L is None else l_histogram(self._L)
+        self._carried = None
+        self._fill = state.get("keyframe_fill")
+        if "keyframe_where" in state:
+            self._carried = Carried(state["keyframe_where"], int(state["keyframe_pts"]))
+
+    def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray
+                 ) -> tuple[np.ndarray, KeyframeOverlay | None]:
+        """The frame's a/b with the keyframes' colour.
+
+        Parameters
+        ----------
+        pts : int
+        L : ndarray of float32, shape (h, w), in [0, 100]
+            Render-size lightness.
+        ab_model : ndarray of float32, shape (h, w, 2)
+            The model's (stabilized) a/b.
+
+        Returns
+        -------
+        ab : ndarray of float32, shape (h, w, 2)
+            The frame's render-size a/b where it is not the carried colour.
+        overlay : KeyframeOverlay or None
+            The carried colour, to lay over ``ab`` once upsampled; None where no keyframe
+            reaches the frame (``ab`` is then the model's).
+        """
+        hist = l_histogram(L)
+        flows = None
+        if is_cut(self._hist, hist):
+            self._carried = self._fill = None
+        elif self._L is not None and (self._carried is not None or self._fill is not None):
+            flows = _flows(self._L, L)
+        if self._carried is not None and flows is not None:
+            self._carried = _carry(self._carried, self._L, L, flows)
+        if self.pending and pts >= self.pending[0].pts:
+            self._carried = _start(self.shape, self.pending.pop(0).pts)
+        fill = None
+        if self._fill is not None and flows is not None:
+            warped, fill_trust = _warp(self._fill, self._L, L, flows)
+            fill = (_relit(warped[..., [2, 0, 1]], L), fill_trust)
+        self._L, self._hist = L, hist
+        candidates = [] if self._carried is None else [self._carried]
+        if self.backward is not None:
+            candidates += self.backward.get(pts)
+        needed = {c.key for c in candidates}
+        self._chroma = {k: self._chroma.get(k) or _KeyChroma(self.keyframes[k], self.shape)
+                        for k in needed}
+        if not candidates:
+            self._fill = None
+            return ab_model, None
+        ab_target, trust, parts = _combine(candidates, self._chroma, L)
+        rest = self._untrusted(L, ab_model, ab_target, trust, fill)
+        t = trust[..., None]
+        self._fill = (t * ab_target + (1.0 - t) * rest).astype(np.float32)
+        return rest, KeyframeOverlay(parts, trust)
+
+    def _untrusted(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
+                   trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """The colour of the pixels where the carried colour is not trusted (its share is
+        ``trust``): what the frame before had there where that step is trusted (``fill``:
+        a/b and trust), else the model's corrected by the spread differences (in proportion
+        to how much of the frame is covered).
+
+        Returns
+        -------
+        ndarray of float32, shape (h, w, 2)
+        """
+        coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
+        corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
+        filled = ab_model + coverage * (corrected - ab_model)
+        if fill is not None:
+            ab_fill, fill_trust = fill
+            filled += fill_trust[..., None] * (ab_fill - filled)
+        return filled.astype(np.float32)
