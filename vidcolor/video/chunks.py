@@ -1,7 +1,7 @@
 """A film cut into chunks that can be colorized apart, and one chunk's colorization.
 
 A chunk needs nothing from its neighbour when it starts at a scene cut: the stabilizer
-forgets its history there (:func:`vidcolor.video.stabilize.is_cut`, the one definition of a
+forgets its history there (:func:`vidcolor.video.analysis.is_cut`, the one definition of a
 cut). :func:`scan_film` finds the cuts as the stabilizer would see them (the same render-size
 lightness), and :func:`plan_chunks` groups whole shots into chunks of at most
 ``segment_frames`` frames. A shot longer than that is split, and each later piece starts with
@@ -40,13 +40,13 @@ from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import Keyframe, VideoOptions, Window
 from vidcolor.progress import Progress
+from vidcolor.video.analysis import CutTracker
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.keyframes import PlacedKeyframe
 from vidcolor.video.local import colorize_span
 from vidcolor.video.probe import VideoInfo
-from vidcolor.video.stabilize import is_cut, l_histogram
 from vidcolor.video.stages import FrameSpan
 from vidcolor.video.workdir import WorkFolder
 
@@ -104,13 +104,10 @@ def scan_film(info: VideoInfo, window: Window, render_size: int, multiple: int,
     pts: list[int] = []
     starts: list[int] = []
     lost: list[float] = []
-    previous = None
+    cuts = CutTracker()
     for frame in decode_frames(info, window, lost=lost):
-        if find_cuts:
-            hist = l_histogram(resize_l(color.rgb_to_l(frame.rgb), shape))
-            if is_cut(previous, hist):
-                starts.append(len(pts))
-            previous = hist
+        if find_cuts and cuts(resize_l(color.rgb_to_l(frame.rgb), shape)):
+            starts.append(len(pts))
         pts.append(frame.pts)
     return FilmScan(pts=pts, shot_starts=starts or [0], lost=lost)
 
@@ -131,7 +128,7 @@ class ChunkSpec:
         Frames decoded and colorized only to seed the stabilizer.
     flow_primed : bool
         In one run, the stabilizer's flow would have been computed before this chunk's
-        frames (see :meth:`~vidcolor.video.stabilize.Stabilizer.prime_flow`).
+        frames (see :meth:`~vidcolor.video.analysis.FrameAnalyzer.prime_flow`).
     options : dict
         Per-chunk settings that travel with the chunk: ``"keyframes"``, the keyframes of its
         frames, each ``{"number", "name", "time", "sha256", "pts"}`` (its place in the film's
@@ -333,8 +330,8 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
     t_begin = time.perf_counter()
     core = FrameColorizer.from_options(model, job.options)
     info = job.info
-    if chunk.flow_primed and core.stabilizer is not None:
-        core.stabilizer.prime_flow(core.render_shape(info.height, info.width))
+    if chunk.flow_primed:
+        core.analyzer.prime_flow(core.render_shape(info.height, info.width))
     batch_size = batch_size_for(job.options.batch_size, core.render_size, info.height,
                                 info.width)
     options = dataclasses.replace(job.options, segment_frames=_ONE_SEGMENT)

@@ -1,8 +1,9 @@
 """The per-frame steps of a film, independent of files and threads.
 
 One frame's path: RGB -> full-resolution L -> render-size L (:meth:`FrameColorizer.prepare`)
--> the model's a/b for a batch of frames (:meth:`~FrameColorizer.predict`) -> temporal
-stabilization in display order (:meth:`~FrameColorizer.stabilize`) -> a/b upsampled with the
+-> the model's a/b for a batch of frames (:meth:`~FrameColorizer.predict`) -> in display
+order, the frame analysed once (:class:`vidcolor.video.analysis.FrameAnalyzer`: cut, flow),
+temporal stabilization and the keyframes' guide on that analysis -> a/b upsampled with the
 full-resolution L and turned into RGB (:meth:`~FrameColorizer.finish`). The streaming pipeline
 (:mod:`vidcolor.video.stages`) runs these steps in three threads; :meth:`colorize_frames` runs
 them in one, for benchmarks and tests. Both batch through :func:`batched` and
@@ -24,6 +25,7 @@ from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions, max_batch_size
 from vidcolor.upsample import upsample_ab
+from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.stabilize import Stabilizer
 
 if TYPE_CHECKING:
@@ -121,9 +123,9 @@ class FrameColorizer:
         Defaults to the model's.
     stabilizer : Stabilizer or None
         None: every frame is colorized on its own.
-    guide : callable or None
-        ``guide(pts, L_small, ab) -> (ab, overlay or None)`` after stabilization, in display
-        order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
+    guide : KeyframeGuide or None
+        ``guide.step(pts, analysis, ab) -> (ab, overlay or None)`` after stabilization, in
+        display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     """
 
@@ -133,6 +135,8 @@ class FrameColorizer:
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
         self.guide = guide
+        #: The film's frame analysis, shared by the stabilizer and the guide.
+        self.analyzer = FrameAnalyzer()
         self.cuts = 0
 
     @classmethod
@@ -173,22 +177,20 @@ class FrameColorizer:
             batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
         return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
 
-    def stabilize(self, L_small: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """Temporal stabilization of one frame's chroma, in display order (h, w, 2)."""
-        if self.stabilizer is None:
-            return ab
-        out, info = self.stabilizer(L_small, ab)
-        self.cuts += int(info.cut)
-        return out
-
     def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
-        """Predict, stabilize and guide a batch of frames in display order; sets each ``ab``
-        (and ``keyed``)."""
+        """Predict a batch of frames, then stabilize and guide each in display order, on one
+        analysis of it (:mod:`vidcolor.video.analysis`); sets each ``ab`` (and ``keyed``)."""
         ab = self.predict([f.L_small for f in frames], batch_size)
         for frame, ab_i in zip(frames, ab):
-            frame.ab = self.stabilize(frame.L_small, ab_i)
+            frame.ab = ab_i
+            if not self.has_state:
+                continue
+            analysis = self.analyzer(frame.L_small)
+            if self.stabilizer is not None:
+                frame.ab, info = self.stabilizer.step(analysis, frame.ab)
+                self.cuts += int(info.cut)
             if self.guide is not None:
-                frame.ab, frame.keyed = self.guide(frame.pts, frame.L_small, frame.ab)
+                frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frames
 
     @property
@@ -196,21 +198,25 @@ class FrameColorizer:
         """Whether frames depend on earlier ones (a resumed job must restore a state)."""
         return self.stabilizer is not None or self.guide is not None
 
+    def _steps(self) -> dict:
+        """The stateful steps by the name their state is kept under."""
+        steps = {"analysis": self.analyzer, "stabilize": self.stabilizer,
+                 "keyframes": self.guide}
+        return {name: step for name, step in steps.items() if step is not None}
+
     def get_state(self) -> dict | None:
-        """The stabilizer's and the guide's state after the last frame, as one dict of arrays."""
-        state = {}
-        if self.stabilizer is not None:
-            state.update(self.stabilizer.get_state() or {})
-        if self.guide is not None:
-            state.update(self.guide.get_state())
+        """The analysis's, the stabilizer's and the guide's state after the last frame, as one
+        dict of arrays, each step's keys under its own name (``stabilize.ab``...)."""
+        state = {f"{name}.{key}": value for name, step in self._steps().items()
+                 for key, value in (step.get_state() or {}).items()}
         return state or None
 
     def set_state(self, state: dict | None) -> None:
         """Restore :meth:`get_state`'s dict (None: start afresh)."""
-        if self.stabilizer is not None:
-            self.stabilizer.set_state(state if state and "L" in state else None)
-        if self.guide is not None:
-            self.guide.set_state(state)
+        for name, step in self._steps().items():
+            prefix = name + "."
+            own = {k[len(prefix):]: v for k, v in (state or {}).items() if k.startswith(prefix)}
+            step.set_state(own or None)
 
     @staticmethod
     def finish(frame: Frame, dtype=np.uint8) -> np.ndarray:

@@ -6,8 +6,8 @@ new view the cut detector does not call a cut; measured as :class:`KeyframeReach
 keyframe's colour), and, with ``every``, one every so many seconds within a long shot, is
 written as a grey RGB PNG named by its time (:func:`vidcolor.options.keyframe_name`,
 ``00-01-23.456.png``), so that handing it back coloured is ``--keyframe DIR/00-01-23.456.png``.
-Shots are found with the stabilizer's cut detector (:func:`vidcolor.video.stabilize.is_cut`)
-on lightness at the render size films are colorized at, so they are the shots ``vidcolor video``
+Shots are found by the film's frame analysis (:class:`vidcolor.video.analysis.FrameAnalyzer`,
+the stabilizer's cuts and flow) on lightness at the render size films are colorized at, so they are the shots ``vidcolor video``
 keeps colour within. Frames stream through (memory stays one frame); the pictures are written
 into a hidden folder next to ``DIR`` and moved into ``DIR`` only once all are done, none
 replacing an existing file without ``overwrite``.
@@ -29,10 +29,10 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
 from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
 from vidcolor.progress import Progress
+from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.keyframes import KeyframeReach
 from vidcolor.video.probe import VideoInfo, probe
-from vidcolor.video.stabilize import is_cut, l_histogram
 
 __all__ = ["ExportReport", "export_keyframes", "REACH"]
 
@@ -152,24 +152,21 @@ def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
     in [0, 100])`` for each first frame of a shot, each frame the last written one's colour
     reaches less than ``reach`` of and, with ``every``, each frame that long after the last
     one of its shot; ``counts`` gets the shots and frames looked at."""
-    hist_prev, last = None, 0.0
-    reached = KeyframeReach()
+    last = 0.0
+    analyze, reached = FrameAnalyzer(), KeyframeReach()
     total = info.estimate_frames(window) or None
     for frame in decode_frames(info, window):
         counts["frames"] += 1
         seconds = float(frame.pts * info.time_base) - info.start_time
         L = color.rgb_to_l(frame.rgb)
-        L_small = resize_l(L, shape)
-        hist = l_histogram(L_small)
-        cut = is_cut(hist_prev, hist)
-        hist_prev = hist
-        counts["shots"] += int(cut)
+        analysis = analyze(resize_l(L, shape))
+        counts["shots"] += int(analysis.cut)
         # Not carried across a cut: a cut writes the frame anyway.
-        lost = not cut and reach is not None and reached(L_small) < reach
-        if cut or lost or (every is not None and seconds - last >= every - 1e-6):
+        lost = not analysis.cut and reach is not None and reached.step(analysis) < reach
+        if analysis.cut or lost or (every is not None and seconds - last >= every - 1e-6):
             last = seconds
             if reach is not None:
-                reached.start(L_small)
+                reached.start(analysis)
             yield seconds, L
         if progress is not None:
             progress(counts["frames"], total)

@@ -9,7 +9,9 @@ warps the previous *stabilized* a/b into frame t along the optical flow and blen
 per pixel. Confidence is low where the warp cannot be trusted: where forward and backward flow
 disagree (occlusions, flow failures) and where the warped previous lightness does not match the
 current one (new content, flow errors). A scene cut (a sharp change of the lightness histogram)
-resets the recursion, so colour never leaks from one shot into the next.
+resets the recursion, so colour never leaks from one shot into the next (the cut and the flow
+come from the film's frame analysis, :mod:`vidcolor.video.analysis`, shared with the other
+temporal steps).
 
 Everything runs at render resolution on L in [0, 100] and a/b in about [-110, 110]. Flow is
 OpenCV's DIS (fast, CPU); warp + confidence + blend is one serial numba kernel (numba's
@@ -20,13 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numba
 import numpy as np
 
 from vidcolor.options import DEFAULT_STRENGTH
+# The frame analysis's primitives, re-exported: the stabilizer's callers long found them here.
+from vidcolor.video.analysis import (DEFAULT_CUT_THRESHOLD, FLOW_PRESET, FrameAnalysis,
+                                     FrameAnalyzer, flow_pair, histogram_distance, is_cut,
+                                     l_histogram, to_u8)
 
 __all__ = [
+    "DEFAULT_CUT_THRESHOLD",
     "DEFAULT_STRENGTH",
     "Stabilizer",
     "StepInfo",
@@ -45,11 +51,6 @@ __all__ = [
 DEFAULT_SIGMA_FLOW = 0.7
 #: Soft lightness-agreement scale, in L units (of 100).
 DEFAULT_SIGMA_L = 5.0
-#: Total-variation distance of lightness histograms above which a frame starts a new shot.
-DEFAULT_CUT_THRESHOLD = 0.45
-_HIST_BINS = 32
-#: OpenCV DIS preset of every flow of a film: ULTRAFAST costs about as much as the blend.
-FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 
 
 def blend_step(ab_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray, ab_model: np.ndarray,
@@ -214,63 +215,6 @@ def blend_step_reference(ab_prev, L_prev, L_cur, ab_model, flow_bwd, flow_fwd, s
     return out.astype(np.float32), conf.astype(np.float32)
 
 
-def l_histogram(L: np.ndarray, bins: int = _HIST_BINS) -> np.ndarray:
-    """Normalized lightness histogram.
-
-    Parameters
-    ----------
-    L : ndarray of float32, shape (h, w), in [0, 100]
-
-    Returns
-    -------
-    ndarray of float64, shape (bins,), summing to 1
-    """
-    hist = cv2.calcHist([np.ascontiguousarray(L, np.float32)], [0], None, [bins], [0.0, 100.0001])
-    hist = hist.ravel().astype(np.float64)
-    return hist / max(hist.sum(), 1.0)
-
-
-def histogram_distance(h1: np.ndarray, h2: np.ndarray) -> float:
-    """Total-variation distance of two normalized histograms, in [0, 1]."""
-    return 0.5 * float(np.abs(h1 - h2).sum())
-
-
-def flow_pair(dis, L8_prev: np.ndarray, L8_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DIS flow both ways between two uint8 lightness images (h, w), with an OpenCV
-    ``DISOpticalFlow`` (made with :data:`FLOW_PRESET`).
-
-    Returns
-    -------
-    flow_bwd, flow_fwd : ndarray of float32, shape (h, w, 2)
-        current -> previous, previous -> current.
-    """
-    bwd = dis.calc(L8_cur, L8_prev, None)
-    fwd = dis.calc(L8_prev, L8_cur, None)
-    return bwd, fwd
-
-
-def to_u8(L: np.ndarray) -> np.ndarray:
-    """Lightness (h, w) in [0, 100] as the uint8 image the optical flow is computed on."""
-    return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
-
-
-def is_cut(hist_prev: np.ndarray | None, hist: np.ndarray,
-           threshold: float = DEFAULT_CUT_THRESHOLD) -> bool:
-    """Whether a frame starts a new shot: the one definition of a scene cut.
-
-    Parameters
-    ----------
-    hist_prev : ndarray of float64, shape (bins,), or None
-        :func:`l_histogram` of the previous frame's render-size lightness; None when there is
-        no previous frame (the first frame of a job starts a shot).
-    hist : ndarray of float64, shape (bins,)
-        The same of this frame.
-    threshold : float in [0, 1]
-        Histogram distance above which the frame is a cut.
-    """
-    return hist_prev is None or histogram_distance(hist, hist_prev) > threshold
-
-
 @dataclass
 class StepInfo:
     """What the stabilizer did with one frame."""
@@ -287,17 +231,21 @@ class Stabilizer:
     strength : float in [0, 1]
         Weight of the warped history where it is fully trusted; 0 disables stabilization.
     cut_threshold : float in [0, 1]
-        Histogram distance above which a frame is a scene cut.
+        Histogram distance above which a frame is a scene cut (of the stabilizer's own
+        analyzer, when it is called on lightness alone).
     sigma_flow, sigma_l : float
         Confidence scales (see :func:`blend_step`).
     preset : int
-        OpenCV DIS preset; ULTRAFAST costs about as much as the blend at 256x448.
+        OpenCV DIS preset (of its own analyzer); ULTRAFAST costs about as much as the blend
+        at 256x448.
 
     Notes
     -----
-    State (previous L, stabilized a/b and histogram) is small and can be saved with
-    :meth:`get_state` and restored with :meth:`set_state`, so a resumed job continues the
-    recursion exactly where it stopped.
+    In a film, :meth:`step` takes each frame's :class:`~vidcolor.video.analysis.FrameAnalysis`
+    (the cut and the flow, shared with the other temporal steps); called on lightness alone,
+    the stabilizer analyses the frames itself. State (previous L and stabilized a/b) is small
+    and can be saved with :meth:`get_state` and restored with :meth:`set_state`, so a resumed
+    job continues the recursion exactly where it stopped.
     """
 
     def __init__(self, strength: float = DEFAULT_STRENGTH,
@@ -307,18 +255,16 @@ class Stabilizer:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         self.strength = float(strength)
-        self.cut_threshold = float(cut_threshold)
         self.sigma_flow = float(sigma_flow)
         self.sigma_l = float(sigma_l)
-        self._dis = cv2.DISOpticalFlow_create(preset)
+        self.analyzer = FrameAnalyzer(cut_threshold, preset)
         self.reset()
 
     def reset(self) -> None:
         """Forget the history (the next frame is treated as the first of a shot)."""
         self._L = None
-        self._L8 = None
         self._ab = None
-        self._hist = None
+        self.analyzer.set_state(None)
 
     def get_state(self) -> dict[str, np.ndarray] | None:
         """The history as arrays (None before the first frame)."""
@@ -333,32 +279,10 @@ class Stabilizer:
             return
         self._L = np.ascontiguousarray(state["L"], np.float32)
         self._ab = np.ascontiguousarray(state["ab"], np.float32)
-        self._L8 = to_u8(self._L)
-        self._hist = l_histogram(self._L)
-
-    def prime_flow(self, shape: tuple[int, int]) -> None:
-        """Run the flow once on blank frames of ``shape``, as if frames had gone before.
-
-        OpenCV's DIS answers its very first call slightly differently from every later one
-        (thousandths of a pixel, enough to move the confidence at a few pixels); one call,
-        whatever its frames, is all the difference. A stabilizer that continues a film in the
-        middle (a chunk of a distributed job) primes its flow so its frames are the film's.
-        """
-        blank = np.zeros(shape, np.uint8)
-        self._dis.calc(blank, blank, None)
-
-    def flows(self, L8_prev: np.ndarray, L8_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """DIS flow both ways between two uint8 lightness images (h, w).
-
-        Returns
-        -------
-        flow_bwd, flow_fwd : ndarray of float32, shape (h, w, 2)
-            current -> previous, previous -> current.
-        """
-        return flow_pair(self._dis, L8_prev, L8_cur)
+        self.analyzer.set_state({"L": self._L})
 
     def __call__(self, L: np.ndarray, ab_model: np.ndarray) -> tuple[np.ndarray, StepInfo]:
-        """Stabilize the next frame.
+        """Stabilize the next frame, analysed by the stabilizer's own analyzer.
 
         Parameters
         ----------
@@ -372,20 +296,34 @@ class Stabilizer:
         ab : ndarray of float32, shape (h, w, 2)
         info : StepInfo
         """
-        L = np.ascontiguousarray(L, np.float32)
+        return self.step(self.analyzer(L), ab_model)
+
+    def step(self, frame: FrameAnalysis, ab_model: np.ndarray) -> tuple[np.ndarray, StepInfo]:
+        """Stabilize the next frame of a film, given its analysis.
+
+        Parameters
+        ----------
+        frame : FrameAnalysis
+            Its render-size lightness, cut and flow from the frame before.
+        ab_model : ndarray of float32, shape (h, w, 2)
+            The model's chroma for it.
+
+        Returns
+        -------
+        ab : ndarray of float32, shape (h, w, 2)
+        info : StepInfo
+        """
+        L = frame.L
         ab_model = np.ascontiguousarray(ab_model, np.float32)
-        L8 = to_u8(L)
-        hist = l_histogram(L)
-        cut = (self._L is None or self._L.shape != L.shape
-               or is_cut(self._hist, hist, self.cut_threshold))
+        cut = frame.cut or self._L is None
         if cut or self.strength == 0.0:
             out, conf_mean = ab_model, 0.0
         else:
-            bwd, fwd = self.flows(self._L8, L8)
+            bwd, fwd = frame.flows()
             # Archival film flickers: compare lightness after matching the global means.
             offset = float(L.mean() - self._L.mean())
             out, conf = blend_step(self._ab, self._L, L, ab_model, bwd, fwd, self.strength,
                                    self.sigma_flow, self.sigma_l, offset)
             conf_mean = float(conf.mean())
-        self._L, self._L8, self._ab, self._hist = L, L8, out, hist
+        self._L, self._ab = L, out
         return out, StepInfo(cut=bool(cut), confidence=conf_mean)

@@ -9,7 +9,7 @@ there and relit to the frame's lightness (:mod:`.overlay`). Nothing fades by the
 the keyframe: a colour lasts as long as the flow keeps trusting it. Where it is not trusted,
 the frame takes what the frame before had there, else the model's colour corrected towards the
 keyframes' (:mod:`.guide`). Colour never crosses a scene cut
-(:func:`vidcolor.video.stabilize.is_cut`, the stabilizer's definition).
+(:func:`vidcolor.video.analysis.is_cut`, the stabilizer's definition).
 
 Forwards, the propagation travels with the streaming pass (:class:`KeyframeGuide`, whose state
 is saved with each segment for ``--resume``). Backwards needs the later frames first: before
@@ -31,20 +31,17 @@ The modules, one concept each; none imports one listed after it:
 - :mod:`.guide`: the keyframe colour of each frame of the streaming pass
   (:class:`KeyframeGuide`, :data:`FULL_COVERAGE`).
 
-Every name the modules define is importable from here too.
+The package's public names are importable from here; the others from their modules.
 """
 
 from __future__ import annotations
 
-from vidcolor.video.keyframes.place import (ASPECT_TOLERANCE, PlacedKeyframe, _check_picture,
-                                            _window_pts, place_keyframes)
-from vidcolor.video.keyframes.carry import (FLAT_SPREAD, FLAT_WINDOW, MIN_TRUST, Carried, _carry,
-                                            _flatness, _flows, _onto_border, _start, _warp)
-from vidcolor.video.keyframes.overlay import KeyframeOverlay, _relit, _sample
+from vidcolor.video.keyframes.place import PlacedKeyframe, place_keyframes
+from vidcolor.video.keyframes.overlay import KeyframeOverlay
 from vidcolor.video.keyframes.reach import KeyframeReach
 from vidcolor.video.keyframes.store import BackwardStore
-from vidcolor.video.keyframes.backward import _ShotLightness, _walk_back, backward_pass
-from vidcolor.video.keyframes.guide import FULL_COVERAGE, KeyframeGuide, _combine, _KeyChroma
+from vidcolor.video.keyframes.backward import backward_pass
+from vidcolor.video.keyframes.guide import KeyframeGuide
 
 __all__ = ["BackwardStore", "KeyframeGuide", "KeyframeOverlay", "KeyframeReach",
            "PlacedKeyframe", "backward_pass", "place_keyframes"]

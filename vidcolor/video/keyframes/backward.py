@@ -6,7 +6,7 @@ shot's render-size lightness (float16, on disk in the work folder: :class:`_Shot
 and at each keyframe walks back to its shot's start (:func:`_walk_back`), storing displacement
 and trust per frame (float16, render size, in the work folder:
 :class:`vidcolor.video.keyframes.store.BackwardStore`); it never reads a keyframe's picture.
-Shots end at the stabilizer's cuts (:func:`vidcolor.video.stabilize.is_cut`). Memory stays a
+Shots end at the film's cuts (:class:`vidcolor.video.analysis.CutTracker`). Memory stays a
 few render-size frames; disk holds, per keyframe, one float16 displacement-and-trust frame at
 render size for each frame of its shot before it that a trusted pixel still reaches, plus one
 float16 lightness frame at render size for each frame of the current shot during the pass.
@@ -27,7 +27,7 @@ from vidcolor.video.keyframes.carry import Carried, _carry, _start
 from vidcolor.video.keyframes.place import PlacedKeyframe
 from vidcolor.video.keyframes.store import BackwardStore
 from vidcolor.video.probe import VideoInfo
-from vidcolor.video.stabilize import is_cut, l_histogram
+from vidcolor.video.analysis import CutTracker
 
 __all__ = ["backward_pass"]
 
@@ -100,13 +100,11 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
     if not todo:
         return store
     shot = _ShotLightness(folder / "shot.L.f16", shape)
-    hist_prev = None
+    cuts = CutTracker()
     for frame in decode_frames(info, window, from_pts=from_pts):
         L = prepare(frame.rgb)
-        hist = l_histogram(L)
-        if is_cut(hist_prev, hist):
+        if cuts(L):
             shot.restart()
-        hist_prev = hist
         shot.append(frame.pts, L)
         while todo and frame.pts >= todo[0].pts:
             key = todo.pop(0).pts

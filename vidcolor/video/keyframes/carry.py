@@ -23,7 +23,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from vidcolor.video.stabilize import DEFAULT_SIGMA_L, FLOW_PRESET, flow_pair, to_u8, warp_step
+from vidcolor.video.analysis import FLOW_PRESET, flow_pair, to_u8
+from vidcolor.video.stabilize import DEFAULT_SIGMA_L, warp_step
 
 __all__ = ["FLAT_SPREAD", "FLAT_WINDOW", "MIN_TRUST", "Carried"]
 
@@ -53,12 +54,19 @@ class Carried(NamedTuple):
 
 
 def _flows(L_from: np.ndarray, L_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The flows of one step (:func:`vidcolor.video.stabilize.flow_pair`), the backward one's
-    places just outside the frame kept on its border (:func:`_onto_border`)."""
+    """The flows of one step between two frames no frame analysis has paired (the backward
+    pass), as :func:`_on_border` takes them."""
     # A fresh DIS object each time: one that has computed other flows can answer a little
     # differently at some sizes, and a resumed job must carry exactly what one run would.
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
-    bwd, fwd = flow_pair(dis, to_u8(L_from), to_u8(L_to))
+    return _on_border(flow_pair(dis, to_u8(L_from), to_u8(L_to)))
+
+
+def _on_border(flows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The flows of one step (backward, forward: :func:`vidcolor.video.analysis.flow_pair`)
+    as a carry takes them: the backward one's places just outside the frame kept on its
+    border (:func:`_onto_border`)."""
+    bwd, fwd = flows
     return _onto_border(bwd), fwd
 
 

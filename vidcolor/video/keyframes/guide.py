@@ -9,9 +9,10 @@ corrected by the differences spread edge-aware from the trusted pixels
 (:data:`vidcolor.propagate.FILM_SPREAD`), so new content gets colours consistent with the
 keyframe; the spread is weakened when the trusted pixels cover little of the frame
 (:data:`FULL_COVERAGE`). Several propagations reaching one frame are averaged by trust
-(:func:`_combine`). Colour never crosses a scene cut (:func:`vidcolor.video.stabilize.is_cut`,
-the stabilizer's definition). Each keyframe's Lab at its own resolution (:class:`_KeyChroma`)
-is held only while its propagations reach the frames being coloured.
+(:func:`_combine`). Colour never crosses a scene cut; the cut and the flow from the frame
+before are the film's frame analysis (:mod:`vidcolor.video.analysis`), the stabilizer's.
+Each keyframe's Lab at its own resolution (:class:`_KeyChroma`) is held only while its
+propagations reach the frames being coloured.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import numpy as np
 from vidcolor import color
 from vidcolor.imageio import read_image
 from vidcolor.options import Keyframe
-from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _flows, _start, _warp
+from vidcolor.video.analysis import FrameAnalysis, FrameAnalyzer
+from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _on_border, _start, _warp
 from vidcolor.video.keyframes.overlay import KeyframeOverlay, _relit, _sample
 from vidcolor.video.keyframes.place import PlacedKeyframe
 from vidcolor.video.keyframes.store import BackwardStore
-from vidcolor.video.stabilize import is_cut, l_histogram
 
 __all__ = ["FULL_COVERAGE", "KeyframeGuide"]
 
@@ -96,8 +97,7 @@ class KeyframeGuide:
         self.backward = backward
         self.shape = tuple(shape)
         self.spread = spread
-        self._L: np.ndarray | None = None
-        self._hist: np.ndarray | None = None
+        self._analyzer: FrameAnalyzer | None = None  # only for a guide used alone
         self._carried: Carried | None = None
         # The keyframes' pictures read, by pts: only those reaching the current frame.
         self._chroma: dict[int, _KeyChroma] = {}
@@ -106,35 +106,40 @@ class KeyframeGuide:
         self._fill: np.ndarray | None = None
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """What a resumed job continues from (arrays keyed ``keyframe_*``)."""
+        """What a resumed job continues from (arrays keyed ``where``, ``pts``, ``fill``; the
+        frame before is the frame analysis's)."""
         state = {}
-        if self._L is not None:
-            state["keyframe_L"] = self._L.copy()
         if self._carried is not None:
-            state["keyframe_where"] = self._carried.where.copy()
-            state["keyframe_pts"] = np.int64(self._carried.key)
+            state["where"] = self._carried.where.copy()
+            state["pts"] = np.int64(self._carried.key)
         if self._fill is not None:
-            state["keyframe_fill"] = self._fill.copy()
+            state["fill"] = self._fill.copy()
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
-        self._L = state.get("keyframe_L")
-        self._hist = None if self._L is None else l_histogram(self._L)
         self._carried = None
-        self._fill = state.get("keyframe_fill")
-        if "keyframe_where" in state:
-            self._carried = Carried(state["keyframe_where"], int(state["keyframe_pts"]))
+        self._fill = state.get("fill")
+        if "where" in state:
+            self._carried = Carried(state["where"], int(state["pts"]))
 
     def __call__(self, pts: int, L: np.ndarray, ab_model: np.ndarray
                  ) -> tuple[np.ndarray, KeyframeOverlay | None]:
+        """:meth:`step` for a frame of lightness ``L`` (h, w), analysed by the guide's own
+        analyzer (a guide used alone, outside a film's frame colorizer)."""
+        if self._analyzer is None:
+            self._analyzer = FrameAnalyzer()
+        return self.step(pts, self._analyzer(L), ab_model)
+
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray
+             ) -> tuple[np.ndarray, KeyframeOverlay | None]:
         """The frame's a/b with the keyframes' colour.
 
         Parameters
         ----------
         pts : int
-        L : ndarray of float32, shape (h, w), in [0, 100]
-            Render-size lightness.
+        frame : FrameAnalysis
+            Its render-size lightness ``L`` (h, w) in [0, 100], cut and flow.
         ab_model : ndarray of float32, shape (h, w, 2)
             The model's (stabilized) a/b.
 
@@ -146,21 +151,20 @@ class KeyframeGuide:
             The carried colour, to lay over ``ab`` once upsampled; None where no keyframe
             reaches the frame (``ab`` is then the model's).
         """
-        hist = l_histogram(L)
-        flows = None
-        if is_cut(self._hist, hist):
+        L, flows = frame.L, None
+        if frame.cut:
             self._carried = self._fill = None
-        elif self._L is not None and (self._carried is not None or self._fill is not None):
-            flows = _flows(self._L, L)
+        elif self._carried is not None or self._fill is not None:
+            flows = _on_border(frame.flows())
+            L_prev = frame.previous.L
         if self._carried is not None and flows is not None:
-            self._carried = _carry(self._carried, self._L, L, flows)
+            self._carried = _carry(self._carried, L_prev, L, flows)
         if self.pending and pts >= self.pending[0].pts:
             self._carried = _start(self.shape, self.pending.pop(0).pts)
         fill = None
         if self._fill is not None and flows is not None:
-            warped, fill_trust = _warp(self._fill, self._L, L, flows)
+            warped, fill_trust = _warp(self._fill, L_prev, L, flows)
             fill = (_relit(warped[..., [2, 0, 1]], L), fill_trust)
-        self._L, self._hist = L, hist
         candidates = [] if self._carried is None else [self._carried]
         if self.backward is not None:
             candidates += self.backward.get(pts)

@@ -7,9 +7,8 @@ The share of the frame on which the colour carried forwards from the keyframe
 
 from __future__ import annotations
 
-import numpy as np
-
-from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _start
+from vidcolor.video.analysis import FrameAnalysis
+from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _on_border, _start
 
 __all__ = ["KeyframeReach"]
 
@@ -17,23 +16,23 @@ __all__ = ["KeyframeReach"]
 class KeyframeReach:
     """How much of each frame a keyframe on an earlier frame of its shot still colours.
 
-    :meth:`start` it on the keyframe's render-size lightness (h, w) in [0, 100] (float32),
-    then call it on each next frame's: it returns the share of the frame, in [0, 1], on which
-    the colour carried from the keyframe is trusted, as :class:`KeyframeGuide` carries it
-    forwards (0 before any start). The caller starts it afresh at a cut.
+    :meth:`start` it on the keyframe's frame analysis, then :meth:`step` it on each next
+    frame's (:class:`~vidcolor.video.analysis.FrameAnalysis`): it returns the share of the
+    frame, in [0, 1], on which the colour carried from the keyframe is trusted, as
+    :class:`~vidcolor.video.keyframes.KeyframeGuide` carries it forwards (0 before any start).
+    The caller starts it afresh at a cut.
     """
 
     def __init__(self):
         self._carried: Carried | None = None
-        self._L: np.ndarray | None = None
 
-    def start(self, L: np.ndarray) -> None:
-        self._carried, self._L = _start(L.shape, 0), L
+    def start(self, frame: FrameAnalysis) -> None:
+        self._carried = _start(frame.L.shape, 0)
 
-    def __call__(self, L: np.ndarray) -> float:
-        if self._carried is not None:
-            self._carried = _carry(self._carried, self._L, L)
-        self._L = L
+    def step(self, frame: FrameAnalysis) -> float:
+        if self._carried is not None and frame.previous is not None:
+            flows = _on_border(frame.flows())
+            self._carried = _carry(self._carried, frame.previous.L, frame.L, flows)
         if self._carried is None:
             return 0.0
         return float((self._carried.where[..., 2] >= MIN_TRUST).mean())
