@@ -700,13 +700,13 @@ def write_picture(kind: str, path: Path, rgb8: np.ndarray, rng, orientation: int
 # --- clips -----------------------------------------------------------------------------------
 
 def _clip_builders():
-    """tests/test_video_io.py, whose clip builders the tests share (imported by path)."""
+    """tests/support.py, whose clip builders the tests share (imported by path)."""
     sys.path.insert(0, os.fspath(REPO / "tests"))
     try:
-        import test_video_io
+        import support
     finally:
         sys.path.pop(0)
-    return test_video_io
+    return support
 
 
 def _make_clip(path, **kw):
