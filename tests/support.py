@@ -10,8 +10,8 @@ from here only where it is needed at import time or outside pytest:
   (:class:`Flat`, :class:`SlowColorizer`): test files subclass them at module level, Ray
   workers unpickle them by reference and ``vidcolor serve`` subprocesses import them (with
   this folder on ``PYTHONPATH``);
-- constants a module-level subclass or a test's arguments need (:data:`MODEL_AB`,
-  :data:`KEY_AB`).
+- constants a module-level subclass, a skip mark or a test's arguments need (:data:`DATA`,
+  :data:`REPO`, :data:`EXAMPLE_PHOTO`, :data:`MODEL_AB`, :data:`KEY_AB`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ from vidcolor.models.protocol import ColorModel
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
+#: The project's data (read-only; tests that need it skip without it): seed pictures, the
+#: training and validation sets, real clips.
+DATA = Path(os.environ.get("VIDCOLOR_DATA", REPO.parent / "shared" / "data"))
+#: The grey photo shipped with vidcolor.
+EXAMPLE_PHOTO = REPO / "vidcolor" / "examples" / "chelsea_grey.jpg"
 
 # --- synthetic clips: colour bars and moving shapes, a cut, an audio tone, VFR timestamps,
 # rotation, subtitles and attachments, made with PyAV (no data files) ----------------------

@@ -25,6 +25,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from support import REPO
 from vidcolor import cli, imageio
 from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
@@ -33,8 +34,6 @@ from vidcolor.imageio import read_image
 from vidcolor.models import store
 from vidcolor.options import MAX_RENDER_SIZE, ImageOptions
 from vidcolor.photos import colorize_files, plan_outputs
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

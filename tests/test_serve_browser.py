@@ -22,7 +22,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-PHOTO = Path(__file__).resolve().parent.parent / "vidcolor" / "examples" / "chelsea_grey.jpg"
+from support import EXAMPLE_PHOTO  # noqa: E402
+
 SCREENSHOT_COPY = Path("/tmp/serve_screenshot.png")
 TOKEN = "s3cret-token-for-tests"
 
@@ -90,7 +91,7 @@ def test_page_colours_a_photo_and_a_film(tmp_path, browser, live_server, make_cl
         lambda d: "model" in d.find_element(By.ID, "server-info").text)
     assert "token" not in browser.current_url  # handed over, then taken out of the address
 
-    message = drop_file(browser, PHOTO)
+    message = drop_file(browser, EXAMPLE_PHOTO)
     assert page_state(browser) == "done", message
     shown = browser.execute_script(_CHROMA_JS, "after")
     assert shown["visible"] and (shown["width"], shown["height"]) == (451, 300)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
+from support import REPO
 from vidcolor import cli
 from vidcolor.video.chunks import FilmScan, plan_chunks, warmup_frames
 
@@ -60,7 +60,7 @@ def test_vidcolor_imports_without_ray():
     code = ("import sys; sys.modules['ray'] = None; import vidcolor, vidcolor.cli, "
             "vidcolor.video.cluster, vidcolor.video.films; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=REPO)
     assert done.stdout.strip() == "ok", done.stderr
 
 

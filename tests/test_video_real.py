@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
+from support import DATA
 from vidcolor import cli
 
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).parents[1].parent / "shared" / "data"))
 VIDEO = DATA / "video"
 
 
