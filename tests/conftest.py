@@ -1,9 +1,13 @@
 """Shared test set-up: the fixtures every test file may use.
 
-Test files never import one another: what several of them share is a fixture here. The few
-names needed at import time or outside pytest (the clip builders for ``benchmarks/fuzz.py``,
-the fake model's class for module-level subclasses, Ray workers and subprocesses) are defined
-in ``support.py`` (not a test file) and handed out here as fixtures too.
+The files are grouped per command (``image/``, ``video/``, ``cluster/``, ``serve/``,
+``models/``; the library core at the top) with the end-to-end runs apart in ``e2e/`` (real
+data, a real saved model, a browser, the benchmark and fuzz harnesses). Test files never
+import one another: what several of them share is a fixture here (``cluster/conftest.py``
+adds a local Ray). The few names needed at import time or outside pytest (the clip builders
+for ``benchmarks/fuzz.py``, the fake model's class for module-level subclasses, Ray workers
+and subprocesses, paths for skip marks) are defined in ``support.py`` (not a test file) and
+handed out here as fixtures too.
 
 Fixtures
 --------
@@ -22,9 +26,6 @@ video_options, run_video, video_cli
     in this process.
 paint_keyframe, mean_ab
     A colour keyframe painted on a frame's lightness; a picture's mean a/b.
-crash_marker, local_ray, lossless_options
-    A local Ray for a ``--cluster`` test module, its workers' crash switch, and options whose
-    frames a cluster run and one process can compare.
 live_server
     Starts a real ``vidcolor serve`` in a subprocess (killed after the test).
 """
@@ -234,40 +235,6 @@ def paint_keyframe():
     """``paint_keyframe(rgb, ab, path, mask=None) -> path``: a colour keyframe with the
     frame's lightness and a/b ``ab`` (``support.MODEL_AB`` outside ``mask``)."""
     return _paint_keyframe
-
-
-# --- a local Ray (the --cluster tests; Ray is imported only when one is asked for) ------------
-
-
-@pytest.fixture(scope="module")
-def crash_marker(tmp_path_factory):
-    """The crash hook's marker: present (the hook disarmed) unless a test removes it."""
-    marker = tmp_path_factory.mktemp("crash") / "crashed"
-    marker.touch()
-    return marker
-
-
-@pytest.fixture(scope="module")
-def local_ray(crash_marker):
-    """One local Ray (2 CPUs) for the module that asks for it; its workers can import
-    :mod:`support`'s fakes and crash on purpose when ``crash_marker`` is removed."""
-    import ray
-
-    from vidcolor.video.cluster import CRASH_MARKER_ENV
-
-    path = os.pathsep.join([str(support.REPO), str(support.TESTS)])  # workers import the fakes
-    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False,
-             log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path, CRASH_MARKER_ENV: str(crash_marker)}})
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def lossless_options():
-    """``lossless_options(**kw)``: video_options, preset ultrafast, crf 0 (frames comparable
-    between a cluster run and one process)."""
-    return functools.partial(_video_options, preset="ultrafast", crf=0)
 
 
 # --- a real `vidcolor serve` (the serve tests; httpx is imported only when one starts) -------
