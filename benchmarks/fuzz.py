@@ -24,7 +24,7 @@ It ends with ``cases N, ok N, traceback N, hang N, leftover N, wrong N, crash N`
 counted once, by its worst problem: crash, hang, traceback, leftover, wrong; "wrong" holds
 wrong outputs and exits, modified inputs, silent losses and stderr noise), after a table per
 kind and every case that is not OK with its problems and stderr; it exits 1 unless every case
-is OK. ``tests/test_fuzz.py`` runs a fast subset of the same corpus, and checks with planted
+is OK. ``tests/e2e/test_fuzz.py`` runs a fast subset of the same corpus, and checks with planted
 failures (:func:`planted_cases`) that the harness sees each kind.
 
 Most cases run in one long-lived runner process (``--runner``: vidcolor imported once, a fast
@@ -700,13 +700,13 @@ def write_picture(kind: str, path: Path, rgb8: np.ndarray, rng, orientation: int
 # --- clips -----------------------------------------------------------------------------------
 
 def _clip_builders():
-    """tests/test_video_io.py, whose clip builders the tests share (imported by path)."""
+    """tests/support.py, whose clip builders the tests share (imported by path)."""
     sys.path.insert(0, os.fspath(REPO / "tests"))
     try:
-        import test_video_io
+        import support
     finally:
         sys.path.pop(0)
-    return test_video_io
+    return support
 
 
 def _make_clip(path, **kw):
@@ -2389,7 +2389,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", help="only kinds matching this regular expression")
     p.add_argument("--name", help="only case names matching this regular expression")
     p.add_argument("--keep", metavar="DIR", help="build the corpus in DIR and keep it")
-    p.add_argument("--quick", action="store_true", help="the fast subset tests/test_fuzz.py runs")
+    p.add_argument("--quick", action="store_true",
+                   help="the fast subset tests/e2e/test_fuzz.py runs")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per case (default 60)")
     p.add_argument("--list", action="store_true", help="list the cases, run nothing")
     p.add_argument("-v", "--verbose", action="store_true", help="a line per case")

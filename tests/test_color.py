@@ -1,16 +1,12 @@
 """vidcolor.color: sRGB <-> Lab against scikit-image, round trips, ranges, 16-bit, batches."""
 
-import os
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 from skimage import color as skcolor
 
+from support import DATA
 from vidcolor import color
-
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def _random(shape, dtype, seed=0):

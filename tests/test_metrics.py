@@ -1,13 +1,10 @@
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from support import DATA
 from vidcolor import color
 from vidcolor.metrics import colourfulness, psnr
 
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CBSD68 = DATA / "val" / "cbsd68"
 
 

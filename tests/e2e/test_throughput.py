@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from support import REPO
+
 KEYS = ("decode_fps", "transcode_fps", "color_fps", "model_fps", "stabilize_fps",
         "end_to_end_fps")
 

@@ -1,6 +1,6 @@
 """Colour keyframes with `vidcolor video --cluster`: a keyframe's shot stays one chunk and its
 file travels with that chunk, so the cluster colours the film as one process does. Skipped
-without Ray; the local Ray of :mod:`test_cluster`'s fixtures."""
+without Ray; one local Ray for the module (conftest's ``local_ray``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from test_cluster import _options, crash_marker, local_ray  # noqa: E402,F401 - fixtures
-from test_video_io import make_clip, read_video  # noqa: E402
-from test_video_keyframes import KEY_AB, Flat, mean_ab, paint  # noqa: E402
+from support import KEY_AB, Flat  # noqa: E402
 from vidcolor import cli  # noqa: E402
 from vidcolor.errors import VidcolorError  # noqa: E402
 from vidcolor.options import Keyframe  # noqa: E402
@@ -30,6 +28,8 @@ CUT = 12     # the clip's cut: shots 0-11 and 12-39
 CHUNK = 8    # frames a chunk: both shots are longer
 KEY_FRAMES = (6, 30)  # a keyframe in the middle of each shot: the backward pass matters
 
+pytestmark = pytest.mark.usefixtures("local_ray")
+
 
 def is_first(ab) -> bool:
     return ab[0] > 15 and ab[1] > 10
@@ -40,18 +40,19 @@ def is_second(ab) -> bool:
 
 
 @pytest.fixture(scope="module")
-def session(local_ray):  # noqa: F811
+def session(local_ray):
     # The model's colour is one constant: any other colour came from a keyframe.
     with ClusterSession("local:2", Flat) as s:
         yield s
 
 
 @pytest.fixture
-def film(tmp_path) -> tuple[Path, tuple[Keyframe, Keyframe]]:
+def film(tmp_path, make_clip, read_video,
+         paint_keyframe) -> tuple[Path, tuple[Keyframe, Keyframe]]:
     src = make_clip(tmp_path / "in.mp4", n=40, audio=True, cut_at=CUT, rate=RATE)
     _, frames = read_video(src)
-    first = paint(frames[KEY_FRAMES[0]], KEY_AB, tmp_path / "first.png")
-    second = paint(frames[KEY_FRAMES[1]], SECOND_AB, tmp_path / "second.png")
+    first = paint_keyframe(frames[KEY_FRAMES[0]], KEY_AB, tmp_path / "first.png")
+    second = paint_keyframe(frames[KEY_FRAMES[1]], SECOND_AB, tmp_path / "second.png")
     return src, (Keyframe(str(first), KEY_FRAMES[0] / RATE),
                  Keyframe(str(second), KEY_FRAMES[1] / RATE))
 
@@ -77,9 +78,10 @@ def test_a_keyframes_shot_is_one_chunk_however_long():
 
 
 @pytest.mark.parametrize("stabilize", [True, False])  # without it, cuts are found for keyframes
-def test_cluster_with_keyframes_equals_one_process(tmp_path, session, film, stabilize):
+def test_cluster_with_keyframes_equals_one_process(tmp_path, session, film, stabilize, read_video,
+                                                   lossless_options, mean_ab):
     src, keys = film
-    options = _options(segment_frames=CHUNK, keyframes=keys, stabilize=stabilize)
+    options = lossless_options(segment_frames=CHUNK, keyframes=keys, stabilize=stabilize)
     info = probe(src)
     chunks = plan_chunks(scan_film(info, options.window, 64, 16), CHUNK, warmup_frames(0.8),
                          place_keyframes(info, options))
@@ -101,7 +103,9 @@ def test_cluster_with_keyframes_equals_one_process(tmp_path, session, film, stab
     assert all(is_second(ab[i]) and not is_first(ab[i]) for i in range(CUT, 40)), ab[CUT:]
 
 
-def test_resume_on_the_cluster_refuses_a_changed_keyframe(tmp_path, session, film):
+def test_resume_on_the_cluster_refuses_a_changed_keyframe(tmp_path, session, film, read_video,
+                                                          lossless_options, paint_keyframe,
+                                                          mean_ab):
     src, keys = film
     dst = tmp_path / "out.mp4"
 
@@ -110,25 +114,29 @@ def test_resume_on_the_cluster_refuses_a_changed_keyframe(tmp_path, session, fil
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        session.colorize_video(src, dst, _options(segment_frames=CHUNK, keyframes=keys),
+        session.colorize_video(src, dst, lossless_options(segment_frames=CHUNK, keyframes=keys),
                                progress=stop_after_a_chunk)
     assert (work_paths(dst)[0] / "progress.json").exists()
     _, frames = read_video(src)
     painted = Path(keys[1].path).read_bytes()
-    paint(frames[KEY_FRAMES[1]], (10.0, 10.0), Path(keys[1].path))  # same name, other colours
+    # Same name, other colours:
+    paint_keyframe(frames[KEY_FRAMES[1]], (10.0, 10.0), Path(keys[1].path))
     changed = (keys[0], Keyframe(keys[1].path, keys[1].time))
     with pytest.raises(VidcolorError, match="other settings"):
-        session.colorize_video(src, dst, _options(segment_frames=CHUNK, keyframes=changed),
+        session.colorize_video(src, dst,
+                               lossless_options(segment_frames=CHUNK, keyframes=changed),
                                resume=True)
     assert not dst.exists()
     # A file changed after its options were made is refused too, before any work.
     other = tmp_path / "other.mp4"
     with pytest.raises(VidcolorError, match="second.png: the keyframe changed"):
-        session.colorize_video(src, other, _options(segment_frames=CHUNK, keyframes=keys))
+        session.colorize_video(src, other,
+                               lossless_options(segment_frames=CHUNK, keyframes=keys))
     assert not work_paths(other)[0].exists()
     # The keyframe as it was: the job continues with the chunk holding it.
     Path(keys[1].path).write_bytes(painted)
-    result = session.colorize_video(src, dst, _options(segment_frames=CHUNK, keyframes=keys),
+    result = session.colorize_video(src, dst,
+                                    lossless_options(segment_frames=CHUNK, keyframes=keys),
                                     resume=True)
     # Either chunk may have been the first done; the other is done now, with its keyframe.
     assert result.resumed_frames in (CUT, 40 - CUT) and result.frames == 40
@@ -137,7 +145,8 @@ def test_resume_on_the_cluster_refuses_a_changed_keyframe(tmp_path, session, fil
     assert all(is_second(mean_ab(f)) for f in out[CUT:])
 
 
-def test_cli_keyframe_on_the_cluster(tmp_path, capsys, monkeypatch, session, film):
+def test_cli_keyframe_on_the_cluster(tmp_path, capsys, monkeypatch, session, film, read_video,
+                                     mean_ab):
     src, keys = film
     started = []
 

@@ -6,11 +6,7 @@ Skipped when the serve extra (FastAPI, uvicorn, python-multipart) or httpx is no
 from __future__ import annotations
 
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -30,30 +26,14 @@ with warnings.catch_warnings():  # Starlette's note that it would rather have ht
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
-from test_video_io import make_clip  # noqa: E402
-from test_video_pipeline import FakeColorizer  # noqa: E402
+from support import FakeColorizer, SlowColorizer  # noqa: E402
 from vidcolor import cli, color  # noqa: E402
 from vidcolor.errors import VidcolorError  # noqa: E402
 from vidcolor.imageio import read_provenance  # noqa: E402
 from vidcolor.serve.app import create_app  # noqa: E402
 from vidcolor.serve.config import ServeConfig, parse_size  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token-for-tests"
-
-
-class SlowColorizer(FakeColorizer):
-    """The pipeline tests' fake model, taking ``delay`` seconds a frame (jobs last a while)."""
-
-    def __init__(self, delay: float = 0.0, fail: bool = False):
-        super().__init__()
-        self.delay, self.fail = delay, fail
-
-    def predict_ab(self, L):
-        if self.fail:
-            raise RuntimeError("a bug in the model")
-        time.sleep(self.delay * len(L))
-        return super().predict_ab(L)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -139,7 +119,7 @@ def client(make_client):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
+def clip(tmp_path_factory, make_clip) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "reel.mp4", n=40, size=(48, 64),
                      audio=True)
 
@@ -241,70 +221,10 @@ def test_cancel_removes_the_job_and_its_files(make_client, clip, tmp_path):
 
 # --- a real server, killed mid-job -----------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """``vidcolor.serve.app.serve`` in a subprocess on 127.0.0.1, with a slow fake model (or
-    the shipped one, ``delay=None``)."""
-
-    def __init__(self, data: Path, delay: float | None = 0.0, **settings):
-        self.data, self.delay, self.settings = data, delay, settings
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self, timeout: float = 120) -> "LiveServer":
-        model = "None" if self.delay is None else f"SlowColorizer({self.delay})"
-        code = ("from test_serve import SlowColorizer\n"
-                "from vidcolor.serve.app import serve\n"
-                "from vidcolor.serve.config import ServeConfig\n"
-                f"serve(ServeConfig({str(self.data)!r}, port={self.port}, **{self.settings!r}),"
-                f" model={model})\n")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-        log = open(self.data.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log()
-            try:
-                httpx.get(self.url + "/api/v1/info", headers=self.auth(), timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"server did not start: {self.log()}")
-
-    def auth(self) -> dict:
-        token = self.settings.get("token")
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def log(self) -> str:
-        return (self.data.parent / f"server-{self.port}.log").read_text(errors="replace")[-3000:]
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def live_servers():
-    servers = []
-    yield servers
-    for s in servers:
-        s.kill()
-
-
-def test_restart_mid_film_continues_the_job(tmp_path, clip, live_servers):
+def test_restart_mid_film_continues_the_job(tmp_path, clip, live_server):
     data = tmp_path / "data"
     data.mkdir()
-    server = LiveServer(data, delay=0.08, segment_frames=8, batch_size=2, workers=1)
-    live_servers.append(server.start())
+    server = live_server(data, delay=0.08, segment_frames=8, batch_size=2, workers=1)
     with httpx.Client(base_url=server.url, timeout=30) as http:
         job = http.post("/api/v1/jobs", files={"file": ("reel.mp4", clip.read_bytes())},
                         data={"preset": "ultrafast"}).json()
@@ -312,8 +232,7 @@ def test_restart_mid_film_continues_the_job(tmp_path, clip, live_servers):
         while wait(("running", "done"))[-1]["progress"]["done"] < 18:  # two segments done
             time.sleep(0.05)
     server.kill()  # no goodbye: the job is left "running" in the database
-    server = LiveServer(data, delay=0.0, segment_frames=8, batch_size=2, workers=1)
-    live_servers.append(server.start())
+    server = live_server(data, delay=0.0, segment_frames=8, batch_size=2, workers=1)
     with httpx.Client(base_url=server.url, timeout=30) as http:
         final = wait_job(http, job["id"], timeout=120)[-1]
         assert final["state"] == "done", final
@@ -322,13 +241,12 @@ def test_restart_mid_film_continues_the_job(tmp_path, clip, live_servers):
     assert len(frames) == 40
 
 
-def test_live_server_refuses_large_uploads_early(tmp_path, live_servers):
+def test_live_server_refuses_large_uploads_early(tmp_path, live_server):
     from benchmarks.serve import stream_upload
 
     data = tmp_path / "data"
     data.mkdir()
-    server = LiveServer(data, max_upload=1_000_000, token=TOKEN)
-    live_servers.append(server.start())
+    server = live_server(data, max_upload=1_000_000, token=TOKEN)
     size = 64_000_000
     for declare in (True, False):
         status, body, sent = stream_upload("127.0.0.1", server.port, "/api/v1/jobs", size,

@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-import tifffile
 from PIL import Image
 
 from vidcolor import cli, color
@@ -13,51 +12,9 @@ from vidcolor.colorize import ImageColorizer, colorize_image, render_shape
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import read_image, read_provenance
 from vidcolor.models import store
-from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
 from vidcolor.photos import colorize_files, plan_outputs
 from vidcolor.upsample import upsample_ab
-
-
-class FakeColorizer(ColorModel):
-    """Deterministic a/b from L, strong enough to leave the sRGB gamut at the extremes."""
-
-    name = "fake"
-    render_size = 32
-    multiple = 8
-
-    def __init__(self):
-        self.shapes = []
-
-    def predict_ab(self, L, global_features=None):
-        L = np.asarray(L, np.float32)
-        self.shapes.append(L.shape)
-        return np.stack([(L - 50) * 1.5, (60 - L) * 1.2], axis=-1).astype(np.float32)
-
-
-def _scene(h=48, w=64, dtype=np.uint8, seed=0):
-    """A colour picture with smooth shading and one strong vertical edge."""
-    rng = np.random.default_rng(seed)
-    L = np.tile(np.linspace(15, 85, w, dtype=np.float32), (h, 1))
-    L[:, w // 2:] = 95 - L[:, w // 2:]
-    L += rng.normal(0, 1, (h, w)).astype(np.float32)
-    ab = np.zeros((h, w, 2), np.float32)
-    ab[..., 0], ab[..., 1] = 20, -15
-    return color.lab_to_rgb(np.clip(L, 0, 100), fit_gamut(np.clip(L, 0, 100), ab), dtype)
-
-
-def _save(path, rgb, alpha=None):
-    samples = rgb if alpha is None else np.dstack([rgb, alpha])
-    if rgb.dtype == np.uint16:
-        if path.suffix == ".png":
-            order = [2, 1, 0] + ([3] if alpha is not None else [])
-            cv2.imwrite(str(path), samples[..., order])
-        else:
-            tifffile.imwrite(path, samples, photometric="rgb",
-                             extrasamples=["unassalpha"] if alpha is not None else None)
-    else:
-        Image.fromarray(samples).save(path)
-    return path
 
 
 def _max_l_error(a, b):
@@ -108,7 +65,7 @@ def test_upsample_does_not_bleed_across_a_strong_edge():
         assert ours_err < np.abs(plain[:, x] - own).max()
 
 
-def test_fit_gamut_keeps_lightness_and_hue():
+def test_fit_gamut_keeps_lightness_and_hue(scene_picture):
     rng = np.random.default_rng(0)
     L = rng.uniform(0, 100, (40, 50)).astype(np.float32)
     ab = rng.uniform(-120, 120, (40, 50, 2)).astype(np.float32)
@@ -119,22 +76,22 @@ def test_fit_gamut_keeps_lightness_and_hue():
     for dtype, tol in ((np.uint8, 0.35), (np.uint16, 0.1)):
         assert _max_l_error(color.lab_to_rgb(L, fitted, dtype),
                             color.l_to_grey_rgb(L, np.uint16)) < tol
-    in_gamut = _scene()
+    in_gamut = scene_picture()
     L_in, ab_in = color.rgb_to_lab(in_gamut)
     np.testing.assert_allclose(fit_gamut(L_in, ab_in), ab_in, atol=1e-4)
 
 
-def test_colorize_image_keeps_size_dtype_and_lightness():
-    model = FakeColorizer()
+def test_colorize_image_keeps_size_dtype_and_lightness(picture_fake, scene_picture):
+    model = picture_fake()
     for dtype, tol in ((np.uint8, 0.5), (np.uint16, 0.1)):
-        rgb = _scene(37, 53, dtype)
+        rgb = scene_picture(37, 53, dtype)
         out = colorize_image(rgb, model)
         assert out.shape == rgb.shape and out.dtype == dtype
         assert _max_l_error(out, rgb) < tol
     # Three scales of views, each a batch of the view and its mirror; the middle one the render.
     assert [s[0] for s in model.shapes[-3:]] == [2, 2, 2]
     assert model.shapes[-2][1:] == render_shape(37, 53, 32, 8)
-    colorize_image(_scene(37, 53), model, ImageOptions(render_size=64))
+    colorize_image(scene_picture(37, 53), model, ImageOptions(render_size=64))
     assert model.shapes[-2][1:] == render_shape(37, 53, 64, 8)
 
 
@@ -167,11 +124,11 @@ def test_views_are_mirrored_back_and_resized_before_they_are_averaged():
 
 # --- files and folders ---------------------------------------------------------------------
 
-def test_single_file_16_bit_alpha_provenance(tmp_path):
-    rgb = _scene(dtype=np.uint16)
+def test_single_file_16_bit_alpha_provenance(tmp_path, picture_fake, scene_picture, save_picture):
+    rgb = scene_picture(dtype=np.uint16)
     alpha = np.random.default_rng(3).integers(0, 65536, rgb.shape[:2], dtype=np.uint16)
-    src = _save(tmp_path / "in.png", rgb, alpha)
-    assert not colorize_files([src], tmp_path / "out.png", ImageColorizer(FakeColorizer())).failures
+    src = save_picture(tmp_path / "in.png", rgb, alpha)
+    assert not colorize_files([src], tmp_path / "out.png", ImageColorizer(picture_fake())).failures
     out = read_image(tmp_path / "out.png")
     assert out.rgb.dtype == np.uint16 and out.rgb.shape == rgb.shape
     np.testing.assert_array_equal(out.alpha, alpha)
@@ -181,54 +138,55 @@ def test_single_file_16_bit_alpha_provenance(tmp_path):
         f"colorized by vidcolor {__import__('vidcolor').__version__}, model fake")
 
 
-def test_16_bit_tiff_in_gives_16_bit_tiff_out(tmp_path):
-    src = _save(tmp_path / "scan.tif", _scene(dtype=np.uint16))
-    assert not colorize_files([src], tmp_path / "out.tif", ImageColorizer(FakeColorizer())).failures
+def test_16_bit_tiff_in_gives_16_bit_tiff_out(tmp_path, picture_fake, scene_picture, save_picture):
+    src = save_picture(tmp_path / "scan.tif", scene_picture(dtype=np.uint16))
+    assert not colorize_files([src], tmp_path / "out.tif", ImageColorizer(picture_fake())).failures
     assert read_image(tmp_path / "out.tif").rgb.dtype == np.uint16
     assert read_provenance(tmp_path / "out.tif").startswith("colorized by vidcolor")
 
 
-def test_jpeg_output_has_the_mark(tmp_path):
-    src = _save(tmp_path / "in.png", _scene())
-    assert not colorize_files([src], tmp_path / "out.jpg", ImageColorizer(FakeColorizer())).failures
+def test_jpeg_output_has_the_mark(tmp_path, picture_fake, scene_picture, save_picture):
+    src = save_picture(tmp_path / "in.png", scene_picture())
+    assert not colorize_files([src], tmp_path / "out.jpg", ImageColorizer(picture_fake())).failures
     assert read_provenance(tmp_path / "out.jpg").endswith("model fake")
 
 
-def test_exif_rotation_is_applied(tmp_path):
-    upright = _scene(48, 32)
+def test_exif_rotation_is_applied(tmp_path, picture_fake, scene_picture):
+    upright = scene_picture(48, 32)
     stored = np.ascontiguousarray(np.rot90(upright, 1))  # as a camera lying on its side
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
     Image.fromarray(stored).save(tmp_path / "cam.png", exif=exif)
     assert not colorize_files([tmp_path / "cam.png"], tmp_path / "out.png",
-                              ImageColorizer(FakeColorizer())).failures
+                              ImageColorizer(picture_fake())).failures
     out = read_image(tmp_path / "out.png").rgb
     assert out.shape == upright.shape
     assert _max_l_error(out, upright) < 0.5
 
 
-def test_sepia_input_only_its_lightness_counts(tmp_path):
-    grey = color.l_to_grey_rgb(color.rgb_to_l(_scene()))
+def test_sepia_input_only_its_lightness_counts(tmp_path, picture_fake, scene_picture):
+    grey = color.l_to_grey_rgb(color.rgb_to_l(scene_picture()))
     L = color.rgb_to_l(grey)
     sepia = color.lab_to_rgb(L, fit_gamut(L, np.full(L.shape + (2,), (8.0, 22.0), np.float32)))
     assert color.rgb_to_lab(sepia)[1][..., 1].mean() > 15
-    model = FakeColorizer()
+    model = picture_fake()
     from_grey = colorize_image(grey, model)
     from_sepia = colorize_image(sepia, model)
     # Same L up to the 8-bit rounding of the sepia picture: same colours.
     assert np.abs(from_grey.astype(int) - from_sepia.astype(int)).max() <= 3
 
 
-def test_folder_in_gives_folder_out_with_same_names(tmp_path):
+def test_folder_in_gives_folder_out_with_same_names(tmp_path, picture_fake, scene_picture,
+                                                    save_picture):
     src = tmp_path / "album"
     (src / "1950s").mkdir(parents=True)
-    _save(src / "a.png", _scene(seed=1))
-    _save(src / "1950s" / "b.jpg", _scene(40, 30, seed=2))
-    _save(src / "c.bmp", _scene(seed=3))
+    save_picture(src / "a.png", scene_picture(seed=1))
+    save_picture(src / "1950s" / "b.jpg", scene_picture(40, 30, seed=2))
+    save_picture(src / "c.bmp", scene_picture(seed=3))
     (src / "notes.txt").write_text("not a picture")
-    _save(src / ".hidden.png", _scene())
+    save_picture(src / ".hidden.png", scene_picture())
     out = tmp_path / "colour"
-    assert not colorize_files([src], out, ImageColorizer(FakeColorizer())).failures
+    assert not colorize_files([src], out, ImageColorizer(picture_fake())).failures
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == ["1950s/b.jpg", "a.png", "c.png"]  # BMP cannot hold the mark: PNG
     assert read_image(out / "1950s" / "b.jpg").rgb.shape == (40, 30, 3)
@@ -236,28 +194,30 @@ def test_folder_in_gives_folder_out_with_same_names(tmp_path):
         assert read_provenance(out / name) is not None
 
 
-def test_several_inputs_and_output_inside_input(tmp_path):
+def test_several_inputs_and_output_inside_input(tmp_path, picture_fake, scene_picture,
+                                                save_picture):
     src = tmp_path / "pics"
     src.mkdir()
-    _save(src / "a.png", _scene())
-    _save(tmp_path / "loose.png", _scene())
+    save_picture(src / "a.png", scene_picture())
+    save_picture(tmp_path / "loose.png", scene_picture())
     out = src / "colour"  # inside the input folder: its contents must not be taken as inputs
     assert not colorize_files([src, tmp_path / "loose.png"], out,
-                              ImageColorizer(FakeColorizer())).failures
+                              ImageColorizer(picture_fake())).failures
     assert (out / "pics" / "a.png").is_file() and (out / "loose.png").is_file()
     # Second run: no recursion.
-    assert not colorize_files([src], out, ImageColorizer(FakeColorizer())).failures
+    assert not colorize_files([src], out, ImageColorizer(picture_fake())).failures
     assert not (out / "colour").exists()
 
 
-def test_corrupt_file_in_folder_others_still_done(tmp_path, capsys):
+def test_corrupt_file_in_folder_others_still_done(tmp_path, capsys, picture_fake, scene_picture,
+                                                  save_picture):
     src = tmp_path / "in"
     src.mkdir()
-    _save(src / "good1.png", _scene(seed=1))
+    save_picture(src / "good1.png", scene_picture(seed=1))
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
-    _save(src / "good2.png", _scene(seed=2))
+    save_picture(src / "good2.png", scene_picture(seed=2))
     counts = []
-    report = colorize_files([src], tmp_path / "out", ImageColorizer(FakeColorizer()),
+    report = colorize_files([src], tmp_path / "out", ImageColorizer(picture_fake()),
                             progress=lambda *args: counts.append(args))
     assert report.failures
     assert (tmp_path / "out" / "good1.png").is_file() and (tmp_path / "out" / "good2.png").is_file()
@@ -271,19 +231,20 @@ def test_corrupt_file_in_folder_others_still_done(tmp_path, capsys):
     assert report.count == 3 and counts == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 
-def test_existing_outputs_are_not_overwritten(tmp_path, capsys):
-    src = _save(tmp_path / "in.png", _scene())
+def test_existing_outputs_are_not_overwritten(tmp_path, capsys, picture_fake, scene_picture,
+                                              save_picture):
+    src = save_picture(tmp_path / "in.png", scene_picture())
     dst = tmp_path / "out.png"
     dst.write_bytes(b"someone's work")
-    assert colorize_files([src], dst, ImageColorizer(FakeColorizer())).failures
+    assert colorize_files([src], dst, ImageColorizer(picture_fake())).failures
     assert dst.read_bytes() == b"someone's work"
     assert "--overwrite" in capsys.readouterr().err
-    assert not colorize_files([src], dst, ImageColorizer(FakeColorizer()), overwrite=True).failures
+    assert not colorize_files([src], dst, ImageColorizer(picture_fake()), overwrite=True).failures
     assert read_provenance(dst) is not None
 
 
-def test_plan_errors_before_any_work(tmp_path):
-    src = _save(tmp_path / "a.png", _scene())
+def test_plan_errors_before_any_work(tmp_path, scene_picture, save_picture):
+    src = save_picture(tmp_path / "a.png", scene_picture())
     with pytest.raises(VidcolorError, match="no such file"):
         plan_outputs([tmp_path / "missing.png"], tmp_path / "o.png")
     with pytest.raises(VidcolorError, match=r"\.bmp"):
@@ -291,7 +252,7 @@ def test_plan_errors_before_any_work(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(VidcolorError, match="no pictures"):
         plan_outputs([tmp_path / "empty"], tmp_path / "o")
-    _save(tmp_path / "a.bmp", _scene())
+    save_picture(tmp_path / "a.bmp", scene_picture())
     with pytest.raises(VidcolorError, match="both"):  # a.png and a.bmp -> a.png
         plan_outputs([src, tmp_path / "a.bmp"], tmp_path / "o")
     jobs, folder_mode = plan_outputs([src], str(tmp_path / "newdir") + "/")
@@ -300,18 +261,19 @@ def test_plan_errors_before_any_work(tmp_path):
 
 # --- the command ---------------------------------------------------------------------------
 
-def test_cli_image_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
+def test_cli_image_folder(tmp_path, monkeypatch, picture_fake, scene_picture, save_picture):
+    monkeypatch.setattr(store, "load_model", lambda directory=None: picture_fake())
     (tmp_path / "in").mkdir()
-    _save(tmp_path / "in" / "x.png", _scene())
+    save_picture(tmp_path / "in" / "x.png", scene_picture())
     assert cli.main(["image", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
                      "--render-size", "48"]) == 0
     assert (tmp_path / "out" / "x.png").is_file()
 
 
-def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, capsys):
+def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, capsys, scene_picture,
+                                                     save_picture):
     monkeypatch.setattr(store, "DEFAULT_MODEL_DIR", tmp_path / "no-model")
-    src = _save(tmp_path / "x.png", _scene())
+    src = save_picture(tmp_path / "x.png", scene_picture())
     assert cli.main(["image", str(src), "-o", str(tmp_path / "y.png")]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "shipped model is missing" in err and "--model" in err
@@ -320,9 +282,9 @@ def test_cli_missing_shipped_model_is_one_line_error(tmp_path, monkeypatch, caps
     assert "no such model directory" in capsys.readouterr().err
 
 
-def test_strips_of_a_picture_equal_the_whole(monkeypatch):
-    rgb = _scene(45, 64)
-    model = FakeColorizer()
+def test_strips_of_a_picture_equal_the_whole(monkeypatch, picture_fake, scene_picture):
+    rgb = scene_picture(45, 64)
+    model = picture_fake()
     whole = colorize_image(rgb, model)
     L = color.rgb_to_l(rgb)
     # The same colours as the reference path: 8-bit output is encoded by vidcolor's table,
@@ -345,10 +307,13 @@ def test_strips_of_a_picture_equal_the_whole(monkeypatch):
                                full[10:17], atol=1e-3)
 
 
-def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypatch, capsys):
+def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypatch, capsys,
+                                                             picture_fake, scene_picture,
+                                                             save_picture):
     (tmp_path / "in").mkdir()
-    _save(tmp_path / "in" / "huge.png", _scene(50, 70))  # "huge": told apart by its height
-    _save(tmp_path / "in" / "small.png", _scene(48, 64))
+    # "huge": told apart by its height
+    save_picture(tmp_path / "in" / "huge.png", scene_picture(50, 70))
+    save_picture(tmp_path / "in" / "small.png", scene_picture(48, 64))
     real = ImageColorizer.colorize
 
     def colorize_or_fail(self, rgb, out=None):
@@ -358,6 +323,6 @@ def test_a_picture_too_large_for_memory_does_not_end_the_run(tmp_path, monkeypat
 
     monkeypatch.setattr(ImageColorizer, "colorize", colorize_or_fail)
     assert colorize_files([tmp_path / "in"], tmp_path / "out",
-                          ImageColorizer(FakeColorizer())).failures
+                          ImageColorizer(picture_fake())).failures
     assert (tmp_path / "out" / "small.png").is_file()
     assert "huge.png: too large" in capsys.readouterr().err

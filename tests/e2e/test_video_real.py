@@ -13,11 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
-from test_video_io import make_clip, read_video, stream_summary
-from test_video_pipeline import FakeColorizer
+from support import DATA
 from vidcolor import cli
 
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).parents[1].parent / "shared" / "data"))
 VIDEO = DATA / "video"
 
 
@@ -26,13 +24,6 @@ def clip(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not available (set VIDCOLOR_DATA)")
     return path
-
-
-@pytest.fixture
-def fake_model(monkeypatch):
-    import vidcolor.models.store as store
-
-    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
 
 
 def run_cli(capsys, *args) -> tuple[int, str]:
@@ -52,7 +43,8 @@ def frame_times(path: Path, start: float = 0.0, duration: float | None = None) -
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".mkv"])
-def test_real_vfr_clip_keeps_timestamps_and_audio(tmp_path, capsys, fake_model, ext):
+def test_real_vfr_clip_keeps_timestamps_and_audio(tmp_path, capsys, fake_model, ext, read_video,
+                                                  stream_summary):
     src = clip("vfr_fire_720p.mp4")
     out = tmp_path / f"out{ext}"
     code, err = run_cli(capsys, src, "-o", out)
@@ -64,7 +56,8 @@ def test_real_vfr_clip_keeps_timestamps_and_audio(tmp_path, capsys, fake_model, 
     assert stream_summary(out)["types"] == ["video", "audio"]
 
 
-def test_real_mkv_keeps_subtitles_and_attachments(tmp_path, capsys, fake_model):
+def test_real_mkv_keeps_subtitles_and_attachments(tmp_path, capsys, fake_model, read_video,
+                                                  stream_summary):
     src = clip("multistream_subs_attachments_1080p.mkv")
     out = tmp_path / "out.mkv"
     code, err = run_cli(capsys, src, "-o", out, "--duration", "0.5")
@@ -82,7 +75,7 @@ def test_real_mkv_keeps_subtitles_and_attachments(tmp_path, capsys, fake_model):
     assert len(read_video(out)[0]) == 12  # 0.5 s at 23.976 fps
 
 
-def test_real_mkv_to_mp4_notes_what_it_leaves_out(tmp_path, capsys, fake_model):
+def test_real_mkv_to_mp4_notes_what_it_leaves_out(tmp_path, capsys, fake_model, stream_summary):
     src = clip("multistream_subs_attachments_1080p.mkv")
     out = tmp_path / "out.mp4"
     code, err = run_cli(capsys, src, "-o", out, "--duration", "0.25")
@@ -91,7 +84,8 @@ def test_real_mkv_to_mp4_notes_what_it_leaves_out(tmp_path, capsys, fake_model):
     assert err.count("left out") == 9  # 3 subtitle tracks, 6 attachments
 
 
-def test_real_broken_audio_clip_completes(tmp_path, capsys, fake_model):
+def test_real_broken_audio_clip_completes(tmp_path, capsys, fake_model, read_video,
+                                          stream_summary):
     src = clip("broken_audio_tail.mp4")
     out = tmp_path / "out.mp4"
     code, err = run_cli(capsys, src, "-o", out, "--start", "9", "--duration", "2.5")
@@ -106,7 +100,7 @@ def test_real_broken_audio_clip_completes(tmp_path, capsys, fake_model):
 
 @pytest.mark.parametrize("name,ext", [("bbb_480p_30s_5.1.mp4", ".mov"),
                                       ("bw_archival_abomb_432x320.mp4", ".mp4")])
-def test_real_clips_window(tmp_path, capsys, fake_model, name, ext):
+def test_real_clips_window(tmp_path, capsys, fake_model, name, ext, read_video, stream_summary):
     src = clip(name)
     out = tmp_path / f"out{ext}"
     code, err = run_cli(capsys, src, "-o", out, "--start", "1", "--duration", "1")
@@ -121,7 +115,7 @@ def test_real_clips_window(tmp_path, capsys, fake_model, name, ext):
             assert c.streams.audio[0].codec_context.channels == 6  # 5.1 copied as is
 
 
-def test_real_model_end_to_end(tmp_path, capsys):
+def test_real_model_end_to_end(tmp_path, capsys, make_clip, read_video, stream_summary):
     """A real Keras network (alpha, untrained) through the whole command."""
     try:
         from vidcolor.models import nets, store

@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-from test_video_io import make_clip, read_video
-from test_video_pipeline import FakeColorizer
+from support import REPO
 from vidcolor import cli
 from vidcolor.video.chunks import FilmScan, plan_chunks, warmup_frames
 
 
-@pytest.fixture
-def fake_model(monkeypatch):
-    import vidcolor.models.store as store
-
-    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
-
-
-def test_six_films_in_five_out_one_corrupt_reported(tmp_path, capsys, fake_model):
+def test_six_films_in_five_out_one_corrupt_reported(tmp_path, capsys, fake_model, make_clip,
+                                                    read_video):
     reels = tmp_path / "reels"
     (reels / "sub").mkdir(parents=True)
     for i, name in enumerate(["a.mp4", "b.mkv", "sub/c.mp4", "sub/d.mov"]):
@@ -46,7 +36,7 @@ def test_six_films_in_five_out_one_corrupt_reported(tmp_path, capsys, fake_model
     assert not (reels / "sub" / "broken.mp4").with_suffix(".mkv").exists()
 
 
-def test_several_films_never_overwrite_without_the_option(tmp_path, capsys, fake_model):
+def test_several_films_never_overwrite_without_the_option(tmp_path, capsys, fake_model, make_clip):
     (tmp_path / "in").mkdir()
     src = make_clip(tmp_path / "in" / "a.mp4", n=3)
     (tmp_path / "out").mkdir()
@@ -56,7 +46,7 @@ def test_several_films_never_overwrite_without_the_option(tmp_path, capsys, fake
     assert (tmp_path / "out" / "a.mp4").read_bytes() == b"keep me"
 
 
-def test_cluster_without_ray_is_one_line(tmp_path, capsys, monkeypatch):
+def test_cluster_without_ray_is_one_line(tmp_path, capsys, monkeypatch, make_clip):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
     src = make_clip(tmp_path / "in.mp4", n=3)
     code = cli.main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--cluster", "local:2"])
@@ -70,7 +60,7 @@ def test_vidcolor_imports_without_ray():
     code = ("import sys; sys.modules['ray'] = None; import vidcolor, vidcolor.cli, "
             "vidcolor.video.cluster, vidcolor.video.films; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=REPO)
     assert done.stdout.strip() == "ok", done.stderr
 
 
@@ -101,7 +91,7 @@ def test_warm_up_follows_the_strength():
     assert 0.8 ** warmup_frames(0.8) * 220 < 0.5
 
 
-def test_unusable_input_among_several_is_one_line(tmp_path, capsys, fake_model):
+def test_unusable_input_among_several_is_one_line(tmp_path, capsys, fake_model, make_clip):
     src = make_clip(tmp_path / "a.mp4", n=3)
     too_long = tmp_path / ("x" * 300 + ".mp4")  # stat fails: the name is too long
     code = cli.main(["video", str(src), str(too_long), "-o", str(tmp_path / "out")])

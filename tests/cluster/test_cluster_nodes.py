@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-from test_video_io import make_clip, read_video, stream_summary  # noqa: E402
-from test_video_pipeline import FakeColorizer, video_options  # noqa: E402
+from support import REPO, TESTS, FakeColorizer  # noqa: E402
 from vidcolor.video.cluster import ClusterSession  # noqa: E402
-
-TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +22,7 @@ def two_nodes():
     nodes = cluster_utils.Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "object_store_memory": 100 * 2**20, "include_dashboard": False})
     nodes.add_node(num_cpus=1, object_store_memory=100 * 2**20)
-    path = os.pathsep.join([str(TESTS.parent), str(TESTS)])
+    path = os.pathsep.join([str(REPO), str(TESTS)])
     ray.init(address=nodes.address, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield nodes
@@ -34,7 +30,8 @@ def two_nodes():
     nodes.shutdown()
 
 
-def test_one_job_on_two_nodes(tmp_path, two_nodes):
+def test_one_job_on_two_nodes(tmp_path, two_nodes, make_clip, read_video, stream_summary,
+                              video_options):
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     src = make_clip(tmp_path / "in.mp4", n=30, audio=True, cut_at=14)
     dst = tmp_path / "out.mp4"

@@ -21,8 +21,7 @@ import av.error
 import numpy as np
 import pytest
 
-from test_video_io import make_clip, read_video, stream_summary
-from test_video_pipeline import FakeColorizer, run
+from support import FakeColorizer
 from vidcolor import cli
 from vidcolor.errors import VidcolorError
 from vidcolor.options import EncoderOptions, VideoOptions, Window
@@ -34,13 +33,6 @@ from vidcolor.video.pipeline import colorize_video, work_paths
 from vidcolor.video.probe import probe
 
 INVALID_DATA = 1094995529  # AVERROR_INVALIDDATA, what a demuxer says of a cut-off file
-
-
-@pytest.fixture
-def fake_model(monkeypatch):
-    import vidcolor.models.store as store
-
-    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
 
 
 def cli_video(capsys, *args) -> tuple[int, str]:
@@ -102,7 +94,8 @@ def tolerant_reference(path: Path) -> tuple[list[float], int]:
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mkv"])
-def test_damaged_packets_keep_every_decodable_frame(tmp_path, capsys, fake_model, ext):
+def test_damaged_packets_keep_every_decodable_frame(tmp_path, capsys, fake_model, ext, make_clip,
+                                                    read_video):
     src = make_clip(tmp_path / f"in.{ext}", n=48, size=(96, 128), audio=True)
     bad = damage(src, tmp_path / f"bad.{ext}", packets=(10, 20, 30, 40), seed=2)
     expected, refused = tolerant_reference(bad)
@@ -121,7 +114,7 @@ def test_damaged_packets_keep_every_decodable_frame(tmp_path, capsys, fake_model
     assert "Traceback" not in err
 
 
-def test_lost_frames_in_the_result_and_only_the_windows(tmp_path, capsys):
+def test_lost_frames_in_the_result_and_only_the_windows(tmp_path, capsys, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=48, size=(96, 128))
     bad = damage(src, tmp_path / "bad.mp4", packets=(10, 20, 30, 40), seed=2)
     _, refused = tolerant_reference(bad)
@@ -165,7 +158,7 @@ class _CutOff:
             yield from packet.decode()
 
 
-def test_demuxer_error_still_flushes_the_decoder(tmp_path, capsys, monkeypatch):
+def test_demuxer_error_still_flushes_the_decoder(tmp_path, capsys, monkeypatch, make_clip):
     # The decoder's frame threads hold frames back until flushed (23 of 25 came out before).
     clip = make_clip(tmp_path / "c.mp4", n=25, size=(96, 128))
     real_open = decode.open_input
@@ -196,7 +189,7 @@ ODD_OPTIONS = [
 
 
 @pytest.mark.parametrize("args", ODD_OPTIONS, ids=" ".join)
-def test_odd_option_values_are_one_line_errors(tmp_path, capsys, fake_model, args):
+def test_odd_option_values_are_one_line_errors(tmp_path, capsys, fake_model, args, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     before = sorted(os.listdir(tmp_path))
     code, err = cli_video(capsys, src, "-o", tmp_path / "o.mp4", "--quiet", *args)
@@ -207,7 +200,7 @@ def test_odd_option_values_are_one_line_errors(tmp_path, capsys, fake_model, arg
 @pytest.mark.parametrize("args", [["--codec", "png"], ["--crf", "-5"], ["--preset", "bogus"],
                                   ["--codec", "aac"], ["--crf", "18", "--codec", "mpeg4"]])
 def test_refused_encoder_names_the_option_and_leaves_no_work_folder(tmp_path, capsys,
-                                                                    fake_model, args):
+                                                                    fake_model, args, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     out = tmp_path / "o.mp4"
     code, err = cli_video(capsys, src, "-o", out, "--quiet", *args)
@@ -230,7 +223,8 @@ def test_encoder_settings_open_the_encoder():
     assert (s.codec, s.crf, s.pix_fmt) == ("libx264", 30, "yuv420p10le")
 
 
-def test_any_stage_error_without_a_segment_removes_the_work_folder(tmp_path, monkeypatch):
+def test_any_stage_error_without_a_segment_removes_the_work_folder(tmp_path, monkeypatch,
+                                                                   make_clip):
     src = make_clip(tmp_path / "in.mp4", n=6)
     out = tmp_path / "o.mp4"
 
@@ -245,7 +239,7 @@ def test_any_stage_error_without_a_segment_removes_the_work_folder(tmp_path, mon
 
 
 def test_window_after_the_end_is_refused_before_the_work_folder(tmp_path, capsys, fake_model,
-                                                                monkeypatch):
+                                                                monkeypatch, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=12)  # 0.5 s
 
     def no_folder(self, resume):
@@ -258,7 +252,7 @@ def test_window_after_the_end_is_refused_before_the_work_folder(tmp_path, capsys
 
 
 @pytest.mark.parametrize("length", [250, 300])
-def test_output_name_too_long(tmp_path, capsys, fake_model, length):
+def test_output_name_too_long(tmp_path, capsys, fake_model, length, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     out = tmp_path / ("x" * (length - 4) + ".mp4")
     code, err = cli_video(capsys, src, "-o", out, "--quiet")
@@ -268,7 +262,7 @@ def test_output_name_too_long(tmp_path, capsys, fake_model, length):
 
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink", "dotted"])
-def test_output_that_is_the_input_by_another_name(tmp_path, capsys, fake_model, link):
+def test_output_that_is_the_input_by_another_name(tmp_path, capsys, fake_model, link, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     data = src.read_bytes()
     out = tmp_path / "o.mp4"
@@ -299,7 +293,7 @@ SYMLINK_LOOPS = {  # name: arguments after `video`: IN a clip, LOOP* the self-li
 
 
 @pytest.mark.parametrize("case", SYMLINK_LOOPS)
-def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, case):
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, case, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     loop = tmp_path / ("LOOP.mp4" if "LOOP.mp4" in SYMLINK_LOOPS[case] else "LOOP")
     loop.symlink_to(loop.name)
@@ -353,7 +347,7 @@ def test_non_regular_input_is_refused_at_once(tmp_path, kind):
 
 @pytest.mark.parametrize("locked_side", ["input", "output"])
 def test_unreadable_paths_are_one_line(tmp_path, capsys, fake_model, monkeypatch,
-                                       locked_side):
+                                       locked_side, make_clip):
     """Simulated, so it runs as root too: every stat of a path inside ``locked`` fails with
     EACCES, as it does inside a folder this user may not search."""
     locked = tmp_path / "locked"
@@ -422,7 +416,7 @@ def as_other_user():
 
 
 @pytest.mark.parametrize("case", ["file_000", "input_in_700", "output_in_700"])
-def test_unreadable_paths_really(case, as_other_user):
+def test_unreadable_paths_really(case, as_other_user, make_clip):
     """The real thing, for an ordinary user (root runs the command as nobody, setpriv): an
     unreadable input, one in a folder the user may not search, an output in such a folder."""
     run_as, cwd, pythonpath = as_other_user
@@ -475,11 +469,12 @@ def test_window_and_encoder_values_bounded():
     assert Window(1e6, 1e6).start == 1e6
 
 
-def test_audio_a_muxer_refuses_at_the_header_is_re_encoded(tmp_path, capsys):
+def test_audio_a_muxer_refuses_at_the_header_is_re_encoded(tmp_path, capsys, make_clip,
+                                                           stream_summary, run_video):
     # .mov takes an Opus stream when it is added and refuses it only when writing the header.
     src = make_clip(tmp_path / "in.webm", n=8, audio=True, codec="libvpx-vp9",
                     audio_codec="libopus")
-    result = run(src, tmp_path / "out.mov")
+    result = run_video(src, tmp_path / "out.mov")
     assert result.frames == 8 and result.report.reencoded == {1: "aac"}
     assert stream_summary(tmp_path / "out.mov")["types"] == ["video", "audio"]
     assert not work_paths(tmp_path / "out.mov")[0].exists()

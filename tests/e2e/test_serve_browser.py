@@ -22,11 +22,10 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from test_serve import TOKEN, LiveServer, live_servers  # noqa: E402,F401 - a fixture
-from test_video_io import make_clip  # noqa: E402
+from support import EXAMPLE_PHOTO  # noqa: E402
 
-PHOTO = Path(__file__).resolve().parent.parent / "vidcolor" / "examples" / "chelsea_grey.jpg"
 SCREENSHOT_COPY = Path("/tmp/serve_screenshot.png")
+TOKEN = "s3cret-token-for-tests"
 
 # How colourful the shown result is: mean |R-G| + |G-B| over its pixels, read from a canvas
 # (the result is a same-origin blob: URL, so the canvas may be read).
@@ -82,18 +81,17 @@ def drop_file(driver, path: Path, timeout: float = 120) -> str:
     return driver.find_element(By.ID, "message").text
 
 
-def test_page_colours_a_photo_and_a_film(tmp_path, browser, live_servers):  # noqa: F811
+def test_page_colours_a_photo_and_a_film(tmp_path, browser, live_server, make_clip):
     data = tmp_path / "data"
     data.mkdir()
     shipped = os.environ.get("VIDCOLOR_SERVE_BROWSER_MODEL") == "shipped"
-    server = LiveServer(data, delay=None if shipped else 0.0, token=TOKEN, segment_frames=8)
-    live_servers.append(server.start())
+    server = live_server(data, delay=None if shipped else 0.0, token=TOKEN, segment_frames=8)
     browser.get(f"{server.url}/#token={TOKEN}")
     WebDriverWait(browser, 30).until(
         lambda d: "model" in d.find_element(By.ID, "server-info").text)
     assert "token" not in browser.current_url  # handed over, then taken out of the address
 
-    message = drop_file(browser, PHOTO)
+    message = drop_file(browser, EXAMPLE_PHOTO)
     assert page_state(browser) == "done", message
     shown = browser.execute_script(_CHROMA_JS, "after")
     assert shown["visible"] and (shown["width"], shown["height"]) == (451, 300)

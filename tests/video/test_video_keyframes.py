@@ -9,25 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from test_video_io import make_clip, read_video
-from test_video_pipeline import FakeColorizer, cli_run, fake_model, run  # noqa: F401 - fixture
+from support import KEY_AB, Flat
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
 from vidcolor.options import Keyframe, VideoOptions, keyframe_name, parse_keyframe
 from vidcolor.video.pipeline import work_paths
-
-MODEL_AB = (-20.0, -30.0)  # what the fake model says everywhere: blue-green
-KEY_AB = (45.0, 35.0)      # what the keyframes say: orange-red
-
-
-class Flat(FakeColorizer):
-    """The model's colour is the same everywhere, so any other colour came from a keyframe."""
-
-    def predict_ab(self, L):
-        super().predict_ab(L)  # counts frames, interrupts when asked
-        return np.broadcast_to(np.float32(MODEL_AB), np.shape(L) + (2,)).copy()
-
 
 class FineFlat(Flat):
     render_size = 128  # flow at the clip's own size
@@ -35,21 +22,6 @@ class FineFlat(Flat):
 
 class CoarseFlat(Flat):
     render_size = 32  # a quarter of the clip's width
-
-
-def mean_ab(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    ab = color.rgb_to_lab(rgb)[1]
-    return ab[mask].mean(0) if mask is not None else ab.reshape(-1, 2).mean(0)
-
-
-def paint(rgb: np.ndarray, ab, path: Path, mask: np.ndarray | None = None) -> Path:
-    """A keyframe: the frame's own lightness with a/b ``ab`` (where ``mask``, else KEY_AB...)."""
-    L = color.rgb_to_l(rgb)
-    ab_img = np.broadcast_to(np.float32(ab), L.shape + (2,)).copy()
-    if mask is not None:
-        ab_img[~mask] = MODEL_AB
-    write_image(path, color.lab_to_rgb(L, ab_img), mark="test keyframe", overwrite=True)
-    return path
 
 
 def is_key(ab) -> bool:
@@ -60,12 +32,13 @@ def is_model(ab) -> bool:
     return ab[0] < -5 and ab[1] < -10
 
 
-def test_keyframe_fills_its_shot_not_the_next(tmp_path):
+def test_keyframe_fills_its_shot_not_the_next(tmp_path, make_clip, read_video, run_video,
+                                              paint_keyframe, mean_ab):
     src = make_clip(tmp_path / "cut.mp4", n=12, cut_at=7)
     _, frames = read_video(src)
-    key = paint(frames[0], KEY_AB, tmp_path / "k.png")
+    key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mp4"
-    result = run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
+    result = run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
     assert result.frames == 12
     _, out = read_video(dst)
     for i in range(7):
@@ -74,12 +47,13 @@ def test_keyframe_fills_its_shot_not_the_next(tmp_path):
         assert is_model(mean_ab(out[i])), (i, mean_ab(out[i]))  # not across the cut
 
 
-def test_keyframe_mid_shot_reaches_back_to_the_shots_start(tmp_path):
+def test_keyframe_mid_shot_reaches_back_to_the_shots_start(tmp_path, make_clip, read_video,
+                                                           run_video, paint_keyframe, mean_ab):
     src = make_clip(tmp_path / "cut.mp4", n=14, cut_at=4, rate=24)
     _, frames = read_video(src)
-    key = paint(frames[10], KEY_AB, tmp_path / "k.png")
+    key = paint_keyframe(frames[10], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mp4"
-    run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 10 / 24),))
+    run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 10 / 24),))
     _, out = read_video(dst)
     for i in range(4, 14):  # before the keyframe (backwards) and after it (forwards)
         assert is_key(mean_ab(out[i])), (i, mean_ab(out[i]))
@@ -113,15 +87,16 @@ def _write_clip(path: Path, images: list[np.ndarray], rate: int = 24) -> Path:
     return path
 
 
-def test_moving_square_keeps_its_colour_as_it_moves(tmp_path):
+def test_moving_square_keeps_its_colour_as_it_moves(tmp_path, read_video, run_video,
+                                                    paint_keyframe, mean_ab):
     src = _write_clip(tmp_path / "square.mkv", [_moving_square(i) for i in range(9)])
     _, frames = read_video(src)
     square0 = np.zeros(frames[0].shape[:2], bool)
     square0[40:64, 10:34] = True
-    key = paint(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)
+    key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)
     dst = tmp_path / "out.mkv"
-    run(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),), stabilize=False,
-        codec="ffv1")
+    run_video(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),), stabilize=False,
+              codec="ffv1")
     _, out = read_video(dst)
     last = out[8]  # the square moved 24 pixels: now at x 34..58
     now = np.zeros_like(square0)
@@ -132,53 +107,55 @@ def test_moving_square_keeps_its_colour_as_it_moves(tmp_path):
     assert mean_ab(last, left_behind)[0] < 5, mean_ab(last, left_behind)  # not a copy
 
 
-def _interrupt_then_resume(src, dst, keyframes, **kw):
+def _interrupt_then_resume(run_video, src, dst, keyframes, **kw):
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=Flat(interrupt_after=12), keyframes=keyframes, **kw)
+        run_video(src, dst, model=Flat(interrupt_after=12), keyframes=keyframes, **kw)
     assert (work_paths(dst)[0] / "progress.json").exists()
-    return run(src, dst, model=Flat(), keyframes=keyframes, resume=True, **kw)
+    return run_video(src, dst, model=Flat(), keyframes=keyframes, resume=True, **kw)
 
 
-def test_resume_with_keyframes_matches_one_run(tmp_path, monkeypatch):
+def test_resume_with_keyframes_matches_one_run(tmp_path, monkeypatch, make_clip, read_video,
+                                               run_video, paint_keyframe, mean_ab):
     from vidcolor.video import stages
 
     monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src = make_clip(tmp_path / "in.mp4", n=24)
     _, frames = read_video(src)
-    keys = (Keyframe(str(paint(frames[2], KEY_AB, tmp_path / "a.png")), 2 / 24),
-            Keyframe(str(paint(frames[18], (20.0, 50.0), tmp_path / "b.png")), 18 / 24))
+    keys = (Keyframe(str(paint_keyframe(frames[2], KEY_AB, tmp_path / "a.png")), 2 / 24),
+            Keyframe(str(paint_keyframe(frames[18], (20.0, 50.0), tmp_path / "b.png")), 18 / 24))
     kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
     dst = tmp_path / "out.mkv"
-    result = _interrupt_then_resume(src, dst, keys, **kw)
+    result = _interrupt_then_resume(run_video, src, dst, keys, **kw)
     assert 0 < result.resumed_frames < 24 and result.frames == 24
     ref = tmp_path / "ref.mkv"
-    run(src, ref, model=Flat(), keyframes=keys, **kw)
+    run_video(src, ref, model=Flat(), keyframes=keys, **kw)
     _, a = read_video(dst)
     _, b = read_video(ref)
     assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
     assert is_key(mean_ab(a[0])) and mean_ab(a[23])[1] > 30  # both keyframes took part
 
 
-def test_resume_refuses_a_changed_keyframe(tmp_path, monkeypatch):
+def test_resume_refuses_a_changed_keyframe(tmp_path, monkeypatch, make_clip, read_video, run_video,
+                                           paint_keyframe):
     from vidcolor.video import stages
 
     monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src = make_clip(tmp_path / "in.mp4", n=24)
     _, frames = read_video(src)
-    path = paint(frames[0], KEY_AB, tmp_path / "a.png")
+    path = paint_keyframe(frames[0], KEY_AB, tmp_path / "a.png")
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=Flat(interrupt_after=12), keyframes=(Keyframe(str(path), 0.0),),
-            batch_size=2, segment_frames=4)
-    paint(frames[0], (10.0, 10.0), path)  # repainted: the same name, other colours
+        run_video(src, dst, model=Flat(interrupt_after=12), keyframes=(Keyframe(str(path), 0.0),),
+                  batch_size=2, segment_frames=4)
+    paint_keyframe(frames[0], (10.0, 10.0), path)  # repainted: the same name, other colours
     with pytest.raises(VidcolorError, match="other settings"):
-        run(src, dst, model=Flat(), keyframes=(Keyframe(str(path), 0.0),), batch_size=2,
-            segment_frames=4, resume=True)
+        run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(path), 0.0),), batch_size=2,
+                  segment_frames=4, resume=True)
 
 
-def test_keyframe_options_round_trip(tmp_path):
+def test_keyframe_options_round_trip(tmp_path, make_clip, read_video, paint_keyframe):
     _, frames = read_video(make_clip(tmp_path / "in.mp4", n=2))
-    path = paint(frames[0], KEY_AB, tmp_path / "00-00-01.500.png")
+    path = paint_keyframe(frames[0], KEY_AB, tmp_path / "00-00-01.500.png")
     key = parse_keyframe(str(path))
     assert key.time == 1.5 and key == parse_keyframe(f"{path}@0:01.5")
     options = VideoOptions(keyframes=(key,))
@@ -190,10 +167,11 @@ def test_keyframe_options_round_trip(tmp_path):
 
 @pytest.mark.parametrize("case", ["wrong_size", "unreadable", "missing", "outside",
                                   "same_frame", "no_time"])
-def test_bad_keyframe_is_one_line_and_writes_nothing(tmp_path, capsys, fake_model, case):
+def test_bad_keyframe_is_one_line_and_writes_nothing(tmp_path, capsys, fake_model, case, make_clip,
+                                                     read_video, video_cli, paint_keyframe):
     src = make_clip(tmp_path / "in.mp4", n=6, rate=24)
     _, frames = read_video(src)
-    good = paint(frames[0], KEY_AB, tmp_path / "good.png")
+    good = paint_keyframe(frames[0], KEY_AB, tmp_path / "good.png")
     keys = [f"{good}@0"]
     if case == "wrong_size":
         write_image(tmp_path / "wide.png", np.zeros((48, 96, 3), np.uint8), mark="x")
@@ -211,7 +189,7 @@ def test_bad_keyframe_is_one_line_and_writes_nothing(tmp_path, capsys, fake_mode
         keys = [str(good)]
     out = tmp_path / "o.mp4"
     args = [a for k in keys for a in ("--keyframe", k)]
-    code, err = cli_run(capsys, src, "-o", out, "--quiet", *args)
+    code, err = video_cli(src, "-o", out, "--quiet", *args)
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
@@ -219,25 +197,26 @@ def test_bad_keyframe_is_one_line_and_writes_nothing(tmp_path, capsys, fake_mode
     assert not work_paths(out)[1].exists()
 
 
-def test_a_keyframe_of_half_the_size_is_resized(tmp_path):
+def test_a_keyframe_of_half_the_size_is_resized(tmp_path, make_clip, read_video, run_video,
+                                                paint_keyframe, mean_ab):
     src = make_clip(tmp_path / "in.mp4", n=4)
     _, frames = read_video(src)
-    key = paint(frames[0][::2, ::2], KEY_AB, tmp_path / "half.png")
+    key = paint_keyframe(frames[0][::2, ::2], KEY_AB, tmp_path / "half.png")
     dst = tmp_path / "out.mp4"
-    run(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
+    run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(key), 0.0),))
     assert is_key(mean_ab(read_video(dst)[1][0]))
 
 
-def test_export_keyframes_one_per_shot_and_every(tmp_path, capsys):
+def test_export_keyframes_one_per_shot_and_every(tmp_path, capsys, make_clip, video_cli):
     src = make_clip(tmp_path / "cut.mp4", n=30, cut_at=10, rate=10)
     folder = tmp_path / "keys"
-    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--quiet")
+    code, err = video_cli(src, "--export-keyframes", folder, "--quiet")
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == ["00-00-00.000.png", "00-00-01.000.png"]
-    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--quiet")
+    code, err = video_cli(src, "--export-keyframes", folder, "--quiet")
     assert code == 1 and "already exist" in err and len(err.splitlines()) == 1
-    code, err = cli_run(capsys, src, "--export-keyframes", folder, "--every", "0.8",
-                        "--quiet", "--overwrite")
+    code, err = video_cli(src, "--export-keyframes", folder, "--every", "0.8",
+                          "--quiet", "--overwrite")
     assert code == 0, err
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["00-00-00.000.png", "00-00-00.800.png", "00-00-01.000.png",
@@ -278,41 +257,43 @@ def read_image_rgb(path: Path) -> np.ndarray:
     return read_image(path).rgb
 
 
-def test_export_colour_hand_back(tmp_path, capsys, monkeypatch):
+def test_export_colour_hand_back(tmp_path, capsys, monkeypatch, make_clip, read_video, video_cli,
+                                 paint_keyframe, mean_ab):
     """The workflow: export a shot's frame, colour it, hand it back by its name alone."""
     import vidcolor.models.store as store
 
     monkeypatch.setattr(store, "load_model", lambda directory=None: Flat())
     src = make_clip(tmp_path / "cut.mp4", n=16, cut_at=8, rate=8)
-    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "keys", "--quiet")
+    code, err = video_cli(src, "--export-keyframes", tmp_path / "keys", "--quiet")
     assert code == 0, err
     second = tmp_path / "keys" / "00-00-01.000.png"  # the second shot's first frame
-    paint(read_image_rgb(second), KEY_AB, second)
+    paint_keyframe(read_image_rgb(second), KEY_AB, second)
     out = tmp_path / "o.mp4"
-    code, err = cli_run(capsys, src, "-o", out, "--quiet", "--preset", "ultrafast",
-                        "--keyframe", second)
+    code, err = video_cli(src, "-o", out, "--quiet", "--preset", "ultrafast",
+                          "--keyframe", second)
     assert code == 0, err
     _, frames = read_video(out)
     assert all(is_model(mean_ab(f)) for f in frames[:8])
     assert all(is_key(mean_ab(f)) for f in frames[8:])
 
 
-def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path):
+def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path, read_video, run_video,
+                                                           paint_keyframe, mean_ab):
     """A cut the histogram misses (same lightness statistics, other content): the flow no
     longer agrees, so the keyframe's colour does not recolour the new shot."""
     src = _hidden_cut_clip(tmp_path / "hidden_cut.mkv")
     _, frames = read_video(src)
-    key = paint(frames[0], KEY_AB, tmp_path / "k.png")
+    key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mkv"
-    result = run(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),),
-                 codec="ffv1")
+    result = run_video(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),),
+                       codec="ffv1")
     assert result.cuts == 1  # the detector saw only the first frame's shot
     _, out = read_video(dst)
     assert all(is_key(mean_ab(f)) for f in out[:5])
     assert all(is_model(mean_ab(f)) for f in out[5:]), [mean_ab(f) for f in out[5:]]
 
 
-def test_output_or_export_is_needed(tmp_path, capsys):
+def test_output_or_export_is_needed(tmp_path, capsys, make_clip, video_cli):
     from vidcolor import cli
 
     src = make_clip(tmp_path / "in.mp4", n=2)
@@ -321,10 +302,10 @@ def test_output_or_export_is_needed(tmp_path, capsys):
             cli.main(["video", str(src), *extra])
         assert e.value.code == 2
     capsys.readouterr()
-    code, err = cli_run(capsys, src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
+    code, err = video_cli(src, "--export-keyframes", tmp_path / "k", "-o", tmp_path / "o")
     assert code == 1 and len(err.splitlines()) == 1 and not (tmp_path / "k").exists()
     (tmp_path / "out").mkdir()
-    code, err = cli_run(capsys, src, src, "-o", tmp_path / "out", "--keyframe", f"{src}@0")
+    code, err = video_cli(src, src, "-o", tmp_path / "out", "--keyframe", f"{src}@0")
     assert code == 1 and "one input film" in err and len(err.splitlines()) == 1
     assert not list((tmp_path / "out").iterdir())
 
@@ -352,7 +333,7 @@ def _mid_grey_texture(h: int = 96, w: int = 128) -> np.ndarray:
     return np.repeat(img[..., None], 3, -1)
 
 
-def test_still_shot_keeps_the_keyframes_full_resolution_colour(tmp_path):
+def test_still_shot_keeps_the_keyframes_full_resolution_colour(tmp_path, read_video, run_video):
     """Colour detail finer than the render size (stripes half a render pixel wide that
     lightness does not show) survives on every frame of a still shot: it is sampled from the
     keyframe itself, not carried at render size (which would average the stripes away). The
@@ -362,8 +343,8 @@ def test_still_shot_keeps_the_keyframes_full_resolution_colour(tmp_path):
     key_ab = _keyframe_with(frames[0], _stripes(frames[0].shape[:2], 2, (18, 10), (-12, 16)),
                             tmp_path / "k.png")
     dst = tmp_path / "out.mkv"
-    run(src, dst, model=CoarseFlat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
-        codec="ffv1")
+    run_video(src, dst, model=CoarseFlat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+              codec="ffv1")
     _, out = read_video(dst)
     assert len(out) == 8
     for i, rgb in enumerate(out):
@@ -378,7 +359,7 @@ def _pan(i: int, h: int = 96, w: int = 128) -> np.ndarray:
     return np.repeat(img[..., None], 3, -1)
 
 
-def test_moving_detail_is_sampled_where_it_moved(tmp_path):
+def test_moving_detail_is_sampled_where_it_moved(tmp_path, read_video, run_video):
     """Colour stripes on a pan of 3 pixels a frame (stripes the lightness does not show): on
     the last frame they are found shifted by the motion, not left in place."""
     src = _write_clip(tmp_path / "pan.mkv", [_pan(i) for i in range(9)])
@@ -386,8 +367,8 @@ def test_moving_detail_is_sampled_where_it_moved(tmp_path):
     key_ab = _keyframe_with(frames[0], _stripes(frames[0].shape[:2], 8, (25.0, 20.0),
                                                 (-15.0, 25.0)), tmp_path / "k.png")
     dst = tmp_path / "out.mkv"
-    run(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
-        stabilize=False, codec="ffv1")
+    run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+              stabilize=False, codec="ffv1")
     _, out = read_video(dst)
     last = color.rgb_to_lab(out[8])[1][8:-8, 40:-8]  # away from where new content entered
 
@@ -398,7 +379,8 @@ def test_moving_detail_is_sampled_where_it_moved(tmp_path):
     assert error(24) < 4.0 and error(16) > 4 * error(24), (error(24), error(16))
 
 
-def test_colour_fades_with_a_fade_to_black(tmp_path):
+def test_colour_fades_with_a_fade_to_black(tmp_path, read_video, run_video, paint_keyframe,
+                                           mean_ab):
     """A still shot fading out: the keyframe's chroma shrinks with the lightness, as a
     lighting change's does in Lab (in proportion to L + 16), instead of staying as saturated
     on ever darker frames."""
@@ -406,10 +388,10 @@ def test_colour_fades_with_a_fade_to_black(tmp_path):
     images = [np.clip(still * (1.0 - 0.05 * i) + 0.5, 0, 255).astype(np.uint8) for i in range(9)]
     src = _write_clip(tmp_path / "fade.mkv", images)
     _, frames = read_video(src)
-    paint(frames[0], KEY_AB, tmp_path / "k.png")
+    paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mkv"
-    run(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
-        codec="ffv1")
+    run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(tmp_path / "k.png"), 0.0),),
+              codec="ffv1")
     _, out = read_video(dst)
     L0, Ln = (float(color.rgb_to_l(frames[i]).mean()) for i in (0, 8))
     chroma0, chroma_n = (float(np.hypot(*mean_ab(out[i]))) for i in (0, 8))
@@ -418,14 +400,14 @@ def test_colour_fades_with_a_fade_to_black(tmp_path):
     assert is_key(mean_ab(out[8]) * (L0 + 16) / (Ln + 16))  # the keyframe's hue, darker
 
 
-def test_content_entering_a_shot_keeps_the_colour_it_got(tmp_path):
+def test_content_entering_a_shot_keeps_the_colour_it_got(tmp_path, paint_keyframe):
     """Where no keyframe colour is trusted (content the pan brings in), what the frame before
     had there follows the motion: content that entered early keeps the colour the model gave
     it then, even as the model's colour changes from frame to frame."""
     from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe
 
     lightness = [color.rgb_to_l(_pan(i)) for i in range(9)]
-    key = paint(_pan(0), KEY_AB, tmp_path / "k.png")
+    key = paint_keyframe(_pan(0), KEY_AB, tmp_path / "k.png")
     guide = KeyframeGuide([PlacedKeyframe(Keyframe(str(key), 0.0), 0)], None,
                           lightness[0].shape, spread=lambda L, ab, target, trust: ab)
     for i, L in enumerate(lightness):

@@ -1,15 +1,13 @@
 """The OpenVINO runtime behind the ColorModel protocol, and --runtime's choice."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from support import EXAMPLE_PHOTO
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import check_model
 
 pytest.importorskip("openvino")
-EXAMPLE = Path(__file__).resolve().parent.parent / "vidcolor" / "examples" / "chelsea_grey.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +29,7 @@ def _real_L(shape=(80, 112)):
 
     from vidcolor import color
 
-    rgb = cv2.cvtColor(cv2.imread(str(EXAMPLE)), cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(cv2.imread(str(EXAMPLE_PHOTO)), cv2.COLOR_BGR2RGB)
     return color.rgb_to_l(cv2.resize(rgb, shape[::-1], interpolation=cv2.INTER_AREA))[None]
 
 

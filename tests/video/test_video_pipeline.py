@@ -10,64 +10,20 @@ import av
 import numpy as np
 import pytest
 
-from test_video_io import make_clip, read_video, stream_summary
+from support import REPO, TESTS, FakeColorizer
 from vidcolor import cli
-from vidcolor.errors import VidcolorError
-from vidcolor.models.protocol import ColorModel
 from vidcolor.options import EncoderOptions, VideoOptions, Window
+from vidcolor.errors import VidcolorError
 from vidcolor.video import frames as video_frames, stages
-from vidcolor.video.pipeline import colorize_video, work_paths
+from vidcolor.video.pipeline import work_paths
 
 
-class FakeColorizer(ColorModel):
-    """A ColorModel: a/b a smooth deterministic function of L (no TensorFlow)."""
-
-    name = "fake"
-    render_size = 64
-    multiple = 16
-
-    def __init__(self, noise: float = 0.0, interrupt_after: int | None = None):
-        self.calls = 0
-        self.frames = 0
-        self.noise = noise
-        self.interrupt_after = interrupt_after
-
-    def predict_ab(self, L):
-        L = np.asarray(L, np.float32)
-        assert L.ndim == 3 and L.shape[1] % 16 == 0 and L.shape[2] % 16 == 0
-        self.calls += 1
-        self.frames += len(L)
-        if self.interrupt_after is not None and self.frames > self.interrupt_after:
-            raise KeyboardInterrupt
-        ab = np.stack([40 * np.sin(L / 15.0), 30 * np.cos(L / 20.0)], -1)
-        if self.noise:
-            # Per-frame colour flicker, seeded by the frame's content: reproducible across
-            # runs (and resumed runs) yet different from frame to frame.
-            for i, Li in enumerate(L):
-                rng = np.random.default_rng(int(Li.astype(np.float64).sum() * 16) % 2**32)
-                ab[i] += rng.normal(0, self.noise, 2)
-        return ab.astype(np.float32)
-
-
-def video_options(**kw) -> VideoOptions:
-    """VideoOptions from the flat keywords these tests use (start, duration, codec, crf...)."""
-    window = Window(kw.pop("start", 0.0), kw.pop("duration", None))
-    encoder = EncoderOptions(kw.pop("codec", None), kw.pop("crf", None), kw.pop("preset", None))
-    return VideoOptions(window=window, encoder=encoder, **kw)
-
-
-def run(src, dst, **kw):
-    kw.setdefault("preset", "ultrafast")
-    model = kw.pop("model", None) or FakeColorizer()
-    job = {k: kw.pop(k) for k in ("overwrite", "resume") if k in kw}
-    return colorize_video(src, dst, model, video_options(**kw), **job)
-
-
-def test_frames_timestamps_audio_rotation_kept(tmp_path, capsys):
+def test_frames_timestamps_audio_rotation_kept(tmp_path, capsys, make_clip, read_video,
+                                               stream_summary, run_video):
     src = make_clip(tmp_path / "in.mp4", n=20, audio=True, rotation=90,
                     sample_aspect_ratio=Fraction(4, 3))
     dst = tmp_path / "out.mp4"
-    result = run(src, dst, batch_size=3, segment_frames=7)  # 3 segments, ragged batches
+    result = run_video(src, dst, batch_size=3, segment_frames=7)  # 3 segments, ragged batches
     assert result.frames == 20
     t_in, f_in = read_video(src)
     t_out, f_out = read_video(dst)
@@ -90,32 +46,32 @@ def test_frames_timestamps_audio_rotation_kept(tmp_path, capsys):
     assert not work.exists() and not partial.exists()
 
 
-def test_vfr_timestamps_survive_segment_boundaries(tmp_path):
+def test_vfr_timestamps_survive_segment_boundaries(tmp_path, make_clip, read_video, run_video):
     # Irregular gaps, in a 1/90000 time base, with B-frames crossing segment boundaries.
     pts = [0, 3000, 9000, 10000, 30000, 33000, 36000, 37500, 45000, 60000, 61000, 70000, 71000]
     src = make_clip(tmp_path / "vfr.mp4", pts=pts, time_base=Fraction(1, 90000), rate=30)
     for ext in ("mp4", "mov", "mkv"):
         dst = tmp_path / f"out.{ext}"
-        run(src, dst, segment_frames=4)
+        run_video(src, dst, segment_frames=4)
         t_out, _ = read_video(dst)
         tol = 1e-3 if ext == "mkv" else 1e-6  # Matroska stores milliseconds
         assert t_out == pytest.approx([p / 90000 for p in pts], abs=tol), ext
 
 
-def test_start_time_kept(tmp_path):
+def test_start_time_kept(tmp_path, make_clip, read_video, run_video):
     pts = [4500 + 3750 * i for i in range(8)]  # first frame at 0.05 s
     src = make_clip(tmp_path / "late.mp4", pts=pts, time_base=Fraction(1, 90000), rate=24)
     dst = tmp_path / "out.mp4"
-    run(src, dst)
+    run_video(src, dst)
     t_out, _ = read_video(dst)
     assert t_out[0] == pytest.approx(0.05, abs=1e-6)
     assert len(t_out) == 8
 
 
-def test_window_start_duration(tmp_path):
+def test_window_start_duration(tmp_path, make_clip, read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=48, rate=24, audio=True)
     dst = tmp_path / "out.mp4"
-    result = run(src, dst, start=0.5, duration=1.0)
+    result = run_video(src, dst, start=0.5, duration=1.0)
     t_out, _ = read_video(dst)
     assert result.frames == len(t_out) == 24
     assert t_out[0] == pytest.approx(0.0, abs=1e-6)  # the window starts the output
@@ -125,29 +81,31 @@ def test_window_start_duration(tmp_path):
     assert float(seconds) == pytest.approx(1.0, abs=0.1)
 
 
-def test_mkv_keeps_subtitles_and_attachments_mp4_notes_drop(tmp_path, capsys):
+def test_mkv_keeps_subtitles_and_attachments_mp4_notes_drop(tmp_path, capsys, make_clip,
+                                                            stream_summary, run_video):
     src = make_clip(tmp_path / "in.mkv", n=12, audio=True, subtitles=True, attachment=True)
     s_in = stream_summary(src)
     assert s_in["types"] == ["video", "audio", "subtitle", "attachment"]
     dst = tmp_path / "out.mkv"
-    run(src, dst)
+    run_video(src, dst)
     s_out = stream_summary(dst)
     assert s_out["types"] == s_in["types"]
     assert s_out["packets"].get(2) == s_in["packets"][2]  # every subtitle event
     assert s_out["attachments"] == ["font.ttf"]
     capsys.readouterr()
     dst4 = tmp_path / "out.mp4"
-    result = run(src, dst4)
+    result = run_video(src, dst4)
     err = capsys.readouterr().err
     assert stream_summary(dst4)["types"] == ["video", "audio"]
     assert "attachments need .mkv" in err and "subtitle" in err
     assert set(result.report.dropped) == {2, 3}
 
 
-def test_webm_reencodes_audio_with_a_note(tmp_path, capsys):
+def test_webm_reencodes_audio_with_a_note(tmp_path, capsys, make_clip, read_video, stream_summary,
+                                          run_video):
     src = make_clip(tmp_path / "in.mp4", n=6, audio=True)
     dst = tmp_path / "out.webm"
-    result = run(src, dst, crf=40)
+    result = run_video(src, dst, crf=40)
     err = capsys.readouterr().err
     s = stream_summary(dst)
     assert s["codecs"] == ["vp9", "opus"]
@@ -156,14 +114,14 @@ def test_webm_reencodes_audio_with_a_note(tmp_path, capsys):
     assert len(read_video(dst)[0]) == 6
 
 
-def test_existing_output_needs_overwrite(tmp_path):
+def test_existing_output_needs_overwrite(tmp_path, make_clip, read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=4)
     dst = tmp_path / "out.mp4"
     dst.write_bytes(b"precious")
     with pytest.raises(VidcolorError, match="already exists"):
-        run(src, dst)
+        run_video(src, dst)
     assert dst.read_bytes() == b"precious"
-    run(src, dst, overwrite=True)
+    run_video(src, dst, overwrite=True)
     assert len(read_video(dst)[0]) == 4
 
 
@@ -174,12 +132,13 @@ def one_finisher(monkeypatch):
     monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
 
 
-def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, capsys):
+def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, capsys, make_clip,
+                                                        read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=30, audio=True)
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=FakeColorizer(noise=3, interrupt_after=20), batch_size=2,
-            segment_frames=8)
+        run_video(src, dst, model=FakeColorizer(noise=3, interrupt_after=20), batch_size=2,
+                  segment_frames=8)
     work, partial = work_paths(dst)
     assert not dst.exists() and not partial.exists()
     # How far encoding got behind the model is up to the threads; bounded queues keep it
@@ -188,12 +147,12 @@ def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, 
     assert segments in (["seg00000.vseg"], ["seg00000.vseg", "seg00001.vseg"])
     assert "--resume" in capsys.readouterr().err
     fresh = FakeColorizer(noise=3)
-    result = run(src, dst, model=fresh, batch_size=2, segment_frames=8, resume=True)
+    result = run_video(src, dst, model=fresh, batch_size=2, segment_frames=8, resume=True)
     assert result.resumed_frames == 8 * len(segments) and result.frames == 30
     assert fresh.frames == 30 - result.resumed_frames  # only the missing frames
     # Same result as an uninterrupted run (noise is seeded per frame count: align it).
     ref = tmp_path / "ref.mp4"
-    run(src, ref, model=FakeColorizer(noise=3), batch_size=2, segment_frames=8)
+    run_video(src, ref, model=FakeColorizer(noise=3), batch_size=2, segment_frames=8)
     t_a, f_a = read_video(dst)
     t_b, f_b = read_video(ref)
     assert t_a == t_b
@@ -201,23 +160,24 @@ def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, 
     assert not work.exists()
 
 
-def test_resume_refuses_other_settings(tmp_path, one_finisher):
+def test_resume_refuses_other_settings(tmp_path, one_finisher, make_clip, run_video):
     src = make_clip(tmp_path / "in.mp4", n=40)
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
         # The model runs at most ~10 frames ahead of the encoder (bounded queues, batch 2),
         # so a few segments of 4 are done when it stops at 24.
-        run(src, dst, model=FakeColorizer(interrupt_after=24), batch_size=2, segment_frames=4)
+        run_video(src, dst, model=FakeColorizer(interrupt_after=24), batch_size=2,
+                  segment_frames=4)
     assert (work_paths(dst)[0] / "progress.json").exists()
     with pytest.raises(VidcolorError, match="other settings"):
-        run(src, dst, crf=30, batch_size=2, segment_frames=4, resume=True)
+        run_video(src, dst, crf=30, batch_size=2, segment_frames=4, resume=True)
 
 
-def test_stabilization_reduces_flicker(tmp_path):
+def test_stabilization_reduces_flicker(tmp_path, make_clip, read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=16)
 
     def flicker(dst, **kw):
-        run(src, dst, model=FakeColorizer(noise=12), batch_size=4, **kw)
+        run_video(src, dst, model=FakeColorizer(noise=12), batch_size=4, **kw)
         _, frames = read_video(dst)
         f = np.stack(frames).astype(float)
         return np.abs(np.diff(f, axis=0)).mean()
@@ -227,7 +187,7 @@ def test_stabilization_reduces_flicker(tmp_path):
     assert on < 0.6 * off
 
 
-def test_scene_cut_stops_colour_leaking(tmp_path):
+def test_scene_cut_stops_colour_leaking(tmp_path, make_clip, read_video, run_video):
     # Before the cut the model says red, after it blue; a stabilizer without the cut reset
     # would drag red into the first frames of the new shot.
     class ShotColorizer(FakeColorizer):
@@ -238,7 +198,7 @@ def test_scene_cut_stops_colour_leaking(tmp_path):
 
     src = make_clip(tmp_path / "cut.mp4", n=10, cut_at=5)
     dst = tmp_path / "out.mp4"
-    result = run(src, dst, model=ShotColorizer(), stabilize_strength=1.0)
+    result = run_video(src, dst, model=ShotColorizer(), stabilize_strength=1.0)
     assert result.cuts == 2  # the first frame and the cut
     _, frames = read_video(dst)
     first_after = frames[5].astype(float)
@@ -248,23 +208,10 @@ def test_scene_cut_stops_colour_leaking(tmp_path):
 # --- the command line ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_model(monkeypatch):
-    import vidcolor.models.store as store
-
-    monkeypatch.setattr(store, "load_model", lambda directory=None: FakeColorizer())
-
-
-def cli_run(capsys, *args):
-    code = cli.main(["video", *map(str, args)])
-    captured = capsys.readouterr()
-    return code, captured.err
-
-
-def test_cli_colorizes_and_reports(tmp_path, capsys, fake_model):
+def test_cli_colorizes_and_reports(tmp_path, capsys, fake_model, make_clip, read_video, video_cli):
     src = make_clip(tmp_path / "in.mp4", n=8, audio=True)
-    code, err = cli_run(capsys, src, "-o", tmp_path / "o.mkv", "--quiet", "--preset",
-                        "ultrafast", "--stabilize-strength", "0.5", "--batch-size", "3")
+    code, err = video_cli(src, "-o", tmp_path / "o.mkv", "--quiet", "--preset",
+                          "ultrafast", "--stabilize-strength", "0.5", "--batch-size", "3")
     assert code == 0, err
     assert "8 frames" in err
     assert len(read_video(tmp_path / "o.mkv")[0]) == 8
@@ -273,7 +220,8 @@ def test_cli_colorizes_and_reports(tmp_path, capsys, fake_model):
 @pytest.mark.parametrize("case", ["missing", "text", "empty", "audio_only", "bad_ext",
                                   "exists", "strength", "bad_time", "window_after_end",
                                   "no_folder", "same_file"])
-def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
+def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case, make_clip, read_video,
+                                   video_cli):
     src = make_clip(tmp_path / "in.mp4", n=4)
     out = tmp_path / "o.mp4"
     extra: list = []
@@ -317,7 +265,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
             cli.main(["video", str(src), "-o", str(out), *extra])
         assert e.value.code == 2
         return
-    code, err = cli_run(capsys, src, "-o", out, "--quiet", *extra)
+    code, err = video_cli(src, "-o", out, "--quiet", *extra)
     assert code != 0
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
@@ -329,20 +277,22 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, fake_model, case):
     assert not work_paths(out)[0].exists() and not work_paths(out)[1].exists()
 
 
-def test_truncated_input_gives_the_frames_that_decode(tmp_path, capsys, fake_model):
+def test_truncated_input_gives_the_frames_that_decode(tmp_path, capsys, fake_model, make_clip,
+                                                      read_video, video_cli):
     src = make_clip(tmp_path / "in.mkv", n=60, size=(96, 128), audio=True)
     data = src.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[: int(len(data) * 0.6)])
-    code, err = cli_run(capsys, cut, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
-                        "ultrafast")
+    code, err = video_cli(cut, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
+                          "ultrafast")
     assert code == 0, err
     n = len(read_video(tmp_path / "o.mp4")[0])
     assert 10 < n < 60
     assert "Traceback" not in err
 
 
-def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_model):
+def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_model, make_clip,
+                                                        read_video, stream_summary, video_cli):
     src = make_clip(tmp_path / "in.mkv", n=24, audio=True, audio_codec="mp2")
     # Remux with every 5th audio packet's payload replaced by garbage.
     bad = tmp_path / "bad.mkv"
@@ -364,8 +314,8 @@ def test_undecodable_audio_packets_dropped_with_warning(tmp_path, capsys, fake_m
             p.stream = streams[index]
             out.mux(p)
     assert n_bad >= 3
-    code, err = cli_run(capsys, bad, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
-                        "ultrafast")
+    code, err = video_cli(bad, "-o", tmp_path / "o.mp4", "--quiet", "--preset",
+                          "ultrafast")
     assert code == 0, err
     assert len(read_video(tmp_path / "o.mp4")[0]) == 24
     s = stream_summary(tmp_path / "o.mp4")
@@ -404,7 +354,7 @@ def test_default_batch_size_without_gpu():
     assert video_frames.default_batch_size() in (8, 32)
 
 
-def test_chapters_kept(tmp_path):
+def test_chapters_kept(tmp_path, make_clip, run_video):
     src = make_clip(tmp_path / "plain.mkv", n=24)
     chaptered = tmp_path / "chapters.mkv"
     with av.open(os.fspath(src)) as inp, av.open(os.fspath(chaptered), "w") as out:
@@ -420,7 +370,7 @@ def test_chapters_kept(tmp_path):
                 out.mux(p)
     for ext in ("mkv", "mp4"):
         dst = tmp_path / f"out.{ext}"
-        run(chaptered, dst)
+        run_video(chaptered, dst)
         with av.open(os.fspath(dst)) as c:
             chapters = c.chapters()
         assert [ch["metadata"]["title"] for ch in chapters] == ["One", "Two"], ext
@@ -443,20 +393,21 @@ def _write_x264(path: Path, frames: list[np.ndarray], fmt: str, pix_fmt: str) ->
     return path
 
 
-def test_high_bit_depth_input_stays_10_bit(tmp_path):
+def test_high_bit_depth_input_stays_10_bit(tmp_path, run_video):
     ramp = np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64, 3)
     src = _write_x264(tmp_path / "ten.mkv", [(ramp * (i + 1) / 5).astype(np.uint16) for i in range(5)],
                       "rgb48le", "yuv420p10le")
     dst = tmp_path / "out.mkv"
-    assert run(src, dst).frames == 5
+    assert run_video(src, dst).frames == 5
     with av.open(os.fspath(dst)) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
 
 
-def test_avi_output_keeps_frames_and_audio(tmp_path):
+def test_avi_output_keeps_frames_and_audio(tmp_path, make_clip, read_video, stream_summary,
+                                           run_video):
     src = make_clip(tmp_path / "in.mp4", n=12, audio=True)
     dst = tmp_path / "out.avi"
-    run(src, dst, segment_frames=5)
+    run_video(src, dst, segment_frames=5)
     assert len(read_video(dst)[0]) == 12
     assert stream_summary(dst)["types"] == ["video", "audio"]
 
@@ -464,7 +415,7 @@ def test_avi_output_keeps_frames_and_audio(tmp_path):
 _SLOW_CLI = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from test_video_pipeline import FakeColorizer
+from support import FakeColorizer
 import vidcolor.models.store as store
 import dataclasses
 from vidcolor.video import pipeline
@@ -484,23 +435,22 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
+def test_ctrl_c_in_a_real_process_then_resume(tmp_path, make_clip, read_video, run_video):
     import signal
     import subprocess
 
     from benchmarks.fuzz import default_sigint
     import sys
     import time
-    from pathlib import Path
 
     src = make_clip(tmp_path / "in.mp4", n=64, audio=True)
     dst = tmp_path / "out.mp4"
     work, partial = work_paths(dst)
-    script = _SLOW_CLI.format(tests=os.fspath(Path(__file__).parent))
+    script = _SLOW_CLI.format(tests=os.fspath(TESTS))
     proc = subprocess.Popen(
         [sys.executable, "-c", script, "video", os.fspath(src), "-o", os.fspath(dst), "--quiet",
          "--preset", "ultrafast", "--batch-size", "2"],
-        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1],
+        stderr=subprocess.PIPE, text=True, cwd=REPO,
         preexec_fn=default_sigint)  # Ctrl-C's effect even where pytest runs in the background
     deadline = time.time() + 60
     while not (work / "progress.json").exists() and time.time() < deadline:
@@ -513,12 +463,13 @@ def test_ctrl_c_in_a_real_process_then_resume(tmp_path):
     assert "--resume" in err and "Traceback" not in err
     assert not dst.exists() and not partial.exists()
     assert not list(work.glob("*.tmp*"))
-    result = run(src, dst, resume=True, segment_frames=4, batch_size=2)
+    result = run_video(src, dst, resume=True, segment_frames=4, batch_size=2)
     assert 0 < result.resumed_frames < 64 and result.frames == 64
     assert len(read_video(dst)[0]) == 64
 
 
-def test_stream_the_muxer_refuses_is_dropped_with_a_note(tmp_path, capsys):
+def test_stream_the_muxer_refuses_is_dropped_with_a_note(tmp_path, capsys, make_clip, read_video,
+                                                         stream_summary, run_video):
     # MPEG-TS with a KLV data track: MP4 cannot hold it; the job still completes.
     plain = make_clip(tmp_path / "plain.mp4", n=12, audio=True)
     src = tmp_path / "klv.ts"
@@ -536,14 +487,14 @@ def test_stream_the_muxer_refuses_is_dropped_with_a_note(tmp_path, capsys):
             out.mux(q)
     assert stream_summary(src)["types"] == ["video", "audio", "data"]
     dst = tmp_path / "out.mp4"
-    result = run(src, dst)
+    result = run_video(src, dst)
     assert stream_summary(dst)["types"] == ["video", "audio"]
     assert 2 in result.report.dropped
     assert "stream 2 left out" in capsys.readouterr().err
     assert len(read_video(dst)[0]) == 12
 
 
-def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model):
+def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model, make_clip, video_cli):
     if os.geteuid() == 0:
         pytest.skip("root can write anywhere")
     src = make_clip(tmp_path / "in.mp4", n=4)
@@ -551,30 +502,31 @@ def test_unwritable_folder_is_a_one_line_error(tmp_path, capsys, fake_model):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        code, err = cli_run(capsys, src, "-o", ro / "o.mp4", "--quiet")
+        code, err = video_cli(src, "-o", ro / "o.mp4", "--quiet")
     finally:
         ro.chmod(0o700)
     assert code == 1 and err.startswith("vidcolor: error:") and len(err.splitlines()) == 1
 
 
-def test_resume_inside_a_window(tmp_path, one_finisher):
+def test_resume_inside_a_window(tmp_path, one_finisher, make_clip, read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=72, rate=24, audio=True)
     dst = tmp_path / "out.mkv"
     window = dict(start=0.5, duration=1.5, segment_frames=8, batch_size=2)
     with pytest.raises(KeyboardInterrupt):
-        run(src, dst, model=FakeColorizer(interrupt_after=30), **window)
-    result = run(src, dst, resume=True, **window)
+        run_video(src, dst, model=FakeColorizer(interrupt_after=30), **window)
+    result = run_video(src, dst, resume=True, **window)
     assert result.resumed_frames in (8, 16, 24) and result.frames == 36
     t_out, _ = read_video(dst)
     assert t_out == pytest.approx([i / 24 for i in range(36)], abs=1e-3)
 
 
-def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch):
+def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch, make_clip, read_video,
+                                              run_video):
     src = make_clip(tmp_path / "in.mp4", n=20)
     monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
-    run(src, tmp_path / "one.mkv", codec="ffv1", segment_frames=6)
+    run_video(src, tmp_path / "one.mkv", codec="ffv1", segment_frames=6)
     monkeypatch.setattr(stages, "_finish_threads", lambda: 4)
-    run(src, tmp_path / "four.mkv", codec="ffv1", segment_frames=6)
+    run_video(src, tmp_path / "four.mkv", codec="ffv1", segment_frames=6)
     t1, f1 = read_video(tmp_path / "one.mkv")
     t4, f4 = read_video(tmp_path / "four.mkv")
     assert t1 == t4 and len(f1) == 20
@@ -584,7 +536,7 @@ def test_parallel_finishing_keeps_frame_order(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("size,tag,expect", [((48, 64), None, 6), ((48, 64), 1, 1),
                                              ((720, 1280), None, 1)])
-def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect):
+def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect, run_video):
     """The output is tagged with the matrix it was encoded with, and decodes to the colours
     the model asked for: BT.709 for tagged or HD input, BT.601 for small untagged input."""
     from vidcolor import color
@@ -609,7 +561,7 @@ def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect):
         for p in s.encode(None):
             out.mux(p)
     dst = tmp_path / "out.mp4"
-    run(src, dst, model=Constant(), stabilize=False)
+    run_video(src, dst, model=Constant(), stabilize=False)
     with av.open(os.fspath(dst)) as c:
         assert c.streams.video[0].codec_context.colorspace == expect
         got = next(c.decode(video=0)).to_ndarray(format="rgb24")
@@ -621,7 +573,7 @@ def test_colours_survive_the_yuv_matrix(tmp_path, size, tag, expect):
     assert np.abs(got.astype(int) - want.astype(int)).mean(axis=(0, 1)).max() < 2.5
 
 
-def test_output_keeps_each_frames_lightness(tmp_path):
+def test_output_keeps_each_frames_lightness(tmp_path, make_clip, read_video, run_video):
     # Even where the model asks for colours sRGB cannot show at that lightness.
     from vidcolor import color
 
@@ -631,24 +583,24 @@ def test_output_keeps_each_frames_lightness(tmp_path):
 
     src = make_clip(tmp_path / "in.mkv", n=3, codec="ffv1")
     dst = tmp_path / "out.mkv"
-    run(src, dst, model=Loud(), codec="ffv1", stabilize=False)
+    run_video(src, dst, model=Loud(), codec="ffv1", stabilize=False)
     _, f_in = read_video(src)
     _, f_out = read_video(dst)
     dL = np.abs(color.rgb_to_l(f_out[1]) - color.rgb_to_l(f_in[1]))
     assert np.median(dL) < 1.5 and np.percentile(dL, 95) < 4  # yuv420p chroma subsampling
 
 
-def test_odd_sized_video_keeps_its_size(tmp_path):
+def test_odd_sized_video_keeps_its_size(tmp_path, read_video, run_video):
     src = _write_x264(tmp_path / "odd.mkv", [np.full((49, 65, 3), 60 * i, np.uint8) for i in range(4)],
                       "rgb24", "yuv444p")
     for ext in ("mkv", "mp4"):
         dst = tmp_path / f"out.{ext}"
-        run(src, dst)
+        run_video(src, dst)
         _, frames = read_video(dst)
         assert len(frames) == 4 and frames[0].shape == (49, 65, 3), ext
 
 
-def test_every_model_call_has_the_batch_size(tmp_path):
+def test_every_model_call_has_the_batch_size(tmp_path, make_clip, run_video):
     """A clip's short last batch is padded, so a compiled model never traces a new shape."""
 
     class Recording(FakeColorizer):
@@ -662,7 +614,7 @@ def test_every_model_call_has_the_batch_size(tmp_path):
 
     src = make_clip(tmp_path / "in.mp4", n=10)
     model = Recording()
-    result = run(src, tmp_path / "out.mp4", model=model, batch_size=4)  # 4 + 4 + 2
+    result = run_video(src, tmp_path / "out.mp4", model=model, batch_size=4)  # 4 + 4 + 2
     assert result.frames == 10
     assert len(model.shapes) == 1 and next(iter(model.shapes))[0] == 4
     core = video_frames.FrameColorizer(FakeColorizer())

@@ -26,7 +26,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from test_image_colorize import FakeColorizer, _save, _scene
+from support import REPO
 from vidcolor import cli, imageio
 from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
@@ -36,18 +36,16 @@ from vidcolor.models import store
 from vidcolor.options import MAX_RENDER_SIZE, ImageOptions
 from vidcolor.photos import colorize_files, plan_outputs
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
-def fake_model(monkeypatch):
+def fake_model(monkeypatch, picture_fake):
     """`vidcolor image` with the fake model; loading is counted (it must not happen at all
     when the command is refused first)."""
     loads = []
 
     def load(directory=None):
         loads.append(directory)
-        return FakeColorizer()
+        return picture_fake()
 
     monkeypatch.setattr(store, "load_model", load)
     return loads
@@ -76,9 +74,10 @@ def _aliases(tmp_path: Path, src: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("alias", ["same", "spelt", "symlink", "hardlink"])
-def test_a_single_input_is_never_its_own_output(tmp_path, capsys, fake_model, alias):
+def test_a_single_input_is_never_its_own_output(tmp_path, capsys, fake_model, alias, scene_picture,
+                                                save_picture):
     (tmp_path / "in").mkdir()
-    src = _save(tmp_path / "in" / "base.png", _scene())
+    src = save_picture(tmp_path / "in" / "base.png", scene_picture())
     before = src.read_bytes()
     dst = _aliases(tmp_path, src)[alias]
     code, err = run_image(capsys, src, "-o", dst, "--overwrite")
@@ -87,13 +86,14 @@ def test_a_single_input_is_never_its_own_output(tmp_path, capsys, fake_model, al
     assert src.read_bytes() == before and not fake_model  # refused before the model loads
 
 
-def test_unusable_output_paths_are_refused_before_any_work(tmp_path, capsys, fake_model):
-    src = _save(tmp_path / "a.png", _scene())
+def test_unusable_output_paths_are_refused_before_any_work(tmp_path, capsys, fake_model,
+                                                           scene_picture, save_picture):
+    src = save_picture(tmp_path / "a.png", scene_picture())
     code, err = run_image(capsys, src, "-o", tmp_path / ("x" * 250 + ".png"))
     assert code == 1
     assert_one_error(err, "too long")
     (tmp_path / "in").mkdir()
-    _save(tmp_path / "in" / "b.png", _scene())
+    save_picture(tmp_path / "in" / "b.png", scene_picture())
     (tmp_path / "out" / "b.png").mkdir(parents=True)  # a folder where an output would go
     code, err = run_image(capsys, tmp_path / "in", "-o", tmp_path / "out", "--overwrite")
     assert code == 1
@@ -101,11 +101,12 @@ def test_unusable_output_paths_are_refused_before_any_work(tmp_path, capsys, fak
     assert not fake_model
 
 
-def test_a_folder_is_never_its_own_output(tmp_path, capsys, fake_model):
+def test_a_folder_is_never_its_own_output(tmp_path, capsys, fake_model, scene_picture,
+                                          save_picture):
     album = tmp_path / "album"
     (album / "sub").mkdir(parents=True)
-    _save(album / "a.png", _scene(seed=1))
-    _save(album / "sub" / "b.jpg", _scene(seed=2))
+    save_picture(album / "a.png", scene_picture(seed=1))
+    save_picture(album / "sub" / "b.jpg", scene_picture(seed=2))
     before = {p: p.read_bytes() for p in album.rglob("*") if p.is_file()}
     os.symlink(album, tmp_path / "same")
     for output in (album, tmp_path / "same", str(album) + "/"):
@@ -119,32 +120,33 @@ def test_a_folder_is_never_its_own_output(tmp_path, capsys, fake_model):
     assert not fake_model
 
 
-def test_one_inputs_output_is_another_input(tmp_path):
+def test_one_inputs_output_is_another_input(tmp_path, picture_fake, scene_picture, save_picture):
     (tmp_path / "pics").mkdir()
     (tmp_path / "out" / "pics").mkdir(parents=True)
-    first = _save(tmp_path / "pics" / "a.png", _scene(seed=1))
+    first = save_picture(tmp_path / "pics" / "a.png", scene_picture(seed=1))
     # The folder's a.png goes to out/pics/a.png: that is the other input.
-    second = _save(tmp_path / "out" / "pics" / "a.png", _scene(seed=2))
+    second = save_picture(tmp_path / "out" / "pics" / "a.png", scene_picture(seed=2))
     before = second.read_bytes()
     inputs = [tmp_path / "pics", second]
     with pytest.raises(VidcolorError, match="would overwrite the input"):
         plan_outputs(inputs, tmp_path / "out")
     with pytest.raises(VidcolorError, match="would overwrite the input"):
-        colorize_files(inputs, tmp_path / "out", ImageColorizer(FakeColorizer()), overwrite=True)
+        colorize_files(inputs, tmp_path / "out", ImageColorizer(picture_fake()), overwrite=True)
     assert second.read_bytes() == before and not (tmp_path / "out" / "a.png").exists()
     # An output folder inside the input folder is still fine: it is not read as input.
     jobs, _ = plan_outputs([tmp_path / "pics"], tmp_path / "pics" / "colour")
     assert jobs == [(first, tmp_path / "pics" / "colour" / "a.png")]
 
 
-def test_eval_sheet_never_replaces_a_measured_picture(tmp_path):
+def test_eval_sheet_never_replaces_a_measured_picture(tmp_path, picture_fake, scene_picture,
+                                                      save_picture):
     (tmp_path / "photos").mkdir()
-    picture = _save(tmp_path / "photos" / "a.png", _scene())
+    picture = save_picture(tmp_path / "photos" / "a.png", scene_picture())
     before = picture.read_bytes()
     with pytest.raises(VidcolorError, match="would overwrite the input"):
-        evaluate_folder(tmp_path / "photos", model=FakeColorizer(), sheet=picture)
+        evaluate_folder(tmp_path / "photos", model=picture_fake(), sheet=picture)
     with pytest.raises(VidcolorError, match="contact sheet"):
-        evaluate_folder(tmp_path / "photos", model=FakeColorizer(), sheet=tmp_path / "s.bmp")
+        evaluate_folder(tmp_path / "photos", model=picture_fake(), sheet=tmp_path / "s.bmp")
     assert picture.read_bytes() == before
 
 
@@ -190,7 +192,8 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("damage", [*CONFIGS, "truncated weights", "weights of other shapes"])
-def test_a_damaged_model_folder_is_a_one_line_error(tmp_path, capsys, saved_model, damage):
+def test_a_damaged_model_folder_is_a_one_line_error(tmp_path, capsys, saved_model, damage,
+                                                    scene_picture, save_picture):
     model = tmp_path / "model"
     shutil.copytree(saved_model, model)
     if damage in CONFIGS:
@@ -200,25 +203,26 @@ def test_a_damaged_model_folder_is_a_one_line_error(tmp_path, capsys, saved_mode
     with pytest.raises(VidcolorError) as info:
         store.load_model(model)
     assert str(model) in str(info.value) and "\n" not in str(info.value)
-    src = _save(tmp_path / "x.png", _scene())
+    src = save_picture(tmp_path / "x.png", scene_picture())
     code, err = run_image(capsys, src, "-o", tmp_path / "y.png", "--model", model)
     assert code == 1
     assert_one_error(err, str(model))
 
 
-def test_render_size_is_bounded_where_options_are_checked(tmp_path, capsys, fake_model):
+def test_render_size_is_bounded_where_options_are_checked(tmp_path, capsys, fake_model,
+                                                          scene_picture, save_picture):
     assert ImageOptions(render_size=MAX_RENDER_SIZE).render_size == MAX_RENDER_SIZE
     with pytest.raises(VidcolorError, match=str(MAX_RENDER_SIZE)):
         ImageOptions(render_size=MAX_RENDER_SIZE + 1)
     with pytest.raises(VidcolorError, match=str(MAX_RENDER_SIZE)):
         ImageOptions.from_dict({"render_size": 100000})
-    src = _save(tmp_path / "x.png", _scene())
+    src = save_picture(tmp_path / "x.png", scene_picture())
     code, err = run_image(capsys, src, "-o", tmp_path / "y.png", "--render-size", "100000")
     assert code == 1
     assert_one_error(err, str(MAX_RENDER_SIZE))
     assert not fake_model and not (tmp_path / "y.png").exists()
     (tmp_path / "photos").mkdir()
-    _save(tmp_path / "photos" / "a.png", _scene())
+    save_picture(tmp_path / "photos" / "a.png", scene_picture())
     assert cli.main(["eval", str(tmp_path / "photos"), "--render-size", "100000"]) == 1
     assert_one_error(capsys.readouterr().err, str(MAX_RENDER_SIZE))
     assert not fake_model
@@ -257,22 +261,23 @@ def unreadable(monkeypatch):
     return lambda path: denied.add(os.path.abspath(path))
 
 
-def test_an_unreadable_picture_is_a_one_line_error(tmp_path, capsys, fake_model, unreadable):
+def test_an_unreadable_picture_is_a_one_line_error(tmp_path, capsys, fake_model, unreadable,
+                                                   picture_fake, scene_picture, save_picture):
     for name in ("secret.png", "secret.tif"):  # TIFFs have a fallback reader of their own
-        src = _save(tmp_path / name, _scene())
+        src = save_picture(tmp_path / name, scene_picture())
         unreadable(src)
         code, err = run_image(capsys, src, "-o", tmp_path / f"out-{name}")
         assert code == 1
         assert_one_error(err, name, "Permission denied")
     (tmp_path / "in").mkdir()
-    unreadable(_save(tmp_path / "in" / "a.png", _scene(seed=1)))
-    _save(tmp_path / "in" / "b.png", _scene(seed=2))
-    report = colorize_files([tmp_path / "in"], tmp_path / "out", ImageColorizer(FakeColorizer()))
+    unreadable(save_picture(tmp_path / "in" / "a.png", scene_picture(seed=1)))
+    save_picture(tmp_path / "in" / "b.png", scene_picture(seed=2))
+    report = colorize_files([tmp_path / "in"], tmp_path / "out", ImageColorizer(picture_fake()))
     assert [src.name for src, _ in report.failures] == ["a.png"]
     assert report.outputs == [tmp_path / "out" / "b.png"]
 
 
-def test_pictures_one_pixel_thin_or_long_are_coloured(tmp_path):
+def test_pictures_one_pixel_thin_or_long_are_coloured(tmp_path, picture_fake):
     """A tile spanning a whole axis (a strip of film scanned as a picture, a one-pixel line)
     is at the picture's border on both sides: its blending weights must still be an array."""
     (tmp_path / "in").mkdir()
@@ -282,7 +287,7 @@ def test_pictures_one_pixel_thin_or_long_are_coloured(tmp_path):
         Image.fromarray(rgb).save(tmp_path / "in" / f"{name}.png")
     for options in (ImageOptions(tile=32), ImageOptions(render_size=1)):
         report = colorize_files([tmp_path / "in"], tmp_path / "out",
-                                ImageColorizer(FakeColorizer(), options), overwrite=True)
+                                ImageColorizer(picture_fake(), options), overwrite=True)
         assert not report.failures and len(report.outputs) == len(shapes)
         for name, shape in shapes.items():
             assert read_image(tmp_path / "out" / f"{name}.png").rgb.shape == shape + (3,)
@@ -308,11 +313,12 @@ def _finishes(fn, seconds: float = 30.0):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_fifos_and_folders_named_like_pictures(tmp_path, capsys, fake_model):
+def test_fifos_and_folders_named_like_pictures(tmp_path, capsys, fake_model, scene_picture,
+                                               save_picture):
     (tmp_path / "in").mkdir()
     os.mkfifo(tmp_path / "in" / "pipe.png")
     (tmp_path / "in" / "folder.jpg").mkdir()
-    _save(tmp_path / "in" / "real.png", _scene())
+    save_picture(tmp_path / "in" / "real.png", scene_picture())
     for path, words in ((tmp_path / "in" / "pipe.png", ("pipe.png", "not a regular file")),
                         (tmp_path / "in" / "folder.jpg", ("folder.jpg", "folder"))):
         with pytest.raises(VidcolorError) as info:
@@ -332,10 +338,10 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _png_with_garbage_idat(path: Path, rgb: np.ndarray) -> Path:
-    """A PNG with a valid header whose image data is random bytes, not zlib data, in one IDAT
-    chunk with a correct CRC: only decoding the pixels shows the damage."""
-    data = _save(path, rgb).read_bytes()
+def _png_with_garbage_idat(path: Path) -> Path:
+    """The PNG at ``path``, its image data made random bytes, not zlib data, in one IDAT chunk
+    with a correct CRC (the header kept valid): only decoding the pixels shows the damage."""
+    data = path.read_bytes()
     chunks, at = [], 8
     while at < len(data):
         length, kind = struct.unpack(">I4s", data[at:at + 8])
@@ -350,10 +356,12 @@ def _png_with_garbage_idat(path: Path, rgb: np.ndarray) -> Path:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_a_png_whose_image_data_is_not_zlib_is_refused(tmp_path, capsys, fake_model, dtype):
+def test_a_png_whose_image_data_is_not_zlib_is_refused(tmp_path, capsys, fake_model, dtype,
+                                                       scene_picture, save_picture):
     # Pillow read the EXIF of 8-bit PNGs by loading them, and took the failure for damaged
     # EXIF: the picture was coloured from a blank image.
-    src = _png_with_garbage_idat(tmp_path / "broken.png", _scene(dtype=dtype))
+    src = _png_with_garbage_idat(save_picture(tmp_path / "broken.png",
+                                              scene_picture(dtype=dtype)))
     code, err = run_image(capsys, src, "-o", tmp_path / "out.png")
     assert code == 1
     assert_one_error(err, "broken.png", "cannot read image")
@@ -363,10 +371,11 @@ def test_a_png_whose_image_data_is_not_zlib_is_refused(tmp_path, capsys, fake_mo
 @pytest.mark.parametrize("args", [["LOOP.png", "-o", "o.png"], ["IN", "-o", "LOOP.png"],
                                   ["IN", "-o", "LOOP/o.png"], ["pics", "-o", "LOOP"]],
                          ids=["input", "output", "output's folder", "output folder"])
-def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, args):
+def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, args,
+                                                   scene_picture, save_picture):
     # Python's Path.resolve (before 3.13) raises RuntimeError on a link to itself.
     (tmp_path / "pics").mkdir()
-    src = _save(tmp_path / "pics" / "in.png", _scene())
+    src = save_picture(tmp_path / "pics" / "in.png", scene_picture())
     loop = tmp_path / ("LOOP.png" if "LOOP.png" in args else "LOOP")
     loop.symlink_to(loop.name)
     code, err = run_image(capsys, *[src if a == "IN" else a if a.startswith("-")
@@ -381,8 +390,8 @@ def test_a_symbolic_link_loop_is_a_one_line_error(tmp_path, capsys, fake_model, 
 
 @pytest.mark.parametrize("mode", ["L", "RGB"])
 @pytest.mark.parametrize("compression", [None, "tiff_lzw"])
-def test_tiff_orientation_tag_is_applied(tmp_path, mode, compression):
-    upright = _scene(48, 32)
+def test_tiff_orientation_tag_is_applied(tmp_path, mode, compression, picture_fake, scene_picture):
+    upright = scene_picture(48, 32)
     stored = np.ascontiguousarray(np.rot90(upright, 1))  # 32 x 48, as a camera on its side
     if mode == "L":
         upright, stored = upright[..., 1], stored[..., 1]
@@ -393,7 +402,7 @@ def test_tiff_orientation_tag_is_applied(tmp_path, mode, compression):
     assert picture.rgb.shape == (48, 32, 3)
     np.testing.assert_array_equal(picture.rgb[..., 1], upright if mode == "L" else upright[..., 1])
     assert not colorize_files([tmp_path / "cam.tif"], tmp_path / "out.tif",
-                              ImageColorizer(FakeColorizer())).failures
+                              ImageColorizer(picture_fake())).failures
     assert read_image(tmp_path / "out.tif").rgb.shape == (48, 32, 3)
 
 
@@ -446,14 +455,15 @@ def _damaged_exif_picture(folder: Path, damage: str, rgb: np.ndarray) -> Path:
 
 @pytest.mark.filterwarnings("error")  # Pillow's "Corrupt EXIF data" warnings must not escape
 @pytest.mark.parametrize("damage", DAMAGED_EXIF)
-def test_pictures_with_damaged_exif_are_coloured(tmp_path, capsys, damage):
-    rgb = _scene(40, 56)
+def test_pictures_with_damaged_exif_are_coloured(tmp_path, capsys, damage, picture_fake,
+                                                 scene_picture):
+    rgb = scene_picture(40, 56)
     path = _damaged_exif_picture(tmp_path, damage, rgb)
     # A bad value is orientation 1 (as stored); an intact entry in a damaged block still counts.
     shape = (56, 40, 3) if DAMAGED_EXIF[damage][3] else rgb.shape
     assert read_image(path).rgb.shape == shape
     out = tmp_path / f"out{path.suffix}"
-    assert not colorize_files([path], out, ImageColorizer(FakeColorizer())).failures
+    assert not colorize_files([path], out, ImageColorizer(picture_fake())).failures
     assert read_image(out).rgb.shape == shape
     assert capsys.readouterr().err == ""
 
@@ -471,8 +481,8 @@ def _tiff_with_a_tag_of_unknown_type(path: Path, rgb16: np.ndarray) -> Path:
     return path
 
 
-def test_decoders_say_nothing_about_what_vidcolor_ignores(tmp_path, capfd):
-    rgb16 = _scene(30, 40, np.uint16)
+def test_decoders_say_nothing_about_what_vidcolor_ignores(tmp_path, capfd, scene_picture):
+    rgb16 = scene_picture(30, 40, np.uint16)
     picture = read_image(_tiff_with_a_tag_of_unknown_type(tmp_path / "tag.tif", rgb16))
     np.testing.assert_array_equal(picture.rgb, rgb16)
     # A broken 16-bit PNG: libpng's own message becomes part of the one-line error.
@@ -486,14 +496,15 @@ def test_decoders_say_nothing_about_what_vidcolor_ignores(tmp_path, capfd):
     assert capfd.readouterr().err == ""
 
 
-def test_pillows_pixel_limit_gives_way_to_vidcolors(tmp_path, monkeypatch):
-    src = _save(tmp_path / "a.png", _scene(60, 50))  # 3000 pixels
+def test_pillows_pixel_limit_gives_way_to_vidcolors(tmp_path, monkeypatch, scene_picture,
+                                                    save_picture):
+    src = save_picture(tmp_path / "a.png", scene_picture(60, 50))  # 3000 pixels
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # as Pillow's 89 MP to an 88 MP scan
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no DecompressionBombWarning, let alone the error
         assert read_image(src).rgb.shape == (60, 50, 3)
     monkeypatch.setattr(imageio, "max_picture_pixels", lambda: 2999)
-    tiff = _save(tmp_path / "b.tif", _scene(60, 50, np.uint16))
+    tiff = save_picture(tmp_path / "b.tif", scene_picture(60, 50, np.uint16))
     for path in (src, tiff):
         with pytest.raises(VidcolorError, match="megapixels") as info:
             read_image(path)
@@ -501,7 +512,7 @@ def test_pillows_pixel_limit_gives_way_to_vidcolors(tmp_path, monkeypatch):
     assert imageio.max_picture_pixels() < 2 ** 31
 
 
-def _stderr_test_pictures(folder: Path) -> None:
+def _stderr_test_pictures(folder: Path, scene_picture) -> None:
     """Pictures of several sizes (each a new network shape: retraces), one large enough to
     tile, a JPEG whose EXIF makes Pillow warn, and a TIFF whose tag makes tifffile log."""
     folder.mkdir()
@@ -510,17 +521,17 @@ def _stderr_test_pictures(folder: Path) -> None:
         small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
         rgb = np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC))
         Image.fromarray(rgb).save(folder / f"p{i}.png")
-    _damaged_exif_picture(folder, "entry count past the block", _scene(40, 56))
-    _tiff_with_a_tag_of_unknown_type(folder / "tag.tif", _scene(50, 60, np.uint16))
+    _damaged_exif_picture(folder, "entry count past the block", scene_picture(40, 56))
+    _tiff_with_a_tag_of_unknown_type(folder / "tag.tif", scene_picture(50, 60, np.uint16))
 
 
-def test_the_commands_print_only_their_own_lines(tmp_path):
+def test_the_commands_print_only_their_own_lines(tmp_path, scene_picture):
     """The real command with the shipped model, as a user runs it (stderr not a terminal, so
     no progress bars): every line on stderr is vidcolor's."""
     pytest.importorskip("keras")
     if not (store.DEFAULT_MODEL_DIR / "weights.npz").is_file():
         pytest.skip("the shipped model is not here")
-    _stderr_test_pictures(tmp_path / "in")
+    _stderr_test_pictures(tmp_path / "in", scene_picture)
     env = {**os.environ, "PYTHONWARNINGS": "default"}  # what a user's Python shows
     commands = [["image", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--tile", "32",
                  "--render-size", "64"],
@@ -537,11 +548,12 @@ def test_the_commands_print_only_their_own_lines(tmp_path):
         "damaged.jpg", "p0.png", "p1.png", "p2.png", "tag.tif"]
 
 
-def test_an_unreadable_subfolder_is_an_error_not_a_silent_loss(tmp_path, monkeypatch):
+def test_an_unreadable_subfolder_is_an_error_not_a_silent_loss(tmp_path, monkeypatch,
+                                                               scene_picture, save_picture):
     # Root can read any folder, so os.scandir is made to refuse one as it would a user.
     (tmp_path / "in" / "sub").mkdir(parents=True)
-    _save(tmp_path / "in" / "a.png", _scene(20, 24))
-    _save(tmp_path / "in" / "sub" / "b.png", _scene(20, 24))
+    save_picture(tmp_path / "in" / "a.png", scene_picture(20, 24))
+    save_picture(tmp_path / "in" / "sub" / "b.png", scene_picture(20, 24))
     locked = os.fspath(tmp_path / "in" / "sub")
     real_scandir = os.scandir
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support import EXAMPLE_PHOTO
 from vidcolor.errors import VidcolorError
 
 pytest.importorskip("openvino")
-EXAMPLE = Path(__file__).resolve().parent.parent / "vidcolor" / "examples" / "chelsea_grey.jpg"
 # Small: the point is the conversion, not the model at its render size. Two shapes (and two
 # batch sizes) fed to the same open-size file; SIZE also for a fixed-size export.
 SIZE = (64, 96)
@@ -31,7 +31,7 @@ def _real_L(shape) -> np.ndarray:
 
     from vidcolor import color
 
-    rgb = cv2.cvtColor(cv2.imread(str(EXAMPLE)), cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(cv2.imread(str(EXAMPLE_PHOTO)), cv2.COLOR_BGR2RGB)
     L = color.rgb_to_l(cv2.resize(rgb, shape[::-1], interpolation=cv2.INTER_AREA))
     return np.stack([L, L[:, ::-1]])[..., None].astype(np.float32)
 

@@ -4,7 +4,6 @@ several films through the CLI. Skipped without Ray. One Ray for the whole module
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,34 +11,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from test_video_io import make_clip, read_video, stream_summary  # noqa: E402
-from test_video_pipeline import FakeColorizer, video_options  # noqa: E402
+from support import FakeColorizer  # noqa: E402
 from vidcolor import cli, color  # noqa: E402
 from vidcolor.video import cluster as cluster_module  # noqa: E402
 from vidcolor.video.chunks import plan_chunks, scan_film, warmup_frames  # noqa: E402
-from vidcolor.video.cluster import CRASH_MARKER_ENV, ClusterSession  # noqa: E402
+from vidcolor.video.cluster import ClusterSession  # noqa: E402
 from vidcolor.video.pipeline import colorize_video, work_paths  # noqa: E402
 from vidcolor.video.probe import probe  # noqa: E402
 
-TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def crash_marker(tmp_path_factory) -> Path:
-    """The crash hook's marker: present (the hook disarmed) unless a test removes it."""
-    marker = tmp_path_factory.mktemp("crash") / "crashed"
-    marker.touch()
-    return marker
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray(crash_marker):
-    path = os.pathsep.join([str(TESTS.parent), str(TESTS)])  # workers import the fakes too
-    ray.init(num_cpus=2, object_store_memory=200 * 2**20, include_dashboard=False,
-             log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path, CRASH_MARKER_ENV: str(crash_marker)}})
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")  # one Ray for the whole module
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +29,7 @@ def session(local_ray):
         yield s
 
 
-def _options(**kw):
-    return video_options(preset="ultrafast", crf=0, **kw)  # lossless: frames comparable
-
-
-def _shot_clip(tmp_path: Path) -> Path:
+def _shot_clip(make_clip, tmp_path: Path) -> Path:
     # Two shots: 0-19 and 20-79; with 16-frame chunks the second shot is split three times,
     # its later joins seeded by a warm-up that starts inside the shot.
     return make_clip(tmp_path / "in.mp4", n=80, audio=True, cut_at=20)
@@ -63,9 +39,10 @@ def _ab(frames) -> np.ndarray:
     return np.stack([color.rgb_to_lab(f)[1] for f in frames]).astype(np.float64)
 
 
-def test_cluster_film_equals_single_process(tmp_path, session):
-    src = _shot_clip(tmp_path)
-    options = _options(segment_frames=16)
+def test_cluster_film_equals_single_process(tmp_path, session, make_clip, read_video,
+                                            stream_summary, lossless_options):
+    src = _shot_clip(make_clip, tmp_path)
+    options = lossless_options(segment_frames=16)
     one = colorize_video(src, tmp_path / "one.mp4", FakeColorizer(noise=12), options)
     many = session.colorize_video(src, tmp_path / "many.mp4", options)
     assert many.frames == one.frames == 80 and many.cuts == one.cuts == 2
@@ -94,9 +71,10 @@ def test_cluster_film_equals_single_process(tmp_path, session):
         assert step[join - 1] <= max(others) + 1e-6, (join, step[join - 1], max(others))
 
 
-def test_a_worker_killed_mid_chunk_does_not_lose_the_job(tmp_path, session, crash_marker):
+def test_a_worker_killed_mid_chunk_does_not_lose_the_job(tmp_path, session, crash_marker,
+                                                         make_clip, read_video, lossless_options):
     src = make_clip(tmp_path / "in.mp4", n=40, cut_at=12)
-    options = _options(segment_frames=12)
+    options = lossless_options(segment_frames=12)
     reference = session.colorize_video(src, tmp_path / "ref.mp4", options)
     crash_marker.unlink()  # armed: the first worker to write its second frame exits
     result = session.colorize_video(src, tmp_path / "out.mp4", options)
@@ -107,9 +85,10 @@ def test_a_worker_killed_mid_chunk_does_not_lose_the_job(tmp_path, session, cras
     assert all(np.array_equal(a, b) for a, b in zip(f_ref, f_out))
 
 
-def test_interrupted_cluster_job_resumes_with_the_chunks_left(tmp_path, session):
+def test_interrupted_cluster_job_resumes_with_the_chunks_left(tmp_path, session, make_clip,
+                                                              read_video, lossless_options):
     src = make_clip(tmp_path / "in.mp4", n=36)
-    options = _options(segment_frames=12)
+    options = lossless_options(segment_frames=12)
     dst = tmp_path / "out.mp4"
 
     def stop_after_a_chunk(done, total):
@@ -124,7 +103,8 @@ def test_interrupted_cluster_job_resumes_with_the_chunks_left(tmp_path, session)
     assert len(read_video(dst)[0]) == 36 and not work_paths(dst)[0].exists()
 
 
-def test_cli_several_films_on_the_cluster_one_corrupt(tmp_path, capsys, monkeypatch, session):
+def test_cli_several_films_on_the_cluster_one_corrupt(tmp_path, capsys, monkeypatch, session,
+                                                      make_clip, read_video, stream_summary):
     session.close()  # its actors hold the cluster's CPUs; the CLI starts its own
     monkeypatch.setattr(cli, "_model_loader", lambda args: FakeColorizer)
     reels = tmp_path / "reels"
@@ -146,7 +126,7 @@ def test_cli_several_films_on_the_cluster_one_corrupt(tmp_path, capsys, monkeypa
     assert "Traceback" not in err
 
 
-def test_bad_cluster_value_is_one_line(tmp_path, capsys):
+def test_bad_cluster_value_is_one_line(tmp_path, capsys, make_clip):
     src = make_clip(tmp_path / "in.mp4", n=4)
     code = cli.main(["video", str(src), "-o", str(tmp_path / "o.mp4"), "--cluster", "local:x"])
     err = capsys.readouterr().err

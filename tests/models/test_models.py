@@ -6,16 +6,13 @@ import pickle
 import re
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from support import DATA, REPO
 from vidcolor.models import backbones, nets, store
 from vidcolor.models.torch_state import load_state_dict
-
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +88,7 @@ def test_loading_a_missing_model_directory_is_a_clear_error(tmp_path):
 
 def test_models_use_keras_apis_only():
     for name in ("nets.py", "backbones.py", "resample.py"):
-        source = (ROOT / "vidcolor" / "models" / name).read_text()
+        source = (REPO / "vidcolor" / "models" / name).read_text()
         assert not re.search(r"^\s*import tensorflow|^\s*from tensorflow|\btf\.", source, re.M), name
 
 
@@ -103,7 +100,7 @@ def test_importing_the_models_package_loads_no_keras():
     code = ("import sys, vidcolor._version, vidcolor.models; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+                          timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -292,7 +289,7 @@ def test_networks_run_on_jax_too():
             "from vidcolor.models import nets; n = nets.build('fusion', width=16);"
             "ab = n.predict_ab(np.full((1, 64, 96, 1), 50, np.float32)); assert ab.shape == (1, 64, 96, 2)")
     subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
-                   check=True, timeout=300, cwd=ROOT)
+                   check=True, timeout=300, cwd=REPO)
 
 
 def test_compiled_inference_equals_the_layers_for_every_shape(fusion):
