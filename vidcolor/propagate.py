@@ -19,16 +19,20 @@ nearest to r in the feature space f = (L / s_L, a / s_ab, b / s_ab, x / s_xy, y 
 lightness, the model's a/b and place, and v_rs = exp(-|f_r - f_s|^2 / 2). The system is
 sparse and solved directly at a working resolution of at most ``max_pixels``; the
 correction is smooth except at edges, and the caller's upsampler puts edges back at full
-resolution.
+resolution. A film's frames give systems of one sparsity pattern, frame after frame: a spread
+made with :meth:`CorrectionSpread.for_film` keeps its factorization's ordering and symbolic
+analysis from frame to frame (:class:`SamePatternSolver`) and redoes only the numbers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["CorrectionSpread", "PHOTO_SPREAD", "FILM_SPREAD"]
+__all__ = ["CorrectionSpread", "PHOTO_SPREAD", "FILM_SPREAD", "SamePatternSolver"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class CorrectionSpread:
     scales : (s_L, s_ab, s_xy)
         The feature space's units: Lab units for lightness and a/b, a fraction of the solve
         grid's side sqrt(h w) for place.
+    solver : callable, optional
+        ``solver(A, rhs) -> x`` for the sparse system; None: :func:`solve`.
     """
 
     max_pixels: int = 1 << 14
@@ -61,6 +67,13 @@ class CorrectionSpread:
     neighbours: int = 10
     nonlocal_tie: float = 0.03
     scales: tuple[float, float, float] = (10.0, 10.0, 50.0 / 128.0)
+    solver: Callable | None = field(default=None, compare=False, repr=False)
+
+    def for_film(self) -> "CorrectionSpread":
+        """The same spread for the frames of one film, one after the other: its solver keeps
+        what the systems of one sparsity pattern share (:class:`SamePatternSolver`). Local
+        ties alone give every frame of a film the same pattern."""
+        return dataclasses.replace(self, solver=SamePatternSolver())
 
     def __call__(self, L: np.ndarray, ab_pred: np.ndarray, ab_target: np.ndarray,
                  weight: np.ndarray) -> np.ndarray:
@@ -104,7 +117,7 @@ class CorrectionSpread:
         A = A.tocsc()
         A.setdiag(A.diagonal() + self.strength * c.ravel() + self.prior)
         # dw is the confidence-weighted correction; per pixel d = dw / c where c > 0.
-        x = solve(A, self.strength * dw.reshape(-1, 2)).reshape(h, w, 2)
+        x = (self.solver or solve)(A, self.strength * dw.reshape(-1, 2)).reshape(h, w, 2)
         if (h, w) != (H, W):
             x = cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
         return np.clip(ab_pred + x, -128.0, 127.0).astype(np.float32)
@@ -204,3 +217,36 @@ def solve(A, rhs: np.ndarray) -> np.ndarray:
     from scipy.sparse.linalg import splu
 
     return splu(A).solve(np.asarray(rhs, np.float64)).astype(np.float32)
+
+
+class SamePatternSolver:
+    """Solves sparse symmetric positive definite systems that share one sparsity pattern, one
+    after the other: QDLDL's LDL^T factorization, whose fill-reducing ordering and symbolic
+    analysis are done for the first system and kept while the pattern stays; each later one
+    redoes only the numbers (a film's spread at 2^14 pixels: about a quarter of SuperLU's time
+    a frame; ``benchmarks/RESULTS.md``, "Colour keyframes for film").
+
+    Not for several threads at once: each film's spread holds its own.
+    """
+
+    def __init__(self):
+        self._solver = None
+        self._pattern: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, A, rhs: np.ndarray) -> np.ndarray:
+        """x with A x = rhs; A (n, n) sparse, rhs (n, m); x float32."""
+        import qdldl
+        from scipy.sparse import triu
+
+        upper = triu(A, format="csc")
+        upper.sort_indices()
+        pattern = self._pattern
+        if (pattern is not None and np.array_equal(pattern[0], upper.indptr)
+                and np.array_equal(pattern[1], upper.indices)):
+            self._solver.update(upper, upper=True)
+        else:
+            self._solver = qdldl.Solver(upper, upper=True)
+            self._pattern = (upper.indptr.copy(), upper.indices.copy())
+        rhs = np.asarray(rhs, np.float64)
+        return np.stack([self._solver.solve(np.ascontiguousarray(rhs[:, j]))
+                         for j in range(rhs.shape[1])], 1).astype(np.float32)

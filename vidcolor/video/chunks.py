@@ -47,7 +47,7 @@ from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.keyframes import PlacedKeyframe
 from vidcolor.video.local import colorize_span
 from vidcolor.video.probe import VideoInfo
-from vidcolor.video.stages import FrameSpan
+from vidcolor.video.source import FrameSpan
 from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["ChunkJob", "ChunkResult", "ChunkSpec", "FilmScan", "MemoryFile", "colorize_chunk",
@@ -342,7 +342,7 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
         work.open(False)
         lost = colorize_span(info, core, options, job.settings, work, placed, batch_size,
                              progress, span=chunk.span,
-                             source=lambda: MemoryFile(data, name=name))
+                             open_input=lambda: MemoryFile(data, name=name))
         result = ChunkResult(index=chunk.index, lost=lost)
         if work.segments:
             segment = work.segments[0]

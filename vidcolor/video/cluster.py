@@ -37,7 +37,7 @@ from vidcolor.progress import Progress
 from vidcolor.video.chunks import (ChunkJob, ChunkResult, ChunkSpec, check_chunk_result,
                                    colorize_chunk, plan_chunks, scan_film, warmup_frames)
 from vidcolor.video.job import CheckedFilm, FilmJob, FilmPlan, FilmRun, VideoResult
-from vidcolor.video.stages import keep_for_resume
+from vidcolor.video.sink import keep_for_resume
 from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["ClusterSession", "colorize_video_on_cluster", "import_ray", "parse_cluster"]

@@ -14,14 +14,16 @@ from pathlib import Path
 
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
-from vidcolor.options import VideoOptions, Window
+from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
 from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
 from vidcolor.video.probe import VideoInfo
-from vidcolor.video.stages import FrameSpan, run_stages
+from vidcolor.video.sink import SegmentSink
+from vidcolor.video.source import FrameSource, FrameSpan, VideoFileSource
+from vidcolor.video.stages import run_stages
 from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["LocalExecutor", "colorize_span", "keyframe_guide"]
@@ -62,9 +64,9 @@ class LocalExecutor:
 def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
                   settings: EncoderSettings, work: WorkFolder, placed: list[PlacedKeyframe],
                   batch_size: int, progress: Progress | None = None,
-                  span: FrameSpan | None = None, source=None) -> list[float]:
+                  span: FrameSpan | None = None, open_input=None) -> list[float]:
     """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s
-    state), or a chunk's ``span`` read from ``source``.
+    state), or a chunk's ``span``.
 
     Parameters
     ----------
@@ -79,11 +81,12 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
         The keyframes the run reaches, in time order.
     batch_size : int
     progress : Progress, optional
+        Told ``(frames done, expected total or None)`` as frames are encoded.
     span : FrameSpan, optional
         A chunk's frames; default: the rest of the film.
-    source : callable, optional
-        With ``span``: returns a new binary file object over the input's bytes, read instead
-        of ``info.path`` (a cluster worker's input is in memory).
+    open_input : callable, optional
+        Returns a new binary file object over the input's bytes, read instead of
+        ``info.path`` (a cluster worker's input is in memory).
 
     Returns
     -------
@@ -91,30 +94,31 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
         Seconds (from the stream's start) of the frames the decoder refused.
     """
     from_pts = work.next_pts if span is None else span.from_pts
+    source = VideoFileSource.span(info, options.window, span, open_input, from_pts)
     if placed:
         try:
-            core.guide = keyframe_guide(info, options.window, placed, core,
-                                        work.path / "keyframes", from_pts=from_pts,
-                                        source=source and source())
+            core.guide = keyframe_guide(source, placed, core, work.path / "keyframes",
+                                        from_pts)
         except BaseException:
             if not work.segments:  # nothing worth resuming
                 work.remove()
             raise
     if core.has_state and span is None:
         core.set_state(work.state)
-    return run_stages(info, core, work, settings, options, batch_size, progress, span=span,
-                      source=source and source())
+    sink = SegmentSink(work, info, settings, options.segment_frames, progress,
+                       info.estimate_frames(options.window) or None)
+    return run_stages(source, core, sink, batch_size)
 
 
-def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
-                   core: FrameColorizer, folder: Path, from_pts: int | None = None,
-                   source=None) -> KeyframeGuide:
+def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: FrameColorizer,
+                   folder: Path, from_pts: int | None = None) -> KeyframeGuide:
     """The keyframes' guide of a run of the stages, its backward pass done first.
 
     Parameters
     ----------
-    info : VideoInfo
-    window : Window
+    source : FrameSource
+        The frames the run colours (the backward pass reads them ahead, up to the last
+        keyframe).
     placed : list of PlacedKeyframe
         Those the run reaches (a chunk's own), in time order.
     core : FrameColorizer
@@ -122,10 +126,7 @@ def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe]
     folder : Path
         For the backward pass's files (inside the job's work folder or the chunk's own).
     from_pts : int, optional
-        Where the run starts decoding: the backward pass decodes from there to the last
-        keyframe, and the guide forgets the keyframes before it.
-    source : binary file object, optional
-        The input's bytes, read instead of ``info.path`` (a cluster worker's).
+        Where the source starts: the guide forgets the keyframes before it.
 
     Returns
     -------
@@ -133,10 +134,7 @@ def keyframe_guide(info: VideoInfo, window: Window, placed: list[PlacedKeyframe]
     """
     from vidcolor.propagate import FILM_SPREAD
 
-    shape = core.render_shape(info.height, info.width)
-    # The backward pass opens ``info.path``, and opening takes a file object as a path too:
-    # a worker's input is in memory, not on a file system it shares with the driver.
-    decoded = info if source is None else dataclasses.replace(info, path=source)
-    store = backward_pass(decoded, window, placed, lambda rgb: core.prepare(rgb).L_small, shape,
-                          folder, from_pts=from_pts)
-    return KeyframeGuide(placed, store, shape, FILM_SPREAD, from_pts=from_pts)
+    shape = core.render_shape(source.info.height, source.info.width)
+    store = backward_pass(source, placed, lambda rgb: core.prepare(rgb).L_small, shape, folder,
+                          from_pts=from_pts)
+    return KeyframeGuide(placed, store, shape, FILM_SPREAD.for_film(), from_pts=from_pts)

@@ -2,9 +2,10 @@
 
 Which thread does what::
 
-    decode thread   PyAV decode -> RGB -> full-res L -> render-size L         --channel-->
-    main thread     batches of render-size L -> model -> stabilizer           --channel-->
-    encode thread   upsample a/b with the full-res L -> RGB (a few threads) -> segment files
+    decode thread   a FrameSource's RGB -> full-res L -> render-size L         --channel-->
+    main thread     batches of render-size L -> model -> frame analysis, stabilizer, guide
+                                                                               --channel-->
+    encode thread   upsample a/b with the full-res L -> RGB (a few threads) -> a FrameSink
 
 Channels are bounded, so memory does not grow with the film's length, and the stages overlap
 (OpenCV, numpy, PyAV and TensorFlow release the GIL in their heavy parts). The model runs in
@@ -17,45 +18,19 @@ import os
 import queue
 import threading
 from collections import deque
-from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator
 
-import numpy as np
 
 from vidcolor.errors import VidcolorError
-from vidcolor.log import logger
-from vidcolor.options import VideoOptions
-from vidcolor.progress import Progress
-from vidcolor.video.decode import decode_frames
-from vidcolor.video.encode import EncoderSettings, SegmentWriter
 from vidcolor.video.frames import Frame, FrameColorizer, batched
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
-from vidcolor.video.workdir import WorkFolder
+from vidcolor.video.sink import FrameSink
+from vidcolor.video.source import FrameSource
 
-__all__ = ["FrameSpan", "keep_for_resume", "run_stages"]
+__all__ = ["run_stages"]
 
 _END = object()
-
-
-@dataclass(frozen=True)
-class FrameSpan:
-    """The frames one run of the stages covers, when it is not the rest of the film (a chunk
-    of a distributed job).
-
-    Attributes
-    ----------
-    from_pts : int
-        Decoding starts at the first frame at or after this pts.
-    first_pts : int
-        Frames before it are warm-up: they seed the stabilizer and are not written.
-    end_pts : int or None
-        Decoding stops before this pts; None runs to the window's end.
-    """
-
-    from_pts: int
-    first_pts: int
-    end_pts: int | None = None
 
 
 class _Stop(Exception):
@@ -121,55 +96,10 @@ def _finish_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-class _SegmentSink:
-    """Writes finished frames into segment files of ``segment_frames`` frames each, and
-    records every completed segment (with the stabilizer state it ends on) in the work
-    folder."""
-
-    def __init__(self, work: WorkFolder, info: VideoInfo, settings: EncoderSettings,
-                 segment_frames: int, progress: Progress | None, total: int | None):
-        self.work, self.info, self.settings = work, info, settings
-        self.segment_frames = segment_frames
-        self.progress, self.total = progress, total
-        self.writer: SegmentWriter | None = None
-        self.state: dict | None = None
-
-    def write(self, pts: int, rgb: np.ndarray, state: dict | None) -> None:
-        if self.writer is None:
-            self.writer = SegmentWriter(self.work.next_segment(), self.info, self.settings)
-        self.writer.write(pts, rgb)
-        self.state = state
-        if self.progress is not None:
-            self.progress(self.work.frames + self.writer.frames, self.total)
-        if self.writer.frames >= self.segment_frames:
-            self.close()
-
-    def close(self) -> None:
-        """Finish the current segment, if any."""
-        if self.writer is None:
-            return
-        w, self.writer = self.writer, None
-        w.close()
-        self.work.add_segment(w.path.name, w.frames, w.first_pts, w.last_pts, self.state)
-
-    def abort(self) -> None:
-        """Delete an unfinished segment (an interruption or an error)."""
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
-
-
-def _decode_stage(info: VideoInfo, options: VideoOptions, core: FrameColorizer,
-                  work: WorkFolder, out: _Channel, lost: list[float],
-                  span: FrameSpan | None, source) -> None:
-    if span is None:
-        frames = decode_frames(info, options.window, from_pts=work.next_pts, lost=lost)
-    else:
-        frames = decode_frames(info, options.window, from_pts=span.from_pts, lost=lost,
-                               source=source, to_pts=span.end_pts)
-    for f in frames:
+def _decode_stage(source: FrameSource, core: FrameColorizer, out: _Channel) -> None:
+    for f in source.frames():
         frame = core.prepare(f.rgb, f.pts)
-        frame.warmup = span is not None and f.pts < span.first_pts
+        frame.warmup = source.warmup_before is not None and f.pts < source.warmup_before
         out.put(frame)
     out.close()
 
@@ -188,7 +118,7 @@ def _colorize_stage(core: FrameColorizer, batch_size: int, segment_frames: int,
     out.close()
 
 
-def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink) -> None:
+def _encode_stage(core: FrameColorizer, inp: _Channel, sink: FrameSink) -> None:
     # Upsampling and Lab -> RGB at full resolution are the heaviest per-frame work after
     # the model: a few threads do them (OpenCV releases the GIL), results kept in order.
     n_threads = _finish_threads()
@@ -198,7 +128,7 @@ def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink
             for frame in inp:
                 if frame.warmup:
                     continue
-                pending.append((frame, pool.submit(core.finish, frame, dtype)))
+                pending.append((frame, pool.submit(core.finish, frame, sink.dtype)))
                 while pending and (len(pending) > 2 * n_threads or pending[0][1].done()):
                     done, fut = pending.popleft()
                     sink.write(done.pts, fut.result(), done.state)
@@ -212,35 +142,26 @@ def _encode_stage(core: FrameColorizer, dtype, inp: _Channel, sink: _SegmentSink
             sink.abort()
 
 
-def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
-               settings: EncoderSettings, options: VideoOptions, batch_size: int,
-               progress: Progress | None = None, span: FrameSpan | None = None,
-               source=None) -> list[float]:
-    """Decode, colorize and encode the frames not yet in ``work``'s segments.
+def run_stages(source: FrameSource, core: FrameColorizer, sink: FrameSink, batch_size: int
+               ) -> list[float]:
+    """Decode, colorize and finish the source's frames into the sink.
 
     Parameters
     ----------
-    info : VideoInfo
+    source : FrameSource
+        The frames; those before its ``warmup_before`` only seed the temporal steps.
     core : FrameColorizer
-        Its stabilizer already holds the state the work folder continues from.
-    work : WorkFolder
-        Receives each finished segment.
-    settings : EncoderSettings
-    options : VideoOptions
-        The window and segment length.
+        Its temporal steps already hold the state the sink continues from.
+    sink : FrameSink
+        Receives each finished frame, with the temporal state every ``sink.state_every``
+        frames (counted from ``sink.frames_before``).
     batch_size : int
-    progress : Progress, optional
-        Told ``(frames done, expected total or None)`` after every encoded frame.
-    span : FrameSpan, optional
-        Only these frames (a chunk), its warm-up not written; default: the rest of the film.
-    source : binary file object, optional
-        The input's bytes, read instead of ``info.path``, with ``span``.
 
     Returns
     -------
     list of float
         Seconds (from the stream's start) of the frames the decoder refused; the others are
-        all encoded.
+        all written.
 
     Raises
     ------
@@ -249,23 +170,19 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
     KeyboardInterrupt
         After the stages stopped.
 
-    Whatever stops the stages, finished segments are kept for a resumed job, and the work
-    folder is removed when there are none.
+    Whatever stops the stages, the sink keeps what is finished
+    (:meth:`~vidcolor.video.sink.FrameSink.keep_finished`).
     """
     stop = threading.Event()
-    decoded = _Channel(_channel_size(batch_size, info), stop)
-    colored = _Channel(_channel_size(batch_size, info), stop)
-    dtype = np.uint16 if info.high_bit_depth else np.uint8
-    sink = _SegmentSink(work, info, settings, options.segment_frames, progress,
-                        info.estimate_frames(options.window) or None)
-    lost: list[float] = []
-    workers = [_Worker("decode", lambda: _decode_stage(info, options, core, work, decoded, lost,
-                                                       span, source), stop),
-               _Worker("encode", lambda: _encode_stage(core, dtype, colored, sink), stop)]
+    decoded = _Channel(_channel_size(batch_size, source.info), stop)
+    colored = _Channel(_channel_size(batch_size, source.info), stop)
+    workers = [_Worker("decode", lambda: _decode_stage(source, core, decoded), stop),
+               _Worker("encode", lambda: _encode_stage(core, colored, sink), stop)]
     for w in workers:
         w.start()
     try:
-        _colorize_stage(core, batch_size, options.segment_frames, work.frames, decoded, colored)
+        _colorize_stage(core, batch_size, sink.state_every, sink.frames_before, decoded,
+                        colored)
         for w in workers:
             while w.is_alive():  # join with a timeout, so Ctrl-C reaches this thread
                 w.join(timeout=0.1)
@@ -275,26 +192,16 @@ def run_stages(info: VideoInfo, core: FrameColorizer, work: WorkFolder,
         stop.set()
         for w in workers:
             w.join()
-        keep_for_resume(work)
+        sink.keep_finished()
         raise
     stop.set()
     for w in workers:
         w.join()
     for w in workers:
         if w.error is not None:
-            keep_for_resume(work)
+            sink.keep_finished()
             _raise_stage_error(w.error)
-    return lost
-
-
-def keep_for_resume(work: WorkFolder) -> None:
-    """After a failed or interrupted run: keep the finished segments for ``--resume``, or
-    remove the work folder when there are none (nothing worth resuming)."""
-    if work.segments:
-        logger.info(f"stopped: {work.frames} frames done are kept in {work.path}; "
-                    "rerun the same command with --resume to continue")
-    else:
-        work.remove()
+    return source.lost
 
 
 #: Bytes of full-resolution frames a channel between two stages may hold: two batches keep

@@ -21,12 +21,10 @@ from typing import Callable
 import numpy as np
 
 from vidcolor.log import logger
-from vidcolor.options import Window
-from vidcolor.video.decode import decode_frames
 from vidcolor.video.keyframes.carry import Carried, _carry, _start
 from vidcolor.video.keyframes.place import PlacedKeyframe
 from vidcolor.video.keyframes.store import BackwardStore
-from vidcolor.video.probe import VideoInfo
+from vidcolor.video.source import FrameSource
 from vidcolor.video.analysis import CutTracker
 
 __all__ = ["backward_pass"]
@@ -71,15 +69,16 @@ def _walk_back(shot: _ShotLightness, key: int) -> list[tuple[int, Carried]]:
     return walked
 
 
-def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
+def backward_pass(source: FrameSource, placed: list[PlacedKeyframe],
                   prepare: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int],
                   folder: Path, from_pts: int | None = None) -> BackwardStore:
     """Carry each keyframe's colour back through its shot, before the streaming pass.
 
     Parameters
     ----------
-    info : VideoInfo
-    window : Window
+    source : FrameSource
+        The frames the streaming pass will colour (it is read once more, ahead of it, up to
+        the last keyframe).
     placed : list of PlacedKeyframe
     prepare : callable
         RGB frame (H, W, 3) -> its render-size lightness (h, w) float32 in [0, 100], exactly
@@ -89,7 +88,7 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
     folder : Path
         Where the store and the shot's lightness go (inside the job's work folder).
     from_pts : int, optional
-        Where the job starts (a resumed job): earlier frames are done already.
+        Where the source starts (a resumed job, a chunk): earlier keyframes are done already.
 
     Returns
     -------
@@ -101,7 +100,7 @@ def backward_pass(info: VideoInfo, window: Window, placed: list[PlacedKeyframe],
         return store
     shot = _ShotLightness(folder / "shot.L.f16", shape)
     cuts = CutTracker()
-    for frame in decode_frames(info, window, from_pts=from_pts):
+    for frame in source.frames():
         L = prepare(frame.rgb)
         if cuts(L):
             shot.restart()
