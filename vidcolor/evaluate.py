@@ -32,13 +32,14 @@ from vidcolor import color
 from vidcolor import hints as hints_module
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import read_image, writable_suffix, write_image
+from vidcolor.imageio import read_image
 from vidcolor.metrics import colourfulness, psnr
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import ImageOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.picture_files import find_pictures
+from vidcolor.picture_write import writable_suffix, write_image
 from vidcolor.provenance import provenance_text
 from vidcolor.progress import Progress, no_progress
 
