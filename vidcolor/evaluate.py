@@ -10,13 +10,19 @@ hints from its true colours (:func:`vidcolor.hints.sample_hints`): the result wi
 ``vidcolor image --hints`` gives) is measured next to two baselines that need no learning, the automatic result shifted by the mean
 hint-minus-prediction a/b (global) and by that difference interpolated with Gaussian weights
 (local, :func:`vidcolor.hints.local_shift`).
+
+A run takes an :class:`EvalRequest` and gives an :class:`EvalReport` (:func:`evaluate`): the
+pictures are planned and every path checked before the model is loaded
+(:func:`plan_pictures`), then scored one at a time; the means are worked out from the report,
+and :meth:`EvalReport.to_dict` gives them as plain values for the tables and the JSON line.
+:func:`evaluate_folder` is the same run with keywords, giving that dict.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -26,18 +32,20 @@ from vidcolor import color
 from vidcolor import hints as hints_module
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import read_image, writable_suffix, write_image
+from vidcolor.imageio import read_image
 from vidcolor.metrics import colourfulness, psnr
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import ImageOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.picture_files import find_pictures
+from vidcolor.picture_write import writable_suffix, write_image
 from vidcolor.provenance import provenance_text
 from vidcolor.progress import Progress, no_progress
 
-__all__ = ["ImageScore", "evaluate_folder", "score_image", "score_hints", "format_table",
-           "format_hints_table", "summary_json", "contact_sheet", "is_colour", "hint_rng"]
+__all__ = ["EvalRequest", "EvalReport", "ImageScore", "evaluate", "evaluate_folder",
+           "plan_pictures", "score_image", "score_hints", "format_table", "format_hints_table",
+           "summary_json", "contact_sheet", "is_colour", "hint_rng"]
 
 _SHEET_ROW_HEIGHT = 128
 _SHEET_GAP = 4
@@ -55,6 +63,121 @@ class ImageScore:
     grey_psnr: float
     colourfulness: float
     truth_colourfulness: float
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What one ``vidcolor eval`` run measures, checked once when made.
+
+    Attributes
+    ----------
+    folder : Path
+        Its own pictures form the set named after it, each subfolder a set of its own.
+    render_size : int or None
+        Network resolution; by default the model's.
+    limit : int or None
+        Measure only the first ``limit`` colour pictures (sorted by path).
+    sheet : Path or None
+        Write a contact sheet (grey | ours | truth) there, replacing any earlier one.
+    hint_counts : tuple of int
+        Also measure with that many simulated hints per picture (see :func:`score_hints`);
+        empty: no hints.
+    seed : int
+        Seeds the simulated hints.
+    only : tuple of Path, or None
+        Measure only these pictures of the folder (e.g. photos held out of training).
+
+    Raises
+    ------
+    VidcolorError
+        A render size out of bounds: refused now, not after the model's load.
+    """
+
+    folder: Path
+    render_size: int | None = None
+    limit: int | None = None
+    sheet: Path | None = None
+    hint_counts: tuple[int, ...] = ()
+    seed: int = 0
+    only: tuple[Path, ...] | None = None
+
+    def __post_init__(self):
+        ImageOptions(render_size=self.render_size)
+        # Callers pass strings and lists (the CLI, tests): kept as paths and tuples, so the
+        # value stays frozen.
+        object.__setattr__(self, "folder", Path(self.folder))
+        object.__setattr__(self, "sheet", None if self.sheet is None else Path(self.sheet))
+        object.__setattr__(self, "hint_counts", tuple(self.hint_counts or ()))
+        if self.only is not None:
+            object.__setattr__(self, "only", tuple(Path(p) for p in self.only))
+
+
+@dataclass
+class EvalReport:
+    """What an :func:`evaluate` run measured; the means are worked out from it when asked.
+
+    Attributes
+    ----------
+    model : str
+        The model's name.
+    images : list of ImageScore
+        Per-picture numbers, in the order measured.
+    skipped : list of (Path, str)
+        Pictures that are grey or unreadable, with why.
+    hint_counts : tuple of int
+        The simulated hint counts measured; empty: none.
+    seed : int
+        The simulated hints' seed.
+    hint_images : list of dict
+        Each picture's :func:`score_hints` rows, with its ``name``.
+    """
+
+    model: str
+    images: list[ImageScore] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    hint_counts: tuple[int, ...] = ()
+    seed: int = 0
+    hint_images: list[dict] = field(default_factory=list)
+
+    @property
+    def overall(self) -> dict:
+        """Means over every picture measured; the colourfulness gap is that of the means."""
+        return _summary(self.images)
+
+    @property
+    def sets(self) -> list[dict]:
+        """The same means per set (with ``set``), in the order the sets were first seen."""
+        names = dict.fromkeys(score.set for score in self.images)
+        return [{"set": name, **_summary([s for s in self.images if s.set == name])}
+                for name in names]
+
+    @property
+    def hints(self) -> list[dict]:
+        """Per hint count, the means of :func:`score_hints`' numbers."""
+        return _hint_summary(self.hint_images)
+
+    def to_dict(self) -> dict:
+        """The report as plain values (what :func:`format_table` and :func:`summary_json` read).
+
+        Returns
+        -------
+        dict
+            ``overall``: psnr, colourfulness, delta_colourfulness, grey_psnr,
+            truth_colourfulness, count; ``sets``: the same per set (with ``set``); ``images``:
+            per-picture numbers; ``skipped``: ``name`` and ``why`` of each picture skipped;
+            ``model``; with hint counts, ``hints``, ``hint_images`` and ``seed``.
+        """
+        result = {
+            "overall": self.overall,
+            "sets": self.sets,
+            "images": [asdict(score) for score in self.images],
+            "skipped": [{"name": str(path), "why": why} for path, why in self.skipped],
+            "model": self.model,
+        }
+        if self.hint_counts:
+            result |= {"hints": self.hints, "hint_images": list(self.hint_images),
+                       "seed": self.seed}
+        return result
 
 
 def _as_8bit(rgb: np.ndarray) -> np.ndarray:
@@ -244,101 +367,127 @@ def _check_sheet(sheet: Path, pictures: list[Path]) -> None:
     check_output(sheet, InputSet(pictures))
 
 
-def evaluate_folder(folder, model: ColorModel | None = None,
-                    render_size: int | None = None, limit: int | None = None, sheet=None,
-                    progress: Progress | None = None, hint_counts=None, seed: int = 0,
-                    only=None) -> dict:
-    """Measure a model on the colour pictures of a folder.
+def plan_pictures(request: EvalRequest) -> list[tuple[str, Path]]:
+    """The pictures a request measures, checked before any model is loaded.
+
+    Parameters
+    ----------
+    request : EvalRequest
+
+    Returns
+    -------
+    list of (str, Path)
+        Each picture's set name and path, sorted by path (``request.only`` applied).
+
+    Raises
+    ------
+    VidcolorError
+        No such folder, no pictures in it (or none of those listed), or a sheet that cannot be
+        written or would replace one of the pictures.
+    """
+    if not request.folder.is_dir():
+        raise VidcolorError(f"{request.folder}: no such folder")
+    pictures = _pictures(request.folder)
+    if request.only is not None:
+        # Resolved on both sides: a list names pictures however it likes (e.g. holdout.txt).
+        wanted = {path.resolve() for path in request.only}
+        pictures = [(name, path) for name, path in pictures if path.resolve() in wanted]
+    if not pictures:
+        raise VidcolorError(f"{request.folder}: no pictures in this folder")
+    if request.sheet is not None:
+        _check_sheet(request.sheet, [path for _, path in pictures])
+    return pictures
+
+
+def _measure_pictures(pictures: list[tuple[str, Path]], request: EvalRequest, model: ColorModel,
+                      progress: Progress) -> tuple[EvalReport, list[tuple]]:
+    """Score each picture in turn (grey and unreadable ones skipped, with why) until
+    ``request.limit`` are measured; also the contact sheet's rows when a sheet is asked for."""
+    report = EvalReport(model.name, hint_counts=request.hint_counts, seed=request.seed)
+    sheet_rows = []
+    progress(0, len(pictures))
+    for done, (set_name, path) in enumerate(pictures, 1):
+        if request.limit is not None and len(report.images) >= request.limit:
+            break
+        truth, why = _colour_truth(path)
+        if truth is None:
+            report.skipped.append((path, why))
+        else:
+            name = str(path.relative_to(request.folder))
+            numbers, grey, ours = score_image(truth, model, request.render_size)
+            report.images.append(ImageScore(name, set_name, **numbers))
+            if request.hint_counts:
+                report.hint_images += [{"name": name, **row} for row in score_hints(
+                    truth, ours, model, request.hint_counts, request.seed, name,
+                    request.render_size)]
+            if request.sheet is not None:  # kept only then: three full pictures each
+                sheet_rows.append((grey, ours, truth))
+        progress(done, len(pictures))
+    return report, sheet_rows
+
+
+def evaluate(request: EvalRequest, model: ColorModel | None = None,
+             progress: Progress | None = None) -> EvalReport:
+    """Measure a model on the colour pictures of a folder: the work of ``vidcolor eval``.
+
+    Parameters
+    ----------
+    request : EvalRequest
+        The folder, which of its pictures, the render size, hints and contact sheet.
+    model : ColorModel or callable, optional
+        A model, or a function returning one, called only once the folder is known to hold
+        pictures (:func:`vidcolor.models.runtimes.resolve_model`); default: the shipped model.
+    progress : Progress, optional
+        Told the pictures looked at so far (measured or skipped), out of all found.
+
+    Returns
+    -------
+    EvalReport
+
+    Raises
+    ------
+    VidcolorError
+        No such folder, no colour pictures in it, no such model, or a sheet that could not be
+        written or would replace one of the pictures; all but the lack of colour pictures
+        before any work.
+    """
+    pictures = plan_pictures(request)
+    model = resolve_model(model)
+    report, sheet_rows = _measure_pictures(pictures, request, model, progress or no_progress)
+    if not report.images:
+        raise VidcolorError(f"{request.folder}: no colour pictures in this folder")
+    if request.sheet is not None:  # a report, not a user's picture: an earlier one is replaced
+        write_image(request.sheet, contact_sheet(sheet_rows), mark=provenance_text(model.name),
+                    overwrite=True)
+    return report
+
+
+def evaluate_folder(folder, model: ColorModel | None = None, *, progress: Progress | None = None,
+                    **request) -> dict:
+    """Measure a model on the colour pictures of a folder, as a dict of numbers.
 
     Parameters
     ----------
     folder : str or Path
     model : ColorModel or callable, optional
-        A model, or a function returning one, called only once the folder is known to hold
-        pictures (:func:`vidcolor.models.runtimes.resolve_model`); default: the shipped model.
-    render_size : int, optional
-        Network resolution; by default the model's.
-    limit : int, optional
-        Measure only the first ``limit`` colour pictures (sorted by path).
-    sheet : str or Path, optional
-        Write a contact sheet PNG (grey | ours | truth) there, replacing any earlier one.
+        See :func:`evaluate`.
     progress : Progress, optional
-        Told the pictures looked at so far (measured or skipped), out of all found.
-    hint_counts : sequence of int, optional
-        Also measure with that many simulated hints per picture (see :func:`score_hints`).
-    seed : int
-        Seeds the simulated hints.
-    only : collection of str or Path, optional
-        Measure only these pictures of the folder (e.g. photos held out of training).
+        See :func:`evaluate`.
+    **request
+        The other fields of :class:`EvalRequest`: ``render_size``, ``limit``, ``sheet``,
+        ``hint_counts``, ``seed``, ``only``.
 
     Returns
     -------
     dict
-        ``overall``: psnr, colourfulness, delta_colourfulness, grey_psnr,
-        truth_colourfulness, count; ``sets``: the same per set (with ``set``); ``images``:
-        per-picture numbers; ``skipped``: pictures that are grey or unreadable, with why;
-        ``model``: the model's name; with ``hint_counts``, ``hints``: per count the means of
-        :func:`score_hints`' numbers, and ``hint_images``: each picture's.
+        :meth:`EvalReport.to_dict`.
 
     Raises
     ------
     VidcolorError
-        No such folder, no colour pictures in it, no such model, a render size out of bounds,
-        or a sheet that could not be written or would replace one of the pictures; all but
-        the lack of colour pictures before any work.
+        As :class:`EvalRequest` and :func:`evaluate`.
     """
-    progress = progress or no_progress
-    folder = Path(folder)
-    ImageOptions(render_size=render_size)  # a bad value is refused now, not after the model
-    if not folder.is_dir():
-        raise VidcolorError(f"{folder}: no such folder")
-    pictures = _pictures(folder)
-    if only is not None:
-        wanted = {Path(p).resolve() for p in only}
-        pictures = [(name, path) for name, path in pictures if path.resolve() in wanted]
-    if not pictures:
-        raise VidcolorError(f"{folder}: no pictures in this folder")
-    if sheet is not None:
-        _check_sheet(Path(sheet), [path for _, path in pictures])
-    model = resolve_model(model)
-
-    scores, skipped, rows, hint_rows = [], [], [], []
-    progress(0, len(pictures))
-    for done, (set_name, path) in enumerate(pictures, 1):
-        if limit is not None and len(scores) >= limit:
-            break
-        truth, why = _colour_truth(path)
-        if truth is None:
-            skipped.append({"name": str(path), "why": why})
-        else:
-            numbers, grey, ours = score_image(truth, model, render_size)
-            name = str(path.relative_to(folder))
-            scores.append(ImageScore(name, set_name, **numbers))
-            if hint_counts:
-                hint_rows += [{"name": name, **r} for r in
-                              score_hints(truth, ours, model, hint_counts, seed, name, render_size)]
-            if sheet is not None:
-                rows.append((grey, ours, truth))
-        progress(done, len(pictures))
-    if not scores:
-        raise VidcolorError(f"{folder}: no colour pictures in this folder")
-
-    if sheet is not None:
-        write_image(sheet, contact_sheet(rows), mark=provenance_text(model.name),
-                    overwrite=True)
-    sets = []
-    for name in dict.fromkeys(s.set for s in scores):  # first-seen order
-        sets.append({"set": name, **_summary([s for s in scores if s.set == name])})
-    result = {
-        "overall": _summary(scores),
-        "sets": sets,
-        "images": [asdict(s) for s in scores],
-        "skipped": skipped,
-        "model": model.name,
-    }
-    if hint_counts:
-        result |= {"hints": _hint_summary(hint_rows), "hint_images": hint_rows, "seed": seed}
-    return result
+    return evaluate(EvalRequest(folder, **request), model, progress).to_dict()
 
 
 def format_table(result: dict) -> str:

@@ -1,14 +1,10 @@
-"""Reading and writing still images: the only place vidcolor touches image files.
+"""Reading still images: where vidcolor decodes picture files.
 
 Reading gives a :class:`Picture`: RGB samples as uint8 or uint16 (the file's own depth), the
 alpha channel apart (so colour work never sees it), with the EXIF orientation already applied.
 Pillow decodes most files; 16-bit PNGs go through OpenCV and 16-bit TIFFs through tifffile,
-because Pillow silently reduces 16-bit colour to 8 bits.
-
-Writing encodes in memory, then writes the bytes atomically (:mod:`vidcolor.atomic`), so an
-interrupted run never leaves a half-written picture under the final name. Every written picture
-carries the provenance mark (:mod:`vidcolor.provenance`) in its format's own software field: a
-PNG text chunk, the EXIF ``Software`` tag of JPEG and WebP, the TIFF ``Software`` tag.
+because Pillow silently reduces 16-bit colour to 8 bits. :func:`read_provenance` finds the
+provenance mark (:mod:`vidcolor.provenance`) in a picture's software field.
 
 Reading is also where damaged and hostile files stop: a file is opened once, without
 blocking, and refused unless it is a regular file (a FIFO would hang); a picture larger than
@@ -17,25 +13,23 @@ any decoding; damaged metadata (an EXIF block Pillow cannot parse, an orientatio
 type, a TIFF tag tifffile cannot read) is ignored when the pixels are fine, and the decoders'
 own complaints about it stay off the user's terminal (:func:`_quiet_decoders`).
 
-Which files are pictures (:mod:`vidcolor.picture_files`), the provenance text and atomic writes
-have modules of their own, which need no decoder; their names are importable from here too.
-Pillow is imported only by the functions that decode or encode.
+Writing (:mod:`vidcolor.picture_write`: encoding, the mark, atomic writes), which files are
+pictures (:mod:`vidcolor.picture_files`) and the provenance text have modules of their own,
+which need no decoder; their names are importable from here too. Pillow is imported only by
+the functions that decode.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import re
 import stat
-import struct
 import sys
 import tempfile
 import threading
 import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,28 +41,20 @@ import numpy as np
 from vidcolor.atomic import write_bytes_atomic
 from vidcolor.errors import VidcolorError
 from vidcolor.picture_files import IMAGE_SUFFIXES, find_pictures
-from vidcolor.provenance import PROVENANCE_PREFIX, provenance_text
+from vidcolor.picture_write import encode_image, output_suffix, writable_suffix, write_image
+from vidcolor.provenance import EXIF_SOFTWARE, PROVENANCE_PREFIX, TIFF_SOFTWARE, provenance_text
 
-if TYPE_CHECKING:  # Pillow is imported where a file is decoded or encoded (see the docstring)
+if TYPE_CHECKING:  # Pillow is imported where a file is decoded (see the docstring)
     from PIL import Image
 
 __all__ = [
     "Picture", "IMAGE_SUFFIXES", "find_pictures", "read_image", "write_image", "read_provenance",
-    "provenance_text", "apply_orientation", "output_suffix", "writable_suffix",
+    "provenance_text", "apply_orientation", "encode_image", "output_suffix", "writable_suffix",
     "max_picture_pixels", "write_bytes_atomic",
 ]
 
-# Formats that can carry a provenance mark, by file name ending.
-_WRITE_FORMATS = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
-    ".webp": "WEBP",
-}
 _EXIF_ORIENTATION = 0x0112
-_EXIF_SOFTWARE = 0x0131
 _TIFF_ORIENTATION = 274
-_TIFF_SOFTWARE = 305
-_PNG_SOFTWARE_KEY = "Software"
-_JPEG_QUALITY = 95
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # Bytes of a file read before decoding: enough for the PNG header's bit depth (byte 24).
 _HEAD_BYTES = 32
@@ -515,166 +501,9 @@ def read_provenance(path: str | Path) -> str | None:
         if im.format == "PNG":
             candidates += [str(v) for v in getattr(im, "text", {}).values()]
         elif im.format == "TIFF":
-            candidates.append(str(im.tag_v2.get(_TIFF_SOFTWARE, "")))
-        candidates.append(str(im.getexif().get(_EXIF_SOFTWARE, "")))
+            candidates.append(str(im.tag_v2.get(TIFF_SOFTWARE, "")))
+        candidates.append(str(im.getexif().get(EXIF_SOFTWARE, "")))
     for text in candidates:
         if text.startswith(PROVENANCE_PREFIX):
             return text
     return None
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-def writable_suffix(suffix: str) -> bool:
-    """Whether vidcolor can write a file with this name ending (case-insensitive)."""
-    return suffix.lower() in _WRITE_FORMATS
-
-
-def output_suffix(suffix: str) -> str:
-    """The file name ending to write for an input ending: BMP cannot hold a provenance mark,
-    so BMP inputs give PNG outputs; every other readable format is written as itself.
-
-    Parameters
-    ----------
-    suffix : str
-        Like ``".JPG"``; case is kept.
-    """
-    return ".png" if suffix.lower() == ".bmp" else suffix
-
-
-def _to_8bit(samples: np.ndarray) -> np.ndarray:
-    if samples.dtype == np.uint8:
-        return samples
-    # Exact rounding of v * 255 / 65535.
-    return ((samples.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png_text_chunk(key: str, text: str) -> bytes:
-    try:  # tEXt holds Latin-1; anything else needs an (uncompressed) iTXt chunk
-        return _png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1"))
-    except UnicodeEncodeError:
-        data = key.encode("latin-1") + b"\0\0\0" + b"\0" + b"\0" + text.encode("utf-8")
-        return _png_chunk(b"iTXt", data)
-
-
-def _encode_png(rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
-    # OpenCV, not Pillow: Pillow cannot write 16-bit colour PNGs.
-    samples = rgb[..., ::-1] if alpha is None else np.dstack([rgb[..., ::-1], alpha])
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(samples),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    if not ok:
-        raise VidcolorError("PNG encoding failed")
-    data = buf.tobytes()
-    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then the 13-byte IHDR chunk
-    return data[:ihdr_end] + _png_text_chunk(_PNG_SOFTWARE_KEY, mark) + data[ihdr_end:]
-
-
-def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
-    import tifffile
-
-    samples = rgb if alpha is None else np.dstack([rgb, alpha])
-    out = io.BytesIO()
-    tifffile.imwrite(
-        out, np.ascontiguousarray(samples), photometric="rgb",
-        extrasamples=("unassalpha",) if alpha is not None else None,
-        compression="zlib", software=mark, metadata=None,
-    )
-    return out.getvalue()
-
-
-def _encode_pillow(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
-    from PIL import Image
-
-    rgb8 = _to_8bit(rgb)
-    if alpha is None:
-        im = Image.fromarray(np.ascontiguousarray(rgb8), "RGB")
-    else:
-        im = Image.fromarray(np.ascontiguousarray(np.dstack([rgb8, _to_8bit(alpha)])), "RGBA")
-    exif = Image.Exif()
-    exif[_EXIF_SOFTWARE] = mark
-    out = io.BytesIO()
-    if fmt == "JPEG":
-        im.save(out, "JPEG", quality=_JPEG_QUALITY, exif=exif)
-    else:  # WebP: lossy colour, lossless alpha (alpha_quality=100 is Pillow's default)
-        im.save(out, "WEBP", quality=_JPEG_QUALITY, exif=exif)
-    return out.getvalue()
-
-
-def encode_image(suffix: str, rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
-    """Encode a picture, with its provenance mark, in the format a file name ending names.
-
-    Parameters
-    ----------
-    suffix : str
-        ".png", ".tif"/".tiff" (8 or 16 bits kept), ".jpg"/".jpeg", ".webp" (8 bits).
-    rgb : ndarray of uint8 or uint16, shape (H, W, 3)
-    alpha : ndarray of the same dtype, shape (H, W), or None
-    mark : str
-        The provenance text.
-
-    Returns
-    -------
-    bytes
-
-    Raises
-    ------
-    VidcolorError
-        For formats that cannot carry the picture faithfully: BMP (no place for the mark) and
-        JPEG with an alpha channel that is not fully opaque.
-    """
-    fmt = _WRITE_FORMATS.get(suffix.lower())
-    if fmt is None:
-        hint = " (BMP cannot hold the provenance mark)" if suffix.lower() == ".bmp" else ""
-        raise VidcolorError(f"cannot write {suffix or 'files without an ending'}{hint}; "
-                            "use .png, .tif, .jpg or .webp")
-    if fmt == "JPEG" and alpha is not None:
-        if np.all(alpha == np.iinfo(alpha.dtype).max):
-            alpha = None  # fully opaque: JPEG shows it just the same
-        else:
-            raise VidcolorError("JPEG cannot keep the alpha channel; use .png, .tif or .webp")
-    if alpha is not None and (alpha.shape != rgb.shape[:2] or alpha.dtype != rgb.dtype):
-        raise ValueError(f"alpha {alpha.dtype} {alpha.shape} does not match rgb {rgb.dtype} "
-                         f"{rgb.shape}")
-    if fmt == "PNG":
-        return _encode_png(rgb, alpha, mark)
-    if fmt == "TIFF":
-        return _encode_tiff(rgb, alpha, mark)
-    return _encode_pillow(fmt, rgb, alpha, mark)
-
-
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
-                mark: str, overwrite: bool = False) -> None:
-    """Write a picture atomically, with a provenance mark, in the format its name ends with.
-
-    Parameters
-    ----------
-    path : str or Path
-        Ending in .png or .tif/.tiff (16 bits kept), .jpg/.jpeg or .webp (reduced to 8 bits).
-    rgb : ndarray of uint8 or uint16, shape (H, W, 3)
-    alpha : ndarray, shape (H, W), or None
-    mark : str
-        Provenance text, see :func:`vidcolor.provenance.provenance_text`.
-    overwrite : bool
-        Replace an existing file; by default that is an error.
-
-    Raises
-    ------
-    VidcolorError
-        Existing output without ``overwrite``, or a format that cannot hold the picture.
-    """
-    path = Path(path)
-    if not overwrite and path.exists():  # fail before the (slow) encoding
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)")
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected uint8/uint16 RGB of shape (H, W, 3), got {rgb.dtype} "
-                         f"{rgb.shape}")
-    try:
-        data = encode_image(path.suffix, rgb, alpha, mark)
-    except VidcolorError as e:
-        raise VidcolorError(f"{path}: {e}") from None
-    write_bytes_atomic(path, data, overwrite)

@@ -5,7 +5,7 @@ could not be carried out, before any work); :func:`colorize_files` colorizes the
 with an :class:`~vidcolor.colorize.ImageColorizer`, and reports what it wrote and what failed
 (:class:`ImageReport`). A picture that fails is logged and the others are still done; what
 that means for an exit status is the caller's business (the CLI's), as are progress bars.
-Reading and writing are :mod:`vidcolor.imageio`'s.
+Reading is :mod:`vidcolor.imageio`'s, writing :mod:`vidcolor.picture_write`'s.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 from vidcolor import hints as hints_module
 from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import output_suffix, read_image, writable_suffix, write_image
+from vidcolor.imageio import read_image
 from vidcolor.log import logger
 from vidcolor.outputs import InputSet, check_input, check_output, plan_folder
 from vidcolor.picture_files import find_pictures
+from vidcolor.picture_write import output_suffix, writable_suffix, write_image
 from vidcolor.progress import Progress, no_progress
 from vidcolor.provenance import provenance_text
 
@@ -159,7 +160,7 @@ def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
 
     The colours are written over the decoded samples where the decoder allows (one
     full-resolution picture in memory, not two); the output file appears only once it is
-    complete (see :func:`vidcolor.imageio.write_image`), so an interruption leaves nothing
+    complete (see :func:`vidcolor.picture_write.write_image`), so an interruption leaves nothing
     half-written.
 
     Parameters

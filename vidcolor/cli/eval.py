@@ -63,24 +63,25 @@ def _only_names(path: str | None) -> list[str] | None:
 
 
 def _run_eval(args) -> int:
-    from vidcolor.evaluate import evaluate_folder, format_hints_table, format_table, summary_json
+    from vidcolor.evaluate import (EvalRequest, evaluate, format_hints_table, format_table,
+                                   summary_json)
 
-    only = _only_names(args.only)
+    request = EvalRequest(args.folder, render_size=args.render_size, limit=args.limit,
+                          sheet=args.sheet, hint_counts=args.hints, seed=args.seed,
+                          only=_only_names(args.only))
     bar = TqdmProgress(unit="image", leave=True)
     try:
-        result = evaluate_folder(args.folder, model=_model(args, deferred=True),
-                                 render_size=args.render_size,
-                                 limit=args.limit, sheet=args.sheet, progress=bar,
-                                 hint_counts=args.hints, seed=args.seed, only=only)
+        report = evaluate(request, model=_model(args, deferred=True), progress=bar)
     finally:
         bar.close()
-    for skipped in result["skipped"]:
-        print(one_line(f"vidcolor: skipped {skipped['name']} ({skipped['why']})"), file=sys.stderr)
+    for path, why in report.skipped:
+        print(one_line(f"vidcolor: skipped {path} ({why})"), file=sys.stderr)
+    result = report.to_dict()
     print(format_table(result))
-    if args.hints:
-        print(f"simulated hints (seed {args.seed}):")
+    if request.hint_counts:
+        print(f"simulated hints (seed {request.seed}):")
         print(format_hints_table(result))
     if args.sheet:
-        print(f"contact sheet: {args.sheet}")
+        print(f"contact sheet: {args.sheet}")  # as given, not as a Path would spell it
     print(summary_json(result))
     return 0

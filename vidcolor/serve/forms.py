@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import output_suffix
 from vidcolor.options import ImageOptions, VideoOptions, parse_time
+from vidcolor.picture_write import output_suffix
 from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.sniff import Media
 

@@ -26,8 +26,8 @@ from vidcolor import color
 from vidcolor._version import __version__
 from vidcolor.colorize import render_shape, resize_l
 from vidcolor.errors import VidcolorError
-from vidcolor.imageio import write_image
 from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
+from vidcolor.picture_write import write_image
 from vidcolor.progress import Progress
 from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.decode import decode_frames
