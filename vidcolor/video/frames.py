@@ -178,20 +178,32 @@ class FrameColorizer:
         return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
 
     def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
-        """Predict a batch of frames, then stabilize and guide each in display order, on one
-        analysis of it (:mod:`vidcolor.video.analysis`); sets each ``ab`` (and ``keyed``)."""
+        """Predict a batch of frames, then follow each in display order (:meth:`follow`);
+        sets each ``ab`` (and ``keyed``)."""
+        for frame in self.predict_batch(frames, batch_size):
+            self.follow(frame)
+        return frames
+
+    def predict_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
+        """Set each frame's ``ab`` to the model's (:meth:`predict`)."""
         ab = self.predict([f.L_small for f in frames], batch_size)
         for frame, ab_i in zip(frames, ab):
             frame.ab = ab_i
-            if not self.has_state:
-                continue
-            analysis = self.analyzer(frame.L_small)
-            if self.stabilizer is not None:
-                frame.ab, info = self.stabilizer.step(analysis, frame.ab)
-                self.cuts += int(info.cut)
-            if self.guide is not None:
-                frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frames
+
+    def follow(self, frame: Frame) -> Frame:
+        """The temporal steps on the next frame in display order, on one analysis of it
+        (:mod:`vidcolor.video.analysis`): the stabilizer, then the keyframes' guide; replaces
+        its ``ab`` (and sets ``keyed``). Nothing without them."""
+        if not self.has_state:
+            return frame
+        analysis = self.analyzer(frame.L_small)
+        if self.stabilizer is not None:
+            frame.ab, info = self.stabilizer.step(analysis, frame.ab)
+            self.cuts += int(info.cut)
+        if self.guide is not None:
+            frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
+        return frame
 
     @property
     def has_state(self) -> bool:

@@ -1,14 +1,15 @@
-"""The film's frames through three threads: decode -> colorize -> finish and encode.
+"""The film's frames through four threads: decode -> model -> temporal steps -> finish.
 
 Which thread does what::
 
-    decode thread   a FrameSource's RGB -> full-res L -> render-size L         --channel-->
-    main thread     batches of render-size L -> model -> frame analysis, stabilizer, guide
-                                                                               --channel-->
-    encode thread   upsample a/b with the full-res L -> RGB (a few threads) -> a FrameSink
+    decode thread    a FrameSource's RGB -> full-res L -> render-size L        --channel-->
+    main thread      batches of render-size L -> the model's a/b               --channel-->
+    temporal thread  in display order: frame analysis, stabilizer, keyframes   --channel-->
+    encode thread    upsample a/b with the full-res L -> RGB (a few threads) -> a FrameSink
 
 Channels are bounded, so memory does not grow with the film's length, and the stages overlap
-(OpenCV, numpy, PyAV and TensorFlow release the GIL in their heavy parts). The model runs in
+(OpenCV, numpy, numba's kernels, PyAV and the runtimes release the GIL in their heavy parts):
+the temporal steps of one batch run while the model colours the next. The model runs in
 the calling thread: some backends bind their state to the thread that built the model.
 """
 
@@ -104,17 +105,24 @@ def _decode_stage(source: FrameSource, core: FrameColorizer, out: _Channel) -> N
     out.close()
 
 
-def _colorize_stage(core: FrameColorizer, batch_size: int, segment_frames: int,
-                    first_index: int, inp: _Channel, out: _Channel) -> None:
-    index = first_index
+def _model_stage(core: FrameColorizer, batch_size: int, inp: _Channel, out: _Channel) -> None:
     for batch in batched(inp, batch_size):
-        for frame in core.colorize_batch(batch, batch_size):
-            index += 1
-            # The stabilizer's and guide's state travels with a segment's last frame, to be saved
-            # with that segment (what a resumed job continues from).
-            if core.has_state and index % segment_frames == 0:
-                frame.state = core.get_state()
+        for frame in core.predict_batch(batch, batch_size):
             out.put(frame)
+    out.close()
+
+
+def _temporal_stage(core: FrameColorizer, state_every: int, first_index: int, inp: _Channel,
+                    out: _Channel) -> None:
+    index = first_index
+    for frame in inp:
+        core.follow(frame)
+        index += 1
+        # The temporal steps' state travels with a segment's last frame, to be saved with that
+        # segment (what a resumed job continues from).
+        if core.has_state and index % state_every == 0:
+            frame.state = core.get_state()
+        out.put(frame)
     out.close()
 
 
@@ -174,15 +182,17 @@ def run_stages(source: FrameSource, core: FrameColorizer, sink: FrameSink, batch
     (:meth:`~vidcolor.video.sink.FrameSink.keep_finished`).
     """
     stop = threading.Event()
-    decoded = _Channel(_channel_size(batch_size, source.info), stop)
-    colored = _Channel(_channel_size(batch_size, source.info), stop)
+    size = _channel_size(batch_size, source.info)
+    decoded, predicted, followed = (_Channel(size, stop) for _ in range(3))
     workers = [_Worker("decode", lambda: _decode_stage(source, core, decoded), stop),
-               _Worker("encode", lambda: _encode_stage(core, colored, sink), stop)]
+               _Worker("temporal", lambda: _temporal_stage(core, sink.state_every,
+                                                           sink.frames_before, predicted,
+                                                           followed), stop),
+               _Worker("encode", lambda: _encode_stage(core, followed, sink), stop)]
     for w in workers:
         w.start()
     try:
-        _colorize_stage(core, batch_size, sink.state_every, sink.frames_before, decoded,
-                        colored)
+        _model_stage(core, batch_size, decoded, predicted)
         for w in workers:
             while w.is_alive():  # join with a timeout, so Ctrl-C reaches this thread
                 w.join(timeout=0.1)
