@@ -135,6 +135,23 @@ def make_clip(path: Path, n: int = 12, size: tuple[int, int] = (48, 64), rate: i
     return path
 
 
+def write_x264(path: Path, frames: list[np.ndarray], fmt: str = "rgb24",
+               pix_fmt: str = "yuv444p", rate: int = 24, crf: int | None = None) -> Path:
+    """An x264 clip (ultrafast) of ``frames``, given in PyAV format ``fmt``, stored as
+    ``pix_fmt``, one frame a tick of 1/``rate`` s."""
+    options = {"preset": "ultrafast"} | ({} if crf is None else {"crf": str(crf)})
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream("libx264", rate=rate, options=options)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = pix_fmt
+        for i, image in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(image, format=fmt)
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path
+
+
 def make_audio_only(path: Path) -> Path:
     """An MP4 holding a short silent AAC stream and no video."""
     with av.open(os.fspath(path), "w", format="mp4") as out:

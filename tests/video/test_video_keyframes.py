@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from support import KEY_AB, Flat
+from support import KEY_AB, Flat, write_x264
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
@@ -73,18 +73,7 @@ def _moving_square(i: int, h: int = 96, w: int = 128) -> np.ndarray:
 
 
 def _write_clip(path: Path, images: list[np.ndarray], rate: int = 24) -> Path:
-    with av.open(os.fspath(path), "w") as out:
-        s = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "10"})
-        s.height, s.width = images[0].shape[:2]
-        s.pix_fmt = "yuv444p"
-        for i, image in enumerate(images):
-            f = av.VideoFrame.from_ndarray(image, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
+    return write_x264(path, images, rate=rate, crf=10)
 
 
 def test_moving_square_keeps_its_colour_as_it_moves(tmp_path, read_video, run_video,

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from support import REPO, TESTS, FakeColorizer
+from support import REPO, TESTS, FakeColorizer, write_x264
 from vidcolor import cli
 from vidcolor.options import EncoderOptions, VideoOptions, Window
 from vidcolor.errors import VidcolorError
@@ -379,18 +379,7 @@ def test_chapters_kept(tmp_path, make_clip, run_video):
 
 def _write_x264(path: Path, frames: list[np.ndarray], fmt: str, pix_fmt: str) -> Path:
     """An x264 clip (24 frames/s) of `frames`, given in PyAV format `fmt`, stored as `pix_fmt`."""
-    with av.open(os.fspath(path), "w") as out:
-        s = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
-        s.height, s.width = frames[0].shape[:2]
-        s.pix_fmt = pix_fmt
-        for i, image in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(image, format=fmt)
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
+    return write_x264(path, frames, fmt, pix_fmt)
 
 
 def test_high_bit_depth_input_stays_10_bit(tmp_path, run_video):

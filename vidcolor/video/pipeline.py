@@ -48,13 +48,7 @@ def colorize_video(input: str | os.PathLike, output: str | os.PathLike,
     Returns
     -------
     VideoResult
-
-    Raises
-    ------
-    VidcolorError
-        Bad input, unusable output path or settings, nothing decodable in the window.
-    KeyboardInterrupt
-        After cleaning up; the finished segments are kept for ``resume=True``.
+        As :meth:`vidcolor.video.job.FilmJob.run`, which says what it raises.
     """
     job = FilmJob(input, output, options, overwrite=overwrite, resume=resume)
     return job.run(LocalExecutor(model), progress)
