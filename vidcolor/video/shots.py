@@ -25,7 +25,7 @@ import numpy as np
 from vidcolor import color
 from vidcolor._version import __version__
 from vidcolor.colorize import render_shape, resize_l
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.options import ASSUMED_RENDER_SIZE, Window, keyframe_name
 from vidcolor.picture_write import write_image
 from vidcolor.progress import Progress
@@ -78,8 +78,8 @@ def _move_into_place(staging: Path, folder: Path, names: list[str], overwrite: b
         taken = [n for n in names if (folder / n).exists()]
         if taken:
             more = f" and {len(taken) - 1} more" if len(taken) > 1 else ""
-            raise VidcolorError(f"{folder / taken[0]}{more}: already exist(s) (use --overwrite "
-                                "to replace)")
+            raise OptionError("overwrite", "{path}{more}: already exist(s) (use {field} to "
+                              "replace)", path=folder / taken[0], more=more)
     for name in names:
         os.replace(staging / name, folder / name)
 
@@ -121,7 +121,8 @@ def export_keyframes(input: str | os.PathLike, folder: str | os.PathLike,
         Bad input, unusable folder, a picture that exists (without ``overwrite``).
     """
     if every is not None and not every > 0:
-        raise VidcolorError(f"--every must be a number of seconds above 0, got {every}")
+        raise OptionError("every", "{field} must be a number of seconds above 0, got {every}",
+                          every=every)
     folder = Path(folder)
     _check_folder(folder)
     info = probe(input)
