@@ -12,14 +12,19 @@ import os
 import tempfile
 from pathlib import Path
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError
 
-__all__ = ["write_bytes_atomic"]
+__all__ = ["exists_error", "write_bytes_atomic"]
 
 # The process umask, read once at import (reading it means setting it, which is not
 # thread-safe later): temporary files are created private, and given the usual mode on rename.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+
+
+def exists_error(path: str | Path) -> OptionError:
+    """The error of an output file that exists: ``overwrite`` is the option that replaces it."""
+    return OptionError("overwrite", "{path}: exists (use {field} to replace it)", path=path)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, overwrite: bool = False) -> None:
@@ -37,12 +42,12 @@ def write_bytes_atomic(path: str | Path, data: bytes, overwrite: bool = False) -
 
     Raises
     ------
-    VidcolorError
-        If ``path`` exists and ``overwrite`` is False.
+    OptionError
+        If ``path`` exists and ``overwrite`` is False (:func:`exists_error`).
     """
     path = Path(path)
     if not overwrite and path.exists():
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)")
+        raise exists_error(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -65,8 +70,8 @@ def _rename_no_clobber(tmp: str, path: Path) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)") from None
+        raise exists_error(path) from None
     except OSError:  # file systems without hard links: check, then rename
         if path.exists():
-            raise VidcolorError(f"{path}: exists (use --overwrite to replace it)") from None
+            raise exists_error(path) from None
         os.replace(tmp, path)

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from vidcolor._version import __version__
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite", "savedmodel": ""}
 PRECISIONS = ("fp32", "fp16")
@@ -39,7 +39,8 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise VidcolorError(f"--size: expected HxW (e.g. 256x448), got {text!r}") from None
+        raise OptionError("size", "{field}: expected HxW (e.g. 256x448), got {text!r}",
+                          text=text) from None
     check_shape(height, width)
     return height, width
 
@@ -65,7 +66,8 @@ def check_request(fmt: str, path: Path, precision: str, overwrite: bool) -> None
     targets = [path, sidecar(path)] + ([path.with_suffix(".bin")] if fmt == "openvino" else [])
     existing = [t for t in targets if os.path.lexists(t)]
     if existing and not overwrite:
-        raise VidcolorError(f"{existing[0]} exists (use --overwrite to replace it)")
+        raise OptionError("overwrite", "{path} exists (use {field} to replace it)",
+                          path=existing[0])
     if any(t.is_dir() for t in targets if t != path) or (suffix and path.is_dir()):
         raise VidcolorError(f"{path}: a folder is in the way")
     if not suffix and os.path.lexists(path) and not path.is_dir():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidcolor import hints as hints_module
+from vidcolor.atomic import exists_error
 from vidcolor.colorize import ImageColorizer
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import read_image
@@ -181,7 +182,7 @@ def colorize_file(src: Path, dst: Path, colorizer: ImageColorizer, mark: str,
         that cannot be written; the message names the file.
     """
     if dst.exists() and not overwrite:  # before the work, not after
-        raise VidcolorError(f"{dst}: exists (use --overwrite to replace it)")
+        raise exists_error(dst)
     picture = read_image(src)
     picture_hints = hints.for_picture(src, picture.rgb.shape[:2]) if hints else None
     # Decoders hand out read-only arrays at times (Pillow's buffers); then a new one it is.

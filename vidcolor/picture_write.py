@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor.atomic import write_bytes_atomic
+from vidcolor.atomic import exists_error, write_bytes_atomic
 from vidcolor.errors import VidcolorError
 from vidcolor.provenance import EXIF_SOFTWARE, PNG_SOFTWARE_KEY
 
@@ -179,7 +179,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     """
     path = Path(path)
     if not overwrite and path.exists():  # fail before the (slow) encoding
-        raise VidcolorError(f"{path}: exists (use --overwrite to replace it)")
+        raise exists_error(path)
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"expected uint8/uint16 RGB of shape (H, W, 3), got {rgb.dtype} "

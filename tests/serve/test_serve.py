@@ -381,6 +381,22 @@ def test_film_options_checked(client, clip):
     assert r.status_code == 415 and "/api/v1/jobs" in r.json()["error"]
 
 
+def test_option_errors_name_the_form_field_not_the_flag(client, clip):
+    # The library's message says --crf to the command line; a web client sent the field crf.
+    for fields, message in (({"crf": "99"}, "crf must be at most 63, got 99"),
+                            ({"start": "2000000"}, "start must be a time from 0"),
+                            ({"preset": "a b"}, "preset must be an FFmpeg name")):
+        r = client.post("/api/v1/jobs", data=fields, files={"file": ("r.mp4", clip.read_bytes())})
+        error = r.json()["error"]
+        assert r.status_code == 422 and error.startswith(message) and "--" not in error, error
+    # Refused only once the job runs (the encoder's own check): the job's error too.
+    r = client.post("/api/v1/jobs", data={"codec": "mpeg4", "crf": "10"},
+                    files={"file": ("r.mp4", clip.read_bytes())})
+    failed = wait_job(client, r.json()["id"])[-1]
+    assert failed["state"] == "failed"
+    assert failed["error"] == "crf 10: the mpeg4 encoder has no constant rate factor"
+
+
 def test_token_required_on_every_api_call(make_client):
     client = make_client(token=TOKEN)
     good = {"Authorization": f"Bearer {TOKEN}"}

@@ -8,6 +8,7 @@ the tests' numpy FakeColorizer, so nothing here needs TensorFlow.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
 import socket
@@ -23,8 +24,8 @@ import pytest
 
 from support import FakeColorizer
 from vidcolor import cli
-from vidcolor.errors import VidcolorError
-from vidcolor.options import EncoderOptions, VideoOptions, Window
+from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.options import EncoderOptions, VideoOptions, Window, parse_keyframe
 from vidcolor.video import decode, workdir
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import SegmentWriter, encoder_settings
@@ -467,6 +468,26 @@ def test_window_and_encoder_values_bounded():
         with pytest.raises(VidcolorError):
             EncoderOptions(**bad)
     assert Window(1e6, 1e6).start == 1e6
+
+
+def test_option_errors_know_their_field():
+    for fields, name in ((dict(crf=-1), "crf"), (dict(start=-1.0), "start"),
+                         (dict(duration=0), "duration"), (dict(codec="a b"), "codec"),
+                         (dict(preset="a b"), "preset")):
+        with pytest.raises(OptionError) as caught:
+            VideoOptions.from_fields(**fields)
+        error = caught.value
+        assert error.field == name and str(error).startswith(f"--{name} must be")
+        assert error.for_field(name) == str(error).removeprefix("--")  # a form's spelling
+    with pytest.raises(OptionError, match="^--keyframe 'x.png'") as caught:
+        parse_keyframe("x.png")
+    assert caught.value.field == "keyframes"
+    with pytest.raises(OptionError, match="--crf 10") as caught:
+        encoder_settings("mp4", EncoderOptions(codec="mpeg4", crf=10), False)
+    # Pickled (to another process) or copied, it comes back whole.
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (type(again), again.field, str(again)) == (OptionError, "crf", str(caught.value))
+    assert again.for_field("crf") == "crf 10: the mpeg4 encoder has no constant rate factor"
 
 
 def test_audio_a_muxer_refuses_at_the_header_is_re_encoded(tmp_path, capsys, make_clip,

@@ -240,6 +240,24 @@ def test_export_adds_the_frame_the_last_ones_colour_no_longer_reaches(tmp_path):
     assert [p.name for p in shots_only.files] == ["00-00-00.000.png"]
 
 
+def test_export_request_checked_when_made_then_the_one_argument(tmp_path):
+    from vidcolor.errors import OptionError
+    from vidcolor.video.shots import ExportRequest, export_keyframes
+
+    with pytest.raises(OptionError, match="^--every must be a number of seconds above 0") as e:
+        ExportRequest(tmp_path / "none.mp4", tmp_path / "keys", every=0)
+    assert e.value.field == "every"
+    for bad in (dict(reach=1.5), dict(render_size=0), dict(window=(0, 1)), dict(every="1")):
+        with pytest.raises(VidcolorError):  # before any file is looked at
+            ExportRequest(tmp_path / "none.mp4", tmp_path / "keys", **bad)
+    src = _hidden_cut_clip(tmp_path / "hidden_cut.mkv")
+    request = ExportRequest(str(src), str(tmp_path / "shots"), reach=None)
+    assert (request.input, request.folder) == (src, tmp_path / "shots")
+    seen = []
+    report = export_keyframes(request, lambda done, total: seen.append(done))
+    assert [p.name for p in report.files] == ["00-00-00.000.png"] and seen[-1] == report.frames
+
+
 def read_image_rgb(path: Path) -> np.ndarray:
     from vidcolor.imageio import read_image
 

@@ -110,17 +110,18 @@ def video_options(args) -> "VideoOptions":
 
 def _run_export_keyframes(args) -> int:
     from vidcolor.options import Window
-    from vidcolor.video.shots import export_keyframes
+    from vidcolor.video.shots import ExportRequest, export_keyframes
 
     if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
         raise VidcolorError("--export-keyframes only writes the frames of one input film: "
                             "leave out -o, --keyframe and --cluster")
+    request = ExportRequest(args.inputs[0], args.export_keyframes, every=args.every,
+                            window=Window(args.start, args.duration),
+                            render_size=args.render_size, overwrite=args.overwrite)
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
                                                disable=False)
     try:
-        report = export_keyframes(args.inputs[0], args.export_keyframes, args.every,
-                                  Window(args.start, args.duration), args.render_size,
-                                  args.overwrite, bar)
+        report = export_keyframes(request, bar)
     finally:
         if bar is not None:
             bar.close()

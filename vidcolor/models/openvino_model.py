@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor._version import __version__
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.models.protocol import ColorModel
 
@@ -203,7 +203,7 @@ class OpenVinoColorizer(ColorModel):
         from vidcolor.models.nets import resize_ab
 
         if hints is not None:
-            raise VidcolorError("the OpenVINO runtime takes no hints; use --runtime keras")
+            raise OptionError("runtime", "the OpenVINO runtime takes no hints; use {field} keras")
         L = np.asarray(L, np.float32)
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")

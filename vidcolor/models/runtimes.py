@@ -12,7 +12,7 @@ resolved to a :class:`~vidcolor.models.protocol.ColorModel`.
 
 from __future__ import annotations
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 
 RUNTIMES = ("auto", "keras", "openvino")
@@ -52,8 +52,8 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
         if not openvino_model.available():
             raise VidcolorError(FAST_HINT)
         if hints:
-            raise VidcolorError("the OpenVINO runtime has no hint input for this model; "
-                               "use --runtime keras")
+            raise OptionError("runtime", "the OpenVINO runtime has no hint input for this "
+                              "model; use {field} keras")
         return "openvino"
     # Cheapest test first: looking for a GPU imports TensorFlow.
     if runtime == "keras" or hints or not openvino_model.available() or _gpu_visible():

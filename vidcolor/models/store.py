@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
 
@@ -222,8 +222,8 @@ def load_model(directory: str | Path | None = None) -> Colorizer:
     from vidcolor.models import nets as nets_module
 
     if directory is None and not (DEFAULT_MODEL_DIR / "config.json").is_file():
-        raise VidcolorError(f"the shipped model is missing ({DEFAULT_MODEL_DIR}); "
-                            "pass a trained model with --model DIR")
+        raise OptionError("directory", "the shipped model is missing ({shipped}); pass a "
+                          "trained model with {field} DIR", "--model", shipped=DEFAULT_MODEL_DIR)
     if directory is not None and not Path(directory).is_dir():
         raise VidcolorError(f"{directory}: no such model directory")
     directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR

@@ -2,10 +2,10 @@
 
 Every error leaves as ``{"error": "one line"}`` with its status, never as a traceback: the
 handlers below cover refusals (:class:`~vidcolor.serve.errors.ApiError`), the library's user
-errors (:class:`~vidcolor.errors.VidcolorError`, 422), FastAPI's and Starlette's own (404, 405,
-validation), and anything else (500; the traceback goes to the server's log only). The page
-at ``/`` is three files of this package (``static/``), with a content security policy that
-lets it load nothing from elsewhere.
+errors (:class:`~vidcolor.errors.VidcolorError`, 422, an option's naming its form field),
+FastAPI's and Starlette's own (404, 405, validation), and anything else (500; the traceback
+goes to the server's log only). The page at ``/`` is three files of this package
+(``static/``), with a content security policy that lets it load nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vidcolor.models.protocol import ColorModel
 from vidcolor.serve.api import router
 from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.errors import ApiError
+from vidcolor.serve.forms import client_message
 from vidcolor.serve.jobs import JobManager
 from vidcolor.serve.security import Guard
 
@@ -85,7 +86,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VidcolorError)
     async def vidcolor_error(request: Request, e: VidcolorError):
-        return _error(422, str(e))
+        return _error(422, client_message(e))  # an option named as the form names it
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException):

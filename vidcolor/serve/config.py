@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.options import DEFAULT_SEGMENT_FRAMES
 
 __all__ = ["ServeConfig", "is_loopback", "parse_size", "MIN_TOKEN_LENGTH"]
@@ -113,7 +113,8 @@ class ServeConfig:
             _positive(name.replace("_", "-"), getattr(self, name))
         _positive("batch-size", self.batch_size, optional=True)
         if not (isinstance(self.port, int) and 0 <= self.port <= 65535):
-            raise VidcolorError(f"--port must be in 0..65535, got {self.port!r}")
+            raise OptionError("port", "{field} must be in 0..65535, got {port!r}",
+                              port=self.port)
         if self.token is not None:
             self._check_token(self.token)
         elif not is_loopback(self.host):
@@ -126,8 +127,8 @@ class ServeConfig:
     def _check_token(token: str) -> None:
         if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token) \
                 or not token.isprintable():
-            raise VidcolorError(f"--token must be at least {MIN_TOKEN_LENGTH} printable "
-                                "characters without spaces")
+            raise OptionError("token", "{field} must be at least {least} printable characters "
+                              "without spaces", least=MIN_TOKEN_LENGTH)
 
     @property
     def url(self) -> str:

@@ -6,7 +6,8 @@ text is read); the values then go into :class:`~vidcolor.options.ImageOptions` o
 checked: a value no job could use is a :class:`~vidcolor.errors.VidcolorError`, given back as
 422 before any work. Unknown fields are refused too (a typo is not ignored). Hints (the
 guided-colour issue) will be one more entry of the table; until then the field is refused with
-a clear message.
+a clear message. An option's error (:class:`~vidcolor.errors.OptionError`) reaches the client
+naming the form field it sent (``crf``), not the command line's flag (:func:`client_message`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.options import ImageOptions, VideoOptions, parse_time
 from vidcolor.picture_write import output_suffix
 from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.sniff import Media
 
-__all__ = ["JobSpec", "FIELDS", "job_spec"]
+__all__ = ["JobSpec", "FIELDS", "client_message", "form_field", "job_spec"]
 
 _PICTURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif",
                     "webp": ".webp"}
@@ -89,6 +90,23 @@ FIELDS = {
     "crf": _Field(("video",), _integer),
     "preset": _Field(("video",), _text),
 }
+
+
+def form_field(option: str) -> str | None:
+    """The form field that sets an option (a field of the option values, as an
+    :class:`~vidcolor.errors.OptionError` names it), or None for one a client cannot set (the
+    server's own, such as ``overwrite``). The table's names are the option values' own."""
+    return option if option in FIELDS else None
+
+
+def client_message(error: Exception) -> str:
+    """An error's message as a web client reads it: an option it can set named by its form
+    field (``crf must be ...``, where the CLI says ``--crf``); any other message as it is."""
+    if isinstance(error, OptionError):
+        name = form_field(error.field)
+        if name is not None:
+            return error.for_field(name)
+    return str(error)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from vidcolor.provenance import provenance_text
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions, VideoOptions
 from vidcolor.serve.db import JobStore
+from vidcolor.serve.forms import client_message
 
 __all__ = ["Cancelled", "Interrupted", "JobControl", "StoreProgress", "colorize_picture",
            "colorize_film", "public_message"]
@@ -92,8 +93,9 @@ class StoreProgress:
 
 def public_message(error: Exception, paths: list[Path], name: str) -> str:
     """The library's one-line message for a client: the server's own paths (the job's input
-    and result files) replaced by the upload's name."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    and result files) replaced by the upload's name, an option named by its form field."""
+    text = client_message(error).strip()
+    text = text.splitlines()[0] if text else type(error).__name__
     for path in sorted((str(p) for p in paths), key=len, reverse=True):
         text = text.replace(path, name)
     return text

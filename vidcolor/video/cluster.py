@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import Keyframe, VideoOptions
 from vidcolor.progress import Progress
@@ -42,7 +42,8 @@ from vidcolor.video.workdir import WorkFolder
 
 __all__ = ["ClusterSession", "colorize_video_on_cluster", "import_ray", "parse_cluster"]
 
-RAY_MISSING = "--cluster needs Ray, which is not installed: pip install \"vidcolor[cluster]\""
+#: The message when Ray is missing, ``{field}`` the option's spelling (an OptionError template).
+RAY_MISSING = "{field} needs Ray, which is not installed: pip install \"vidcolor[cluster]\""
 #: Times Ray restarts a dead actor, and retries the chunk it was doing.
 WORKER_RETRIES = 3
 #: Environment variable naming a marker file: a test hook. While the file is absent, the
@@ -55,7 +56,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise VidcolorError(RAY_MISSING) from None
+        raise OptionError("cluster", RAY_MISSING) from None
     return ray
 
 
@@ -77,11 +78,11 @@ def parse_cluster(spec: str) -> tuple[str | None, int | None]:
     if spec.startswith("local:"):
         count = spec[len("local:"):]
         if not count.isdigit() or int(count) < 1:
-            raise VidcolorError(f"--cluster local:N needs a positive number of workers, "
-                                f"got {spec!r}")
+            raise OptionError("cluster", "{field} local:N needs a positive number of workers, "
+                              "got {spec!r}", spec=spec)
         return None, int(count)
     if not spec:
-        raise VidcolorError("--cluster needs local, local:N or a Ray address")
+        raise OptionError("cluster", "{field} needs local, local:N or a Ray address")
     return spec, None
 
 
@@ -148,8 +149,8 @@ def _connect(ray, spec: str, object_store_memory: int | None) -> bool:
             ray.init(address=address, log_to_driver=False, runtime_env=runtime_env,
                      logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise VidcolorError(f"--cluster {spec}: cannot start or join Ray "
-                            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
+        raise OptionError("cluster", "{field} {spec}: cannot start or join Ray ({why})",
+                          spec=spec, why=str(e).splitlines()[0] if str(e) else type(e).__name__) \
             from None
     return True
 
@@ -379,9 +380,10 @@ def _check_fits(ray, input: Path, size: int) -> None:
     stores = [n["Resources"].get("object_store_memory", 0) for n in ray.nodes() if n["Alive"]]
     smallest = min((s for s in stores if s), default=0)
     if smallest and size > smallest:
-        raise VidcolorError(f"{input}: {size / 2**20:.0f} MiB does not fit in the cluster's "
-                            f"object store ({smallest / 2**20:.0f} MiB on a node); give Ray "
-                            "more (ray start --object-store-memory) or run without --cluster")
+        raise OptionError("cluster", "{input}: {size:.0f} MiB does not fit in the cluster's "
+                          "object store ({smallest:.0f} MiB on a node); give Ray more (ray "
+                          "start --object-store-memory) or run without {field}", input=input,
+                          size=size / 2**20, smallest=smallest / 2**20)
 
 
 def colorize_video_on_cluster(input, output, load_model: Callable[[], ColorModel],

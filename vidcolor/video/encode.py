@@ -20,7 +20,7 @@ import av
 import av.error
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, matrix_tag
@@ -133,13 +133,15 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
     except (ValueError, av.error.FFmpegError):
         raise VidcolorError(f"unknown video encoder {codec!r}") from None
     if kind != "video":
-        raise VidcolorError(f"--codec {codec}: an {kind} encoder, not a video encoder")
+        raise OptionError("codec", "{field} {codec}: an {kind} encoder, not a video encoder",
+                          codec=codec, kind=kind)
     crf = options.crf
     if crf is None:
         crf = _DEFAULT_CRF.get(codec)
     elif codec not in _CRF_ENCODERS:
         # FFmpeg would ignore it without a word, and the user would get another quality.
-        raise VidcolorError(f"--crf {crf}: the {codec} encoder has no constant rate factor")
+        raise OptionError("crf", "{field} {crf}: the {codec} encoder has no constant rate "
+                          "factor", crf=crf, codec=codec)
     pix_fmt = _TEN_BIT.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
     if codec in ("mjpeg",):
         pix_fmt = "yuvj420p"
@@ -166,7 +168,8 @@ def _preset(codec: str, given: str | None) -> str | None:
         return None
     names = _PRESETS[codec]
     if names and given not in names:
-        raise VidcolorError(f"--preset {given}: {codec} takes one of {', '.join(names)}")
+        raise OptionError("preset", "{field} {given}: {codec} takes one of {names}",
+                          given=given, codec=codec, names=", ".join(names))
     return given
 
 
@@ -178,15 +181,17 @@ def _check_encoder(settings: EncoderSettings, options: EncoderOptions,
     if error is None:
         return
     # Which of the user's options is refused: the one without which the encoder works.
-    for flag, key, value in (("--crf", "crf", options.crf), ("--preset", "preset",
-                                                             options.preset)):
+    for key, value in (("crf", options.crf), ("preset", options.preset)):
         rest = {k: v for k, v in opts.items() if k != key}
         if value is not None and key in opts and _try_encoder(settings, rest, odd_size) is None:
-            raise VidcolorError(f"{flag} {value}: refused by the {settings.codec} encoder "
-                                f"({error})")
-    given = f"--codec {settings.codec}: " if options.codec else ""
-    raise VidcolorError(f"{given}the {settings.codec} encoder cannot make {settings.pix_fmt} "
-                        f"video for {settings.container} output ({error})")
+            raise OptionError(key, "{field} {value}: refused by the {codec} encoder ({error})",
+                              value=value, codec=settings.codec, error=error)
+    refused = "the {codec} encoder cannot make {pix_fmt} video for {container} output ({error})"
+    values = dict(codec=settings.codec, pix_fmt=settings.pix_fmt,
+                  container=settings.container, error=error)
+    if options.codec:  # the encoder the user named: the option to change
+        raise OptionError("codec", "{field} {codec}: " + refused, **values)
+    raise VidcolorError(refused.format(**values))
 
 
 def _try_encoder(settings: EncoderSettings, opts: dict[str, str],

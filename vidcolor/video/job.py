@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vidcolor._version import __version__
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
@@ -265,7 +265,8 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
     except OSError as e:  # a folder on the way this process may not search
         raise VidcolorError(f"{output}: unusable output path ({e.strerror})") from None
     if exists and not overwrite:
-        raise VidcolorError(f"{output}: already exists (use --overwrite to replace it)")
+        raise OptionError("overwrite", "{output}: already exists (use {field} to replace it)",
+                          output=output)
     return format_name
 
 
@@ -273,5 +274,6 @@ def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:
     """Refuse a window that starts after the film's end now, before the work folder exists
     (a film of unknown duration is found empty only once decoded)."""
     if info.duration is not None and options.window.start >= info.duration:
-        raise VidcolorError(f"{input}: no video frames in the requested window (--start "
-                            f"{options.window.start:g} s, the video lasts {info.duration:.2f} s)")
+        raise OptionError("start", "{input}: no video frames in the requested window ({field} "
+                          "{start:g} s, the video lasts {duration:.2f} s)", input=input,
+                          start=options.window.start, duration=info.duration)

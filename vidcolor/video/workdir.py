@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 
 __all__ = ["WorkFolder", "file_identity", "work_paths"]
@@ -111,12 +111,14 @@ class WorkFolder:
         if data.get("version") != _PROGRESS_VERSION:
             return False
         if data.get("job") != self.job:
-            raise VidcolorError(
-                f"{self.path}: the interrupted job there was started with other settings or "
-                "another input; rerun with the same options, or without --resume to start over")
+            raise OptionError(
+                "resume", "{path}: the interrupted job there was started with other settings or "
+                "another input; rerun with the same options, or without {field} to start over",
+                path=self.path)
         segments = [s for s in data["segments"] if (self.path / s["file"]).is_file()]
         if len(segments) != len(data["segments"]):
-            raise VidcolorError(f"{self.path}: segment files are missing; rerun without --resume")
+            raise OptionError("resume", "{path}: segment files are missing; rerun without "
+                              "{field}", path=self.path)
         self.segments = segments
         self.next_pts = data.get("next_pts")
         self.frames = int(data.get("frames", 0))
