@@ -111,7 +111,14 @@ def _carry(carried: Carried, L_from: np.ndarray, L_to: np.ndarray,
     """
     flows = flows or _flows(L_from, L_to)
     warped, step_trust = _warp(carried.where, L_from, L_to, flows)
-    where = warped[..., :3]
+    return _carried_on(carried, warped[..., :3], step_trust, flows)
+
+
+def _carried_on(carried: Carried, warped: np.ndarray, step_trust: np.ndarray,
+                flows: tuple[np.ndarray, np.ndarray]) -> Carried | None:
+    """:func:`_carry` once ``carried.where`` is warped (``warped``, (h, w, 3), and the step's
+    trust, :func:`_warp`), for a caller that warps it together with other values."""
+    where = np.ascontiguousarray(warped)
     # A pixel's place in the keyframe is where the one it came from had its own: the warped
     # displacement plus this step's.
     where[..., :2] += flows[0]

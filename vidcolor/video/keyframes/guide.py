@@ -26,7 +26,8 @@ from vidcolor import color
 from vidcolor.imageio import read_image
 from vidcolor.options import Keyframe
 from vidcolor.video.analysis import FrameAnalysis, FrameAnalyzer
-from vidcolor.video.keyframes.carry import MIN_TRUST, Carried, _carry, _on_border, _start, _warp
+from vidcolor.video.keyframes.carry import (MIN_TRUST, Carried, _carried_on, _on_border, _start,
+                                            _warp)
 from vidcolor.video.keyframes.overlay import KeyframeOverlay, _relit, _sample
 from vidcolor.video.keyframes.place import PlacedKeyframe
 from vidcolor.video.keyframes.store import BackwardStore
@@ -151,20 +152,13 @@ class KeyframeGuide:
             The carried colour, to lay over ``ab`` once upsampled; None where no keyframe
             reaches the frame (``ab`` is then the model's).
         """
-        L, flows = frame.L, None
+        L, fill = frame.L, None
         if frame.cut:
             self._carried = self._fill = None
         elif self._carried is not None or self._fill is not None:
-            flows = _on_border(frame.flows())
-            L_prev = frame.previous.L
-        if self._carried is not None and flows is not None:
-            self._carried = _carry(self._carried, L_prev, L, flows)
+            fill = self._carry_on(frame)
         if self.pending and pts >= self.pending[0].pts:
             self._carried = _start(self.shape, self.pending.pop(0).pts)
-        fill = None
-        if self._fill is not None and flows is not None:
-            warped, fill_trust = _warp(self._fill, L_prev, L, flows)
-            fill = (_relit(warped[..., [2, 0, 1]], L), fill_trust)
         candidates = [] if self._carried is None else [self._carried]
         if self.backward is not None:
             candidates += self.backward.get(pts)
@@ -179,6 +173,28 @@ class KeyframeGuide:
         t = trust[..., None]
         self._fill = (t * ab_target + (1.0 - t) * rest).astype(np.float32)
         return rest, KeyframeOverlay(parts, trust)
+
+    def _carry_on(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray] | None:
+        """Carry the propagation and the last frame's a/b one step, to ``frame``, along the
+        flow from the frame before (one warp for both: the same flow, the same trust).
+
+        Returns
+        -------
+        (ab, trust) or None
+            The last frame's a/b warped and relit, (h, w, 2), and the step's trust (h, w);
+            None without a last frame's a/b.
+        """
+        flows = _on_border(frame.flows())
+        parts = ([] if self._carried is None else [self._carried.where]) + \
+            ([] if self._fill is None else [self._fill])
+        warped, step_trust = _warp(np.concatenate(parts, -1), frame.previous.L, frame.L, flows)
+        if self._carried is not None:
+            self._carried = _carried_on(self._carried, warped[..., :3], step_trust, flows)
+            warped = warped[..., 3:]
+        if self._fill is None:
+            return None
+        # warped: the a/b, then the lightness they had: relit as Lab.
+        return _relit(warped[..., [2, 0, 1]], frame.L), step_trust
 
     def _untrusted(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
                    trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
