@@ -92,7 +92,9 @@ def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, mark: str) -> bytes:
     tifffile.imwrite(
         out, np.ascontiguousarray(samples), photometric="rgb",
         extrasamples=("unassalpha",) if alpha is not None else None,
-        compression="zlib", software=mark, metadata=None,
+        # TIFF's text fields are 7-bit ASCII: a model's name in another script is escaped.
+        compression="zlib", software=mark.encode("ascii", "backslashreplace").decode("ascii"),
+        metadata=None,
     )
     return out.getvalue()
 

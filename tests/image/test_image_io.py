@@ -81,6 +81,16 @@ def test_lossless_round_trip_keeps_depth_alpha_and_mark(tmp_path, suffix, dtype,
     assert read_provenance(path) == MARK
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".jpg"])
+def test_a_model_name_in_another_script_is_written_into_every_format(tmp_path, suffix):
+    # TIFF's text fields are 7-bit ASCII: tifffile refused such a mark with a traceback.
+    mark = MARK + " (modèle Ω)"
+    path = tmp_path / f"x{suffix}"
+    write_image(path, _random((5, 7, 3), np.uint8), mark=mark)
+    read = read_provenance(path)
+    assert read.startswith(MARK) and "mod" in read and read != MARK
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".webp"])
 def test_lossy_formats_carry_the_mark_and_reduce_16_bit(tmp_path, suffix):
     rgb16 = np.full((6, 8, 3), 40000, np.uint16)
