@@ -267,7 +267,7 @@ class ClusterSession:
                                 chunks, work, progress, len(scan.pts), keyframe_files)
         self.timings["chunks"] = time.perf_counter() - t_chunks
         cuts = len(scan.shot_starts) if plan.options.stabilize else 0
-        return FilmRun(cuts=cuts, lost=sorted(set(scan.lost) | set(lost)))
+        return FilmRun(cuts=cuts, lost_frames=len(set(scan.lost) | set(lost)))
 
     def _run_chunks(self, input: Path, job: ChunkJob, chunks: list[ChunkSpec],
                     work: WorkFolder, progress: Progress | None, total: int,

@@ -106,11 +106,11 @@ class FilmPlan:
 
 @dataclass
 class FilmRun:
-    """What an executor's run did: the cuts its stabilizer found and the frames the decoder
-    refused (seconds from the stream's start)."""
+    """What an executor's run did: the cuts its stabilizer found and how many frames the
+    decoder refused."""
 
     cuts: int
-    lost: list[float]
+    lost_frames: int
 
 
 class FilmExecutor(Protocol):
@@ -184,7 +184,7 @@ class FilmJob:
         t_end = time.perf_counter()
         return VideoResult(output=film.output, frames=work.frames, resumed_frames=resumed,
                            seconds=t_end - t_begin, cuts=ran.cuts, report=report,
-                           lost_frames=len(ran.lost),
+                           lost_frames=ran.lost_frames,
                            steps={"plan": t_frames - t_begin, "frames": t_remux - t_frames,
                                   "remux": t_end - t_remux})
 

@@ -58,7 +58,7 @@ class LocalExecutor:
         core, batch_size = plan.detail
         lost = colorize_span(film.info, core, plan.options, film.settings, work, film.placed,
                              batch_size, progress)
-        return FilmRun(cuts=core.cuts, lost=lost)
+        return FilmRun(cuts=core.cuts, lost_frames=len(lost))
 
 
 def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
@@ -135,6 +135,7 @@ def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: Fram
     from vidcolor.propagate import FILM_SPREAD
 
     shape = core.render_shape(source.info.height, source.info.width)
-    store = backward_pass(source, placed, lambda rgb: core.prepare(rgb).L_small, shape, folder,
-                          from_pts=from_pts)
-    return KeyframeGuide(placed, store, shape, FILM_SPREAD.for_film(), from_pts=from_pts)
+    guide = KeyframeGuide(placed, None, shape, FILM_SPREAD.for_film(), from_pts=from_pts)
+    guide.backward = backward_pass(source, guide.pending,
+                                   lambda rgb: core.prepare(rgb).L_small, shape, folder)
+    return guide

@@ -245,7 +245,8 @@ class Stabilizer:
     (the cut and the flow, shared with the other temporal steps); called on lightness alone,
     the stabilizer analyses the frames itself. State (previous L and stabilized a/b) is small
     and can be saved with :meth:`get_state` and restored with :meth:`set_state`, so a resumed
-    job continues the recursion exactly where it stopped.
+    job continues the recursion exactly where it stopped (in a film, the frame before is the
+    frame analysis's state).
     """
 
     def __init__(self, strength: float = DEFAULT_STRENGTH,
@@ -257,29 +258,38 @@ class Stabilizer:
         self.strength = float(strength)
         self.sigma_flow = float(sigma_flow)
         self.sigma_l = float(sigma_l)
-        self.analyzer = FrameAnalyzer(cut_threshold, preset)
+        self._analysis_settings = (float(cut_threshold), preset)
+        # Only for a stabilizer called on lightness alone; in a film, the film's analysis.
+        self._analyzer: FrameAnalyzer | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget the history (the next frame is treated as the first of a shot)."""
-        self._L = None
         self._ab = None
-        self.analyzer.set_state(None)
+        if self._analyzer is not None:
+            self._analyzer.set_state(None)
 
     def get_state(self) -> dict[str, np.ndarray] | None:
-        """The history as arrays (None before the first frame)."""
-        if self._L is None:
+        """The history as arrays (None before the first frame): the last stabilized a/b and,
+        for a stabilizer that analyses its frames itself, the last frame's lightness."""
+        if self._ab is None:
             return None
-        return {"L": self._L.copy(), "ab": self._ab.copy()}
+        own = {} if self._analyzer is None else self._analyzer.get_state()
+        return {**own, "ab": self._ab.copy()}
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         """Restore a history from :meth:`get_state`."""
         if state is None:
             self.reset()
             return
-        self._L = np.ascontiguousarray(state["L"], np.float32)
         self._ab = np.ascontiguousarray(state["ab"], np.float32)
-        self.analyzer.set_state({"L": self._L})
+        if "L" in state:
+            self._own_analyzer().set_state({"L": state["L"]})
+
+    def _own_analyzer(self) -> FrameAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = FrameAnalyzer(*self._analysis_settings)
+        return self._analyzer
 
     def __call__(self, L: np.ndarray, ab_model: np.ndarray) -> tuple[np.ndarray, StepInfo]:
         """Stabilize the next frame, analysed by the stabilizer's own analyzer.
@@ -296,7 +306,7 @@ class Stabilizer:
         ab : ndarray of float32, shape (h, w, 2)
         info : StepInfo
         """
-        return self.step(self.analyzer(L), ab_model)
+        return self.step(self._own_analyzer()(L), ab_model)
 
     def step(self, frame: FrameAnalysis, ab_model: np.ndarray) -> tuple[np.ndarray, StepInfo]:
         """Stabilize the next frame of a film, given its analysis.
@@ -315,15 +325,16 @@ class Stabilizer:
         """
         L = frame.L
         ab_model = np.ascontiguousarray(ab_model, np.float32)
-        cut = frame.cut or self._L is None
+        cut = frame.cut or self._ab is None
         if cut or self.strength == 0.0:
             out, conf_mean = ab_model, 0.0
         else:
             bwd, fwd = frame.flows()
+            L_prev = frame.previous.L
             # Archival film flickers: compare lightness after matching the global means.
-            offset = float(L.mean() - self._L.mean())
-            out, conf = blend_step(self._ab, self._L, L, ab_model, bwd, fwd, self.strength,
+            offset = float(L.mean() - L_prev.mean())
+            out, conf = blend_step(self._ab, L_prev, L, ab_model, bwd, fwd, self.strength,
                                    self.sigma_flow, self.sigma_l, offset)
             conf_mean = float(conf.mean())
-        self._L, self._ab = L, out
+        self._ab = out
         return out, StepInfo(cut=bool(cut), confidence=conf_mean)

@@ -71,7 +71,7 @@ def _walk_back(shot: _ShotLightness, key: int) -> list[tuple[int, Carried]]:
 
 def backward_pass(source: FrameSource, placed: list[PlacedKeyframe],
                   prepare: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int],
-                  folder: Path, from_pts: int | None = None) -> BackwardStore:
+                  folder: Path) -> BackwardStore:
     """Carry each keyframe's colour back through its shot, before the streaming pass.
 
     Parameters
@@ -80,6 +80,8 @@ def backward_pass(source: FrameSource, placed: list[PlacedKeyframe],
         The frames the streaming pass will colour (it is read once more, ahead of it, up to
         the last keyframe).
     placed : list of PlacedKeyframe
+        The keyframes still to come in the source (those of a resumed job's earlier frames
+        are done), in time order.
     prepare : callable
         RGB frame (H, W, 3) -> its render-size lightness (h, w) float32 in [0, 100], exactly
         as the streaming pass computes it (so both find the same cuts).
@@ -87,15 +89,13 @@ def backward_pass(source: FrameSource, placed: list[PlacedKeyframe],
         The render shape.
     folder : Path
         Where the store and the shot's lightness go (inside the job's work folder).
-    from_pts : int, optional
-        Where the source starts (a resumed job, a chunk): earlier keyframes are done already.
 
     Returns
     -------
     BackwardStore
     """
     store = BackwardStore(folder, shape)
-    todo = [p for p in placed if from_pts is None or p.pts >= from_pts]
+    todo = list(placed)
     if not todo:
         return store
     shot = _ShotLightness(folder / "shot.L.f16", shape)
