@@ -21,9 +21,9 @@ picture_fake
     Makes the picture tests' FakeColorizer (``support.PICTURE_FAKE`` settings).
 scene_picture, save_picture
     A colour picture with shading and a strong edge; saving one (16 bits, alpha) as a file.
-video_options, run_video, video_cli
-    VideoOptions from flat keywords; ``colorize_video`` with the fake model; ``vidcolor video``
-    in this process.
+run_video, video_cli
+    ``colorize_video`` with the fake model and flat option keywords; ``vidcolor video`` in
+    this process.
 paint_keyframe, mean_ab
     A colour keyframe painted on a frame's lightness; a picture's mean a/b.
 live_server
@@ -46,7 +46,7 @@ import support
 from vidcolor import color
 from vidcolor.color import fit_gamut
 from vidcolor.log import attach_stderr_handler, logger
-from vidcolor.options import EncoderOptions, VideoOptions, Window
+from vidcolor.options import VideoOptions
 
 
 @pytest.fixture(autouse=True)
@@ -158,28 +158,16 @@ def save_picture():
 # --- films -----------------------------------------------------------------------------------
 
 
-def _video_options(**kw):
-    """VideoOptions from the flat keywords the tests use (start, duration, codec, crf...)."""
-    window = Window(kw.pop("start", 0.0), kw.pop("duration", None))
-    encoder = EncoderOptions(kw.pop("codec", None), kw.pop("crf", None), kw.pop("preset", None))
-    return VideoOptions(window=window, encoder=encoder, **kw)
-
-
 def _run_video(src, dst, **kw):
     """``colorize_video(src, dst)`` with a FakeColorizer (or ``model=``), preset ultrafast,
-    the other keywords those of :func:`_video_options` plus ``overwrite`` and ``resume``."""
+    the other keywords those of :meth:`VideoOptions.from_fields` plus ``overwrite`` and
+    ``resume``."""
     from vidcolor.video.pipeline import colorize_video
 
     kw.setdefault("preset", "ultrafast")
     model = kw.pop("model", None) or support.FakeColorizer()
     job = {k: kw.pop(k) for k in ("overwrite", "resume") if k in kw}
-    return colorize_video(src, dst, model, _video_options(**kw), **job)
-
-
-@pytest.fixture(scope="session")
-def video_options():
-    """``video_options(start=, duration=, codec=, crf=, preset=, **VideoOptions fields)``."""
-    return _video_options
+    return colorize_video(src, dst, model, VideoOptions.from_fields(**kw), **job)
 
 
 @pytest.fixture(scope="session")
