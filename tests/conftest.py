@@ -19,6 +19,9 @@ fake_model
     ``store.load_model`` gives a fresh :class:`support.FakeColorizer` (the CLI runs on it).
 picture_fake
     Makes the picture tests' FakeColorizer (``support.PICTURE_FAKE`` settings).
+tiny_model_dir
+    A real saved model (an untrained alpha network named "test"), made once; skips without
+    Keras.
 scene_picture, save_picture
     A colour picture with shading and a strong edge; saving one (16 bits, alpha) as a file.
 run_video, video_cli
@@ -105,6 +108,22 @@ def picture_fake():
     """``picture_fake(**kw)``: a FakeColorizer with the picture tests' settings (render size
     32 in multiples of 8, colours that leave the gamut, every batch's shape kept)."""
     return functools.partial(support.FakeColorizer, **support.PICTURE_FAKE)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A saved model folder: an untrained alpha network, name "test", render size 64; made
+    once for the session (copy it before changing it). Skips without Keras."""
+    pytest.importorskip("keras")
+    from vidcolor.models import import_keras
+
+    import_keras()  # the package no longer imports Keras itself; quietly, as load_model does
+    from vidcolor.models import nets, store
+
+    directory = tmp_path_factory.mktemp("models") / "tiny"
+    store.save_model(nets.build("alpha"), directory,
+                     {"arch": "alpha", "build": {}, "name": "test", "render_size": 64})
+    return directory
 
 
 # --- pictures --------------------------------------------------------------------------------
