@@ -19,11 +19,14 @@ fake_model
     ``store.load_model`` gives a fresh :class:`support.FakeColorizer` (the CLI runs on it).
 picture_fake
     Makes the picture tests' FakeColorizer (``support.PICTURE_FAKE`` settings).
+tiny_model_dir
+    A real saved model (an untrained alpha network named "test"), made once; skips without
+    Keras.
 scene_picture, save_picture
     A colour picture with shading and a strong edge; saving one (16 bits, alpha) as a file.
-video_options, run_video, video_cli
-    VideoOptions from flat keywords; ``colorize_video`` with the fake model; ``vidcolor video``
-    in this process.
+run_video, video_cli
+    ``colorize_video`` with the fake model and flat option keywords; ``vidcolor video`` in
+    this process.
 paint_keyframe, mean_ab
     A colour keyframe painted on a frame's lightness; a picture's mean a/b.
 live_server
@@ -46,7 +49,7 @@ import support
 from vidcolor import color
 from vidcolor.color import fit_gamut
 from vidcolor.log import attach_stderr_handler, logger
-from vidcolor.options import EncoderOptions, VideoOptions, Window
+from vidcolor.options import VideoOptions
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +110,22 @@ def picture_fake():
     return functools.partial(support.FakeColorizer, **support.PICTURE_FAKE)
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A saved model folder: an untrained alpha network, name "test", render size 64; made
+    once for the session (copy it before changing it). Skips without Keras."""
+    pytest.importorskip("keras")
+    from vidcolor.models import import_keras
+
+    import_keras()  # the package no longer imports Keras itself; quietly, as load_model does
+    from vidcolor.models import nets, store
+
+    directory = tmp_path_factory.mktemp("models") / "tiny"
+    store.save_model(nets.build("alpha"), directory,
+                     {"arch": "alpha", "build": {}, "name": "test", "render_size": 64})
+    return directory
+
+
 # --- pictures --------------------------------------------------------------------------------
 
 
@@ -158,28 +177,16 @@ def save_picture():
 # --- films -----------------------------------------------------------------------------------
 
 
-def _video_options(**kw):
-    """VideoOptions from the flat keywords the tests use (start, duration, codec, crf...)."""
-    window = Window(kw.pop("start", 0.0), kw.pop("duration", None))
-    encoder = EncoderOptions(kw.pop("codec", None), kw.pop("crf", None), kw.pop("preset", None))
-    return VideoOptions(window=window, encoder=encoder, **kw)
-
-
 def _run_video(src, dst, **kw):
     """``colorize_video(src, dst)`` with a FakeColorizer (or ``model=``), preset ultrafast,
-    the other keywords those of :func:`_video_options` plus ``overwrite`` and ``resume``."""
+    the other keywords those of :meth:`VideoOptions.from_fields` plus ``overwrite`` and
+    ``resume``."""
     from vidcolor.video.pipeline import colorize_video
 
     kw.setdefault("preset", "ultrafast")
     model = kw.pop("model", None) or support.FakeColorizer()
     job = {k: kw.pop(k) for k in ("overwrite", "resume") if k in kw}
-    return colorize_video(src, dst, model, _video_options(**kw), **job)
-
-
-@pytest.fixture(scope="session")
-def video_options():
-    """``video_options(start=, duration=, codec=, crf=, preset=, **VideoOptions fields)``."""
-    return _video_options
+    return colorize_video(src, dst, model, VideoOptions.from_fields(**kw), **job)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import os
 import pytest
 
 import support
+from vidcolor.options import VideoOptions
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def local_ray(crash_marker):
 
 
 @pytest.fixture(scope="session")
-def lossless_options(video_options):
-    """``lossless_options(**kw)``: ``video_options`` with preset ultrafast and crf 0, so a
-    cluster run's frames and one process's can be compared."""
-    return functools.partial(video_options, preset="ultrafast", crf=0)
+def lossless_options():
+    """``lossless_options(**kw)``: :meth:`VideoOptions.from_fields` with preset ultrafast and
+    crf 0, so a cluster run's frames and one process's can be compared."""
+    return functools.partial(VideoOptions.from_fields, preset="ultrafast", crf=0)

@@ -12,6 +12,7 @@ ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 from support import REPO, TESTS, FakeColorizer  # noqa: E402
+from vidcolor.options import VideoOptions  # noqa: E402
 from vidcolor.video.cluster import ClusterSession  # noqa: E402
 
 
@@ -30,14 +31,14 @@ def two_nodes():
     nodes.shutdown()
 
 
-def test_one_job_on_two_nodes(tmp_path, two_nodes, make_clip, read_video, stream_summary,
-                              video_options):
+def test_one_job_on_two_nodes(tmp_path, two_nodes, make_clip, read_video, stream_summary):
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     src = make_clip(tmp_path / "in.mp4", n=30, audio=True, cut_at=14)
     dst = tmp_path / "out.mp4"
     with ClusterSession(two_nodes.address, functools.partial(FakeColorizer, noise=12)) as s:
         assert len(s.actors) == 2  # one CPU a node: one actor on each
-        result = s.colorize_video(src, dst, video_options(segment_frames=8, preset="ultrafast"))
+        result = s.colorize_video(src, dst, VideoOptions.from_fields(segment_frames=8,
+                                                                     preset="ultrafast"))
     assert result.frames == 30 and result.cuts == 2
     assert len(read_video(dst)[0]) == 30
     assert stream_summary(dst)["packets"][1] == stream_summary(src)["packets"][1]

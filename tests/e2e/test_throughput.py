@@ -6,30 +6,19 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from support import REPO
 
 KEYS = ("decode_fps", "transcode_fps", "color_fps", "model_fps", "stabilize_fps",
         "end_to_end_fps")
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from vidcolor.models import nets, store
-
-    d = tmp_path_factory.mktemp("model")
-    store.save_model(nets.build("alpha"), d, {"arch": "alpha", "build": {}, "name": "t"})
-    return d
-
-
-def test_throughput_json(tiny_model, capsys):
+def test_throughput_json(tiny_model_dir, capsys):
     from benchmarks import throughput
 
     # --size shrinks the synthetic clip so every stage runs in well under a second.
     rc = throughput.main(["--synthetic-1080p", "--size", "128x96", "--frames", "10",
                           "--batch-size", "4", "--render-size", "64",
-                          "--model", str(tiny_model)])
+                          "--model", str(tiny_model_dir)])
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])

@@ -115,18 +115,12 @@ def test_real_clips_window(tmp_path, capsys, fake_model, name, ext, read_video, 
             assert c.streams.audio[0].codec_context.channels == 6  # 5.1 copied as is
 
 
-def test_real_model_end_to_end(tmp_path, capsys, make_clip, read_video, stream_summary):
+def test_real_model_end_to_end(tmp_path, capsys, make_clip, read_video, stream_summary,
+                               tiny_model_dir):
     """A real Keras network (alpha, untrained) through the whole command."""
-    try:
-        from vidcolor.models import nets, store
-    except Exception as e:  # noqa: BLE001 - TensorFlow missing or nets not importable
-        pytest.skip(f"models not importable: {e}")
-    model_dir = tmp_path / "model"
-    store.save_model(nets.build("alpha"), model_dir,
-                     {"arch": "alpha", "build": {}, "name": "test", "render_size": 64})
     src = make_clip(tmp_path / "in.mp4", n=10, audio=True)
     out = tmp_path / "out.mp4"
-    code, err = run_cli(capsys, src, "-o", out, "--model", model_dir, "--batch-size", "4")
+    code, err = run_cli(capsys, src, "-o", out, "--model", tiny_model_dir, "--batch-size", "4")
     assert code == 0, err
     assert len(read_video(out)[0]) == 10
     assert "model test" in stream_summary(out)["metadata"]["comment"]

@@ -152,21 +152,6 @@ def test_eval_sheet_never_replaces_a_measured_picture(tmp_path, picture_fake, sc
 
 # --- 2. one-line errors instead of tracebacks ----------------------------------------------
 
-@pytest.fixture(scope="module")
-def saved_model(tmp_path_factory):
-    """A tiny real model directory (untrained alpha network) to damage copies of."""
-    pytest.importorskip("keras")
-    from vidcolor.models import import_keras
-
-    import_keras()
-    from vidcolor.models import nets
-
-    directory = tmp_path_factory.mktemp("models") / "tiny"
-    store.save_model(nets.build("alpha"), directory,
-                     {"arch": "alpha", "build": {}, "name": "tiny", "render_size": 64})
-    return directory
-
-
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
@@ -192,10 +177,10 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("damage", [*CONFIGS, "truncated weights", "weights of other shapes"])
-def test_a_damaged_model_folder_is_a_one_line_error(tmp_path, capsys, saved_model, damage,
+def test_a_damaged_model_folder_is_a_one_line_error(tmp_path, capsys, tiny_model_dir, damage,
                                                     scene_picture, save_picture):
     model = tmp_path / "model"
-    shutil.copytree(saved_model, model)
+    shutil.copytree(tiny_model_dir, model)  # a copy of conftest's saved model, damaged
     if damage in CONFIGS:
         (model / "config.json").write_text(json.dumps(CONFIGS[damage]))
     else:

@@ -10,6 +10,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageOps
 
+from support import REPO
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (apply_orientation, find_pictures, provenance_text, read_image,
                               read_provenance, write_bytes_atomic, write_image)
@@ -44,7 +45,7 @@ def test_provenance_atomic_writes_and_the_folder_walk_import_no_image_library():
     code = ("import sys, vidcolor.atomic, vidcolor.picture_files, vidcolor.provenance; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'PIL', 'cv2', 'tifffile'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                          timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -15,6 +13,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
 from vidcolor.options import Keyframe, VideoOptions, keyframe_name, parse_keyframe
 from vidcolor.video.pipeline import work_paths
+
 
 class FineFlat(Flat):
     render_size = 128  # flow at the clip's own size

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -12,8 +11,8 @@ import pytest
 
 from support import REPO, TESTS, FakeColorizer, write_x264
 from vidcolor import cli
-from vidcolor.options import EncoderOptions, VideoOptions, Window
 from vidcolor.errors import VidcolorError
+from vidcolor.options import EncoderOptions, VideoOptions, Window
 from vidcolor.video import frames as video_frames, stages
 from vidcolor.video.pipeline import work_paths
 
@@ -377,14 +376,9 @@ def test_chapters_kept(tmp_path, make_clip, run_video):
         assert float(chapters[1]["start"] * chapters[1]["time_base"]) == pytest.approx(0.5)
 
 
-def _write_x264(path: Path, frames: list[np.ndarray], fmt: str, pix_fmt: str) -> Path:
-    """An x264 clip (24 frames/s) of `frames`, given in PyAV format `fmt`, stored as `pix_fmt`."""
-    return write_x264(path, frames, fmt, pix_fmt)
-
-
 def test_high_bit_depth_input_stays_10_bit(tmp_path, run_video):
     ramp = np.linspace(0, 65535, 64 * 48 * 3).reshape(48, 64, 3)
-    src = _write_x264(tmp_path / "ten.mkv", [(ramp * (i + 1) / 5).astype(np.uint16) for i in range(5)],
+    src = write_x264(tmp_path / "ten.mkv", [(ramp * (i + 1) / 5).astype(np.uint16) for i in range(5)],
                       "rgb48le", "yuv420p10le")
     dst = tmp_path / "out.mkv"
     assert run_video(src, dst).frames == 5
@@ -580,7 +574,7 @@ def test_output_keeps_each_frames_lightness(tmp_path, make_clip, read_video, run
 
 
 def test_odd_sized_video_keeps_its_size(tmp_path, read_video, run_video):
-    src = _write_x264(tmp_path / "odd.mkv", [np.full((49, 65, 3), 60 * i, np.uint8) for i in range(4)],
+    src = write_x264(tmp_path / "odd.mkv", [np.full((49, 65, 3), 60 * i, np.uint8) for i in range(4)],
                       "rgb24", "yuv444p")
     for ext in ("mkv", "mp4"):
         dst = tmp_path / f"out.{ext}"
