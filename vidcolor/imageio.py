@@ -464,7 +464,7 @@ def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, 
             # data), and after a failed load keeps a blank image: loaded here, a broken IDAT
             # fails as corrupt instead of passing as damaged EXIF (libpng checks deep ones).
             im.load()
-        orientation = _take_orientation(im)  # before loading (see there)
+        orientation = _take_orientation(im)  # before a TIFF is loaded (see there)
         if deep_png:
             return *_read_deep_png(f, orientation), fmt
         bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)
