@@ -15,8 +15,9 @@ own complaints about it stay off the user's terminal (:func:`_quiet_decoders`).
 
 Writing (:mod:`vidcolor.picture_write`: encoding, the mark, atomic writes), which files are
 pictures (:mod:`vidcolor.picture_files`) and the provenance text have modules of their own,
-which need no decoder; their names are importable from here too. Pillow is imported only by
-the functions that decode.
+which need no decoder; :func:`write_image`, :func:`write_bytes_atomic`, :func:`find_pictures`
+and :func:`provenance_text` are still importable from here. Pillow is imported only by the
+functions that decode.
 """
 
 from __future__ import annotations
@@ -37,20 +38,19 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-# Besides what this module uses, names that moved out of it are still importable from here.
+# Besides what this module uses: moved names still imported from here (tests, benchmarks).
 from vidcolor.atomic import write_bytes_atomic
 from vidcolor.errors import VidcolorError
-from vidcolor.picture_files import IMAGE_SUFFIXES, find_pictures
-from vidcolor.picture_write import encode_image, output_suffix, writable_suffix, write_image
+from vidcolor.picture_files import find_pictures
+from vidcolor.picture_write import write_image
 from vidcolor.provenance import EXIF_SOFTWARE, PROVENANCE_PREFIX, TIFF_SOFTWARE, provenance_text
 
 if TYPE_CHECKING:  # Pillow is imported where a file is decoded (see the docstring)
     from PIL import Image
 
 __all__ = [
-    "Picture", "IMAGE_SUFFIXES", "find_pictures", "read_image", "write_image", "read_provenance",
-    "provenance_text", "apply_orientation", "encode_image", "output_suffix", "writable_suffix",
-    "max_picture_pixels", "write_bytes_atomic",
+    "Picture", "find_pictures", "read_image", "write_image", "read_provenance",
+    "provenance_text", "apply_orientation", "max_picture_pixels", "write_bytes_atomic",
 ]
 
 _EXIF_ORIENTATION = 0x0112
@@ -464,7 +464,7 @@ def _decode(f, head: bytes, path: Path) -> tuple[np.ndarray, np.ndarray | None, 
             # data), and after a failed load keeps a blank image: loaded here, a broken IDAT
             # fails as corrupt instead of passing as damaged EXIF (libpng checks deep ones).
             im.load()
-        orientation = _take_orientation(im)  # before loading (see there)
+        orientation = _take_orientation(im)  # before a TIFF is loaded (see there)
         if deep_png:
             return *_read_deep_png(f, orientation), fmt
         bits = im.tag_v2.get(258, (8,)) if fmt == "TIFF" else (8,)

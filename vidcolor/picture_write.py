@@ -8,7 +8,7 @@ chunk, the EXIF ``Software`` tag of JPEG and WebP, the TIFF ``Software`` tag
 (:mod:`vidcolor.atomic`), so an interrupted run never leaves a half-written picture under the
 final name.
 
-Nothing here decodes: reading is :mod:`vidcolor.imageio`'s, which re-exports these names.
+Nothing here decodes: reading is :mod:`vidcolor.imageio`'s, which re-exports :func:`write_image`.
 Pillow and tifffile are imported only by the functions that encode with them.
 """
 

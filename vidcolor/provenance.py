@@ -2,8 +2,9 @@
 
 "colorized by vidcolor <version>, model <name>": pictures keep it in their format's software
 field, named here (:mod:`vidcolor.picture_write` writes it there, :mod:`vidcolor.imageio`
-reads it back), films in their container's metadata (:mod:`vidcolor.video.pipeline`). It lives apart from picture decoding, so a film job marks its
-output without importing any image library.
+reads it back), films in their container's metadata (:mod:`vidcolor.video.job`). It lives
+apart from picture decoding, so a film job marks its output without importing any image
+library.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from vidcolor.cli.common import TqdmProgress, _TqdmLogHandler
 from vidcolor.cli.eval import _add_eval
 from vidcolor.cli.export import _add_export
 from vidcolor.cli.handovers import HANDOVERS, _add_handovers, _hand_over
-from vidcolor.cli.image import _add_image, image_options
+from vidcolor.cli.image import _add_image
 from vidcolor.cli.serve import _add_serve
 from vidcolor.cli.video import _add_video, _model_loader, video_options
 from vidcolor.errors import VidcolorError
@@ -23,8 +23,7 @@ from vidcolor.log import attach_stderr_handler, one_line
 
 # video_options and _model_loader are looked up here when a film job runs (see
 # vidcolor.cli.video._package), so they may be replaced on this module.
-__all__ = ["main", "build_parser", "TqdmProgress", "image_options", "video_options",
-           "HANDOVERS"]
+__all__ = ["main", "build_parser", "TqdmProgress", "video_options", "HANDOVERS"]
 
 
 def build_parser() -> argparse.ArgumentParser:

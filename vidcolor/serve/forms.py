@@ -21,7 +21,7 @@ from vidcolor.picture_write import output_suffix
 from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.sniff import Media
 
-__all__ = ["JobSpec", "FIELDS", "client_message", "form_field", "job_spec"]
+__all__ = ["JobSpec", "FIELDS", "client_message", "job_spec"]
 
 _PICTURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif",
                     "webp": ".webp"}
@@ -92,20 +92,13 @@ FIELDS = {
 }
 
 
-def form_field(option: str) -> str | None:
-    """The form field that sets an option (a field of the option values, as an
-    :class:`~vidcolor.errors.OptionError` names it), or None for one a client cannot set (the
-    server's own, such as ``overwrite``). The table's names are the option values' own."""
-    return option if option in FIELDS else None
-
-
 def client_message(error: Exception) -> str:
     """An error's message as a web client reads it: an option it can set named by its form
-    field (``crf must be ...``, where the CLI says ``--crf``); any other message as it is."""
-    if isinstance(error, OptionError):
-        name = form_field(error.field)
-        if name is not None:
-            return error.for_field(name)
+    field (``crf must be ...``, where the CLI says ``--crf``; :data:`FIELDS` are named as the
+    option values' own fields); any other message, such as one of the server's own options
+    (``overwrite``), as it is."""
+    if isinstance(error, OptionError) and error.field in FIELDS:
+        return error.for_field(error.field)
     return str(error)
 
 

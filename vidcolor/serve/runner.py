@@ -2,11 +2,12 @@
 
 The work itself is the library's (:func:`vidcolor.photos.colorize_file`,
 :func:`vidcolor.video.pipeline.colorize_video`, a film job in this process); this module adds
-what a server needs around it. :class:`StoreProgress` is the job's :class:`~vidcolor.progress.Progress`: it writes frames
-done, the total and the rate into the jobs table (a few times a second, not every frame), and
-it is also where a run learns that it must stop, since the library calls it after every frame:
-it raises :class:`Cancelled` when the job was deleted, :class:`Interrupted` when the server is
-shutting down (the film's finished segments are kept, and the restarted server resumes them).
+what a server needs around it. :class:`StoreProgress` is the job's
+:class:`~vidcolor.progress.Progress`: it writes frames done, the total and the rate into the
+jobs table (a few times a second, not every frame), and it is also where a run learns that
+it must stop, since the library calls it after every frame: it raises :class:`Cancelled` when
+the job was deleted, :class:`Interrupted` when the server is shutting down (the film's
+finished segments are kept, and the restarted server resumes them).
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ keyframe's colour), and, with ``every``, one every so many seconds within a long
 written as a grey RGB PNG named by its time (:func:`vidcolor.options.keyframe_name`,
 ``00-01-23.456.png``), so that handing it back coloured is ``--keyframe DIR/00-01-23.456.png``.
 Shots are found by the film's frame analysis (:class:`vidcolor.video.analysis.FrameAnalyzer`,
-the stabilizer's cuts and flow) on lightness at the render size films are colorized at, so they are the shots ``vidcolor video``
-keeps colour within. Frames stream through (memory stays one frame); the pictures are written
-into a hidden folder next to ``DIR`` and moved into ``DIR`` only once all are done, none
-replacing an existing file without ``overwrite``. The job is an :class:`ExportRequest` in
-(checked once, when made) and an :class:`ExportReport` out.
+the stabilizer's cuts and flow) on lightness at the render size films are colorized at, so
+they are the shots ``vidcolor video`` keeps colour within. Frames stream through (memory
+stays one frame); the pictures are written into a hidden folder next to ``DIR`` and moved into
+``DIR`` only once all are done, none replacing an existing file without ``overwrite``. The job
+is an :class:`ExportRequest` in (checked once, when made) and an :class:`ExportReport` out.
 """
 
 from __future__ import annotations
