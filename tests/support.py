@@ -16,7 +16,10 @@ from here only where it is needed at import time or outside pytest:
 
 from __future__ import annotations
 
+import ast
 import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -36,6 +39,17 @@ EXAMPLE_PHOTO = REPO / "vidcolor" / "examples" / "chelsea_grey.jpg"
 
 # --- synthetic clips: colour bars and moving shapes, a cut, an audio tone, VFR timestamps,
 # rotation, subtitles and attachments, made with PyAV (no data files) ----------------------
+
+
+def packages_loaded_by(statement: str, packages: set[str]) -> list[str]:
+    """Which of ``packages`` (top-level names) a fresh Python has loaded after running
+    ``statement`` (an import, say), sorted; run from the repository's root."""
+    code = (f"import sys; {statement}; "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(packages)!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return ast.literal_eval(done.stdout.strip())
 
 
 def frame_image(i: int, h: int = 48, w: int = 64, cut_at: int | None = None) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageOps
 
-from support import REPO
+from support import packages_loaded_by
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import (apply_orientation, find_pictures, provenance_text, read_image,
                               read_provenance, write_bytes_atomic, write_image)
@@ -42,12 +42,8 @@ def test_provenance_text_and_finding_pictures_need_no_pillow(tmp_path):
 
 def test_provenance_atomic_writes_and_the_folder_walk_import_no_image_library():
     # Their own modules, so that a film job uses them without loading any picture decoder.
-    code = ("import sys, vidcolor.atomic, vidcolor.picture_files, vidcolor.provenance; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'PIL', 'cv2', 'tifffile'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert packages_loaded_by("import vidcolor.atomic, vidcolor.picture_files, "
+                              "vidcolor.provenance", {"PIL", "cv2", "tifffile"}) == []
 
 
 def test_find_pictures_by_name_sorted_skipping_hidden_and_excluded(tmp_path):

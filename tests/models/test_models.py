@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from support import DATA, REPO
+from support import DATA, REPO, packages_loaded_by
 from vidcolor.models import backbones, nets, store
 from vidcolor.models.torch_state import load_state_dict
 
@@ -95,14 +95,8 @@ def test_models_use_keras_apis_only():
 def test_importing_the_models_package_loads_no_keras():
     """The jobs, the CLI and the version import ``vidcolor.models`` (the protocol, the store's
     paths) before any model is asked for: Keras and TensorFlow come only with a network."""
-    import subprocess
-
-    code = ("import sys, vidcolor._version, vidcolor.models; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert packages_loaded_by("import vidcolor._version, vidcolor.models",
+                              {"keras", "tensorflow"}) == []
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
