@@ -20,9 +20,10 @@ from collections.abc import Iterable
 
 from vidcolor.errors import OptionError, VidcolorError
 
-__all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "EncoderOptions",
-           "ImageOptions", "Keyframe", "VideoOptions", "Window", "parse_time", "MAX_BATCH_PIXELS",
-           "MAX_SECONDS", "keyframe_name", "max_batch_size", "parse_keyframe"]
+__all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "ColourCopy",
+           "EncoderOptions", "ImageOptions", "Keyframe", "Reference", "VideoOptions", "Window",
+           "parse_time", "MAX_BATCH_PIXELS", "MAX_SECONDS", "keyframe_name", "max_batch_size",
+           "parse_keyframe", "parse_reference"]
 
 #: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
@@ -278,14 +279,14 @@ class EncoderOptions(_Options):
                                   "+), got {value}", value=_shown(value))
 
 
-def _file_sha256(path: str) -> str:
+def _file_sha256(path: str, what: str = "keyframe") -> str:
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     except OSError as e:
-        raise VidcolorError(f"{path}: cannot read the keyframe ({e.strerror or e})") from None
+        raise VidcolorError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
     return digest.hexdigest()
 
 
@@ -321,6 +322,81 @@ class Keyframe(_Options):
 
 
 @dataclass(frozen=True)
+class Reference(_Options):
+    """A colour photo that is not a frame of the input (a publicity still, the location in
+    colour): its colours guide the input's by feature correspondence.
+
+    Attributes
+    ----------
+    path : str
+        A picture file (anything ``vidcolor image`` reads), any size.
+    time : float, optional
+        For a film, seconds from the video stream's start from which it guides; None guides
+        the whole film (and is the only value a photo takes).
+    sha256 : str, optional
+        The file's content hash, computed when None: a resumed job refuses a changed file.
+    """
+
+    path: str
+    time: float | None = None
+    sha256: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.path, str) or not self.path:
+            raise VidcolorError(f"reference path must be a file name, got {_shown(self.path)}")
+        if self.time is not None:
+            if not _is_seconds(self.time):
+                raise VidcolorError(f"{self.path}: reference time must be 0 to "
+                                    f"{MAX_SECONDS:.0f} s, got {_shown(self.time)}")
+            object.__setattr__(self, "time", float(self.time))
+        if self.sha256 is None:
+            object.__setattr__(self, "sha256", _file_sha256(self.path, "reference photo"))
+
+
+def parse_reference(text: str) -> Reference:
+    """A ``--reference`` argument: ``PHOTO`` or ``PHOTO@TIME`` (:func:`parse_time`); a path
+    holding ``@`` works when what follows its last ``@`` is not a time."""
+    path, at, when = text.rpartition("@")
+    if at:
+        try:
+            return Reference(path, parse_time(when))
+        except ValueError:
+            pass
+    return Reference(text)
+
+
+@dataclass(frozen=True)
+class ColourCopy(_Options):
+    """A colour copy of the same film (any resolution or codec, e.g. a worn colour print or
+    tape): its chroma, aligned frame by frame, colours the black-and-white master.
+
+    Attributes
+    ----------
+    path : str
+        A video file.
+    offset : int
+        Frames by which the copy is late (> 0) or early (< 0) against the master: master
+        frame ``i`` is first looked for at copy frame ``i + offset``.
+    sha256 : str, optional
+        The file's content hash, computed when None: a resumed job refuses a changed file.
+    """
+
+    path: str
+    offset: int = 0
+    sha256: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.path, str) or not self.path:
+            raise VidcolorError(f"colour copy path must be a file name, got {_shown(self.path)}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) \
+                or abs(self.offset) > 10**7:
+            raise OptionError("colour_offset", "{field} must be a whole number of frames, got "
+                              "{value}", "--colour-offset", value=_shown(self.offset))
+        if self.sha256 is None:
+            object.__setattr__(self, "sha256", _file_sha256(self.path, "colour copy"))
+
+
+@dataclass(frozen=True)
 class VideoOptions(_Options):
     """How a film is colorized (the output path and resume/overwrite are the job's, not these).
 
@@ -342,6 +418,10 @@ class VideoOptions(_Options):
     keyframes : tuple of Keyframe
         Hand-coloured frames whose colour is propagated through their shots; at most one a
         time.
+    references : tuple of Reference
+        Colour photos guiding the film's colours by correspondence, each from its time on.
+    colour_from : ColourCopy, optional
+        A colour copy of the same film whose chroma colours it.
     """
 
     render_size: int | None = None
@@ -352,6 +432,8 @@ class VideoOptions(_Options):
     segment_frames: int = DEFAULT_SEGMENT_FRAMES
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     keyframes: tuple[Keyframe, ...] = ()
+    references: tuple[Reference, ...] = ()
+    colour_from: ColourCopy | None = None
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
@@ -373,6 +455,17 @@ class VideoOptions(_Options):
         object.__setattr__(self, "stabilize_strength", float(s))
         object.__setattr__(self, "stabilize", bool(self.stabilize))
         self._check_keyframes()
+        references = tuple(Reference.from_dict(r) if isinstance(r, dict) else r
+                           for r in self.references)
+        if not all(isinstance(r, Reference) for r in references):
+            raise VidcolorError("references must be Reference values")
+        object.__setattr__(self, "references", references)
+        colour_from = self.colour_from
+        if isinstance(colour_from, dict):
+            colour_from = ColourCopy.from_dict(colour_from)
+        if colour_from is not None and not isinstance(colour_from, ColourCopy):
+            raise VidcolorError("colour_from must be a ColourCopy value")
+        object.__setattr__(self, "colour_from", colour_from)
 
     @classmethod
     def from_fields(cls, *, start: float = 0.0, duration: float | None = None,
@@ -410,7 +503,9 @@ class VideoOptions(_Options):
 
     def to_dict(self) -> dict:
         data = super().to_dict()
-        data["keyframes"] = [dict(k) for k in data["keyframes"]]  # JSON's lists compare equal
+        # JSON's lists compare equal
+        data["keyframes"] = [dict(k) for k in data["keyframes"]]
+        data["references"] = [dict(r) for r in data["references"]]
         return data
 
 
@@ -420,4 +515,5 @@ def max_batch_size(render_size: int) -> int:
 
 
 #: Fields holding another option value, rebuilt by ``from_dict``.
-_NESTED = {("VideoOptions", "window"): Window, ("VideoOptions", "encoder"): EncoderOptions}
+_NESTED = {("VideoOptions", "window"): Window, ("VideoOptions", "encoder"): EncoderOptions,
+           ("VideoOptions", "colour_from"): ColourCopy}
