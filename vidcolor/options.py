@@ -179,16 +179,34 @@ class ImageOptions(_Options):
         tiles (see :func:`vidcolor.tiling.plan_tiles`).
     tile_overlap : int, optional
         Minimum overlap of neighbouring tiles, in working pixels; None is a quarter tile.
+    references : tuple of Reference
+        Colour photos guiding the picture's colours by correspondence (their ``time`` must be
+        None).
     """
 
     render_size: int | None = None
     tile: int | None = None
     tile_overlap: int | None = None
+    references: tuple = ()
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
         _check_int("tile", self.tile, 0)
         _check_int("tile overlap", self.tile_overlap, 0)
+        references = tuple(Reference.from_dict(r) if isinstance(r, dict) else r
+                           for r in self.references)
+        if not all(isinstance(r, Reference) for r in references):
+            raise VidcolorError("references must be Reference values")
+        timed = [r for r in references if r.time is not None]
+        if timed:
+            raise OptionError("references", "{field} {path}@TIME: a photo has no time; give "
+                              "the photo alone", "--reference", path=_shown(timed[0].path))
+        object.__setattr__(self, "references", references)
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["references"] = [dict(r) for r in data["references"]]
+        return data
 
 
 def _shown(value) -> str:
