@@ -23,7 +23,7 @@ from vidcolor.errors import OptionError, VidcolorError
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "ColourCopy",
            "EncoderOptions", "ImageOptions", "Keyframe", "Reference", "VideoOptions", "Window",
            "parse_time", "MAX_BATCH_PIXELS", "MAX_SECONDS", "keyframe_name", "max_batch_size",
-           "parse_keyframe", "parse_reference"]
+           "keyframe_time", "parse_keyframe", "parse_reference"]
 
 #: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
@@ -115,13 +115,21 @@ def parse_keyframe(text: str) -> "Keyframe":
             return Keyframe(path, parse_time(when))
         except ValueError:
             pass
-    stem = os.path.splitext(os.path.basename(text))[0]
-    m = _TIME_NAME.match(stem)
-    if not m:
+    seconds = keyframe_time(text)
+    if seconds is None:
         raise OptionError("keyframes", "{field} {text}: expected FILE@TIME, or a FILE named by "
                           "its time like 00-01-23.456.png", "--keyframe", text=_shown(text))
+    return Keyframe(text, seconds)
+
+
+def keyframe_time(name: str) -> float | None:
+    """The time a file is named by (:func:`keyframe_name`, ``00-01-23.456.png``), in seconds;
+    None when its name is not a time."""
+    m = _TIME_NAME.match(os.path.splitext(os.path.basename(name))[0])
+    if not m:
+        return None
     hours, minutes, seconds = m.groups()
-    return Keyframe(text, int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 class _Options:

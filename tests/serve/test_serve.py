@@ -363,7 +363,7 @@ def test_job_ids_are_unguessable_and_checked(client):
     ({"render_size": "0"}, "render size must be an integer >= 1"),
     ({"stabilize": "yes"}, "stabilize applies to films only"),
     ({"colour": "red"}, "unknown form field 'colour'"),
-    ({"hints": "[]"}, "hints are not available yet"),
+    ({"hints": "[]"}, "hints: expected {\"points\": [...]}"),
     ({"format": "gif"}, "format must be one of"),
 ])
 def test_options_checked_by_the_option_values(client, fields, message):

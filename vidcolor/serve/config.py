@@ -91,6 +91,14 @@ class ServeConfig:
         Frames per model call of film jobs; None chooses by device.
     retry_after : int
         Seconds a 503 asks the client to wait.
+    max_hints : int
+        Points a ``hints`` JSON may hold.
+    max_keyframes : int
+        Keyframe pictures one film job may take.
+    max_references : int
+        Reference photos one job may take.
+    preview_size : int
+        Long side, in pixels, of the pictures ``POST /preview`` answers with (at most).
     """
 
     data: Path
@@ -105,11 +113,16 @@ class ServeConfig:
     segment_frames: int = DEFAULT_SEGMENT_FRAMES
     batch_size: int | None = None
     retry_after: int = 5
+    max_hints: int = 500
+    max_keyframes: int = 64
+    max_references: int = 8
+    preview_size: int = 512
 
     def __post_init__(self):
         object.__setattr__(self, "data", Path(self.data))
         for name in ("max_upload", "workers", "queue", "max_pixels", "sync_pixels",
-                     "segment_frames", "retry_after"):
+                     "segment_frames", "retry_after", "max_hints", "max_keyframes",
+                     "max_references", "preview_size"):
             _positive(name.replace("_", "-"), getattr(self, name))
         _positive("batch-size", self.batch_size, optional=True)
         if not (isinstance(self.port, int) and 0 <= self.port <= 65535):

@@ -4,10 +4,12 @@ Each form field is one entry of a table (its name, the kinds of upload it applie
 text is read); the values then go into :class:`~vidcolor.options.ImageOptions` or
 :class:`~vidcolor.options.VideoOptions`, whose constructors are the one place options are
 checked: a value no job could use is a :class:`~vidcolor.errors.VidcolorError`, given back as
-422 before any work. Unknown fields are refused too (a typo is not ignored). Hints (the
-guided-colour issue) will be one more entry of the table; until then the field is refused with
-a clear message. An option's error (:class:`~vidcolor.errors.OptionError`) reaches the client
-naming the form field it sent (``crf``), not the command line's flag (:func:`client_message`).
+422 before any work. Unknown fields are refused too (a typo is not ignored). The guiding files
+(:mod:`vidcolor.serve.guides`) join the text fields here: reference photos, keyframes (with
+``keyframe_times``) and a colour copy (with ``colour_offset``) become option values; the
+``hints`` JSON is checked against the picture. An option's error
+(:class:`~vidcolor.errors.OptionError`) reaches the client naming the form field it sent
+(``crf``), not the command line's flag (:func:`client_message`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vidcolor.errors import OptionError, VidcolorError
-from vidcolor.options import ImageOptions, VideoOptions, parse_time
+from vidcolor.options import (ColourCopy, ImageOptions, Keyframe, Reference, VideoOptions,
+                              keyframe_time, parse_time)
 from vidcolor.picture_write import output_suffix
 from vidcolor.serve.config import ServeConfig
+from vidcolor.serve.guides import FILES, Guides, check_hints
 from vidcolor.serve.sniff import Media
 
 __all__ = ["JobSpec", "FIELDS", "client_message", "job_spec"]
@@ -27,8 +31,6 @@ _PICTURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif"
                     "webp": ".webp"}
 _FILM_FORMATS = {"mp4": ".mp4", "mov": ".mov", "mkv": ".mkv", "webm": ".webm", "avi": ".avi"}
 _PLURAL = {"image": "pictures", "video": "films"}
-# Fields the guided-colour issue will add; refused with this reason until then.
-_NOT_YET = {"hints": "hints are not available yet"}
 
 
 def _integer(name: str, text: str) -> int:
@@ -64,10 +66,15 @@ def _text(name: str, text: str) -> str:
     return text
 
 
+def _times(name: str, text: str) -> list[float]:
+    return [_time(name, part) for part in text.split(",")]
+
+
 @dataclass(frozen=True)
 class _Field:
     kinds: tuple[str, ...]  # the uploads it applies to
     read: Callable[[str, str], object]
+    doc: str = ""  # for the OpenAPI page
 
     @property
     def json_type(self) -> str:
@@ -78,17 +85,31 @@ class _Field:
 
 #: The form fields a job takes besides ``file``, by name.
 FIELDS = {
-    "format": _Field(("image", "video"), _text),
-    "render_size": _Field(("image", "video"), _integer),
-    "tile": _Field(("image",), _integer),
-    "tile_overlap": _Field(("image",), _integer),
-    "stabilize": _Field(("video",), _boolean),
-    "stabilize_strength": _Field(("video",), _number),
-    "start": _Field(("video",), _time),
-    "duration": _Field(("video",), _time),
-    "codec": _Field(("video",), _text),
-    "crf": _Field(("video",), _integer),
-    "preset": _Field(("video",), _text),
+    "format": _Field(("image", "video"), _text,
+                     "The result's format: png, jpeg, tiff, webp for pictures; mp4, mov, mkv, "
+                     "webm, avi for films (default: the input's)."),
+    "render_size": _Field(("image", "video"), _integer,
+                          "Network resolution (as --render-size; default the model's)."),
+    "tile": _Field(("image",), _integer,
+                   "Tile side for large pictures, in working pixels; 0 never tiles."),
+    "tile_overlap": _Field(("image",), _integer, "Least overlap of neighbouring tiles."),
+    "hints": _Field(("image",), _text,
+                    'Colours to keep, as the JSON of --hints: {"points": [{"x": 120, "y": 45, '
+                    '"radius": 2, "color": "#a03020"}]}, x/y the column/row of the picture as '
+                    "displayed."),
+    "stabilize": _Field(("video",), _boolean, "Temporal stabilization (default true)."),
+    "stabilize_strength": _Field(("video",), _number, "Stabilization strength in [0, 1]."),
+    "start": _Field(("video",), _time, "Where to start: seconds or [HH:]MM:SS."),
+    "duration": _Field(("video",), _time, "How much to colorize: seconds or [HH:]MM:SS."),
+    "codec": _Field(("video",), _text, "FFmpeg encoder (default libx264)."),
+    "crf": _Field(("video",), _integer, "Constant rate factor of the encoder."),
+    "preset": _Field(("video",), _text, "Encoder speed preset."),
+    "keyframe_times": _Field(("video",), _times,
+                             "Times of the keyframes files, in their order, comma-separated "
+                             "(seconds or [HH:]MM:SS); without it each keyframe is named by "
+                             "its time."),
+    "colour_offset": _Field(("video",), _integer,
+                            "Frames by which the colour_from copy is late (> 0) or early (< 0)."),
 }
 
 
@@ -97,7 +118,7 @@ def client_message(error: Exception) -> str:
     field (``crf must be ...``, where the CLI says ``--crf``; :data:`FIELDS` are named as the
     option values' own fields); any other message, such as one of the server's own options
     (``overwrite``), as it is."""
-    if isinstance(error, OptionError) and error.field in FIELDS:
+    if isinstance(error, OptionError) and (error.field in FIELDS or error.field in FILES):
         return error.for_field(error.field)
     return str(error)
 
@@ -111,21 +132,22 @@ class JobSpec:
     options : ImageOptions or VideoOptions
     suffix : str
         The result's file name ending (its format).
+    hints : dict, optional
+        A picture's hints (the ``--hints`` JSON), checked against it.
     """
 
     options: ImageOptions | VideoOptions
     suffix: str
+    hints: dict | None = None
 
 
 def _read_fields(fields: dict[str, str], kind: str) -> dict[str, object]:
     values = {}
     for name, text in fields.items():
-        if name in _NOT_YET:
-            raise VidcolorError(_NOT_YET[name])
         spec = FIELDS.get(name)
         if spec is None:
             raise VidcolorError(f"unknown form field {name!r} (known: file, "
-                                f"{', '.join(FIELDS)})")
+                                f"{', '.join([*FIELDS, *FILES])})")
         if kind not in spec.kinds:
             raise VidcolorError(f"{name} applies to {_PLURAL[spec.kinds[0]]} only")
         if text.strip():  # an empty field (an HTML form's blank input) is not given
@@ -146,8 +168,37 @@ def _suffix(media: Media, requested) -> str:
     return suffix
 
 
-def job_spec(media: Media, fields: dict[str, str], config: ServeConfig) -> JobSpec:
-    """The options and result format of a job from its form fields.
+def _keyframes(guides: Guides, times: list[float] | None) -> list[Keyframe]:
+    """Each keyframe file at its time: from ``keyframe_times``, else from its name."""
+    if times is not None and len(times) != len(guides.keyframes):
+        raise VidcolorError(f"keyframe_times: {len(times)} times for {len(guides.keyframes)} "
+                            "keyframes files")
+    keyframes = []
+    for i, (path, name) in enumerate(guides.keyframes):
+        seconds = times[i] if times is not None else keyframe_time(name)
+        if seconds is None:
+            raise VidcolorError(f"keyframes: {name}: give its time in keyframe_times, or name "
+                                "the file by its time like 00-01-23.456.png")
+        keyframes.append(Keyframe(str(path), seconds))
+    return keyframes
+
+
+def _film_options(values: dict, guides: Guides, config: ServeConfig) -> VideoOptions:
+    offset = values.pop("colour_offset", None)
+    if offset is not None and guides.colour_from is None:
+        raise VidcolorError("colour_offset needs a colour_from file")
+    colour_from = None if guides.colour_from is None else \
+        ColourCopy(str(guides.colour_from), offset or 0)
+    return VideoOptions.from_fields(
+        batch_size=config.batch_size, segment_frames=config.segment_frames,
+        keyframes=_keyframes(guides, values.pop("keyframe_times", None)),
+        references=tuple(Reference(str(p)) for p in guides.references),
+        colour_from=colour_from, **values)
+
+
+def job_spec(media: Media, fields: dict[str, str], config: ServeConfig,
+             guides: Guides = Guides()) -> JobSpec:
+    """The options and result format of a job from its form fields and guiding files.
 
     Parameters
     ----------
@@ -156,7 +207,9 @@ def job_spec(media: Media, fields: dict[str, str], config: ServeConfig) -> JobSp
     fields : dict of str to str
         The request's text fields.
     config : ServeConfig
-        Film jobs take the server's segment length and batch size.
+        Film jobs take the server's segment length and batch size; the count of hints.
+    guides : Guides
+        The guiding files, placed (:func:`vidcolor.serve.guides.place_guides`).
 
     Raises
     ------
@@ -165,8 +218,12 @@ def job_spec(media: Media, fields: dict[str, str], config: ServeConfig) -> JobSp
     """
     values = _read_fields(fields, media.kind)
     suffix = _suffix(media, values.pop("format", None))
-    if media.kind == "image":
-        return JobSpec(ImageOptions(**values), suffix)
-    options = VideoOptions.from_fields(batch_size=config.batch_size,
-                                       segment_frames=config.segment_frames, **values)
-    return JobSpec(options, suffix)
+    if media.kind == "video":
+        return JobSpec(_film_options(values, guides, config), suffix)
+    hints = values.pop("hints", None)
+    if hints is not None and guides.hints_image is not None:
+        raise VidcolorError("give hints or hints_image, not both")
+    if hints is not None:
+        hints = check_hints(hints, media.shape, config.max_hints)
+    references = tuple(Reference(str(p)) for p in guides.references)
+    return JobSpec(ImageOptions(references=references, **values), suffix, hints)

@@ -2,8 +2,10 @@
 
 Every job has a folder of its own under ``DATA/jobs/``, named by its id (an unguessable
 ``secrets.token_urlsafe`` value, checked against :data:`JOB_ID` before it names anything), with
-the upload (``input.EXT``), the result (``result.EXT``) and, for films, the pipeline's hidden
-work folder. Deleting a job deletes that folder: at once when it is not running, else by its
+the upload (``input.EXT``), the result (``result.EXT``; a keyframe export's ``keyframes/``
+folder), its guiding files (:mod:`vidcolor.serve.guides`: hints, references, keyframes, a
+colour copy) and, for films, the pipeline's hidden work folder. Jobs are of three kinds:
+``image``, ``video`` and ``keyframes`` (a film's frames to colour by hand, exported). Deleting a job deletes that folder: at once when it is not running, else by its
 worker as soon as the run has stopped. On start, jobs the last process left queued or running
 are run again (films with ``resume=True``, from their last finished segment), and folders no
 job owns any more are removed.
@@ -14,6 +16,7 @@ as long as the request does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -32,11 +35,13 @@ from vidcolor.serve.config import ServeConfig
 from vidcolor.serve.db import JobRecord, JobStore
 from vidcolor.serve.errors import ApiError
 from vidcolor.serve.forms import JobSpec
+from vidcolor.serve.guides import HINTS_JSON, hint_files
+from vidcolor.serve.preview import Previews
 from vidcolor.serve.sniff import Media
 from vidcolor.serve.uploads import Upload
 from vidcolor.serve.workers import WorkerPool
 
-__all__ = ["JOB_ID", "JobManager"]
+__all__ = ["JOB_ID", "JobManager", "relocated", "write_hints"]
 
 #: What a job id looks like (secrets.token_urlsafe(16)): anything else is no job.
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -61,6 +66,7 @@ class JobManager:
             folder.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(config.data / "jobs.sqlite3")
         self.pool = WorkerPool(config.workers, config.queue, config.retry_after)
+        self.previews = Previews(model, config.preview_size)
         self.stopping = threading.Event()
         self._controls: dict[str, runner.JobControl] = {}  # the jobs running now
         self._lock = threading.Lock()  # between a run starting and its job's deletion
@@ -90,26 +96,31 @@ class JobManager:
     # --- jobs -----------------------------------------------------------------------------
 
     def create(self, job_id: str, folder: Path, upload: Upload, media: Media,
-               spec: JobSpec) -> JobRecord:
+               spec: JobSpec | None, kind: str | None = None) -> JobRecord:
         """Record a job for an upload in its folder and queue it.
 
         A quick request's folder (``POST /colorize`` of a large picture) becomes the job's.
+        ``kind`` "keyframes" (with ``spec`` None) exports a film's frames to colour.
 
         Raises
         ------
         ApiError
             503 when the pool is full (the job and its folder are removed again).
         """
+        options = spec.options if spec is not None else None
         if folder != self.folder(job_id):
             os.replace(folder, self.folder(job_id))
+            options = relocated(options, folder, self.folder(job_id))
             folder = self.folder(job_id)
         source = folder / f"input{media.suffix}"
         os.replace(folder / upload.path.name, source)
         rel = folder.relative_to(self.config.data)
+        kind = kind or media.kind
+        result = "keyframes" if kind == "keyframes" else f"result{spec.suffix}"
         record = self.store.add(
-            id=job_id, kind=media.kind, name=upload.name, input=str(rel / source.name),
-            result=str(rel / f"result{spec.suffix}"), options=spec.options.to_dict(),
-            unit="frame" if media.kind == "video" else "tile", total=media.frames)
+            id=job_id, kind=kind, name=upload.name, input=str(rel / source.name),
+            result=str(rel / result), options={} if options is None else options.to_dict(),
+            unit="tile" if kind == "image" else "frame", total=media.frames)
         try:
             self.pool.submit(self._run, job_id)
         except ApiError:
@@ -150,7 +161,7 @@ class JobManager:
         """
         result = source.with_name(f"result{spec.suffix}")
         return self.pool.submit(runner.colorize_picture, self.model, source, result,
-                                spec.options)
+                                spec.options, None, hint_files(source.parent))
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -186,7 +197,8 @@ class JobManager:
             logger.info(f"job {job_id}: stopped with the server; it continues after a restart")
         except (VidcolorError, OSError) as e:
             paths = [self.path(record, "input"), self.path(record, "result")]
-            self._fail(job_id, runner.public_message(e, paths, record.name))
+            self._fail(job_id, runner.public_message(e, paths, record.name,
+                                                     self.folder(job_id)))
         except Exception:  # noqa: BLE001 - a bug must fail the job, not the worker
             logger.exception(f"job {job_id}: internal error")
             self._fail(job_id, "internal error (see the server's log)")
@@ -201,9 +213,12 @@ class JobManager:
         """Run the job's work: the units done (frames, or tiles of a picture, at least 1) and
         of those the frames an interrupted run had done."""
         source, result = self.path(record, "input"), self.path(record, "result")
+        if record.kind == "keyframes":
+            return runner.export_film_keyframes(source, result, progress), 0
         if record.kind == "image":
             runner.colorize_picture(self.model, source, result,
-                                    ImageOptions.from_dict(record.options), progress)
+                                    ImageOptions.from_dict(record.options), progress,
+                                    hint_files(source.parent))
             return max(progress.done, 1), 0
         options = VideoOptions.from_dict(record.options)
         return runner.colorize_film(self.model, source, result, options, progress,
@@ -212,6 +227,13 @@ class JobManager:
     def _fail(self, job_id: str, message: str) -> None:
         self.store.update(job_id, state="failed", error=message, fps=None)
         logger.warning(f"job {job_id}: failed: {message}")
+
+    # --- previews -------------------------------------------------------------------------
+
+    def preview(self, source: Path, spec: JobSpec) -> bytes:
+        """A quick picture request's preview (PNG bytes), with the hints in its folder; run
+        it in a thread of its own, not the pool, so that it never waits behind a film."""
+        return self.previews.render(source, spec.options, hint_files(source.parent))
 
     # --- the server's life ----------------------------------------------------------------
 
@@ -233,3 +255,26 @@ class JobManager:
         self.pool.shutdown()
         self.store.close()
 
+
+
+def relocated(options: ImageOptions | VideoOptions | None, old: Path, new: Path):
+    """``options`` whose files (references, keyframes, a colour copy) were in folder ``old``,
+    now that it is ``new``."""
+    if options is None:
+        return None
+    data = options.to_dict()
+
+    def move(item: dict | None) -> None:
+        if item is not None and Path(item["path"]).is_relative_to(old):
+            item["path"] = str(new / Path(item["path"]).relative_to(old))
+
+    for item in [*data.get("references", []), *data.get("keyframes", []),
+                 data.get("colour_from")]:
+        move(item)
+    return type(options).from_dict(data)
+
+
+def write_hints(folder: Path, hints: dict | None) -> None:
+    """Keep a picture's checked hints JSON in its folder, where its run finds them."""
+    if hints is not None:
+        (folder / HINTS_JSON).write_text(json.dumps(hints), encoding="utf-8")

@@ -24,7 +24,7 @@ from vidcolor.serve.db import JobStore
 from vidcolor.serve.forms import client_message
 
 __all__ = ["Cancelled", "Interrupted", "JobControl", "StoreProgress", "colorize_picture",
-           "colorize_film", "public_message"]
+           "colorize_film", "export_film_keyframes", "public_message"]
 
 # Seconds between two progress writes to the jobs table.
 _PROGRESS_INTERVAL = 0.5
@@ -92,20 +92,34 @@ class StoreProgress:
         self.store.update(self.job_id, done=done, total=total, fps=fps)
 
 
-def public_message(error: Exception, paths: list[Path], name: str) -> str:
+def public_message(error: Exception, paths: list[Path], name: str,
+                   folder: Path | None = None) -> str:
     """The library's one-line message for a client: the server's own paths (the job's input
-    and result files) replaced by the upload's name, an option named by its form field."""
+    and result files) replaced by the upload's name, the job's other files (keyframes,
+    references) by their names in its ``folder``, an option named by its form field."""
     text = client_message(error).strip()
     text = text.splitlines()[0] if text else type(error).__name__
     for path in sorted((str(p) for p in paths), key=len, reverse=True):
         text = text.replace(path, name)
+    if folder is not None:
+        text = text.replace(f"{folder}/", "")
     return text
 
 
+def export_film_keyframes(src: Path, folder: Path, progress: StoreProgress) -> int:
+    """Write the frames to colour of a film into ``folder`` (replacing what a stopped run
+    left), as ``vidcolor video --export-keyframes`` does; the frames looked at."""
+    from vidcolor.video.shots import ExportRequest, export_keyframes
+
+    report = export_keyframes(ExportRequest(src, folder, overwrite=True), progress)
+    return report.frames
+
+
 def colorize_picture(model: ColorModel, src: Path, dst: Path, options: ImageOptions,
-                     progress: StoreProgress | None = None) -> Path:
+                     progress: StoreProgress | None = None, hints=None) -> Path:
     """Colorize one picture file into ``dst`` (its format from ``dst``'s ending), with the
-    provenance mark; ``progress`` hears the tiles of a large one.
+    provenance mark; ``progress`` hears the tiles of a large one; ``hints`` are its
+    :class:`vidcolor.photos.HintFiles`, if any.
 
     Raises
     ------
@@ -119,7 +133,8 @@ def colorize_picture(model: ColorModel, src: Path, dst: Path, options: ImageOpti
 
     colorizer = ImageColorizer(model, options, progress)
     try:
-        colorize_file(src, dst, colorizer, provenance_text(model.name), overwrite=True)
+        colorize_file(src, dst, colorizer, provenance_text(model.name), overwrite=True,
+                      hints=hints)
     except MemoryError:
         raise VidcolorError("the picture is too large for the memory available") from None
     return dst

@@ -40,6 +40,8 @@ class Media:
         Pixels of the picture, or of the film's frames.
     frames : int or None
         Films: the expected frame count (None when unknown).
+    turned : bool
+        Pictures: shown a quarter turn from how they are stored (EXIF orientation 5 to 8).
     """
 
     kind: str
@@ -47,6 +49,12 @@ class Media:
     width: int
     height: int
     frames: int | None = None
+    turned: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) as displayed: what hints' x and y refer to."""
+        return (self.width, self.height) if self.turned else (self.height, self.width)
 
 
 def _unsupported(what: str = "") -> ApiError:
@@ -94,8 +102,9 @@ def _too_many_pixels(width: int, height: int, max_pixels: int, what: str) -> Api
                          f"megapixels, the server takes at most {max_pixels / 1e6:.0f}")
 
 
-def _picture_size(path: Path) -> tuple[str, int, int]:
-    """Pillow's format name and the size, from the header only (no samples decoded)."""
+def _picture_size(path: Path) -> tuple[str, int, int, bool]:
+    """Pillow's format name, the size and whether EXIF turns it a quarter, from the header
+    only (no samples decoded)."""
     from PIL import Image
 
     with warnings.catch_warnings():
@@ -103,7 +112,7 @@ def _picture_size(path: Path) -> tuple[str, int, int]:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(path) as im:
-                return im.format or "", im.width, im.height
+                return im.format or "", im.width, im.height, _turned(im)
         except Image.DecompressionBombError as e:
             raise ApiError(413, f"picture too large ({str(e).split('(')[0].strip()})") from None
         except Exception:  # noqa: BLE001 - header readers raise anything on corrupt data
@@ -111,20 +120,27 @@ def _picture_size(path: Path) -> tuple[str, int, int]:
     return _tiff_size(path)
 
 
-def _tiff_size(path: Path) -> tuple[str, int, int]:
+def _turned(im) -> bool:
+    try:
+        return im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - damaged EXIF is ignored, as the reader ignores it
+        return False
+
+
+def _tiff_size(path: Path) -> tuple[str, int, int, bool]:
     # Pillow cannot open some valid TIFFs (16-bit grey with alpha) that tifffile reads.
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
-            return "TIFF", int(page.imagewidth), int(page.imagelength)
+            return "TIFF", int(page.imagewidth), int(page.imagelength), False
     except Exception:  # noqa: BLE001
         raise _unsupported("not a picture vidcolor can read") from None
 
 
 def _sniff_picture(path: Path, max_pixels: int) -> Media:
-    fmt, width, height = _picture_size(path)
+    fmt, width, height, turned = _picture_size(path)
     suffix = _PICTURE_FORMATS.get(fmt)
     if suffix is None:
         raise _unsupported(f"{fmt or 'unknown'} pictures are not supported")
@@ -132,7 +148,7 @@ def _sniff_picture(path: Path, max_pixels: int) -> Media:
         raise _too_many_pixels(width, height, max_pixels, "picture")
     if width < 1 or height < 1:
         raise ApiError(422, "the picture has no pixels")
-    return Media("image", suffix, width, height)
+    return Media("image", suffix, width, height, turned=turned)
 
 
 def _sniff_video(path: Path, suffix: str, max_pixels: int, name: str) -> Media:
