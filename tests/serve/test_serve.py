@@ -9,7 +9,6 @@ import io
 import re
 import threading
 import time
-import warnings
 import zlib
 from pathlib import Path
 
@@ -22,15 +21,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("python_multipart")
 httpx = pytest.importorskip("httpx")
-with warnings.catch_warnings():  # Starlette's note that it would rather have httpx2
-    warnings.filterwarnings("ignore", message=".*httpx2")
-    from fastapi.testclient import TestClient
 
-from support import FakeColorizer, SlowColorizer  # noqa: E402
+from support import SlowColorizer  # noqa: E402
 from vidcolor import cli, color  # noqa: E402
 from vidcolor.errors import VidcolorError  # noqa: E402
 from vidcolor.imageio import read_provenance  # noqa: E402
-from vidcolor.serve.app import create_app  # noqa: E402
 from vidcolor.serve.config import ServeConfig, parse_size  # noqa: E402
 
 TOKEN = "s3cret-token-for-tests"
@@ -94,28 +89,6 @@ def frames_of(data: bytes, suffix: str, tmp_path: Path) -> list[np.ndarray]:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert "colorized by vidcolor" in comment
     return frames
-
-
-@pytest.fixture
-def make_client(tmp_path):
-    """``make_client(model=..., **ServeConfig fields)``: a TestClient with the app running."""
-    clients = []
-
-    def make(model=None, base_url="http://127.0.0.1", data=None, **settings):
-        app = create_app(data or tmp_path / "data", model=model or FakeColorizer(), **settings)
-        client = TestClient(app, base_url=base_url, raise_server_exceptions=False)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
 
 
 @pytest.fixture(scope="module")
