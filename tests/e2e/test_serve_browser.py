@@ -74,10 +74,18 @@ def page_state(driver) -> str:
     return driver.execute_script("return document.body.dataset.state")
 
 
-def drop_file(driver, path: Path, timeout: float = 120) -> str:
+def drop_file(driver, path: Path, timeout: float = 120, until=("done", "error")) -> str:
     """Choose a file in the page's file input; wait until the page is done with it."""
     driver.find_element(By.ID, "file").send_keys(str(path))
-    WebDriverWait(driver, timeout).until(lambda d: page_state(d) in ("done", "error"))
+    WebDriverWait(driver, timeout).until(lambda d: page_state(d) in until)
+    return driver.find_element(By.ID, "message").text
+
+
+def click_and_wait(driver, button_id: str, until=("done", "error"), timeout: float = 120) -> str:
+    """Click a button of the page; wait until its state is one of ``until``."""
+    driver.execute_script("document.body.dataset.state = 'clicked'")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, timeout).until(lambda d: page_state(d) in until)
     return driver.find_element(By.ID, "message").text
 
 
@@ -105,7 +113,9 @@ def test_page_colours_a_photo_and_a_film(tmp_path, browser, live_server, make_cl
     shutil.copyfile(tmp_path / "photo.png", SCREENSHOT_COPY)
 
     clip = make_clip(tmp_path / "reel.mp4", n=24, size=(96, 128))
-    message = drop_file(browser, clip)
+    message = drop_file(browser, clip, until=("film-ready", "error"))
+    assert page_state(browser) == "film-ready", message
+    message = click_and_wait(browser, "film-run")
     assert page_state(browser) == "done", message
     assert browser.find_element(By.ID, "film-download").get_attribute("download") == \
         "reel_colour.mp4"

@@ -1,4 +1,6 @@
-// vidcolor's page: drop a photo or a film, see it coloured, download it.
+// vidcolor's page: drop a photo or a film, see it coloured, download it; put colour hints on a
+// photo (with a preview after every change), or export a film's keyframes, colour them here
+// and run the film with them.
 // Plain JavaScript served by the package: no build step, nothing fetched from elsewhere.
 // Every API call carries the bearer token when the server has one; results are fetched with
 // it too and shown from blob: URLs, so the token never appears in a URL or a server log.
@@ -72,10 +74,11 @@ function isTiff(file) {
 }
 
 // Browsers do not show TIFF: such a photo is shown (and offered) as PNG, which keeps 16 bits.
-async function colorizePhoto(file) {
+async function colorizePhoto(file, withGuide = false) {
   const form = new FormData();
-  form.append("file", file);
+  form.append("file", file, file.name);
   if (isTiff(file)) form.append("format", "png");
+  if (withGuide) addGuide(form);
   const response = await api("/colorize", { method: "POST", body: form });
   if (response.status === 202) {
     const job = await response.json();
@@ -127,6 +130,7 @@ function setSplit(percent) {
 async function colorizeFilm(file) {
   const form = new FormData();
   form.append("file", file);
+  addFilmGuide(form);
   const job = await (await api("/jobs", { method: "POST", body: form })).json();
   $("film").hidden = false;
   $("player").hidden = true;
@@ -155,19 +159,9 @@ function showFilmProgress(job) {
 }
 
 // Poll a job until it is done, telling `onProgress`; then its result as a blob.
-function waitForJob(id, onProgress) {
-  return new Promise((resolve, reject) => {
-    const tick = async () => {
-      try {
-        const job = await (await api(`/jobs/${id}`)).json();
-        onProgress(job);
-        if (job.state === "failed") return reject(new Error(job.error));
-        if (job.state === "done") return resolve((await api(`/jobs/${id}/result`)).blob());
-        pollTimer = setTimeout(tick, 500);
-      } catch (e) { reject(e); }
-    };
-    tick();
-  });
+async function waitForJob(id, onProgress) {
+  await waitForJobState(id, onProgress);
+  return (await api(`/jobs/${id}/result`)).blob();
 }
 
 // --- the jobs list --------------------------------------------------------------------------
@@ -186,12 +180,14 @@ function jobRow(job) {
     const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls; return td;
   };
   cell(job.name);
-  cell(job.kind === "video" ? "film" : "photo");
+  cell({ video: "film", image: "photo", keyframes: "keyframes" }[job.kind] || job.kind);
   const p = job.progress;
   cell(job.state === "running" && p.total ? `${job.state} ${Math.round(100 * p.done / p.total)}%`
        : job.state + (job.error ? `: ${job.error}` : ""), `state-${job.state}`);
   const actions = row.insertCell();
-  if (job.state === "done") actions.append(button("download", () => downloadJob(job)));
+  if (job.state === "done" && job.kind !== "keyframes") {
+    actions.append(button("download", () => downloadJob(job)));
+  }
   actions.append(" ", button("delete", async () => {
     await api(`/jobs/${job.id}`, { method: "DELETE" }).catch((e) => say(e.message, true));
     refreshJobs();
@@ -218,25 +214,340 @@ async function downloadJob(job) {
 
 // --- wiring ---------------------------------------------------------------------------------
 
+function isFilmFile(file) {
+  return file.type.startsWith("video/") || /\.(mkv|avi|mov|webm|mp4)$/i.test(file.name);
+}
+
 async function handleFile(file) {
   clearTimeout(pollTimer);
-  $("photo").hidden = true;
-  $("film").hidden = true;
+  for (const id of ["photo", "film", "guide", "film-setup"]) $(id).hidden = true;
+  $("after").removeAttribute("src");
+  if (isFilmFile(file)) return setUpFilm(file);
   setState("working");
-  const isFilm = file.type.startsWith("video/") || /\.(mkv|avi|mov|webm|mp4)$/i.test(file.name);
   say(`Colorizing ${file.name}…`);
+  openGuide(file, "photo");
+  await run(file.name, async () => showPhoto(file, await colorizePhoto(file)));
+}
+
+// Run a step, saying how it ended; the page's state says it too (the browser tests wait on it).
+async function run(name, step) {
   try {
-    if (isFilm) {
-      await colorizeFilm(file);
-    } else {
-      showPhoto(file, await colorizePhoto(file));
-    }
-    say(`${file.name}: done.`);
+    await step();
+    say(`${name}: done.`);
   } catch (e) {
     setState("error");
-    say(`${file.name}: ${e.message}`, true);
+    say(`${name}: ${e.message}`, true);
   }
   refreshJobs();
+}
+
+// --- hints: marks on the picture, a list, and a preview after every change -------------------
+
+// What the guide panel works on: a photo, or a keyframe of the film.
+const guide = {
+  file: null, mode: "photo", keyframe: null, hints: [], scribble: null, references: [],
+  width: 0, height: 0, previewTimer: null, previewSeq: 0,
+};
+const PREVIEW_DELAY_MS = 250;
+
+function openGuide(file, mode, keyframe = null) {
+  Object.assign(guide, { file, mode, keyframe, hints: keyframe ? keyframe.hints : [],
+                         scribble: null });
+  if (mode === "photo") guide.references = [];
+  $("guide-title").textContent = mode === "photo" ? `Hints for ${file.name}`
+    : `Keyframe at ${formatTime(keyframe.time)}`;
+  $("guide-apply").textContent = mode === "photo" ? "Colour at full size" : "Use as keyframe";
+  $("reference-file").parentElement.hidden = mode !== "photo";  // a film's are the film's
+  const picture = $("guide-picture");
+  picture.onload = () => {
+    guide.width = picture.naturalWidth; guide.height = picture.naturalHeight;
+    drawHints();
+    schedulePreview(0);
+  };
+  picture.onerror = () => {  // TIFF: the browser cannot show it; its grey result stands in
+    picture.onerror = null;
+    greyFrom($("after")).then((url) => { picture.src = url; });
+  };
+  picture.src = URL.createObjectURL(file);
+  $("preview").removeAttribute("src");
+  // Under what it works on: the photo's result, or the film's keyframes.
+  $(mode === "photo" ? "photo" : "film-setup").after($("guide"));
+  $("guide").hidden = false;
+  showGuideFiles();
+}
+
+function formatTime(seconds) {
+  const m = Math.floor(seconds / 60), s = (seconds % 60).toFixed(3);
+  return `${m}:${s.padStart(6, "0")}`;
+}
+
+// A pointer's place on the shown picture -> the picture's own pixel (column x, row y).
+function pixelAt(event) {
+  const box = $("guide-picture").getBoundingClientRect();
+  const x = Math.floor((event.clientX - box.left) / box.width * guide.width);
+  const y = Math.floor((event.clientY - box.top) / box.height * guide.height);
+  return { x: Math.min(Math.max(x, 0), guide.width - 1), y: Math.min(Math.max(y, 0), guide.height - 1) };
+}
+
+function addHint(event) {
+  if (event.target !== $("guide-picture") || !guide.width) return;
+  const { x, y } = pixelAt(event);
+  guide.hints.push({ x, y, radius: Number($("hint-radius").value) || 0, color: $("hint-colour").value });
+  hintsChanged();
+}
+
+function hintsChanged() {
+  drawHints();
+  schedulePreview();
+}
+
+function drawHints() {
+  const marks = $("marks"), list = $("hint-list");
+  marks.replaceChildren(); list.replaceChildren();
+  guide.hints.forEach((hint, i) => {
+    marks.append(hintMark(hint, i));
+    list.append(hintRow(hint, i));
+  });
+}
+
+function hintMark(hint, i) {
+  const mark = document.createElement("span");
+  mark.className = "mark"; mark.title = `hint ${i + 1}: drag to move`;
+  mark.dataset.index = i;
+  mark.style.left = `${(hint.x + 0.5) / guide.width * 100}%`;
+  mark.style.top = `${(hint.y + 0.5) / guide.height * 100}%`;
+  mark.style.background = hint.color;
+  mark.addEventListener("pointerdown", (e) => dragHint(e, hint, mark));
+  return mark;
+}
+
+// Drag a mark: it follows the pointer; the hint moves (and the preview follows) on release.
+function dragHint(event, hint, mark) {
+  event.preventDefault(); event.stopPropagation();
+  mark.setPointerCapture(event.pointerId);
+  const move = (e) => {
+    Object.assign(hint, pixelAt(e));
+    mark.style.left = `${(hint.x + 0.5) / guide.width * 100}%`;
+    mark.style.top = `${(hint.y + 0.5) / guide.height * 100}%`;
+  };
+  const stop = () => {
+    mark.removeEventListener("pointermove", move);
+    mark.removeEventListener("pointerup", stop);
+    hintsChanged();
+  };
+  mark.addEventListener("pointermove", move);
+  mark.addEventListener("pointerup", stop);
+}
+
+function hintRow(hint, i) {
+  const row = document.createElement("li");
+  const swatch = document.createElement("input");
+  swatch.type = "color"; swatch.value = hint.color; swatch.title = "change its colour";
+  swatch.addEventListener("change", () => { hint.color = swatch.value; hintsChanged(); });
+  const where = document.createElement("span");
+  where.textContent = ` x ${hint.x}, y ${hint.y}, size ${hint.radius} `;
+  row.append(swatch, where, button("remove", () => { guide.hints.splice(i, 1); hintsChanged(); }));
+  return row;
+}
+
+function hintsJson() {
+  return JSON.stringify({ points: guide.hints.map(({ x, y, radius, color }) => ({ x, y, radius, color })) });
+}
+
+// The guidance of the photo (or keyframe) on a request: hints, a painted hint image, references.
+function addGuide(form) {
+  if (guide.scribble) form.append("hints_image", guide.scribble);
+  else if (guide.hints.length) form.append("hints", hintsJson());
+  if (guide.mode === "photo") guide.references.forEach((f) => form.append("references", f));
+}
+
+function schedulePreview(delay = PREVIEW_DELAY_MS) {
+  clearTimeout(guide.previewTimer);
+  guide.previewTimer = setTimeout(updatePreview, delay);
+}
+
+// Ask for a preview; one that comes back after a newer one was asked for is dropped.
+async function updatePreview() {
+  const seq = ++guide.previewSeq;
+  const form = new FormData();
+  form.append("file", guide.file, guide.file.name || "picture.png");
+  addGuide(form);
+  $("preview-state").textContent = "preview: updating…";
+  document.body.dataset.preview = "busy";
+  const started = performance.now();
+  try {
+    const blob = await (await api("/preview", { method: "POST", body: form })).blob();
+    if (seq !== guide.previewSeq) return;
+    const count = guide.scribble ? "painted" : String(guide.hints.length);
+    $("preview").onload = () => {
+      $("preview").dataset.hints = count;
+      document.body.dataset.preview = "ready";
+    };
+    $("preview").src = URL.createObjectURL(blob);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    $("preview-state").textContent = `preview (${seconds} s)`;
+  } catch (e) {
+    if (seq !== guide.previewSeq) return;
+    document.body.dataset.preview = "error";
+    $("preview-state").textContent = `preview: ${e.message}`;
+  }
+}
+
+async function loadHintsJson(file) {
+  try {
+    const data = JSON.parse(await file.text());
+    if (!data || !Array.isArray(data.points)) throw new Error('expected {"points": [...]}');
+    guide.hints = data.points.map((p) => ({ x: p.x, y: p.y, radius: p.radius || 0, color: p.color }));
+    guide.scribble = null;
+    showGuideFiles();
+    hintsChanged();
+  } catch (e) { say(`${file.name}: ${e.message}`, true); }
+}
+
+function showGuideFiles() {
+  const parts = [];
+  if (guide.scribble) parts.push(`painted hints: ${guide.scribble.name} (replace the marks)`);
+  if (guide.mode === "photo" && guide.references.length) {
+    parts.push(`reference photos: ${guide.references.map((f) => f.name).join(", ")}`);
+  }
+  $("guide-files").textContent = parts.join(" · ");
+}
+
+function saveHints() {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([hintsJson()], { type: "application/json" }));
+  a.download = (guide.file.name || "picture").replace(/\.[^.]*$/, "") + ".json";
+  a.click();
+}
+
+async function applyGuide() {
+  if (guide.mode === "photo") {
+    setState("working");
+    say(`Colorizing ${guide.file.name} with its hints…`);
+    return run(guide.file.name, async () => showPhoto(guide.file, await colorizePhoto(guide.file, true)));
+  }
+  const keyframe = guide.keyframe;
+  say(`Colouring the keyframe at ${formatTime(keyframe.time)}…`);
+  await run(keyframe.name, async () => {
+    const form = new FormData();
+    form.append("file", keyframe.grey, keyframe.name);
+    addGuide(form);
+    keyframe.hints = guide.hints;
+    setKeyframeColour(keyframe, await (await api("/colorize", { method: "POST", body: form })).blob());
+    setState("keyframe-set");
+  });
+}
+
+// --- films: keyframes exported, coloured here, and the film run with them --------------------
+
+const film = { file: null, keyframes: [], colourFrom: null, references: [] };
+
+function setUpFilm(file) {
+  Object.assign(film, { file, keyframes: [], colourFrom: null, references: [] });
+  $("film-name").textContent = file.name;
+  $("keyframes").replaceChildren();
+  $("export-status").textContent = "";
+  $("export-progress").hidden = true;
+  for (const id of ["colour-from", "film-references"]) $(id).value = "";
+  showFilmFiles();
+  $("film-setup").hidden = false;
+  say(`${file.name}: export its keyframes to colour them, or colorize it now.`);
+  setState("film-ready");
+}
+
+function showFilmFiles() {
+  const parts = [];
+  if (film.colourFrom) parts.push(`colour copy: ${film.colourFrom.name}`);
+  if (film.references.length) parts.push(`reference photos: ${film.references.map((f) => f.name).join(", ")}`);
+  const coloured = film.keyframes.filter((k) => k.coloured).length;
+  if (coloured) parts.push(`${coloured} coloured keyframe${coloured > 1 ? "s" : ""}`);
+  $("film-files").textContent = parts.join(" · ");
+}
+
+function addFilmGuide(form) {
+  for (const k of film.keyframes) if (k.coloured) form.append("keyframes", k.coloured, k.name);
+  if (film.colourFrom) {
+    form.append("colour_from", film.colourFrom);
+    form.append("colour_offset", String(Number($("colour-offset").value) || 0));
+  }
+  film.references.forEach((f) => form.append("references", f));
+}
+
+async function exportKeyframes() {
+  setState("working");
+  say(`Finding the keyframes of ${film.file.name}…`);
+  await run(film.file.name, async () => {
+    const form = new FormData();
+    form.append("file", film.file);
+    const job = await (await api("/keyframes", { method: "POST", body: form })).json();
+    const bar = $("export-progress");
+    bar.hidden = false;
+    const done = await waitForJobState(job.id, (j) => {
+      const p = j.progress;
+      if (p.total) { bar.max = p.total; bar.value = p.done; }
+      $("export-status").textContent = `${j.state}: ${p.done}${p.total ? " / " + p.total : ""} frames looked at`;
+    });
+    const listed = (await (await api(done.result.slice(API.length))).json()).keyframes;
+    film.keyframes = await Promise.all(listed.map(async (k) => ({
+      name: k.name, time: k.time, hints: [], coloured: null,
+      grey: await (await api(k.url.slice(API.length))).blob(),
+    })));
+    $("export-status").textContent = `${film.keyframes.length} keyframes: colour any of them, then colorize the film.`;
+    drawKeyframes();
+    setState("keyframes");
+  });
+}
+
+function drawKeyframes() {
+  $("keyframes").replaceChildren(...film.keyframes.map((k) => {
+    const card = document.createElement("figure");
+    card.className = "keyframe"; card.dataset.name = k.name;
+    const img = document.createElement("img");
+    img.src = URL.createObjectURL(k.coloured || k.grey);
+    img.alt = `frame at ${formatTime(k.time)}`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${formatTime(k.time)}${k.coloured ? " · coloured" : ""}`;
+    const upload = document.createElement("label");
+    upload.className = "button small small-file"; upload.textContent = "painted…";
+    const input = document.createElement("input");
+    input.type = "file"; input.accept = "image/*";
+    input.addEventListener("change", () => input.files[0] && setKeyframeColour(k, input.files[0]));
+    upload.append(input);
+    const actions = document.createElement("div");
+    actions.append(button("colour", () => openGuide(new File([k.grey], k.name, { type: "image/png" }), "keyframe", k)),
+                   " ", upload);
+    if (k.coloured) actions.append(" ", button("clear", () => setKeyframeColour(k, null)));
+    card.append(img, caption, actions);
+    return card;
+  }));
+}
+
+function setKeyframeColour(keyframe, blob) {
+  keyframe.coloured = blob;
+  drawKeyframes();
+  showFilmFiles();
+}
+
+// Poll a job until it is done (its JSON) or failed (an error), telling `onProgress`.
+function waitForJobState(id, onProgress) {
+  return new Promise((resolve, reject) => {
+    const tick = async () => {
+      try {
+        const job = await (await api(`/jobs/${id}`)).json();
+        onProgress(job);
+        if (job.state === "failed") return reject(new Error(job.error));
+        if (job.state === "done") return resolve(job);
+        pollTimer = setTimeout(tick, 500);
+      } catch (e) { reject(e); }
+    };
+    tick();
+  });
+}
+
+async function runFilm() {
+  setState("working");
+  say(`Colorizing ${film.file.name}…`);
+  await run(film.file.name, () => colorizeFilm(film.file));
 }
 
 async function showServerInfo() {
@@ -261,6 +572,25 @@ function wire() {
     if (e.dataTransfer.files[0]) handleFile(e.dataTransfer.files[0]);
   });
   $("split").addEventListener("input", (e) => setSplit(Number(e.target.value)));
+  $("stage").addEventListener("click", addHint);
+  $("hints-file").addEventListener("change", (e) => e.target.files[0] && loadHintsJson(e.target.files[0]));
+  $("scribble-file").addEventListener("change", (e) => {
+    guide.scribble = e.target.files[0] || null; e.target.value = "";
+    showGuideFiles(); schedulePreview(0);
+  });
+  $("reference-file").addEventListener("change", (e) => {
+    guide.references.push(...e.target.files); e.target.value = "";
+    showGuideFiles(); schedulePreview(0);
+  });
+  $("hints-save").addEventListener("click", saveHints);
+  $("hints-clear").addEventListener("click", () => {
+    guide.hints = []; guide.scribble = null; showGuideFiles(); hintsChanged();
+  });
+  $("guide-apply").addEventListener("click", applyGuide);
+  $("export-keyframes").addEventListener("click", exportKeyframes);
+  $("film-run").addEventListener("click", runFilm);
+  $("colour-from").addEventListener("change", (e) => { film.colourFrom = e.target.files[0] || null; showFilmFiles(); });
+  $("film-references").addEventListener("change", (e) => { film.references = [...e.target.files]; showFilmFiles(); });
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem("vidcolor-token", $("token").value.trim());
