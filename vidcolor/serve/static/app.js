@@ -227,6 +227,7 @@ async function handleFile(file) {
   say(`Colorizing ${file.name}…`);
   openGuide(file, "photo");
   await run(file.name, async () => showPhoto(file, await colorizePhoto(file)));
+  schedulePreview(0);
 }
 
 // Run a step, saying how it ended; the page's state says it too (the browser tests wait on it).
@@ -262,7 +263,9 @@ function openGuide(file, mode, keyframe = null) {
   picture.onload = () => {
     guide.width = picture.naturalWidth; guide.height = picture.naturalHeight;
     drawHints();
-    schedulePreview(0);
+    // A photo's first preview waits for its full result (handleFile): two network runs of
+    // one picture at once would only share the cores.
+    if (mode === "keyframe") schedulePreview(0);
   };
   picture.onerror = () => {  // TIFF: the browser cannot show it; its grey result stands in
     picture.onerror = null;
