@@ -79,11 +79,14 @@ def wait_state(driver, until, timeout: float = 120) -> str:
     return driver.find_element(By.ID, "message").text
 
 
-def wait_preview(driver, hints: str, timeout: float = 60) -> None:
-    """Wait until the preview shown is the one of ``hints`` hints (a count)."""
+def wait_preview(driver, hints: str, after: int = 0, timeout: float = 60) -> int:
+    """Wait until the preview shown is the one of ``hints`` hints (a count), asked for after
+    preview number ``after``; its number."""
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script(
-        "return document.body.dataset.preview === 'ready' && "
-        "document.getElementById('preview').dataset.hints === arguments[0]", hints))
+        "const p = document.getElementById('preview');"
+        "return document.body.dataset.preview === 'ready' && p.dataset.hints === arguments[0]"
+        " && Number(p.dataset.version) > arguments[1]", hints, after))
+    return int(driver.find_element(By.ID, "preview").get_attribute("data-version"))
 
 
 def click_picture(driver, fx: float, fy: float) -> None:
@@ -147,10 +150,24 @@ def test_a_red_hint_click_turns_its_region_red_not_the_one_across_the_edge(page,
     right = driver.execute_script(_MEAN_JS, "after", *RIGHT)
     assert redness(left) > 50 and np.abs(np.subtract(right, auto["right"])).max() < 3
 
-    # Removing the hint gives the automatic colours back.
-    rows[0].find_element(By.TAG_NAME, "button").click()
-    wait_preview(driver, "0")
+    # Dragged across the edge, the hint colours the other half instead.
+    version = wait_preview(driver, "1")
+    mark = driver.find_element(By.CSS_SELECTOR, "#marks .mark")
+    width = driver.find_element(By.ID, "guide-picture").rect["width"]
+    ActionChains(driver).drag_and_drop_by_offset(mark, int(width / 2), 0).perform()
+    version = wait_preview(driver, "1", after=version)
+    x = int(re.match(r"x (\d+)", driver.find_element(By.CSS_SELECTOR, "#hint-list li").text
+                     .strip()).group(1))
+    assert abs(x - 240) <= 3
     assert redness(driver.execute_script(_MEAN_JS, "preview", *LEFT)) < 50
+    assert redness(driver.execute_script(_MEAN_JS, "preview", *RIGHT)) > \
+        redness(auto_preview) + 30
+
+    # Removing the hint gives the automatic colours back.
+    driver.find_element(By.CSS_SELECTOR, "#hint-list li button").click()
+    wait_preview(driver, "0", after=version)
+    right = driver.execute_script(_MEAN_JS, "preview", *RIGHT)
+    assert np.abs(np.subtract(right, auto_preview)).max() < 3
 
 
 def test_keyframes_exported_coloured_in_the_page_and_used(page, tmp_path, make_clip):

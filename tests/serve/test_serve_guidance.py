@@ -111,6 +111,19 @@ def test_job_with_hints_keeps_them_for_its_run(client):
     assert redness(picture_of(client.get(job["result"]).content)[:, :70]) > 50
 
 
+def test_a_large_picture_keeps_its_guidance_when_it_becomes_a_job(make_client):
+    client = make_client(sync_pixels=1000)
+    photo = png(np.full((30, 40, 3), (200, 40, 30), np.uint8))
+    r = post(client, "/api/v1/colorize", {"hints": hints_json((40, 60, RED))},
+             [("references", ("still.png", photo))])
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    assert job["state"] == "done", job
+    assert redness(picture_of(client.get(job["result"]).content)[:, :70]) > 50
+    options = ImageOptions.from_dict(client.app.state.manager.get(job["id"]).options)
+    assert open(options.references[0].path, "rb").read() == photo  # moved with the job
+
+
 @pytest.mark.parametrize("data, files, status, message", [
     ({"hints": "{bad"}, [], 422, "hints: bad JSON"),
     ({"hints": '{"dots": []}'}, [], 422, 'hints: expected {"points"'),

@@ -7,7 +7,12 @@ The pieces, one module each:
 - :mod:`~vidcolor.serve.db`: :class:`~vidcolor.serve.db.JobStore`, the jobs table in SQLite.
 - :mod:`~vidcolor.serve.uploads`: a multipart upload streamed to disk under a size limit.
 - :mod:`~vidcolor.serve.sniff`: what an upload is, from its bytes (never from its name).
-- :mod:`~vidcolor.serve.forms`: a request's text fields -> the job's option values.
+- :mod:`~vidcolor.serve.guides`: a request's guiding files (hint image, reference photos,
+  keyframes, a colour copy) sniffed and placed; the hints JSON checked.
+- :mod:`~vidcolor.serve.forms`: a request's text fields and guiding files -> the job's option
+  values.
+- :mod:`~vidcolor.serve.preview`: quick previews of a photo with hints (the network's colours
+  of the last pictures kept).
 - :mod:`~vidcolor.serve.workers`: the bounded pool colorization runs in, and the model lock.
 - :mod:`~vidcolor.serve.runner`: one picture or film job run, its progress into the store.
 - :mod:`~vidcolor.serve.jobs`: :class:`~vidcolor.serve.jobs.JobManager`, jobs from creation

@@ -384,6 +384,7 @@ async function updatePreview() {
     const count = guide.scribble ? "painted" : String(guide.hints.length);
     $("preview").onload = () => {
       $("preview").dataset.hints = count;
+      $("preview").dataset.version = String(seq);  // which request it shows (for tests)
       document.body.dataset.preview = "ready";
     };
     $("preview").src = URL.createObjectURL(blob);
