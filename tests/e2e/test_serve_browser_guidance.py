@@ -170,7 +170,8 @@ def test_a_red_hint_click_turns_its_region_red_not_the_one_across_the_edge(page,
     assert np.abs(np.subtract(right, auto_preview)).max() < 3
 
 
-def test_keyframes_exported_coloured_in_the_page_and_used(page, tmp_path, make_clip):
+def test_keyframes_exported_coloured_in_the_page_and_used(page, tmp_path, make_clip,
+                                                          read_video):
     import httpx
 
     driver, server = page
@@ -194,6 +195,16 @@ def test_keyframes_exported_coloured_in_the_page_and_used(page, tmp_path, make_c
     assert "coloured" in coloured.text
     screenshot(driver, tmp_path, "keyframes.png", "film-setup")
 
+    # A colour copy with its offset, and a reference photo, go with it.
+    copy = make_clip(tmp_path / "print.mp4", n=24, size=(48, 64))
+    driver.find_element(By.ID, "colour-from").send_keys(str(copy))
+    offset = driver.find_element(By.ID, "colour-offset")
+    offset.clear()
+    offset.send_keys("2")
+    driver.find_element(By.ID, "film-references").send_keys(
+        str(two_regions(tmp_path / "still.png")))
+    assert "colour copy: print.mp4" in driver.find_element(By.ID, "film-files").text
+
     driver.find_element(By.ID, "film-run").click()
     message = wait_state(driver, ("done", "error"))
     assert state(driver) == "done", message
@@ -202,3 +213,11 @@ def test_keyframes_exported_coloured_in_the_page_and_used(page, tmp_path, make_c
     jobs = httpx.get(f"{server.url}/api/v1/jobs", headers=server.auth()).json()["jobs"]
     film = next(j for j in jobs if j["kind"] == "video")
     assert [k["time"] for k in film["options"]["keyframes"]] == [0.5]
+    assert film["options"]["colour_from"]["offset"] == 2
+    assert [r["path"] for r in film["options"]["references"]] == ["reference-0.png"]
+    # The keyframe's red holds over its shot (from the cut at frame 12), not the one before.
+    result = tmp_path / "result.mp4"
+    result.write_bytes(httpx.get(server.url + film["result"], headers=server.auth()).content)
+    _, frames = read_video(result)
+    a = [float(color.rgb_to_lab(f)[1][..., 0].mean()) for f in frames]
+    assert min(a[12:]) > max(a[:12]) + 10, a
