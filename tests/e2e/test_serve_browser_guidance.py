@@ -112,7 +112,9 @@ def page(tmp_path, live_server):
     driver = test_serve_browser.chromium()
     data = tmp_path / "data"
     data.mkdir()
-    server = live_server(data, token=TOKEN, segment_frames=8)
+    # Previews smaller than the test picture: the page sends a copy at that size, with its
+    # hints scaled to it.
+    server = live_server(data, token=TOKEN, segment_frames=8, preview_size=160)
     driver.get(f"{server.url}/#token={TOKEN}")
     WebDriverWait(driver, 30).until(
         lambda d: "model" in d.find_element(By.ID, "server-info").text)
@@ -129,6 +131,7 @@ def test_a_red_hint_click_turns_its_region_red_not_the_one_across_the_edge(page,
             for side, box in (("left", LEFT), ("right", RIGHT))}
     auto_preview = driver.execute_script(_MEAN_JS, "preview", *RIGHT)
 
+    assert driver.execute_script("return guide.small && guide.small.width") == 160
     driver.execute_script(_SET_COLOUR_JS, RED)
     click_picture(driver, 0.25, 0.5)
     wait_preview(driver, "1")

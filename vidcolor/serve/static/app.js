@@ -247,13 +247,13 @@ async function run(name, step) {
 // What the guide panel works on: a photo, or a keyframe of the film.
 const guide = {
   file: null, mode: "photo", keyframe: null, hints: [], scribble: null, references: [],
-  width: 0, height: 0, previewTimer: null, previewSeq: 0,
+  width: 0, height: 0, small: null, previewTimer: null, previewSeq: 0,
 };
 const PREVIEW_DELAY_MS = 250;
 
 function openGuide(file, mode, keyframe = null) {
   Object.assign(guide, { file, mode, keyframe, hints: keyframe ? keyframe.hints : [],
-                         scribble: null });
+                         scribble: null, small: null, width: 0, height: 0 });
   if (mode === "photo") guide.references = [];
   $("guide-title").textContent = mode === "photo" ? `Hints for ${file.name}`
     : `Keyframe at ${formatTime(keyframe.time)}`;
@@ -262,6 +262,7 @@ function openGuide(file, mode, keyframe = null) {
   const picture = $("guide-picture");
   picture.onload = () => {
     guide.width = picture.naturalWidth; guide.height = picture.naturalHeight;
+    makePreviewCopy(picture);
     drawHints();
     // A photo's first preview waits for its full result (handleFile): two network runs of
     // one picture at once would only share the cores.
@@ -353,15 +354,42 @@ function hintRow(hint, i) {
   return row;
 }
 
-function hintsJson() {
-  return JSON.stringify({ points: guide.hints.map(({ x, y, radius, color }) => ({ x, y, radius, color })) });
+// The hints as the --hints JSON; on `small` (a copy at preview size), scaled to it.
+function hintsJson(small = null) {
+  const place = (v, s, size) => Math.min(Math.floor((v + 0.5) * s), size - 1);
+  return JSON.stringify({ points: guide.hints.map(({ x, y, radius, color }) => (small
+    ? { x: place(x, small.sx, small.width), y: place(y, small.sy, small.height),
+        radius: Math.round(radius * small.sx), color }
+    : { x, y, radius, color })) });
 }
 
 // The guidance of the photo (or keyframe) on a request: hints, a painted hint image, references.
-function addGuide(form) {
+function addGuide(form, small = null) {
   if (guide.scribble) form.append("hints_image", guide.scribble);
-  else if (guide.hints.length) form.append("hints", hintsJson());
+  else if (guide.hints.length) form.append("hints", hintsJson(small));
   if (guide.mode === "photo") guide.references.forEach((f) => form.append("references", f));
+}
+
+let previewSize = 512;  // the server's, from /info
+
+// A copy of a large picture at preview size, made once: previews then send (and the server
+// decodes) that instead of the whole photo, with the hints scaled to it.
+function makePreviewCopy(picture) {
+  guide.small = null;
+  const long = Math.max(guide.width, guide.height);
+  if (long <= previewSize) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(guide.width * previewSize / long));
+  canvas.height = Math.max(1, Math.round(guide.height * previewSize / long));
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
+  const source = picture.src;
+  canvas.toBlob((blob) => {
+    if (picture.src !== source || !blob) return;  // another picture since
+    guide.small = { blob, width: canvas.width, height: canvas.height,
+                    sx: canvas.width / guide.width, sy: canvas.height / guide.height };
+  }, "image/png");
 }
 
 function schedulePreview(delay = PREVIEW_DELAY_MS) {
@@ -373,8 +401,10 @@ function schedulePreview(delay = PREVIEW_DELAY_MS) {
 async function updatePreview() {
   const seq = ++guide.previewSeq;
   const form = new FormData();
-  form.append("file", guide.file, guide.file.name || "picture.png");
-  addGuide(form);
+  const small = guide.scribble ? null : guide.small;  // a painted hint image is full size
+  if (small) form.append("file", small.blob, "preview.png");
+  else form.append("file", guide.file, guide.file.name || "picture.png");
+  addGuide(form, small);
   $("preview-state").textContent = "preview: updating…";
   document.body.dataset.preview = "busy";
   const started = performance.now();
@@ -557,6 +587,7 @@ async function runFilm() {
 async function showServerInfo() {
   try {
     const info = await (await api("/info")).json();
+    previewSize = info.preview_size || previewSize;
     const mb = Math.round(info.max_upload / 1e6);
     $("server-info").textContent =
       `vidcolor ${info.vidcolor}, model ${info.model}; uploads up to ${mb} MB.`;
