@@ -99,6 +99,8 @@ def test_preview_is_small_coloured_and_keeps_the_networks_colours(make_client):
     assert redness(shown[:, :30]) > 50 and redness(shown[:, 50:]) < 0
     calls = model.calls
     moved = post(client, "/api/v1/preview", {"hints": hints_json((120, 60, RED))})
+    refused = post(client, "/api/v1/preview", {"tile": "64"})
+    assert refused.status_code == 422 and "tile: not taken by a preview" in refused.text
     assert model.calls == calls  # a moved hint: the network is not asked again
     # The light half turned from the model's cyan to red, as far as its lightness allows.
     assert redness(picture_of(moved.content)[:, 50:]) > 25

@@ -245,7 +245,7 @@ async def preview(request: Request):
         upload, media, spec = await _receive(request, manager, folder)
         if media.kind != "image":
             raise ApiError(415, "a film: previews are of pictures")
-        unknown = set(upload.fields) - set(_PREVIEW_FIELDS)
+        unknown = {*upload.fields, *request.query_params} - set(_PREVIEW_FIELDS)
         if unknown:
             raise ApiError(422, f"{sorted(unknown)[0]}: not taken by a preview")
         source = folder / f"input{media.suffix}"
