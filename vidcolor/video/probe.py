@@ -68,6 +68,14 @@ class VideoInfo:
         YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode.
     color_primaries, color_trc : int
         The input's tags (AVColorPrimaries, AVColorTransferCharacteristic), copied.
+    sequence : ImageSequence or None
+        The frame files of an image sequence input
+        (:class:`vidcolor.video.sequence_files.ImageSequence`); None for a video file.
+    timecode : str or None
+        SMPTE timecode of the stream's first frame (``HH:MM:SS:FF``, ``;`` drop-frame): the
+        input's timecode track or tag, a sequence's header, or ``--timecode``.
+    bits : int
+        Bits per sample of the decoded frames (8, 10, 12, 16; 32 for float).
     """
 
     path: str
@@ -88,6 +96,9 @@ class VideoInfo:
     matrix: str = "ITU601"
     color_primaries: int = 2
     color_trc: int = 2
+    sequence: object | None = None
+    timecode: str | None = None
+    bits: int = 8
 
     def estimate_frames(self, window: Window = Window()) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""
@@ -220,11 +231,24 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
-def _high_bit_depth(stream) -> bool:
+def _bits(stream) -> int:
+    """Bits per sample of a video stream's decoded frames (8 when unknown)."""
     fmt = stream.codec_context.format
     if fmt is None:
-        return False
-    return any(c.bits > 8 for c in fmt.components)
+        return 8
+    return max(c.bits for c in fmt.components)
+
+
+def _timecode(container, stream) -> str | None:
+    """The start timecode of a film: its video stream's tag (MOV/MP4 ``tmcd`` tracks are
+    read into it), a timecode track's, or the container's (Matroska, MXF)."""
+    tagged = [stream.metadata, *(s.metadata for s in container.streams if s.type == "data"),
+              container.metadata]
+    for meta in tagged:
+        for key, value in meta.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return None
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -265,11 +289,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             path=os.fspath(path), format_name=container.format.name, stream_index=vs.index,
             codec=vs.codec_context.name, width=first.width, height=first.height,
             time_base=tb, rate=Fraction(rate).limit_denominator(100000), start_time=start,
-            duration=duration, frames=int(vs.frames or 0), high_bit_depth=_high_bit_depth(vs),
+            duration=duration, frames=int(vs.frames or 0), high_bit_depth=_bits(vs) > 8,
             sample_aspect_ratio=_sar(vs), display_matrix=matrix, other_streams=others,
             matrix=_yuv_matrix(first.colorspace, first.height),
             color_primaries=int(vs.codec_context.color_primaries or 2),
             color_trc=int(vs.codec_context.color_trc or 2),
+            timecode=_timecode(container, vs), bits=_bits(vs),
         )
 
 
