@@ -200,8 +200,8 @@ class FilmJob:
             format_name = _check_paths(self.input, self.output, self.overwrite)
             info = probe(self.input)
             _check_window(self.input, info, self.options)
-            settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
-                                        (info.width % 2 == 1, info.height % 2 == 1))
+            settings = encoder_settings(format_name, self.options.encoder, info.bit_depth,
+                                        (info.width, info.height))
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, self.options))
         return self._checked
