@@ -284,21 +284,29 @@ class EncoderOptions(_Options):
     Attributes
     ----------
     codec : str, optional
-        FFmpeg encoder name (default libx264; libvpx-vp9 for .webm).
+        FFmpeg encoder name (default libx264; libvpx-vp9 for .webm), or a short name:
+        ``prores`` (prores_ks), ``dnxhr`` (dnxhd), ``ffv1``.
     crf : int, optional
         Constant rate factor, 0 to :data:`MAX_CRF` (default 18 for libx264); the encoder
         checks its own range when the job starts.
     preset : str, optional
         Encoder speed preset (default veryfast).
+    profile : str, optional
+        The codec's profile, for ProRes (proxy, lt, standard, hq, 4444, 4444xq; default hq)
+        and DNxHR (dnxhr_lb, dnxhr_sq, dnxhr_hq, dnxhr_hqx, dnxhr_444; default dnxhr_hqx for
+        a source of more than 8 bits, else dnxhr_hq); checked against the codec when the
+        job starts.
     """
 
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
+    profile: str | None = None
 
     def __post_init__(self):
         _check_int("--crf", self.crf, 0, highest=MAX_CRF, field="crf")
-        for name, value in (("codec", self.codec), ("preset", self.preset)):
+        for name, value in (("codec", self.codec), ("preset", self.preset),
+                            ("profile", self.profile)):
             if value is not None and not (isinstance(value, str) and _NAME.fullmatch(value)):
                 raise OptionError(name, "{field} must be an FFmpeg name (letters, digits, - _ . "
                                   "+), got {value}", value=_shown(value))
@@ -532,12 +540,12 @@ class VideoOptions(_Options):
     @classmethod
     def from_fields(cls, *, start: float = 0.0, duration: float | None = None,
                     codec: str | None = None, crf: int | None = None,
-                    preset: str | None = None, keyframes: Iterable[Keyframe] = (),
-                    **fields) -> "VideoOptions":
+                    preset: str | None = None, profile: str | None = None,
+                    keyframes: Iterable[Keyframe] = (), **fields) -> "VideoOptions":
         """The options of flat named fields, as a command line or a form gives them.
 
-        ``start`` and ``duration`` become the :class:`Window`, ``codec``, ``crf`` and
-        ``preset`` the :class:`EncoderOptions`; ``fields`` are this class's own (render_size,
+        ``start`` and ``duration`` become the :class:`Window`, ``codec``, ``crf``,
+        ``preset`` and ``profile`` the :class:`EncoderOptions`; ``fields`` are this class's own (render_size,
         batch_size, stabilize, stabilize_strength, segment_frames). Checked in this order:
         the window, the encoder, then ``keyframes`` (an iterable, so one made lazily, such as
         the CLI's parsed ``--keyframe`` arguments, is read only now), then the rest.
@@ -546,10 +554,10 @@ class VideoOptions(_Options):
         ------
         VidcolorError
             The first value no job could use; an :class:`OptionError` naming its field for
-            ``start``, ``duration``, ``codec``, ``crf`` and ``preset``.
+            ``start``, ``duration``, ``codec``, ``crf``, ``preset`` and ``profile``.
         """
         window = Window(start, duration)
-        encoder = EncoderOptions(codec, crf, preset)
+        encoder = EncoderOptions(codec, crf, preset, profile)
         return cls(window=window, encoder=encoder, keyframes=tuple(keyframes), **fields)
 
     def _check_keyframes(self) -> None:

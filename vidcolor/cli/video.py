@@ -100,10 +100,15 @@ def _add_video(sub) -> None:
     p.add_argument("--start", type=time_arg, default=0.0, metavar="T",
                    help="start at T (seconds or [HH:]MM:SS[.ms])")
     p.add_argument("--duration", type=time_arg, metavar="T", help="colorize only T of video")
-    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm); "
+                   "prores (ProRes 422 HQ, 10-bit, .mov/.mkv), dnxhr (DNxHR, .mov), ffv1 "
+                   "(lossless 4:4:4 at the source's depth, .mkv) or any FFmpeg encoder name")
     p.add_argument("--crf", type=int, help="encoder quality (default 18 for libx264)")
     p.add_argument("--preset",
                    help="encoder speed preset (default veryfast; medium, slow: higher quality, slower)")
+    p.add_argument("--profile", help="ProRes: proxy, lt, standard, hq (default), 4444, "
+                   "4444xq; DNxHR: dnxhr_lb, dnxhr_sq, dnxhr_hq, dnxhr_hqx, dnxhr_444 (default "
+                   "dnxhr_hqx for a source of more than 8 bits, else dnxhr_hq)")
     _add_sequence_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--resume", action="store_true",
@@ -125,7 +130,7 @@ def video_options(args) -> "VideoOptions":
     return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
-        codec=args.codec, crf=args.crf, preset=args.preset,
+        codec=args.codec, crf=args.crf, preset=args.preset, profile=args.profile,
         keyframes=(parse_keyframe(k) for k in args.keyframe), fps=args.fps,
         timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence)
 

@@ -224,8 +224,8 @@ class FilmJob:
                 if not self.resume:  # a resumed job's frames are its own (checked later)
                     check_frames_free(settings, frame_numbers(info), self.overwrite)
             else:
-                settings = encoder_settings(format_name, options.encoder, info.high_bit_depth,
-                                            (info.width % 2 == 1, info.height % 2 == 1))
+                settings = encoder_settings(format_name, options.encoder, info.bit_depth,
+                                            (info.width, info.height))
             self.options = options = _keyframes_by_number(options, info)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, options))

@@ -175,7 +175,8 @@ def probe_sequence(seq: ImageSequence, fps: Fraction | None = None) -> VideoInfo
     -------
     VideoInfo
         ``sequence`` set; ``time_base`` one frame; ``timecode`` the first frame's header
-        timecode, if any; ``bits`` of the frames' samples (16 for half floats).
+        timecode, if any; ``bit_depth`` of the frames' samples (16 for half floats, 32 for
+        float).
 
     Raises
     ------
@@ -192,9 +193,9 @@ def probe_sequence(seq: ImageSequence, fps: Fraction | None = None) -> VideoInfo
         path=seq.pattern, format_name="image_sequence", stream_index=0, codec=seq.codec,
         width=first.width, height=first.height, time_base=1 / rate, rate=rate,
         start_time=0.0, duration=float(span / rate), frames=len(seq.numbers),
-        high_bit_depth=bits > 8, sample_aspect_ratio=None, display_matrix=None,
-        matrix="ITU709" if first.height >= 720 else "ITU601", color_primaries=2, color_trc=2,
-        sequence=seq, timecode=None if tc is None else str(tc), bits=bits)
+        sample_aspect_ratio=None, display_matrix=None,
+        matrix="ITU709" if first.height >= 720 else "ITU601", bit_depth=bits,
+        sequence=seq, timecode=None if tc is None else str(tc))
 
 
 def sequence_identity(seq: ImageSequence) -> dict:

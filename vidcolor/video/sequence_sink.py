@@ -109,7 +109,7 @@ def sequence_settings(output: Path, sequence: str | None, info: VideoInfo) -> Se
         A format frames are not written in, or one that contradicts ``--sequence``.
     """
     pattern, codec = _pattern(output, sequence, info)
-    bits = _bits_for(codec, info.bits)
+    bits = _bits_for(codec, info.bit_depth)
     options = {"format": "half" if bits == 16 else "float"} if codec == "exr" else {}
     return SequenceSettings(pattern, codec, bits, _PIX_FMTS[codec][bits], options)
 
