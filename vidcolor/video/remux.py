@@ -363,7 +363,7 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
             in_v = inp.streams[info.stream_index]
             vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
             vout.disposition = in_v.disposition
-        _set_timecode(out, vout, timecode)
+        _set_timecode(out, vout, timecode, info.rate)
         if info.display_matrix is not None:
             vout.set_display_matrix(info.display_matrix)
         routes = {} if inp is None else \
@@ -402,14 +402,17 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
     return report
 
 
-def _set_timecode(out, vout, timecode: str | None) -> None:
-    """The output's start timecode on its video stream (the copied ones replaced)."""
-    if timecode is None:
-        return
+def _set_timecode(out, vout, timecode: str | None, rate: Fraction) -> None:
+    """The output's start timecode on its video stream (the copied ones replaced); the MOV
+    muxer counts its timecode track at the stream's frame rate, which a stream made from a
+    template lacks."""
     for meta in (out.metadata, vout.metadata):
         for key in [k for k in meta if k.lower() == "timecode"]:
             del meta[key]
+    if timecode is None:
+        return
     vout.metadata["timecode"] = timecode
+    vout.codec_context.framerate = rate
 
 
 def _chapters_in_window(inp, info: VideoInfo, window: Window) -> list:
