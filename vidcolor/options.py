@@ -363,6 +363,12 @@ class Keyframe(_Options):
         if self.sha256 is None:
             object.__setattr__(self, "sha256", _file_sha256(self.path))
 
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        if data["frame"] is None:  # a keyframe by time reads as it always did
+            del data["frame"]
+        return data
+
 
 @dataclass(frozen=True)
 class Reference(_Options):
@@ -579,7 +585,7 @@ class VideoOptions(_Options):
     def to_dict(self) -> dict:
         data = super().to_dict()
         # JSON's lists compare equal
-        data["keyframes"] = [dict(k) for k in data["keyframes"]]
+        data["keyframes"] = [k.to_dict() for k in self.keyframes]
         data["references"] = [dict(r) for r in data["references"]]
         return data
 
