@@ -237,3 +237,30 @@ def test_export_keyframes_from_a_sequence(tmp_path, video_cli):
     code, err = video_cli(pattern, "--export-keyframes", tmp_path / "keys", "--quiet")
     assert code == 0
     assert sorted(os.listdir(tmp_path / "keys")) == ["00-00-00.000.png", "00-00-00.208.png"]
+
+
+@pytest.mark.parametrize("codec, pix_fmt, bits", [("dpx", "rgb24", 8), ("dpx", "gbrp12le", 12),
+                                                  ("dpx", "rgb48le", 16), ("png", "rgb48be", 16),
+                                                  ("mjpeg", "yuvj444p", 8),
+                                                  ("exr", "gbrpf32le", 32)])
+def test_each_frame_format_reads_at_its_depth(tmp_path, codec, pix_fmt, bits):
+    from vidcolor.video.sequence import probe_input
+
+    frames = _deep_frames(3) if bits > 8 else [frame_image(i) for i in range(3)]
+    if codec == "exr":
+        frames = [f.astype(np.float32) / 65535 for f in frames]
+    pattern = write_sequence(tmp_path / "scan", frames, codec, pix_fmt, first=5)
+    info = probe_input(str(pattern))
+    assert (info.bit_depth, info.frames, info.sequence.first) == (bits, 3, 5)
+    result = _run(str(pattern), tmp_path / "out.mkv", codec="ffv1")
+    assert result.frames == 3
+
+
+def test_frames_never_replace_the_input_and_fps_is_for_sequences(tmp_path, make_clip):
+    pattern = write_sequence(tmp_path / "scan", [frame_image(i) for i in range(3)], "png")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "scan").iterdir()}
+    with pytest.raises(VidcolorError, match="input's frames"):
+        _run(str(pattern), str(pattern), overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "scan").iterdir()} == before
+    with pytest.raises(VidcolorError, match="--fps sets an image sequence's rate"):
+        _run(make_clip(tmp_path / "in.mp4", n=3), tmp_path / "out.mp4", fps="25")

@@ -217,10 +217,13 @@ class FilmJob:
                 _check_paths(self.input, self.output, self.overwrite)
             info = _with_timecode(probe_input(self.input, options.fps, options.allow_gaps),
                                   options.timecode)
+            if options.fps is not None and info.sequence is None:
+                raise OptionError("fps", "{field} sets an image sequence's rate; {input} keeps "
+                                  "its own", input=self.input)
             _check_window(self.input, info, options)
             if frames_out:
                 settings = sequence_settings(self.output, options.sequence, info)
-                check_output(settings.pattern % 0, InputSet([self.input]))
+                _check_frames_are_not_input(settings, info, self.input)
                 if not self.resume:  # a resumed job's frames are its own (checked later)
                     check_frames_free(settings, frame_numbers(info), self.overwrite)
             else:
@@ -307,6 +310,17 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
         raise OptionError("overwrite", "{output}: already exists (use {field} to replace it)",
                           output=output)
     return format_name
+
+
+def _check_frames_are_not_input(settings: SequenceSettings, info: VideoInfo,
+                                input: Path) -> None:
+    """Refuse frame files that would be the input's (its pattern, or the video file)."""
+    seq = info.sequence
+    inputs = [seq.pattern] if seq is not None else [os.fspath(input)]
+    if any(os.path.realpath(settings.pattern) == os.path.realpath(p) for p in inputs):
+        raise VidcolorError(f"{settings.pattern}: these are the input's frames; write the "
+                            "coloured ones elsewhere")
+    check_output(settings.pattern % 0, InputSet([input]))
 
 
 def _with_timecode(info: VideoInfo, timecode: str | None) -> VideoInfo:

@@ -23,6 +23,9 @@ __all__ = ["ImageSequence", "SEQUENCE_CODECS", "find_sequence", "is_sequence_pat
 #: Frame file suffix -> the FFmpeg image codec that reads and writes it.
 SEQUENCE_CODECS = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr",
                    ".png": "png", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
+#: Suffixes of video files: a folder holding one is a folder of films, not a scan.
+_VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mxf", ".mpg",
+                   ".mpeg", ".wmv", ".flv"}
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
 #: Missing numbers named in a gap's error.
@@ -93,7 +96,7 @@ def _codec(suffix: str, shown: str) -> str:
 
 def is_sequence_path(path: str) -> bool:
     """Whether an input names an image sequence: a printf pattern, a picture file, or a
-    folder holding numbered pictures and no videos."""
+    folder holding numbered pictures and no video files."""
     if sequence_pattern(path) is not None:
         return True
     p = Path(path)
@@ -102,10 +105,10 @@ def is_sequence_path(path: str) -> bool:
             return p.suffix.lower() in SEQUENCE_CODECS
         if p.is_dir():
             names = os.listdir(p)
-            numbered = [n for n in names if (m := _NUMBERED.match(n))
-                        and m.group(3).lower() in SEQUENCE_CODECS]
-            return bool(numbered) and len(numbered) == len(
-                [n for n in names if not n.startswith(".")])
+            numbered = any((m := _NUMBERED.match(n)) and m.group(3).lower() in SEQUENCE_CODECS
+                           for n in names)
+            return numbered and not any(os.path.splitext(n)[1].lower() in _VIDEO_SUFFIXES
+                                        for n in names)
     except OSError:
         return False
     return False
