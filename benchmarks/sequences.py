@@ -8,9 +8,9 @@ with rate and timecode) and the same frames as an H.264 file (x264 veryfast, CRF
 4:2:0, so both inputs take the 16-bit frame path), then times four `vidcolor video` jobs,
 each in its own process (so its peak RSS is its own): DPX sequence -> ProRes 422 HQ (.mov),
 DPX sequence -> FFV1 (.mkv), DPX sequence -> H.264 (.mp4: the input path alone differs from
-the last) and H.264 file -> H.264 (.mp4). The model is a flat stand-in (a/b a fixed function of L, no network): what is
-compared is the input and output path around it, decoding, the colour maths, stabilization
-and encoding, which a real model's time would hide. Prints one JSON line per job.
+the last) and H.264 file -> H.264 (.mp4). The model is a flat stand-in (a/b a fixed
+function of L, no network): what is compared is the input and output path around it,
+decoding, the colour maths, stabilization and encoding, which a real model's time would hide. Prints one JSON line per job.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ def _add_keyframe_args(p) -> None:
     p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME|@#N]",
                    help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
                    "the nearest frame) or of frame number N (@#120: an image sequence's own "
-                   "numbering, a video's frames counted from 0), made by hand: its colours follow the motion through "
-                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "numbering, a video's frames counted from 0), made by hand: its colours "
+                   "follow the motion through that frame's shot, forwards and backwards; TIME may be left out when "
                    "FILE is named by it (as --export-keyframes names them); repeatable; one "
                    "input film (with --cluster, a keyframe's shot is one chunk)")
     p.add_argument("--export-keyframes", metavar="DIR",

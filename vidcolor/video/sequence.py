@@ -17,6 +17,7 @@ way out (:mod:`vidcolor.video.sequence_sink`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -29,12 +30,12 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
-from vidcolor.options import Window
+from vidcolor.options import Window, parse_fps
 from vidcolor.timecode import Timecode
 from vidcolor.video.decode import DecodedFrame
 from vidcolor.video.image_headers import FrameHeader, read_header
-from vidcolor.video.probe import VideoInfo, ffmpeg_message
-from vidcolor.video.sequence_files import ImageSequence
+from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
+from vidcolor.video.sequence_files import ImageSequence, find_sequence, is_sequence_path
 
 __all__ = ["DEFAULT_FPS", "SequenceSource", "probe_input", "probe_sequence", "read_frame",
            "sequence_identity", "srgb_encode"]
@@ -201,8 +202,6 @@ def probe_sequence(seq: ImageSequence, fps: Fraction | None = None) -> VideoInfo
 def sequence_identity(seq: ImageSequence) -> dict:
     """What tells a resumed job its input sequence is the same: the pattern, and every
     frame's number, size and modification time (hashed)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for n in seq.numbers:
         st = os.stat(seq.path(n))
@@ -282,10 +281,6 @@ def probe_input(path: str | os.PathLike, fps: str | None = None,
         As :func:`probe_sequence`, :func:`~vidcolor.video.sequence_files.find_sequence` and
         :func:`~vidcolor.video.probe.probe`.
     """
-    from vidcolor.options import parse_fps
-    from vidcolor.video.probe import probe
-    from vidcolor.video.sequence_files import find_sequence, is_sequence_path
-
     if not is_sequence_path(os.fspath(path)):
         return probe(path)
     seq = find_sequence(os.fspath(path), allow_gaps)
