@@ -235,3 +235,15 @@ def test_prores_from_a_full_range_source_is_video_range(tmp_path, run_video):
     assert (out["range"], out["colorspace"]) == (1, tags[0])
     rgb = patch_means(decoded(dst)[0])
     assert np.abs(rgb[:3] - PATCHES[:3]).max() <= 2, rgb.round(1)  # black, white, grey
+
+
+def test_several_films_to_prores_go_into_mov(tmp_path, video_cli, fake_model, make_clip):
+    films = tmp_path / "films"
+    films.mkdir()
+    make_clip(films / "a.mp4", n=3)
+    make_clip(films / "b.mkv", n=3)
+    code, err = video_cli(films, "-o", tmp_path / "out", "--codec", "prores", "--quiet")
+    assert code == 0, err
+    # .mp4 cannot hold ProRes: that film goes into ProRes's usual .mov; .mkv can and stays.
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.mov", "b.mkv"]
+    assert stream_tags(tmp_path / "out" / "a.mov")["codec"] == "prores"

@@ -26,7 +26,7 @@ from vidcolor.options import EncoderOptions
 from vidcolor.video.probe import MATRIX_OF_TAG, VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CODEC_ALIASES", "CONTAINERS", "EncoderSettings", "SegmentWriter",
-           "encoder_settings", "output_colorspace", "output_format", "output_range",
+           "containers_for", "encoder_settings", "output_colorspace", "output_format", "output_range",
            "pixel_format"]
 
 #: Output file extension -> FFmpeg muxer.
@@ -237,11 +237,32 @@ def _profile(codec: str, given: str | None, bit_depth: int) -> str | None:
     return name
 
 
+def containers_for(codec: str) -> list[str]:
+    """The output extensions whose container holds a codec (short names too), one per
+    muxer, its usual one first (ProRes and DNxHR: .mov; FFV1: .mkv); [] for an unknown
+    codec."""
+    codec = CODEC_ALIASES.get(codec, codec)
+    try:
+        av.codec.Codec(codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        return []
+    by_muxer = {}
+    for ext, muxer in CONTAINERS.items():
+        if muxer not in by_muxer and _container_holds(muxer, codec):
+            by_muxer[muxer] = ext
+    home = _HOME_CONTAINER.get(codec)
+    return sorted(by_muxer.values(), key=lambda ext: ext != home)
+
+
+#: The container each archival codec is usually kept in.
+_HOME_CONTAINER = {"prores_ks": ".mov", "dnxhd": ".mov", "ffv1": ".mkv"}
+
+
 def _check_container(codec: str, format_name: str) -> None:
     """Refuse a codec the output's container cannot hold, naming the extensions that can."""
     if _container_holds(format_name, codec):
         return
-    able = [ext for ext, muxer in CONTAINERS.items() if _container_holds(muxer, codec)]
+    able = containers_for(codec)
     where = f" (use {' or '.join(able)})" if able else ""
     raise OptionError("codec", "{field} {codec}: the {container} container cannot hold "
                       "{codec} video{where}", codec=codec, container=format_name, where=where)
