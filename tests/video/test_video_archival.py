@@ -81,6 +81,14 @@ def test_pixel_format_follows_codec_profile_and_source_depth(container, options,
         assert {"level": "3", "slicecrc": "1", "g": "1"}.items() <= s.options().items()
 
 
+def test_an_eight_bit_output_of_a_deep_source_is_said(capsys):
+    encoder_settings("mov", EncoderOptions(codec="dnxhr", profile="hq"), 10, (256, 128))
+    assert "dnxhd writes yuv422p here, 8 bits of the source's 10" in capsys.readouterr().err
+    encoder_settings("mov", EncoderOptions(codec="dnxhr"), 10, (256, 128))
+    encoder_settings("mov", EncoderOptions(codec="dnxhr"), 8, (256, 128))
+    assert capsys.readouterr().err == ""
+
+
 def test_x265_writes_ten_bits_for_deeper_sources():
     assert pixel_format("libx265", 12) == pixel_format("libx265", 10) == "yuv420p10le"
     assert pixel_format("libx265", 8) == "yuv420p"
@@ -93,7 +101,7 @@ def test_x265_writes_ten_bits_for_deeper_sources():
      "^--profile hqxx: dnxhd takes one of dnxhr_hq, dnxhr_hqx, dnxhr_444, dnxhr_lb"),
     ("mp4", EncoderOptions(profile="hq"), (64, 64), "^--profile hq: only ProRes"),
     ("mp4", EncoderOptions(codec="prores"), (64, 64),
-     "^--codec prores_ks: the mp4 container cannot hold prores_ks video "
+     "^--codec prores: the mp4 container cannot hold prores_ks video "
      r"\(use \.mov or \.mkv\)$"),
     ("matroska", EncoderOptions(codec="dnxhr"), (256, 128),
      r"cannot hold dnxhd video \(use \.mov\)$"),

@@ -183,14 +183,21 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
         # FFmpeg would ignore it without a word, and the user would get another quality.
         raise OptionError("crf", "{field} {crf}: the {codec} encoder has no constant rate "
                           "factor", crf=crf, codec=codec)
-    _check_container(codec, format_name)
+    _check_container(codec, format_name, options.codec or codec)
     profile = _profile(codec, options.profile, bit_depth)
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
                                pix_fmt=pixel_format(codec, bit_depth, profile),
                                container=format_name, profile=profile)
     _check_size(settings, size)
     _check_encoder(settings, options, size)
+    if bit_depth > 8 and _bits(settings.pix_fmt) <= 8:
+        logger.info(f"note: {codec} writes {settings.pix_fmt} here, 8 bits of the source's "
+                    f"{bit_depth}; ffv1, prores or libx264 keep more")
     return settings
+
+
+def _bits(pix_fmt: str) -> int:
+    return max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
 
 
 def pixel_format(codec: str, bit_depth: int, profile: str | None = None) -> str:
@@ -258,14 +265,16 @@ def containers_for(codec: str) -> list[str]:
 _HOME_CONTAINER = {"prores_ks": ".mov", "dnxhd": ".mov", "ffv1": ".mkv"}
 
 
-def _check_container(codec: str, format_name: str) -> None:
-    """Refuse a codec the output's container cannot hold, naming the extensions that can."""
+def _check_container(codec: str, format_name: str, asked: str) -> None:
+    """Refuse a codec the output's container cannot hold, naming the extensions that can
+    (``asked``: the codec as the user named it)."""
     if _container_holds(format_name, codec):
         return
     able = containers_for(codec)
     where = f" (use {' or '.join(able)})" if able else ""
-    raise OptionError("codec", "{field} {codec}: the {container} container cannot hold "
-                      "{codec} video{where}", codec=codec, container=format_name, where=where)
+    raise OptionError("codec", "{field} {asked}: the {container} container cannot hold "
+                      "{codec} video{where}", asked=asked, codec=codec, container=format_name,
+                      where=where)
 
 
 def _container_holds(format_name: str, codec: str) -> bool:
