@@ -166,6 +166,30 @@ def write_x264(path: Path, frames: list[np.ndarray], fmt: str = "rgb24",
     return path
 
 
+def write_tagged(path: Path, frames: list[np.ndarray], codec: str = "ffv1",
+                 pix_fmt: str = "yuv444p10le", matrix: str = "ITU709", color_range: int = 1,
+                 tags: tuple[int, int, int] = (1, 1, 1), rate: int = 24,
+                 options: dict | None = None) -> Path:
+    """A clip of RGB ``frames`` (uint8 or uint16, H x W x 3), converted to ``pix_fmt`` with
+    ``matrix`` (PyAV Colorspace name) and ``color_range`` (1 limited, 2 full), its stream
+    tagged with that range and ``tags`` = (colorspace, primaries, transfer) AVCOL values."""
+    fmt = "rgb48le" if frames[0].dtype == np.uint16 else "rgb24"
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream(codec, rate=rate, options=options or {})
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = pix_fmt
+        cc = s.codec_context
+        cc.color_range = color_range
+        cc.colorspace, cc.color_primaries, cc.color_trc = tags
+        for i, image in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(image, format=fmt).reformat(
+                format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path
+
+
 def make_audio_only(path: Path) -> Path:
     """An MP4 holding a short silent AAC stream and no video."""
     with av.open(os.fspath(path), "w", format="mp4") as out:

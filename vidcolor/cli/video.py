@@ -270,7 +270,7 @@ def _run_video(args) -> int:
     options = _package().video_options(args)
     single = _is_single_film(args)
     jobs = [(Path(args.inputs[0]), Path(args.output))] if single else \
-        plan_films(args.inputs, args.output)[0]
+        plan_films(args.inputs, args.output, options.encoder.codec)[0]
     runner = _FilmJobs(args, options)
     try:
         if single:

@@ -26,7 +26,7 @@ from vidcolor.options import EncoderOptions
 from vidcolor.video.probe import MATRIX_OF_TAG, VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CODEC_ALIASES", "CONTAINERS", "EncoderSettings", "SegmentWriter",
-           "encoder_settings", "output_colorspace", "output_format", "output_range",
+           "containers_for", "encoder_settings", "output_colorspace", "output_format", "output_range",
            "pixel_format"]
 
 #: Output file extension -> FFmpeg muxer.
@@ -183,14 +183,21 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
         # FFmpeg would ignore it without a word, and the user would get another quality.
         raise OptionError("crf", "{field} {crf}: the {codec} encoder has no constant rate "
                           "factor", crf=crf, codec=codec)
-    _check_container(codec, format_name)
+    _check_container(codec, format_name, options.codec or codec)
     profile = _profile(codec, options.profile, bit_depth)
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
                                pix_fmt=pixel_format(codec, bit_depth, profile),
                                container=format_name, profile=profile)
     _check_size(settings, size)
     _check_encoder(settings, options, size)
+    if bit_depth > 8 and _bits(settings.pix_fmt) <= 8:
+        logger.info(f"note: {codec} writes {settings.pix_fmt} here, 8 bits of the source's "
+                    f"{bit_depth}; ffv1, prores or libx264 keep more")
     return settings
+
+
+def _bits(pix_fmt: str) -> int:
+    return max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
 
 
 def pixel_format(codec: str, bit_depth: int, profile: str | None = None) -> str:
@@ -237,14 +244,37 @@ def _profile(codec: str, given: str | None, bit_depth: int) -> str | None:
     return name
 
 
-def _check_container(codec: str, format_name: str) -> None:
-    """Refuse a codec the output's container cannot hold, naming the extensions that can."""
+def containers_for(codec: str) -> list[str]:
+    """The output extensions whose container holds a codec (short names too), one per
+    muxer, its usual one first (ProRes and DNxHR: .mov; FFV1: .mkv); [] for an unknown
+    codec."""
+    codec = CODEC_ALIASES.get(codec, codec)
+    try:
+        av.codec.Codec(codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        return []
+    by_muxer = {}
+    for ext, muxer in CONTAINERS.items():
+        if muxer not in by_muxer and _container_holds(muxer, codec):
+            by_muxer[muxer] = ext
+    home = _HOME_CONTAINER.get(codec)
+    return sorted(by_muxer.values(), key=lambda ext: ext != home)
+
+
+#: The container each archival codec is usually kept in.
+_HOME_CONTAINER = {"prores_ks": ".mov", "dnxhd": ".mov", "ffv1": ".mkv"}
+
+
+def _check_container(codec: str, format_name: str, asked: str) -> None:
+    """Refuse a codec the output's container cannot hold, naming the extensions that can
+    (``asked``: the codec as the user named it)."""
     if _container_holds(format_name, codec):
         return
-    able = [ext for ext, muxer in CONTAINERS.items() if _container_holds(muxer, codec)]
+    able = containers_for(codec)
     where = f" (use {' or '.join(able)})" if able else ""
-    raise OptionError("codec", "{field} {codec}: the {container} container cannot hold "
-                      "{codec} video{where}", codec=codec, container=format_name, where=where)
+    raise OptionError("codec", "{field} {asked}: the {container} container cannot hold "
+                      "{codec} video{where}", asked=asked, codec=codec, container=format_name,
+                      where=where)
 
 
 def _container_holds(format_name: str, codec: str) -> bool:
