@@ -94,3 +94,17 @@ def test_timecode_option_sets_one_and_is_checked_at_the_rate(tmp_path, run_video
         run_video(src, tmp_path / "bad.mp4", timecode="01:02:03;04")
     assert not (tmp_path / "bad.mp4").exists()
     assert np.all([not p.name.startswith(".bad") for p in tmp_path.iterdir()])
+
+
+def test_a_films_timecode_goes_into_each_dpx_frame_from_the_first_coloured(tmp_path, run_video):
+    from vidcolor.video.image_headers import read_header
+
+    src = _clip_with_timecode(tmp_path / "in.mov", "00:59:59:20")
+    run_video(src, tmp_path / "out", sequence="dpx", start=0.25)  # 6 frames skipped
+    frames = sorted((tmp_path / "out").glob("in_*.dpx"))
+    assert len(frames) == 18 and frames[0].name == "in_000000.dpx"
+    labels = [Timecode.from_bcd(read_header(p.read_bytes(), "dpx").timecode, 24)
+              for p in frames]
+    # 00:59:59:20 + 6 frames at 24/s, then one label a frame.
+    assert labels == [parse_timecode("01:00:00:02", 24) + i for i in range(18)]
+    assert str(labels[-1]) == "01:00:00:19"
