@@ -217,22 +217,24 @@ class FilmJob:
                 _check_paths(self.input, self.output, self.overwrite)
             info = _with_timecode(probe_input(self.input, options.fps, options.allow_gaps),
                                   options.timecode)
-            if options.fps is not None and info.sequence is None:
-                raise OptionError("fps", "{field} sets an image sequence's rate; {input} keeps "
-                                  "its own", input=self.input)
             _check_window(self.input, info, options)
-            if frames_out:
-                settings = sequence_settings(self.output, options.sequence, info)
-                _check_frames_are_not_input(settings, info, self.input)
-                if not self.resume:  # a resumed job's frames are its own (checked later)
-                    check_frames_free(settings, frame_numbers(info), self.overwrite)
-            else:
-                settings = encoder_settings(format_name, options.encoder, info.bit_depth,
-                                            (info.width, info.height))
+            settings = self._frame_settings(info) if frames_out else \
+                encoder_settings(format_name, options.encoder, info.bit_depth,
+                                 (info.width, info.height))
             self.options = options = _keyframes_by_number(options, info)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, options))
         return self._checked
+
+    def _frame_settings(self, info: VideoInfo) -> SequenceSettings:
+        """How the frames are written, once their files are known not to be the input's nor
+        (without ``overwrite``; a resumed job's are checked once its work is found) to
+        exist."""
+        settings = sequence_settings(self.output, self.options.sequence, info)
+        _check_frames_are_not_input(settings, info, self.input)
+        if not self.resume:
+            check_frames_free(settings, frame_numbers(info), self.overwrite)
+        return settings
 
     def _open_work(self, film: CheckedFilm, plan: FilmPlan) -> WorkFolder:
         """The work folder, fresh or continued.

@@ -354,15 +354,11 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
     first_pts = [pts for _, pts in segments]
     out = av.open(os.fspath(output), "w", format=format_name)
     try:
-        if inp is not None:
-            out.metadata.update(_clean_metadata(dict(inp.metadata)))
-        out.metadata.update(metadata or {})
         template = seg_containers[0].streams.video[0]
         vout = out.add_stream_from_template(template, opaque=True)
         if inp is not None:
-            in_v = inp.streams[info.stream_index]
-            vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
-            vout.disposition = in_v.disposition
+            _copy_tags(inp, out, vout, info)
+        out.metadata.update(metadata or {})
         _set_timecode(out, vout, timecode, info.rate)
         if info.display_matrix is not None:
             vout.set_display_matrix(info.display_matrix)
@@ -400,6 +396,14 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
         if inp is not None:
             inp.close()
     return report
+
+
+def _copy_tags(inp, out, vout, info: VideoInfo) -> None:
+    """The input's container tags and its video stream's tags and disposition, kept."""
+    out.metadata.update(_clean_metadata(dict(inp.metadata)))
+    in_v = inp.streams[info.stream_index]
+    vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
+    vout.disposition = in_v.disposition
 
 
 def _set_timecode(out, vout, timecode: str | None, rate: Fraction) -> None:

@@ -28,7 +28,7 @@ import av
 import av.error
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import Window, parse_fps
 from vidcolor.timecode import Timecode
@@ -278,10 +278,13 @@ def probe_input(path: str | os.PathLike, fps: str | None = None,
     Raises
     ------
     VidcolorError
-        As :func:`probe_sequence`, :func:`~vidcolor.video.sequence_files.find_sequence` and
+        ``fps`` for a video file (an :class:`OptionError`); as :func:`probe_sequence`, :func:`~vidcolor.video.sequence_files.find_sequence` and
         :func:`~vidcolor.video.probe.probe`.
     """
     if not is_sequence_path(os.fspath(path)):
+        if fps is not None:
+            raise OptionError("fps", "{field} sets an image sequence's rate; {input} keeps its "
+                              "own", input=path)
         return probe(path)
     seq = find_sequence(os.fspath(path), allow_gaps)
     return probe_sequence(seq, None if fps is None else parse_fps(fps))
