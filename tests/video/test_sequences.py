@@ -264,3 +264,10 @@ def test_frames_never_replace_the_input_and_fps_is_for_sequences(tmp_path, make_
     assert {p.name: p.read_bytes() for p in (tmp_path / "scan").iterdir()} == before
     with pytest.raises(VidcolorError, match="--fps sets an image sequence's rate"):
         _run(make_clip(tmp_path / "in.mp4", n=3), tmp_path / "out.mp4", fps="25")
+
+
+def test_sequence_into_a_video_file_name_is_refused(tmp_path):
+    pattern = write_sequence(tmp_path / "scan", [frame_image(i) for i in range(2)], "png")
+    with pytest.raises(VidcolorError, match="--sequence dpx: frames go into a folder"):
+        _run(str(pattern), tmp_path / "out.mp4", sequence="dpx")
+    assert sorted(os.listdir(tmp_path)) == ["scan"]

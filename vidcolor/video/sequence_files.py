@@ -17,14 +17,14 @@ from pathlib import Path
 
 from vidcolor.errors import OptionError, VidcolorError
 
-__all__ = ["ImageSequence", "SEQUENCE_CODECS", "find_sequence", "is_sequence_path",
+__all__ = ["ImageSequence", "SEQUENCE_CODECS", "VIDEO_SUFFIXES", "find_sequence", "is_sequence_path",
            "sequence_pattern"]
 
 #: Frame file suffix -> the FFmpeg image codec that reads and writes it.
 SEQUENCE_CODECS = {".dpx": "dpx", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr",
                    ".png": "png", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
 #: Suffixes of video files: a folder holding one is a folder of films, not a scan.
-_VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mxf", ".mpg",
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mxf", ".mpg",
                    ".mpeg", ".wmv", ".flv"}
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
@@ -107,7 +107,7 @@ def is_sequence_path(path: str) -> bool:
             names = os.listdir(p)
             numbered = any((m := _NUMBERED.match(n)) and m.group(3).lower() in SEQUENCE_CODECS
                            for n in names)
-            return numbered and not any(os.path.splitext(n)[1].lower() in _VIDEO_SUFFIXES
+            return numbered and not any(os.path.splitext(n)[1].lower() in VIDEO_SUFFIXES
                                         for n in names)
     except OSError:
         return False

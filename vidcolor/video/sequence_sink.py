@@ -30,7 +30,7 @@ from vidcolor.progress import Progress
 from vidcolor.timecode import Timecode, parse_timecode
 from vidcolor.video.image_headers import dpx_with_timing, exr_with_timing
 from vidcolor.video.probe import VideoInfo
-from vidcolor.video.sequence_files import SEQUENCE_CODECS, sequence_pattern
+from vidcolor.video.sequence_files import SEQUENCE_CODECS, VIDEO_SUFFIXES, sequence_pattern
 from vidcolor.video.sink import keep_for_resume
 from vidcolor.video.workdir import WorkFolder
 
@@ -95,6 +95,10 @@ def _pattern(output: Path, sequence: str | None, info: VideoInfo) -> tuple[str, 
             raise OptionError("sequence", "{field} {sequence}: the output pattern {output} "
                               "names another format", sequence=sequence, output=output)
         return os.fspath(output), codec
+    if output.suffix.lower() in VIDEO_SUFFIXES:
+        raise OptionError("sequence", "{field} {sequence}: frames go into a folder or a pattern "
+                          "such as out/frame_%06d.dpx, not {output}", sequence=sequence,
+                          output=output)
     seq = info.sequence
     stem = seq.prefix if seq is not None else Path(info.path).stem + "_"
     return os.path.join(os.fspath(output), f"{stem}%0{_DIGITS}d{_SUFFIX[sequence]}"), sequence
