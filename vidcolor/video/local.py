@@ -63,7 +63,8 @@ class LocalExecutor:
 
 
 def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
-                  settings: EncoderSettings | SequenceSettings, work: WorkFolder, placed: list[PlacedKeyframe],
+                  settings: EncoderSettings | SequenceSettings, work: WorkFolder,
+                  placed: list[PlacedKeyframe],
                   batch_size: int, progress: Progress | None = None,
                   span: FrameSpan | None = None, open_input=None) -> list[float]:
     """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s

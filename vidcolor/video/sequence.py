@@ -278,7 +278,8 @@ def probe_input(path: str | os.PathLike, fps: str | None = None,
     Raises
     ------
     VidcolorError
-        ``fps`` for a video file (an :class:`OptionError`); as :func:`probe_sequence`, :func:`~vidcolor.video.sequence_files.find_sequence` and
+        ``fps`` for a video file (an :class:`OptionError`); as :func:`probe_sequence`,
+        :func:`~vidcolor.video.sequence_files.find_sequence` and
         :func:`~vidcolor.video.probe.probe`.
     """
     if not is_sequence_path(os.fspath(path)):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from vidcolor.errors import OptionError, VidcolorError
 
-__all__ = ["ImageSequence", "SEQUENCE_CODECS", "VIDEO_SUFFIXES", "find_sequence", "is_sequence_path",
+__all__ = ["ImageSequence", "SEQUENCE_CODECS", "VIDEO_SUFFIXES", "find_sequence",
+           "is_sequence_path",
            "sequence_pattern"]
 
 #: Frame file suffix -> the FFmpeg image codec that reads and writes it.
