@@ -106,8 +106,7 @@ def stored(path: Path, frames, like: Path) -> list[np.ndarray]:
     """Frames (uint8 RGB) encoded as ``vidcolor video -o X.mkv --codec ffv1`` encodes a film
     like ``like``, decoded back."""
     info = probe(like)
-    writer = SegmentWriter(path, info, encoder_settings("matroska", EncoderOptions("ffv1"),
-                                                        False))
+    writer = SegmentWriter(path, info, encoder_settings("matroska", EncoderOptions("ffv1")))
     for i, rgb in enumerate(frames):
         writer.write(i, rgb)
     writer.close()

@@ -138,7 +138,7 @@ def time_decode(info: VideoInfo, n: int) -> tuple[float, list[np.ndarray]]:
 
 def time_transcode(info: VideoInfo, n: int, tmp: Path) -> float:
     """Frames/s of decode + encode (the pipeline's encoder settings and segment writer)."""
-    settings = encoder_settings("mp4", EncoderOptions(), info.high_bit_depth)
+    settings = encoder_settings("mp4", EncoderOptions(), info.bit_depth)
     t = time.perf_counter()
     writer = SegmentWriter(tmp / "transcode.vseg", info, settings)
     count = 0
@@ -324,7 +324,7 @@ def run(video: Path, n: int, batch: int, model, render_size: int | None,
 
 
 def _encoder_text(info: VideoInfo) -> str:
-    s = encoder_settings("mp4", EncoderOptions(), info.high_bit_depth)
+    s = encoder_settings("mp4", EncoderOptions(), info.bit_depth)
     return f"{s.codec} crf {s.crf} {s.preset} {s.pix_fmt}"
 
 

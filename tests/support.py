@@ -166,6 +166,30 @@ def write_x264(path: Path, frames: list[np.ndarray], fmt: str = "rgb24",
     return path
 
 
+def write_tagged(path: Path, frames: list[np.ndarray], codec: str = "ffv1",
+                 pix_fmt: str = "yuv444p10le", matrix: str = "ITU709", color_range: int = 1,
+                 tags: tuple[int, int, int] = (1, 1, 1), rate: int = 24,
+                 options: dict | None = None) -> Path:
+    """A clip of RGB ``frames`` (uint8 or uint16, H x W x 3), converted to ``pix_fmt`` with
+    ``matrix`` (PyAV Colorspace name) and ``color_range`` (1 limited, 2 full), its stream
+    tagged with that range and ``tags`` = (colorspace, primaries, transfer) AVCOL values."""
+    fmt = "rgb48le" if frames[0].dtype == np.uint16 else "rgb24"
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream(codec, rate=rate, options=options or {})
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = pix_fmt
+        cc = s.codec_context
+        cc.color_range = color_range
+        cc.colorspace, cc.color_primaries, cc.color_trc = tags
+        for i, image in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(image, format=fmt).reformat(
+                format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path
+
+
 def make_audio_only(path: Path) -> Path:
     """An MP4 holding a short silent AAC stream and no video."""
     with av.open(os.fspath(path), "w", format="mp4") as out:
@@ -322,3 +346,38 @@ class Flat(FakeColorizer):
     def predict_ab(self, L):
         super().predict_ab(L)  # counts frames, interrupts when asked
         return np.broadcast_to(np.float32(MODEL_AB), np.shape(L) + (2,)).copy()
+
+
+def write_sequence(folder: Path, frames: list[np.ndarray], codec: str = "png",
+                   pix_fmt: str = "rgb24", first: int = 0, numbers: list[int] | None = None,
+                   rate=None, timecode: str | None = None, digits: int = 6,
+                   prefix: str = "scan_", options: dict | None = None) -> Path:
+    """Write RGB frames (uint8 or uint16 (H, W, 3); float32 linear light for EXR) as an image
+    sequence ``folder/PREFIX%0Nd.EXT`` numbered from ``first`` (or ``numbers``), encoded by
+    FFmpeg's ``codec`` at ``pix_fmt``; DPX and EXR headers get ``rate`` and the first frame's
+    ``timecode`` (counting on). Returns the printf pattern's path."""
+    from fractions import Fraction
+
+    from vidcolor.timecode import parse_timecode
+    from vidcolor.video.image_headers import dpx_with_timing, exr_with_timing
+
+    ext = {"mjpeg": "jpg", "tiff": "tif"}.get(codec, codec)
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = numbers or list(range(first, first + len(frames)))
+    tc = None if timecode is None else parse_timecode(timecode, rate or 24)
+    for i, (n, rgb) in enumerate(zip(numbers, frames)):
+        ctx = av.CodecContext.create(codec, "w")
+        ctx.height, ctx.width = rgb.shape[:2]
+        ctx.pix_fmt, ctx.time_base = pix_fmt, Fraction(1, 24)
+        ctx.options = dict(options or {})
+        src = {np.uint8: "rgb24", np.uint16: "rgb48le", np.float32: "gbrpf32le"}[rgb.dtype.type]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=src)
+        frame = frame.reformat(format=pix_fmt) if pix_fmt != src else frame
+        data = b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
+        label = None if tc is None else (tc + i).bcd()
+        if codec == "dpx" and (rate or label is not None):
+            data = dpx_with_timing(data, rate, label)
+        if codec == "exr" and (rate or label is not None):
+            data = exr_with_timing(data, rate, label)
+        (folder / f"{prefix}{n:0{digits}d}.{ext}").write_bytes(data)
+    return folder / f"{prefix}%0{digits}d.{ext}"

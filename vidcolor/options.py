@@ -17,13 +17,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from collections.abc import Iterable
+from fractions import Fraction
 
 from vidcolor.errors import OptionError, VidcolorError
 
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "ColourCopy",
            "EncoderOptions", "ImageOptions", "Keyframe", "Reference", "VideoOptions", "Window",
            "parse_time", "MAX_BATCH_PIXELS", "MAX_SECONDS", "keyframe_name", "max_batch_size",
-           "keyframe_time", "parse_keyframe", "parse_reference"]
+           "keyframe_time", "parse_fps", "parse_keyframe", "parse_reference",
+           "SEQUENCE_FORMATS"]
 
 #: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
@@ -99,17 +101,22 @@ def keyframe_name(seconds: float) -> str:
 
 
 def parse_keyframe(text: str) -> "Keyframe":
-    """A ``--keyframe`` argument: ``FILE@TIME``, or ``FILE`` named like :func:`keyframe_name`.
+    """A ``--keyframe`` argument: ``FILE@TIME``, ``FILE@#N`` (frame number N), or ``FILE``
+    named like :func:`keyframe_name`.
 
-    TIME is seconds or ``[HH:]MM:SS[.ms]`` (:func:`parse_time`); a path holding ``@`` works
-    when what follows its last ``@`` is not a time.
+    TIME is seconds or ``[HH:]MM:SS[.ms]`` (:func:`parse_time`); N is a frame number (an
+    image sequence's own numbering, a video's frames counted from 0); a path holding ``@``
+    works when what follows its last ``@`` is not a time.
 
     Raises
     ------
     OptionError
-        Neither a time after ``@`` nor a time in the file's name (field ``keyframes``).
+        Neither a time or frame number after ``@`` nor a time in the file's name (field
+        ``keyframes``).
     """
     path, at, when = text.rpartition("@")
+    if at and re.fullmatch(r"#\d{1,9}", when.strip()):
+        return Keyframe(path, None, frame=int(when.strip()[1:]))
     if at:
         try:
             return Keyframe(path, parse_time(when))
@@ -117,8 +124,9 @@ def parse_keyframe(text: str) -> "Keyframe":
             pass
     seconds = keyframe_time(text)
     if seconds is None:
-        raise OptionError("keyframes", "{field} {text}: expected FILE@TIME, or a FILE named by "
-                          "its time like 00-01-23.456.png", "--keyframe", text=_shown(text))
+        raise OptionError("keyframes", "{field} {text}: expected FILE@TIME, FILE@#FRAME, or a "
+                          "FILE named by its time like 00-01-23.456.png", "--keyframe",
+                          text=_shown(text))
     return Keyframe(text, seconds)
 
 
@@ -285,21 +293,29 @@ class EncoderOptions(_Options):
     Attributes
     ----------
     codec : str, optional
-        FFmpeg encoder name (default libx264; libvpx-vp9 for .webm).
+        FFmpeg encoder name (default libx264; libvpx-vp9 for .webm), or a short name:
+        ``prores`` (prores_ks), ``dnxhr`` (dnxhd), ``ffv1``.
     crf : int, optional
         Constant rate factor, 0 to :data:`MAX_CRF` (default 18 for libx264); the encoder
         checks its own range when the job starts.
     preset : str, optional
         Encoder speed preset (default veryfast).
+    profile : str, optional
+        The codec's profile, for ProRes (proxy, lt, standard, hq, 4444, 4444xq; default hq)
+        and DNxHR (dnxhr_lb, dnxhr_sq, dnxhr_hq, dnxhr_hqx, dnxhr_444; default dnxhr_hqx for
+        a source of more than 8 bits, else dnxhr_hq); checked against the codec when the
+        job starts.
     """
 
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
+    profile: str | None = None
 
     def __post_init__(self):
         _check_int("--crf", self.crf, 0, highest=MAX_CRF, field="crf")
-        for name, value in (("codec", self.codec), ("preset", self.preset)):
+        for name, value in (("codec", self.codec), ("preset", self.preset),
+                            ("profile", self.profile)):
             if value is not None and not (isinstance(value, str) and _NAME.fullmatch(value)):
                 raise OptionError(name, "{field} must be an FFmpeg name (letters, digits, - _ . "
                                   "+), got {value}", value=_shown(value))
@@ -325,26 +341,42 @@ class Keyframe(_Options):
     path : str
         A picture file (anything ``vidcolor image`` reads) of the frame's size, or of its
         aspect ratio.
-    time : float
+    time : float or None
         Seconds from the video stream's start, 0 to :data:`MAX_SECONDS`; the frame whose
-        timestamp is nearest is the one coloured.
+        timestamp is nearest is the one coloured. None when ``frame`` is given (the film job
+        sets it from the frame number once it knows the film).
     sha256 : str, optional
         The file's content hash, computed when None: a resumed job refuses a changed file.
+    frame : int, optional
+        The frame's number (an image sequence's own numbering; a video's frames counted
+        from 0), instead of or as well as its time.
     """
 
     path: str
-    time: float
+    time: float | None
     sha256: str | None = None
+    frame: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.path, str) or not self.path:
             raise VidcolorError(f"keyframe path must be a file name, got {_shown(self.path)}")
-        if not _is_seconds(self.time):
-            raise VidcolorError(f"{self.path}: keyframe time must be 0 to {MAX_SECONDS:.0f} s, "
-                                f"got {_shown(self.time)}")
-        object.__setattr__(self, "time", float(self.time))
+        if self.frame is not None and (isinstance(self.frame, bool)
+                                       or not isinstance(self.frame, int) or self.frame < 0):
+            raise VidcolorError(f"{self.path}: keyframe frame must be a number >= 0, got "
+                                f"{_shown(self.frame)}")
+        if self.time is not None or self.frame is None:  # else placed by its number later
+            if not _is_seconds(self.time):
+                raise VidcolorError(f"{self.path}: keyframe time must be 0 to "
+                                    f"{MAX_SECONDS:.0f} s, got {_shown(self.time)}")
+            object.__setattr__(self, "time", float(self.time))
         if self.sha256 is None:
             object.__setattr__(self, "sha256", _file_sha256(self.path))
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        if data["frame"] is None:  # a keyframe by time reads as it always did
+            del data["frame"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -448,6 +480,16 @@ class VideoOptions(_Options):
         Colour photos guiding the film's colours by correspondence, each from its time on.
     colour_from : ColourCopy, optional
         A colour copy of the same film whose chroma colours it.
+    fps : str, optional
+        Frames a second of an image sequence input (``24``, ``23.976``, ``24000/1001``), over
+        its headers' rate; default the headers', else 24.
+    timecode : str, optional
+        SMPTE timecode of the input's first frame (``HH:MM:SS:FF``, ``HH:MM:SS;FF``
+        drop-frame), over the input's own; the output starts at its first coloured frame's.
+    allow_gaps : bool
+        Colour an image sequence with missing numbers (the timing keeps the gaps).
+    sequence : str, optional
+        Write image frames of this format (dpx, tiff, exr, png) into the output folder.
     """
 
     render_size: int | None = None
@@ -460,6 +502,10 @@ class VideoOptions(_Options):
     keyframes: tuple[Keyframe, ...] = ()
     references: tuple[Reference, ...] = ()
     colour_from: ColourCopy | None = None
+    fps: str | None = None
+    timecode: str | None = None
+    allow_gaps: bool = False
+    sequence: str | None = None
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
@@ -492,16 +538,29 @@ class VideoOptions(_Options):
         if colour_from is not None and not isinstance(colour_from, ColourCopy):
             raise VidcolorError("colour_from must be a ColourCopy value")
         object.__setattr__(self, "colour_from", colour_from)
+        self._check_sequence_fields()
+
+    def _check_sequence_fields(self) -> None:
+        if self.fps is not None:
+            parse_fps(self.fps)
+        if self.timecode is not None and not (isinstance(self.timecode, str)
+                                              and _TIMECODE.fullmatch(self.timecode.strip())):
+            raise OptionError("timecode", "{field} must be HH:MM:SS:FF (HH:MM:SS;FF for "
+                              "drop-frame), got {value}", value=_shown(self.timecode))
+        if self.sequence is not None and self.sequence not in SEQUENCE_FORMATS:
+            raise OptionError("sequence", "{field} must be one of {names}, got {value}",
+                              names=", ".join(SEQUENCE_FORMATS), value=_shown(self.sequence))
+        object.__setattr__(self, "allow_gaps", bool(self.allow_gaps))
 
     @classmethod
     def from_fields(cls, *, start: float = 0.0, duration: float | None = None,
                     codec: str | None = None, crf: int | None = None,
-                    preset: str | None = None, keyframes: Iterable[Keyframe] = (),
-                    **fields) -> "VideoOptions":
+                    preset: str | None = None, profile: str | None = None,
+                    keyframes: Iterable[Keyframe] = (), **fields) -> "VideoOptions":
         """The options of flat named fields, as a command line or a form gives them.
 
-        ``start`` and ``duration`` become the :class:`Window`, ``codec``, ``crf`` and
-        ``preset`` the :class:`EncoderOptions`; ``fields`` are this class's own (render_size,
+        ``start`` and ``duration`` become the :class:`Window`, ``codec``, ``crf``,
+        ``preset`` and ``profile`` the :class:`EncoderOptions`; ``fields`` are this class's own (render_size,
         batch_size, stabilize, stabilize_strength, segment_frames). Checked in this order:
         the window, the encoder, then ``keyframes`` (an iterable, so one made lazily, such as
         the CLI's parsed ``--keyframe`` arguments, is read only now), then the rest.
@@ -510,10 +569,10 @@ class VideoOptions(_Options):
         ------
         VidcolorError
             The first value no job could use; an :class:`OptionError` naming its field for
-            ``start``, ``duration``, ``codec``, ``crf`` and ``preset``.
+            ``start``, ``duration``, ``codec``, ``crf``, ``preset`` and ``profile``.
         """
         window = Window(start, duration)
-        encoder = EncoderOptions(codec, crf, preset)
+        encoder = EncoderOptions(codec, crf, preset, profile)
         return cls(window=window, encoder=encoder, keyframes=tuple(keyframes), **fields)
 
     def _check_keyframes(self) -> None:
@@ -521,18 +580,51 @@ class VideoOptions(_Options):
                           for k in self.keyframes)
         if not all(isinstance(k, Keyframe) for k in keyframes):
             raise VidcolorError("keyframes must be Keyframe values")
-        times = [k.time for k in keyframes]
+        times = [k.time for k in keyframes if k.time is not None]
         if len(set(times)) != len(times):
             twice = sorted(t for t in set(times) if times.count(t) > 1)[0]
             raise VidcolorError(f"two keyframes at {twice:g} s; give one a frame")
-        object.__setattr__(self, "keyframes", tuple(sorted(keyframes, key=lambda k: k.time)))
+        numbers = [k.frame for k in keyframes if k.time is None]
+        if len(set(numbers)) != len(numbers):
+            twice = sorted(n for n in set(numbers) if numbers.count(n) > 1)[0]
+            raise VidcolorError(f"two keyframes for frame #{twice}; give one a frame")
+        object.__setattr__(self, "keyframes", tuple(sorted(
+            keyframes, key=lambda k: (k.time is None, k.time or 0.0, k.frame or 0))))
 
     def to_dict(self) -> dict:
         data = super().to_dict()
         # JSON's lists compare equal
-        data["keyframes"] = [dict(k) for k in data["keyframes"]]
+        data["keyframes"] = [k.to_dict() for k in self.keyframes]
         data["references"] = [dict(r) for r in data["references"]]
         return data
+
+
+#: Frame formats ``--sequence`` writes, by their file suffix.
+SEQUENCE_FORMATS = ("dpx", "tiff", "exr", "png")
+_TIMECODE = re.compile(r"\d{1,2}:\d{2}:\d{2}[:;.,]\d{2,3}")
+#: NTSC rates a decimal --fps is taken as (23.976 is 24000/1001).
+_NTSC = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
+
+
+def parse_fps(text: str) -> Fraction:
+    """A frame rate: ``24``, ``23.976`` (an NTSC rate within 0.001), or ``24000/1001``.
+
+    Raises
+    ------
+    OptionError
+        Not a rate above 0 and at most 1000 (field ``fps``).
+    """
+    try:
+        rate = Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        rate = None
+    if rate is None or not 0 < rate <= 1000:
+        raise OptionError("fps", "{field} must be a frame rate above 0, at most 1000 (24, "
+                          "23.976, 24000/1001), got {value}", value=_shown(text))
+    for ntsc in _NTSC:
+        if rate != ntsc and abs(rate - ntsc) < Fraction(1, 1000):
+            return ntsc
+    return rate
 
 
 def max_batch_size(render_size: int) -> int:

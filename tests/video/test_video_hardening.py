@@ -212,15 +212,14 @@ def test_refused_encoder_names_the_option_and_leaves_no_work_folder(tmp_path, ca
 
 def test_encoder_settings_open_the_encoder():
     with pytest.raises(VidcolorError, match="--preset bogus"):
-        encoder_settings("mp4", EncoderOptions(preset="bogus"), False)
+        encoder_settings("mp4", EncoderOptions(preset="bogus"))
     with pytest.raises(VidcolorError, match="not a video encoder"):
-        encoder_settings("mp4", EncoderOptions(codec="aac"), False)
+        encoder_settings("mp4", EncoderOptions(codec="aac"))
     with pytest.raises(VidcolorError, match="png encoder cannot make yuv420p"):
-        encoder_settings("mp4", EncoderOptions(codec="png"), False)
+        encoder_settings("mp4", EncoderOptions(codec="png"))
     with pytest.raises(VidcolorError, match="--crf"):
-        encoder_settings("mp4", EncoderOptions(codec="mpeg4", crf=10), False)
-    s = encoder_settings("matroska", EncoderOptions(codec="libx264", crf=30), True,
-                         (True, False))
+        encoder_settings("mp4", EncoderOptions(codec="mpeg4", crf=10))
+    s = encoder_settings("matroska", EncoderOptions(codec="libx264", crf=30), 10, (65, 64))
     assert (s.codec, s.crf, s.pix_fmt) == ("libx264", 30, "yuv420p10le")
 
 
@@ -483,7 +482,7 @@ def test_option_errors_know_their_field():
         parse_keyframe("x.png")
     assert caught.value.field == "keyframes"
     with pytest.raises(OptionError, match="--crf 10") as caught:
-        encoder_settings("mp4", EncoderOptions(codec="mpeg4", crf=10), False)
+        encoder_settings("mp4", EncoderOptions(codec="mpeg4", crf=10))
     # Pickled (to another process) or copied, it comes back whole.
     again = pickle.loads(pickle.dumps(caught.value))
     assert (type(again), again.field, str(again)) == (OptionError, "crf", str(caught.value))

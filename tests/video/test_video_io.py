@@ -61,11 +61,11 @@ def test_decode_frames_window_and_resume_point(tmp_path, make_clip):
 
 
 def test_encoder_settings_check_container(tmp_path):
-    s = encoder_settings("webm", EncoderOptions(), False)
+    s = encoder_settings("webm", EncoderOptions())
     assert s.codec == "libvpx-vp9"
-    s = encoder_settings("mp4", EncoderOptions(), False)
+    s = encoder_settings("mp4", EncoderOptions())
     assert (s.codec, s.crf, s.preset, s.pix_fmt) == ("libx264", 18, "veryfast", "yuv420p")
     with pytest.raises(VidcolorError, match="cannot hold"):
-        encoder_settings("webm", EncoderOptions(codec="libx264"), False)
+        encoder_settings("webm", EncoderOptions(codec="libx264"))
     with pytest.raises(VidcolorError, match="unknown video encoder"):
-        encoder_settings("mp4", EncoderOptions(codec="no-such-codec"), False)
+        encoder_settings("mp4", EncoderOptions(codec="no-such-codec"))

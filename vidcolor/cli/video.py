@@ -25,10 +25,11 @@ def _package():
 
 def _add_keyframe_args(p) -> None:
     """The colour keyframe options of ``vidcolor video``."""
-    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME]",
+    p.add_argument("--keyframe", action="append", default=[], metavar="FILE[@TIME|@#N]",
                    help="a colour version of the frame at TIME (seconds or [HH:]MM:SS[.ms], "
-                   "the nearest frame), made by hand: its colours follow the motion through "
-                   "that frame's shot, forwards and backwards; TIME may be left out when "
+                   "the nearest frame) or of frame number N (@#120: an image sequence's own "
+                   "numbering, a video's frames counted from 0), made by hand: its colours "
+                   "follow the motion through that frame's shot, forwards and backwards; TIME may be left out when "
                    "FILE is named by it (as --export-keyframes names them); repeatable; one "
                    "input film (with --cluster, a keyframe's shot is one chunk)")
     p.add_argument("--export-keyframes", metavar="DIR",
@@ -38,6 +39,23 @@ def _add_keyframe_args(p) -> None:
                    "by hand and hand back with --keyframe")
     p.add_argument("--every", type=float, metavar="N",
                    help="with --export-keyframes, also a frame every N seconds within a shot")
+
+
+def _add_sequence_args(p) -> None:
+    """The image sequence and timecode options of ``vidcolor video``."""
+    p.add_argument("--sequence", choices=("dpx", "tiff", "exr", "png"),
+                   help="write the frames as image files of this format into the output "
+                   "folder, numbered as the input's (a video's from 0), at the input's bit "
+                   "depth where the format has it")
+    p.add_argument("--fps", metavar="RATE",
+                   help="frame rate of an image sequence input (24, 23.976, 24000/1001), "
+                   "over its DPX/EXR headers' (default: the headers', else 24)")
+    p.add_argument("--timecode", metavar="HH:MM:SS:FF",
+                   help="timecode of the input's first frame (HH:MM:SS;FF drop-frame at "
+                   "29.97), over its own; the output starts at its first coloured frame's")
+    p.add_argument("--allow-gaps", action="store_true",
+                   help="colour an image sequence with missing frame numbers (the timing "
+                   "keeps the gaps)")
 
 
 def _add_video(sub) -> None:
@@ -56,11 +74,15 @@ def _add_video(sub) -> None:
         "attachments, chapters and rotation are kept where the output container allows. "
         "The container comes from the output's extension (.mp4 .mkv .mov .webm .avi).")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="video files or folders of them")
+                   help="video files or folders of them; or one image sequence (DPX, TIFF, "
+                   "OpenEXR, PNG, JPEG): a folder of numbered frames, a pattern such as "
+                   "scan_%%06d.dpx, or its first frame scan_000100.dpx")
     p.add_argument("-o", "--output",
                    help="output file for one input file; otherwise a folder, where input "
                    "folders keep their relative names (films whose container vidcolor does "
-                   "not write become .mkv); needed unless --export-keyframes")
+                   "not write become .mkv); or frames: a pattern such as out/frame_%%06d.dpx "
+                   "(.dpx .tif .exr .png), or a folder with --sequence; needed unless "
+                   "--export-keyframes")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
@@ -78,10 +100,16 @@ def _add_video(sub) -> None:
     p.add_argument("--start", type=time_arg, default=0.0, metavar="T",
                    help="start at T (seconds or [HH:]MM:SS[.ms])")
     p.add_argument("--duration", type=time_arg, metavar="T", help="colorize only T of video")
-    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm)")
+    p.add_argument("--codec", help="video encoder (default libx264; libvpx-vp9 for .webm); "
+                   "prores (ProRes 422 HQ, 10-bit, .mov/.mkv), dnxhr (DNxHR, .mov), ffv1 "
+                   "(lossless 4:4:4 at the source's depth, .mkv) or any FFmpeg encoder name")
     p.add_argument("--crf", type=int, help="encoder quality (default 18 for libx264)")
     p.add_argument("--preset",
                    help="encoder speed preset (default veryfast; medium, slow: higher quality, slower)")
+    p.add_argument("--profile", help="ProRes: proxy, lt, standard, hq (default), 4444, "
+                   "4444xq; DNxHR: dnxhr_lb, dnxhr_sq, dnxhr_hq, dnxhr_hqx, dnxhr_444 (default "
+                   "dnxhr_hqx for a source of more than 8 bits, else dnxhr_hq)")
+    _add_sequence_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command")
@@ -102,8 +130,9 @@ def video_options(args) -> "VideoOptions":
     return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
-        codec=args.codec, crf=args.crf, preset=args.preset,
-        keyframes=(parse_keyframe(k) for k in args.keyframe))
+        codec=args.codec, crf=args.crf, preset=args.preset, profile=args.profile,
+        keyframes=(parse_keyframe(k) for k in args.keyframe), fps=args.fps,
+        timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence)
 
 
 # --- --export-keyframes ----------------------------------------------------------------------
@@ -117,7 +146,8 @@ def _run_export_keyframes(args) -> int:
                             "leave out -o, --keyframe and --cluster")
     request = ExportRequest(args.inputs[0], args.export_keyframes, every=args.every,
                             window=Window(args.start, args.duration),
-                            render_size=args.render_size, overwrite=args.overwrite)
+                            render_size=args.render_size, overwrite=args.overwrite,
+                            fps=args.fps, allow_gaps=args.allow_gaps)
     bar = None if args.quiet else TqdmProgress(unit="frame", desc="looking for shots",
                                                disable=False)
     try:
@@ -141,6 +171,15 @@ def _check_video_request(args) -> None:
         args.video_parser.error("--every goes with --export-keyframes")
     if args.keyframe and not _is_single_film(args):
         raise VidcolorError("--keyframe colours one input film")
+    if args.cluster and (args.sequence or _sequence_input(args) or "%" in args.output):
+        raise VidcolorError("--cluster colours video files into a video file; colour image "
+                            "sequences in this process (leave out --cluster)")
+
+
+def _sequence_input(args) -> bool:
+    from vidcolor.video.sequence_files import is_sequence_path
+
+    return len(args.inputs) == 1 and is_sequence_path(args.inputs[0])
 
 
 def _is_folder(path: str) -> bool:
@@ -152,9 +191,14 @@ def _is_folder(path: str) -> bool:
 
 
 def _is_single_film(args) -> bool:
-    """One input file and an output that is not a folder: today's one-film job."""
+    """One input file (or image sequence) and an output that is not a folder (or is the
+    folder of --sequence frames): the one-film job."""
     output = args.output
-    return (len(args.inputs) == 1 and not _is_folder(args.inputs[0])
+    if len(args.inputs) != 1:
+        return False
+    if args.sequence:
+        return True
+    return ((_sequence_input(args) or not _is_folder(args.inputs[0]))
             and not _is_folder(output) and not output.endswith(("/", "\\")))
 
 
@@ -226,7 +270,7 @@ def _run_video(args) -> int:
     options = _package().video_options(args)
     single = _is_single_film(args)
     jobs = [(Path(args.inputs[0]), Path(args.output))] if single else \
-        plan_films(args.inputs, args.output)[0]
+        plan_films(args.inputs, args.output, options.encoder.codec)[0]
     runner = _FilmJobs(args, options)
     try:
         if single:

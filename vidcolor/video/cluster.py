@@ -242,6 +242,9 @@ class ClusterSession:
     def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
         """The film's chunks (:class:`~vidcolor.video.job.FilmExecutor`): its scene cuts found
         by a scan, whole shots grouped; they are part of the job's identity."""
+        if film.info.sequence is not None or film.writes_frames:
+            raise VidcolorError("--cluster colours video files into a video file; colour "
+                                "image sequences in this process (leave out --cluster)")
         _check_fits(self.ray, film.input, film.input.stat().st_size)
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])

@@ -2,9 +2,24 @@
 
 Frames only ever pass through (memory stays bounded): :func:`decode_frames` yields them in
 display order, each with the pts it has in the input, so the encoder can give the output frame
-the very same timestamp (frame count, variable frame rates and the start time survive). The
-frames are converted to RGB with the matrix :func:`~vidcolor.video.probe.probe` chose, the
-one the encoder converts back with.
+the very same timestamp (frame count, variable frame rates and the start time survive).
+
+The frame contract (every :class:`~vidcolor.video.source.FrameSource` keeps it, whatever it
+reads: a video file, an image sequence, fields):
+
+- ``DecodedFrame.rgb`` is gamma-encoded RGB, shape (H, W, 3): **uint16 (0..65535) when the
+  source has more than 8 bits per sample** (``VideoInfo.bit_depth > 8``, i.e.
+  ``VideoInfo.high_bit_depth``), uint8 (0..255) otherwise. A 10-bit sample v becomes about
+  v * 65535 / 1023: no step through 8 bits anywhere.
+- YUV is turned into RGB with the source's own matrix (``VideoInfo.matrix``) and each
+  frame's own range (a full-range frame is not clipped to video range).
+- The lightness the network sees is a render-size copy of the frame's L; the output's L is
+  the frame's own at full resolution and precision (``FrameColorizer.prepare`` / ``finish``,
+  which return RGB of the frame's dtype).
+- A sink takes finished frames of the same dtype (``FrameSink.dtype``);
+  :class:`~vidcolor.video.encode.SegmentWriter` feeds uint16 frames to FFmpeg as rgb48le
+  and converts them to the output's pixel format (10-bit 4:2:2 ProRes, 16-bit 4:4:4 FFV1...)
+  with the same matrix, the source's range and its colour tags.
 """
 
 from __future__ import annotations
@@ -31,6 +46,8 @@ class DecodedFrame:
     pts : int
         In the input stream's time base.
     rgb : ndarray of uint8 or uint16, shape (H, W, 3)
+        uint16 (0..65535) for a source of more than 8 bits, uint8 (0..255) otherwise (the
+        module's frame contract).
     """
 
     pts: int

@@ -23,10 +23,11 @@ import numpy as np
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
-from vidcolor.video.probe import VideoInfo, ffmpeg_message, matrix_tag
+from vidcolor.video.probe import MATRIX_OF_TAG, VideoInfo, ffmpeg_message, matrix_tag
 
-__all__ = ["CONTAINERS", "EncoderSettings", "SegmentWriter", "encoder_settings",
-           "output_format"]
+__all__ = ["CODEC_ALIASES", "CONTAINERS", "EncoderSettings", "SegmentWriter",
+           "containers_for", "encoder_settings", "output_colorspace", "output_format", "output_range",
+           "pixel_format"]
 
 #: Output file extension -> FFmpeg muxer.
 CONTAINERS = {
@@ -76,8 +77,12 @@ class EncoderSettings:
     crf : int or None
     preset : str or None
     pix_fmt : str
+        The output's pixel format (depth and chroma), from the codec, the profile and the
+        source's depth (:func:`pixel_format`).
     container : str
         The output muxer (``""`` if unknown); some need encoder options of their own.
+    profile : str or None
+        The codec's profile (ProRes, DNxHR), as FFmpeg names it.
     """
 
     codec: str
@@ -85,6 +90,7 @@ class EncoderSettings:
     preset: str | None
     pix_fmt: str
     container: str = ""
+    profile: str | None = None
 
     def options(self) -> dict[str, str]:
         """The FFmpeg encoder options (``AVOption`` name -> value) for these settings."""
@@ -97,15 +103,47 @@ class EncoderSettings:
             opts["crf"] = str(self.crf)
         if self.preset:
             opts["preset"] = self.preset
-        if self.codec == "libvpx-vp9":
-            opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
-        if self.codec == "libx265":
-            opts["x265-params"] = "log-level=error"
+        if self.profile:
+            opts["profile"] = self.profile
+        opts.update(_CODEC_OPTIONS.get(self.codec, {}))
         return opts
 
+    @property
+    def video_range_only(self) -> bool:
+        """The codec is defined for video (limited) range only: a full-range source is
+        written at video range."""
+        return self.codec in _PROFILES
 
-def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: bool,
-                     odd_size: tuple[bool, bool] = (False, False)) -> EncoderSettings:
+
+#: Fixed options of some encoders: FFV1 as archives keep it (version 3, a CRC per slice so
+#: damage is found and confined, every frame a keyframe); VP9 and x265 made usable.
+_CODEC_OPTIONS = {
+    "ffv1": {"level": "3", "slicecrc": "1", "g": "1"},
+    "libvpx-vp9": {"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"},
+    "libx265": {"x265-params": "log-level=error"},
+}
+#: Short names of the archival codecs -> FFmpeg encoder.
+CODEC_ALIASES = {"prores": "prores_ks", "dnxhr": "dnxhd"}
+#: Profiles of the codecs that have them -> pixel format; the first is the default (DNxHR's
+#: default depends on the source's depth, :func:`_profile`).
+_PROFILES = {
+    "prores_ks": {"hq": "yuv422p10le", "proxy": "yuv422p10le", "lt": "yuv422p10le",
+                  "standard": "yuv422p10le", "4444": "yuv444p10le", "4444xq": "yuv444p10le"},
+    "dnxhd": {"dnxhr_hq": "yuv422p", "dnxhr_hqx": "yuv422p10le", "dnxhr_444": "yuv444p10le",
+              "dnxhr_lb": "yuv422p", "dnxhr_sq": "yuv422p"},
+}
+#: 10-bit formats of the encoders that have them (a high-bit-depth input keeps its depth).
+_TEN_BIT = {"libx264": "yuv420p10le", "libx265": "yuv420p10le", "libvpx-vp9": "yuv420p10le",
+            "libsvtav1": "yuv420p10le"}
+#: FFV1's 4:4:4 formats by bits per sample: a source gets the first that holds its depth.
+_FFV1_DEPTHS = ((8, "yuv444p"), (9, "yuv444p9le"), (10, "yuv444p10le"), (12, "yuv444p12le"),
+                (14, "yuv444p14le"), (16, "yuv444p16le"))
+#: DNxHR's smallest frame (FFmpeg refuses smaller ones with no reason given).
+_DNXHR_MIN_SIZE = (256, 120)
+
+
+def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int = 8,
+                     size: tuple[int, int] = (64, 64)) -> EncoderSettings:
     """Choose the video encoder for an output container, and check it really works.
 
     Parameters
@@ -114,20 +152,23 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
         The output muxer (:func:`output_format`).
     options : EncoderOptions
         What the user asked for; each None takes the container's or encoder's default.
-    high_bit_depth : bool
-        The input has more than 8 bits per sample: encode at 10 bits where the encoder can.
-    odd_size : (bool, bool)
-        Whether the input's width and height are odd (such video is encoded 4:4:4).
+    bit_depth : int
+        Bits per sample of the source (``VideoInfo.bit_depth``): more than 8 are encoded at
+        10 bits or more where the encoder can (:func:`pixel_format`).
+    size : (int, int)
+        The frames' width and height (odd sizes are encoded 4:4:4; DNxHR has a smallest).
 
     Raises
     ------
     VidcolorError
-        Unknown encoder, not a video encoder, one the container cannot hold, a preset it does
-        not have, or any setting the encoder refuses: the encoder is opened with the settings
-        and encodes one small frame into an in-memory file of the output's format, so nothing
-        is refused later, after the work folder exists.
+        Unknown encoder, not a video encoder, one the container cannot hold (naming the
+        containers that can), an unknown profile, a preset it does not have, or any setting
+        the encoder refuses: the encoder is opened with the settings and encodes one small
+        frame into an in-memory file of the output's format, so nothing is refused later,
+        after the work folder exists.
     """
-    codec = options.codec or _DEFAULT_CODEC.get(format_name, "libx264")
+    codec = CODEC_ALIASES.get(options.codec, options.codec) or _DEFAULT_CODEC.get(format_name,
+                                                                                   "libx264")
     try:
         kind = av.codec.Codec(codec, "w").type
     except (ValueError, av.error.FFmpegError):
@@ -142,18 +183,115 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
         # FFmpeg would ignore it without a word, and the user would get another quality.
         raise OptionError("crf", "{field} {crf}: the {codec} encoder has no constant rate "
                           "factor", crf=crf, codec=codec)
-    pix_fmt = _TEN_BIT.get(codec, "yuv420p") if high_bit_depth else "yuv420p"
-    if codec in ("mjpeg",):
-        pix_fmt = "yuvj420p"
+    _check_container(codec, format_name, options.codec or codec)
+    profile = _profile(codec, options.profile, bit_depth)
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
-                               pix_fmt=pix_fmt, container=format_name)
-    _check_encoder(settings, options, odd_size)
+                               pix_fmt=pixel_format(codec, bit_depth, profile),
+                               container=format_name, profile=profile)
+    _check_size(settings, size)
+    _check_encoder(settings, options, size)
+    if bit_depth > 8 and _bits(settings.pix_fmt) <= 8:
+        logger.info(f"note: {codec} writes {settings.pix_fmt} here, 8 bits of the source's "
+                    f"{bit_depth}; ffv1, prores or libx264 keep more")
     return settings
 
 
-#: 10-bit formats of the encoders that have them (a high-bit-depth input keeps its depth).
-_TEN_BIT = {"libx264": "yuv420p10le", "libx265": "yuv420p10le", "libvpx-vp9": "yuv420p10le",
-            "libsvtav1": "yuv420p10le"}
+def _bits(pix_fmt: str) -> int:
+    return max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
+
+
+def pixel_format(codec: str, bit_depth: int, profile: str | None = None) -> str:
+    """The output's pixel format for a codec, its profile and the source's bits per sample.
+
+    ProRes and DNxHR: their profile's (ProRes is always 10-bit); FFV1: 4:4:4 at the source's
+    depth; x264, x265, VP9, SVT-AV1: 4:2:0 at 10 bits for a source of more than 8; MJPEG:
+    full-range 4:2:0; any other: 8-bit 4:2:0.
+    """
+    if codec in _PROFILES:
+        return _PROFILES[codec][profile]
+    if codec == "ffv1":
+        return next(fmt for bits, fmt in _FFV1_DEPTHS if bits >= min(bit_depth, 16))
+    if codec == "mjpeg":
+        return "yuvj420p"
+    deep = _TEN_BIT.get(codec) if bit_depth > 8 else None
+    return deep if deep and _makes(codec, deep) else "yuv420p"
+
+
+def _makes(codec: str, pix_fmt: str) -> bool:
+    """Whether this FFmpeg build's encoder takes a pixel format (libvpx may lack 10-bit)."""
+    formats = av.codec.Codec(codec, "w").video_formats
+    return formats is None or any(f.name == pix_fmt for f in formats)
+
+
+def _profile(codec: str, given: str | None, bit_depth: int) -> str | None:
+    """The profile for an encoder: the one asked for (DNxHR's also without ``dnxhr_``), or
+    the default; None for an encoder without profiles here."""
+    if codec not in _PROFILES:
+        if given is not None:
+            raise OptionError("profile", "{field} {given}: only ProRes (prores) and DNxHR "
+                              "(dnxhr) take a profile here, not {codec}", given=given,
+                              codec=codec)
+        return None
+    names = _PROFILES[codec]
+    if given is None:
+        return "dnxhr_hqx" if codec == "dnxhd" and bit_depth > 8 else next(iter(names))
+    name = given.lower()
+    if codec == "dnxhd" and not name.startswith("dnxhr_"):
+        name = "dnxhr_" + name
+    if name not in names:
+        raise OptionError("profile", "{field} {given}: {codec} takes one of {names}",
+                          given=given, codec=codec, names=", ".join(names))
+    return name
+
+
+def containers_for(codec: str) -> list[str]:
+    """The output extensions whose container holds a codec (short names too), one per
+    muxer, its usual one first (ProRes and DNxHR: .mov; FFV1: .mkv); [] for an unknown
+    codec."""
+    codec = CODEC_ALIASES.get(codec, codec)
+    try:
+        av.codec.Codec(codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        return []
+    by_muxer = {}
+    for ext, muxer in CONTAINERS.items():
+        if muxer not in by_muxer and _container_holds(muxer, codec):
+            by_muxer[muxer] = ext
+    home = _HOME_CONTAINER.get(codec)
+    return sorted(by_muxer.values(), key=lambda ext: ext != home)
+
+
+#: The container each archival codec is usually kept in.
+_HOME_CONTAINER = {"prores_ks": ".mov", "dnxhd": ".mov", "ffv1": ".mkv"}
+
+
+def _check_container(codec: str, format_name: str, asked: str) -> None:
+    """Refuse a codec the output's container cannot hold, naming the extensions that can
+    (``asked``: the codec as the user named it)."""
+    if _container_holds(format_name, codec):
+        return
+    able = containers_for(codec)
+    where = f" (use {' or '.join(able)})" if able else ""
+    raise OptionError("codec", "{field} {asked}: the {container} container cannot hold "
+                      "{codec} video{where}", asked=asked, codec=codec, container=format_name,
+                      where=where)
+
+
+def _container_holds(format_name: str, codec: str) -> bool:
+    with av.open(io.BytesIO(), "w", format=format_name) as out:
+        try:
+            out.add_stream(codec, rate=25)
+        except (ValueError, av.error.FFmpegError):
+            return False
+        return True
+
+
+def _check_size(settings: EncoderSettings, size: tuple[int, int]) -> None:
+    least = _DNXHR_MIN_SIZE
+    if settings.codec == "dnxhd" and (size[0] < least[0] or size[1] < least[1]):
+        raise OptionError("codec", "{field} {codec}: DNxHR needs frames of at least "
+                          "{w}x{h}, these are {width}x{height}", codec=settings.codec,
+                          w=least[0], h=least[1], width=size[0], height=size[1])
 
 
 def _preset(codec: str, given: str | None) -> str | None:
@@ -174,16 +312,16 @@ def _preset(codec: str, given: str | None) -> str | None:
 
 
 def _check_encoder(settings: EncoderSettings, options: EncoderOptions,
-                   odd_size: tuple[bool, bool]) -> None:
+                   size: tuple[int, int]) -> None:
     """Refuse settings the encoder or the container will not take, naming the option."""
     opts = settings.options()
-    error = _try_encoder(settings, opts, odd_size)
+    error = _try_encoder(settings, opts, size)
     if error is None:
         return
     # Which of the user's options is refused: the one without which the encoder works.
     for key, value in (("crf", options.crf), ("preset", options.preset)):
         rest = {k: v for k, v in opts.items() if k != key}
-        if value is not None and key in opts and _try_encoder(settings, rest, odd_size) is None:
+        if value is not None and key in opts and _try_encoder(settings, rest, size) is None:
             raise OptionError(key, "{field} {value}: refused by the {codec} encoder ({error})",
                               value=value, codec=settings.codec, error=error)
     refused = "the {codec} encoder cannot make {pix_fmt} video for {container} output ({error})"
@@ -195,16 +333,22 @@ def _check_encoder(settings: EncoderSettings, options: EncoderOptions,
 
 
 def _try_encoder(settings: EncoderSettings, opts: dict[str, str],
-                 odd_size: tuple[bool, bool]) -> str | None:
+                 size: tuple[int, int]) -> str | None:
     """Encode one small frame with these encoder options into an in-memory file of the
     output's format; None if that works, else FFmpeg's refusal in one line.
+
+    The frame is 64x64 (65 for an odd width or height), or the real size for DNxHR, whose
+    frames have a smallest size.
 
     Raises
     ------
     VidcolorError
         The container cannot hold the codec at all.
     """
-    width, height = 64 + odd_size[0], 64 + odd_size[1]
+    if settings.codec == "dnxhd":
+        width, height = size
+    else:
+        width, height = 64 + size[0] % 2, 64 + size[1] % 2
     pix_fmt = _pix_fmt_for_size(settings.pix_fmt, width, height)
     frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8),
                                        format="rgb24").reformat(format=pix_fmt)
@@ -247,6 +391,22 @@ def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
     raise VidcolorError(f"no container for segments of {settings.codec} video")
 
 
+def output_colorspace(info: VideoInfo) -> int:
+    """The output's AVColorSpace tag: the source's where it names a YUV matrix (BT.470BG
+    stays BT.470BG), else that of the matrix the frames are converted with."""
+    return info.colorspace if info.colorspace in MATRIX_OF_TAG else matrix_tag(info.matrix)
+
+
+def output_range(info: VideoInfo, settings: EncoderSettings) -> str:
+    """The output's YUV range (PyAV name): the source's, except for formats of one range
+    (yuvj: full) and codecs defined for video range only (ProRes, DNxHR)."""
+    if settings.pix_fmt.startswith("yuvj"):
+        return "JPEG"
+    if info.color_range == 2 and not settings.video_range_only:
+        return "JPEG"
+    return "MPEG"
+
+
 class SegmentWriter:
     """Encodes colorized frames into one video-only segment file (MP4, see _SEGMENT_FORMATS).
 
@@ -287,8 +447,8 @@ class SegmentWriter:
         if info.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
         cc = stream.codec_context
-        cc.colorspace = matrix_tag(info.matrix)
-        self._range = "JPEG" if settings.pix_fmt.startswith("yuvj") else "MPEG"
+        cc.colorspace = output_colorspace(info)
+        self._range = output_range(info, settings)
         cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
         cc.color_primaries = info.color_primaries
         cc.color_trc = info.color_trc
@@ -302,7 +462,10 @@ class SegmentWriter:
         ----------
         pts : int
             In the input stream's time base.
-        rgb : ndarray of uint8 or uint16, shape (H, W, 3)
+        rgb : ndarray of uint8 (0..255) or uint16 (0..65535), shape (H, W, 3)
+            Gamma-encoded RGB (the frame contract of :mod:`vidcolor.video.decode`): uint16
+            goes to FFmpeg as rgb48le, so a 10- or 16-bit output gets every bit of it; it
+            is converted to the output's pixel format with the stream's matrix and range.
         """
         fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)

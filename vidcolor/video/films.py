@@ -17,7 +17,7 @@ from typing import Callable
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.outputs import InputSet, check_input, check_output, find_files, plan_folder
-from vidcolor.video.encode import CONTAINERS
+from vidcolor.video.encode import CONTAINERS, containers_for
 
 __all__ = ["FilmReport", "VIDEO_SUFFIXES", "colorize_films", "find_videos", "plan_films"]
 
@@ -34,18 +34,26 @@ def find_videos(folder: Path, exclude: Path | None = None) -> list[Path]:
     return find_files(folder, VIDEO_SUFFIXES, exclude)
 
 
-def film_suffix(suffix: str) -> str:
-    """The output ending for an input ending: itself where vidcolor writes that container,
-    else :data:`FALLBACK_SUFFIX`."""
-    return suffix if suffix.lower() in CONTAINERS else FALLBACK_SUFFIX
+def film_suffix(suffix: str, codec: str | None = None) -> str:
+    """The output ending for an input ending: itself where vidcolor writes that container
+    (and it holds ``codec``, the encoder asked for), else :data:`FALLBACK_SUFFIX`, or the
+    codec's usual container where Matroska cannot hold it (DNxHR: .mov)."""
+    ending = suffix if suffix.lower() in CONTAINERS else FALLBACK_SUFFIX
+    able = containers_for(codec) if codec else []
+    if not able or ending.lower() in able:
+        return ending
+    return able[0]
 
 
-def plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
+def plan_films(inputs, output, codec: str | None = None) -> tuple[list[tuple[Path, Path]],
+                                                                 bool]:
     """Pair every input film with its output path.
 
     One input file gives the file ``output`` (unless ``output`` is an existing folder or ends
     with a slash); anything else makes ``output`` a folder (see
-    :func:`vidcolor.outputs.plan_folder`). No output may be an input.
+    :func:`vidcolor.outputs.plan_folder`), each film in its own container where that holds
+    ``codec`` (the ``--codec`` asked for), else in one that does (:func:`film_suffix`). No
+    output may be an input.
 
     Returns
     -------
@@ -58,12 +66,12 @@ def plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
         Missing or unreadable inputs, folders without films, clashing or unusable outputs.
     """
     try:
-        return _plan_films(inputs, output)
+        return _plan_films(inputs, output, codec)
     except OSError as e:  # a path this process may not look at, a name too long...
         raise VidcolorError(f"{e.filename}: cannot be read ({e.strerror})") from None
 
 
-def _plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
+def _plan_films(inputs, output, codec: str | None) -> tuple[list[tuple[Path, Path]], bool]:
     inputs = [Path(p) for p in inputs]
     names_folder = str(output).endswith(("/", "\\"))
     output = Path(output)
@@ -76,7 +84,8 @@ def _plan_films(inputs, output) -> tuple[list[tuple[Path, Path]], bool]:
             raise VidcolorError(f"{path}: not a video file or folder")
     if output.exists() and not output.is_dir():
         raise VidcolorError(f"{output}: with several inputs, the output must be a folder")
-    planned = plan_folder(inputs, output, find_videos, film_suffix, "videos")
+    planned = plan_folder(inputs, output, find_videos,
+                          lambda suffix: film_suffix(suffix, codec), "videos")
     reads = InputSet(src for src, _ in planned)
     for _, dst in planned:
         check_output(dst, reads)

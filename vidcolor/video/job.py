@@ -19,6 +19,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,10 +29,15 @@ from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
+from vidcolor.timecode import parse_timecode
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
-from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
+from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.remux import RemuxReport, remux
+from vidcolor.video.sequence import probe_input, sequence_identity
+from vidcolor.video.sequence_sink import (SequenceSettings, check_frames_free,
+                                          check_sequence_output, frame_numbers,
+                                          is_sequence_output, sequence_settings)
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
 __all__ = ["CheckedFilm", "FilmExecutor", "FilmJob", "FilmPlan", "FilmRun", "VideoResult"]
@@ -66,9 +72,10 @@ class CheckedFilm:
     ----------
     input, output : Path
     format_name : str
-        The output's container.
+        The output's container; ``"sequence"`` for image frames.
     info : VideoInfo
-    settings : EncoderSettings
+        With the ``--timecode`` asked for, if any.
+    settings : EncoderSettings or SequenceSettings
     placed : list of PlacedKeyframe
         The keyframes and the frames they colour, in time order; empty without keyframes.
     """
@@ -77,8 +84,13 @@ class CheckedFilm:
     output: Path
     format_name: str
     info: VideoInfo
-    settings: EncoderSettings
+    settings: EncoderSettings | SequenceSettings
     placed: list[PlacedKeyframe]
+
+    @property
+    def writes_frames(self) -> bool:
+        """The output is an image sequence (no remux: each frame is written in place)."""
+        return isinstance(self.settings, SequenceSettings)
 
 
 @dataclass
@@ -175,11 +187,13 @@ class FilmJob:
             work.remove()
             raise VidcolorError(f"{film.input}: no video frames in the requested window")
         t_remux = time.perf_counter()
-        try:
-            report = self._remux_into_place(film, work, plan)
-        except VidcolorError:
-            work.remove()  # the same streams would be refused again: nothing worth resuming
-            raise
+        report = RemuxReport(video_packets=work.frames)
+        if not film.writes_frames:
+            try:
+                report = self._remux_into_place(film, work, plan)
+            except VidcolorError:
+                work.remove()  # the same streams would be refused again: nothing to resume
+                raise
         work.remove()
         t_end = time.perf_counter()
         return VideoResult(output=film.output, frames=work.frames, resumed_frames=resumed,
@@ -197,14 +211,30 @@ class FilmJob:
             One line naming the problem.
         """
         if self._checked is None:
-            format_name = _check_paths(self.input, self.output, self.overwrite)
-            info = probe(self.input)
-            _check_window(self.input, info, self.options)
-            settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
-                                        (info.width % 2 == 1, info.height % 2 == 1))
+            options = self.options
+            frames_out = is_sequence_output(self.output, options.sequence)
+            format_name = "sequence" if frames_out else \
+                _check_paths(self.input, self.output, self.overwrite)
+            info = _with_timecode(probe_input(self.input, options.fps, options.allow_gaps),
+                                  options.timecode)
+            _check_window(self.input, info, options)
+            settings = self._frame_settings(info) if frames_out else \
+                encoder_settings(format_name, options.encoder, info.bit_depth,
+                                 (info.width, info.height))
+            self.options = options = _keyframes_by_number(options, info)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
-                                        place_keyframes(info, self.options))
+                                        place_keyframes(info, options))
         return self._checked
+
+    def _frame_settings(self, info: VideoInfo) -> SequenceSettings:
+        """How the frames are written, once their files are known not to be the input's nor
+        (without ``overwrite``; a resumed job's are checked once its work is found) to
+        exist."""
+        settings = sequence_settings(self.output, self.options.sequence, info)
+        _check_frames_are_not_input(settings, info, self.input)
+        if not self.resume:
+            check_frames_free(settings, frame_numbers(info), self.overwrite)
+        return settings
 
     def _open_work(self, film: CheckedFilm, plan: FilmPlan) -> WorkFolder:
         """The work folder, fresh or continued.
@@ -215,10 +245,22 @@ class FilmJob:
         own plan.
         """
         compared = dataclasses.replace(plan.options, batch_size=None)
-        identity = {"input": file_identity(film.input), "model": plan.model_name,
+        seq = film.info.sequence
+        identity = {"input": file_identity(film.input) if seq is None else
+                    sequence_identity(seq), "model": plan.model_name,
                     "weights": plan.weights, "options": compared.to_dict(),
                     "encoder": dataclasses.asdict(film.settings), "vidcolor": __version__,
                     **plan.extra}
+        if film.writes_frames:
+            check_sequence_output(film.settings)
+            work = WorkFolder(work_paths(film.settings.pattern)[0], identity)
+            if not work.open(self.resume) and self.resume:
+                try:  # nothing to resume: the frames there are someone else's
+                    check_frames_free(film.settings, frame_numbers(film.info), self.overwrite)
+                except VidcolorError:
+                    work.remove()
+                    raise
+            return work
         work = WorkFolder(work_paths(film.output)[0], identity)
         work.open(self.resume)
         return work
@@ -232,9 +274,11 @@ class FilmJob:
         output = film.output
         partial = work_paths(output)[1]
         try:
-            report = remux(film.info, work.segment_files(), partial, film.format_name,
+            segments = work.segment_files()
+            report = remux(film.info, segments, partial, film.format_name,
                            plan.options.window,
-                           metadata={"comment": provenance_text(plan.model_name)})
+                           metadata={"comment": provenance_text(plan.model_name)},
+                           timecode=_timecode_at(film.info, segments[0][1]))
             os.replace(partial, output)
         except BaseException as e:
             partial.unlink(missing_ok=True)
@@ -268,6 +312,59 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
         raise OptionError("overwrite", "{output}: already exists (use {field} to replace it)",
                           output=output)
     return format_name
+
+
+def _check_frames_are_not_input(settings: SequenceSettings, info: VideoInfo,
+                                input: Path) -> None:
+    """Refuse frame files that would be the input's (its pattern, or the video file)."""
+    seq = info.sequence
+    inputs = [seq.pattern] if seq is not None else [os.fspath(input)]
+    if any(os.path.realpath(settings.pattern) == os.path.realpath(p) for p in inputs):
+        raise VidcolorError(f"{settings.pattern}: these are the input's frames; write the "
+                            "coloured ones elsewhere")
+    check_output(settings.pattern % 0, InputSet([input]))
+
+
+def _with_timecode(info: VideoInfo, timecode: str | None) -> VideoInfo:
+    """The film with the start timecode asked for (``--timecode``), checked at its rate."""
+    if timecode is None:
+        return info
+    try:
+        return dataclasses.replace(info, timecode=str(parse_timecode(timecode, info.rate)))
+    except ValueError as e:
+        raise OptionError("timecode", "{field}: {error}", error=e) from None
+
+
+def _timecode_at(info: VideoInfo, pts: int) -> str | None:
+    """The timecode of the frame at ``pts`` (the first coloured one), counted at the film's
+    rate from its first frame's; None when the film has none."""
+    if info.timecode is None:
+        return None
+    start = parse_timecode(info.timecode, info.rate)
+    return str(start + round((pts * info.time_base - Fraction(info.start_time)) * info.rate))
+
+
+def _keyframes_by_number(options: VideoOptions, info: VideoInfo) -> VideoOptions:
+    """Keyframes given by frame number (``FILE@#N``) placed at their frame's time: a
+    sequence's own numbers, a video's frames counted from 0 at its nominal rate.
+
+    Raises
+    ------
+    VidcolorError
+        A number the sequence has no frame of.
+    """
+    if all(k.time is not None for k in options.keyframes):
+        return options
+    seq, placed = info.sequence, []
+    for k in options.keyframes:
+        if k.time is None:
+            if seq is not None and k.frame not in seq.numbers:
+                raise VidcolorError(f"{k.path}: keyframe frame #{k.frame}: the sequence has no "
+                                    f"such frame ({seq.first} to {seq.numbers[-1]})")
+            index = k.frame - (seq.first if seq is not None else 0)
+            k = dataclasses.replace(k, time=float(index / info.rate))
+        placed.append(k)
+    return dataclasses.replace(options, keyframes=tuple(placed))
 
 
 def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:

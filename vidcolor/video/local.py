@@ -21,8 +21,9 @@ from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
 from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
 from vidcolor.video.probe import VideoInfo
+from vidcolor.video.sequence_sink import SequenceSettings, SequenceSink
 from vidcolor.video.sink import SegmentSink
-from vidcolor.video.source import FrameSource, FrameSpan, VideoFileSource
+from vidcolor.video.source import FrameSource, FrameSpan, open_source
 from vidcolor.video.stages import run_stages
 from vidcolor.video.workdir import WorkFolder
 
@@ -62,7 +63,8 @@ class LocalExecutor:
 
 
 def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
-                  settings: EncoderSettings, work: WorkFolder, placed: list[PlacedKeyframe],
+                  settings: EncoderSettings | SequenceSettings, work: WorkFolder,
+                  placed: list[PlacedKeyframe],
                   batch_size: int, progress: Progress | None = None,
                   span: FrameSpan | None = None, open_input=None) -> list[float]:
     """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s
@@ -74,7 +76,8 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     core : FrameColorizer
     options : VideoOptions
         As resolved for the model.
-    settings : EncoderSettings
+    settings : EncoderSettings or SequenceSettings
+        A video's encoder, or the image files the frames are written as.
     work : WorkFolder
         Opened; receives each finished segment (its folder also holds the keyframes' files).
     placed : list of PlacedKeyframe
@@ -94,7 +97,7 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
         Seconds (from the stream's start) of the frames the decoder refused.
     """
     from_pts = work.next_pts if span is None else span.from_pts
-    source = VideoFileSource.span(info, options.window, span, open_input, from_pts)
+    source = open_source(info, options.window, span, open_input, from_pts)
     if placed:
         try:
             core.guide = keyframe_guide(source, placed, core, work.path / "keyframes",
@@ -105,8 +108,9 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
             raise
     if core.has_state and span is None:
         core.set_state(work.state)
-    sink = SegmentSink(work, info, settings, options.segment_frames, progress,
-                       info.estimate_frames(options.window) or None)
+    kind = SequenceSink if isinstance(settings, SequenceSettings) else SegmentSink
+    sink = kind(work, info, settings, options.segment_frames, progress,
+                info.estimate_frames(options.window) or None)
     return run_stages(source, core, sink, batch_size)
 
 

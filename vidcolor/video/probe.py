@@ -29,7 +29,7 @@ from av.sidedata.sidedata import Type as SideDataType
 from vidcolor.errors import VidcolorError
 from vidcolor.options import Window
 
-__all__ = ["VideoInfo", "decode_packets", "ffmpeg_message", "matrix_tag", "open_input",
+__all__ = ["MATRIX_OF_TAG", "VideoInfo", "decode_packets", "ffmpeg_message", "matrix_tag", "open_input",
            "probe"]
 
 
@@ -57,17 +57,33 @@ class VideoInfo:
         Seconds.
     frames : int
         Frame count from the container, 0 if unknown.
-    high_bit_depth : bool
-        More than 8 bits per sample: decoded as 16-bit RGB, encoded at 10 bits.
     sample_aspect_ratio : Fraction or None
     display_matrix : tuple of 9 int or None
         FFmpeg display matrix (rotation/flip) found on the decoded frames.
     other_streams : list of str
         ``"index:type"`` of every other stream of the input.
     matrix : str
-        YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode.
+        YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode: the source's
+        tag, or for an untagged one what players assume (:func:`_yuv_matrix`).
     color_primaries, color_trc : int
         The input's tags (AVColorPrimaries, AVColorTransferCharacteristic), copied.
+    bit_depth : int
+        Bits per sample of the source (8, 10, 12, 16...). The frame contract follows from it
+        (see :mod:`vidcolor.video.decode`): more than 8 bits are decoded to 16-bit RGB and the
+        output is written at the output codec's depth nearest it (:attr:`high_bit_depth`).
+    color_range : int
+        AVColorRange of the source's YUV samples, which the output keeps: 1 (limited, "MPEG",
+        also for an untagged or an RGB source) or 2 (full, "JPEG"). Decoding reads each
+        frame's own range, so a full-range frame is never clipped to video range.
+    colorspace : int
+        The source's AVColorSpace tag (2: unspecified, 0: RGB), copied to the output where it
+        names a YUV matrix (else the output is tagged with :attr:`matrix`).
+    sequence : ImageSequence or None
+        The frame files of an image sequence input
+        (:class:`vidcolor.video.sequence_files.ImageSequence`); None for a video file.
+    timecode : str or None
+        SMPTE timecode of the stream's first frame (``HH:MM:SS:FF``, ``;`` drop-frame): the
+        input's timecode track or tag, a sequence's header, or ``--timecode``.
     """
 
     path: str
@@ -81,13 +97,22 @@ class VideoInfo:
     start_time: float
     duration: float | None
     frames: int
-    high_bit_depth: bool
     sample_aspect_ratio: Fraction | None
     display_matrix: tuple[int, ...] | None
     other_streams: list[str] = field(default_factory=list)
     matrix: str = "ITU601"
     color_primaries: int = 2
     color_trc: int = 2
+    bit_depth: int = 8
+    color_range: int = 1
+    colorspace: int = 2
+    sequence: object | None = None
+    timecode: str | None = None
+
+    @property
+    def high_bit_depth(self) -> bool:
+        """More than 8 bits per sample: frames are uint16 RGB (0..65535), not uint8."""
+        return self.bit_depth > 8
 
     def estimate_frames(self, window: Window = Window()) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""
@@ -220,11 +245,30 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
-def _high_bit_depth(stream) -> bool:
-    fmt = stream.codec_context.format
-    if fmt is None:
-        return False
-    return any(c.bits > 8 for c in fmt.components)
+def _bit_depth(frame: av.VideoFrame) -> int:
+    """Bits per sample of a decoded frame's pixel format (8 for formats of fewer)."""
+    return max([8, *(c.bits for c in frame.format.components)])
+
+
+def _color_range(frame: av.VideoFrame) -> int:
+    """The YUV range an output of this source keeps: 2 (full) for full-range YUV, else 1."""
+    fmt = frame.format
+    if fmt.is_rgb or fmt.name.startswith(("gray", "ya")):
+        return 1  # no YUV range to keep: the output gets the usual video range
+    full = fmt.name.startswith("yuvj") or int(frame.color_range or 0) == 2
+    return 2 if full else 1
+
+
+def _timecode(container, stream) -> str | None:
+    """The start timecode of a film: its video stream's tag (MOV/MP4 ``tmcd`` tracks are
+    read into it), a timecode track's, or the container's (Matroska, MXF)."""
+    tagged = [stream.metadata, *(s.metadata for s in container.streams if s.type == "data"),
+              container.metadata]
+    for meta in tagged:
+        for key, value in meta.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return None
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -265,16 +309,18 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             path=os.fspath(path), format_name=container.format.name, stream_index=vs.index,
             codec=vs.codec_context.name, width=first.width, height=first.height,
             time_base=tb, rate=Fraction(rate).limit_denominator(100000), start_time=start,
-            duration=duration, frames=int(vs.frames or 0), high_bit_depth=_high_bit_depth(vs),
+            duration=duration, frames=int(vs.frames or 0),
             sample_aspect_ratio=_sar(vs), display_matrix=matrix, other_streams=others,
             matrix=_yuv_matrix(first.colorspace, first.height),
             color_primaries=int(vs.codec_context.color_primaries or 2),
-            color_trc=int(vs.codec_context.color_trc or 2),
+            color_trc=int(vs.codec_context.color_trc or 2), bit_depth=_bit_depth(first),
+            color_range=_color_range(first), colorspace=int(first.colorspace),
+            timecode=_timecode(container, vs),
         )
 
 
 #: AVColorSpace tag -> the swscale matrix (PyAV Colorspace name), and back.
-_MATRIX_OF_TAG = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020",
+MATRIX_OF_TAG = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020",
                   10: "BT2020"}
 _TAG_OF_MATRIX = {"ITU709": 1, "FCC": 4, "ITU601": 6, "SMPTE240M": 7, "BT2020": 9}
 
@@ -283,8 +329,8 @@ def _yuv_matrix(tag: int | None, height: int) -> str:
     """The YUV matrix of a stream: its tag, or for untagged video what players assume
     (BT.709 from 720 lines up, BT.601 below). Decoding and encoding with it, and tagging the
     output with it, keeps colours and lightness where a player will show them."""
-    if tag in _MATRIX_OF_TAG:
-        return _MATRIX_OF_TAG[int(tag)]
+    if tag in MATRIX_OF_TAG:
+        return MATRIX_OF_TAG[int(tag)]
     return "ITU709" if height >= 720 else "ITU601"
 
 

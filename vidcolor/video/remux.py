@@ -169,8 +169,10 @@ class AudioReencodeRoute(StreamRoute):
 
 
 def _route_streams(inp, out, info: VideoInfo, format_name: str, report: RemuxReport,
-                   skip: set[str] = frozenset()) -> dict[int, StreamRoute]:
-    """Decide per input stream: copy (-> output stream), re-encode (audio), or drop.
+                   skip: set[str] = frozenset(), new_timecode: bool = False
+                   ) -> dict[int, StreamRoute]:
+    """Decide per input stream: copy (-> output stream), re-encode (audio), or drop (a
+    timecode track too, with ``new_timecode``: the muxer writes the output's own).
 
     Returns the routes by input stream index; each dropped stream's reason is in
     ``report.dropped``, and a note is logged for it and for each re-encoded stream.
@@ -178,6 +180,10 @@ def _route_streams(inp, out, info: VideoInfo, format_name: str, report: RemuxRep
     routes: dict[int, StreamRoute] = {}
     for s in inp.streams:
         if s.index == info.stream_index:
+            continue
+        if new_timecode and s.type == "data" and \
+                any(k.lower() == "timecode" for k in s.metadata):
+            report.dropped[s.index] = "timecode track (written anew from the first frame)"
             continue
         route = _route_stream(s, out, format_name, report, skip)
         if route is not None:
@@ -275,8 +281,10 @@ def _copy_decoder_params(stream, ctx) -> None:
 # --- the remux -------------------------------------------------------------------------------
 
 def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, format_name: str,
-          window: Window, metadata: dict[str, str] | None = None) -> RemuxReport:
-    """Write the final file: segment video plus the input's other streams.
+          window: Window, metadata: dict[str, str] | None = None,
+          timecode: str | None = None) -> RemuxReport:
+    """Write the final file: segment video plus the input's other streams (an image
+    sequence has none: the segments' video alone).
 
     Notes (streams re-encoded or dropped) and warnings (bad packets, an input that ends
     early) are logged.
@@ -295,6 +303,9 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
         The window that was colorized; other streams' packets outside it are left out.
     metadata : dict, optional
         Merged into the input's container metadata (provenance).
+    timecode : str, optional
+        The first frame's SMPTE timecode, given to the video stream (MOV/MP4 write it as a
+        ``tmcd`` track, Matroska as a tag); the input's timecode tracks are left out.
 
     Returns
     -------
@@ -308,7 +319,8 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
              {"data", "subtitle", "attachment", _REENCODE_AUDIO}]
     for i, skip in enumerate(tries):
         try:
-            return _remux_once(info, segments, output, format_name, window, metadata, skip)
+            return _remux_once(info, segments, output, format_name, window, metadata, skip,
+                               timecode)
         except _HeaderError as e:
             if i == len(tries) - 1:
                 raise VidcolorError(f"the {format_name} muxer refused the streams ({e})") \
@@ -335,25 +347,26 @@ class _HeaderError(Exception):
 
 
 def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, window: Window,
-                metadata, skip: set[str]) -> RemuxReport:
+                metadata, skip: set[str], timecode: str | None = None) -> RemuxReport:
     report = RemuxReport()
-    inp = open_input(info.path)
+    inp = open_input(info.path) if info.sequence is None else None
     seg_containers = [av.open(os.fspath(p), "r") for p, _ in segments]
     first_pts = [pts for _, pts in segments]
     out = av.open(os.fspath(output), "w", format=format_name)
     try:
-        out.metadata.update(_clean_metadata(dict(inp.metadata)))
-        out.metadata.update(metadata or {})
         template = seg_containers[0].streams.video[0]
         vout = out.add_stream_from_template(template, opaque=True)
-        in_v = inp.streams[info.stream_index]
-        vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
-        vout.disposition = in_v.disposition
+        if inp is not None:
+            _copy_tags(inp, out, vout, info)
+        out.metadata.update(metadata or {})
+        _set_timecode(out, vout, timecode, info.rate)
         if info.display_matrix is not None:
             vout.set_display_matrix(info.display_matrix)
-        routes = _route_streams(inp, out, info, format_name, report, skip)
+        routes = {} if inp is None else \
+            _route_streams(inp, out, info, format_name, report, skip, timecode is not None)
         try:
-            out.set_chapters(_chapters_in_window(inp, info, window))
+            if inp is not None:
+                out.set_chapters(_chapters_in_window(inp, info, window))
         except Exception as e:  # noqa: BLE001 - chapters are a nicety, never fatal
             logger.info(f"note: chapters not kept ({ffmpeg_message(e)})")
         try:
@@ -367,7 +380,8 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
         last_count = [0]
         video = _segment_packets(seg_containers, first_pts, info.time_base, vout, last_count,
                                  annexb=format_name == "avi")
-        others = _input_packets(inp, routes, info, window, report)
+        others = _input_packets(inp, routes, info, window, report) if inp is not None \
+            else iter(())
         last_dts: dict[int, int] = {}
         for packet in heapq.merge(video, others, key=_packet_time):
             _mux(out, packet, shift, last_dts)
@@ -379,8 +393,30 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
         out.close()
         for c in seg_containers:
             c.close()
-        inp.close()
+        if inp is not None:
+            inp.close()
     return report
+
+
+def _copy_tags(inp, out, vout, info: VideoInfo) -> None:
+    """The input's container tags and its video stream's tags and disposition, kept."""
+    out.metadata.update(_clean_metadata(dict(inp.metadata)))
+    in_v = inp.streams[info.stream_index]
+    vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
+    vout.disposition = in_v.disposition
+
+
+def _set_timecode(out, vout, timecode: str | None, rate: Fraction) -> None:
+    """The output's start timecode on its video stream (the copied ones replaced); the MOV
+    muxer counts its timecode track at the stream's frame rate, which a stream made from a
+    template lacks."""
+    for meta in (out.metadata, vout.metadata):
+        for key in [k for k in meta if k.lower() == "timecode"]:
+            del meta[key]
+    if timecode is None:
+        return
+    vout.metadata["timecode"] = timecode
+    vout.codec_context.framerate = rate
 
 
 def _chapters_in_window(inp, info: VideoInfo, window: Window) -> list:

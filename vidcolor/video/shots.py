@@ -31,9 +31,10 @@ from vidcolor.options import ASSUMED_RENDER_SIZE, ImageOptions, Window, keyframe
 from vidcolor.picture_write import write_image
 from vidcolor.progress import Progress
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.decode import decode_frames
 from vidcolor.video.keyframes import KeyframeReach
-from vidcolor.video.probe import VideoInfo, probe
+from vidcolor.video.probe import VideoInfo
+from vidcolor.video.sequence import probe_input
+from vidcolor.video.source import open_source
 
 __all__ = ["ExportReport", "ExportRequest", "export_keyframes", "REACH"]
 
@@ -66,6 +67,10 @@ class ExportRequest:
     reach : float or None
         Share of the picture in [0, 1]: a frame where the last written frame's colour is
         trusted on less is written too. None: shots (and ``every``) only.
+    fps : str, optional
+        An image sequence's frame rate, over its headers' (as ``VideoOptions.fps``).
+    allow_gaps : bool
+        Go on past an image sequence's missing frame numbers.
 
     Raises
     ------
@@ -81,6 +86,8 @@ class ExportRequest:
     render_size: int | None = None
     overwrite: bool = False
     reach: float | None = REACH
+    fps: str | None = None
+    allow_gaps: bool = False
 
     def __post_init__(self):
         every = self.every
@@ -186,7 +193,7 @@ def _export(request: ExportRequest, progress: Progress | None = None) -> ExportR
     """The job: find the frames, write them staged, move them into the folder."""
     folder = request.folder
     _check_folder(folder)
-    info = probe(request.input)
+    info = probe_input(request.input, request.fps, request.allow_gaps)
     shape = render_shape(info.height, info.width, request.render_size or ASSUMED_RENDER_SIZE,
                          _MULTIPLE)
     dtype = np.uint16 if info.high_bit_depth else np.uint8
@@ -219,7 +226,7 @@ def _frames_to_export(info: VideoInfo, window: Window, shape: tuple[int, int],
     last = 0.0
     analyze, reached = FrameAnalyzer(), KeyframeReach()
     total = info.estimate_frames(window) or None
-    for frame in decode_frames(info, window):
+    for frame in open_source(info, window).frames():
         counts["frames"] += 1
         seconds = float(frame.pts * info.time_base) - info.start_time
         L = color.rgb_to_l(frame.rgb)

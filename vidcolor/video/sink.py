@@ -3,8 +3,9 @@
 A sink takes finished frames in display order, each with its pts and, now and then, the state
 of the temporal steps after it (what a resumed job continues from). Today's sink encodes them
 into segment files of a job's work folder (:class:`SegmentSink`), which the film job remuxes
-with the input's other streams once every frame is in (:mod:`vidcolor.video.job`); another
-kind of output (an image sequence) is another class, and the stages do not change.
+with the input's other streams once every frame is in (:mod:`vidcolor.video.job`); an image
+sequence's frames are written by :class:`vidcolor.video.sequence_sink.SequenceSink`, and the
+stages do not change.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ A source yields the frames of a film in display order, each with its pts in the 
 base (:class:`~vidcolor.video.decode.DecodedFrame`), and describes the film they belong to
 (:class:`~vidcolor.video.probe.VideoInfo`: size, rate, time base, bit depth). It can be read
 more than once (the keyframes' backward pass reads ahead of the stages), and tells the frames
-its decoder refused once a read is done. Today's source is a video file through PyAV
-(:class:`VideoFileSource`); another kind of input (an image sequence, fields of an interlaced
-transfer) is another class, and the stages, the keyframes and the job do not change.
+its decoder refused once a read is done. A video file is read through PyAV
+(:class:`VideoFileSource`), an image sequence frame file by frame file
+(:class:`vidcolor.video.sequence.SequenceSource`); :func:`open_source` picks the one of a
+film, and the stages, the keyframes and the job do not change.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from vidcolor.options import Window
 from vidcolor.video.decode import DecodedFrame, decode_frames
 from vidcolor.video.probe import VideoInfo
 
-__all__ = ["FrameSource", "FrameSpan", "VideoFileSource"]
+__all__ = ["FrameSource", "FrameSpan", "VideoFileSource", "open_source"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,17 @@ class VideoFileSource:
         return decode_frames(self.info, self.window, from_pts=self.from_pts, lost=self.lost,
                              source=None if self.open is None else self.open(),
                              to_pts=self.to_pts)
+
+
+def open_source(info: VideoInfo, window: Window = Window(), span: FrameSpan | None = None,
+                open: Callable | None = None, from_pts: int | None = None) -> FrameSource:
+    """The source of a film's frames: an image sequence's files or a video file's stream
+    (a chunk's ``span``, or the rest of the window from ``from_pts``)."""
+    if info.sequence is not None:
+        from vidcolor.video.sequence import SequenceSource
+
+        if span is None:
+            return SequenceSource(info, window, from_pts=from_pts)
+        return SequenceSource(info, window, from_pts=span.from_pts, to_pts=span.end_pts,
+                              warmup_before=span.first_pts)
+    return VideoFileSource.span(info, window, span, open, from_pts)

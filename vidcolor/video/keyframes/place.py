@@ -53,7 +53,15 @@ def _check_picture(keyframe: Keyframe, info: VideoInfo) -> None:
 
 def _window_pts(info: VideoInfo, window: Window, last_time: float) -> list[int]:
     """Sorted pts of the video packets in the window, up to a little past ``last_time``
-    (seconds from the stream's start); demuxed only, nothing decoded."""
+    (seconds from the stream's start); demuxed only, nothing decoded. An image sequence's
+    are its frame numbers less the first."""
+    if info.sequence is not None:
+        from vidcolor.video.sequence import SequenceSource
+
+        lo, hi = SequenceSource(info, window).pts_range()
+        seq = info.sequence
+        return [n - seq.first for n in seq.numbers
+                if n - seq.first >= lo and (hi is None or n - seq.first < hi)]
     tb = info.time_base
     t0, t1 = window.bounds(info.start_time)
     lo, hi = int(round(t0 / tb)), None if t1 is None else int(round(t1 / tb))
