@@ -25,6 +25,10 @@ __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "Col
            "parse_time", "MAX_BATCH_PIXELS", "MAX_SECONDS", "keyframe_name", "max_batch_size",
            "parse_keyframe", "parse_reference"]
 
+#: --interlaced: detect, top or bottom field first, progressive.
+INTERLACED_CHOICES = ("auto", "tff", "bff", "no")
+#: --deinterlace: progressive frames at the frame rate or at the field rate.
+DEINTERLACE_CHOICES = ("frame", "field")
 #: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
 #: Frames per resumable segment: what an interrupted job loses at most.
@@ -440,6 +444,12 @@ class VideoOptions(_Options):
         Colour photos guiding the film's colours by correspondence, each from its time on.
     colour_from : ColourCopy, optional
         A colour copy of the same film whose chroma colours it.
+    interlaced : {"auto", "tff", "bff", "no"}
+        Whether the film is interlaced: found from the stream and frames, top or bottom
+        field first, or progressive (:mod:`vidcolor.video.fields`).
+    deinterlace : {None, "frame", "field"}
+        An interlaced film's output: None keeps its fields (each coloured on its own);
+        "frame" and "field" write progressive frames at the frame or the field rate.
     """
 
     render_size: int | None = None
@@ -452,6 +462,8 @@ class VideoOptions(_Options):
     keyframes: tuple[Keyframe, ...] = ()
     references: tuple[Reference, ...] = ()
     colour_from: ColourCopy | None = None
+    interlaced: str = "auto"
+    deinterlace: str | None = None
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
@@ -484,6 +496,14 @@ class VideoOptions(_Options):
         if colour_from is not None and not isinstance(colour_from, ColourCopy):
             raise VidcolorError("colour_from must be a ColourCopy value")
         object.__setattr__(self, "colour_from", colour_from)
+        if self.interlaced not in INTERLACED_CHOICES:
+            raise OptionError("interlaced", "{field} must be one of {choices}, got {value}",
+                              choices=", ".join(INTERLACED_CHOICES),
+                              value=_shown(self.interlaced))
+        if self.deinterlace not in (None, *DEINTERLACE_CHOICES):
+            raise OptionError("deinterlace", "{field} must be one of {choices}, got {value}",
+                              choices=", ".join(DEINTERLACE_CHOICES),
+                              value=_shown(self.deinterlace))
 
     @classmethod
     def from_fields(cls, *, start: float = 0.0, duration: float | None = None,

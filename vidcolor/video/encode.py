@@ -23,6 +23,7 @@ import numpy as np
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
+from vidcolor.video.fields import by_field, yuv_by_field
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CONTAINERS", "EncoderSettings", "SegmentWriter", "encoder_settings",
@@ -78,6 +79,9 @@ class EncoderSettings:
     pix_fmt : str
     container : str
         The output muxer (``""`` if unknown); some need encoder options of their own.
+    field_order : str, optional
+        ``"tt"`` or ``"bb"``: the frames are interlaced, encoded so (x264: interlaced coding
+        with that field order) and tagged so; None: progressive.
     """
 
     codec: str
@@ -85,6 +89,7 @@ class EncoderSettings:
     preset: str | None
     pix_fmt: str
     container: str = ""
+    field_order: str | None = None
 
     def options(self) -> dict[str, str]:
         """The FFmpeg encoder options (``AVOption`` name -> value) for these settings."""
@@ -101,11 +106,14 @@ class EncoderSettings:
             opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})
         if self.codec == "libx265":
             opts["x265-params"] = "log-level=error"
+        if self.field_order is not None:
+            opts.update(interlaced_options(self.codec, self.field_order))
         return opts
 
 
 def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: bool,
-                     odd_size: tuple[bool, bool] = (False, False)) -> EncoderSettings:
+                     odd_size: tuple[bool, bool] = (False, False),
+                     field_order: str | None = None) -> EncoderSettings:
     """Choose the video encoder for an output container, and check it really works.
 
     Parameters
@@ -118,6 +126,8 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
         The input has more than 8 bits per sample: encode at 10 bits where the encoder can.
     odd_size : (bool, bool)
         Whether the input's width and height are odd (such video is encoded 4:4:4).
+    field_order : str, optional
+        ``"tt"`` or ``"bb"``: interlaced frames, encoded and tagged with that field order.
 
     Raises
     ------
@@ -146,7 +156,8 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
     if codec in ("mjpeg",):
         pix_fmt = "yuvj420p"
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
-                               pix_fmt=pix_fmt, container=format_name)
+                               pix_fmt=pix_fmt, container=format_name,
+                               field_order=field_order)
     _check_encoder(settings, options, odd_size)
     return settings
 
@@ -154,6 +165,20 @@ def encoder_settings(format_name: str, options: EncoderOptions, high_bit_depth: 
 #: 10-bit formats of the encoders that have them (a high-bit-depth input keeps its depth).
 _TEN_BIT = {"libx264": "yuv420p10le", "libx265": "yuv420p10le", "libvpx-vp9": "yuv420p10le",
             "libsvtav1": "yuv420p10le"}
+
+
+def interlaced_options(codec: str, field_order: str) -> dict[str, str]:
+    """Encoder options for interlaced frames: interlaced DCT and motion estimation where
+    the encoder has them, and x264's field order (x264 takes it from its own parameters, not
+    from the stream's tag)."""
+    opts = {"flags": "+ildct+ilme"} if codec in _INTERLACED_CODING else {}
+    if codec == "libx264":
+        opts["x264-params"] = "tff=1" if field_order == "tt" else "bff=1"
+    return opts
+
+
+#: Encoders with interlaced coding tools (AV_CODEC_FLAG_INTERLACED_DCT / _ME).
+_INTERLACED_CODING = {"libx264", "mpeg2video", "mpeg4", "dnxhd", "prores_ks"}
 
 
 def _preset(codec: str, given: str | None) -> str | None:
@@ -231,6 +256,9 @@ def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:
     return pix_fmt
 
 
+#: FFmpeg's AVFieldOrder of a field order.
+_AVFIELD = {"tt": 2, "bb": 3}
+
 #: Segment containers, best first: MP4/MOV keep any time base exactly (edit lists restore the
 #: encoder's B-frame delay); Matroska (milliseconds) is the fallback for other codecs.
 _SEGMENT_FORMATS = ("mp4", "mov", "matroska")
@@ -292,7 +320,10 @@ class SegmentWriter:
         cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
         cc.color_primaries = info.color_primaries
         cc.color_trc = info.color_trc
+        if settings.field_order is not None:
+            cc.field_order = _AVFIELD[settings.field_order]  # the container's tag
         self._pix_fmt = pix_fmt
+        self._by_field = settings.field_order is not None and by_field(info.height, pix_fmt)
         self._stream = stream
 
     def write(self, pts: int, rgb: np.ndarray) -> None:
@@ -304,11 +335,14 @@ class SegmentWriter:
             In the input stream's time base.
         rgb : ndarray of uint8 or uint16, shape (H, W, 3)
         """
-        fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-        # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
-        frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
-                               dst_color_range=self._range)
+        if self._by_field:  # interlaced: no chroma row mixes the two fields
+            frame = yuv_by_field(rgb, self._pix_fmt, self.info.matrix, self._range)
+        else:
+            fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+            # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
+            frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
+                                   dst_color_range=self._range)
         frame.pts = int(pts)
         frame.time_base = self.info.time_base
         for packet in self._stream.encode(frame):

@@ -138,6 +138,10 @@ class FrameColorizer:
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
+        #: The shape (H, W) of the frames the pictures are shown as, when it is not their own
+        #: (the fields of an interlaced film: half its height): their render copies keep its
+        #: aspect. None: each picture's own shape.
+        self.display_shape: tuple[int, int] | None = None
 
     @classmethod
     def from_options(cls, model: ColorModel, options: VideoOptions) -> "FrameColorizer":
@@ -162,7 +166,8 @@ class FrameColorizer:
             Without ``ab`` yet.
         """
         L_full = color.rgb_to_l(rgb)
-        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*L_full.shape)))
+        shown = self.display_shape or L_full.shape
+        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*shown)))
 
     def predict(self, L_small: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
         """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2).

@@ -28,7 +28,9 @@ from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
+from vidcolor.log import logger
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
+from vidcolor.video.fields import check_field_rate, with_field_order
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
 from vidcolor.video.remux import RemuxReport, remux
@@ -198,10 +200,11 @@ class FilmJob:
         """
         if self._checked is None:
             format_name = _check_paths(self.input, self.output, self.overwrite)
-            info = probe(self.input)
+            info = with_field_order(probe(self.input), self.options.interlaced)
             _check_window(self.input, info, self.options)
             settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
-                                        (info.width % 2 == 1, info.height % 2 == 1))
+                                        (info.width % 2 == 1, info.height % 2 == 1),
+                                        _kept_field_order(info, self.options))
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, self.options))
         return self._checked
@@ -268,6 +271,18 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
         raise OptionError("overwrite", "{output}: already exists (use {field} to replace it)",
                           output=output)
     return format_name
+
+
+def _kept_field_order(info: VideoInfo, options: VideoOptions) -> str | None:
+    """The field order the output is encoded with: the input's, unless it is progressive or
+    deinterlaced (``--deinterlace``, whose field rate is checked here)."""
+    if info.field_order == "progressive":
+        if options.deinterlace is not None:
+            logger.info(f"note: {info.path} is progressive; --deinterlace changes nothing")
+        return None
+    if options.deinterlace == "field":
+        check_field_rate(info)
+    return None if options.deinterlace else info.field_order
 
 
 def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:

@@ -68,6 +68,10 @@ class VideoInfo:
         YUV <-> RGB matrix (PyAV Colorspace name) used to decode and to encode.
     color_primaries, color_trc : int
         The input's tags (AVColorPrimaries, AVColorTransferCharacteristic), copied.
+    field_order : str
+        ``"progressive"``, ``"tt"`` or ``"bb"`` (top or bottom field first): set by the film
+        job (:func:`vidcolor.video.fields.with_field_order`); :func:`probe` leaves it
+        progressive.
     """
 
     path: str
@@ -88,6 +92,7 @@ class VideoInfo:
     matrix: str = "ITU601"
     color_primaries: int = 2
     color_trc: int = 2
+    field_order: str = "progressive"
 
     def estimate_frames(self, window: Window = Window()) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""

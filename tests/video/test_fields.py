@@ -1,0 +1,247 @@
+"""Interlaced transfers: field order found from the stream and from the frames, fields coloured
+one by one and woven back (kept, with their order and flags, without colour combing), and
+--deinterlace at the frame and the field rate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from support import FakeColorizer
+
+from vidcolor import color
+from vidcolor.errors import VidcolorError
+from vidcolor.options import VideoOptions
+from vidcolor.video import stages
+from vidcolor.video.fields import (detect_field_order, frame_vote, rgb_by_field, split_fields,
+                                   weave, yuv_by_field)
+from vidcolor.video.workdir import work_paths
+
+H, W, RATE = 96, 128, 25
+
+
+def scene(k: int) -> np.ndarray:
+    """A grey picture at field time ``k``: a static bar, and a bright square with a dark
+    centre moving right 5 pixels a field. uint8 (H, W, 3)."""
+    img = np.full((H, W), 90, np.uint8)
+    img[:, 100:110] = 200
+    x0 = 4 + (5 * k) % (W - 40)
+    img[30:70, x0:x0 + 24] = 230
+    img[40:60, x0 + 6:x0 + 18] = 30
+    return np.repeat(img[..., None], 3, -1)
+
+
+def woven(n: int, order: str) -> list[np.ndarray]:
+    """``n`` interlaced frames: each field taken from its own moment, in ``order``."""
+    return [weave(split_fields(scene(2 * i), order)[0], split_fields(scene(2 * i + 1), order)[1],
+                  order) for i in range(n)]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], order: str | None,
+               codec: str = "libx264") -> Path:
+    """Frames encoded interlaced with ``order`` (x264: interlaced coding; both: the stream's
+    field order tag), or progressive and untagged (``order`` None)."""
+    options = {"preset": "ultrafast", "crf": "0"} if codec == "libx264" else {}
+    if order is not None and codec == "libx264":
+        options |= {"flags": "+ildct+ilme", "x264-params": f"{order[0]}ff=1"}
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream(codec, rate=RATE, options=options)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        if order is not None:
+            s.codec_context.field_order = {"tt": 2, "bb": 3}[order]
+        for i, image in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(image, format="rgb24")
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path
+
+
+def read_fields(path: Path) -> tuple[list[float], list[np.ndarray], list[bool], int]:
+    """Times, RGB frames (converted field by field), interlaced flags, the stream's field
+    order (AVFieldOrder)."""
+    with av.open(os.fspath(path)) as c:
+        vs = c.streams.video[0]
+        frames = list(c.decode(vs))
+        return ([float(f.time) for f in frames], [rgb_by_field(f) for f in frames],
+                [f.interlaced_frame for f in frames], vs.codec_context.field_order)
+
+
+def ab_comb(ab: np.ndarray) -> float:
+    """Colour combing of a frame's a/b (H, W, 2): mean |a/b of row 2k - a/b of row 2k+1|."""
+    return float(np.abs(ab[0::2] - ab[1::2]).mean())
+
+
+# --- fields and their YUV --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["tt", "bb"])
+@pytest.mark.parametrize("height", [8, 9])
+def test_split_and_weave_are_inverse(order, height):
+    rgb = np.random.default_rng(0).integers(0, 255, (height, 5, 3), np.uint8)
+    first, second = split_fields(rgb, order)
+    assert np.array_equal(first, rgb[0::2] if order == "tt" else rgb[1::2])
+    assert np.array_equal(weave(first, second, order), rgb)
+
+
+def test_yuv_by_field_keeps_each_fields_colour():
+    rgb = np.empty((H, W, 3), np.uint8)
+    rgb[0::2], rgb[1::2] = (200, 20, 20), (20, 20, 200)  # a red and a blue field
+    back = rgb_by_field(yuv_by_field(rgb, "yuv420p", "ITU601", "MPEG"))
+    assert np.abs(back.astype(int) - rgb).max() <= 3
+    # A progressive 4:2:0 conversion mixes the fields' colour: what yuv_by_field avoids.
+    mixed = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    assert np.abs(rgb_by_field(mixed).astype(int) - rgb).max() > 60
+
+
+# --- detection -----------------------------------------------------------------------------
+
+
+def test_frame_vote_tells_the_order_and_progressive_frames():
+    gray = [f[..., 0].astype(np.float32) for f in woven(3, "tt")]
+    assert frame_vote(gray[0], gray[1]) == "tt"
+    gray = [f[..., 0].astype(np.float32) for f in woven(3, "bb")]
+    assert frame_vote(gray[0], gray[1]) == "bb"
+    gray = [scene(2 * i)[..., 0].astype(np.float32) for i in range(2)]
+    assert frame_vote(gray[0], gray[1]) == "progressive"
+    assert frame_vote(gray[0], gray[0]) is None  # no motion: nothing to tell
+
+
+@pytest.mark.parametrize("order", ["tt", "bb"])
+def test_detects_the_order_from_the_stream(tmp_path, order):
+    for codec, name in (("libx264", "in.mp4"), ("ffv1", "in.mkv")):
+        found = detect_field_order(write_clip(tmp_path / name, woven(6, order), order, codec))
+        assert (found.order, found.how) == (order, "stream")
+
+
+@pytest.mark.parametrize("order", ["tt", "bb"])
+def test_detects_the_order_from_the_frames(tmp_path, order):
+    found = detect_field_order(write_clip(tmp_path / "in.mp4", woven(12, order), None))
+    assert (found.order, found.how) == (order, "frames")
+
+
+def test_progressive_films_stay_progressive(tmp_path, make_clip):
+    found = detect_field_order(make_clip(tmp_path / "a.mp4", n=12))
+    assert found.order == "progressive"
+    clip = write_clip(tmp_path / "b.mp4", [scene(2 * i) for i in range(12)], None)
+    assert detect_field_order(clip).order == "progressive"
+
+
+def test_interlaced_options_are_checked():
+    with pytest.raises(VidcolorError, match="--interlaced must be one of"):
+        VideoOptions(interlaced="yes")
+    with pytest.raises(VidcolorError, match="--deinterlace must be one of"):
+        VideoOptions(deinterlace="both")
+
+
+# --- fields coloured and woven back ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["tt", "bb"])
+def test_fields_are_kept_with_their_order_and_flags_without_colour_combing(tmp_path, order,
+                                                                           run_video):
+    src = write_clip(tmp_path / "in.mp4", woven(8, order), order)
+    dst = tmp_path / "out.mkv"
+    result = run_video(src, dst, crf=0)
+    assert result.frames == 8
+    t_in, f_in, _, _ = read_fields(src)
+    t_out, f_out, interlaced, field_order = read_fields(dst)
+    assert t_out == t_in and all(interlaced) and field_order == {"tt": 2, "bb": 3}[order]
+    fake = FakeColorizer()
+    for a, b in zip(f_in, f_out):
+        L_in, (L_out, ab_out) = color.rgb_to_l(a), color.rgb_to_lab(b)
+        for k in (0, 1):  # each output field is its input field, not the other one
+            same = np.abs(L_out[k::2] - L_in[k::2]).mean()
+            other = np.abs(L_out[k::2] - L_in[1 - k::2][:L_out[k::2].shape[0]]).mean()
+            assert same < 0.8 and other > 4 * same
+        # The colour of each field is its own: its rows alternate no more than the fake
+        # model's colour of the input's own pixels does.
+        truth = fake.predict_ab(L_in[None])[0]
+        assert ab_comb(ab_out) <= ab_comb(truth) + 0.3
+
+
+def test_interlaced_no_colours_whole_frames(tmp_path, run_video):
+    src = write_clip(tmp_path / "in.mp4", woven(6, "tt"), "tt")
+    dst = tmp_path / "out.mp4"
+    model = FakeColorizer(record_shapes=True)
+    run_video(src, dst, interlaced="no", model=model, batch_size=2)
+    _, _, interlaced, _ = read_fields(dst)
+    assert not any(interlaced) and model.frames == 6
+    fields = tmp_path / "fields.mp4"
+    model = FakeColorizer(record_shapes=True)
+    run_video(src, fields, model=model, batch_size=2)
+    # Twice the pictures, each field's render copy of the frame's shape.
+    assert model.frames == 12 and {s[1:] for s in model.shapes} == {(48, 64)}
+
+
+def test_an_interrupted_field_job_resumes(tmp_path, run_video, monkeypatch):
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = write_clip(tmp_path / "in.mp4", woven(16, "tt"), "tt")
+    dst, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, model=FakeColorizer(interrupt_after=20), batch_size=2,
+                  segment_frames=4)
+    assert sorted(p.name for p in work_paths(dst)[0].glob("seg*"))
+    result = run_video(src, dst, batch_size=2, segment_frames=4, resume=True)
+    assert result.resumed_frames % 4 == 0 and 0 < result.resumed_frames < 16
+    run_video(src, ref, batch_size=2, segment_frames=4)
+    t_a, f_a, i_a, _ = read_fields(dst)
+    t_b, f_b, _, _ = read_fields(ref)
+    assert t_a == t_b and all(i_a)
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(f_a, f_b)) < 1.0
+
+
+def test_a_keyframe_colours_its_frames_fields(tmp_path, run_video, paint_keyframe, mean_ab):
+    src = write_clip(tmp_path / "in.mp4", woven(8, "tt"), "tt")
+    _, frames, _, _ = read_fields(src)
+    key = paint_keyframe(frames[2], (40.0, 40.0), tmp_path / "key.png")
+    dst = tmp_path / "out.mp4"
+    run_video(src, dst, keyframes=[_keyframe(key, 2 / RATE)])
+    _, out, interlaced, _ = read_fields(dst)
+    assert all(interlaced)
+    for k in (0, 1):  # both fields of the keyframe's frame take its colour
+        a, b = mean_ab(out[2][k::2])
+        assert a > 20 and b > 20
+
+
+def _keyframe(path: Path, time: float):
+    from vidcolor.options import Keyframe
+
+    return Keyframe(os.fspath(path), time)
+
+
+# --- --deinterlace ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, per_frame", [("frame", 1), ("field", 2)])
+def test_deinterlace_writes_progressive_frames(tmp_path, run_video, mode, per_frame):
+    src = write_clip(tmp_path / "in.mp4", woven(6, "bb"), "bb")
+    dst = tmp_path / "out.mp4"
+    result = run_video(src, dst, deinterlace=mode)
+    assert result.frames == 6 * per_frame
+    times, frames, interlaced, _ = read_fields(dst)
+    assert not any(interlaced) and len(frames) == 6 * per_frame
+    assert times == pytest.approx([i / (RATE * per_frame) for i in range(6 * per_frame)])
+    # A progressive frame combs no more than a frame of one moment.
+    L = color.rgb_to_l(frames[2])
+    assert np.abs(L[:-2] + L[2:] - 2 * L[1:-1]).mean() < 2.0
+
+
+def test_deinterlace_on_a_progressive_film_changes_nothing(tmp_path, make_clip, run_video,
+                                                            capsys):
+    src = make_clip(tmp_path / "in.mp4", n=6)
+    result = run_video(src, tmp_path / "out.mp4", deinterlace="field")
+    assert result.frames == 6 and "changes nothing" in capsys.readouterr().err
+
+
+def test_cli_takes_the_interlace_options(tmp_path, video_cli, fake_model):
+    src = write_clip(tmp_path / "in.mp4", woven(4, "tt"), "tt")
+    code, err = video_cli(src, "-o", tmp_path / "out.mp4", "--deinterlace", "--quiet",
+                          "--preset", "ultrafast")
+    assert code == 0, err
+    assert not any(read_fields(tmp_path / "out.mp4")[2])
+    code, err = video_cli(src, "-o", tmp_path / "out2.mp4", "--interlaced", "bff", "--quiet")
+    assert code == 0 and read_fields(tmp_path / "out2.mp4")[3] == 3
