@@ -170,11 +170,12 @@ def test_interlaced_no_colours_whole_frames(tmp_path, run_video):
     run_video(src, dst, interlaced="no", model=model, batch_size=2)
     _, _, interlaced, _ = read_fields(dst)
     assert not any(interlaced) and model.frames == 6
+    frame_shapes = {s[1:] for s in model.shapes}
     fields = tmp_path / "fields.mp4"
     model = FakeColorizer(record_shapes=True)
     run_video(src, fields, model=model, batch_size=2)
     # Twice the pictures, each field's render copy of the frame's shape.
-    assert model.frames == 12 and {s[1:] for s in model.shapes} == {(48, 64)}
+    assert model.frames == 12 and {s[1:] for s in model.shapes} == frame_shapes
 
 
 def test_an_interrupted_field_job_resumes(tmp_path, run_video, monkeypatch):
