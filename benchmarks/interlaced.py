@@ -1,11 +1,12 @@
 """Interlaced transfers: colour combing of the default (fields coloured one by one) against
 colouring whole frames, on a 576i clip with motion whose colour version is known.
 
-    python -m benchmarks.interlaced CLIP [--frames N] [--start S] [--order tt|bb]
+    python -m benchmarks.interlaced CLIP [--frames N] [--start S] [--order tt|bb] [--pan PX]
 
 Builds a 720x576 25i clip from a colour clip: 2N consecutive frames from ``--start`` scaled to
-720x576 and taken as 50p, each interlaced frame woven from two of them (the first field from
-frame 2i, the second from frame 2i+1, in ``--order``). The colour version is the truth; its
+576 rows and taken as 50p, panned right ``--pan`` pixels a field (a 720-wide window moving
+over them: horizontal motion whatever the clip's own), each interlaced frame woven from two of
+them (the first field from frame 2i, the second from frame 2i+1, in ``--order``). The colour version is the truth; its
 grey version (L only) is encoded interlaced (x264, lossless, tagged with its field order) and
 coloured with the shipped model twice: the default (``--interlaced auto``: the fields found,
 coloured one by one, woven back, encoded interlaced) and ``--interlaced no`` (whole frames, as
@@ -16,6 +17,10 @@ Per frame, with a/b in Lab units:
 
 - combing: mean |a/b of row 2k - a/b of row 2k+1| (the two fields' colour side by side),
   for each output and for the truth; the *excess* is an output's combing less the truth's;
+- field difference error: mean |(a/b of row 2k - a/b of row 2k+1) - the same of the truth|:
+  how far the colour difference between the fields is from the truth's (0 when each field
+  has its own moment's colour relation; the truth's combing when the two fields share one
+  colour, as a whole-frame colouring and a progressive 4:2:0 encoding make them);
 - motion error: mean |a/b - truth's a/b| over the pixels where the two fields differ (|L of
   row 2k - L of row 2k+1| > 10: the moving edges, where colour from the other field's moment
   would show);
@@ -47,12 +52,16 @@ from vidcolor.video.probe import probe
 SIZE = (720, 576)
 
 
-def source_frames(clip: str, start: float, count: int) -> list[np.ndarray]:
-    """``count`` consecutive colour frames from ``start`` s, scaled to 720x576 (uint8)."""
+def source_frames(clip: str, start: float, count: int, pan: int) -> list[np.ndarray]:
+    """``count`` consecutive colour frames from ``start`` s, scaled to 576 rows and seen
+    through a 720-wide window moving right ``pan`` pixels a frame (uint8 (576, 720, 3))."""
     info = probe(clip)
+    wide = SIZE[0] + pan * count
     frames = []
     for f in decode_frames(info, Window(start)):
-        frames.append(cv2.resize(f.rgb, SIZE, interpolation=cv2.INTER_AREA))
+        scaled = cv2.resize(f.rgb, (wide, SIZE[1]), interpolation=cv2.INTER_AREA)
+        x = pan * len(frames)
+        frames.append(np.ascontiguousarray(scaled[:, x:x + SIZE[0]]))
         if len(frames) == count:
             break
     return frames
@@ -97,7 +106,9 @@ def frame_scores(out: np.ndarray, truth: np.ndarray, L_in: np.ndarray) -> dict:
     moving = np.abs(L_in[0::2] - L_in[1::2]) > 10
     moving = np.repeat(moving, 2, axis=0)[:L.shape[0]]
     dL = np.abs(L - L_in)
-    return {"comb": float(np.abs(ab[0::2] - ab[1::2]).mean()),
+    between, truth_between = ab[0::2] - ab[1::2], ab_truth[0::2] - ab_truth[1::2]
+    return {"comb": float(np.abs(between).mean()),
+            "field_error": float(np.abs(between - truth_between).mean()),
             "truth_comb": float(np.abs(ab_truth[0::2] - ab_truth[1::2]).mean()),
             "motion_error": float(np.abs(ab - ab_truth)[moving].mean()) if moving.any() else 0.0,
             "dL_mean": float(dL.mean()), "dL_p99": float(np.percentile(dL, 99))}
@@ -109,6 +120,7 @@ def summary(scores: list[dict]) -> dict:
             "truth_comb": float(np.mean([s["truth_comb"] for s in scores])),
             "excess_mean": float(np.mean(excess)), "excess_max": float(np.max(excess)),
             "frames_over_truth": int(sum(e > 0 for e in excess)),
+            "field_error": float(np.mean([s["field_error"] for s in scores])),
             "motion_error": float(np.mean([s["motion_error"] for s in scores])),
             "dL_mean": float(np.mean([s["dL_mean"] for s in scores])),
             "dL_p99": float(np.max([s["dL_p99"] for s in scores]))}
@@ -120,14 +132,17 @@ def main(argv=None) -> dict:
     p.add_argument("--frames", type=int, default=25, help="interlaced frames (default 25)")
     p.add_argument("--start", type=float, default=60.0 / 30)
     p.add_argument("--order", choices=("tt", "bb"), default="tt")
+    p.add_argument("--pan", type=int, default=4, help="pixels a field (default 4)")
     args = p.parse_args(argv)
     from vidcolor.models.store import load_model
 
-    truth = interlace(source_frames(args.clip, args.start, 2 * args.frames), args.order)
+    frames = source_frames(args.clip, args.start, 2 * args.frames, args.pan)
+    truth = interlace(frames, args.order)
     L_truth = [color.rgb_to_l(f) for f in truth]
     grey = [color.l_to_grey_rgb(L) for L in L_truth]
     model = load_model()
-    results = {"frames": len(truth), "order": args.order, "start": args.start}
+    results = {"frames": len(truth), "order": args.order, "start": args.start,
+               "pan": args.pan}
     with tempfile.TemporaryDirectory() as tmp:
         src = write_interlaced(Path(tmp) / "grey576i.mp4", grey, args.order)
         L_in = [color.rgb_to_l(f) for f in read_as_flagged(src)[0]]
@@ -146,7 +161,8 @@ def main(argv=None) -> dict:
         r = results[name]
         print(f"{name:8s} combing {r['comb']:.2f} (truth {r['truth_comb']:.2f}, excess mean "
               f"{r['excess_mean']:+.2f} max {r['excess_max']:+.2f}, frames over the truth "
-              f"{r['frames_over_truth']}) motion error {r['motion_error']:.2f} "
+              f"{r['frames_over_truth']}) field difference error {r['field_error']:.2f} "
+              f"motion error {r['motion_error']:.2f} "
               f"dL mean {r['dL_mean']:.2f} p99 {r['dL_p99']:.2f}")
     print(json.dumps(results))
     return results

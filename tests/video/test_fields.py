@@ -87,11 +87,15 @@ def test_split_and_weave_are_inverse(order, height):
     assert np.array_equal(weave(first, second, order), rgb)
 
 
-def test_yuv_by_field_keeps_each_fields_colour():
-    rgb = np.empty((H, W, 3), np.uint8)
+@pytest.mark.parametrize("height, pix_fmt", [(H, "yuv420p"), (90, "yuv420p"),
+                                             (91, "yuv444p"), (H, "yuv420p10le")])
+def test_yuv_by_field_keeps_each_fields_colour(height, pix_fmt):
+    rgb = np.empty((height, W, 3), np.uint8)
     rgb[0::2], rgb[1::2] = (200, 20, 20), (20, 20, 200)  # a red and a blue field
-    back = rgb_by_field(yuv_by_field(rgb, "yuv420p", "ITU601", "MPEG"))
+    back = rgb_by_field(yuv_by_field(rgb, pix_fmt, "ITU601", "MPEG"))
     assert np.abs(back.astype(int) - rgb).max() <= 3
+    rgb = np.empty((H, W, 3), np.uint8)
+    rgb[0::2], rgb[1::2] = (200, 20, 20), (20, 20, 200)
     # A progressive 4:2:0 conversion mixes the fields' colour: what yuv_by_field avoids.
     mixed = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
     assert np.abs(rgb_by_field(mixed).astype(int) - rgb).max() > 60

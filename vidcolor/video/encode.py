@@ -23,7 +23,7 @@ import numpy as np
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
-from vidcolor.video.fields import by_field, yuv_by_field
+from vidcolor.video.fields import yuv_by_field
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CONTAINERS", "EncoderSettings", "SegmentWriter", "encoder_settings",
@@ -323,7 +323,7 @@ class SegmentWriter:
         if settings.field_order is not None:
             cc.field_order = _AVFIELD[settings.field_order]  # the container's tag
         self._pix_fmt = pix_fmt
-        self._by_field = settings.field_order is not None and by_field(info.height, pix_fmt)
+        self._by_field = settings.field_order is not None
         self._stream = stream
 
     def write(self, pts: int, rgb: np.ndarray) -> None:

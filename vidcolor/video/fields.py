@@ -43,8 +43,8 @@ AVFIELD = {"progressive": 1, "tt": 2, "bb": 3}
 DETECT_FRAMES = 30
 #: Frames that must show interlacing, and more of them than show progressive frames.
 _MIN_VOTES = 3
-#: Width the detection looks at (columns beyond are skipped): combing is along the rows.
-_DETECT_WIDTH = 720
+#: Width the detection scales frames to (their rows kept).
+_DETECT_WIDTH = 480
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,7 @@ def detect_field_order(path: str | os.PathLike, stream_index: int = 0,
         tagged = _OF_AVFIELD.get(int(stream.codec_context.field_order or 0))
         if tagged in ("tt", "bb"):
             return FieldOrder(tagged, "stream")
+        stream.thread_type = "AUTO"
         try:
             flagged, votes = _look(container, stream, frames)
         except av.error.FFmpegError as e:
@@ -212,13 +213,26 @@ def _look(container, stream, frames: int) -> tuple[bool, list[str | None]]:
     flags, votes, prev = [], [], None
     for frame in decode_packets(container, stream, lambda packet: None, lambda e: None):
         flags.append(frame.interlaced_frame)
-        cur = frame.to_ndarray(format="gray")[:, :_DETECT_WIDTH].astype(np.float32)
+        # Combing is along the rows: the columns can be fewer, every row is needed.
+        narrow = frame.reformat(width=min(frame.width, _DETECT_WIDTH), height=frame.height,
+                                format="gray")
+        cur = narrow.to_ndarray().astype(np.float32)
         if prev is not None and prev.shape == cur.shape and cur.shape[0] >= 6:
             votes.append(frame_vote(prev, cur))
         prev = cur
-        if len(flags) >= frames:
+        if len(flags) >= frames or _settled(votes):
             break
     return bool(flags) and sum(flags) * 2 > len(flags), votes
+
+
+def _settled(votes: list[str | None]) -> bool:
+    """Enough frames looked at: :data:`_SETTLED` progressive ones and not one combed."""
+    return votes.count("progressive") >= _SETTLED and \
+        not any(v in ("tt", "bb", "interlaced") for v in votes)
+
+
+#: Progressive frames (and no combed one) after which the detection stops looking.
+_SETTLED = 8
 
 
 def with_field_order(info: VideoInfo, choice: str = "auto") -> VideoInfo:
@@ -277,14 +291,18 @@ def _rows(plane) -> np.ndarray:
 
 
 def _frame_of_rows(planes: list[np.ndarray], width: int, height: int, pix_fmt: str):
-    """A new frame whose planes hold ``planes`` (rows of bytes, as :func:`_rows` gives)."""
+    """A new frame whose planes hold ``planes`` (rows of bytes, as :func:`_rows` gives): rows
+    beyond a plane's height are left out, missing ones repeat the last (a field of an odd
+    number of rows has one chroma row more than every other chroma row of its frame)."""
     import av
 
     frame = av.VideoFrame(width, height, pix_fmt)
     for plane, rows in zip(frame.planes, planes):
         target = np.zeros((plane.height, plane.line_size), np.uint8)
         n = min(plane.line_size, rows.shape[1])
-        target[:, :n] = rows[:plane.height, :n]
+        m = min(plane.height, rows.shape[0])
+        target[:m, :n] = rows[:m, :n]
+        target[m:, :n] = rows[m - 1, :n]
         plane.update(target.tobytes())
     return frame
 
@@ -297,7 +315,7 @@ def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
 
     Parameters
     ----------
-    rgb : ndarray of uint8 or uint16, shape (H, W, 3), H a multiple of 4
+    rgb : ndarray of uint8 or uint16, shape (H, W, 3)
     pix_fmt : str
         A planar YUV format (``yuv420p``, ``yuv420p10le``...).
     matrix, color_range : str
@@ -334,7 +352,3 @@ def rgb_by_field(frame, fmt: str = "rgb24", matrix: str = "ITU601") -> np.ndarra
     return weave(fields[0], fields[1], "tt")
 
 
-def by_field(height: int, pix_fmt: str) -> bool:
-    """Whether :func:`yuv_by_field` can convert frames of this height and format: a
-    vertically subsampled format needs a height that is a multiple of 4."""
-    return "420" not in pix_fmt or height % 4 == 0
