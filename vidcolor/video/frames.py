@@ -142,6 +142,9 @@ class FrameColorizer:
         #: (the fields of an interlaced film: half its height): their render copies keep its
         #: aspect. None: each picture's own shape.
         self.display_shape: tuple[int, int] | None = None
+        #: ``pairing.step(pts, analysis, ab) -> ab`` after stabilization, for the fields of an
+        #: interlaced film (:class:`vidcolor.video.interlaced.FieldPairing`); None: none.
+        self.pairing = None
 
     @classmethod
     def from_options(cls, model: ColorModel, options: VideoOptions) -> "FrameColorizer":
@@ -198,14 +201,17 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, then the keyframes' guide; replaces
+        (:mod:`vidcolor.video.analysis`): the stabilizer, the fields' pairing, then the
+        keyframes' guide; replaces
         its ``ab`` (and sets ``keyed``). Nothing without them."""
-        if not self.has_state:
+        if not self.has_state and self.pairing is None:
             return frame
         analysis = self.analyzer(frame.L_small)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)
+        if self.pairing is not None:
+            frame.ab = self.pairing.step(frame.pts, analysis, frame.ab)
         if self.guide is not None:
             frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frame

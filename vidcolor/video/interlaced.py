@@ -8,7 +8,10 @@ film (:mod:`vidcolor.video.fields`) a run wraps the film's source and sink:
 - :class:`FieldRun` (the default): :class:`FieldSource` gives each frame's two fields, in time
   order, as pictures of their own, so the model, the stabilizer and the keyframes' guide run
   along the field sequence at twice the frame rate; each field's render copy keeps its frame's
-  aspect (:attr:`~vidcolor.video.frames.FrameColorizer.display_shape`). :class:`WovenSink`
+  aspect (:attr:`~vidcolor.video.frames.FrameColorizer.display_shape`). After stabilization
+  :class:`FieldPairing` gives each second field its first field's colour, carried along the
+  flow, wherever the two show the same thing, so the fields of one frame differ in colour only
+  where the picture moved between them. :class:`WovenSink`
   weaves the two coloured fields back into the frame (each keeps its own lightness), encoded
   interlaced with the film's field order. A field's pts is twice its frame's, plus one for the
   second field: strictly increasing, and the frame's pts is the field's halved.
@@ -47,11 +50,14 @@ class FrameRun:
         The film as the sink encodes it (its rate).
     display_shape : (int, int) or None
         The shape whose aspect the pictures' render copies keep; None: their own.
+    pairing : FieldPairing or None
+        The temporal step joining the fields of a frame, for the frame colorizer.
     """
 
     def __init__(self, info: VideoInfo):
         self.info = info
         self.display_shape: tuple[int, int] | None = None
+        self.pairing: FieldPairing | None = None
 
     def source(self, source: FrameSource) -> FrameSource:
         return source
@@ -84,6 +90,7 @@ class FieldRun(FrameRun):
     def __init__(self, info: VideoInfo):
         super().__init__(info)
         self.display_shape = (info.height, info.width)
+        self.pairing = FieldPairing()
 
     def source(self, source: FrameSource) -> FrameSource:
         return FieldSource(source, self.info.field_order)
@@ -93,6 +100,78 @@ class FieldRun(FrameRun):
 
     def pts(self, pts: int | None) -> int | None:
         return None if pts is None else 2 * pts
+
+
+#: The pairing's flow consistency scale: so large that only the lightness decides the trust.
+#: A field period's motion is small, and the flow is least consistent where it matters least
+#: (flat and dark pictures, whose colour a small displacement does not change); where the
+#: carried lightness does not match (an occlusion, a wrong flow) the field keeps its own.
+_ANY_FLOW = 1e3
+
+
+class FieldPairing:
+    """The second field of each frame takes its first field's colour where they show the same
+    thing: the first field's a/b carried to it (along the flow between them or from the same
+    place, per pixel whichever fits better), trusted as far as the lightness carried with it
+    matches the field's own once the fields' median and contrast are matched (a fade changes
+    them between fields), blended with the field's own a/b by that trust (no strength below
+    1: the fields are one frame; where something moved in ways the flow misses, or appeared,
+    the field keeps its own colour).
+
+    A first field (even pts, see :class:`FieldSource`) passes unchanged and is remembered;
+    nothing carries past a frame, so a resumed job (at a frame's end) needs no state.
+    """
+
+    def __init__(self):
+        self._first: tuple[np.ndarray, np.ndarray] | None = None  # its a/b and L
+
+    def step(self, pts: int, analysis, ab: np.ndarray) -> np.ndarray:
+        """The picture's a/b (h, w, 2), in about [-110, 110], after the pairing.
+
+        Parameters
+        ----------
+        pts : int
+        analysis : FrameAnalysis
+            The picture's: render-size L in [0, 100], the flow from the picture before.
+        ab : ndarray of float32, shape (h, w, 2)
+        """
+        first, self._first = self._first, ((ab, analysis.L) if pts % 2 == 0 else None)
+        if pts % 2 == 0 or first is None:
+            return ab
+        ab_first, L_first = first
+        carried, trust = _carried(ab_first, L_first, matched_contrast(analysis.L, L_first),
+                                  None if analysis.previous is None else analysis.flows())
+        t = trust[..., None]
+        return (t * carried + (1.0 - t) * ab).astype(np.float32)
+
+
+def _carried(ab: np.ndarray, L: np.ndarray, L_next: np.ndarray, flows
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """A field's a/b (h, w, 2) carried to the next field (lightness ``L`` to ``L_next``, both
+    (h, w)), and the trust in it (h, w) in [0, 1]: per pixel along the flow or from the same
+    place, whichever the lightness matches better (the flow spreads motion into still parts,
+    and may point outside the picture there). ``flows`` None: the same place only (a cut
+    between the fields: a frame is one picture, the lightness decides)."""
+    from vidcolor.video.stabilize import DEFAULT_SIGMA_L, warp_step
+
+    still = np.zeros(L.shape + (2,), np.float32)
+    carried, trust = warp_step(ab, L, L_next, still, still, _ANY_FLOW, DEFAULT_SIGMA_L)
+    if flows is not None:
+        moved, moved_trust = warp_step(ab, L, L_next, *flows, _ANY_FLOW, DEFAULT_SIGMA_L)
+        better = moved_trust > trust
+        carried = np.where(better[..., None], moved, carried)
+        trust = np.maximum(trust, moved_trust)
+    return carried, trust
+
+
+def matched_contrast(L: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``L`` (h, w) with the median and the spread (10th to 90th percentile) of ``like`` (a
+    fade's step undone; percentiles, so that something entering the picture barely moves
+    them), float32; unchanged in scale where ``L`` is flat."""
+    lo, mid, hi = np.percentile(L, (10, 50, 90))
+    like_lo, like_mid, like_hi = np.percentile(like, (10, 50, 90))
+    gain = (like_hi - like_lo) / (hi - lo) if hi - lo > 1e-3 else 1.0
+    return ((L - mid) * gain + like_mid).astype(np.float32)
 
 
 class FieldSource:

@@ -97,7 +97,7 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     from_pts = work.next_pts if span is None else span.from_pts
     run = film_run(info, options)
     source = run.source(VideoFileSource.span(info, options.window, span, open_input, from_pts))
-    core.display_shape = run.display_shape
+    core.display_shape, core.pairing = run.display_shape, run.pairing
     if placed:
         placed = [dataclasses.replace(p, pts=run.pts(p.pts)) for p in placed]
         try:
