@@ -17,6 +17,9 @@ Per frame, with a/b in Lab units:
 
 - combing: mean |a/b of row 2k - a/b of row 2k+1| (the two fields' colour side by side),
   for each output and for the truth; the *excess* is an output's combing less the truth's;
+- relative combing: combing / mean |a/b|, the share of a frame's colour that alternates
+  between its fields (a colouring more saturated than the truth alternates more in absolute
+  terms at the same moving edges); its excess over the truth's likewise;
 - field difference error: mean |(a/b of row 2k - a/b of row 2k+1) - the same of the truth|:
   how far the colour difference between the fields is from the truth's (0 when each field
   has its own moment's colour relation; the truth's combing when the two fields share one
@@ -107,7 +110,11 @@ def frame_scores(out: np.ndarray, truth: np.ndarray, L_in: np.ndarray) -> dict:
     moving = np.repeat(moving, 2, axis=0)[:L.shape[0]]
     dL = np.abs(L - L_in)
     between, truth_between = ab[0::2] - ab[1::2], ab_truth[0::2] - ab_truth[1::2]
+    chroma = max(float(np.abs(ab).mean()), 1e-6)
+    truth_chroma = max(float(np.abs(ab_truth).mean()), 1e-6)
     return {"comb": float(np.abs(between).mean()),
+            "rel_comb": float(np.abs(between).mean()) / chroma,
+            "truth_rel_comb": float(np.abs(truth_between).mean()) / truth_chroma,
             "field_error": float(np.abs(between - truth_between).mean()),
             "truth_comb": float(np.abs(ab_truth[0::2] - ab_truth[1::2]).mean()),
             "motion_error": float(np.abs(ab - ab_truth)[moving].mean()) if moving.any() else 0.0,
@@ -116,10 +123,15 @@ def frame_scores(out: np.ndarray, truth: np.ndarray, L_in: np.ndarray) -> dict:
 
 def summary(scores: list[dict]) -> dict:
     excess = [s["comb"] - s["truth_comb"] for s in scores]
+    rel_excess = [s["rel_comb"] - s["truth_rel_comb"] for s in scores]
     return {"comb": float(np.mean([s["comb"] for s in scores])),
             "truth_comb": float(np.mean([s["truth_comb"] for s in scores])),
             "excess_mean": float(np.mean(excess)), "excess_max": float(np.max(excess)),
             "frames_over_truth": int(sum(e > 0 for e in excess)),
+            "rel_comb": float(np.mean([s["rel_comb"] for s in scores])),
+            "truth_rel_comb": float(np.mean([s["truth_rel_comb"] for s in scores])),
+            "rel_excess_max": float(np.max(rel_excess)),
+            "frames_over_truth_rel": int(sum(e > 0 for e in rel_excess)),
             "field_error": float(np.mean([s["field_error"] for s in scores])),
             "motion_error": float(np.mean([s["motion_error"] for s in scores])),
             "dL_mean": float(np.mean([s["dL_mean"] for s in scores])),
@@ -164,7 +176,9 @@ def main(argv=None) -> dict:
         r = results[name]
         print(f"{name:8s} combing {r['comb']:.2f} (truth {r['truth_comb']:.2f}, excess mean "
               f"{r['excess_mean']:+.2f} max {r['excess_max']:+.2f}, frames over the truth "
-              f"{r['frames_over_truth']}) field difference error {r['field_error']:.2f} "
+              f"{r['frames_over_truth']}) relative {r['rel_comb']:.3f} (truth "
+              f"{r['truth_rel_comb']:.3f}, excess max {r['rel_excess_max']:+.3f}, frames over "
+              f"{r['frames_over_truth_rel']}) field difference error {r['field_error']:.2f} "
               f"motion error {r['motion_error']:.2f} "
               f"dL mean {r['dL_mean']:.2f} p99 {r['dL_p99']:.2f}")
     print(json.dumps(results))
