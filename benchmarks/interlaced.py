@@ -6,11 +6,11 @@ colouring whole frames, on a 576i clip with motion whose colour version is known
 Builds a 720x576 25i clip from a colour clip: 2N consecutive frames from ``--start`` scaled to
 576 rows and taken as 50p, panned right ``--pan`` pixels a field (a 720-wide window moving
 over them: horizontal motion whatever the clip's own), each interlaced frame woven from two of
-them (the first field from frame 2i, the second from frame 2i+1, in ``--order``). The colour version is the truth; its
-grey version (L only) is encoded interlaced (x264, lossless, tagged with its field order) and
-coloured with the shipped model twice: the default (``--interlaced auto``: the fields found,
-coloured one by one, woven back, encoded interlaced) and ``--interlaced no`` (whole frames, as
-before interlaced inputs were handled). Each output is read back the way its flags say (an
+them (the first field from frame 2i, the second from frame 2i+1, in ``--order``). The colour
+version is the truth; its grey version (L only) is encoded interlaced (x264, lossless, tagged
+with its field order) and coloured with the shipped model twice: the default (``--interlaced
+auto``: the fields found, coloured one by one, paired, woven back, encoded interlaced) and
+``--interlaced no`` (whole frames, as before interlaced inputs were handled). Each output is read back the way its flags say (an
 interlaced one field by field).
 
 Per frame, with a/b in Lab units:

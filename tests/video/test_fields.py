@@ -10,7 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from support import FakeColorizer
+from support import (FakeColorizer, interlaced_scene, read_fields, woven_frames,
+                     write_interlaced)
 
 from vidcolor import color
 from vidcolor.errors import VidcolorError
@@ -21,53 +22,6 @@ from vidcolor.video.fields import (detect_field_order, frame_vote, rgb_by_field,
 from vidcolor.video.workdir import work_paths
 
 H, W, RATE = 96, 128, 25
-
-
-def scene(k: int) -> np.ndarray:
-    """A grey picture at field time ``k``: a static bar, and a bright square with a dark
-    centre moving right 5 pixels a field. uint8 (H, W, 3)."""
-    img = np.full((H, W), 90, np.uint8)
-    img[:, 100:110] = 200
-    x0 = 4 + (5 * k) % (W - 40)
-    img[30:70, x0:x0 + 24] = 230
-    img[40:60, x0 + 6:x0 + 18] = 30
-    return np.repeat(img[..., None], 3, -1)
-
-
-def woven(n: int, order: str) -> list[np.ndarray]:
-    """``n`` interlaced frames: each field taken from its own moment, in ``order``."""
-    return [weave(split_fields(scene(2 * i), order)[0], split_fields(scene(2 * i + 1), order)[1],
-                  order) for i in range(n)]
-
-
-def write_clip(path: Path, frames: list[np.ndarray], order: str | None,
-               codec: str = "libx264") -> Path:
-    """Frames encoded interlaced with ``order`` (x264: interlaced coding; both: the stream's
-    field order tag), or progressive and untagged (``order`` None)."""
-    options = {"preset": "ultrafast", "crf": "0"} if codec == "libx264" else {}
-    if order is not None and codec == "libx264":
-        options |= {"flags": "+ildct+ilme", "x264-params": f"{order[0]}ff=1"}
-    with av.open(os.fspath(path), "w") as out:
-        s = out.add_stream(codec, rate=RATE, options=options)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        if order is not None:
-            s.codec_context.field_order = {"tt": 2, "bb": 3}[order]
-        for i, image in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(image, format="rgb24")
-            f.pts = i
-            out.mux(s.encode(f))
-        out.mux(s.encode(None))
-    return path
-
-
-def read_fields(path: Path) -> tuple[list[float], list[np.ndarray], list[bool], int]:
-    """Times, RGB frames (converted field by field), interlaced flags, the stream's field
-    order (AVFieldOrder)."""
-    with av.open(os.fspath(path)) as c:
-        vs = c.streams.video[0]
-        frames = list(c.decode(vs))
-        return ([float(f.time) for f in frames], [rgb_by_field(f) for f in frames],
-                [f.interlaced_frame for f in frames], vs.codec_context.field_order)
 
 
 def ab_comb(ab: np.ndarray) -> float:
@@ -105,11 +59,11 @@ def test_yuv_by_field_keeps_each_fields_colour(height, pix_fmt):
 
 
 def test_frame_vote_tells_the_order_and_progressive_frames():
-    gray = [f[..., 0].astype(np.float32) for f in woven(3, "tt")]
+    gray = [f[..., 0].astype(np.float32) for f in woven_frames(3, "tt")]
     assert frame_vote(gray[0], gray[1]) == "tt"
-    gray = [f[..., 0].astype(np.float32) for f in woven(3, "bb")]
+    gray = [f[..., 0].astype(np.float32) for f in woven_frames(3, "bb")]
     assert frame_vote(gray[0], gray[1]) == "bb"
-    gray = [scene(2 * i)[..., 0].astype(np.float32) for i in range(2)]
+    gray = [interlaced_scene(2 * i)[..., 0].astype(np.float32) for i in range(2)]
     assert frame_vote(gray[0], gray[1]) == "progressive"
     assert frame_vote(gray[0], gray[0]) is None  # no motion: nothing to tell
 
@@ -117,20 +71,21 @@ def test_frame_vote_tells_the_order_and_progressive_frames():
 @pytest.mark.parametrize("order", ["tt", "bb"])
 def test_detects_the_order_from_the_stream(tmp_path, order):
     for codec, name in (("libx264", "in.mp4"), ("ffv1", "in.mkv")):
-        found = detect_field_order(write_clip(tmp_path / name, woven(6, order), order, codec))
+        clip = write_interlaced(tmp_path / name, woven_frames(6, order), order, codec)
+        found = detect_field_order(clip)
         assert (found.order, found.how) == (order, "stream")
 
 
 @pytest.mark.parametrize("order", ["tt", "bb"])
 def test_detects_the_order_from_the_frames(tmp_path, order):
-    found = detect_field_order(write_clip(tmp_path / "in.mp4", woven(12, order), None))
+    found = detect_field_order(write_interlaced(tmp_path / "in.mp4", woven_frames(12, order), None))
     assert (found.order, found.how) == (order, "frames")
 
 
 def test_progressive_films_stay_progressive(tmp_path, make_clip):
     found = detect_field_order(make_clip(tmp_path / "a.mp4", n=12))
     assert found.order == "progressive"
-    clip = write_clip(tmp_path / "b.mp4", [scene(2 * i) for i in range(12)], None)
+    clip = write_interlaced(tmp_path / "b.mp4", [interlaced_scene(2 * i) for i in range(12)], None)
     assert detect_field_order(clip).order == "progressive"
 
 
@@ -147,7 +102,7 @@ def test_interlaced_options_are_checked():
 @pytest.mark.parametrize("order", ["tt", "bb"])
 def test_fields_are_kept_with_their_order_and_flags_without_colour_combing(tmp_path, order,
                                                                            run_video):
-    src = write_clip(tmp_path / "in.mp4", woven(8, order), order)
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(8, order), order)
     dst = tmp_path / "out.mkv"
     # A model whose colour flickers from picture to picture (3 a/b units): the two fields of
     # a frame are given other colours, which the pairing must not let through as combing.
@@ -189,7 +144,7 @@ def test_pairing_gives_a_second_field_its_first_fields_colour_where_they_agree()
 
 
 def test_interlaced_no_colours_whole_frames(tmp_path, run_video):
-    src = write_clip(tmp_path / "in.mp4", woven(6, "tt"), "tt")
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(6, "tt"), "tt")
     dst = tmp_path / "out.mp4"
     model = FakeColorizer(record_shapes=True)
     run_video(src, dst, interlaced="no", model=model, batch_size=2)
@@ -205,7 +160,7 @@ def test_interlaced_no_colours_whole_frames(tmp_path, run_video):
 
 def test_an_interrupted_field_job_resumes(tmp_path, run_video, monkeypatch):
     monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
-    src = write_clip(tmp_path / "in.mp4", woven(16, "tt"), "tt")
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(16, "tt"), "tt")
     dst, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
     with pytest.raises(KeyboardInterrupt):
         run_video(src, dst, model=FakeColorizer(interrupt_after=20), batch_size=2,
@@ -221,7 +176,7 @@ def test_an_interrupted_field_job_resumes(tmp_path, run_video, monkeypatch):
 
 
 def test_a_keyframe_colours_its_frames_fields(tmp_path, run_video, paint_keyframe, mean_ab):
-    src = write_clip(tmp_path / "in.mp4", woven(8, "tt"), "tt")
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(8, "tt"), "tt")
     _, frames, _, _ = read_fields(src)
     key = paint_keyframe(frames[2], (40.0, 40.0), tmp_path / "key.png")
     dst = tmp_path / "out.mp4"
@@ -244,7 +199,7 @@ def _keyframe(path: Path, time: float):
 
 @pytest.mark.parametrize("mode, per_frame", [("frame", 1), ("field", 2)])
 def test_deinterlace_writes_progressive_frames(tmp_path, run_video, mode, per_frame):
-    src = write_clip(tmp_path / "in.mp4", woven(6, "bb"), "bb")
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(6, "bb"), "bb")
     dst = tmp_path / "out.mp4"
     result = run_video(src, dst, deinterlace=mode)
     assert result.frames == 6 * per_frame
@@ -264,7 +219,7 @@ def test_deinterlace_on_a_progressive_film_changes_nothing(tmp_path, make_clip, 
 
 
 def test_cli_takes_the_interlace_options(tmp_path, video_cli, fake_model):
-    src = write_clip(tmp_path / "in.mp4", woven(4, "tt"), "tt")
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(4, "tt"), "tt")
     code, err = video_cli(src, "-o", tmp_path / "out.mp4", "--deinterlace", "--quiet",
                           "--preset", "ultrafast")
     assert code == 0, err
