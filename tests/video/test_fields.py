@@ -4,6 +4,7 @@ one by one and woven back (kept, with their order and flags, without colour comb
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -209,6 +210,19 @@ def test_deinterlace_writes_progressive_frames(tmp_path, run_video, mode, per_fr
     # A progressive frame combs no more than a frame of one moment.
     L = color.rgb_to_l(frames[2])
     assert np.abs(L[:-2] + L[2:] - 2 * L[1:-1]).mean() < 2.0
+
+
+def test_deinterlace_field_needs_a_time_between_frames():
+    from fractions import Fraction
+
+    from vidcolor.video.fields import check_field_rate
+    from vidcolor.video.probe import VideoInfo
+
+    info = VideoInfo("in.h264", "h264", 0, "h264", W, H, Fraction(1, RATE), Fraction(RATE),
+                     0.0, None, 0, False, None, None, field_order="tt")
+    with pytest.raises(VidcolorError, match="--deinterlace field: the input's time base"):
+        check_field_rate(info)
+    check_field_rate(dataclasses.replace(info, time_base=Fraction(1, 1000)))
 
 
 def test_deinterlace_on_a_progressive_film_changes_nothing(tmp_path, make_clip, run_video,
