@@ -240,3 +240,20 @@ def test_cli_takes_the_interlace_options(tmp_path, video_cli, fake_model):
     assert not any(read_fields(tmp_path / "out.mp4")[2])
     code, err = video_cli(src, "-o", tmp_path / "out2.mp4", "--interlaced", "bff", "--quiet")
     assert code == 0 and read_fields(tmp_path / "out2.mp4")[3] == 3
+
+
+def test_an_interrupted_field_rate_job_resumes(tmp_path, run_video, monkeypatch):
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = write_interlaced(tmp_path / "in.mp4", woven_frames(12, "tt"), "tt")
+    dst, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, model=FakeColorizer(interrupt_after=14), batch_size=2,
+                  segment_frames=4, deinterlace="field")
+    result = run_video(src, dst, batch_size=2, segment_frames=4, deinterlace="field",
+                       resume=True)
+    assert 0 < result.resumed_frames < 24 and result.frames == 24
+    run_video(src, ref, batch_size=2, segment_frames=4, deinterlace="field")
+    t_a, f_a, _, _ = read_fields(dst)
+    t_b, f_b, _, _ = read_fields(ref)
+    assert t_a == t_b and len(t_a) == 24
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(f_a, f_b)) < 1.0
