@@ -37,8 +37,8 @@ from vidcolor.video.probe import VideoInfo
 from vidcolor.video.sink import FrameSink
 from vidcolor.video.source import FrameSource
 
-__all__ = ["DeinterlacedRun", "DeinterlacedSource", "FieldRun", "FieldSource", "FrameRun",
-           "WovenSink", "film_run"]
+__all__ = ["DeinterlacedRun", "DeinterlacedSource", "FieldPairing", "FieldRun", "FieldSource",
+           "FrameRun", "WovenSink", "film_run", "matched_contrast"]
 
 
 class FrameRun:
