@@ -27,6 +27,10 @@ __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "Col
            "keyframe_time", "parse_fps", "parse_keyframe", "parse_reference",
            "SEQUENCE_FORMATS"]
 
+#: --interlaced: detect, top or bottom field first, progressive.
+INTERLACED_CHOICES = ("auto", "tff", "bff", "no")
+#: --deinterlace: progressive frames at the frame rate or at the field rate.
+DEINTERLACE_CHOICES = ("frame", "field")
 #: Default stabilization strength, as measured in benchmarks/RESULTS.md, "Temporal stability".
 DEFAULT_STRENGTH = 0.8
 #: Frames per resumable segment: what an interrupted job loses at most.
@@ -490,6 +494,12 @@ class VideoOptions(_Options):
         Colour an image sequence with missing numbers (the timing keeps the gaps).
     sequence : str, optional
         Write image frames of this format (dpx, tiff, exr, png) into the output folder.
+    interlaced : {"auto", "tff", "bff", "no"}
+        Whether the film is interlaced: found from the stream and frames, top or bottom
+        field first, or progressive (:mod:`vidcolor.video.fields`).
+    deinterlace : {None, "frame", "field"}
+        An interlaced film's output: None keeps its fields (each coloured on its own);
+        "frame" and "field" write progressive frames at the frame or the field rate.
     """
 
     render_size: int | None = None
@@ -506,6 +516,8 @@ class VideoOptions(_Options):
     timecode: str | None = None
     allow_gaps: bool = False
     sequence: str | None = None
+    interlaced: str = "auto"
+    deinterlace: str | None = None
 
     def __post_init__(self):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
@@ -539,6 +551,14 @@ class VideoOptions(_Options):
             raise VidcolorError("colour_from must be a ColourCopy value")
         object.__setattr__(self, "colour_from", colour_from)
         self._check_sequence_fields()
+        if self.interlaced not in INTERLACED_CHOICES:
+            raise OptionError("interlaced", "{field} must be one of {choices}, got {value}",
+                              choices=", ".join(INTERLACED_CHOICES),
+                              value=_shown(self.interlaced))
+        if self.deinterlace not in (None, *DEINTERLACE_CHOICES):
+            raise OptionError("deinterlace", "{field} must be one of {choices}, got {value}",
+                              choices=", ".join(DEINTERLACE_CHOICES),
+                              value=_shown(self.deinterlace))
 
     def _check_sequence_fields(self) -> None:
         if self.fps is not None:

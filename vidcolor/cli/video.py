@@ -58,6 +58,19 @@ def _add_sequence_args(p) -> None:
                    "keeps the gaps)")
 
 
+def _add_interlace_args(p) -> None:
+    from vidcolor.options import DEINTERLACE_CHOICES, INTERLACED_CHOICES
+
+    p.add_argument("--interlaced", choices=INTERLACED_CHOICES, default="auto",
+                   help="an interlaced input's field order: found from the stream and frames "
+                   "(auto, the default), top field first (tff), bottom field first (bff), or "
+                   "none (no: colour whole frames)")
+    p.add_argument("--deinterlace", nargs="?", const="frame", choices=DEINTERLACE_CHOICES,
+                   help="write an interlaced input as progressive frames (bwdif), one per "
+                   "frame (frame, the default) or one per field (field: twice the frame "
+                   "rate); without it, the fields are coloured one by one and kept")
+
+
 def _add_video(sub) -> None:
     from vidcolor.options import (DEFAULT_STRENGTH, MAX_BATCH_PIXELS, MAX_RENDER_SIZE,
                                   max_batch_size, parse_time)
@@ -87,6 +100,7 @@ def _add_video(sub) -> None:
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
     _add_keyframe_args(p)
+    _add_interlace_args(p)
     p.add_argument("--batch-size", type=_positive_int,
                    help="frames per model call (default: 32 on a GPU, 8 on a CPU), bounded "
                    "so a run fits a 24 GB machine: one call takes about 160 bytes a render "
@@ -132,7 +146,8 @@ def video_options(args) -> "VideoOptions":
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
         codec=args.codec, crf=args.crf, preset=args.preset, profile=args.profile,
         keyframes=(parse_keyframe(k) for k in args.keyframe), fps=args.fps,
-        timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence)
+        timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence,
+        interlaced=args.interlaced, deinterlace=args.deinterlace)
 
 
 # --- --export-keyframes ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
+from vidcolor.video.fields import yuv_by_field
 from vidcolor.video.probe import MATRIX_OF_TAG, VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CODEC_ALIASES", "CONTAINERS", "EncoderSettings", "SegmentWriter",
@@ -83,6 +84,9 @@ class EncoderSettings:
         The output muxer (``""`` if unknown); some need encoder options of their own.
     profile : str or None
         The codec's profile (ProRes, DNxHR), as FFmpeg names it.
+    field_order : str, optional
+        ``"tt"`` or ``"bb"``: the frames are interlaced, encoded so (x264: interlaced coding
+        with that field order) and tagged so; None: progressive.
     """
 
     codec: str
@@ -91,6 +95,7 @@ class EncoderSettings:
     pix_fmt: str
     container: str = ""
     profile: str | None = None
+    field_order: str | None = None
 
     def options(self) -> dict[str, str]:
         """The FFmpeg encoder options (``AVOption`` name -> value) for these settings."""
@@ -106,6 +111,8 @@ class EncoderSettings:
         if self.profile:
             opts["profile"] = self.profile
         opts.update(_CODEC_OPTIONS.get(self.codec, {}))
+        if self.field_order is not None:
+            opts.update(interlaced_options(self.codec, self.field_order))
         return opts
 
     @property
@@ -143,7 +150,8 @@ _DNXHR_MIN_SIZE = (256, 120)
 
 
 def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int = 8,
-                     size: tuple[int, int] = (64, 64)) -> EncoderSettings:
+                     size: tuple[int, int] = (64, 64),
+                     field_order: str | None = None) -> EncoderSettings:
     """Choose the video encoder for an output container, and check it really works.
 
     Parameters
@@ -157,6 +165,8 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
         10 bits or more where the encoder can (:func:`pixel_format`).
     size : (int, int)
         The frames' width and height (odd sizes are encoded 4:4:4; DNxHR has a smallest).
+    field_order : str, optional
+        ``"tt"`` or ``"bb"``: interlaced frames, encoded and tagged with that field order.
 
     Raises
     ------
@@ -187,7 +197,8 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
     profile = _profile(codec, options.profile, bit_depth)
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
                                pix_fmt=pixel_format(codec, bit_depth, profile),
-                               container=format_name, profile=profile)
+                               container=format_name, profile=profile,
+                               field_order=field_order)
     _check_size(settings, size)
     _check_encoder(settings, options, size)
     if bit_depth > 8 and _bits(settings.pix_fmt) <= 8:
@@ -294,6 +305,20 @@ def _check_size(settings: EncoderSettings, size: tuple[int, int]) -> None:
                           w=least[0], h=least[1], width=size[0], height=size[1])
 
 
+def interlaced_options(codec: str, field_order: str) -> dict[str, str]:
+    """Encoder options for interlaced frames: interlaced DCT and motion estimation where
+    the encoder has them, and x264's field order (x264 takes it from its own parameters, not
+    from the stream's tag)."""
+    opts = {"flags": "+ildct+ilme"} if codec in _INTERLACED_CODING else {}
+    if codec == "libx264":
+        opts["x264-params"] = "tff=1" if field_order == "tt" else "bff=1"
+    return opts
+
+
+#: Encoders with interlaced coding tools (AV_CODEC_FLAG_INTERLACED_DCT / _ME).
+_INTERLACED_CODING = {"libx264", "mpeg2video", "mpeg4", "dnxhd", "prores_ks"}
+
+
 def _preset(codec: str, given: str | None) -> str | None:
     """The preset for an encoder: the one asked for, checked by name where the encoder's
     names are known (x264 would print its own complaint to the terminal), or the default;
@@ -375,6 +400,9 @@ def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:
     return pix_fmt
 
 
+#: FFmpeg's AVFieldOrder of a field order.
+_AVFIELD = {"tt": 2, "bb": 3}
+
 #: Segment containers, best first: MP4/MOV keep any time base exactly (edit lists restore the
 #: encoder's B-frame delay); Matroska (milliseconds) is the fallback for other codecs.
 _SEGMENT_FORMATS = ("mp4", "mov", "matroska")
@@ -452,7 +480,10 @@ class SegmentWriter:
         cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
         cc.color_primaries = info.color_primaries
         cc.color_trc = info.color_trc
+        if settings.field_order is not None:
+            cc.field_order = _AVFIELD[settings.field_order]  # the container's tag
         self._pix_fmt = pix_fmt
+        self._by_field = settings.field_order is not None
         self._stream = stream
 
     def write(self, pts: int, rgb: np.ndarray) -> None:
@@ -467,11 +498,14 @@ class SegmentWriter:
             goes to FFmpeg as rgb48le, so a 10- or 16-bit output gets every bit of it; it
             is converted to the output's pixel format with the stream's matrix and range.
         """
-        fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-        # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
-        frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
-                               dst_color_range=self._range)
+        if self._by_field:  # interlaced: no chroma row mixes the two fields
+            frame = yuv_by_field(rgb, self._pix_fmt, self.info.matrix, self._range)
+        else:
+            fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+            # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
+            frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
+                                   dst_color_range=self._range)
         frame.pts = int(pts)
         frame.time_base = self.info.time_base
         for packet in self._stream.encode(frame):

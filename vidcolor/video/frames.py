@@ -138,6 +138,13 @@ class FrameColorizer:
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
+        #: The shape (H, W) of the frames the pictures are shown as, when it is not their own
+        #: (the fields of an interlaced film: half its height): their render copies keep its
+        #: aspect. None: each picture's own shape.
+        self.display_shape: tuple[int, int] | None = None
+        #: ``pairing.step(pts, analysis, ab) -> ab`` after stabilization, for the fields of an
+        #: interlaced film (:class:`vidcolor.video.interlaced.FieldPairing`); None: none.
+        self.pairing = None
 
     @classmethod
     def from_options(cls, model: ColorModel, options: VideoOptions) -> "FrameColorizer":
@@ -162,7 +169,8 @@ class FrameColorizer:
             Without ``ab`` yet.
         """
         L_full = color.rgb_to_l(rgb)
-        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*L_full.shape)))
+        shown = self.display_shape or L_full.shape
+        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*shown)))
 
     def predict(self, L_small: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
         """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2).
@@ -193,14 +201,17 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, then the keyframes' guide; replaces
+        (:mod:`vidcolor.video.analysis`): the stabilizer, the fields' pairing, then the
+        keyframes' guide; replaces
         its ``ab`` (and sets ``keyed``). Nothing without them."""
-        if not self.has_state:
+        if not self.has_state and self.pairing is None:
             return frame
         analysis = self.analyzer(frame.L_small)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)
+        if self.pairing is not None:
+            frame.ab = self.pairing.step(frame.pts, analysis, frame.ab)
         if self.guide is not None:
             frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frame

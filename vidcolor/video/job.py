@@ -30,7 +30,9 @@ from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
 from vidcolor.timecode import parse_timecode
+from vidcolor.log import logger
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
+from vidcolor.video.fields import check_field_rate, with_field_order
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.remux import RemuxReport, remux
@@ -217,10 +219,12 @@ class FilmJob:
                 _check_paths(self.input, self.output, self.overwrite)
             info = _with_timecode(probe_input(self.input, options.fps, options.allow_gaps),
                                   options.timecode)
+            if info.sequence is None:  # a scan's frames are whole pictures
+                info = with_field_order(info, options.interlaced)
             _check_window(self.input, info, options)
             settings = self._frame_settings(info) if frames_out else \
                 encoder_settings(format_name, options.encoder, info.bit_depth,
-                                 (info.width, info.height))
+                                 (info.width, info.height), _kept_field_order(info, options))
             self.options = options = _keyframes_by_number(options, info)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, options))
@@ -365,6 +369,18 @@ def _keyframes_by_number(options: VideoOptions, info: VideoInfo) -> VideoOptions
             k = dataclasses.replace(k, time=float(index / info.rate))
         placed.append(k)
     return dataclasses.replace(options, keyframes=tuple(placed))
+
+
+def _kept_field_order(info: VideoInfo, options: VideoOptions) -> str | None:
+    """The field order the output is encoded with: the input's, unless it is progressive or
+    deinterlaced (``--deinterlace``, whose field rate is checked here)."""
+    if info.field_order == "progressive":
+        if options.deinterlace is not None:
+            logger.info(f"note: {info.path} is progressive; --deinterlace changes nothing")
+        return None
+    if options.deinterlace == "field":
+        check_field_rate(info)
+    return None if options.deinterlace else info.field_order
 
 
 def _check_window(input: Path, info: VideoInfo, options: VideoOptions) -> None:

@@ -18,6 +18,7 @@ from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
+from vidcolor.video.interlaced import film_run
 from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
 from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
 from vidcolor.video.probe import VideoInfo
@@ -97,11 +98,14 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
         Seconds (from the stream's start) of the frames the decoder refused.
     """
     from_pts = work.next_pts if span is None else span.from_pts
-    source = open_source(info, options.window, span, open_input, from_pts)
+    run = film_run(info, options)
+    source = run.source(open_source(info, options.window, span, open_input, from_pts))
+    core.display_shape, core.pairing = run.display_shape, run.pairing
     if placed:
+        placed = [dataclasses.replace(p, pts=run.pts(p.pts)) for p in placed]
         try:
             core.guide = keyframe_guide(source, placed, core, work.path / "keyframes",
-                                        from_pts)
+                                        run.pts(from_pts))
         except BaseException:
             if not work.segments:  # nothing worth resuming
                 work.remove()
@@ -109,9 +113,9 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     if core.has_state and span is None:
         core.set_state(work.state)
     kind = SequenceSink if isinstance(settings, SequenceSettings) else SegmentSink
-    sink = kind(work, info, settings, options.segment_frames, progress,
-                info.estimate_frames(options.window) or None)
-    return run_stages(source, core, sink, batch_size)
+    sink = kind(work, run.info, settings, options.segment_frames, progress,
+                run.pictures(info.estimate_frames(options.window)) or None)
+    return run_stages(source, core, run.sink(sink), batch_size)
 
 
 def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: FrameColorizer,

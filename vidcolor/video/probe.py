@@ -84,6 +84,10 @@ class VideoInfo:
     timecode : str or None
         SMPTE timecode of the stream's first frame (``HH:MM:SS:FF``, ``;`` drop-frame): the
         input's timecode track or tag, a sequence's header, or ``--timecode``.
+    field_order : str
+        ``"progressive"``, ``"tt"`` or ``"bb"`` (top or bottom field first): set by the film
+        job (:func:`vidcolor.video.fields.with_field_order`); :func:`probe` leaves it
+        progressive.
     """
 
     path: str
@@ -113,6 +117,7 @@ class VideoInfo:
     def high_bit_depth(self) -> bool:
         """More than 8 bits per sample: frames are uint16 RGB (0..65535), not uint8."""
         return self.bit_depth > 8
+    field_order: str = "progressive"
 
     def estimate_frames(self, window: Window = Window()) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""
