@@ -233,6 +233,19 @@ def test_colour_tags_are_kept_and_colours_right(tmp_path, run_video, case, codec
     assert np.abs(got - known).max() <= 1.5, (got.round(2), known.round(2))
 
 
+@pytest.mark.parametrize("codec, ext", [("ffv1", "mkv"), ("libx264", "mkv"), ("dnxhr", "mov")])
+def test_an_untagged_source_gets_the_matrix_it_was_read_with(tmp_path, run_video, codec,
+                                                             ext):
+    # SD and untagged: read as BT.601 (what players assume), so tagged BT.601, full stop,
+    # even where the segment file or the codec keeps no tag of its own.
+    frames = [np.repeat(np.repeat(patch_frame(), 3, 0), 3, 1)[:144, :256]] * 2
+    src = write_tagged(tmp_path / "in.mkv", frames, "ffv1", "yuv444p", "ITU601", 1, (2, 2, 2))
+    dst = tmp_path / f"out.{ext}"
+    run_video(src, dst, codec=codec)
+    out = stream_tags(dst)
+    assert (out["range"], out["colorspace"]) == (1, 6)
+
+
 def test_prores_from_a_full_range_source_is_video_range(tmp_path, run_video):
     matrix, color_range, tags = COLOUR_CASES["bt601-full"]
     src = write_tagged(tmp_path / "in.mkv", [patch_frame()] * 2, "ffv1", "yuv444p", matrix,

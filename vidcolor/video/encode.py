@@ -380,9 +380,14 @@ def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:
 _SEGMENT_FORMATS = ("mp4", "mov", "matroska")
 
 
+#: MP4/MOV write the colour tags only when all three are known, unless told to.
+_WRITE_COLR = {"movflags": "+write_colr"}
+
+
 def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
     for fmt in _SEGMENT_FORMATS:
-        container = av.open(os.fspath(path), "w", format=fmt)
+        container = av.open(os.fspath(path), "w", format=fmt,
+                            options=_WRITE_COLR if fmt in ("mp4", "mov") else {})
         try:
             stream = container.add_stream(settings.codec, rate=rate, options=settings.options())
             return container, stream
@@ -405,6 +410,15 @@ def output_range(info: VideoInfo, settings: EncoderSettings) -> str:
     if info.color_range == 2 and not settings.video_range_only:
         return "JPEG"
     return "MPEG"
+
+
+def output_tags(info: VideoInfo, settings: EncoderSettings) -> dict[str, int]:
+    """The output stream's colour tags (AVCOL values by codec-context attribute), which the
+    segments' frames are converted for. The final remux sets them again: MP4 segments keep
+    them only when primaries and transfer are known too, and FFV1 has no place for them."""
+    return {"color_range": 2 if output_range(info, settings) == "JPEG" else 1,
+            "colorspace": output_colorspace(info), "color_primaries": info.color_primaries,
+            "color_trc": info.color_trc}
 
 
 class SegmentWriter:
@@ -446,12 +460,9 @@ class SegmentWriter:
         stream.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
-        cc = stream.codec_context
-        cc.colorspace = output_colorspace(info)
-        self._range = output_range(info, settings)
-        cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
-        cc.color_primaries = info.color_primaries
-        cc.color_trc = info.color_trc
+        for name, value in output_tags(info, settings).items():
+            setattr(stream.codec_context, name, value)
+        self._range = output_range(info, settings)  # what frames are converted to
         self._pix_fmt = pix_fmt
         self._stream = stream
 

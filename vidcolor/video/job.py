@@ -28,7 +28,8 @@ from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
-from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
+from vidcolor.video.encode import (EncoderSettings, encoder_settings, output_format,
+                                   output_tags)
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
 from vidcolor.video.remux import RemuxReport, remux
@@ -234,7 +235,8 @@ class FilmJob:
         try:
             report = remux(film.info, work.segment_files(), partial, film.format_name,
                            plan.options.window,
-                           metadata={"comment": provenance_text(plan.model_name)})
+                           metadata={"comment": provenance_text(plan.model_name)},
+                           colour=output_tags(film.info, film.settings))
             os.replace(partial, output)
         except BaseException as e:
             partial.unlink(missing_ok=True)

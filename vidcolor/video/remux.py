@@ -275,7 +275,8 @@ def _copy_decoder_params(stream, ctx) -> None:
 # --- the remux -------------------------------------------------------------------------------
 
 def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, format_name: str,
-          window: Window, metadata: dict[str, str] | None = None) -> RemuxReport:
+          window: Window, metadata: dict[str, str] | None = None,
+          colour: dict[str, int] | None = None) -> RemuxReport:
     """Write the final file: segment video plus the input's other streams.
 
     Notes (streams re-encoded or dropped) and warnings (bad packets, an input that ends
@@ -295,6 +296,10 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
         The window that was colorized; other streams' packets outside it are left out.
     metadata : dict, optional
         Merged into the input's container metadata (provenance).
+    colour : dict, optional
+        The video stream's colour tags (codec-context attribute -> AVCOL value,
+        :func:`vidcolor.video.encode.output_tags`), set on the output stream: a segment
+        file does not always keep them.
 
     Returns
     -------
@@ -308,7 +313,8 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
              {"data", "subtitle", "attachment", _REENCODE_AUDIO}]
     for i, skip in enumerate(tries):
         try:
-            return _remux_once(info, segments, output, format_name, window, metadata, skip)
+            return _remux_once(info, segments, output, format_name, window, metadata, skip,
+                               colour or {})
         except _HeaderError as e:
             if i == len(tries) - 1:
                 raise VidcolorError(f"the {format_name} muxer refused the streams ({e})") \
@@ -335,17 +341,21 @@ class _HeaderError(Exception):
 
 
 def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, window: Window,
-                metadata, skip: set[str]) -> RemuxReport:
+                metadata, skip: set[str], colour: dict[str, int]) -> RemuxReport:
     report = RemuxReport()
     inp = open_input(info.path)
     seg_containers = [av.open(os.fspath(p), "r") for p, _ in segments]
     first_pts = [pts for _, pts in segments]
-    out = av.open(os.fspath(output), "w", format=format_name)
+    # MP4/MOV write colour tags only when all three are known, unless told to.
+    options = {"movflags": "+write_colr"} if colour and format_name in ("mp4", "mov") else {}
+    out = av.open(os.fspath(output), "w", format=format_name, options=options)
     try:
         out.metadata.update(_clean_metadata(dict(inp.metadata)))
         out.metadata.update(metadata or {})
         template = seg_containers[0].streams.video[0]
         vout = out.add_stream_from_template(template, opaque=True)
+        for name, value in colour.items():
+            setattr(vout.codec_context, name, value)
         in_v = inp.streams[info.stream_index]
         vout.metadata.update(_clean_metadata(dict(in_v.metadata)))
         vout.disposition = in_v.disposition
