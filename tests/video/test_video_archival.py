@@ -268,3 +268,22 @@ def test_several_films_to_prores_go_into_mov(tmp_path, video_cli, fake_model, ma
     # .mp4 cannot hold ProRes: that film goes into ProRes's usual .mov; .mkv can and stays.
     assert sorted(os.listdir(tmp_path / "out")) == ["a.mov", "b.mkv"]
     assert stream_tags(tmp_path / "out" / "a.mov")["codec"] == "prores"
+
+
+def test_interrupted_ten_bit_ffv1_job_resumes_to_the_same_film(tmp_path, run_video,
+                                                               monkeypatch):
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = write_tagged(tmp_path / "in.mkv", [narrow_ramp(i % 8) for i in range(30)])
+    dst, ref = tmp_path / "out.mkv", tmp_path / "ref.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, codec="ffv1", model=FakeColorizer(interrupt_after=20),
+                  batch_size=2, segment_frames=8)
+    result = run_video(src, dst, codec="ffv1", batch_size=2, segment_frames=8, resume=True)
+    assert result.resumed_frames >= 8 and result.frames == 30
+    run_video(src, ref, codec="ffv1", batch_size=2, segment_frames=8)
+    assert stream_tags(dst)["pix_fmt"] == "yuv444p10le"
+    resumed, whole = decoded(dst), decoded(ref)
+    assert len(resumed) == len(whole) == 30
+    assert max_dL(resumed, whole) <= 0.5
