@@ -145,6 +145,23 @@ def test_deep_source_keeps_its_depth_and_lightness_through_ffv1(tmp_path, run_vi
     assert levels > 40, levels
 
 
+def test_an_rgb_scan_stays_rgb_in_ffv1(tmp_path, run_video):
+    # As RAWcooked keeps a DPX scan: FFV1 RGB (gbrp10le), so a grey scan comes back as it was.
+    frames = [narrow_ramp(i) for i in range(3)]
+    src = write_tagged(tmp_path / "in.mkv", frames, "ffv1", "gbrp10le", "ITU709", 2, (0, 1, 13))
+    assert probe(src).colorspace == 0
+    dst = tmp_path / "out.mkv"
+    run_video(src, dst, codec="ffv1", model=Grey())
+    tags = stream_tags(dst)
+    assert (tags["pix_fmt"], tags["colorspace"], tags["range"]) == ("gbrp10le", 0, 2)
+    before, after = decoded(src), decoded(dst)
+    # A quarter of a 10-bit level (64): a trip through 10-bit YUV moves this ramp by 36.
+    assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(before, after)) <= 16
+    x264 = tmp_path / "out.mp4"  # a YUV output of it gets the matrix it is converted with
+    run_video(src, x264)
+    assert (stream_tags(x264)["colorspace"], stream_tags(x264)["range"]) == (6, 1)
+
+
 def test_ten_bit_source_to_prores_hq_and_x264_keeps_ten_bits(tmp_path, run_video):
     src = write_tagged(tmp_path / "in.mkv", [narrow_ramp(i) for i in range(3)])
     prores = tmp_path / "out.mov"

@@ -202,7 +202,7 @@ class FilmJob:
             info = probe(self.input)
             _check_window(self.input, info, self.options)
             settings = encoder_settings(format_name, self.options.encoder, info.bit_depth,
-                                        (info.width, info.height))
+                                        (info.width, info.height), rgb=info.colorspace == 0)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, self.options))
         return self._checked
