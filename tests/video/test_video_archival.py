@@ -145,6 +145,23 @@ def test_deep_source_keeps_its_depth_and_lightness_through_ffv1(tmp_path, run_vi
     assert levels > 40, levels
 
 
+def test_an_rgb_scan_stays_rgb_in_ffv1(tmp_path, run_video):
+    # As RAWcooked keeps a DPX scan: FFV1 RGB (gbrp10le), so a grey scan comes back as it was.
+    frames = [narrow_ramp(i) for i in range(3)]
+    src = write_tagged(tmp_path / "in.mkv", frames, "ffv1", "gbrp10le", "ITU709", 2, (0, 1, 13))
+    assert probe(src).colorspace == 0
+    dst = tmp_path / "out.mkv"
+    run_video(src, dst, codec="ffv1", model=Grey())
+    tags = stream_tags(dst)
+    assert (tags["pix_fmt"], tags["colorspace"], tags["range"]) == ("gbrp10le", 0, 2)
+    before, after = decoded(src), decoded(dst)
+    # A quarter of a 10-bit level (64): a trip through 10-bit YUV moves this ramp by 36.
+    assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(before, after)) <= 16
+    x264 = tmp_path / "out.mp4"  # a YUV output of it gets the matrix it is converted with
+    run_video(src, x264)
+    assert (stream_tags(x264)["colorspace"], stream_tags(x264)["range"]) == (6, 1)
+
+
 def test_ten_bit_source_to_prores_hq_and_x264_keeps_ten_bits(tmp_path, run_video):
     src = write_tagged(tmp_path / "in.mkv", [narrow_ramp(i) for i in range(3)])
     prores = tmp_path / "out.mov"
@@ -233,6 +250,19 @@ def test_colour_tags_are_kept_and_colours_right(tmp_path, run_video, case, codec
     assert np.abs(got - known).max() <= 1.5, (got.round(2), known.round(2))
 
 
+@pytest.mark.parametrize("codec, ext", [("ffv1", "mkv"), ("libx264", "mkv"), ("dnxhr", "mov")])
+def test_an_untagged_source_gets_the_matrix_it_was_read_with(tmp_path, run_video, codec,
+                                                             ext):
+    # SD and untagged: read as BT.601 (what players assume), so tagged BT.601, full stop,
+    # even where the segment file or the codec keeps no tag of its own.
+    frames = [np.repeat(np.repeat(patch_frame(), 3, 0), 3, 1)[:144, :256]] * 2
+    src = write_tagged(tmp_path / "in.mkv", frames, "ffv1", "yuv444p", "ITU601", 1, (2, 2, 2))
+    dst = tmp_path / f"out.{ext}"
+    run_video(src, dst, codec=codec)
+    out = stream_tags(dst)
+    assert (out["range"], out["colorspace"]) == (1, 6)
+
+
 def test_prores_from_a_full_range_source_is_video_range(tmp_path, run_video):
     matrix, color_range, tags = COLOUR_CASES["bt601-full"]
     src = write_tagged(tmp_path / "in.mkv", [patch_frame()] * 2, "ffv1", "yuv444p", matrix,
@@ -255,3 +285,22 @@ def test_several_films_to_prores_go_into_mov(tmp_path, video_cli, fake_model, ma
     # .mp4 cannot hold ProRes: that film goes into ProRes's usual .mov; .mkv can and stays.
     assert sorted(os.listdir(tmp_path / "out")) == ["a.mov", "b.mkv"]
     assert stream_tags(tmp_path / "out" / "a.mov")["codec"] == "prores"
+
+
+def test_interrupted_ten_bit_ffv1_job_resumes_to_the_same_film(tmp_path, run_video,
+                                                               monkeypatch):
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = write_tagged(tmp_path / "in.mkv", [narrow_ramp(i % 8) for i in range(30)])
+    dst, ref = tmp_path / "out.mkv", tmp_path / "ref.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, codec="ffv1", model=FakeColorizer(interrupt_after=20),
+                  batch_size=2, segment_frames=8)
+    result = run_video(src, dst, codec="ffv1", batch_size=2, segment_frames=8, resume=True)
+    assert result.resumed_frames >= 8 and result.frames == 30
+    run_video(src, ref, codec="ffv1", batch_size=2, segment_frames=8)
+    assert stream_tags(dst)["pix_fmt"] == "yuv444p10le"
+    resumed, whole = decoded(dst), decoded(ref)
+    assert len(resumed) == len(whole) == 30
+    assert max_dL(resumed, whole) <= 0.5

@@ -145,12 +145,15 @@ _TEN_BIT = {"libx264": "yuv420p10le", "libx265": "yuv420p10le", "libvpx-vp9": "y
 #: FFV1's 4:4:4 formats by bits per sample: a source gets the first that holds its depth.
 _FFV1_DEPTHS = ((8, "yuv444p"), (9, "yuv444p9le"), (10, "yuv444p10le"), (12, "yuv444p12le"),
                 (14, "yuv444p14le"), (16, "yuv444p16le"))
+#: FFV1's RGB formats by bits per sample, for RGB sources (scans: DPX, TIFF).
+_FFV1_RGB_DEPTHS = ((8, "bgr0"), (9, "gbrp9le"), (10, "gbrp10le"), (12, "gbrp12le"),
+                    (14, "gbrp14le"), (16, "gbrp16le"))
 #: DNxHR's smallest frame (FFmpeg refuses smaller ones with no reason given).
 _DNXHR_MIN_SIZE = (256, 120)
 
 
 def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int = 8,
-                     size: tuple[int, int] = (64, 64),
+                     size: tuple[int, int] = (64, 64), rgb: bool = False,
                      field_order: str | None = None) -> EncoderSettings:
     """Choose the video encoder for an output container, and check it really works.
 
@@ -165,6 +168,8 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
         10 bits or more where the encoder can (:func:`pixel_format`).
     size : (int, int)
         The frames' width and height (odd sizes are encoded 4:4:4; DNxHR has a smallest).
+    rgb : bool
+        The source is RGB (``VideoInfo.colorspace == 0``): FFV1 keeps it RGB.
     field_order : str, optional
         ``"tt"`` or ``"bb"``: interlaced frames, encoded and tagged with that field order.
 
@@ -196,7 +201,7 @@ def encoder_settings(format_name: str, options: EncoderOptions, bit_depth: int =
     _check_container(codec, format_name, options.codec or codec)
     profile = _profile(codec, options.profile, bit_depth)
     settings = EncoderSettings(codec=codec, crf=crf, preset=_preset(codec, options.preset),
-                               pix_fmt=pixel_format(codec, bit_depth, profile),
+                               pix_fmt=pixel_format(codec, bit_depth, profile, rgb),
                                container=format_name, profile=profile,
                                field_order=field_order)
     _check_size(settings, size)
@@ -211,17 +216,19 @@ def _bits(pix_fmt: str) -> int:
     return max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
 
 
-def pixel_format(codec: str, bit_depth: int, profile: str | None = None) -> str:
+def pixel_format(codec: str, bit_depth: int, profile: str | None = None,
+                 rgb: bool = False) -> str:
     """The output's pixel format for a codec, its profile and the source's bits per sample.
 
     ProRes and DNxHR: their profile's (ProRes is always 10-bit); FFV1: 4:4:4 at the source's
-    depth; x264, x265, VP9, SVT-AV1: 4:2:0 at 10 bits for a source of more than 8; MJPEG:
-    full-range 4:2:0; any other: 8-bit 4:2:0.
+    depth, RGB for an RGB source (``rgb``); x264, x265, VP9, SVT-AV1: 4:2:0 at 10 bits for a
+    source of more than 8; MJPEG: full-range 4:2:0; any other: 8-bit 4:2:0.
     """
     if codec in _PROFILES:
         return _PROFILES[codec][profile]
     if codec == "ffv1":
-        return next(fmt for bits, fmt in _FFV1_DEPTHS if bits >= min(bit_depth, 16))
+        depths = _FFV1_RGB_DEPTHS if rgb else _FFV1_DEPTHS
+        return next(fmt for bits, fmt in depths if bits >= min(bit_depth, 16))
     if codec == "mjpeg":
         return "yuvj420p"
     deep = _TEN_BIT.get(codec) if bit_depth > 8 else None
@@ -408,9 +415,14 @@ _AVFIELD = {"tt": 2, "bb": 3}
 _SEGMENT_FORMATS = ("mp4", "mov", "matroska")
 
 
+#: MP4/MOV write the colour tags only when all three are known, unless told to.
+_WRITE_COLR = {"movflags": "+write_colr"}
+
+
 def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
     for fmt in _SEGMENT_FORMATS:
-        container = av.open(os.fspath(path), "w", format=fmt)
+        container = av.open(os.fspath(path), "w", format=fmt,
+                            options=_WRITE_COLR if fmt in ("mp4", "mov") else {})
         try:
             stream = container.add_stream(settings.codec, rate=rate, options=settings.options())
             return container, stream
@@ -419,20 +431,37 @@ def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
     raise VidcolorError(f"no container for segments of {settings.codec} video")
 
 
-def output_colorspace(info: VideoInfo) -> int:
-    """The output's AVColorSpace tag: the source's where it names a YUV matrix (BT.470BG
-    stays BT.470BG), else that of the matrix the frames are converted with."""
+def output_colorspace(info: VideoInfo, settings: EncoderSettings) -> int:
+    """The output's AVColorSpace tag: 0 (RGB) for RGB output; the source's where it names a
+    YUV matrix (BT.470BG stays BT.470BG), else that of the matrix the frames are converted
+    with."""
+    if _is_rgb(settings.pix_fmt):
+        return 0
     return info.colorspace if info.colorspace in MATRIX_OF_TAG else matrix_tag(info.matrix)
+
+
+def _is_rgb(pix_fmt: str) -> bool:
+    return av.video.format.VideoFormat(pix_fmt).is_rgb
 
 
 def output_range(info: VideoInfo, settings: EncoderSettings) -> str:
     """The output's YUV range (PyAV name): the source's, except for formats of one range
-    (yuvj: full) and codecs defined for video range only (ProRes, DNxHR)."""
-    if settings.pix_fmt.startswith("yuvj"):
+    (yuvj and RGB: full) and codecs defined for video range only (ProRes, DNxHR)."""
+    if settings.pix_fmt.startswith("yuvj") or _is_rgb(settings.pix_fmt):
         return "JPEG"
     if info.color_range == 2 and not settings.video_range_only:
         return "JPEG"
     return "MPEG"
+
+
+def output_tags(info: VideoInfo, settings: EncoderSettings) -> dict[str, int]:
+    """The output stream's colour tags (AVCOL values by codec-context attribute), which the
+    segments' frames are converted for. The final remux sets them again: MP4 segments keep
+    them only when primaries and transfer are known too, and FFV1 has no place for them."""
+    return {"color_range": 2 if output_range(info, settings) == "JPEG" else 1,
+            "colorspace": output_colorspace(info, settings),
+            "color_primaries": info.color_primaries,
+            "color_trc": info.color_trc}
 
 
 class SegmentWriter:
@@ -474,14 +503,11 @@ class SegmentWriter:
         stream.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
-        cc = stream.codec_context
-        cc.colorspace = output_colorspace(info)
-        self._range = output_range(info, settings)
-        cc.color_range = 2 if self._range == "JPEG" else 1  # what frames are converted to
-        cc.color_primaries = info.color_primaries
-        cc.color_trc = info.color_trc
+        for name, value in output_tags(info, settings).items():
+            setattr(stream.codec_context, name, value)
+        self._range = output_range(info, settings)  # what frames are converted to
         if settings.field_order is not None:
-            cc.field_order = _AVFIELD[settings.field_order]  # the container's tag
+            stream.codec_context.field_order = _AVFIELD[settings.field_order]  # the tag
         self._pix_fmt = pix_fmt
         self._by_field = settings.field_order is not None
         self._stream = stream

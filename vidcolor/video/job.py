@@ -31,7 +31,8 @@ from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
 from vidcolor.timecode import parse_timecode
 from vidcolor.log import logger
-from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
+from vidcolor.video.encode import (EncoderSettings, encoder_settings, output_format,
+                                   output_tags)
 from vidcolor.video.fields import check_field_rate, with_field_order
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
@@ -224,7 +225,8 @@ class FilmJob:
             _check_window(self.input, info, options)
             settings = self._frame_settings(info) if frames_out else \
                 encoder_settings(format_name, options.encoder, info.bit_depth,
-                                 (info.width, info.height), _kept_field_order(info, options))
+                                 (info.width, info.height), rgb=info.colorspace == 0,
+                                 field_order=_kept_field_order(info, options))
             self.options = options = _keyframes_by_number(options, info)
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
                                         place_keyframes(info, options))
@@ -282,7 +284,8 @@ class FilmJob:
             report = remux(film.info, segments, partial, film.format_name,
                            plan.options.window,
                            metadata={"comment": provenance_text(plan.model_name)},
-                           timecode=_timecode_at(film.info, segments[0][1]))
+                           timecode=_timecode_at(film.info, segments[0][1]),
+                           colour=output_tags(film.info, film.settings))
             os.replace(partial, output)
         except BaseException as e:
             partial.unlink(missing_ok=True)

@@ -76,8 +76,9 @@ class VideoInfo:
         also for an untagged or an RGB source) or 2 (full, "JPEG"). Decoding reads each
         frame's own range, so a full-range frame is never clipped to video range.
     colorspace : int
-        The source's AVColorSpace tag (2: unspecified, 0: RGB), copied to the output where it
-        names a YUV matrix (else the output is tagged with :attr:`matrix`).
+        The source's AVColorSpace tag (2: unspecified), copied to the output where it names a
+        YUV matrix (else the output is tagged with :attr:`matrix`); 0 for an RGB source (an
+        RGB format such as FFV1's gbrp10le or a DPX scan's), which FFV1 keeps RGB.
     sequence : ImageSequence or None
         The frame files of an image sequence input
         (:class:`vidcolor.video.sequence_files.ImageSequence`); None for a video file.
@@ -319,7 +320,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             matrix=_yuv_matrix(first.colorspace, first.height),
             color_primaries=int(vs.codec_context.color_primaries or 2),
             color_trc=int(vs.codec_context.color_trc or 2), bit_depth=_bit_depth(first),
-            color_range=_color_range(first), colorspace=int(first.colorspace),
+            color_range=_color_range(first),
+            colorspace=0 if first.format.is_rgb else int(first.colorspace),
             timecode=_timecode(container, vs),
         )
 

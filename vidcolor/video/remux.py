@@ -282,7 +282,7 @@ def _copy_decoder_params(stream, ctx) -> None:
 
 def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, format_name: str,
           window: Window, metadata: dict[str, str] | None = None,
-          timecode: str | None = None) -> RemuxReport:
+          timecode: str | None = None, colour: dict[str, int] | None = None) -> RemuxReport:
     """Write the final file: segment video plus the input's other streams (an image
     sequence has none: the segments' video alone).
 
@@ -306,6 +306,10 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
     timecode : str, optional
         The first frame's SMPTE timecode, given to the video stream (MOV/MP4 write it as a
         ``tmcd`` track, Matroska as a tag); the input's timecode tracks are left out.
+    colour : dict, optional
+        The video stream's colour tags (codec-context attribute -> AVCOL value,
+        :func:`vidcolor.video.encode.output_tags`), set on the output stream: a segment
+        file does not always keep them.
 
     Returns
     -------
@@ -320,7 +324,7 @@ def remux(info: VideoInfo, segments: list[tuple[Path, int]], output: Path, forma
     for i, skip in enumerate(tries):
         try:
             return _remux_once(info, segments, output, format_name, window, metadata, skip,
-                               timecode)
+                               timecode, colour or {})
         except _HeaderError as e:
             if i == len(tries) - 1:
                 raise VidcolorError(f"the {format_name} muxer refused the streams ({e})") \
@@ -347,15 +351,20 @@ class _HeaderError(Exception):
 
 
 def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, window: Window,
-                metadata, skip: set[str], timecode: str | None = None) -> RemuxReport:
+                metadata, skip: set[str], timecode: str | None = None,
+                colour: dict[str, int] | None = None) -> RemuxReport:
     report = RemuxReport()
     inp = open_input(info.path) if info.sequence is None else None
     seg_containers = [av.open(os.fspath(p), "r") for p, _ in segments]
     first_pts = [pts for _, pts in segments]
-    out = av.open(os.fspath(output), "w", format=format_name)
+    # MP4/MOV write colour tags only when all three are known, unless told to.
+    options = {"movflags": "+write_colr"} if colour and format_name in ("mp4", "mov") else {}
+    out = av.open(os.fspath(output), "w", format=format_name, options=options)
     try:
         template = seg_containers[0].streams.video[0]
         vout = out.add_stream_from_template(template, opaque=True)
+        for name, value in (colour or {}).items():
+            setattr(vout.codec_context, name, value)
         if inp is not None:
             _copy_tags(inp, out, vout, info)
         out.metadata.update(metadata or {})

@@ -196,7 +196,7 @@ def probe_sequence(seq: ImageSequence, fps: Fraction | None = None) -> VideoInfo
         start_time=0.0, duration=float(span / rate), frames=len(seq.numbers),
         sample_aspect_ratio=None, display_matrix=None,
         matrix="ITU709" if first.height >= 720 else "ITU601", bit_depth=bits,
-        sequence=seq, timecode=None if tc is None else str(tc))
+        colorspace=0 if first.format.is_rgb else 2, sequence=seq, timecode=None if tc is None else str(tc))
 
 
 def sequence_identity(seq: ImageSequence) -> dict:
