@@ -127,14 +127,20 @@ class FrameColorizer:
         ``guide.step(pts, analysis, ab) -> (ab, overlay or None)`` after stabilization, in
         display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
+    copy : ColourCopyStep or None
+        ``copy.step(pts, analysis, ab) -> ab`` before stabilization, in display order, with
+        ``get_state()`` and ``set_state(state)`` (a colour copy's colour,
+        :class:`vidcolor.video.colour_copy.ColourCopyStep`); keyframes still win in their
+        shots, as the guide comes after it.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
-                 stabilizer: Stabilizer | None = None, guide=None):
+                 stabilizer: Stabilizer | None = None, guide=None, copy=None):
         self.model = check_model(model)
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
         self.guide = guide
+        self.copy = copy
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
@@ -193,11 +199,13 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, then the keyframes' guide; replaces
-        its ``ab`` (and sets ``keyed``). Nothing without them."""
+        (:mod:`vidcolor.video.analysis`): the colour copy, the stabilizer, then the keyframes'
+        guide; replaces its ``ab`` (and sets ``keyed``). Nothing without them."""
         if not self.has_state:
             return frame
         analysis = self.analyzer(frame.L_small)
+        if self.copy is not None:
+            frame.ab = self.copy.step(frame.pts, analysis, frame.ab)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)
@@ -208,11 +216,11 @@ class FrameColorizer:
     @property
     def has_state(self) -> bool:
         """Whether frames depend on earlier ones (a resumed job must restore a state)."""
-        return self.stabilizer is not None or self.guide is not None
+        return any(step is not None for step in (self.stabilizer, self.guide, self.copy))
 
     def _steps(self) -> dict:
         """The stateful steps by the name their state is kept under."""
-        steps = {"analysis": self.analyzer, "stabilize": self.stabilizer,
+        steps = {"analysis": self.analyzer, "copy": self.copy, "stabilize": self.stabilizer,
                  "keyframes": self.guide}
         return {name: step for name, step in steps.items() if step is not None}
 

@@ -28,6 +28,7 @@ from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
+from vidcolor.video.colour_copy import open_copy
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
@@ -197,9 +198,13 @@ class FilmJob:
             One line naming the problem.
         """
         if self._checked is None:
-            format_name = _check_paths(self.input, self.output, self.overwrite)
+            copy = self.options.colour_from
+            format_name = _check_paths(self.input, self.output, self.overwrite,
+                                       () if copy is None else (copy.path,))
             info = probe(self.input)
             _check_window(self.input, info, self.options)
+            if self.options.colour_from is not None:
+                open_copy(self.options.colour_from)
             settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
                                         (info.width % 2 == 1, info.height % 2 == 1))
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,
@@ -248,16 +253,16 @@ class FilmJob:
         return report
 
 
-def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
+def _check_paths(input: Path, output: Path, overwrite: bool, others=()) -> str:
     """The output's muxer, once the output path is known to be usable; before any work.
 
     :func:`vidcolor.outputs.check_output` refuses an output that is the input (by path,
     symbolic or hard link), a folder, or a name too long for the work folder's and the
     temporary file's names; what is left here is the film's own: its extension, the folder,
-    and an existing output.
+    and an existing output. ``others``: more files the job reads (a colour copy).
     """
     format_name = output_format(output)
-    check_output(output, InputSet([input]))
+    check_output(output, InputSet([input, *others]))
     try:
         if not output.parent.is_dir():
             raise VidcolorError(f"{output.parent}: no such folder")
