@@ -235,5 +235,5 @@ def test_drift_hysteresis_and_match_error():
     assert match_error(a, rng.uniform(0, 100, (36, 64)).astype(np.float32)) > 0.5
     assert choose_drift({-1: 0.3, 0: 0.32, 1: 0.5}, 4) == 4  # not clearly better: stays
     assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
-    assert choose_drift({2: 0.2}, 0) == 2  # the current frame missing
+    assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
     assert choose_drift({}, 1) == 1
