@@ -13,10 +13,13 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    master's lightness at the copy's size; the copy's Lab is warped along it, and each
    pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
    forward-backward consistency, so damage and content the copy lacks count as unknown;
-3. its chroma is cleaned and brought up to the render size guided by the master's edges
-   (:func:`guided_ab`, then :func:`vidcolor.upsample.upsample_ab`); the film's finishing step
-   brings it to full resolution guided again by the master's own full-resolution lightness,
-   which is the output's;
+3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
+   it by trust (:func:`fused`); what is carried is the copy's chroma relative to its
+   lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
+   own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
+   and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
+   :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
+   resolution guided again by the master's full-resolution lightness, the output's own;
 4. untrusted pixels, and frames the copy lacks, take what the frame before had there where
    the flow trusts that step, else the model's own colour corrected towards the trusted
    pixels by the spread of :data:`vidcolor.propagate.FILM_SPREAD`.
@@ -41,8 +44,8 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
-__all__ = ["ColourCopyStep", "CopyFrames", "align_copy", "choose_drift", "copy_index",
-           "guided_ab", "match_error", "open_copy"]
+__all__ = ["ColourCopyStep", "CopyFrames", "align_copy", "choose_drift", "chromaticity",
+           "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -61,10 +64,17 @@ AGREE_SIGMA = 8.0
 FLOW_SIGMA = 1.0
 #: Trust below which a copy pixel counts as unknown.
 MIN_TRUST = 0.3
-#: The guided filter cleaning the copy's chroma at its own size: window radius (pixels) and
-#: regularization (L units squared); chosen on the development clips (benchmarks/RESULTS.md).
+#: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels)
+#: and regularization (in squared L units, the chromaticity taken x 100); chosen on the
+#: development clips (benchmarks/RESULTS.md).
 GUIDE_RADIUS = 2
-GUIDE_EPS = 4.0
+GUIDE_EPS = 16.0
+#: Copy frames either side of the one found whose aligned colour is averaged with it, by
+#: trust (a worn copy's compression noise differs from frame to frame where things move).
+FUSE_RADIUS = 2
+#: Lightness + this is what chroma scales with under a change of light (as
+#: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
+LIGHT_ZERO = 16.0
 #: Share of the frame the trusted copy must cover for the spread correction of the rest to
 #: act at full strength (as the keyframes' guide, :data:`FULL_COVERAGE`).
 FULL_COVERAGE = 0.25
@@ -140,8 +150,20 @@ def tone_matched(L_copy: np.ndarray, L_master: np.ndarray) -> np.ndarray:
     return ((L_copy - L_copy.mean()) * scale + L_master.mean()).astype(np.float32)
 
 
+def chromaticity(lab: np.ndarray) -> np.ndarray:
+    """The copy's chroma relative to its lightness, a/b / (L + :data:`LIGHT_ZERO`), x 100:
+    what stays when the light changes, so the master's own lightness (its shading, finer
+    than the copy) can be put back under it. (h, w, 3) Lab -> (h, w, 2) float32."""
+    return (lab[..., 1:] * (100.0 / (lab[..., :1] + LIGHT_ZERO))).astype(np.float32)
+
+
+def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """:func:`chromaticity`'s inverse on lightness ``L`` (h, w): a/b (h, w, 2)."""
+    return (chroma * ((L[..., None] + LIGHT_ZERO) / 100.0)).astype(np.float32)
+
+
 def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The copy's frame warped onto the master's, and per pixel how far to trust it.
+    """A copy frame warped onto the master's, and per pixel how far to trust it.
 
     Parameters
     ----------
@@ -152,8 +174,8 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, 
 
     Returns
     -------
-    ab : ndarray of float32, shape (h, w, 2)
-        The copy's a/b where each master pixel's content is in the copy.
+    chroma : ndarray of float32, shape (h, w, 2)
+        The copy's :func:`chromaticity` where each master pixel's content is in the copy.
     trust : ndarray of float32, shape (h, w), in [0, 1]
         Agreement of the warped (tone-matched) lightness with the master's, times the flow's
         forward-backward consistency; 0 below :data:`MIN_TRUST`.
@@ -165,7 +187,7 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, 
     h, w = L_master.shape
     xs = np.arange(w, dtype=np.float32)[None, :] + to_copy[..., 0]
     ys = np.arange(h, dtype=np.float32)[:, None] + to_copy[..., 1]
-    values = np.concatenate([L_copy[..., None], lab_copy[..., 1:], to_master], -1)
+    values = np.concatenate([L_copy[..., None], chromaticity(lab_copy), to_master], -1)
     warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     round_trip = ((to_copy + warped[..., 3:5]) ** 2).sum(-1)
     agree = (warped[..., 0] - L_master) ** 2 / (2 * AGREE_SIGMA ** 2)
@@ -176,11 +198,21 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, 
     return np.ascontiguousarray(warped[..., 1:3]), trust
 
 
+def fused(aligned: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
+    one: the chromaticity averaged by trust, and the largest trust."""
+    trusts = np.stack([t for _, t in aligned])
+    total = np.maximum(trusts.sum(0), 1e-6)[..., None]
+    chroma = sum(c * t[..., None] for c, t in aligned) / total
+    return chroma.astype(np.float32), trusts.max(0)
+
+
 def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
               eps: float = GUIDE_EPS) -> np.ndarray:
-    """The guided filter (He et al., 2013) of a/b (h, w, 2) on the lightness ``L`` (h, w) in
-    [0, 100]: in each window a/b as a linear function of L, so block and ringing noise that
-    the master's lightness does not have is smoothed away while colour edges on its edges stay.
+    """The guided filter (He et al., 2013) of two chroma planes (h, w, 2: a/b, or the copy's
+    :func:`chromaticity`) on the lightness ``L`` (h, w) in [0, 100]: in each window the
+    chroma as a linear function of L, so block and ringing noise that the master's lightness
+    does not have is smoothed away while colour edges on its edges stay.
 
     Returns
     -------
@@ -214,7 +246,8 @@ class CopyFrames:
         Frames kept behind the last one asked for.
     """
 
-    def __init__(self, info: VideoInfo, shape: tuple[int, int], keep: int = 2 * DRIFT_SEARCH):
+    def __init__(self, info: VideoInfo, shape: tuple[int, int],
+                 keep: int = 2 * (DRIFT_SEARCH + FUSE_RADIUS)):
         self.info, self.shape, self.keep = info, tuple(shape), keep
         self._frames: dict[int, np.ndarray] = {}
         self._reader = None
@@ -364,10 +397,13 @@ class ColourCopyStep:
             use = min(errors, key=lambda d: (errors[d], abs(d)))
         if errors.get(use, np.inf) > MAX_MATCH_ERROR:
             return None, None
-        ab, trust = align_copy(candidates[use], L_work)
+        found = expected + use
+        near = [self.frames.get(k) for k in range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)]
+        chroma, trust = fused([align_copy(lab, L_work) for lab in near if lab is not None])
         if not trust.any():
             return None, None
-        ab = upsample_ab(guided_ab(ab, L_work), L_work, L)
+        chroma = guided_ab(chroma, L_work)
+        ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip(trust, 0.0, 1.0)
 
