@@ -1,7 +1,8 @@
 """Colour from a colour copy, measured: `vidcolor video --colour-from` against bilinear chroma.
 
     python -m benchmarks.colour_copy CLIP [--frames N] [--start S] [--offset K] [--gap A:B]
-                                          [--scale 4] [--quality 30] [--model DIR]
+                                          [--told-offset K'] [--scale 4] [--quality 30]
+                                          [--model DIR]
                                           [--batch-size B]
 
 Takes a *colour* clip as ground truth. The master is its lightness, a lossless grey clip
@@ -9,7 +10,8 @@ Takes a *colour* clip as ground truth. The master is its lightness, a lossless g
 shrunk to 1/``scale`` a side (area) and JPEG-compressed at ``quality`` one frame at a time
 (OpenCV, 4:2:0), stored losslessly (FFV1, RGB); with ``--offset K`` it starts K frames
 before the master (the copy is K frames late), with ``--gap A:B`` it lacks its frames A to
-B-1. Then, over the master's frames against the truth (8-bit RGB, every variant keeps the
+B-1; ``--told-offset`` gives ``--colour-offset`` another value than the true one (the
+drift search must find the rest). Then, over the master's frames against the truth (8-bit RGB, every variant keeps the
 master's L):
 
 - ``copy``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --colour-from COPY
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--start", type=float, default=0.0, help="seconds")
     p.add_argument("--offset", type=int, default=0, help="the copy is this many frames late")
+    p.add_argument("--told-offset", type=int,
+                   help="the --colour-offset given (default: --offset); another value leaves "
+                   "the difference to the drift search")
     p.add_argument("--gap", help="A:B, copy frames A to B-1 missing")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--quality", type=int, default=30)
@@ -122,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         grey = write_grey(tmp / "grey.mkv", truth, rate)
         copy = write_copy(tmp / "copy.mkv", copy_frames, kept, rate)
-        seconds = run_vidcolor(grey, copy, tmp / "out.mkv", args.offset, args)
+        told = args.offset if args.told_offset is None else args.told_offset
+        seconds = run_vidcolor(grey, copy, tmp / "out.mkv", told, args)
         grey_frames = decoded(grey)
         copy_decoded = dict(zip(kept, decoded(copy)))
         variants = {"copy": decoded(tmp / "out.mkv"),
@@ -132,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(truth, variants)
     gain = result["copy"]["psnr"] - result["bilinear"]["psnr"]
     summary = {"clip": str(args.clip), "start": args.start, "frames": len(truth),
-               "offset": args.offset, "gap": args.gap, "scale": args.scale,
+               "offset": args.offset, "told_offset": told, "gap": args.gap, "scale": args.scale,
                "quality": args.quality, "seconds": seconds, "variants": result,
                "copy_minus_bilinear_db": gain}
     print(f"{args.clip.name} from {args.start:g} s, {len(truth)} frames, copy 1/{args.scale} "
-          f"JPEG q{args.quality}, offset {args.offset}, gap {args.gap or 'none'}; "
+          f"JPEG q{args.quality}, offset {args.offset} (told {told}), gap {args.gap or 'none'}; "
           f"{seconds:.1f} s")
     print(f"{'variant':<16} {'PSNR':>7} {'warp err':>10} {'a/b warp':>9}")
     for name, m in result.items():

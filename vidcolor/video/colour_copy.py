@@ -59,7 +59,10 @@ MATCH_WIDTH = 64
 MAX_MATCH_ERROR = 0.5
 #: Lightness difference (L units, after tone matching) at which an aligned copy pixel's
 #: agreement with the master falls to exp(-1/2).
-AGREE_SIGMA = 8.0
+AGREE_SIGMA = 16.0
+#: The same scale for a copy frame's weight among its neighbours (:func:`fused`): the
+#: frames that fit best give the colour.
+FUSE_SIGMA = 8.0
 #: Forward-backward flow error (copy pixels) at which the flow's consistency falls to exp(-1/2).
 FLOW_SIGMA = 1.0
 #: Trust below which a copy pixel counts as unknown.
@@ -162,7 +165,8 @@ def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
     return (chroma * ((L[..., None] + LIGHT_ZERO) / 100.0)).astype(np.float32)
 
 
-def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A copy frame warped onto the master's, and per pixel how far to trust it.
 
     Parameters
@@ -179,6 +183,9 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, 
     trust : ndarray of float32, shape (h, w), in [0, 1]
         Agreement of the warped (tone-matched) lightness with the master's, times the flow's
         forward-backward consistency; 0 below :data:`MIN_TRUST`.
+    weight : ndarray of float32, shape (h, w), in [0, 1]
+        Its weight among neighbouring copy frames: the trust, narrowed by how well the
+        lightness fits (:data:`FUSE_SIGMA`).
     """
     L_copy = tone_matched(lab_copy[..., 0], L_master)
     # A fresh DIS object each time: a resumed job must find exactly what one run found.
@@ -189,22 +196,24 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray) -> tuple[np.ndarray, 
     ys = np.arange(h, dtype=np.float32)[:, None] + to_copy[..., 1]
     values = np.concatenate([L_copy[..., None], chromaticity(lab_copy), to_master], -1)
     warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    round_trip = ((to_copy + warped[..., 3:5]) ** 2).sum(-1)
-    agree = (warped[..., 0] - L_master) ** 2 / (2 * AGREE_SIGMA ** 2)
-    trust = np.exp(-agree - round_trip / (2 * FLOW_SIGMA ** 2))
+    flow_error = ((to_copy + warped[..., 3:5]) ** 2).sum(-1) / (2 * FLOW_SIGMA ** 2)
+    dL2 = (warped[..., 0] - L_master) ** 2
+    trust = np.exp(-dL2 / (2 * AGREE_SIGMA ** 2) - flow_error)
     # One flow vector bad in a patch of good ones is noise; a damaged patch stays untrusted.
     trust = cv2.blur(trust.astype(np.float32), (3, 3))
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
-    return np.ascontiguousarray(warped[..., 1:3]), trust
+    weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
+    return np.ascontiguousarray(warped[..., 1:3]), trust, weight
 
 
-def fused(aligned: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+          ) -> tuple[np.ndarray, np.ndarray]:
     """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
-    one: the chromaticity averaged by trust, and the largest trust."""
-    trusts = np.stack([t for _, t in aligned])
-    total = np.maximum(trusts.sum(0), 1e-6)[..., None]
-    chroma = sum(c * t[..., None] for c, t in aligned) / total
-    return chroma.astype(np.float32), trusts.max(0)
+    one: the chromaticity averaged by fusion weight, and the largest trust."""
+    weights = np.stack([wt for _, _, wt in aligned])
+    total = np.maximum(weights.sum(0), 1e-6)[..., None]
+    chroma = sum(c * wt[..., None] for c, _, wt in aligned) / total
+    return chroma.astype(np.float32), np.stack([t for _, t, _ in aligned]).max(0)
 
 
 def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
