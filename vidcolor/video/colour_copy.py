@@ -24,7 +24,9 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    the flow trusts that step, else the model's own colour corrected towards the trusted
    pixels by the spread of :data:`vidcolor.propagate.FILM_SPREAD`.
 
-The stabilizer runs after this step, on its colour. The copy's frames are read by
+The stabilizer runs before this step, on the model's colour: the copy's colour is the truth
+frame by frame (averaged over its neighbours already), which blending in the frame before
+would only blur. The copy's frames are read by
 :class:`CopyFrames`, which reopens the copy where a resumed job or a chunk starts.
 """
 
@@ -65,8 +67,10 @@ AGREE_SIGMA = 16.0
 FUSE_SIGMA = 8.0
 #: Forward-backward flow error (copy pixels) at which the flow's consistency falls to exp(-1/2).
 FLOW_SIGMA = 1.0
-#: Trust below which a copy pixel counts as unknown.
+#: Trust below which a copy pixel counts as unknown, and from which it counts as sure (its
+#: colour is the copy's alone: a little doubt everywhere must not mix the model's in).
 MIN_TRUST = 0.3
+SURE_TRUST = 0.8
 #: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels)
 #: and regularization (in squared L units, the chromaticity taken x 100); chosen on the
 #: development clips (benchmarks/RESULTS.md).
@@ -358,9 +362,11 @@ class ColourCopyStep:
     def close(self) -> None:
         self.frames.close()
 
-    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray) -> np.ndarray:
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray
+             ) -> tuple[np.ndarray, bool]:
         """The frame's render-size a/b (h, w, 2): the copy's where it is trusted, the rest
-        carried from the frame before or the model's corrected towards it.
+        carried from the frame before or the model's corrected towards it; and whether the
+        copy coloured the frame.
 
         Parameters
         ----------
@@ -369,7 +375,7 @@ class ColourCopyStep:
         frame : FrameAnalysis
             Its render-size lightness ``L`` (h, w) in [0, 100], cut and flow.
         ab_model : ndarray of float32, shape (h, w, 2)
-            The model's a/b.
+            The model's (stabilized) a/b.
         """
         L = frame.L
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
@@ -383,7 +389,7 @@ class ColourCopyStep:
             t = trust[..., None]
             out = t * ab_copy + (1.0 - t) * self._rest(L, ab_model, ab_copy, trust, fill)
         self._fill = np.ascontiguousarray(out, np.float32)
-        return self._fill
+        return self._fill, ab_copy is not None
 
     def _copy_colour(self, pts: int, L: np.ndarray
                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -414,7 +420,7 @@ class ColourCopyStep:
         chroma = guided_ab(chroma, L_work)
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return ab, np.clip(trust, 0.0, 1.0)
+        return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0)
 
     def _carried_fill(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray]:
         """The last frame's a/b carried one step along the flow to ``frame``, and the step's
@@ -431,7 +437,7 @@ class ColourCopyStep:
         corrected towards the copy by the spread (in proportion to the copy's coverage),
         then what the frame before had where that step is trusted."""
         base = ab_model
-        if (trust < MIN_TRUST).mean() >= SPREAD_FROM:
+        if (trust < 1.0).mean() >= SPREAD_FROM:
             coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
             corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
             base = ab_model + coverage * (corrected - ab_model)

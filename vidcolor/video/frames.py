@@ -102,6 +102,10 @@ class Frame:
         this frame ends (what a resumed job continues from).
     warmup : bool
         The frame only seeds the stabilizer (a chunk's warm-up): colorized, never written.
+    full_chroma : bool
+        Set with ``ab`` where a colour copy coloured the frame: its chroma has detail finer
+        than the render (relit by the frame's own lightness), so the gamut is fitted pixel by
+        pixel, not smoothed over a render pixel (:func:`vidcolor.colorize.gamut_radius`).
     """
 
     pts: int
@@ -111,6 +115,7 @@ class Frame:
     keyed: KeyframeOverlay | None = None
     state: dict | None = None
     warmup: bool = False
+    full_chroma: bool = False
 
 
 class FrameColorizer:
@@ -128,10 +133,11 @@ class FrameColorizer:
         display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     copy : ColourCopyStep or None
-        ``copy.step(pts, analysis, ab) -> ab`` before stabilization, in display order, with
-        ``get_state()`` and ``set_state(state)`` (a colour copy's colour,
-        :class:`vidcolor.video.colour_copy.ColourCopyStep`); keyframes still win in their
-        shots, as the guide comes after it.
+        ``copy.step(pts, analysis, ab) -> (ab, coloured)`` after stabilization, in display
+        order, with ``get_state()`` and ``set_state(state)`` (a colour copy's colour,
+        :class:`vidcolor.video.colour_copy.ColourCopyStep`; the copy's colour is the truth
+        frame by frame, which the stabilizer's blending of the frame before would only blur);
+        keyframes still win in their shots, as the guide comes after it.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
@@ -199,16 +205,17 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the colour copy, the stabilizer, then the keyframes'
-        guide; replaces its ``ab`` (and sets ``keyed``). Nothing without them."""
+        (:mod:`vidcolor.video.analysis`): the stabilizer, the colour copy, then the keyframes'
+        guide; replaces its ``ab`` (and sets ``keyed``, ``full_chroma``). Nothing without
+        them."""
         if not self.has_state:
             return frame
         analysis = self.analyzer(frame.L_small)
-        if self.copy is not None:
-            frame.ab = self.copy.step(frame.pts, analysis, frame.ab)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)
+        if self.copy is not None:
+            frame.ab, frame.full_chroma = self.copy.step(frame.pts, analysis, frame.ab)
         if self.guide is not None:
             frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frame
@@ -247,10 +254,13 @@ class FrameColorizer:
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        if frame.keyed is None:
+        if frame.keyed is None and not frame.full_chroma:
             return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
-        ab = frame.keyed.apply(upsample_ab(frame.ab, frame.L_small, frame.L_full), frame.L_full)
-        radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
+        ab = upsample_ab(frame.ab, frame.L_small, frame.L_full)
+        if frame.keyed is not None:
+            ab = frame.keyed.apply(ab, frame.L_full)
+        radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
+                                                          frame.L_small.shape[0])
         return color.gamut_rgb(frame.L_full, ab, dtype, radius)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
