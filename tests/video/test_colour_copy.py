@@ -237,3 +237,37 @@ def test_drift_hysteresis_and_match_error():
     assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
     assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
     assert choose_drift({}, 1) == 1
+
+
+def test_a_keyframe_wins_over_the_copy_in_its_shot(tmp_path, run_video, read_video,
+                                                   paint_keyframe):
+    from support import KEY_AB
+    from vidcolor.options import Keyframe
+
+    master, copy = _master(tmp_path / "bw.mkv", n=6), _copy(tmp_path / "copy.mkv", n=6)
+    _, grey = read_video(master)
+    key = paint_keyframe(grey[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)),
+              keyframes=(Keyframe(str(key), 0.0),))
+    out = read_video(dst)[1]
+    for i in (0, 3):
+        assert _near(_ab(out[i], _square(i)), KEY_AB, 12.0), (i, _ab(out[i], _square(i)))
+
+
+def test_resume_refuses_a_changed_copy(tmp_path, monkeypatch, run_video):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    master, copy = _master(tmp_path / "bw.mkv", n=24), _copy(tmp_path / "copy.mkv", n=24)
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(master, dst, model=FineFlat(interrupt_after=12),
+                  colour_from=ColourCopy(str(copy)), **kw)
+    assert (work_paths(dst)[0] / "progress.json").exists()
+    _copy(copy, late=1, n=24)  # another copy under the same name
+    with pytest.raises(VidcolorError, match="other settings"):
+        run_video(master, dst, model=FineFlat(), resume=True,
+                  colour_from=ColourCopy(str(copy)), **kw)

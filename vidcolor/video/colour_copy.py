@@ -10,11 +10,11 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump;
 2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
    a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
-   master's lightness at the copy's size; the copy's Lab is warped along it, and each
+   master's lightness at the copy's size; the copy's colour is warped along it, and each
    pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
    forward-backward consistency, so damage and content the copy lacks count as unknown;
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
-   it by trust (:func:`fused`); what is carried is the copy's chroma relative to its
+   it by how well each fits (:func:`fused`); what is carried is the copy's chroma relative to its
    lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
    own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
@@ -26,8 +26,8 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
 
 The stabilizer runs before this step, on the model's colour: the copy's colour is the truth
 frame by frame (averaged over its neighbours already), which blending in the frame before
-would only blur. The copy's frames are read by
-:class:`CopyFrames`, which reopens the copy where a resumed job or a chunk starts.
+would only blur. The copy's frames are read by :class:`CopyFrames`, which reopens the copy
+where a resumed job starts.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ SURE_TRUST = 0.8
 #: development clips (benchmarks/RESULTS.md).
 GUIDE_RADIUS = 2
 GUIDE_EPS = 16.0
-#: Copy frames either side of the one found whose aligned colour is averaged with it, by
-#: trust (a worn copy's compression noise differs from frame to frame where things move).
+#: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
+#: (a worn copy's compression noise differs from frame to frame where things move).
 FUSE_RADIUS = 2
 #: Lightness + this is what chroma scales with under a change of light (as
 #: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
