@@ -342,7 +342,6 @@ class ColourCopyStep:
         #: Frames the copy coloured (some pixels trusted) with their own copy frame, with a
         #: neighbouring one (the copy lacks theirs), and frames it did not colour.
         self.found = self.borrowed = self.missed = 0
-        self._own = False
         # The last frame's a/b: where the copy is not trusted, what the frame before had
         # there follows the motion.
         self._fill: np.ndarray | None = None
@@ -379,24 +378,25 @@ class ColourCopyStep:
         """
         L = frame.L
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
-        ab_copy, trust = self._copy_colour(pts, L)
+        ab_copy, trust, own = self._copy_colour(pts, L)
         if ab_copy is None:
             self.missed += 1
             out = ab_model if fill is None else self._filled(ab_model, fill)
         else:
-            self.found += self._own
-            self.borrowed += not self._own
+            self.found += own
+            self.borrowed += not own
             t = trust[..., None]
             out = t * ab_copy + (1.0 - t) * self._rest(L, ab_model, ab_copy, trust, fill)
         self._fill = np.ascontiguousarray(out, np.float32)
         return self._fill, ab_copy is not None
 
     def _copy_colour(self, pts: int, L: np.ndarray
-                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The copy's a/b at render size and its trust, (h, w, 2) and (h, w); (None, None)
-        where no copy frame near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of
-        it agrees. Where the copy lacks the frame itself, the neighbouring copy frame that
-        looks most like it gives the colour, aligned like any other (the drift stays)."""
+                     ) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+        """The copy's a/b at render size and its trust, (h, w, 2) and (h, w), and whether
+        they come from the frame's own copy frame; (None, None, False) where no copy frame
+        near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
+        copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
+        the colour, aligned like any other (the drift stays)."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
         expected = copy_index(seconds, self.rate, self.offset) + self.drift
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
@@ -407,20 +407,20 @@ class ColourCopyStep:
         new_drift = choose_drift(errors, self.drift)
         use = new_drift - self.drift
         self.drift = new_drift
-        self._own = use in errors
-        if not self._own and errors:
+        own = use in errors
+        if not own and errors:
             use = min(errors, key=lambda d: (errors[d], abs(d)))
         if errors.get(use, np.inf) > MAX_MATCH_ERROR:
-            return None, None
+            return None, None, False
         found = expected + use
         near = [self.frames.get(k) for k in range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)]
         chroma, trust = fused([align_copy(lab, L_work) for lab in near if lab is not None])
         if not trust.any():
-            return None, None
+            return None, None, False
         chroma = guided_ab(chroma, L_work)
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0)
+        return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
 
     def _carried_fill(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray]:
         """The last frame's a/b carried one step along the flow to ``frame``, and the step's
