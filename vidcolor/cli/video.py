@@ -39,6 +39,15 @@ def _add_keyframe_args(p) -> None:
                    "by hand and hand back with --keyframe")
     p.add_argument("--every", type=float, metavar="N",
                    help="with --export-keyframes, also a frame every N seconds within a shot")
+    p.add_argument("--colour-from", metavar="COPY",
+                   help="a colour copy of the same film (any size and codec, e.g. a worn "
+                   "low-resolution print): its colour, aligned frame by frame, on the input's "
+                   "own lightness; where the copy lacks frames or is damaged, the colour "
+                   "carried from its neighbours, then the model's; keyframes win in their "
+                   "shots; one input film, not with --cluster")
+    p.add_argument("--colour-offset", type=int, metavar="FRAMES",
+                   help="the copy is FRAMES frames late (negative: early) against the input "
+                   "(default 0); a drift of a few frames more is found and followed")
 
 
 def _add_sequence_args(p) -> None:
@@ -139,15 +148,18 @@ def _add_video(sub) -> None:
 
 def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
-    from vidcolor.options import VideoOptions, parse_keyframe
+    from vidcolor.options import ColourCopy, VideoOptions, parse_keyframe
 
+    colour_from = getattr(args, "colour_from", None)
     return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
         codec=args.codec, crf=args.crf, preset=args.preset, profile=args.profile,
         keyframes=(parse_keyframe(k) for k in args.keyframe), fps=args.fps,
         timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence,
-        interlaced=args.interlaced, deinterlace=args.deinterlace)
+        interlaced=args.interlaced, deinterlace=args.deinterlace,
+        colour_from=None if colour_from is None else
+        ColourCopy(colour_from, getattr(args, "colour_offset", None) or 0))
 
 
 # --- --export-keyframes ----------------------------------------------------------------------
@@ -186,6 +198,14 @@ def _check_video_request(args) -> None:
         args.video_parser.error("--every goes with --export-keyframes")
     if args.keyframe and not _is_single_film(args):
         raise VidcolorError("--keyframe colours one input film")
+    if args.colour_from is not None:
+        if not _is_single_film(args):
+            raise VidcolorError("--colour-from colours one input film")
+        if args.cluster:  # the same words as the cluster executor's
+            raise VidcolorError("--colour-from colours a film in this process only: leave "
+                                "out --cluster")
+    elif args.colour_offset is not None:
+        raise VidcolorError("--colour-offset goes with --colour-from")
     if args.cluster and (args.sequence or _sequence_input(args) or "%" in args.output):
         raise VidcolorError("--cluster colours video files into a video file; colour image "
                             "sequences in this process (leave out --cluster)")

@@ -245,6 +245,8 @@ class ClusterSession:
         if film.info.sequence is not None or film.writes_frames:
             raise VidcolorError("--cluster colours video files into a video file; colour "
                                 "image sequences in this process (leave out --cluster)")
+        if options.colour_from is not None:
+            raise VidcolorError(COPY_ON_CLUSTER)
         _check_fits(self.ray, film.input, film.input.stat().st_size)
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
@@ -353,6 +355,10 @@ def _read_input(input: Path) -> bytes:
         return input.read_bytes()
     except OSError as e:
         raise VidcolorError(f"{input}: cannot be read ({e.strerror})") from None
+
+
+#: The workers share no file system, and the copy is not sent through the object store.
+COPY_ON_CLUSTER = "--colour-from colours a film in this process only: leave out --cluster"
 
 
 def _read_keyframe(keyframe: Keyframe) -> bytes:

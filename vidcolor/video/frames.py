@@ -102,6 +102,10 @@ class Frame:
         this frame ends (what a resumed job continues from).
     warmup : bool
         The frame only seeds the stabilizer (a chunk's warm-up): colorized, never written.
+    full_chroma : bool
+        Set with ``ab`` where a colour copy coloured the frame: its chroma has detail finer
+        than the render (relit by the frame's own lightness), so the gamut is fitted pixel by
+        pixel, not smoothed over a render pixel (:func:`vidcolor.colorize.gamut_radius`).
     """
 
     pts: int
@@ -111,6 +115,7 @@ class Frame:
     keyed: KeyframeOverlay | None = None
     state: dict | None = None
     warmup: bool = False
+    full_chroma: bool = False
 
 
 class FrameColorizer:
@@ -127,14 +132,21 @@ class FrameColorizer:
         ``guide.step(pts, analysis, ab) -> (ab, overlay or None)`` after stabilization, in
         display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
+    copy : ColourCopyStep or None
+        ``copy.step(pts, analysis, ab) -> (ab, coloured)`` after stabilization, in display
+        order, with ``get_state()`` and ``set_state(state)`` (a colour copy's colour,
+        :class:`vidcolor.video.colour_copy.ColourCopyStep`; the copy's colour is the truth
+        frame by frame, which the stabilizer's blending of the frame before would only blur);
+        keyframes still win in their shots, as the guide comes after it.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
-                 stabilizer: Stabilizer | None = None, guide=None):
+                 stabilizer: Stabilizer | None = None, guide=None, copy=None):
         self.model = check_model(model)
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
         self.guide = guide
+        self.copy = copy
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
@@ -201,9 +213,9 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, the fields' pairing, then the
-        keyframes' guide; replaces
-        its ``ab`` (and sets ``keyed``). Nothing without them."""
+        (:mod:`vidcolor.video.analysis`): the stabilizer, the fields' pairing, the colour copy,
+        then the keyframes' guide; replaces its ``ab`` (and sets ``keyed``, ``full_chroma``).
+        Nothing without them."""
         if not self.has_state and self.pairing is None:
             return frame
         analysis = self.analyzer(frame.L_small)
@@ -212,6 +224,8 @@ class FrameColorizer:
             self.cuts += int(info.cut)
         if self.pairing is not None:
             frame.ab = self.pairing.step(frame.pts, analysis, frame.ab)
+        if self.copy is not None:
+            frame.ab, frame.full_chroma = self.copy.step(frame.pts, analysis, frame.ab)
         if self.guide is not None:
             frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
         return frame
@@ -219,11 +233,11 @@ class FrameColorizer:
     @property
     def has_state(self) -> bool:
         """Whether frames depend on earlier ones (a resumed job must restore a state)."""
-        return self.stabilizer is not None or self.guide is not None
+        return any(step is not None for step in (self.stabilizer, self.guide, self.copy))
 
     def _steps(self) -> dict:
         """The stateful steps by the name their state is kept under."""
-        steps = {"analysis": self.analyzer, "stabilize": self.stabilizer,
+        steps = {"analysis": self.analyzer, "copy": self.copy, "stabilize": self.stabilizer,
                  "keyframes": self.guide}
         return {name: step for name, step in steps.items() if step is not None}
 
@@ -250,10 +264,13 @@ class FrameColorizer:
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        if frame.keyed is None:
+        if frame.keyed is None and not frame.full_chroma:
             return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
-        ab = frame.keyed.apply(upsample_ab(frame.ab, frame.L_small, frame.L_full), frame.L_full)
-        radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
+        ab = upsample_ab(frame.ab, frame.L_small, frame.L_full)
+        if frame.keyed is not None:
+            ab = frame.keyed.apply(ab, frame.L_full)
+        radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
+                                                          frame.L_small.shape[0])
         return color.gamut_rgb(frame.L_full, ab, dtype, radius)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],

@@ -34,6 +34,7 @@ from vidcolor.log import logger
 from vidcolor.video.encode import (EncoderSettings, encoder_settings, output_format,
                                    output_tags)
 from vidcolor.video.fields import check_field_rate, with_field_order
+from vidcolor.video.colour_copy import open_copy
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.remux import RemuxReport, remux
@@ -215,14 +216,18 @@ class FilmJob:
         """
         if self._checked is None:
             options = self.options
+            copy = options.colour_from
             frames_out = is_sequence_output(self.output, options.sequence)
-            format_name = "sequence" if frames_out else \
-                _check_paths(self.input, self.output, self.overwrite)
+            format_name = "sequence" if frames_out else _check_paths(
+                self.input, self.output, self.overwrite, () if copy is None else (copy.path,))
             info = _with_timecode(probe_input(self.input, options.fps, options.allow_gaps),
                                   options.timecode)
             if info.sequence is None:  # a scan's frames are whole pictures
                 info = with_field_order(info, options.interlaced)
             _check_window(self.input, info, options)
+            if copy is not None:
+                _check_copy_fits(info, options)
+                open_copy(copy)
             settings = self._frame_settings(info) if frames_out else \
                 encoder_settings(format_name, options.encoder, info.bit_depth,
                                  (info.width, info.height), rgb=info.colorspace == 0,
@@ -299,16 +304,16 @@ class FilmJob:
         return report
 
 
-def _check_paths(input: Path, output: Path, overwrite: bool) -> str:
+def _check_paths(input: Path, output: Path, overwrite: bool, others=()) -> str:
     """The output's muxer, once the output path is known to be usable; before any work.
 
     :func:`vidcolor.outputs.check_output` refuses an output that is the input (by path,
     symbolic or hard link), a folder, or a name too long for the work folder's and the
     temporary file's names; what is left here is the film's own: its extension, the folder,
-    and an existing output.
+    and an existing output. ``others``: more files the job reads (a colour copy).
     """
     format_name = output_format(output)
-    check_output(output, InputSet([input]))
+    check_output(output, InputSet([input, *others]))
     try:
         if not output.parent.is_dir():
             raise VidcolorError(f"{output.parent}: no such folder")
@@ -372,6 +377,14 @@ def _keyframes_by_number(options: VideoOptions, info: VideoInfo) -> VideoOptions
             k = dataclasses.replace(k, time=float(index / info.rate))
         placed.append(k)
     return dataclasses.replace(options, keyframes=tuple(placed))
+
+
+def _check_copy_fits(info: VideoInfo, options: VideoOptions) -> None:
+    """Refuse a colour copy for a film coloured field by field: the copy is matched to
+    whole frames."""
+    if info.field_order != "progressive" and options.deinterlace != "frame":
+        raise VidcolorError(f"{info.path}: --colour-from colours whole frames; this film is "
+                            "interlaced: add --deinterlace (frame) or --interlaced no")
 
 
 def _kept_field_order(info: VideoInfo, options: VideoOptions) -> str | None:

@@ -1,8 +1,8 @@
 """A film's frames coloured in this process: the executor of a one-process film job, and the
 run of the stages over a span of frames that a cluster's chunk shares with it.
 
-:func:`colorize_span` is the one place a run of the stages is set up (the keyframes' guide
-with its backward pass, the state a resumed job continues from, then
+:func:`colorize_span` is the one place a run of the stages is set up (the colour copy's
+step, the keyframes' guide with its backward pass, the state a resumed job continues from, then
 :func:`vidcolor.video.stages.run_stages`), so that the whole film in one process and a chunk
 of it on a worker colour their frames alike.
 """
@@ -16,6 +16,7 @@ from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import VideoOptions
 from vidcolor.progress import Progress
+from vidcolor.video.colour_copy import ColourCopyStep
 from vidcolor.video.encode import EncoderSettings
 from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.interlaced import film_run
@@ -28,7 +29,7 @@ from vidcolor.video.source import FrameSource, FrameSpan, open_source
 from vidcolor.video.stages import run_stages
 from vidcolor.video.workdir import WorkFolder
 
-__all__ = ["LocalExecutor", "colorize_span", "keyframe_guide"]
+__all__ = ["LocalExecutor", "colorize_span", "colour_copy_step", "keyframe_guide"]
 
 
 class LocalExecutor:
@@ -101,6 +102,8 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     run = film_run(info, options)
     source = run.source(open_source(info, options.window, span, open_input, from_pts))
     core.display_shape, core.pairing = run.display_shape, run.pairing
+    if options.colour_from is not None:
+        core.copy = colour_copy_step(options, run.info, core)
     if placed:
         placed = [dataclasses.replace(p, pts=run.pts(p.pts)) for p in placed]
         try:
@@ -115,7 +118,21 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     kind = SequenceSink if isinstance(settings, SequenceSettings) else SegmentSink
     sink = kind(work, run.info, settings, options.segment_frames, progress,
                 run.pictures(info.estimate_frames(options.window)) or None)
-    return run_stages(source, core, run.sink(sink), batch_size)
+    try:
+        return run_stages(source, core, run.sink(sink), batch_size)
+    finally:
+        if core.copy is not None:
+            core.copy.close()
+
+
+def colour_copy_step(options: VideoOptions, info: VideoInfo,
+                     core: FrameColorizer) -> ColourCopyStep:
+    """The colour copy's step of a run of the stages (it opens the copy itself, so a chunk
+    of a distributed job does as the whole film does)."""
+    from vidcolor.propagate import FILM_SPREAD
+
+    shape = core.render_shape(info.height, info.width)
+    return ColourCopyStep(options.colour_from, info, shape, FILM_SPREAD.for_film())
 
 
 def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: FrameColorizer,

@@ -1,0 +1,273 @@
+"""--colour-from: a low-resolution colour copy's chroma on the black-and-white master."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from support import MODEL_AB, Flat
+from vidcolor import color
+from vidcolor.options import ColourCopy
+from vidcolor.video.analysis import FrameAnalyzer
+from vidcolor.video.colour_copy import ColourCopyStep, choose_drift, match_error
+from vidcolor.video.pipeline import work_paths
+from vidcolor.video.probe import probe
+
+H, W = 144, 192
+BACK_AB = (25.0, 25.0)     # the background's true colour: brown-orange
+SQUARE_AB = (-40.0, 35.0)  # the square's: green
+N = 16
+
+
+class FineFlat(Flat):
+    render_size = 128
+
+
+def _scene(i: int) -> np.ndarray:
+    """The true colour frame ``i``: a textured background and a lighter square moving right
+    5 pixels a frame, each of one colour. uint8 (H, W, 3)."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 12, (H // 8, W // 8)).repeat(8, 0).repeat(8, 1)
+    L = (45 + 12 * np.sin(xx / 9.0) * np.cos(yy / 11.0) + noise).astype(np.float32)
+    ab = np.empty((H, W, 2), np.float32)
+    ab[:] = BACK_AB
+    x0 = 10 + 5 * i
+    L[50:94, x0:x0 + 44] = 70.0
+    ab[50:94, x0:x0 + 44] = SQUARE_AB
+    return color.lab_to_rgb(L, ab)
+
+
+def _square(i: int) -> np.ndarray:
+    """The inside of frame ``i``'s square (its edges softened by the copy's size)."""
+    mask = np.zeros((H, W), bool)
+    x0 = 10 + 5 * i
+    mask[58:86, x0 + 8:x0 + 36] = True
+    return mask
+
+
+def _write(path: Path, frames: list[np.ndarray], pts: list[int] | None = None,
+           rate: int = 24) -> Path:
+    """An x264 (4:4:4, near lossless) clip of ``frames`` at ``pts`` (default 0, 1, ...) in
+    ticks of 1/``rate`` s."""
+    with av.open(os.fspath(path), "w") as out:
+        s = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "8"})
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv444p"
+        for p, image in zip(pts or range(len(frames)), frames):
+            f = av.VideoFrame.from_ndarray(image, format="rgb24")
+            f.pts = p
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    return path
+
+
+def _master(path: Path, n: int = N) -> Path:
+    return _write(path, [color.l_to_grey_rgb(color.rgb_to_l(_scene(i))) for i in range(n)])
+
+
+def _copy(path: Path, late: int = 0, keep=None, n: int = N) -> Path:
+    """A copy at a quarter of the size, ``late`` frames late (frames before the film's
+    start lead it); only the copy frames ``keep`` says (all by default)."""
+    import cv2
+
+    frames = [cv2.resize(_scene(i - late), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+              for i in range(n + late)]
+    pts = [k for k in range(n + late) if keep is None or keep(k)]
+    return _write(path, [frames[k] for k in pts], pts)
+
+
+def _ab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return color.rgb_to_lab(rgb)[1][mask].mean(0)
+
+
+def _near(ab, target, tol=8.0) -> bool:
+    return bool(np.abs(np.asarray(ab) - target).max() < tol)
+
+
+def _check_colours(out: list[np.ndarray], frames=range(N)) -> None:
+    background = np.zeros((H, W), bool)
+    background[4:40, 4:-4] = True
+    for i in frames:
+        assert _near(_ab(out[i], _square(i)), SQUARE_AB), (i, _ab(out[i], _square(i)))
+        assert _near(_ab(out[i], background), BACK_AB), (i, _ab(out[i], background))
+
+
+def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, read_video):
+    master, copy = _master(tmp_path / "bw.mkv"), _copy(tmp_path / "copy.mkv")
+    dst = tmp_path / "out.mkv"
+    result = run_video(master, dst, model=FineFlat(), codec="ffv1",
+                       colour_from=ColourCopy(str(copy)))
+    assert result.frames == N
+    _, out = read_video(dst)
+    _, grey = read_video(master)
+    _check_colours(out)
+    for o, g in zip(out, grey):  # the output's lightness is the master's, not the copy's
+        assert np.abs(color.rgb_to_l(o) - color.rgb_to_l(g)).mean() < 1.0
+    assert not _near(_ab(out[5], _square(5)), MODEL_AB, 30.0)
+
+
+def _steps(master: Path, copy: ColourCopy) -> ColourCopyStep:
+    """The copy step run over the master's frames alone (model colour: Flat's)."""
+    from vidcolor.colorize import render_shape, resize_l
+    from vidcolor.propagate import FILM_SPREAD
+    from vidcolor.video.decode import decode_frames
+
+    info = probe(master)
+    shape = render_shape(info.height, info.width, 128, 16)
+    step = ColourCopyStep(copy, info, shape, FILM_SPREAD.for_film())
+    analyzer = FrameAnalyzer()
+    for f in decode_frames(info):
+        L = resize_l(color.rgb_to_l(f.rgb), shape)
+        step.step(f.pts, analyzer(L), np.broadcast_to(np.float32(MODEL_AB), shape + (2,)))
+    step.close()
+    return step
+
+
+def test_offset_and_a_drift_of_two_frames_are_found(tmp_path, run_video, read_video):
+    master = _master(tmp_path / "bw.mkv")
+    copy = _copy(tmp_path / "copy.mkv", late=7)
+    assert _steps(master, ColourCopy(str(copy), offset=7)).drift == 0
+    step = _steps(master, ColourCopy(str(copy), offset=5))  # 2 frames more: the drift
+    assert step.drift == 2 and step.found == N
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1",
+              colour_from=ColourCopy(str(copy), offset=5))
+    _check_colours(read_video(dst)[1])
+
+
+def test_frames_the_copy_lacks_fall_back_without_error(tmp_path, run_video, read_video):
+    master = _master(tmp_path / "bw.mkv")
+    # The copy lacks frames 6 to 9 and everything from 13 on.
+    copy = _copy(tmp_path / "copy.mkv", keep=lambda k: not 6 <= k <= 9 and k < 13)
+    step = _steps(master, ColourCopy(str(copy)))
+    # Those frames are coloured from the nearest copy frames that look alike, or not at all.
+    assert step.found == N - 7 and step.borrowed + step.missed == 7 and step.drift == 0
+    dst = tmp_path / "out.mkv"
+    result = run_video(master, dst, model=FineFlat(), codec="ffv1",
+                       colour_from=ColourCopy(str(copy)))
+    assert result.frames == N
+    out = read_video(dst)[1]
+    _check_colours(out, [i for i in range(N) if not 6 <= i <= 9 and i < 13])
+    background = np.zeros((H, W), bool)
+    background[4:40, 4:-4] = True
+    for i in (6, 7, 13, 15):  # the still background keeps the colour carried from before
+        assert _near(_ab(out[i], background), BACK_AB, 10.0), (i, _ab(out[i], background))
+
+
+def test_a_damaged_copy_frame_is_not_trusted(tmp_path):
+    master = _master(tmp_path / "bw.mkv", n=4)
+    frames = [np.zeros((H // 4, W // 4, 3), np.uint8) for _ in range(4)]
+    frames[0][:] = (0, 255, 0)  # a flat bright green frame: nothing like the master
+    copy = _write(tmp_path / "copy.mkv", frames)
+    step = _steps(master, ColourCopy(str(copy)))
+    assert step.found == 0 and step.missed == 4
+
+
+def test_resume_with_a_copy_matches_one_run(tmp_path, monkeypatch, run_video, read_video):
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    master = _master(tmp_path / "bw.mkv", n=24)
+    copy = ColourCopy(str(_copy(tmp_path / "copy.mkv", late=1, n=24,
+                                keep=lambda k: not 10 <= k <= 12)))
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1", colour_from=copy)
+    dst = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(master, dst, model=FineFlat(interrupt_after=12), **kw)
+    assert (work_paths(dst)[0] / "progress.json").exists()
+    result = run_video(master, dst, model=FineFlat(), resume=True, **kw)
+    assert 0 < result.resumed_frames < 24 and result.frames == 24
+    ref = tmp_path / "ref.mkv"
+    run_video(master, ref, model=FineFlat(), **kw)
+    _, a = read_video(dst)
+    _, b = read_video(ref)
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
+
+
+@pytest.mark.parametrize("case", ["no_video", "unreadable", "missing", "folder", "cluster"])
+def test_bad_copy_is_one_line_and_writes_nothing(tmp_path, fake_model, make_audio_only,
+                                                 video_cli, case):
+    master = _master(tmp_path / "bw.mkv", n=3)
+    copy = _copy(tmp_path / "copy.mkv", n=3)
+    extra = []
+    if case == "no_video":
+        copy = make_audio_only(tmp_path / "audio.mp4")
+    elif case == "unreadable":
+        copy = tmp_path / "text.mkv"
+        copy.write_text("not a film")
+    elif case == "missing":
+        copy = tmp_path / "none.mkv"
+    elif case == "folder":
+        copy = tmp_path
+    elif case == "cluster":
+        extra = ["--cluster", "local:1"]
+    out = tmp_path / "o.mkv"
+    code, err = video_cli(master, "-o", out, "--quiet", "--colour-from", copy, *extra)
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
+    assert not out.exists() and not work_paths(out)[0].exists()
+
+
+def test_the_cli_passes_the_copy_and_its_offset(tmp_path, fake_model, video_cli, read_video):
+    master = _master(tmp_path / "bw.mkv", n=6)
+    copy = _copy(tmp_path / "copy.mkv", late=3, n=6)
+    out = tmp_path / "o.mkv"
+    code, err = video_cli(master, "-o", out, "--quiet", "--colour-from", copy,
+                          "--colour-offset", 3, "--codec", "ffv1")
+    assert code == 0, err
+    _, frames = read_video(out)
+    assert _near(_ab(frames[2], _square(2)), SQUARE_AB, 10.0)
+    code, err = video_cli(master, "-o", tmp_path / "p.mkv", "--colour-offset", 3)
+    assert code == 1 and "--colour-offset goes with --colour-from" in err
+
+
+def test_drift_hysteresis_and_match_error():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 100, (36, 64)).astype(np.float32)
+    assert match_error(a, a) == 0.0
+    assert match_error(a, 0.5 * a + 20) < 0.05  # the tone hardly counts
+    assert match_error(a, rng.uniform(0, 100, (36, 64)).astype(np.float32)) > 0.5
+    assert choose_drift({-1: 0.3, 0: 0.32, 1: 0.5}, 4) == 4  # not clearly better: stays
+    assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
+    assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
+    assert choose_drift({}, 1) == 1
+
+
+def test_a_keyframe_wins_over_the_copy_in_its_shot(tmp_path, run_video, read_video,
+                                                   paint_keyframe):
+    from support import KEY_AB
+    from vidcolor.options import Keyframe
+
+    master, copy = _master(tmp_path / "bw.mkv", n=6), _copy(tmp_path / "copy.mkv", n=6)
+    _, grey = read_video(master)
+    key = paint_keyframe(grey[0], KEY_AB, tmp_path / "k.png")
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)),
+              keyframes=(Keyframe(str(key), 0.0),))
+    out = read_video(dst)[1]
+    for i in (0, 3):
+        assert _near(_ab(out[i], _square(i)), KEY_AB, 12.0), (i, _ab(out[i], _square(i)))
+
+
+def test_resume_refuses_a_changed_copy(tmp_path, monkeypatch, run_video):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    master, copy = _master(tmp_path / "bw.mkv", n=24), _copy(tmp_path / "copy.mkv", n=24)
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(master, dst, model=FineFlat(interrupt_after=12),
+                  colour_from=ColourCopy(str(copy)), **kw)
+    assert (work_paths(dst)[0] / "progress.json").exists()
+    _copy(copy, late=1, n=24)  # another copy under the same name
+    with pytest.raises(VidcolorError, match="other settings"):
+        run_video(master, dst, model=FineFlat(), resume=True,
+                  colour_from=ColourCopy(str(copy)), **kw)

@@ -1,0 +1,449 @@
+"""A colour copy of the same film (``--colour-from``): its chroma on the black-and-white master.
+
+Archives often hold a worn colour copy of a film (a low-resolution print or tape) beside a
+sharp black-and-white master. Its colour is the truth at low resolution. For each master
+frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
+
+1. the copy frame is found: master frame at time ``t`` is looked for at copy frame
+   ``round(t * copy_rate) + offset + drift``, where the *drift* (a few frames the copy gains
+   or loses) is followed by matching lightness over :data:`DRIFT_SEARCH` frames either side
+   (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump;
+2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
+   a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
+   master's lightness at the copy's size; the copy's colour is warped along it, and each
+   pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
+   forward-backward consistency, so damage and content the copy lacks count as unknown;
+3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
+   it by how well each fits (:func:`fused`); what is carried is the copy's chroma relative to its
+   lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
+   own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
+   and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
+   :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
+   resolution guided again by the master's full-resolution lightness, the output's own;
+4. untrusted pixels, and frames the copy lacks, take what the frame before had there where
+   the flow trusts that step, else the model's own colour corrected towards the trusted
+   pixels by the spread of :data:`vidcolor.propagate.FILM_SPREAD`.
+
+The stabilizer runs before this step, on the model's colour: the copy's colour is the truth
+frame by frame (averaged over its neighbours already), which blending in the frame before
+would only blur. The copy's frames are read by :class:`CopyFrames`, which reopens the copy
+where a resumed job starts.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.options import ColourCopy
+from vidcolor.upsample import upsample_ab
+from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.probe import VideoInfo, probe
+from vidcolor.video.stabilize import warp_step
+
+__all__ = ["ColourCopyStep", "CopyFrames", "align_copy", "choose_drift", "chromaticity",
+           "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
+
+#: Copy frames searched either side of the expected one for the drift.
+DRIFT_SEARCH = 3
+#: A candidate replaces the current drift only when its match error is below this share of
+#: the current one's (hysteresis: no jumping between near-equal frames of a still shot).
+SWITCH_RATIO = 0.8
+#: Width (pixels) of the small lightness images the drift search compares.
+MATCH_WIDTH = 64
+#: Match error (:func:`match_error`) above which a copy frame is taken for another picture
+#: (damage, a missing scene) and not used at all.
+MAX_MATCH_ERROR = 0.5
+#: Lightness difference (L units, after tone matching) at which an aligned copy pixel's
+#: agreement with the master falls to exp(-1/2).
+AGREE_SIGMA = 16.0
+#: The same scale for a copy frame's weight among its neighbours (:func:`fused`): the
+#: frames that fit best give the colour.
+FUSE_SIGMA = 8.0
+#: Forward-backward flow error (copy pixels) at which the flow's consistency falls to exp(-1/2).
+FLOW_SIGMA = 1.0
+#: Trust below which a copy pixel counts as unknown, and from which it counts as sure (its
+#: colour is the copy's alone: a little doubt everywhere must not mix the model's in).
+MIN_TRUST = 0.3
+SURE_TRUST = 0.8
+#: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels)
+#: and regularization (in squared L units, the chromaticity taken x 100); chosen on the
+#: development clips (benchmarks/RESULTS.md).
+GUIDE_RADIUS = 2
+GUIDE_EPS = 16.0
+#: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
+#: (a worn copy's compression noise differs from frame to frame where things move).
+FUSE_RADIUS = 2
+#: Lightness + this is what chroma scales with under a change of light (as
+#: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
+LIGHT_ZERO = 16.0
+#: Share of the frame the trusted copy must cover for the spread correction of the rest to
+#: act at full strength (as the keyframes' guide, :data:`FULL_COVERAGE`).
+FULL_COVERAGE = 0.25
+#: Share of untrusted pixels below which the spread correction is skipped (it costs a sparse
+#: solve; the fill and the stabilizer cover a few pixels).
+SPREAD_FROM = 0.01
+
+
+def open_copy(copy: ColourCopy) -> VideoInfo:
+    """The copy's video stream, checked to open and decode.
+
+    Raises
+    ------
+    VidcolorError
+        One line: ``--colour-from`` and why the copy cannot be used.
+    """
+    from vidcolor.errors import VidcolorError
+
+    try:
+        return probe(copy.path)
+    except VidcolorError as e:
+        raise VidcolorError(f"--colour-from: {e}") from None
+
+
+def copy_index(seconds: float, rate: Fraction, offset: int) -> int:
+    """The copy frame first looked for at ``seconds`` from the master's start, ``offset``
+    frames late (> 0) or early (< 0), of a copy at ``rate`` frames a second."""
+    return int(round(seconds * float(rate))) + int(offset)
+
+
+def _index_of(pts: int, info: VideoInfo) -> int:
+    """A copy frame's number: its time from the stream's start at the copy's rate."""
+    return int(round((float(pts * info.time_base) - info.start_time) * float(info.rate)))
+
+
+def work_shape(copy_shape: tuple[int, int], render: tuple[int, int]) -> tuple[int, int]:
+    """The size the copy is worked at: the render's aspect, no larger than the copy (its
+    detail) nor the render (where its chroma goes)."""
+    s = min(1.0, copy_shape[0] / render[0], copy_shape[1] / render[1])
+    return max(8, int(round(render[0] * s))), max(8, int(round(render[1] * s)))
+
+
+def match_error(L_master: np.ndarray, L_copy: np.ndarray) -> float:
+    """How unlike two lightness images (h, w) in [0, 100] are, whatever their tone: the mean
+    absolute difference of their standardized versions at :data:`MATCH_WIDTH` pixels wide.
+    0 for the same picture, about 1 for unrelated ones."""
+    h, w = L_master.shape
+    size = (MATCH_WIDTH, max(4, int(round(h * MATCH_WIDTH / w))))
+    a, b = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (L_master, L_copy))
+    a = (a - a.mean()) / (a.std() + 1.0)
+    b = (b - b.mean()) / (b.std() + 1.0)
+    return float(np.abs(a - b).mean())
+
+
+def choose_drift(errors: dict[int, float], current: int) -> int:
+    """The drift to follow: the candidate of least error (a drift, relative to the current
+    one: 0 is the current), taken only if clearly better than the current (:data:`SWITCH_RATIO`);
+    ties go to the smallest change. Missing candidates are left out of ``errors``; while the
+    current one is missing (frames the copy lacks) the drift stays."""
+    if 0 not in errors:
+        return current
+    best = min(errors, key=lambda d: (errors[d], abs(d)))
+    if best != 0 and errors[best] < SWITCH_RATIO * errors[0] - 1e-3:
+        return current + best
+    return current
+
+
+def tone_matched(L_copy: np.ndarray, L_master: np.ndarray) -> np.ndarray:
+    """The copy's lightness mapped linearly to the master's mean and spread (a print fades,
+    a tape's levels differ)."""
+    scale = (L_master.std() + 1e-3) / (L_copy.std() + 1e-3)
+    scale = float(np.clip(scale, 0.5, 2.0))
+    return ((L_copy - L_copy.mean()) * scale + L_master.mean()).astype(np.float32)
+
+
+def chromaticity(lab: np.ndarray) -> np.ndarray:
+    """The copy's chroma relative to its lightness, a/b / (L + :data:`LIGHT_ZERO`), x 100:
+    what stays when the light changes, so the master's own lightness (its shading, finer
+    than the copy) can be put back under it. (h, w, 3) Lab -> (h, w, 2) float32."""
+    return (lab[..., 1:] * (100.0 / (lab[..., :1] + LIGHT_ZERO))).astype(np.float32)
+
+
+def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """:func:`chromaticity`'s inverse on lightness ``L`` (h, w): a/b (h, w, 2)."""
+    return (chroma * ((L[..., None] + LIGHT_ZERO) / 100.0)).astype(np.float32)
+
+
+def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A copy frame warped onto the master's, and per pixel how far to trust it.
+
+    Parameters
+    ----------
+    lab_copy : ndarray of float32, shape (h, w, 3)
+        The copy's Lab at the work size, L in [0, 100], ab in about [-110, 110].
+    L_master : ndarray of float32, shape (h, w), in [0, 100]
+        The master's lightness at the same size.
+
+    Returns
+    -------
+    chroma : ndarray of float32, shape (h, w, 2)
+        The copy's :func:`chromaticity` where each master pixel's content is in the copy.
+    trust : ndarray of float32, shape (h, w), in [0, 1]
+        Agreement of the warped (tone-matched) lightness with the master's, times the flow's
+        forward-backward consistency; 0 below :data:`MIN_TRUST`.
+    weight : ndarray of float32, shape (h, w), in [0, 1]
+        Its weight among neighbouring copy frames: the trust, narrowed by how well the
+        lightness fits (:data:`FUSE_SIGMA`).
+    """
+    L_copy = tone_matched(lab_copy[..., 0], L_master)
+    # A fresh DIS object each time: a resumed job must find exactly what one run found.
+    dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
+    to_copy, to_master = flow_pair(dis, to_u8(L_copy), to_u8(L_master))
+    h, w = L_master.shape
+    xs = np.arange(w, dtype=np.float32)[None, :] + to_copy[..., 0]
+    ys = np.arange(h, dtype=np.float32)[:, None] + to_copy[..., 1]
+    values = np.concatenate([L_copy[..., None], chromaticity(lab_copy), to_master], -1)
+    warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    flow_error = ((to_copy + warped[..., 3:5]) ** 2).sum(-1) / (2 * FLOW_SIGMA ** 2)
+    dL2 = (warped[..., 0] - L_master) ** 2
+    trust = np.exp(-dL2 / (2 * AGREE_SIGMA ** 2) - flow_error)
+    # One flow vector bad in a patch of good ones is noise; a damaged patch stays untrusted.
+    trust = cv2.blur(trust.astype(np.float32), (3, 3))
+    trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
+    weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
+    return np.ascontiguousarray(warped[..., 1:3]), trust, weight
+
+
+def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
+    one: the chromaticity averaged by fusion weight, and the largest trust."""
+    weights = np.stack([wt for _, _, wt in aligned])
+    total = np.maximum(weights.sum(0), 1e-6)[..., None]
+    chroma = sum(c * wt[..., None] for c, _, wt in aligned) / total
+    return chroma.astype(np.float32), np.stack([t for _, t, _ in aligned]).max(0)
+
+
+def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
+              eps: float = GUIDE_EPS) -> np.ndarray:
+    """The guided filter (He et al., 2013) of two chroma planes (h, w, 2: a/b, or the copy's
+    :func:`chromaticity`) on the lightness ``L`` (h, w) in [0, 100]: in each window the
+    chroma as a linear function of L, so block and ringing noise that the master's lightness
+    does not have is smoothed away while colour edges on its edges stay.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x):
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_L = box(L)
+    var_L = box(L * L) - mean_L * mean_L
+    mean_ab = box(ab)
+    slope = (box(L[..., None] * ab) - mean_L[..., None] * mean_ab) / (var_L[..., None] + eps)
+    level = mean_ab - slope * mean_L[..., None]
+    return (box(slope) * L[..., None] + box(level)).astype(np.float32)
+
+
+class CopyFrames:
+    """The copy's frames by number, as Lab at the work size, read forwards through a small
+    buffer; asking for a frame before the buffer reopens the copy there (a resumed job, a
+    chunk of a distributed one).
+
+    Parameters
+    ----------
+    info : VideoInfo
+        The copy's (:func:`open_copy`).
+    shape : (h, w)
+        The work size (:func:`work_shape`).
+    keep : int
+        Frames kept behind the last one asked for.
+    """
+
+    def __init__(self, info: VideoInfo, shape: tuple[int, int],
+                 keep: int = 2 * (DRIFT_SEARCH + FUSE_RADIUS)):
+        self.info, self.shape, self.keep = info, tuple(shape), keep
+        self._frames: dict[int, np.ndarray] = {}
+        self._reader = None
+        self._floor = 0  # frames from here to the last read are in the buffer or missing
+        self._last = -1
+        self._ended = False
+
+    def get(self, index: int) -> np.ndarray | None:
+        """Copy frame ``index``'s Lab (h, w, 3), float32; None where the copy has none."""
+        if index < 0:
+            return None
+        if self._reader is None or index < self._floor:
+            self._open(index)
+        while not self._ended and self._last < index:
+            self._read_one()
+        frame = self._frames.get(index)
+        low = index - self.keep
+        for k in [k for k in self._frames if k < low]:
+            del self._frames[k]
+        self._floor = max(self._floor, low)
+        return frame
+
+    def _open(self, index: int) -> None:
+        self.close()
+        start = self.info.start_time + (index - 0.5) / float(self.info.rate)
+        from_pts = int(np.floor(start / self.info.time_base))
+        self._reader = decode_frames(self.info, from_pts=from_pts)
+        self._frames, self._floor, self._last, self._ended = {}, index, index - 1, False
+
+    def _read_one(self) -> None:
+        frame = next(self._reader, None)
+        if frame is None:
+            self._ended = True
+            return
+        index = _index_of(frame.pts, self.info)
+        if index <= self._last:  # a copy faster than its nominal rate: keep the first
+            return
+        rgb = cv2.resize(frame.rgb, self.shape[::-1], interpolation=cv2.INTER_AREA)
+        L, ab = color.rgb_to_lab(rgb)
+        self._frames[index] = np.concatenate([L[..., None], ab], -1).astype(np.float32)
+        self._last = index
+
+    def close(self) -> None:
+        """Close the copy's file (it is reopened when asked for a frame again)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
+class ColourCopyStep:
+    """The copy's colour for each frame of the streaming pass, in display order (a temporal
+    step: ``step(pts, analysis, ab)``, ``get_state()``, ``set_state()``).
+
+    Parameters
+    ----------
+    copy : ColourCopy
+        The option: the file and its offset.
+    master : VideoInfo
+        The film coloured (its time base and start give each frame's time).
+    render : (h, w)
+        The render shape.
+    spread : callable
+        ``spread(L, ab_pred, ab_target, weight) -> ab`` for what the copy does not colour
+        (:data:`vidcolor.propagate.FILM_SPREAD`, made for a film).
+    copy_info : VideoInfo, optional
+        The copy's, if probed already.
+    """
+
+    def __init__(self, copy: ColourCopy, master: VideoInfo, render: tuple[int, int],
+                 spread: Callable, copy_info: VideoInfo | None = None):
+        self.offset = copy.offset
+        self.master = master
+        self.render = tuple(render)
+        self.spread = spread
+        info = copy_info or open_copy(copy)
+        self.rate = info.rate
+        self.frames = CopyFrames(info, work_shape((info.height, info.width), self.render))
+        self.drift = 0
+        #: Frames the copy coloured (some pixels trusted) with their own copy frame, with a
+        #: neighbouring one (the copy lacks theirs), and frames it did not colour.
+        self.found = self.borrowed = self.missed = 0
+        # The last frame's a/b: where the copy is not trusted, what the frame before had
+        # there follows the motion.
+        self._fill: np.ndarray | None = None
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """What a resumed job continues from: the drift, and the last frame's a/b."""
+        state = {"drift": np.int64(self.drift)}
+        if self._fill is not None:
+            state["fill"] = self._fill.copy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray] | None) -> None:
+        state = state or {}
+        self.drift = int(state.get("drift", 0))
+        self._fill = state.get("fill")
+
+    def close(self) -> None:
+        self.frames.close()
+
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray
+             ) -> tuple[np.ndarray, bool]:
+        """The frame's render-size a/b (h, w, 2): the copy's where it is trusted, the rest
+        carried from the frame before or the model's corrected towards it; and whether the
+        copy coloured the frame.
+
+        Parameters
+        ----------
+        pts : int
+            In the master's time base.
+        frame : FrameAnalysis
+            Its render-size lightness ``L`` (h, w) in [0, 100], cut and flow.
+        ab_model : ndarray of float32, shape (h, w, 2)
+            The model's (stabilized) a/b.
+        """
+        L = frame.L
+        fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
+        ab_copy, trust, own = self._copy_colour(pts, L)
+        if ab_copy is None:
+            self.missed += 1
+            out = ab_model if fill is None else self._filled(ab_model, fill)
+        else:
+            self.found += own
+            self.borrowed += not own
+            t = trust[..., None]
+            out = t * ab_copy + (1.0 - t) * self._rest(L, ab_model, ab_copy, trust, fill)
+        self._fill = np.ascontiguousarray(out, np.float32)
+        return self._fill, ab_copy is not None
+
+    def _copy_colour(self, pts: int, L: np.ndarray
+                     ) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+        """The copy's a/b at render size and its trust, (h, w, 2) and (h, w), and whether
+        they come from the frame's own copy frame; (None, None, False) where no copy frame
+        near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
+        copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
+        the colour, aligned like any other (the drift stays)."""
+        seconds = float(pts * self.master.time_base) - self.master.start_time
+        expected = copy_index(seconds, self.rate, self.offset) + self.drift
+        L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
+        candidates = {d: self.frames.get(expected + d)
+                      for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
+        errors = {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
+                  if lab is not None}
+        new_drift = choose_drift(errors, self.drift)
+        use = new_drift - self.drift
+        self.drift = new_drift
+        own = use in errors
+        if not own and errors:
+            use = min(errors, key=lambda d: (errors[d], abs(d)))
+        if errors.get(use, np.inf) > MAX_MATCH_ERROR:
+            return None, None, False
+        found = expected + use
+        near = [self.frames.get(k) for k in range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)]
+        chroma, trust = fused([align_copy(lab, L_work) for lab in near if lab is not None])
+        if not trust.any():
+            return None, None, False
+        chroma = guided_ab(chroma, L_work)
+        ab = relit(upsample_ab(chroma, L_work, L), L)
+        trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
+
+    def _carried_fill(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray]:
+        """The last frame's a/b carried one step along the flow to ``frame``, and the step's
+        trust, (h, w, 2) and (h, w)."""
+        bwd, fwd = frame.flows()
+        previous = frame.previous.L
+        offset = float(frame.L.mean() - previous.mean())
+        warped, trust = warp_step(self._fill, previous, frame.L, bwd, fwd, l_offset=offset)
+        return warped[..., :2], trust
+
+    def _rest(self, L: np.ndarray, ab_model: np.ndarray, ab_copy: np.ndarray,
+              trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        """The colour of the pixels the copy does not colour with trust: the model's,
+        corrected towards the copy by the spread (in proportion to the copy's coverage),
+        then what the frame before had where that step is trusted."""
+        base = ab_model
+        if (trust < 1.0).mean() >= SPREAD_FROM:
+            coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
+            corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
+            base = ab_model + coverage * (corrected - ab_model)
+        return base if fill is None else self._filled(base, fill)
+
+    @staticmethod
+    def _filled(ab: np.ndarray, fill: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        ab_fill, fill_trust = fill
+        return (ab + fill_trust[..., None] * (ab_fill - ab)).astype(np.float32)
