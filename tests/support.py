@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from vidcolor.models.protocol import ColorModel
@@ -293,6 +294,19 @@ class FakeColorizer(ColorModel):
 #: leave the gamut, any batch shape accepted, every batch's shape kept.
 PICTURE_FAKE = dict(chroma="ramp", render_size=32, multiple=8, check_shapes=False,
                     record_shapes=True)
+
+
+class MatchingFake(FakeColorizer):
+    """A FakeColorizer with match features (for reference photos and correspondence): each
+    stride-8 cell's mean lightness coded by Gaussian bumps 5 L apart, so cells of the same
+    lightness match and cells 20 L apart do not."""
+
+    def match_features(self, L):
+        L = np.asarray(L, np.float32)
+        grid = (-(-L.shape[1] // 8), -(-L.shape[2] // 8))
+        cells = np.stack([cv2.resize(x, grid[::-1], interpolation=cv2.INTER_AREA) for x in L])
+        centres = np.arange(0.0, 101.0, 5.0, dtype=np.float32)
+        return np.exp(-0.5 * ((cells[..., None] - centres) / 4.0) ** 2).astype(np.float32)
 
 
 class SlowColorizer(FakeColorizer):

@@ -31,6 +31,12 @@ def _add_keyframe_args(p) -> None:
                    "that frame's shot, forwards and backwards; TIME may be left out when "
                    "FILE is named by it (as --export-keyframes names them); repeatable; one "
                    "input film (with --cluster, a keyframe's shot is one chunk)")
+    p.add_argument("--reference", action="append", default=[], metavar="PHOTO[@TIME]",
+                   help="a colour photo of the same scenes, people or places (a publicity "
+                   "still, the location in colour): where frames look like parts of it, they "
+                   "take its colours (matched by the network's features), elsewhere the "
+                   "model's; from TIME on (seconds or [HH:]MM:SS[.ms]) or over the whole film; "
+                   "a keyframe wins in its shot; repeatable")
     p.add_argument("--export-keyframes", metavar="DIR",
                    help="instead of colorizing, write the first frame of each shot of the "
                    "input, and each frame the last one's colour no longer reaches half of, "
@@ -97,13 +103,14 @@ def _add_video(sub) -> None:
 
 def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
-    from vidcolor.options import VideoOptions, parse_keyframe
+    from vidcolor.options import VideoOptions, parse_keyframe, parse_reference
 
     return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
         codec=args.codec, crf=args.crf, preset=args.preset,
-        keyframes=(parse_keyframe(k) for k in args.keyframe))
+        keyframes=(parse_keyframe(k) for k in args.keyframe),
+        references=tuple(parse_reference(r) for r in args.reference))
 
 
 # --- --export-keyframes ----------------------------------------------------------------------
@@ -112,9 +119,10 @@ def _run_export_keyframes(args) -> int:
     from vidcolor.options import Window
     from vidcolor.video.shots import ExportRequest, export_keyframes
 
-    if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
+    if args.output is not None or args.keyframe or args.reference or args.cluster \
+            or len(args.inputs) > 1:
         raise VidcolorError("--export-keyframes only writes the frames of one input film: "
-                            "leave out -o, --keyframe and --cluster")
+                            "leave out -o, --keyframe, --reference and --cluster")
     request = ExportRequest(args.inputs[0], args.export_keyframes, every=args.every,
                             window=Window(args.start, args.duration),
                             render_size=args.render_size, overwrite=args.overwrite)
@@ -141,6 +149,8 @@ def _check_video_request(args) -> None:
         args.video_parser.error("--every goes with --export-keyframes")
     if args.keyframe and not _is_single_film(args):
         raise VidcolorError("--keyframe colours one input film")
+    if args.reference and args.cluster:
+        raise VidcolorError("--reference does not run with --cluster yet; leave out one")
 
 
 def _is_folder(path: str) -> bool:

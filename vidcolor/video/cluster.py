@@ -241,7 +241,16 @@ class ClusterSession:
 
     def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
         """The film's chunks (:class:`~vidcolor.video.job.FilmExecutor`): its scene cuts found
-        by a scan, whole shots grouped; they are part of the job's identity."""
+        by a scan, whole shots grouped; they are part of the job's identity.
+
+        Raises
+        ------
+        OptionError
+            Reference photos: their files are not sent to the workers yet.
+        """
+        if options.references:
+            raise OptionError("references", "{field} does not run with --cluster yet; leave "
+                              "out one", "--reference")
         _check_fits(self.ray, film.input, film.input.stat().st_size)
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])

@@ -127,14 +127,18 @@ class FrameColorizer:
         ``guide.step(pts, analysis, ab) -> (ab, overlay or None)`` after stabilization, in
         display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
+    references : ReferenceGuide or None
+        ``references.step(pts, analysis, ab) -> ab`` before stabilization: the reference
+        photos' colour (:class:`vidcolor.video.references.ReferenceGuide`); None: none.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
-                 stabilizer: Stabilizer | None = None, guide=None):
+                 stabilizer: Stabilizer | None = None, guide=None, references=None):
         self.model = check_model(model)
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
         self.guide = guide
+        self.references = references
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
@@ -193,11 +197,15 @@ class FrameColorizer:
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, then the keyframes' guide; replaces
-        its ``ab`` (and sets ``keyed``). Nothing without them."""
-        if not self.has_state:
+        (:mod:`vidcolor.video.analysis`): the reference photos' guide, the stabilizer (which
+        keeps the references' colour steady), then the keyframes' guide (whose trusted colour
+        wins over the references'); replaces its ``ab`` (and sets ``keyed``). Nothing without
+        them."""
+        if not self.has_state and self.references is None:
             return frame
         analysis = self.analyzer(frame.L_small)
+        if self.references is not None:
+            frame.ab = self.references.step(frame.pts, analysis, frame.ab)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)

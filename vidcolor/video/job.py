@@ -28,6 +28,7 @@ from vidcolor.provenance import provenance_text
 from vidcolor.options import VideoOptions
 from vidcolor.outputs import InputSet, check_output
 from vidcolor.progress import Progress
+from vidcolor.references import check_references
 from vidcolor.video.encode import EncoderSettings, encoder_settings, output_format
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
@@ -200,6 +201,7 @@ class FilmJob:
             format_name = _check_paths(self.input, self.output, self.overwrite)
             info = probe(self.input)
             _check_window(self.input, info, self.options)
+            check_references(self.options.references)
             settings = encoder_settings(format_name, self.options.encoder, info.high_bit_depth,
                                         (info.width % 2 == 1, info.height % 2 == 1))
             self._checked = CheckedFilm(self.input, self.output, format_name, info, settings,

@@ -21,6 +21,7 @@ from vidcolor.video.frames import FrameColorizer, batch_size_for
 from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
 from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
 from vidcolor.video.probe import VideoInfo
+from vidcolor.video.references import reference_guide
 from vidcolor.video.sink import SegmentSink
 from vidcolor.video.source import FrameSource, FrameSpan, VideoFileSource
 from vidcolor.video.stages import run_stages
@@ -66,7 +67,8 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
                   batch_size: int, progress: Progress | None = None,
                   span: FrameSpan | None = None, open_input=None) -> list[float]:
     """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s
-    state), or a chunk's ``span``.
+    state), or a chunk's ``span``; guided by the keyframes and the reference photos
+    (``options.references``).
 
     Parameters
     ----------
@@ -103,6 +105,9 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
             if not work.segments:  # nothing worth resuming
                 work.remove()
             raise
+    if options.references:
+        core.references = reference_guide(info, options.references, core.model,
+                                          core.render_size)
     if core.has_state and span is None:
         core.set_state(work.state)
     sink = SegmentSink(work, info, settings, options.segment_frames, progress,
