@@ -290,6 +290,28 @@ class FakeColorizer(ColorModel):
         return ab.astype(np.float32)
 
 
+    def match_features(self, L):
+        """Cheap deterministic features for correspondence: per stride-8 cell its mean
+        lightness, contrast and gradient, and the mean lightness around it."""
+        import cv2
+
+        from vidcolor.correspond import grid_shape, on_grid
+
+        L = np.asarray(L, np.float32)
+        grid = grid_shape(L.shape[1:])
+        out = []
+        for Li in L:
+            mean = on_grid(Li, grid)
+            std = np.sqrt(np.maximum(on_grid(Li * Li, grid) - mean * mean, 0.0))
+            gy, gx = np.gradient(Li)
+            around = cv2.blur(mean, (3, 3), borderType=cv2.BORDER_REFLECT)
+            out.append(np.stack([(mean - 50) / 25, std / 10, on_grid(gx, grid) / 5,
+                                 on_grid(gy, grid) / 5, (around - 50) / 25,
+                                 np.full(grid, 0.5, np.float32)], -1))
+        out = np.stack(out).astype(np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-6)
+
+
 #: The picture tests' FakeColorizer: render size 32 in multiples of 8, "ramp" colours that
 #: leave the gamut, any batch shape accepted, every batch's shape kept.
 PICTURE_FAKE = dict(chroma="ramp", render_size=32, multiple=8, check_shapes=False,

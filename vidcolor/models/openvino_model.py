@@ -197,6 +197,21 @@ class OpenVinoColorizer(ColorModel):
         with self._lock:
             return self._features(x)[-1].copy()
 
+    def match_features(self, L: np.ndarray) -> np.ndarray | None:
+        """See :meth:`ColorModel.match_features`: as the Keras model's, from this runtime's
+        backbone."""
+        if "whole" in self.precisions:
+            return None
+        from vidcolor.correspond import backbone_features, grid_shape
+
+        Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
+        x = (Lp / 50.0 - 1.0).astype(np.float32)
+        with self._lock:
+            feats = self._features(x)
+        if len(feats) < 5:
+            return None
+        return backbone_features(feats[1], feats[2], grid_shape((h, w)))
+
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:
         """See :meth:`ColorModel.predict_ab`; ``hints`` are refused (no hint input)."""
