@@ -96,3 +96,31 @@ def test_cli_reference_is_refused_with_cluster_and_export(tmp_path, clip, video_
     assert code == 1 and "--reference" in err and "--cluster" in err
     code, err = video_cli(src, "--export-keyframes", tmp_path / "keys", "--reference", photo)
     assert code == 1 and "--reference" in err
+
+
+def test_resume_with_a_reference_matches_one_run_and_refuses_a_changed_one(
+        tmp_path, monkeypatch, clip, read_video, run_video, paint_keyframe):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src, frames, photo = clip
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1",
+              references=(Reference(str(photo), 0.25),))
+    dst = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, model=Flat(interrupt_after=12), **kw)
+    result = run_video(src, dst, model=Flat(), resume=True, **kw)
+    assert 0 < result.resumed_frames < 24 and result.frames == 24
+    run_video(src, tmp_path / "one.mkv", model=Flat(), **kw)
+    _, a = read_video(dst)
+    _, b = read_video(tmp_path / "one.mkv")
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
+
+    dst = tmp_path / "again.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, dst, model=Flat(interrupt_after=12), **kw)
+    paint_keyframe(frames[6], (10.0, 10.0), photo)  # the same name, other colours
+    kw["references"] = (Reference(str(photo), 0.25),)
+    with pytest.raises(VidcolorError, match="other settings"):
+        run_video(src, dst, model=Flat(), resume=True, **kw)
