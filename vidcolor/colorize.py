@@ -233,6 +233,9 @@ class ImageColorizer:
         As given (``progress`` a no-op when not).
     render_size : int
         The whole-picture render's size: the options', else the model's.
+    references : vidcolor.references.ReferenceSet or None
+        The options' reference photos, read and given the model's features on construction
+        (an unreadable photo, or a model without match features, is an error then).
     """
 
     def __init__(self, model: ColorModel, options: ImageOptions = ImageOptions(),
@@ -240,7 +243,11 @@ class ImageColorizer:
         self.model = check_model(model)
         self.options = options
         self.progress = progress or no_progress
-        self._references = None  # the reference photos' exemplars, made on first use
+        self.references = None
+        if options.references:  # read and matched once, for every picture of the job
+            from vidcolor.references import ReferenceSet
+
+            self.references = ReferenceSet(options.references, self.model, self.render_size)
 
     @property
     def render_size(self) -> int:
@@ -314,12 +321,9 @@ class ImageColorizer:
         """``ab`` (at ``L_small``'s size) guided by the reference photos' colour, matched once
         at the whole picture's render ``L_render`` (like the global features of tiles) and
         brought to ``L_small``'s size guided by its lightness."""
-        from vidcolor.references import ReferenceSet, guided
+        from vidcolor.references import guided
 
-        if self._references is None:
-            self._references = ReferenceSet(self.options.references, self.model,
-                                            self.render_size)
-        ab_ref, confidence = self._references.guidance(L_render)
+        ab_ref, confidence = self.references.guidance(L_render)
         if L_render.shape != L_small.shape:
             h, w = L_small.shape
             ab_ref = upsample_ab(ab_ref, L_render, L_small)

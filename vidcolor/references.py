@@ -67,12 +67,13 @@ def read_reference(reference: Reference, render_size: int, multiple: int) -> Ref
     from vidcolor.colorize import render_shape
 
     rgb = _read_rgb(reference)
+    h, w = render_shape(*rgb.shape[:2], render_size, multiple)
+    # Shrunk before the conversion: a large photo's float Lab would cost 12 bytes a pixel.
+    shrink = h <= rgb.shape[0] and w <= rgb.shape[1]
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     L, ab = color.rgb_to_lab(rgb)
-    h, w = render_shape(*L.shape, render_size, multiple)
-    lab = np.concatenate([L[..., None], ab], -1).astype(np.float32)
-    lab = cv2.resize(lab, (w, h), interpolation=cv2.INTER_AREA)
-    return ReferencePhoto(reference, np.ascontiguousarray(lab[..., 0]),
-                          np.ascontiguousarray(lab[..., 1:]))
+    return ReferencePhoto(reference, np.ascontiguousarray(L, np.float32),
+                          np.ascontiguousarray(ab, np.float32))
 
 
 def match_features(model, L: np.ndarray) -> np.ndarray:

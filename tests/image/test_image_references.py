@@ -150,3 +150,16 @@ def test_cli_reference_with_a_time_is_refused_for_a_photo(tmp_path, photos, load
                      "--reference", f"{reference}@3.5"]) == 1
     _one_error(capsys, "--reference", f"{reference}@TIME", "no time")
     assert not loads
+
+
+def test_a_model_without_match_features_is_refused_once(photos):
+    from vidcolor.errors import OptionError
+
+    class Featureless(MatchingFake):
+        def match_features(self, L):
+            return None
+
+    _, reference, _ = photos
+    options = ImageOptions(references=(Reference(str(reference)),))
+    with pytest.raises(OptionError, match="--reference needs a model with match features"):
+        ImageColorizer(Featureless(chroma="ramp", render_size=128, multiple=8), options)

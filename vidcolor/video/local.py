@@ -97,17 +97,17 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     """
     from_pts = work.next_pts if span is None else span.from_pts
     source = VideoFileSource.span(info, options.window, span, open_input, from_pts)
-    if placed:
-        try:
+    try:
+        if placed:
             core.guide = keyframe_guide(source, placed, core, work.path / "keyframes",
                                         from_pts)
-        except BaseException:
-            if not work.segments:  # nothing worth resuming
-                work.remove()
-            raise
-    if options.references:
-        core.references = reference_guide(info, options.references, core.model,
-                                          core.render_size)
+        if options.references:
+            core.references = reference_guide(info, options.references, core.model,
+                                              core.render_size)
+    except BaseException:
+        if not work.segments:  # nothing worth resuming
+            work.remove()
+        raise
     if core.has_state and span is None:
         core.set_state(work.state)
     sink = SegmentSink(work, info, settings, options.segment_frames, progress,
