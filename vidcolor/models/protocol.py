@@ -98,6 +98,18 @@ class ColorModel(Protocol):
         """
         return None
 
+    def predict_ab_and_features(self, L: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict_ab` and :meth:`match_features` of the same batch, as one call (a
+        model whose features are a part of its network computes that part once).
+
+        Returns
+        -------
+        ab : ndarray of float32, shape (N, h, w, 2)
+        features : ndarray of float32, shape (N, ceil(h/8), ceil(w/8), C), or None
+        """
+        return self.predict_ab(L), self.match_features(L)
+
 
 def check_model(model) -> ColorModel:
     """``model`` itself if it has every member of :class:`ColorModel`.

@@ -101,6 +101,18 @@ class Colorizer(ColorModel):
             return None
         return backbone_features(feats[1], feats[2], grid_shape((h, w)))
 
+    def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
+        if not self.uses_global_features:
+            return self.predict_ab(L), None
+        from vidcolor.correspond import backbone_features, grid_shape
+
+        Lp, h, w = self.pad(np.asarray(L, np.float32))
+        ab, feats = self.nets.predict_ab_and_backbone(Lp[..., None])
+        features = (backbone_features(feats[1], feats[2], grid_shape((h, w)))
+                    if len(feats) >= 5 else None)
+        return np.ascontiguousarray(ab[:, :h, :w]), features
+
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:
         """See :meth:`ColorModel.predict_ab`; without ``global_features``, each image's own."""

@@ -140,7 +140,8 @@ def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: Fram
     from vidcolor.propagate import FILM_SPREAD
 
     shape = core.render_shape(source.info.height, source.info.width)
-    guide = KeyframeGuide(placed, None, shape, FILM_SPREAD.for_film(), from_pts=from_pts)
+    guide = KeyframeGuide(placed, None, shape, FILM_SPREAD.for_film(), from_pts=from_pts,
+                          features=getattr(core.model, "match_features", None))
     guide.backward = backward_pass(source, guide.pending,
                                    lambda rgb: core.prepare(rgb).L_small, shape, folder)
     return guide
