@@ -116,8 +116,8 @@ class ReferenceSet:
         self.exemplars: list[Exemplar] = [
             exemplar(match_features(model, p.L), p.L, p.ab, p.reference) for p in self.photos]
 
-    def guidance(self, L: np.ndarray, exemplars: list[Exemplar] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def guidance(self, L: np.ndarray, exemplars: list[Exemplar] | None = None,
+                 features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The references' colour for a picture and how confident it is, at its size.
 
         Parameters
@@ -126,6 +126,8 @@ class ReferenceSet:
             The picture's render-size lightness.
         exemplars : list of Exemplar, optional
             Those to match against (default: all).
+        features : ndarray of float32, shape (gh, gw, C), optional
+            The picture's match features, when the model gave them already.
 
         Returns
         -------
@@ -133,7 +135,9 @@ class ReferenceSet:
         confidence : ndarray of float32, shape (h, w), in [0, 1]
         """
         exemplars = self.exemplars if exemplars is None else exemplars
-        ab, confidence = correspond(match_features(self.model, L), L, exemplars)
+        if features is None:
+            features = match_features(self.model, L)
+        ab, confidence = correspond(features, L, exemplars)
         return to_render(ab, confidence, L)
 
 

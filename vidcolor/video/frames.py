@@ -133,8 +133,9 @@ class FrameColorizer:
         colours the frame), ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     references : ReferenceGuide or None
-        ``references.step(pts, analysis, ab) -> ab`` before stabilization: the reference
-        photos' colour (:class:`vidcolor.video.references.ReferenceGuide`); None: none.
+        ``references.step(pts, analysis, ab, features) -> ab`` before stabilization, with
+        ``wants_features(pts)``: the reference photos' colour
+        (:class:`vidcolor.video.references.ReferenceGuide`); None: none.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
@@ -202,9 +203,9 @@ class FrameColorizer:
 
     def predict_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
         """Set each frame's ``ab`` to the model's (:meth:`predict`), and its ``features``
-        where the keyframes' guide may want them."""
-        wants = self.guide is not None and any(self.guide.wants_features(f.pts)
-                                               for f in frames)
+        where the keyframes' guide or the reference photos' may want them."""
+        steps = [s for s in (self.guide, self.references) if s is not None]
+        wants = any(s.wants_features(f.pts) for s in steps for f in frames)
         L = [f.L_small for f in frames]
         ab, feats = self.predict(L, batch_size, True) if wants else \
             (self.predict(L, batch_size), None)
@@ -223,7 +224,7 @@ class FrameColorizer:
             return frame
         analysis = self.analyzer(frame.L_small)
         if self.references is not None:
-            frame.ab = self.references.step(frame.pts, analysis, frame.ab)
+            frame.ab = self.references.step(frame.pts, analysis, frame.ab, frame.features)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)

@@ -45,7 +45,13 @@ class ReferenceGuide:
         t = self.seconds(pts)
         return [e for e, start in zip(self.photos.exemplars, self.starts) if t >= start]
 
-    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray) -> np.ndarray:
+    def wants_features(self, pts: int) -> bool:
+        """Whether the frame of ``pts`` is matched (asked when the model colours it, so that
+        its match features come from the same call)."""
+        return bool(self.active(pts))
+
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray,
+             features: np.ndarray | None = None) -> np.ndarray:
         """The frame's a/b guided by the photos its time has reached.
 
         Parameters
@@ -55,6 +61,8 @@ class ReferenceGuide:
             Its render-size lightness ``L`` (h, w) in [0, 100].
         ab_model : ndarray of float32, shape (h, w, 2)
             The model's a/b.
+        features : ndarray of float32, shape (h/8, w/8, C), optional
+            The frame's match features from the model's call; None: asked of the model now.
 
         Returns
         -------
@@ -64,7 +72,7 @@ class ReferenceGuide:
         exemplars = self.active(pts)
         if not exemplars:
             return ab_model
-        ab_ref, confidence = self.photos.guidance(frame.L, exemplars)
+        ab_ref, confidence = self.photos.guidance(frame.L, exemplars, features)
         return guided(ab_model, ab_ref, confidence)
 
     def get_state(self) -> dict:
