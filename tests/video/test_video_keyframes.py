@@ -504,3 +504,30 @@ def test_correspondence_colour_never_crosses_a_cut(tmp_path):
     assert out[0][1] is not None  # the keyframe's own frame
     assert np.allclose(out[2][0], MODEL_AB) and out[2][1] is None
     assert not guide.wants_features(3)  # the keyframe's shot is over
+
+
+def test_resume_with_correspondence_matches_one_run(tmp_path, monkeypatch, read_video,
+                                                    run_video, paint_keyframe, mean_ab):
+    """Interrupted while the square is out of the picture and resumed: the frames after it
+    came back are those of one run (the shot's keyframes travel in the guide's state)."""
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = _write_clip(tmp_path / "returning.mkv", [_leaving_and_returning(i) for i in range(19)])
+    _, frames = read_video(src)
+    square0 = np.zeros(frames[0].shape[:2], bool)
+    square0[40:64, 70:94] = True
+    keys = (Keyframe(str(paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)),
+                     0.0),)
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    result = _interrupt_then_resume(run_video, src, dst, keys, **kw)
+    assert 0 < result.resumed_frames < 19 and result.frames == 19
+    ref = tmp_path / "ref.mkv"
+    run_video(src, ref, model=Flat(), keyframes=keys, **kw)
+    _, a = read_video(dst)
+    _, b = read_video(ref)
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
+    inside = np.zeros_like(square0)
+    inside[44:60, 90:106] = True
+    assert is_key(mean_ab(a[18], inside))  # the correspondence took part
