@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from vidcolor.models.protocol import ColorModel
@@ -370,10 +371,45 @@ class FakeColorizer(ColorModel):
         return ab.astype(np.float32)
 
 
+    def match_features(self, L):
+        """Cheap deterministic features for correspondence: per stride-8 cell its mean
+        lightness, contrast and gradient, and the mean lightness around it."""
+        import cv2
+
+        from vidcolor.correspond import grid_shape, on_grid
+
+        L = np.asarray(L, np.float32)
+        grid = grid_shape(L.shape[1:])
+        out = []
+        for Li in L:
+            mean = on_grid(Li, grid)
+            std = np.sqrt(np.maximum(on_grid(Li * Li, grid) - mean * mean, 0.0))
+            gy, gx = np.gradient(Li)
+            around = cv2.blur(mean, (3, 3), borderType=cv2.BORDER_REFLECT)
+            out.append(np.stack([(mean - 50) / 25, std / 10, on_grid(gx, grid) / 5,
+                                 on_grid(gy, grid) / 5, (around - 50) / 25,
+                                 np.full(grid, 0.5, np.float32)], -1))
+        out = np.stack(out).astype(np.float32)
+        return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-6)
+
+
 #: The picture tests' FakeColorizer: render size 32 in multiples of 8, "ramp" colours that
 #: leave the gamut, any batch shape accepted, every batch's shape kept.
 PICTURE_FAKE = dict(chroma="ramp", render_size=32, multiple=8, check_shapes=False,
                     record_shapes=True)
+
+
+class MatchingFake(FakeColorizer):
+    """A FakeColorizer with match features (for reference photos and correspondence): each
+    stride-8 cell's mean lightness coded by Gaussian bumps 5 L apart, so cells of the same
+    lightness match and cells 20 L apart do not."""
+
+    def match_features(self, L):
+        L = np.asarray(L, np.float32)
+        grid = (-(-L.shape[1] // 8), -(-L.shape[2] // 8))
+        cells = np.stack([cv2.resize(x, grid[::-1], interpolation=cv2.INTER_AREA) for x in L])
+        centres = np.arange(0.0, 101.0, 5.0, dtype=np.float32)
+        return np.exp(-0.5 * ((cells[..., None] - centres) / 4.0) ** 2).astype(np.float32)
 
 
 class SlowColorizer(FakeColorizer):

@@ -221,7 +221,8 @@ class ImageColorizer:
     model : ColorModel
         See :class:`vidcolor.models.protocol.ColorModel`.
     options : ImageOptions
-        Render size and tiling; the defaults are the model's render size and automatic tiles.
+        Render size, tiling and reference photos; the defaults are the model's render size,
+        automatic tiles and none.
     progress : Progress, optional
         Told the tiles done of each tiled picture (a count from 0 per picture); by default
         nobody is.
@@ -232,6 +233,9 @@ class ImageColorizer:
         As given (``progress`` a no-op when not).
     render_size : int
         The whole-picture render's size: the options', else the model's.
+    references : vidcolor.references.ReferenceSet or None
+        The options' reference photos, read and given the model's features on construction
+        (an unreadable photo, or a model without match features, is an error then).
     """
 
     def __init__(self, model: ColorModel, options: ImageOptions = ImageOptions(),
@@ -239,6 +243,11 @@ class ImageColorizer:
         self.model = check_model(model)
         self.options = options
         self.progress = progress or no_progress
+        self.references = None
+        if options.references:  # read and matched once, for every picture of the job
+            from vidcolor.references import ReferenceSet
+
+            self.references = ReferenceSet(options.references, self.model, self.render_size)
 
     @property
     def render_size(self) -> int:
@@ -272,7 +281,9 @@ class ImageColorizer:
         full_shape : (H, W)
         hints : vidcolor.hints.Hints, optional
             User hints on the picture: the input of a model with ``uses_hints``; any other
-            model's a/b is corrected by them (:data:`vidcolor.propagate.PHOTO_SPREAD`).
+            model's a/b is corrected by them (:data:`vidcolor.propagate.PHOTO_SPREAD`), after
+            the reference photos' colour (:mod:`vidcolor.references`), so a hint wins at its
+            place.
 
         Returns
         -------
@@ -288,6 +299,7 @@ class ImageColorizer:
         if plan is None:
             ab, L_small = predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
                                         full_shape, size, model.multiple, planes)
+            L_render = L_small
         else:
             L_small = shrink_l(l_rows, full_shape, plan.work_shape)
             ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_small, s),
@@ -295,10 +307,28 @@ class ImageColorizer:
             ab = tiling.tiled_ab(model, L_render, L_small, plan, self.progress,
                                  ab_render=ab_render,
                                  hints=None if planes is None else planes(plan.work_shape))
-        if hints is not None and planes is None:
+        if options.references:
+            ab = self._referenced(ab, L_render, L_small)
+        # A model that took the hints as input has them in ``ab`` already, unless the
+        # references' colour was laid over them since.
+        if hints is not None and (planes is None or options.references):
             ab_hint, mask = hints_module.raster(hints, L_small.shape)
             ab = PHOTO_SPREAD(L_small, ab, ab_hint, mask)
         return ab, L_small
+
+    def _referenced(self, ab: np.ndarray, L_render: np.ndarray, L_small: np.ndarray
+                    ) -> np.ndarray:
+        """``ab`` (at ``L_small``'s size) guided by the reference photos' colour, matched once
+        at the whole picture's render ``L_render`` (like the global features of tiles) and
+        brought to ``L_small``'s size guided by its lightness."""
+        from vidcolor.references import guided
+
+        ab_ref, confidence = self.references.guidance(L_render)
+        if L_render.shape != L_small.shape:
+            h, w = L_small.shape
+            ab_ref = upsample_ab(ab_ref, L_render, L_small)
+            confidence = cv2.resize(confidence, (w, h), interpolation=cv2.INTER_LINEAR)
+        return guided(ab, ab_ref, confidence)
 
     def colorize(self, rgb: np.ndarray, out: np.ndarray | None = None,
                  hints=None) -> np.ndarray:

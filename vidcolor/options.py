@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.log import one_line
 
 __all__ = ["DEFAULT_SEGMENT_FRAMES", "DEFAULT_STRENGTH", "MAX_RENDER_SIZE", "ColourCopy",
            "EncoderOptions", "ImageOptions", "Keyframe", "Reference", "VideoOptions", "Window",
@@ -220,7 +221,7 @@ class ImageOptions(_Options):
         timed = [r for r in references if r.time is not None]
         if timed:
             raise OptionError("references", "{field} {path}@TIME: a photo has no time; give "
-                              "the photo alone", "--reference", path=_shown(timed[0].path))
+                              "the photo alone", "--reference", path=one_line(timed[0].path))
         object.__setattr__(self, "references", references)
 
     def to_dict(self) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import KEY_AB, Flat, write_x264
+from support import KEY_AB, MODEL_AB, Flat, write_x264
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.imageio import write_image
@@ -17,6 +17,14 @@ from vidcolor.video.pipeline import work_paths
 
 class FineFlat(Flat):
     render_size = 128  # flow at the clip's own size
+
+
+class FlowOnly(FineFlat):
+    """No match features: the keyframes' colour travels along the flow alone (no
+    correspondence)."""
+
+    def match_features(self, L):
+        return None
 
 
 class CoarseFlat(Flat):
@@ -286,12 +294,14 @@ def test_export_colour_hand_back(tmp_path, capsys, monkeypatch, make_clip, read_
 def test_colour_fades_to_the_model_where_the_flow_loses_it(tmp_path, read_video, run_video,
                                                            paint_keyframe, mean_ab):
     """A cut the histogram misses (same lightness statistics, other content): the flow no
-    longer agrees, so the keyframe's colour does not recolour the new shot."""
+    longer agrees, so the carried colour does not recolour the new shot. (With match
+    features, content that looks like the keyframe's takes its colour by correspondence: the
+    two textures here differ only in their random blocks, so this is the flow alone.)"""
     src = _hidden_cut_clip(tmp_path / "hidden_cut.mkv")
     _, frames = read_video(src)
     key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png")
     dst = tmp_path / "out.mkv"
-    result = run_video(src, dst, model=FineFlat(), keyframes=(Keyframe(str(key), 0.0),),
+    result = run_video(src, dst, model=FlowOnly(), keyframes=(Keyframe(str(key), 0.0),),
                        codec="ffv1")
     assert result.cuts == 1  # the detector saw only the first frame's shot
     _, out = read_video(dst)
@@ -423,3 +433,101 @@ def test_content_entering_a_shot_keeps_the_colour_it_got(tmp_path, paint_keyfram
     assert overlay.share[entered].max() < 0.1  # no keyframe colour there
     # The model now says a = 20 there, said -10 to 0 when it came in.
     assert ab[entered][..., 0].mean() < 10.0, ab[entered][..., 0].mean()
+
+
+def _leaving_and_returning(i: int, h: int = 96, w: int = 128) -> np.ndarray:
+    """A flat dark background; a light textured square moving right 6 pixels a frame, out of
+    the picture by frame 10, back from the right edge from frame 12 (left 6 a frame)."""
+    img = np.full((h, w), 60, np.uint8)
+    texture = np.random.default_rng(3).integers(150, 230, (6, 6)).repeat(4, 0).repeat(4, 1)
+    x0 = 70 + 6 * i if i <= 11 else w - 6 * (i - 11)
+    left, right = max(x0, 0), min(x0 + 24, w)
+    if right > left:
+        img[40:64, left:right] = texture[:, left - x0:right - x0]
+    return np.repeat(img[..., None], 3, -1)
+
+
+def _returning_square_ab(tmp_path, model, read_video, run_video, paint_keyframe, mean_ab):
+    """The mean a/b inside the square on the last frame, once it came back."""
+    src = tmp_path / "returning.mkv"
+    if not src.exists():
+        _write_clip(src, [_leaving_and_returning(i) for i in range(19)])
+    _, frames = read_video(src)
+    square0 = np.zeros(frames[0].shape[:2], bool)
+    square0[40:64, 70:94] = True
+    key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)
+    dst = tmp_path / f"out_{type(model).__name__}.mkv"
+    result = run_video(src, dst, model=model, keyframes=(Keyframe(str(key), 0.0),),
+                       codec="ffv1")
+    assert result.cuts == 1  # one shot: the square's leaving is no cut
+    _, out = read_video(dst)
+    inside = np.zeros_like(square0)
+    inside[44:60, 90:106] = True  # the square is at x 86..110 on frame 18
+    return mean_ab(out[18], inside)
+
+
+def test_content_that_comes_back_gets_the_keyframes_colour_back(tmp_path, read_video,
+                                                                run_video, paint_keyframe,
+                                                                mean_ab):
+    """The flow loses the square when it leaves the picture; when it comes back, the
+    correspondence with the keyframe gives it the keyframe's colour again."""
+    kw = dict(read_video=read_video, run_video=run_video, paint_keyframe=paint_keyframe,
+              mean_ab=mean_ab)
+    flow_only = _returning_square_ab(tmp_path, FlowOnly(), **kw)
+    assert not is_key(flow_only), flow_only  # the flow alone: the model's colour
+    matched = _returning_square_ab(tmp_path, FineFlat(), **kw)
+    assert is_key(matched), matched
+
+
+def test_correspondence_colour_never_crosses_a_cut(tmp_path):
+    """A keyframe's exemplar serves its own shot only: after a cut, the same content gets
+    the model's colour."""
+    from vidcolor.propagate import FILM_SPREAD
+    from vidcolor.video.analysis import FrameAnalyzer
+    from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe
+
+    L0 = color.rgb_to_l(_leaving_and_returning(0))
+    key = tmp_path / "k.png"
+    ab = np.broadcast_to(np.float32(KEY_AB), L0.shape + (2,))
+    write_image(key, color.lab_to_rgb(L0, ab), mark="test keyframe")
+    model = FineFlat()
+    guide = KeyframeGuide([PlacedKeyframe(Keyframe(str(key), 0.0), 0)], None, L0.shape,
+                          FILM_SPREAD, features=model.match_features)
+    analyzer = FrameAnalyzer()
+    ab_model = np.broadcast_to(np.float32(MODEL_AB), L0.shape + (2,)).copy()
+    black = np.zeros_like(L0)
+    out = []
+    assert guide.wants_features(0)
+    for pts, L in enumerate([L0, black, L0]):  # the black frame: two cuts
+        feats = model.match_features(L[None])[0]
+        out.append(guide.step(pts, analyzer(L), ab_model, feats))
+    assert out[0][1] is not None  # the keyframe's own frame
+    assert np.allclose(out[2][0], MODEL_AB) and out[2][1] is None
+    assert not guide.wants_features(3)  # the keyframe's shot is over
+
+
+def test_resume_with_correspondence_matches_one_run(tmp_path, monkeypatch, read_video,
+                                                    run_video, paint_keyframe, mean_ab):
+    """Interrupted while the square is out of the picture and resumed: the frames after it
+    came back are those of one run (the shot's keyframes travel in the guide's state)."""
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+    src = _write_clip(tmp_path / "returning.mkv", [_leaving_and_returning(i) for i in range(19)])
+    _, frames = read_video(src)
+    square0 = np.zeros(frames[0].shape[:2], bool)
+    square0[40:64, 70:94] = True
+    keys = (Keyframe(str(paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)),
+                     0.0),)
+    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    dst = tmp_path / "out.mkv"
+    result = _interrupt_then_resume(run_video, src, dst, keys, **kw)
+    assert 0 < result.resumed_frames < 19 and result.frames == 19
+    ref = tmp_path / "ref.mkv"
+    run_video(src, ref, model=Flat(), keyframes=keys, **kw)
+    _, a = read_video(dst)
+    _, b = read_video(ref)
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
+    inside = np.zeros_like(square0)
+    inside[44:60, 90:106] = True
+    assert is_key(mean_ab(a[18], inside))  # the correspondence took part

@@ -40,6 +40,11 @@ def _add_image(sub) -> None:
     given.add_argument("--hints-image", metavar="FILE.png|DIR",
                        help="colours to keep, painted: an RGBA image of the picture's size, every "
                        "pixel with alpha > 0 a hint of its colour; for folders a DIR of <name>.png")
+    p.add_argument("--reference", action="append", default=[], metavar="PHOTO",
+                   help="a colour photo of the same scene, people or place (not of the picture "
+                   "itself): where parts of the picture look like parts of it, they take its "
+                   "colours (matched by the network's features), elsewhere the model's; hints "
+                   "win at their places; repeatable")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_runtime(p)
     p.set_defaults(run=_run_image)
@@ -47,10 +52,11 @@ def _add_image(sub) -> None:
 
 def image_options(args) -> "ImageOptions":
     """The :class:`~vidcolor.options.ImageOptions` of parsed ``vidcolor image`` arguments."""
-    from vidcolor.options import ImageOptions
+    from vidcolor.options import ImageOptions, parse_reference
 
     return ImageOptions(render_size=args.render_size, tile=args.tile,
-                        tile_overlap=args.tile_overlap)
+                        tile_overlap=args.tile_overlap,
+                        references=tuple(parse_reference(r) for r in args.reference))
 
 
 class _TqdmPerPicture(TqdmProgress):
@@ -66,8 +72,10 @@ class _TqdmPerPicture(TqdmProgress):
 def _run_image(args) -> int:
     from vidcolor.colorize import ImageColorizer
     from vidcolor.photos import HintFiles, colorize_files, plan_outputs
+    from vidcolor.references import check_references
 
     options = image_options(args)
+    check_references(options.references)
     given = args.hints or args.hints_image
     hints = HintFiles(Path(given), image=bool(args.hints_image)) if given else None
     # Planned here as well, before the model loads (seconds): a wrong input is told at once,

@@ -32,6 +32,12 @@ def _add_keyframe_args(p) -> None:
                    "follow the motion through that frame's shot, forwards and backwards; TIME may be left out when "
                    "FILE is named by it (as --export-keyframes names them); repeatable; one "
                    "input film (with --cluster, a keyframe's shot is one chunk)")
+    p.add_argument("--reference", action="append", default=[], metavar="PHOTO[@TIME]",
+                   help="a colour photo of the same scenes, people or places (a publicity "
+                   "still, the location in colour): where frames look like parts of it, they "
+                   "take its colours (matched by the network's features), elsewhere the "
+                   "model's; from TIME on (seconds or [HH:]MM:SS[.ms]) or over the whole film; "
+                   "a keyframe wins in its shot; repeatable")
     p.add_argument("--export-keyframes", metavar="DIR",
                    help="instead of colorizing, write the first frame of each shot of the "
                    "input, and each frame the last one's colour no longer reaches half of, "
@@ -148,7 +154,7 @@ def _add_video(sub) -> None:
 
 def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
-    from vidcolor.options import ColourCopy, VideoOptions, parse_keyframe
+    from vidcolor.options import ColourCopy, VideoOptions, parse_keyframe, parse_reference
 
     colour_from = getattr(args, "colour_from", None)
     return VideoOptions.from_fields(
@@ -158,6 +164,7 @@ def video_options(args) -> "VideoOptions":
         keyframes=(parse_keyframe(k) for k in args.keyframe), fps=args.fps,
         timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence,
         interlaced=args.interlaced, deinterlace=args.deinterlace,
+        references=tuple(parse_reference(r) for r in args.reference),
         colour_from=None if colour_from is None else
         ColourCopy(colour_from, getattr(args, "colour_offset", None) or 0))
 
@@ -168,9 +175,10 @@ def _run_export_keyframes(args) -> int:
     from vidcolor.options import Window
     from vidcolor.video.shots import ExportRequest, export_keyframes
 
-    if args.output is not None or args.keyframe or args.cluster or len(args.inputs) > 1:
+    if args.output is not None or args.keyframe or args.reference or args.cluster \
+            or len(args.inputs) > 1:
         raise VidcolorError("--export-keyframes only writes the frames of one input film: "
-                            "leave out -o, --keyframe and --cluster")
+                            "leave out -o, --keyframe, --reference and --cluster")
     request = ExportRequest(args.inputs[0], args.export_keyframes, every=args.every,
                             window=Window(args.start, args.duration),
                             render_size=args.render_size, overwrite=args.overwrite,
@@ -198,6 +206,8 @@ def _check_video_request(args) -> None:
         args.video_parser.error("--every goes with --export-keyframes")
     if args.keyframe and not _is_single_film(args):
         raise VidcolorError("--keyframe colours one input film")
+    if args.reference and args.cluster:
+        raise VidcolorError("--reference does not run with --cluster yet; leave out one")
     if args.colour_from is not None:
         if not _is_single_film(args):
             raise VidcolorError("--colour-from colours one input film")

@@ -287,6 +287,15 @@ class Nets:
         feats[-1] = np.broadcast_to(g, (L.shape[0], g.shape[-1])).copy()
         return self.decoder, [x, *planes, *feats]
 
+    def predict_ab_and_backbone(self, L: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Fusion only: :meth:`predict_ab` of L (N, h, w, 1) (no hints, its own global
+        vector) and the backbone's outputs, the backbone run once for both."""
+        L = np.asarray(L, np.float32)
+        x, feats = self._backbone_features(L)
+        inputs = [x, *self._hint_planes(L, None), *feats]
+        ab = np.asarray(self._predict(self.readout(self.decoder), inputs), np.float32) * 128.0
+        return resize_ab(ab, L.shape[1:3]), feats
+
     def predict_heads(self, L: np.ndarray, global_features: np.ndarray | None = None, hints=None):
         """Fusion only: the raw heads, (ab / 128 at stride 4, logits), for L (N, h, w, 1)."""
         ab_reg, logits = self._predict(*self._fusion_inputs(L, global_features, hints))

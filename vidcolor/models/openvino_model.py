@@ -171,13 +171,17 @@ class OpenVinoColorizer(ColorModel):
         logger.debug("OpenVINO conversion of the %s took %.1f s", part, time.perf_counter() - t)
         return model
 
-    def _run(self, Lp: np.ndarray, global_features: np.ndarray | None) -> np.ndarray:
-        """a/b / 128 at the network's stride for padded L (N, h, w)."""
+    def _run(self, Lp: np.ndarray, global_features: np.ndarray | None,
+             keep: list | None = None) -> np.ndarray:
+        """a/b / 128 at the network's stride for padded L (N, h, w); the backbone's outputs
+        appended to ``keep`` if given."""
         shape = Lp.shape[1:3]
         if "whole" in self.precisions:
             return np.asarray(self._network("whole", shape)(Lp[..., None])[0])
         x = (Lp / 50.0 - 1.0).astype(np.float32)  # what the Keras network feeds its parts
         feats = self._features(x)
+        if keep is not None:
+            keep.extend(feats)
         if global_features is not None:
             g = np.asarray(global_features, np.float32)
             feats[-1] = np.ascontiguousarray(np.broadcast_to(g, (x.shape[0], g.shape[-1])))
@@ -196,6 +200,36 @@ class OpenVinoColorizer(ColorModel):
         x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
             return self._features(x)[-1].copy()
+
+    def match_features(self, L: np.ndarray) -> np.ndarray | None:
+        """See :meth:`ColorModel.match_features`: as the Keras model's, from this runtime's
+        backbone."""
+        if "whole" in self.precisions:
+            return None
+        from vidcolor.correspond import backbone_features, grid_shape
+
+        Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
+        x = (Lp / 50.0 - 1.0).astype(np.float32)
+        with self._lock:
+            feats = self._features(x)
+        if len(feats) < 5:
+            return None
+        return backbone_features(feats[1], feats[2], grid_shape((h, w)))
+
+    def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
+        from vidcolor.correspond import backbone_features, grid_shape
+        from vidcolor.models.nets import resize_ab
+
+        L = np.asarray(L, np.float32)
+        Lp, h, w = self.keras.pad(L)
+        feats: list = []
+        with self._lock:
+            ab = self._run(Lp, None, feats)
+        ab = resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
+        features = (backbone_features(feats[1], feats[2], grid_shape((h, w)))
+                    if len(feats) >= 5 else None)
+        return np.ascontiguousarray(ab[:, :h, :w]), features
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:

@@ -83,6 +83,33 @@ class ColorModel(Protocol):
         """
         return None
 
+    def match_features(self, L: np.ndarray) -> np.ndarray | None:
+        """Deep features for correspondence (:mod:`vidcolor.correspond`): pixels that look
+        alike have features of a large cosine similarity.
+
+        Parameters
+        ----------
+        L : ndarray of float32, shape (N, h, w), in [0, 100]
+
+        Returns
+        -------
+        ndarray of float32, shape (N, ceil(h/8), ceil(w/8), C), unit-length per cell; or
+        None for a model that has none (colour by correspondence is then not offered).
+        """
+        return None
+
+    def predict_ab_and_features(self, L: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict_ab` and :meth:`match_features` of the same batch, as one call (a
+        model whose features are a part of its network computes that part once).
+
+        Returns
+        -------
+        ab : ndarray of float32, shape (N, h, w, 2)
+        features : ndarray of float32, shape (N, ceil(h/8), ceil(w/8), C), or None
+        """
+        return self.predict_ab(L), self.match_features(L)
+
 
 def check_model(model) -> ColorModel:
     """``model`` itself if it has every member of :class:`ColorModel`.
@@ -94,7 +121,8 @@ def check_model(model) -> ColorModel:
     """
     if not isinstance(model, ColorModel):
         missing = [name for name in ("name", "render_size", "multiple", "uses_global_features",
-                                     "uses_hints", "identity", "predict_ab", "global_features")
+                                     "uses_hints", "identity", "predict_ab", "global_features",
+                                     "match_features")
                    if not hasattr(model, name)]
         raise TypeError(f"{type(model).__name__} is not a ColorModel: it lacks "
                         f"{', '.join(missing)}")

@@ -86,6 +86,33 @@ class Colorizer(ColorModel):
         L, _, _ = self.pad(np.asarray(L, np.float32))
         return self.nets.global_features(L[..., None])
 
+    def match_features(self, L: np.ndarray) -> np.ndarray | None:
+        """See :meth:`ColorModel.match_features`: the backbone's stride-8 and stride-16 maps
+        (:func:`vidcolor.correspond.backbone_features`) of fusion models on a multi-scale
+        backbone, None for the others."""
+        if not self.uses_global_features:
+            return None
+        from vidcolor.correspond import backbone_features, grid_shape
+
+        L = np.asarray(L, np.float32)
+        Lp, h, w = self.pad(L)
+        feats = self.nets._backbone_features(Lp[..., None])[1]
+        if len(feats) < 5:  # a backbone with its global vector alone
+            return None
+        return backbone_features(feats[1], feats[2], grid_shape((h, w)))
+
+    def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
+        if not self.uses_global_features:
+            return self.predict_ab(L), None
+        from vidcolor.correspond import backbone_features, grid_shape
+
+        Lp, h, w = self.pad(np.asarray(L, np.float32))
+        ab, feats = self.nets.predict_ab_and_backbone(Lp[..., None])
+        features = (backbone_features(feats[1], feats[2], grid_shape((h, w)))
+                    if len(feats) >= 5 else None)
+        return np.ascontiguousarray(ab[:, :h, :w]), features
+
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:
         """See :meth:`ColorModel.predict_ab`; without ``global_features``, each image's own."""

@@ -241,7 +241,16 @@ class ClusterSession:
 
     def plan(self, film: CheckedFilm, options: VideoOptions) -> FilmPlan:
         """The film's chunks (:class:`~vidcolor.video.job.FilmExecutor`): its scene cuts found
-        by a scan, whole shots grouped; they are part of the job's identity."""
+        by a scan, whole shots grouped; they are part of the job's identity.
+
+        Raises
+        ------
+        OptionError
+            Reference photos: their files are not sent to the workers yet.
+        """
+        if options.references:
+            raise OptionError("references", "{field} does not run with --cluster yet; leave "
+                              "out one", "--reference")
         if film.info.sequence is not None or film.writes_frames:
             raise VidcolorError("--cluster colours video files into a video file; colour "
                                 "image sequences in this process (leave out --cluster)")

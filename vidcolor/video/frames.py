@@ -94,6 +94,9 @@ class Frame:
         At render size.
     ab : ndarray of float32, shape (h, w, 2), in about [-110, 110], or None
         Set by :meth:`FrameColorizer.colorize_batch` (stabilized, at render size).
+    features : ndarray of float32, shape (h/8, w/8, C), or None
+        The model's match features, set with ``ab`` where the keyframes' guide wants them
+        (:meth:`vidcolor.video.keyframes.KeyframeGuide.wants_features`).
     keyed : KeyframeOverlay or None
         Set with ``ab`` where a keyframe's colour reaches the frame: laid over the upsampled
         ``ab`` at full resolution (:class:`vidcolor.video.keyframes.KeyframeOverlay`).
@@ -112,6 +115,7 @@ class Frame:
     L_full: np.ndarray
     L_small: np.ndarray
     ab: np.ndarray | None = None
+    features: np.ndarray | None = None
     keyed: KeyframeOverlay | None = None
     state: dict | None = None
     warmup: bool = False
@@ -129,8 +133,9 @@ class FrameColorizer:
     stabilizer : Stabilizer or None
         None: every frame is colorized on its own.
     guide : KeyframeGuide or None
-        ``guide.step(pts, analysis, ab) -> (ab, overlay or None)`` after stabilization, in
-        display order, with ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
+        ``guide.step(pts, analysis, ab, features) -> (ab, overlay or None)`` after
+        stabilization, in display order, with ``wants_features(pts)`` (asked when the model
+        colours the frame), ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     copy : ColourCopyStep or None
         ``copy.step(pts, analysis, ab) -> (ab, coloured)`` after stabilization, in display
@@ -138,15 +143,20 @@ class FrameColorizer:
         :class:`vidcolor.video.colour_copy.ColourCopyStep`; the copy's colour is the truth
         frame by frame, which the stabilizer's blending of the frame before would only blur);
         keyframes still win in their shots, as the guide comes after it.
+    references : ReferenceGuide or None
+        ``references.step(pts, analysis, ab, features) -> ab`` before stabilization, with
+        ``wants_features(pts)``: the reference photos' colour
+        (:class:`vidcolor.video.references.ReferenceGuide`); None: none.
     """
 
     def __init__(self, model: ColorModel, render_size: int | None = None,
-                 stabilizer: Stabilizer | None = None, guide=None, copy=None):
+                 stabilizer: Stabilizer | None = None, guide=None, copy=None, references=None):
         self.model = check_model(model)
         self.render_size = int(render_size or model.render_size)
         self.stabilizer = stabilizer
         self.guide = guide
         self.copy = copy
+        self.references = references
         #: The film's frame analysis, shared by the stabilizer and the guide.
         self.analyzer = FrameAnalyzer()
         self.cuts = 0
@@ -184,8 +194,11 @@ class FrameColorizer:
         shown = self.display_shape or L_full.shape
         return Frame(pts, L_full, resize_l(L_full, self.render_shape(*shown)))
 
-    def predict(self, L_small: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
-        """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2).
+    def predict(self, L_small: list[np.ndarray], batch_size: int | None = None,
+                features: bool = False):
+        """Model chroma for a batch of render-size frames: (N, h, w) -> (N, h, w, 2); with
+        ``features``, also their match features (N, h/8, w/8, C) or None, from the same call
+        (:meth:`~vidcolor.models.protocol.ColorModel.predict_ab_and_features`).
 
         A short batch (a clip's last) is padded to ``batch_size`` with copies of its last frame:
         the model's compiled function is per input shape, and a new batch size would cost
@@ -195,7 +208,11 @@ class FrameColorizer:
         batch = np.stack(L_small).astype(np.float32, copy=False)
         if batch_size is not None and n < batch_size:
             batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
-        return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
+        if not features:
+            return np.asarray(self.model.predict_ab(batch)[:n], np.float32)
+        ab, feats = self.model.predict_ab_and_features(batch)
+        return (np.asarray(ab[:n], np.float32),
+                None if feats is None else np.asarray(feats[:n], np.float32))
 
     def colorize_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
         """Predict a batch of frames, then follow each in display order (:meth:`follow`);
@@ -205,20 +222,29 @@ class FrameColorizer:
         return frames
 
     def predict_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
-        """Set each frame's ``ab`` to the model's (:meth:`predict`)."""
-        ab = self.predict([f.L_small for f in frames], batch_size)
-        for frame, ab_i in zip(frames, ab):
-            frame.ab = ab_i
+        """Set each frame's ``ab`` to the model's (:meth:`predict`), and its ``features``
+        where the keyframes' guide or the reference photos' may want them."""
+        steps = [s for s in (self.guide, self.references) if s is not None]
+        wants = any(s.wants_features(f.pts) for s in steps for f in frames)
+        L = [f.L_small for f in frames]
+        ab, feats = self.predict(L, batch_size, True) if wants else \
+            (self.predict(L, batch_size), None)
+        for i, frame in enumerate(frames):
+            frame.ab = ab[i]
+            frame.features = None if feats is None else feats[i]
         return frames
 
     def follow(self, frame: Frame) -> Frame:
         """The temporal steps on the next frame in display order, on one analysis of it
-        (:mod:`vidcolor.video.analysis`): the stabilizer, the fields' pairing, the colour copy,
-        then the keyframes' guide; replaces its ``ab`` (and sets ``keyed``, ``full_chroma``).
-        Nothing without them."""
-        if not self.has_state and self.pairing is None:
+        (:mod:`vidcolor.video.analysis`): the reference photos' guide, the stabilizer (which
+        keeps the references' colour steady), the fields' pairing, the colour copy, then the
+        keyframes' guide (whose trusted colour wins over the references'); replaces its ``ab``
+        (and sets ``keyed``, ``full_chroma``). Nothing without them."""
+        if not self.has_state and self.pairing is None and self.references is None:
             return frame
         analysis = self.analyzer(frame.L_small)
+        if self.references is not None:
+            frame.ab = self.references.step(frame.pts, analysis, frame.ab, frame.features)
         if self.stabilizer is not None:
             frame.ab, info = self.stabilizer.step(analysis, frame.ab)
             self.cuts += int(info.cut)
@@ -227,7 +253,9 @@ class FrameColorizer:
         if self.copy is not None:
             frame.ab, frame.full_chroma = self.copy.step(frame.pts, analysis, frame.ab)
         if self.guide is not None:
-            frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab)
+            frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab,
+                                                    frame.features)
+            frame.features = None  # not needed further down the frame's path
         return frame
 
     @property

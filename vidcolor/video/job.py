@@ -35,6 +35,7 @@ from vidcolor.video.encode import (EncoderSettings, encoder_settings, output_for
                                    output_tags)
 from vidcolor.video.fields import check_field_rate, with_field_order
 from vidcolor.video.colour_copy import open_copy
+from vidcolor.references import check_references
 from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes
 from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.remux import RemuxReport, remux
@@ -225,6 +226,7 @@ class FilmJob:
             if info.sequence is None:  # a scan's frames are whole pictures
                 info = with_field_order(info, options.interlaced)
             _check_window(self.input, info, options)
+            check_references(options.references)
             if copy is not None:
                 _check_copy_fits(info, options)
                 open_copy(copy)

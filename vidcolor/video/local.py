@@ -24,6 +24,7 @@ from vidcolor.video.job import CheckedFilm, FilmPlan, FilmRun
 from vidcolor.video.keyframes import KeyframeGuide, PlacedKeyframe, backward_pass
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.sequence_sink import SequenceSettings, SequenceSink
+from vidcolor.video.references import reference_guide
 from vidcolor.video.sink import SegmentSink
 from vidcolor.video.source import FrameSource, FrameSpan, open_source
 from vidcolor.video.stages import run_stages
@@ -70,7 +71,8 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
                   batch_size: int, progress: Progress | None = None,
                   span: FrameSpan | None = None, open_input=None) -> list[float]:
     """Colour frames into ``work``'s segments: the rest of the film (continuing ``work``'s
-    state), or a chunk's ``span``.
+    state), or a chunk's ``span``; guided by the keyframes and the reference photos
+    (``options.references``).
 
     Parameters
     ----------
@@ -104,15 +106,18 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     core.display_shape, core.pairing = run.display_shape, run.pairing
     if options.colour_from is not None:
         core.copy = colour_copy_step(options, run.info, core)
-    if placed:
-        placed = [dataclasses.replace(p, pts=run.pts(p.pts)) for p in placed]
-        try:
+    try:
+        if placed:
+            placed = [dataclasses.replace(p, pts=run.pts(p.pts)) for p in placed]
             core.guide = keyframe_guide(source, placed, core, work.path / "keyframes",
                                         run.pts(from_pts))
-        except BaseException:
-            if not work.segments:  # nothing worth resuming
-                work.remove()
-            raise
+        if options.references:
+            core.references = reference_guide(run.info, options.references, core.model,
+                                              core.render_size)
+    except BaseException:
+        if not work.segments:  # nothing worth resuming
+            work.remove()
+        raise
     if core.has_state and span is None:
         core.set_state(work.state)
     kind = SequenceSink if isinstance(settings, SequenceSettings) else SegmentSink
@@ -160,7 +165,8 @@ def keyframe_guide(source: FrameSource, placed: list[PlacedKeyframe], core: Fram
     from vidcolor.propagate import FILM_SPREAD
 
     shape = core.render_shape(source.info.height, source.info.width)
-    guide = KeyframeGuide(placed, None, shape, FILM_SPREAD.for_film(), from_pts=from_pts)
+    guide = KeyframeGuide(placed, None, shape, FILM_SPREAD.for_film(), from_pts=from_pts,
+                          features=getattr(core.model, "match_features", None))
     guide.backward = backward_pass(source, guide.pending,
                                    lambda rgb: core.prepare(rgb).L_small, shape, folder)
     return guide

@@ -7,8 +7,9 @@ is not the colour but *where each pixel's colour comes from*, with the flow's tr
 (:mod:`.carry`); at the end the keyframe's own a/b, at the keyframe's resolution, is sampled
 there and relit to the frame's lightness (:mod:`.overlay`). Nothing fades by the distance from
 the keyframe: a colour lasts as long as the flow keeps trusting it. Where it is not trusted,
-the frame takes what the frame before had there, else the model's colour corrected towards the
-keyframes' (:mod:`.guide`). Colour never crosses a scene cut
+the frame takes what the frame before had there, else the colour of the shot's keyframe pixels
+that look alike in the model's features (:mod:`vidcolor.correspond`), else the model's colour
+corrected towards the keyframes' (:mod:`.guide`). Colour never crosses a scene cut
 (:func:`vidcolor.video.analysis.is_cut`, the stabilizer's definition).
 
 Forwards, the propagation travels with the streaming pass (:class:`KeyframeGuide`, whose state

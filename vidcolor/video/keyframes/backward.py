@@ -107,7 +107,7 @@ def backward_pass(source: FrameSource, placed: list[PlacedKeyframe],
         shot.append(frame.pts, L)
         while todo and frame.pts >= todo[0].pts:
             key = todo.pop(0).pts
-            store.write(key, _walk_back(shot, key))
+            store.write(key, _walk_back(shot, key), start=shot.pts[0])
         if not todo:
             break
     shot.path.unlink(missing_ok=True)

@@ -37,12 +37,17 @@ class BackwardStore:
         # pts -> (file number, row)
         self.rows: dict[int, list[tuple[int, int]]] = {}
         self.keys: list[int] = []  # file number -> its keyframe's pts
+        #: Keyframe pts -> the pts of its shot's first frame (in the job's window).
+        self.starts: dict[int, int] = {}
 
     def _row_values(self) -> int:
         return self.shape[0] * self.shape[1] * 3
 
-    def write(self, key: int, carried: list[tuple[int, Carried]]) -> None:
-        """Store one keyframe's (pts ``key``) backward propagation: ``(pts, carried)`` pairs."""
+    def write(self, key: int, carried: list[tuple[int, Carried]],
+              start: int | None = None) -> None:
+        """Store one keyframe's (pts ``key``) backward propagation: ``(pts, carried)`` pairs;
+        ``start``: the pts of its shot's first frame (default: its own)."""
+        self.starts[key] = key if start is None else int(start)
         number = len(self.keys)
         with open(self.folder / f"back{number:05d}.f16", "wb") as f:
             for row, (pts, c) in enumerate(carried):
