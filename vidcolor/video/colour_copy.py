@@ -74,8 +74,8 @@ SURE_TRUST = 0.8
 #: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels)
 #: and regularization (in squared L units, the chromaticity taken x 100); chosen on the
 #: development clips (benchmarks/RESULTS.md).
-GUIDE_RADIUS = 2
-GUIDE_EPS = 16.0
+GUIDE_RADIUS = 1
+GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
 #: (a worn copy's compression noise differs from frame to frame where things move).
 FUSE_RADIUS = 2
