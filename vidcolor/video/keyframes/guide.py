@@ -297,8 +297,8 @@ class KeyframeGuide:
         ``trust``): what the frame before had there where that step is trusted (``fill``:
         a/b and trust), else the correspondence's colour by its confidence (``match(base,
         weight) -> (ab, confidence) or None``, given the colour so far and the weight its
-        colour would have), else the model's corrected by the spread differences (in proportion to how much of
-        the frame is covered).
+        colour would have), else the model's corrected by the spread differences (in
+        proportion to how much of the frame is covered).
 
         Returns
         -------
