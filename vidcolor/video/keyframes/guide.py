@@ -244,11 +244,14 @@ class KeyframeGuide:
         return rest, (KeyframeOverlay(parts, trust) if parts else None)
 
     def _shot_exemplars(self, pts: int) -> list[Exemplar]:
-        """The exemplars of the keyframes of the frame's shot: those started since the last
-        cut, and those ahead in it (their shot starts at or before ``pts``)."""
-        keys = list(self._shot_keys)
+        """The exemplars of the frame's shot's nearest keyframes: the last one started since
+        the cut, and the next one ahead in the shot (its shot starts at or before ``pts``).
+        The nearest look most alike; a farther one's colours are those the frame's nearer
+        keyframes already show, or of content the frame no longer has."""
+        keys = self._shot_keys[-1:]
         if self.backward is not None:
-            keys += [k for k, start in self.backward.starts.items() if start <= pts < k]
+            keys += sorted(k for k, start in self.backward.starts.items()
+                           if start <= pts < k)[:1]
         return [self._exemplars[k] for k in keys if k in self._exemplars]
 
     def _matched(self, L: np.ndarray, features: np.ndarray | None, exemplars: list[Exemplar],
