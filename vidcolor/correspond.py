@@ -16,11 +16,12 @@ The API, on arrays (render-size pictures, L in [0, 100], a/b in about [-128, 127
   ``(N, h, w) L -> (N, ceil(h/8), ceil(w/8), C)`` float32, unit-length per cell (or None);
   :func:`backbone_features` joins a backbone's stride-8 and stride-16 maps into them;
 - :func:`exemplar` ``(features, L, ab, source) -> Exemplar``: a colour picture on the grid;
-- :func:`correspond` ``(features, L, exemplars, params) -> (ab, confidence)`` on the query's
-  grid (ab (gh, gw, 2), confidence (gh, gw) in [0, 1]);
+- :func:`correspond` ``(features, L, exemplars, matching, where) -> (ab, confidence)`` on the
+  query's grid (ab (gh, gw, 2), confidence (gh, gw) in [0, 1]), only the ``where`` cells;
 - :func:`to_render` ``(ab, confidence, L) -> (ab, confidence)`` at the render size, the colour
   upsampled guided by the picture's lightness (:func:`vidcolor.upsample.upsample_ab`);
-- :func:`on_grid` ``(x, grid_shape)``: a render-size array area-averaged onto the grid;
+- :func:`grid_shape` ``(h, w) -> (gh, gw)``; :func:`on_grid` ``(x, grid)``: a render-size
+  array area-averaged onto the grid;
 - :class:`Matching`: the matching's constants (``k``, temperature, lightness scale, the
   similarities that mean "no match" and "a sure match", the colour spread that means "the
   matches disagree").
@@ -37,8 +38,8 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["GRID_STRIDE", "Exemplar", "Matching", "backbone_features", "correspond", "exemplar", "grid_shape",
-           "on_grid", "to_render"]
+__all__ = ["GRID_STRIDE", "Exemplar", "Matching", "backbone_features", "correspond", "exemplar",
+           "grid_shape", "on_grid", "to_render"]
 
 #: Render pixels per grid cell, each way (the backbone's stride-8 features).
 GRID_STRIDE = 8

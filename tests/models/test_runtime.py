@@ -54,6 +54,23 @@ def test_openvino_matches_keras_and_caches_on_disk(keras_model, cache):
     assert np.array_equal(again.predict_ab(L), ab)
 
 
+def test_match_features_of_both_runtimes(keras_model, cache):
+    """The match features: on the stride-8 grid of the unpadded picture, unit-length, the
+    same from both runtimes, and the same with the a/b in one call."""
+    from vidcolor.models.openvino_model import OpenVinoColorizer
+
+    model = OpenVinoColorizer(keras_model)
+    L = _real_L().astype(np.float32)  # 80 x 112: padded to 96 x 128 inside
+    for m in (keras_model, model):
+        features = m.match_features(L)
+        assert features.shape[:3] == (1, 10, 14) and features.dtype == np.float32
+        assert np.allclose(np.linalg.norm(features, axis=-1), 1.0, atol=1e-4)
+        ab, again = m.predict_ab_and_features(L)
+        assert np.abs(ab - m.predict_ab(L)).max() < 0.05
+        assert np.abs(again - features).max() < 1e-4
+    assert np.abs(model.match_features(L) - keras_model.match_features(L)).max() < 0.01
+
+
 def test_openvino_refuses_hints(keras_model, cache):
     from vidcolor.models.openvino_model import OpenVinoColorizer
 

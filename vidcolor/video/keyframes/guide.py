@@ -37,15 +37,15 @@ from vidcolor.video.keyframes.overlay import KeyframeOverlay, _relit, _sample
 from vidcolor.video.keyframes.place import PlacedKeyframe
 from vidcolor.video.keyframes.store import BackwardStore
 
-__all__ = ["FULL_COVERAGE", "MATCH_BELOW", "KeyframeGuide"]
+__all__ = ["FULL_COVERAGE", "MATCH_WEIGHT", "KeyframeGuide"]
 
 #: Share of the frame the carried colour must still cover for its corrections to be spread
 #: to the rest at full strength (less: proportionally less), so that a few pixels the flow
 #: happens to trust after an undetected cut or a total occlusion cannot recolour a frame.
 FULL_COVERAGE = 0.25
-#: Grid cells whose mean carried trust is below this are matched by correspondence (above it
-#: the carried colour covers the cell).
-MATCH_BELOW = 0.95
+#: Grid cells are matched by correspondence only where its colour would weigh at least this
+#: much on average (elsewhere the carried colour and the frame before's cover the cell).
+MATCH_WEIGHT = 0.05
 
 
 class _KeyChroma:
@@ -236,31 +236,39 @@ class KeyframeGuide:
             ab_target, trust, parts = _combine(candidates, self._chroma, L)
         else:
             ab_target, trust, parts = np.zeros_like(ab_model), np.zeros(L.shape, np.float32), []
-        matched = self._matched(L, features, exemplars, trust)
-        rest = self._untrusted(L, ab_model, ab_target, trust, fill, matched)
+        rest = self._untrusted(L, ab_model, ab_target, trust, fill,
+                               lambda base, weight: self._matched(L, features, exemplars,
+                                                                  base, weight))
         t = trust[..., None]
         self._fill = (t * ab_target + (1.0 - t) * rest).astype(np.float32)
         return rest, (KeyframeOverlay(parts, trust) if parts else None)
 
     def _shot_exemplars(self, pts: int) -> list[Exemplar]:
-        """The exemplars of the keyframes of the frame's shot: those started since the last
-        cut, and those ahead in it (their shot starts at or before ``pts``)."""
-        keys = list(self._shot_keys)
+        """The exemplars of the frame's shot's nearest keyframes: the last one started since
+        the cut, and the next one ahead in the shot (its shot starts at or before ``pts``).
+        The nearest look most alike; a farther one's colours are those the frame's nearer
+        keyframes already show, or of content the frame no longer has."""
+        keys = self._shot_keys[-1:]
         if self.backward is not None:
-            keys += [k for k, start in self.backward.starts.items() if start <= pts < k]
+            keys += sorted(k for k, start in self.backward.starts.items()
+                           if start <= pts < k)[:1]
         return [self._exemplars[k] for k in keys if k in self._exemplars]
 
     def _matched(self, L: np.ndarray, features: np.ndarray | None, exemplars: list[Exemplar],
-                 trust: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+                 base: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The correspondence's a/b and confidence at the render size, (h, w, 2) and (h, w),
-        for the grid cells the carried colour does not cover; None where nothing is
+        matched on the grid cells where its colour would weigh at least :data:`MATCH_WEIGHT`
+        (``weight``, (h, w)); the other cells keep ``base`` (h, w, 2) with confidence 0, so
+        the upsampled colour next to them is not pulled towards grey. None where nothing is
         matched."""
         if features is None or not exemplars:
             return None
-        where = on_grid(trust, features.shape[:2]) < MATCH_BELOW
+        grid = features.shape[:2]
+        where = on_grid(weight, grid) >= MATCH_WEIGHT
         if not where.any():
             return None
         ab, confidence = correspond(features, L, exemplars, self.matching, where)
+        ab[~where] = on_grid(base, grid)[~where]
         return to_render(ab, confidence, L)
 
     def _carry_on(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray] | None:
@@ -287,12 +295,13 @@ class KeyframeGuide:
 
     def _untrusted(self, L: np.ndarray, ab_model: np.ndarray, ab_target: np.ndarray,
                    trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None,
-                   matched: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                   match: Callable | None = None) -> np.ndarray:
         """The colour of the pixels where the carried colour is not trusted (its share is
         ``trust``): what the frame before had there where that step is trusted (``fill``:
-        a/b and trust), else the correspondence's colour by its confidence (``matched``),
-        else the model's corrected by the spread differences (in proportion to how much of
-        the frame is covered).
+        a/b and trust), else the correspondence's colour by its confidence (``match(base,
+        weight) -> (ab, confidence) or None``, given the colour so far and the weight its
+        colour would have), else the model's corrected by the spread differences (in
+        proportion to how much of the frame is covered).
 
         Returns
         -------
@@ -301,6 +310,10 @@ class KeyframeGuide:
         coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
         corrected = np.asarray(self.spread(L, ab_model, ab_target, trust), np.float32)
         filled = ab_model + coverage * (corrected - ab_model)
+        weight = 1.0 - trust
+        if fill is not None:
+            weight = weight * (1.0 - fill[1])
+        matched = None if match is None else match(filled, weight)
         if matched is not None:
             ab_matched, confidence = matched
             filled += confidence[..., None] * (ab_matched - filled)
