@@ -61,14 +61,19 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
     return "openvino"
 
 
-def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
-    """Load a model directory (default: the shipped model) for a runtime.
+def load_color_model(directory=None, runtime: str = "auto", kind: str | None = None) -> ColorModel:
+    """Load a model directory (default: the shipped model) or an ONNX file for a runtime.
 
     Parameters
     ----------
     directory : str or Path, optional
+        A vidcolor model directory, or an ONNX colorizer (``FILE.onnx`` or a folder holding
+        one, see :mod:`vidcolor.models.onnx_model`).
     runtime : {"auto", "keras", "openvino"}
-        See the module docstring.
+        See the module docstring; an ONNX file runs on ONNX Runtime (auto) or OpenVINO.
+    kind : {"ddcolor", "deoldify"}, optional
+        An ONNX file's convention (``--model-kind``); refused for a vidcolor model.
+
     Returns
     -------
     ColorModel
@@ -78,8 +83,15 @@ def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
     VidcolorError
         See :func:`choose_runtime` and :func:`vidcolor.models.store.load_model`.
     """
-    from vidcolor.models import store
+    from vidcolor.models import onnx_model, store
 
+    if directory is not None and onnx_model.is_onnx_model(directory):
+        if runtime not in RUNTIMES:
+            raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        return onnx_model.load_onnx_model(directory, runtime, kind)
+    if kind is not None:
+        raise OptionError("model_kind", "{field} is for ONNX files; {model} is a vidcolor model",
+                          "--model-kind", model=directory or "the shipped model")
     if runtime != "auto":  # a wrong runtime is told before the load (seconds)
         choose_runtime(runtime)
     model = store.load_model(directory)
