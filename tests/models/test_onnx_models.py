@@ -289,3 +289,38 @@ def test_openvino_runs_the_same_file(tmp_path):
     a = load_color_model(path, "auto", kind="ddcolor").predict_ab(L)
     b = load_color_model(path, "openvino", kind="ddcolor").predict_ab(L)
     assert np.abs(a - b).max() < 0.05
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+def test_image_command_marks_the_network_and_its_hash(tmp_path, capsys):
+    import hashlib
+
+    from vidcolor.cli import main
+    from vidcolor.imageio import read_provenance
+
+    net = conv_net(tmp_path / "net.onnx")
+    src, dst = tmp_path / "grey.png", tmp_path / "out.png"
+    Image.fromarray(photo()).save(src)
+    assert main(["image", str(src), "-o", str(dst), "--model", str(net),
+                 "--model-kind", "ddcolor"]) == 0
+    assert hashlib.sha256(net.read_bytes()).hexdigest() in read_provenance(dst)
+    assert max_diff(np.asarray(Image.open(dst)), ddcolor_reference(net, photo())[0]) <= 1
+    assert main(["image", str(src), "-o", str(tmp_path / "x.png"), "--model", str(net)]) == 1
+    assert "--model-kind" in capsys.readouterr().err
+
+
+def test_eval_puts_models_side_by_side(tmp_path, capsys):
+    from vidcolor.cli import main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        rgb = np.stack([photo(offset=10 * i)[..., 0], photo()[..., 0][::-1], photo()[..., 1].T], -1)
+        Image.fromarray(np.ascontiguousarray(rgb)).save(folder / f"{i}.png")
+    a, b = conv_net(tmp_path / "a.onnx"), conv_net(tmp_path / "b.onnx", seed=3)
+    assert main(["eval", str(folder), "--model", str(a), "--model", str(b),
+                 "--model-kind", "ddcolor"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["models"]
+    assert [r["model"] for r in rows] == [str(a), str(b)]
+    assert rows[0]["psnr"] != rows[1]["psnr"] and all(r["seconds_per_picture"] > 0 for r in rows)

@@ -84,6 +84,20 @@ def _add_runtime(p) -> None:
                    "installed, no GPU is seen and the model has no hint input, else keras)")
 
 
+MODEL_HELP = ("a vidcolor model directory, or another network's ONNX file (FILE.onnx, or a "
+              "folder holding one; see --model-kind) (default: the shipped model)")
+
+
+def _add_model(p, several: bool = False) -> None:
+    """--model (repeatable with ``several``: side by side) and --model-kind."""
+    p.add_argument("--model", metavar="PATH", action="append" if several else "store",
+                   help=MODEL_HELP + ("; repeat it to compare models side by side" if several else ""))
+    p.add_argument("--model-kind", choices=("ddcolor", "deoldify"),
+                   help="an ONNX file's convention: ddcolor (RGB of the grey in [0, 1], a/b out) "
+                   "or deoldify (ImageNet-normalized grey, RGB out); default: its sidecar "
+                   "FILE.onnx.json")
+
+
 def _model(args, deferred: bool = False):
     """The ColorModel of parsed arguments: --model DIR run by --runtime; with ``deferred``,
     loaded only when the job first uses it (after its own checks of inputs and options)."""
@@ -92,5 +106,6 @@ def _model(args, deferred: bool = False):
     from vidcolor.models.runtimes import load_color_model
 
     if deferred:  # see vidcolor.models.runtimes.resolve_model; loaded once for every job
-        return functools.cache(functools.partial(load_color_model, args.model, args.runtime))
-    return load_color_model(args.model, args.runtime)
+        return functools.cache(functools.partial(load_color_model, args.model, args.runtime,
+                                                 getattr(args, "model_kind", None)))
+    return load_color_model(args.model, args.runtime, getattr(args, "model_kind", None))
