@@ -282,13 +282,15 @@ def test_kind_and_runtime_checks(tmp_path):
         load_color_model(tmp_path / "missing.onnx", kind="ddcolor")
 
 
-def test_openvino_runs_the_same_file(tmp_path):
+def test_both_runtimes_run_the_same_file(tmp_path):
     pytest.importorskip("openvino")
     path = conv_net(tmp_path / "net.onnx")
     L = color.rgb_to_l(photo())[None]
-    a = load_color_model(path, "auto", kind="ddcolor").predict_ab(L)
+    a = load_color_model(path, "onnxruntime", kind="ddcolor").predict_ab(L)
     b = load_color_model(path, "openvino", kind="ddcolor").predict_ab(L)
     assert np.abs(a - b).max() < 0.05
+    with pytest.raises(VidcolorError, match="runs ONNX files"):
+        load_color_model(None, "onnxruntime")
 
 
 # --- the commands ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Other colorization networks as vidcolor models: :class:`OnnxColorizer`, an ONNX file run by
-ONNX Runtime (CPU, or CUDA where it has it) or OpenVINO, fed and read by its
+OpenVINO (CPU) or ONNX Runtime (CUDA where it has it, else CPU), fed and read by its
 :class:`~vidcolor.models.onnx_convention.Convention` (DDColor's or DeOldify's, or a sidecar's).
 
 The network only maps lightness to chroma as its own pipeline does; everything around it
@@ -103,21 +103,29 @@ def _runner(path: Path, runtime: str):
     """The runner of ``runtime`` for a file, or a one-line error (a missing package, a file
     that is not ONNX)."""
     if runtime == "keras":
-        raise OptionError("runtime", "an ONNX file is run by onnxruntime or openvino, not keras; "
-                          "use {field} auto or openvino")
-    kinds = {"auto": ("onnxruntime", _OrtRunner), "openvino": ("openvino", _OpenVinoRunner)}
-    package, make = kinds[runtime]
-    try:
-        __import__(package)
-    except ImportError:
-        if runtime != "auto" or not _importable("openvino"):
-            raise VidcolorError(ORT_HINT) from None
-        make = _OpenVinoRunner
+        raise OptionError("runtime", "an ONNX file is run by openvino or onnxruntime, not keras; "
+                          "use {field} auto")
+    make = {"openvino": _OpenVinoRunner, "onnxruntime": _OrtRunner}.get(runtime) or _auto_runner()
+    package = "openvino" if make is _OpenVinoRunner else "onnxruntime"
+    if not _importable(package):
+        raise VidcolorError(ORT_HINT if runtime == "auto" else
+                            f'--runtime {runtime} needs {package}: pip install "vidcolor[fast]"')
     try:
         return make(path)
     except Exception as e:  # noqa: BLE001 - each runtime raises its own kinds on a bad file
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VidcolorError(f"{path}: not a usable ONNX colorization network ({reason[:200]})") from None
+
+
+def _auto_runner():
+    """ONNX Runtime where it has a GPU (CUDA), else OpenVINO (on the CPU it was as fast or
+    faster for small networks, benchmarks/RESULTS.md "Other networks"), else ONNX Runtime."""
+    if _importable("onnxruntime"):
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return _OrtRunner
+    return _OpenVinoRunner if _importable("openvino") else _OrtRunner
 
 
 def _importable(package: str) -> bool:
@@ -135,8 +143,8 @@ def load_onnx_model(path, runtime: str = "auto", kind: str | None = None) -> "On
     ----------
     path : str or Path
         ``FILE.onnx``, or a folder holding one ``.onnx`` file; the sidecar is ``FILE.onnx.json``.
-    runtime : {"auto", "openvino"}
-        auto: ONNX Runtime (OpenVINO when only it is installed); "keras" is refused.
+    runtime : {"auto", "openvino", "onnxruntime"}
+        auto: ONNX Runtime with a GPU, else OpenVINO, else ONNX Runtime; "keras" is refused.
     kind : {"ddcolor", "deoldify"}, optional
         The preset (``--model-kind``); else the sidecar's ``kind``, else the sidecar alone.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 
-RUNTIMES = ("auto", "keras", "openvino")
+RUNTIMES = ("auto", "keras", "openvino", "onnxruntime")  # onnxruntime: ONNX files only
 FAST_HINT = 'the OpenVINO runtime needs the fast extra: pip install "vidcolor[fast]"'
 
 
@@ -48,6 +48,9 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
 
     if runtime not in RUNTIMES:
         raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    if runtime == "onnxruntime":
+        raise OptionError("runtime", "{field} onnxruntime runs ONNX files (--model FILE.onnx); "
+                          "vidcolor's own model runs on auto, keras or openvino")
     if runtime == "openvino":
         if not openvino_model.available():
             raise VidcolorError(FAST_HINT)
@@ -69,8 +72,9 @@ def load_color_model(directory=None, runtime: str = "auto", kind: str | None = N
     directory : str or Path, optional
         A vidcolor model directory, or an ONNX colorizer (``FILE.onnx`` or a folder holding
         one, see :mod:`vidcolor.models.onnx_model`).
-    runtime : {"auto", "keras", "openvino"}
-        See the module docstring; an ONNX file runs on ONNX Runtime (auto) or OpenVINO.
+    runtime : {"auto", "keras", "openvino", "onnxruntime"}
+        See the module docstring; an ONNX file runs on OpenVINO or ONNX Runtime (see
+        :mod:`vidcolor.models.onnx_model`), never Keras.
     kind : {"ddcolor", "deoldify"}, optional
         An ONNX file's convention (``--model-kind``); refused for a vidcolor model.
 
