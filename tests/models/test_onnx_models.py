@@ -14,13 +14,11 @@ import json
 
 import cv2
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from support import EXAMPLE_PHOTO
+from support import EXAMPLE_PHOTO, tiny_onnx_colorizer as conv_net
 from vidcolor import color
 from vidcolor.colorize import colorize_image
 from vidcolor.errors import VidcolorError
@@ -34,36 +32,6 @@ STD = np.float32([0.229, 0.224, 0.225])
 
 
 # --- tiny networks -----------------------------------------------------------------------------
-
-def conv_net(path, out_channels=2, size=S, batch="N", in_channels=3, rank=4, gain=25.0,
-             seed=0):
-    """Conv 3x3 (3->6) -> tanh -> conv 3x3 (6->C) -> tanh -> * gain, NCHW."""
-    rng = np.random.default_rng(seed)
-    w1 = rng.normal(0, 0.6, (6, in_channels, 3, 3)).astype(np.float32)
-    w2 = rng.normal(0, 0.4, (out_channels, 6, 3, 3)).astype(np.float32)
-    b1 = rng.normal(0, 0.3, 6).astype(np.float32)
-    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
-             numpy_helper.from_array(w2, "w2"),
-             numpy_helper.from_array(np.float32([gain]), "gain")]
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h1"], pads=[1, 1, 1, 1]),
-             helper.make_node("Tanh", ["h1"], ["t1"]),
-             helper.make_node("Conv", ["t1", "w2"], ["h2"], pads=[1, 1, 1, 1]),
-             helper.make_node("Tanh", ["h2"], ["t2"]),
-             helper.make_node("Mul", ["t2", "gain"], ["y"])]
-    dims = [batch, in_channels, size, size][:rank] if rank == 4 else [batch, in_channels, size]
-    if rank != 4:  # a rank-3 input: one Unsqueeze in front so the graph is still valid
-        inits.append(numpy_helper.from_array(np.int64([0]), "axes"))
-        nodes.insert(0, helper.make_node("Unsqueeze", ["x0", "axes"], ["x"]))
-    graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("x0" if rank != 4 else "x",
-                                                      TensorProto.FLOAT, dims)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, out_channels, size, size])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
 
 def run_net(path, x):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
@@ -326,3 +294,20 @@ def test_eval_puts_models_side_by_side(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["models"]
     assert [r["model"] for r in rows] == [str(a), str(b)]
     assert rows[0]["psnr"] != rows[1]["psnr"] and all(r["seconds_per_picture"] > 0 for r in rows)
+
+
+def test_video_command_runs_the_network(tmp_path, make_clip, read_video, stream_summary):
+    from vidcolor.cli import main
+
+    net = conv_net(tmp_path / "net.onnx")
+    src = make_clip(tmp_path / "in.mp4", n=8, size=(64, 64))
+    dst = tmp_path / "out.mkv"
+    assert main(["video", str(src), "-o", str(dst), "--model", str(net), "--model-kind",
+                 "ddcolor", "--crf", "0"]) == 0
+    _, frames_in = read_video(src)
+    _, frames_out = read_video(dst)
+    assert len(frames_out) == 8
+    grey_in = color.rgb_to_l(frames_in[4])
+    assert np.abs(color.rgb_to_l(frames_out[4]) - grey_in).mean() < 1.0  # its own lightness
+    assert np.abs(frames_out[4][..., 0].astype(int) - frames_out[4][..., 2]).mean() > 3
+    assert "ONNX, sha256 " in stream_summary(dst)["metadata"]["comment"]
