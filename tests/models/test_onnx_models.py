@@ -227,6 +227,7 @@ def test_sidecar_gives_the_convention(tmp_path):
     (lambda p: conv_net(p), {"kind": "ddcolor", "input": {"size": 512}}, "size 512"),
     (lambda p: conv_net(p), {"input": {"layot": "NCHW"}}, "unknown field 'layot'"),
     (lambda p: conv_net(p), {}, "--model-kind"),
+    (lambda p: conv_net(p), {"vidcolor": "0.1", "format": "onnx"}, "vidcolor's own network"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, make, sidecar, words):
     path = tmp_path / "bad.onnx"

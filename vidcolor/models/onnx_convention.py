@@ -119,6 +119,9 @@ def convention(kind: str | None, sidecar: dict | None, where: str = "sidecar") -
         An unknown kind, neither a kind nor a sidecar, unknown or ill-typed fields.
     """
     sidecar = dict(sidecar or {})
+    if "vidcolor" in sidecar and "format" in sidecar:  # `vidcolor export`'s description
+        raise VidcolorError(f"{where}: this file is vidcolor's own network exported for other "
+                            "programs; give vidcolor its model directory instead")
     top = {"name", "kind", "render_size", "input", "output"}
     unknown = sorted(set(sidecar) - top)
     if unknown:
