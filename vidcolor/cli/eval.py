@@ -91,6 +91,9 @@ def _run_eval(args) -> int:
     return 0
 
 
+SHIPPED = "shipped"  # --model's name for the shipped model, side by side with others
+
+
 def _run_side_by_side(args, request, models: list) -> int:
     """Several models on the same pictures: one row each (PSNR, colourfulness, seconds a
     picture: the whole measurement's wall time, reading and scoring included, after the
@@ -100,15 +103,20 @@ def _run_side_by_side(args, request, models: list) -> int:
     import time
 
     from vidcolor.evaluate import evaluate
+    from vidcolor.models.onnx_model import is_onnx_model
 
     if request.sheet or request.hint_counts:
         raise VidcolorError("--sheet and --hints measure one model; give one --model with them")
-    rows = []
-    for path in models:
-        from vidcolor.models.onnx_model import is_onnx_model
 
+    loaded = []  # every model loaded before any is measured: a bad one is told at once
+    for path in models:
+        if path == SHIPPED and not Path(path).exists():
+            path = None
         kind = args.model_kind if is_onnx_model(path) else None  # the kind is an ONNX file's
-        model = _model(_argparse.Namespace(**{**vars(args), "model": path, "model_kind": kind}))
+        loaded.append((path, _model(_argparse.Namespace(**{**vars(args), "model": path,
+                                                           "model_kind": kind}))))
+    rows = []
+    for path, model in loaded:
         bar = TqdmProgress(unit="image", leave=False)
         start = time.perf_counter()
         try:
@@ -117,7 +125,7 @@ def _run_side_by_side(args, request, models: list) -> int:
             bar.close()
         overall = report.to_dict()["overall"]
         seconds = (time.perf_counter() - start) / max(1, overall["count"])
-        rows.append({"model": path or "shipped", "name": model.name, **overall,
+        rows.append({"model": path or SHIPPED, "name": model.name, **overall,
                      "seconds_per_picture": seconds})
     print(f"{'model':<32} {'PSNR':>7} {'colourf.':>8} {'|d col|':>7} {'s/pic':>7}")
     for r in rows:
