@@ -312,3 +312,44 @@ def test_video_command_runs_the_network(tmp_path, make_clip, read_video, stream_
     assert np.abs(color.rgb_to_l(frames_out[4]) - grey_in).mean() < 1.0  # its own lightness
     assert np.abs(frames_out[4][..., 0].astype(int) - frames_out[4][..., 2]).mean() > 3
     assert "ONNX, sha256 " in stream_summary(dst)["metadata"]["comment"]
+
+
+def test_hints_correct_the_networks_colours(tmp_path):
+    """No hint input: the spread (vidcolor.propagate) moves the network's a/b to the hint."""
+    from vidcolor.hints import square_hints
+
+    model = load_color_model(conv_net(tmp_path / "net.onnx"), kind="ddcolor")
+    rgb = photo()
+    want = np.float32([[30.0, -20.0]])
+    hints = square_hints((S, S), np.array([[32, 32]]), np.array([2]), want)
+    plain = color.rgb_to_lab(colorize_image(rgb, model))[1][32, 32]
+    hinted = color.rgb_to_lab(colorize_image(rgb, model, hints=hints))[1][32, 32]
+    assert np.abs(hinted - want[0]).max() < 4 < np.abs(plain - want[0]).max()
+
+
+def test_open_size_network_sees_the_render_and_tiles_large_stills(tmp_path, monkeypatch):
+    path = conv_net(tmp_path / "open.onnx", out_channels=3, gain=0.4, size="side")
+    (tmp_path / "open.onnx.json").write_text(json.dumps({"kind": "deoldify", "render_size": 64}))
+    model = load_color_model(path)
+    assert model.fixed_size is None and model.multiple == 32
+    rgb = photo(40, 88, offset=20)  # padded to 64 x 96 for the network, cut back
+    out = np.asarray(run_net(path, _deoldify_input(rgb, (64, 96))))[0].transpose(1, 2, 0)
+    out8 = (np.clip(out * STD + MEAN, 0, 1) * 255).astype(np.uint8)[:40, :88]
+    want = cv2.cvtColor(out8.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 1:]
+    got = model.predict_ab(color.rgb_to_l(rgb)[None])[0]
+    assert np.abs(got - want).max() < 1.5
+    calls = []
+    predict = model.predict_ab
+    monkeypatch.setattr(model, "predict_ab", lambda L, **kw: calls.append(L.shape) or predict(L, **kw))
+    big = photo(384, 512)
+    coloured = colorize_image(big, model)
+    assert len(calls) > 1  # the whole render, then tiles of a larger working copy
+    assert np.abs(color.rgb_to_l(coloured) - color.rgb_to_l(big)).max() < 0.6
+
+
+def _deoldify_input(rgb8, shape):
+    """DeOldify's grey input, reflect-padded to ``shape`` (an open-size network's multiple)."""
+    grey = np.asarray(Image.fromarray(rgb8).convert("LA").convert("RGB"), np.float32) / 255.0
+    h, w = rgb8.shape[:2]
+    grey = np.pad(grey, ((0, shape[0] - h), (0, shape[1] - w), (0, 0)), mode="reflect")
+    return ((grey - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
