@@ -353,3 +353,20 @@ def _deoldify_input(rgb8, shape):
     h, w = rgb8.shape[:2]
     grey = np.pad(grey, ((0, shape[0] - h), (0, shape[1] - w), (0, 0)), mode="reflect")
     return ((grey - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def test_help_and_conventions_import_no_runtime():
+    from support import packages_loaded_by
+
+    assert packages_loaded_by("import vidcolor.cli; vidcolor.cli.build_parser(); "
+                              "import vidcolor.models.onnx_convention",
+                              {"onnxruntime", "openvino", "onnx", "keras", "tensorflow"}) == []
+
+
+def test_an_onnx_file_loads_no_keras(tmp_path):
+    from support import packages_loaded_by
+
+    path = conv_net(tmp_path / "net.onnx")
+    assert packages_loaded_by("from vidcolor.models.runtimes import load_color_model; "
+                              f"load_color_model({str(path)!r}, kind='ddcolor')",
+                              {"keras", "tensorflow"}) == []
