@@ -219,7 +219,8 @@ def test_sidecar_gives_the_convention(tmp_path):
 # --- bad files: one line naming the problem -----------------------------------------------------
 
 @pytest.mark.parametrize("make, sidecar, words", [
-    (lambda p: p.write_bytes(b"not a network at all"), None, "not a usable ONNX"),
+    (lambda p: p.write_bytes(b"not a network at all"), None, "not an ONNX file"),
+    (lambda p: p.write_bytes(b"hello\n"), None, "not an ONNX file"),
     (lambda p: conv_net(p, rank=3), None, "rank 3"),
     (lambda p: conv_net(p, out_channels=4), None, "expected 2 (a/b) or 3"),
     (lambda p: conv_net(p, out_channels=3), None, "says ab"),
@@ -234,7 +235,7 @@ def test_bad_files_are_one_line_errors(tmp_path, make, sidecar, words):
     make(path)
     if sidecar is not None:
         (tmp_path / "bad.onnx.json").write_text(json.dumps(sidecar))
-    kind = None if sidecar is not None or "not a network" in words else "ddcolor"
+    kind = None if sidecar is not None else "ddcolor"
     with pytest.raises(VidcolorError) as info:
         load_color_model(path, kind=kind if words != "--model-kind" else None)
     message = str(info.value)
@@ -249,6 +250,11 @@ def test_kind_and_runtime_checks(tmp_path):
         load_color_model(path, kind="pix2pix")
     with pytest.raises(VidcolorError, match="no such ONNX file"):
         load_color_model(tmp_path / "missing.onnx", kind="ddcolor")
+    with pytest.raises(VidcolorError, match="--model-kind is for ONNX files"):
+        load_color_model(None, kind="ddcolor")  # the shipped model
+    conv_net(tmp_path / "other.onnx", seed=2)
+    with pytest.raises(VidcolorError, match="holds 2 .onnx files"):
+        load_color_model(tmp_path, kind="ddcolor")
 
 
 def test_both_runtimes_run_the_same_file(tmp_path):

@@ -131,7 +131,7 @@ def convention(kind: str | None, sidecar: dict | None, where: str = "sidecar") -
         raise VidcolorError(f"unknown model kind {kind!r}; choose from {', '.join(KINDS)}")
     if kind is None and not sidecar:
         raise VidcolorError(f"{where}: an ONNX file needs --model-kind ({'|'.join(KINDS)}) or a "
-                            "sidecar JSON describing its input and output")
+                            f"sidecar {Path(where).name}.json describing its input and output")
     fields = {**_fields(sidecar.get("input"), _INPUT_FIELDS, f"{where}: 'input'"),
               **_fields(sidecar.get("output"), _OUTPUT_FIELDS, f"{where}: 'output'"),
               "name": sidecar.get("name"), "render_size": sidecar.get("render_size")}

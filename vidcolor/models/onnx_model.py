@@ -110,11 +110,28 @@ def _runner(path: Path, runtime: str):
     if not _importable(package):
         raise VidcolorError(ORT_HINT if runtime == "auto" else
                             f'--runtime {runtime} needs {package}: pip install "vidcolor[fast]"')
+    _check_onnx(path)
     try:
         return make(path)
     except Exception as e:  # noqa: BLE001 - each runtime raises its own kinds on a bad file
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise VidcolorError(f"{path}: not a usable ONNX colorization network ({reason[:200]})") from None
+
+
+def _check_onnx(path: Path) -> None:
+    """A one-line error unless ``path`` parses as an ONNX model with a graph (OpenVINO would
+    try its other formats' readers on it first, noisily)."""
+    try:
+        import onnx
+    except ImportError:  # the runtime's own reading decides
+        return
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as e:  # noqa: BLE001 - protobuf raises several kinds on foreign bytes
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VidcolorError(f"{path}: not an ONNX file ({reason[:200]})") from None
+    if not graph.node or not graph.input or not graph.output:
+        raise VidcolorError(f"{path}: not an ONNX file (no network graph in it)")
 
 
 def _auto_runner():
@@ -158,7 +175,8 @@ def load_onnx_model(path, runtime: str = "auto", kind: str | None = None) -> "On
     if file is None or not file.is_file():
         raise VidcolorError(f"{path}: no such ONNX file")
     sidecar_path = file.with_name(file.name + ".json")
-    conv = convention(kind, read_sidecar(sidecar_path), where=str(sidecar_path))
+    sidecar = read_sidecar(sidecar_path)
+    conv = convention(kind, sidecar, where=str(sidecar_path if sidecar is not None else file))
     runner = _runner(file, runtime)
     conv = check_against(conv, runner.in_shape, runner.out_shape, str(file))
     return OnnxColorizer(file, conv, runner, _sha256(file))
