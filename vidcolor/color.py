@@ -17,8 +17,8 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut", "gamut_rgb",
-           "grey_rgb_float", "float_rgb_to_lab"]
+__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
+           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1

@@ -34,7 +34,8 @@ STD = np.float32([0.229, 0.224, 0.225])
 # --- tiny networks -----------------------------------------------------------------------------
 
 def run_net(path, x):
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
 
 
 # --- the peers' own pipelines, written out ------------------------------------------------------
@@ -346,7 +347,8 @@ def test_open_size_network_sees_the_render_and_tiles_large_stills(tmp_path, monk
     assert np.abs(got - want).max() < 1.5
     calls = []
     predict = model.predict_ab
-    monkeypatch.setattr(model, "predict_ab", lambda L, **kw: calls.append(L.shape) or predict(L, **kw))
+    monkeypatch.setattr(model, "predict_ab",
+                        lambda L, **kw: calls.append(L.shape) or predict(L, **kw))
     big = photo(384, 512)
     coloured = colorize_image(big, model)
     assert len(calls) > 1  # the whole render, then tiles of a larger working copy

@@ -24,7 +24,8 @@ def test_serve_colours_with_an_onnx_file(make_client, tmp_path):
     grey = np.asarray(Image.open(EXAMPLE_PHOTO).convert("RGB").resize((96, 64)))
     buffer = io.BytesIO()
     Image.fromarray(grey).save(buffer, "PNG")
-    r = client.post("/api/v1/colorize", files={"file": ("scan.png", buffer.getvalue(), "image/png")})
+    r = client.post("/api/v1/colorize",
+                    files={"file": ("scan.png", buffer.getvalue(), "image/png")})
     assert r.status_code == 200, r.text
     assert "(ONNX, sha256 " in r.headers["x-vidcolor-provenance"]
     out = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))

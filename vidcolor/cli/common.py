@@ -94,8 +94,9 @@ MODEL_HELP = ("a vidcolor model directory, or another network's ONNX file (FILE.
 def _add_model(p, several: bool = False) -> None:
     """--model (repeatable with ``several``: side by side) and --model-kind."""
     p.add_argument("--model", metavar="PATH", action="append" if several else "store",
-                   help=MODEL_HELP + ("; repeat it to compare models side by side ('shipped' names the shipped "
-                         "model there)" if several else ""))
+                   help=MODEL_HELP + ("; repeat it to compare models side by side "
+                                      "('shipped' names the shipped model there)"
+                                      if several else ""))
     p.add_argument("--model-kind", choices=("ddcolor", "deoldify"),
                    help="an ONNX file's convention: ddcolor (RGB of the grey in [0, 1], a/b out) "
                    "or deoldify (ImageNet-normalized grey, RGB out); default: its sidecar "

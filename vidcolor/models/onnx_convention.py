@@ -125,7 +125,8 @@ def convention(kind: str | None, sidecar: dict | None, where: str = "sidecar") -
     top = {"name", "kind", "render_size", "input", "output"}
     unknown = sorted(set(sidecar) - top)
     if unknown:
-        raise VidcolorError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(top))})")
+        raise VidcolorError(f"{where}: unknown field {unknown[0]!r} "
+                            f"(known: {', '.join(sorted(top))})")
     kind = kind or sidecar.get("kind")
     if kind is not None and kind not in PRESETS:
         raise VidcolorError(f"unknown model kind {kind!r}; choose from {', '.join(KINDS)}")

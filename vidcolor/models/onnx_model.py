@@ -115,7 +115,8 @@ def _runner(path: Path, runtime: str):
         return make(path)
     except Exception as e:  # noqa: BLE001 - each runtime raises its own kinds on a bad file
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VidcolorError(f"{path}: not a usable ONNX colorization network ({reason[:200]})") from None
+        raise VidcolorError(f"{path}: not a usable ONNX colorization network "
+                            f"({reason[:200]})") from None
 
 
 def _check_onnx(path: Path) -> None:
