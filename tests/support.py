@@ -474,3 +474,40 @@ def write_sequence(folder: Path, frames: list[np.ndarray], codec: str = "png",
             data = exr_with_timing(data, rate, label)
         (folder / f"{prefix}{n:0{digits}d}.{ext}").write_bytes(data)
     return folder / f"{prefix}%0{digits}d.{ext}"
+
+
+# --- another project's network as an ONNX file ------------------------------------------------
+
+def tiny_onnx_colorizer(path, out_channels=2, size=64, batch="N", in_channels=3, rank=4,
+                        gain=25.0, seed=0):
+    """A tiny ONNX colorization network (another project's convention, NCHW) written to
+    ``path``: conv 3x3 (3->6) -> tanh -> conv 3x3 (6->C) -> tanh -> * gain, fixed random
+    weights from ``seed``; ``rank`` 3 makes a wrong one. Returns ``path``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 0.6, (6, in_channels, 3, 3)).astype(np.float32)
+    w2 = rng.normal(0, 0.4, (out_channels, 6, 3, 3)).astype(np.float32)
+    b1 = rng.normal(0, 0.3, 6).astype(np.float32)
+    inits = [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+             numpy_helper.from_array(w2, "w2"),
+             numpy_helper.from_array(np.float32([gain]), "gain")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Tanh", ["h1"], ["t1"]),
+             helper.make_node("Conv", ["t1", "w2"], ["h2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Tanh", ["h2"], ["t2"]),
+             helper.make_node("Mul", ["t2", "gain"], ["y"])]
+    dims = [batch, in_channels, size, size][:rank] if rank == 4 else [batch, in_channels, size]
+    if rank != 4:  # a rank-3 input: one Unsqueeze in front so the graph is still valid
+        inits.append(numpy_helper.from_array(np.int64([0]), "axes"))
+        nodes.insert(0, helper.make_node("Unsqueeze", ["x0", "axes"], ["x"]))
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("x0" if rank != 4 else "x",
+                                                      TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, out_channels, size, size])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path

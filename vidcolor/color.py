@@ -17,7 +17,8 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut", "gamut_rgb"]
+__all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
+           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -417,3 +418,38 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
         smooth = _smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
         _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
+
+
+def grey_rgb_float(L: np.ndarray) -> np.ndarray:
+    """The neutral grey of lightness ``L`` as float sRGB, by OpenCV's float Lab conversion
+    (the one other colorization networks' own pipelines use, e.g. DDColor's).
+
+    Parameters
+    ----------
+    L : ndarray, shape (...), in [0, 100]
+
+    Returns
+    -------
+    ndarray of float32, shape (..., 3), in [0, 1]
+    """
+    L = np.asarray(L, np.float32)
+    lab = np.zeros(L.shape + (3,), np.float32)
+    lab[..., 0] = L
+    rgb = cv2.cvtColor(_as_image(lab), cv2.COLOR_Lab2RGB)
+    return rgb.reshape(L.shape + (3,))
+
+
+def float_rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """Float sRGB to Lab by OpenCV's float conversion (see :func:`grey_rgb_float`).
+
+    Parameters
+    ----------
+    rgb : ndarray of float32, shape (..., 3), in [0, 1]
+
+    Returns
+    -------
+    ndarray of float32, shape (..., 3): L in [0, 100], a and b in about [-110, 110]
+    """
+    rgb = np.asarray(rgb, np.float32)
+    lab = cv2.cvtColor(_as_image(np.ascontiguousarray(rgb)), cv2.COLOR_RGB2Lab)
+    return lab.reshape(rgb.shape)

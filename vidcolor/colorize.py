@@ -31,7 +31,7 @@ from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",
-           "VIEW_SCALES", "predict_views", "gamut_radius", "finish_rgb"]
+           "VIEW_SCALES", "predict_views", "predict_once", "gamut_radius", "finish_rgb"]
 
 # Full-resolution rows handled at a time by ImageColorizer.colorize (tests make it small).
 _STRIP_ROWS = 256
@@ -177,6 +177,18 @@ def predict_views(predict, shrink, full_shape: tuple[int, int], render_size: int
     return total / np.float32(2 * len(VIEW_SCALES)), L_small
 
 
+def predict_once(predict, shrink, full_shape: tuple[int, int], render_size: int,
+                 multiple: int = 32, hints=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_views` with one view, the render as it is: for models whose
+    ``test_time_views`` is False (another project's network, run as its own pipeline does)."""
+    L_small = shrink(render_shape(*full_shape, render_size, multiple))
+    if hints is None:
+        ab = predict(L_small[None])
+    else:
+        ab = predict(L_small[None], hints=tuple(x[None] for x in hints(L_small.shape)))
+    return np.asarray(ab, np.float32)[0], L_small
+
+
 def gamut_radius(full_rows: int, small_rows: int) -> int:
     """Radius (full-resolution pixels) over which :func:`vidcolor.color.fit_gamut` smooths its
     chroma scale: the window spans about one pixel of the resolution the chroma was predicted
@@ -294,16 +306,19 @@ class ImageColorizer:
         """
         model, size, options = self.model, self.render_size, self.options
         planes = self._hint_planes(hints, full_shape)
-        plan = tiling.plan_tiles(*full_shape, size, model.multiple, options.tile,
-                                 options.tile_overlap)
+        views = predict_views if getattr(model, "test_time_views", True) else predict_once
+        # A fixed-size network would see each tile stretched to its square without the rest
+        # of the picture: it sees the whole picture once, and the chroma is upsampled.
+        plan = None if getattr(model, "fixed_size", None) else tiling.plan_tiles(
+            *full_shape, size, model.multiple, options.tile, options.tile_overlap)
         if plan is None:
-            ab, L_small = predict_views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
-                                        full_shape, size, model.multiple, planes)
+            ab, L_small = views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
+                                full_shape, size, model.multiple, planes)
             L_render = L_small
         else:
             L_small = shrink_l(l_rows, full_shape, plan.work_shape)
-            ab_render, L_render = predict_views(model.predict_ab, lambda s: resize_l(L_small, s),
-                                                full_shape, size, model.multiple, planes)
+            ab_render, L_render = views(model.predict_ab, lambda s: resize_l(L_small, s),
+                                        full_shape, size, model.multiple, planes)
             ab = tiling.tiled_ab(model, L_render, L_small, plan, self.progress,
                                  ab_render=ab_render,
                                  hints=None if planes is None else planes(plan.work_shape))

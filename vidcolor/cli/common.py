@@ -78,10 +78,29 @@ def _still_render_size_help() -> str:
 
 def _add_runtime(p) -> None:
     """The --runtime option of the commands that run the network."""
-    p.add_argument("--runtime", choices=("auto", "keras", "openvino"), default="auto",
+    p.add_argument("--runtime", choices=("auto", "keras", "openvino", "onnxruntime"),
+                   default="auto",
                    help="what runs the network: keras (TensorFlow, a GPU when there is one), "
                    "openvino (CPU, needs the fast extra), auto (default: openvino when "
-                   "installed, no GPU is seen and the model has no hint input, else keras)")
+                   "installed, no GPU is seen and the model has no hint input, else keras); "
+                   "an ONNX file: openvino or onnxruntime (auto: onnxruntime on a CUDA GPU, "
+                   "else openvino)")
+
+
+MODEL_HELP = ("a vidcolor model directory, or another network's ONNX file (FILE.onnx, or a "
+              "folder holding one; see --model-kind) (default: the shipped model)")
+
+
+def _add_model(p, several: bool = False) -> None:
+    """--model (repeatable with ``several``: side by side) and --model-kind."""
+    p.add_argument("--model", metavar="PATH", action="append" if several else "store",
+                   help=MODEL_HELP + ("; repeat it to compare models side by side "
+                                      "('shipped' names the shipped model there)"
+                                      if several else ""))
+    p.add_argument("--model-kind", choices=("ddcolor", "deoldify"),
+                   help="an ONNX file's convention: ddcolor (RGB of the grey in [0, 1], a/b out) "
+                   "or deoldify (ImageNet-normalized grey, RGB out); default: its sidecar "
+                   "FILE.onnx.json")
 
 
 def _model(args, deferred: bool = False):
@@ -92,5 +111,6 @@ def _model(args, deferred: bool = False):
     from vidcolor.models.runtimes import load_color_model
 
     if deferred:  # see vidcolor.models.runtimes.resolve_model; loaded once for every job
-        return functools.cache(functools.partial(load_color_model, args.model, args.runtime))
-    return load_color_model(args.model, args.runtime)
+        return functools.cache(functools.partial(load_color_model, args.model, args.runtime,
+                                                 getattr(args, "model_kind", None)))
+    return load_color_model(args.model, args.runtime, getattr(args, "model_kind", None))

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vidcolor.cli.common import (TqdmProgress, _add_runtime, _model, _non_negative_int,
+from vidcolor.cli.common import (_add_model, TqdmProgress, _add_runtime, _model, _non_negative_int,
                                  _positive_int, _still_render_size_help)
 from vidcolor.errors import VidcolorError
 from vidcolor.log import one_line
@@ -21,7 +21,7 @@ def _add_eval(sub) -> None:
         "grey baseline's PSNR, per set (subfolder); the last line is JSON.",
     )
     p.add_argument("folder", metavar="FOLDER")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    _add_model(p, several=True)
     p.add_argument("--sheet", metavar="FILE", help="write a contact sheet PNG (grey | ours | truth)")
     p.add_argument("--render-size", type=_positive_int, metavar="N",
                    help=_still_render_size_help())
@@ -69,6 +69,10 @@ def _run_eval(args) -> int:
     request = EvalRequest(args.folder, render_size=args.render_size, limit=args.limit,
                           sheet=args.sheet, hint_counts=args.hints, seed=args.seed,
                           only=_only_names(args.only))
+    models = args.model or [None]
+    if len(models) > 1:
+        return _run_side_by_side(args, request, models)
+    args.model = models[0]
     bar = TqdmProgress(unit="image", leave=True)
     try:
         report = evaluate(request, model=_model(args, deferred=True), progress=bar)
@@ -84,4 +88,49 @@ def _run_eval(args) -> int:
     if args.sheet:
         print(f"contact sheet: {args.sheet}")  # as given, not as a Path would spell it
     print(summary_json(result))
+    return 0
+
+
+SHIPPED = "shipped"  # --model's name for the shipped model, side by side with others
+
+
+def _run_side_by_side(args, request, models: list) -> int:
+    """Several models on the same pictures: one row each (PSNR, colourfulness, seconds a
+    picture: the whole measurement's wall time, reading and scoring included, after the
+    model has loaded), then the rows as JSON."""
+    import argparse as _argparse
+    import json
+    import time
+
+    from vidcolor.evaluate import evaluate
+    from vidcolor.models.onnx_model import is_onnx_model
+
+    if request.sheet or request.hint_counts:
+        raise VidcolorError("--sheet and --hints measure one model; give one --model with them")
+
+    loaded = []  # every model loaded before any is measured: a bad one is told at once
+    for path in models:
+        if path == SHIPPED and not Path(path).exists():
+            path = None
+        kind = args.model_kind if is_onnx_model(path) else None  # the kind is an ONNX file's
+        loaded.append((path, _model(_argparse.Namespace(**{**vars(args), "model": path,
+                                                           "model_kind": kind}))))
+    rows = []
+    for path, model in loaded:
+        bar = TqdmProgress(unit="image", leave=False)
+        start = time.perf_counter()
+        try:
+            report = evaluate(request, model=model, progress=bar)
+        finally:
+            bar.close()
+        overall = report.to_dict()["overall"]
+        seconds = (time.perf_counter() - start) / max(1, overall["count"])
+        rows.append({"model": path or SHIPPED, "name": model.name, **overall,
+                     "seconds_per_picture": seconds})
+    print(f"{'model':<32} {'PSNR':>7} {'colourf.':>8} {'|d col|':>7} {'s/pic':>7}")
+    for r in rows:
+        print(f"{str(r['model'])[-32:]:<32} {r['psnr']:>7.2f} {r['colourfulness']:>8.2f} "
+              f"{r['delta_colourfulness']:>7.2f} {r['seconds_per_picture']:>7.3f}")
+    print(f"grey baseline PSNR {rows[0]['grey_psnr']:.2f} dB over {rows[0]['count']} pictures")
+    print(json.dumps({"models": rows}))
     return 0

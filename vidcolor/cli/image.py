@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vidcolor.cli.common import (TqdmProgress, _add_runtime, _model, _non_negative_int,
+from vidcolor.cli.common import (_add_model, TqdmProgress, _add_runtime, _model, _non_negative_int,
                                  _positive_int, _still_render_size_help)
 
 
@@ -20,7 +20,7 @@ def _add_image(sub) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output file for one input file; otherwise a folder, where input "
                    "folders keep their relative names")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    _add_model(p)
     p.add_argument("--render-size", type=_positive_int, metavar="N",
                    help=_still_render_size_help())
     p.add_argument("--tile", type=_non_negative_int, metavar="SIZE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from vidcolor.cli.common import _add_runtime, _model, _positive_int
+from vidcolor.cli.common import _add_model, _add_runtime, _model, _positive_int
 from vidcolor.errors import VidcolorError
 
 
@@ -29,7 +29,7 @@ def _add_serve(sub) -> None:
                    help="largest upload, like 500MB, 2GB or a number of bytes (default 2GB)")
     p.add_argument("--workers", type=_positive_int, default=2, metavar="N",
                    help="pictures or films colorized at once (default 2)")
-    p.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    _add_model(p)
     _add_runtime(p)
     p.set_defaults(run=_run_serve)
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vidcolor.cli.common import TqdmProgress, _add_runtime, _model, _positive_int
+from vidcolor.cli.common import _add_model, TqdmProgress, _add_runtime, _model, _positive_int
 from vidcolor.errors import VidcolorError
 from vidcolor.log import one_line
 
@@ -111,7 +111,7 @@ def _add_video(sub) -> None:
                    "not write become .mkv); or frames: a pattern such as out/frame_%%06d.dpx "
                    "(.dpx .tif .exr .png), or a folder with --sequence; needed unless "
                    "--export-keyframes")
-    p.add_argument("--model", help="model directory (default: the shipped model)")
+    _add_model(p)
     p.add_argument("--render-size", type=_positive_int,
                    help=f"network resolution, at most {MAX_RENDER_SIZE} (default: the model's)")
     _add_keyframe_args(p)
@@ -266,7 +266,7 @@ def _model_loader(args):
 
     from vidcolor.models.runtimes import load_color_model
 
-    return functools.partial(load_color_model, args.model, args.runtime)
+    return functools.partial(load_color_model, args.model, args.runtime, args.model_kind)
 
 
 class _FilmJobs:

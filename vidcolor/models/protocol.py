@@ -5,6 +5,15 @@ anything else that maps lightness to chroma: another runtime, a model behind a s
 numpy fake. A class may subclass :class:`ColorModel` to inherit the defaults below (a model
 without global features need not write :meth:`~ColorModel.global_features`), or just have the
 same members.
+
+Two optional members, read with a default where a pipeline needs them (not part of the
+protocol's check, so models without them stay models):
+
+- ``test_time_views`` (bool, default True): False predicts a still once, as the network's own
+  pipeline does, instead of vidcolor's mirrored and rescaled views
+  (:func:`vidcolor.colorize.predict_once`);
+- ``fixed_size`` (int or None, default None): the square side of a network that only takes
+  that size (it stretches every render to it); such a network's stills are never tiled.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 
-RUNTIMES = ("auto", "keras", "openvino")
+RUNTIMES = ("auto", "keras", "openvino", "onnxruntime")  # onnxruntime: ONNX files only
 FAST_HINT = 'the OpenVINO runtime needs the fast extra: pip install "vidcolor[fast]"'
 
 
@@ -48,6 +48,9 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
 
     if runtime not in RUNTIMES:
         raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    if runtime == "onnxruntime":
+        raise OptionError("runtime", "{field} onnxruntime runs ONNX files (--model FILE.onnx); "
+                          "vidcolor's own model runs on auto, keras or openvino")
     if runtime == "openvino":
         if not openvino_model.available():
             raise VidcolorError(FAST_HINT)
@@ -61,14 +64,20 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
     return "openvino"
 
 
-def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
-    """Load a model directory (default: the shipped model) for a runtime.
+def load_color_model(directory=None, runtime: str = "auto", kind: str | None = None) -> ColorModel:
+    """Load a model directory (default: the shipped model) or an ONNX file for a runtime.
 
     Parameters
     ----------
     directory : str or Path, optional
-    runtime : {"auto", "keras", "openvino"}
-        See the module docstring.
+        A vidcolor model directory, or an ONNX colorizer (``FILE.onnx`` or a folder holding
+        one, see :mod:`vidcolor.models.onnx_model`).
+    runtime : {"auto", "keras", "openvino", "onnxruntime"}
+        See the module docstring; an ONNX file runs on OpenVINO or ONNX Runtime (see
+        :mod:`vidcolor.models.onnx_model`), never Keras.
+    kind : {"ddcolor", "deoldify"}, optional
+        An ONNX file's convention (``--model-kind``); refused for a vidcolor model.
+
     Returns
     -------
     ColorModel
@@ -78,8 +87,15 @@ def load_color_model(directory=None, runtime: str = "auto") -> ColorModel:
     VidcolorError
         See :func:`choose_runtime` and :func:`vidcolor.models.store.load_model`.
     """
-    from vidcolor.models import store
+    from vidcolor.models import onnx_model, store
 
+    if directory is not None and onnx_model.is_onnx_model(directory):
+        if runtime not in RUNTIMES:
+            raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        return onnx_model.load_onnx_model(directory, runtime, kind)
+    if kind is not None:
+        raise OptionError("model_kind", "{field} is for ONNX files; {model} is a vidcolor model",
+                          "--model-kind", model=directory or "the shipped model")
     if runtime != "auto":  # a wrong runtime is told before the load (seconds)
         choose_runtime(runtime)
     model = store.load_model(directory)

@@ -1,0 +1,2 @@
+def make_grid(*args, **kwargs):
+    raise NotImplementedError("torchvision stub")
