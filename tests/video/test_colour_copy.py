@@ -189,7 +189,8 @@ def test_resume_with_a_copy_matches_one_run(tmp_path, monkeypatch, run_video, re
     assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b)) <= 1
 
 
-@pytest.mark.parametrize("case", ["no_video", "unreadable", "missing", "folder", "cluster"])
+@pytest.mark.parametrize("case", ["no_video", "unreadable", "missing", "folder", "cluster",
+                                  "still"])
 def test_bad_copy_is_one_line_and_writes_nothing(tmp_path, fake_model, make_audio_only,
                                                  video_cli, case):
     master = _master(tmp_path / "bw.mkv", n=3)
@@ -206,11 +207,17 @@ def test_bad_copy_is_one_line_and_writes_nothing(tmp_path, fake_model, make_audi
         copy = tmp_path
     elif case == "cluster":
         extra = ["--cluster", "local:1"]
+    elif case == "still":
+        from vidcolor.imageio import write_image
+
+        copy = tmp_path / "photo.png"
+        write_image(copy, np.full((16, 16, 3), 90, np.uint8), mark="test still")
     out = tmp_path / "o.mkv"
     code, err = video_cli(master, "-o", out, "--quiet", "--colour-from", copy, *extra)
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("vidcolor: error:"), err
+    assert case != "still" or "a still picture, not a film" in err
     assert not out.exists() and not work_paths(out)[0].exists()
 
 

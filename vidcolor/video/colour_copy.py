@@ -101,9 +101,13 @@ def open_copy(copy: ColourCopy) -> VideoInfo:
     from vidcolor.errors import VidcolorError
 
     try:
-        return probe(copy.path)
+        info = probe(copy.path)
     except VidcolorError as e:
         raise VidcolorError(f"--colour-from: {e}") from None
+    if info.format_name == "image2" or info.format_name.endswith("_pipe"):
+        raise VidcolorError(f"--colour-from {copy.path}: a still picture, not a film (a colour "
+                            "photo of the scene goes in --reference)")
+    return info
 
 
 def copy_index(seconds: float, rate: Fraction, offset: int) -> int:
