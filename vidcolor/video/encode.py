@@ -23,7 +23,7 @@ import numpy as np
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import EncoderOptions
-from vidcolor.video.fields import yuv_by_field
+from vidcolor.video.fields import AVFIELD, yuv_by_field, yuv_frame
 from vidcolor.video.probe import MATRIX_OF_TAG, VideoInfo, ffmpeg_message, matrix_tag
 
 __all__ = ["CODEC_ALIASES", "CONTAINERS", "EncoderSettings", "SegmentWriter",
@@ -407,22 +407,21 @@ def _pix_fmt_for_size(pix_fmt: str, width: int, height: int) -> str:
     return pix_fmt
 
 
-#: FFmpeg's AVFieldOrder of a field order.
-_AVFIELD = {"tt": 2, "bb": 3}
-
 #: Segment containers, best first: MP4/MOV keep any time base exactly (edit lists restore the
 #: encoder's B-frame delay); Matroska (milliseconds) is the fallback for other codecs.
 _SEGMENT_FORMATS = ("mp4", "mov", "matroska")
 
 
-#: MP4/MOV write the colour tags only when all three are known, unless told to.
-_WRITE_COLR = {"movflags": "+write_colr"}
+def colour_muxer_options(format_name: str) -> dict[str, str]:
+    """Muxer options that keep the colour tags: MP4/MOV write them only when all three are
+    known, unless told to."""
+    return {"movflags": "+write_colr"} if format_name in ("mp4", "mov") else {}
 
 
 def _open_segment(path: Path, settings: EncoderSettings, rate: Fraction):
     for fmt in _SEGMENT_FORMATS:
         container = av.open(os.fspath(path), "w", format=fmt,
-                            options=_WRITE_COLR if fmt in ("mp4", "mov") else {})
+                            options=colour_muxer_options(fmt))
         try:
             stream = container.add_stream(settings.codec, rate=rate, options=settings.options())
             return container, stream
@@ -507,7 +506,7 @@ class SegmentWriter:
             setattr(stream.codec_context, name, value)
         self._range = output_range(info, settings)  # what frames are converted to
         if settings.field_order is not None:
-            stream.codec_context.field_order = _AVFIELD[settings.field_order]  # the tag
+            stream.codec_context.field_order = AVFIELD[settings.field_order]  # the tag
         self._pix_fmt = pix_fmt
         self._by_field = settings.field_order is not None
         self._stream = stream
@@ -524,14 +523,10 @@ class SegmentWriter:
             goes to FFmpeg as rgb48le, so a 10- or 16-bit output gets every bit of it; it
             is converted to the output's pixel format with the stream's matrix and range.
         """
-        if self._by_field:  # interlaced: no chroma row mixes the two fields
-            frame = yuv_by_field(rgb, self._pix_fmt, self.info.matrix, self._range)
-        else:
-            fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-            # Convert with the matrix the stream is tagged with (PyAV would use BT.601).
-            frame = frame.reformat(format=self._pix_fmt, dst_colorspace=self.info.matrix,
-                                   dst_color_range=self._range)
+        # Converted with the matrix the stream is tagged with; interlaced: by field, so no
+        # chroma row mixes the two fields.
+        convert = yuv_by_field if self._by_field else yuv_frame
+        frame = convert(rgb, self._pix_fmt, self.info.matrix, self._range)
         frame.pts = int(pts)
         frame.time_base = self.info.time_base
         for packet in self._stream.encode(frame):

@@ -307,6 +307,17 @@ def _frame_of_rows(planes: list[np.ndarray], width: int, height: int, pix_fmt: s
     return frame
 
 
+def yuv_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
+    """A frame's RGB (uint8, or uint16 as rgb48le so a deep output gets every bit)
+    converted to ``pix_fmt`` with ``matrix`` and ``color_range`` (PyAV's names; PyAV's own
+    default would be BT.601)."""
+    import av
+
+    fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt).reformat(
+        format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+
+
 def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
     """An interlaced frame's YUV, each field converted on its own and the planes woven, so
     that no chroma row mixes the two fields (a progressive conversion of a 4:2:0 frame
@@ -325,12 +336,7 @@ def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
     -------
     av.VideoFrame
     """
-    import av
-
-    fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-    fields = [av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[k::2]), format=fmt)
-              .reformat(format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
-              for k in (0, 1)]
+    fields = [yuv_frame(rgb[k::2], pix_fmt, matrix, color_range) for k in (0, 1)]
     planes = [weave(_rows(top), _rows(bottom), "tt")
               for top, bottom in zip(fields[0].planes, fields[1].planes)]
     return _frame_of_rows(planes, rgb.shape[1], rgb.shape[0], pix_fmt)

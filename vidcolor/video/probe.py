@@ -113,12 +113,12 @@ class VideoInfo:
     colorspace: int = 2
     sequence: object | None = None
     timecode: str | None = None
+    field_order: str = "progressive"
 
     @property
     def high_bit_depth(self) -> bool:
         """More than 8 bits per sample: frames are uint16 RGB (0..65535), not uint8."""
         return self.bit_depth > 8
-    field_order: str = "progressive"
 
     def estimate_frames(self, window: Window = Window()) -> int:
         """Expected frame count of a window (0 if unknown), for progress bars."""

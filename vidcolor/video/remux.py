@@ -29,6 +29,7 @@ import av.error
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.options import Window
+from vidcolor.video.encode import colour_muxer_options
 from vidcolor.video.probe import VideoInfo, ffmpeg_message, open_input
 
 __all__ = ["RemuxReport", "remux"]
@@ -357,8 +358,7 @@ def _remux_once(info: VideoInfo, segments, output: Path, format_name: str, windo
     inp = open_input(info.path) if info.sequence is None else None
     seg_containers = [av.open(os.fspath(p), "r") for p, _ in segments]
     first_pts = [pts for _, pts in segments]
-    # MP4/MOV write colour tags only when all three are known, unless told to.
-    options = {"movflags": "+write_colr"} if colour and format_name in ("mp4", "mov") else {}
+    options = colour_muxer_options(format_name) if colour else {}
     out = av.open(os.fspath(output), "w", format=format_name, options=options)
     try:
         template = seg_containers[0].streams.video[0]
