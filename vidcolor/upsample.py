@@ -14,12 +14,12 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["upsample_ab", "upsampler"]
+__all__ = ["guided_fit", "upsample_ab", "upsampler"]
 
 
-def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Local slope ``A`` of the linear fits ``ab = A * L + B`` over (2r+1)^2 windows, smoothed
-    like the guided filter (He et al., 2013) smooths its coefficients.
+def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
+    """The guided filter's (He et al., 2013) linear fits ``ab = A * L + B`` over (2r+1)^2
+    windows, not yet smoothed.
 
     Parameters
     ----------
@@ -28,7 +28,12 @@ def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.
 
     Returns
     -------
-    ndarray of float32, shape (h, w, 2), in ab units per L unit.
+    box : callable
+        The window's mean filter.
+    slope : ndarray of float32, shape (h, w, 2)
+        ``A`` per window, in ab units per L unit.
+    mean_L, mean_ab : ndarray of float32, shapes (h, w) and (h, w, 2)
+        The window means.
     """
     ksize = (2 * radius + 1, 2 * radius + 1)
 
@@ -37,8 +42,16 @@ def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.
 
     mean_L = box(L)
     var_L = box(L * L) - mean_L * mean_L
-    cov = box(L[..., None] * ab) - mean_L[..., None] * box(ab)
-    return box(cov / (var_L[..., None] + np.float32(eps)))
+    mean_ab = box(ab)
+    cov = box(L[..., None] * ab) - mean_L[..., None] * mean_ab
+    return box, cov / (var_L[..., None] + np.float32(eps)), mean_L, mean_ab
+
+
+def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Local slope ``A`` of :func:`guided_fit`'s linear fits, smoothed like the guided
+    filter smooths its coefficients: (h, w, 2), in ab units per L unit."""
+    box, slope, _, _ = guided_fit(ab, L, radius, eps)
+    return box(slope)
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)

@@ -40,7 +40,8 @@ import numpy as np
 
 from vidcolor import color
 from vidcolor.options import ColourCopy
-from vidcolor.upsample import upsample_ab
+from vidcolor.references import guided
+from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
@@ -235,15 +236,7 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    size = (2 * radius + 1, 2 * radius + 1)
-
-    def box(x):
-        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
-
-    mean_L = box(L)
-    var_L = box(L * L) - mean_L * mean_L
-    mean_ab = box(ab)
-    slope = (box(L[..., None] * ab) - mean_L[..., None] * mean_ab) / (var_L[..., None] + eps)
+    box, slope, mean_L, mean_ab = guided_fit(ab, L, radius, eps)
     level = mean_ab - slope * mean_L[..., None]
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
@@ -385,7 +378,7 @@ class ColourCopyStep:
         ab_copy, trust, own = self._copy_colour(pts, L)
         if ab_copy is None:
             self.missed += 1
-            out = ab_model if fill is None else self._filled(ab_model, fill)
+            out = ab_model if fill is None else guided(ab_model, *fill)
         else:
             self.found += own
             self.borrowed += not own
@@ -445,9 +438,4 @@ class ColourCopyStep:
             coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
             corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
             base = ab_model + coverage * (corrected - ab_model)
-        return base if fill is None else self._filled(base, fill)
-
-    @staticmethod
-    def _filled(ab: np.ndarray, fill: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        ab_fill, fill_trust = fill
-        return (ab + fill_trust[..., None] * (ab_fill - ab)).astype(np.float32)
+        return base if fill is None else guided(base, *fill)
