@@ -19,7 +19,6 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +40,7 @@ from vidcolor.video.probe import VideoInfo, ffmpeg_message
 from vidcolor.video.remux import RemuxReport, remux
 from vidcolor.video.sequence import probe_input, sequence_identity
 from vidcolor.video.sequence_sink import (SequenceSettings, check_frames_free,
-                                          check_sequence_output, frame_numbers,
+                                          check_sequence_output, frame_index, frame_numbers,
                                           is_sequence_output, sequence_settings)
 from vidcolor.video.workdir import WorkFolder, file_identity, work_paths
 
@@ -354,8 +353,7 @@ def _timecode_at(info: VideoInfo, pts: int) -> str | None:
     rate from its first frame's; None when the film has none."""
     if info.timecode is None:
         return None
-    start = parse_timecode(info.timecode, info.rate)
-    return str(start + round((pts * info.time_base - Fraction(info.start_time)) * info.rate))
+    return str(parse_timecode(info.timecode, info.rate) + frame_index(info, pts))
 
 
 def _keyframes_by_number(options: VideoOptions, info: VideoInfo) -> VideoOptions:

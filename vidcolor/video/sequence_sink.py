@@ -127,6 +127,12 @@ def frame_numbers(info: VideoInfo, first_pts: int | None = None) -> list[int] | 
     return [n for n in seq.numbers if first_pts is None or n - seq.first >= first_pts]
 
 
+def frame_index(info: VideoInfo, pts: int) -> int:
+    """The frame at ``pts`` counted at the film's rate from its first frame (what its
+    timecode is the start timecode plus)."""
+    return round((pts * info.time_base - Fraction(info.start_time)) * info.rate)
+
+
 def check_frames_free(settings: SequenceSettings, numbers: list[int] | None,
                       overwrite: bool) -> None:
     """Refuse, before any work, output frames that exist (without ``overwrite``); for a video
@@ -225,10 +231,7 @@ class SequenceSink:
         return self.work.frames + len(self.unit)
 
     def _timecode(self, pts: int) -> Timecode | None:
-        if self.start is None:
-            return None
-        info = self.info
-        return self.start + round((pts * info.time_base - Fraction(info.start_time)) * info.rate)
+        return None if self.start is None else self.start + frame_index(self.info, pts)
 
     def write(self, pts: int, rgb: np.ndarray, state: dict | None) -> None:
         path = self.settings.pattern % self.number(pts)
@@ -246,11 +249,9 @@ class SequenceSink:
         """Record the frames written since the last unit, if any."""
         if not self.unit:
             return
-        name = f"frames{len(self.work.segments):05d}.txt"
-        tmp = self.work.path / f"{name}.tmp"
-        tmp.write_text("\n".join(self.unit) + "\n")
-        os.replace(tmp, self.work.path / name)
-        self.work.add_segment(name, len(self.unit), self.first_pts, self.last_pts, self.state)
+        self.work.store_segment(f"frames{len(self.work.segments):05d}.txt",
+                                ("\n".join(self.unit) + "\n").encode(), len(self.unit),
+                                self.first_pts, self.last_pts, self.state)
         self.unit, self.first_pts, self.state = [], None, None
 
     def abort(self) -> None:

@@ -152,8 +152,9 @@ class WorkFolder:
         os.replace(tmp, self.progress_file)
 
     def store_segment(self, name: str, data: bytes, frames: int, first_pts: int,
-                      last_pts: int) -> None:
-        """Write a segment encoded elsewhere (a cluster worker's chunk), then record it.
+                      last_pts: int, state: dict | None = None) -> None:
+        """Write a segment encoded elsewhere (a cluster worker's chunk, a sequence's listing),
+        then record it (with the state after it, if any).
 
         The file is written under a temporary name and renamed, so a recorded segment is
         always complete; segments may arrive in any order (:meth:`segment_files` sorts them).
@@ -162,7 +163,7 @@ class WorkFolder:
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, self.path / name)
-        self.add_segment(name, frames, first_pts, last_pts, None)
+        self.add_segment(name, frames, first_pts, last_pts, state)
 
     def segment_files(self) -> list[tuple[Path, int]]:
         """Each finished segment's file and first pts, in display order (what the remux
