@@ -206,19 +206,18 @@ def _check_video_request(args) -> None:
         args.video_parser.error("--every goes with --export-keyframes")
     if args.keyframe and not _is_single_film(args):
         raise VidcolorError("--keyframe colours one input film")
-    if args.reference and args.cluster:
-        raise VidcolorError("--reference does not run with --cluster yet; leave out one")
-    if args.colour_from is not None:
-        if not _is_single_film(args):
-            raise VidcolorError("--colour-from colours one input film")
-        if args.cluster:  # the same words as the cluster executor's
-            raise VidcolorError("--colour-from colours a film in this process only: leave "
-                                "out --cluster")
-    elif args.colour_offset is not None:
+    if args.cluster:  # before Ray starts; the cluster's plan asks the same
+        from vidcolor.video.cluster import cluster_refusal
+
+        refusal = cluster_refusal(bool(args.reference), args.colour_from is not None,
+                                  bool(args.sequence or _sequence_input(args)
+                                       or "%" in args.output))
+        if refusal is not None:
+            raise refusal
+    if args.colour_from is not None and not _is_single_film(args):
+        raise VidcolorError("--colour-from colours one input film")
+    if args.colour_from is None and args.colour_offset is not None:
         raise VidcolorError("--colour-offset goes with --colour-from")
-    if args.cluster and (args.sequence or _sequence_input(args) or "%" in args.output):
-        raise VidcolorError("--cluster colours video files into a video file; colour image "
-                            "sequences in this process (leave out --cluster)")
 
 
 def _sequence_input(args) -> bool:

@@ -248,14 +248,10 @@ class ClusterSession:
         OptionError
             Reference photos: their files are not sent to the workers yet.
         """
-        if options.references:
-            raise OptionError("references", "{field} does not run with --cluster yet; leave "
-                              "out one", "--reference")
-        if film.info.sequence is not None or film.writes_frames:
-            raise VidcolorError("--cluster colours video files into a video file; colour "
-                                "image sequences in this process (leave out --cluster)")
-        if options.colour_from is not None:
-            raise VidcolorError(COPY_ON_CLUSTER)
+        refusal = cluster_refusal(bool(options.references), options.colour_from is not None,
+                                  film.info.sequence is not None or film.writes_frames)
+        if refusal is not None:
+            raise refusal
         _check_fits(self.ray, film.input, film.input.stat().st_size)
         options = dataclasses.replace(options,
                                       render_size=options.render_size or self.model["render_size"])
@@ -366,8 +362,28 @@ def _read_input(input: Path) -> bytes:
         raise VidcolorError(f"{input}: cannot be read ({e.strerror})") from None
 
 
-#: The workers share no file system, and the copy is not sent through the object store.
-COPY_ON_CLUSTER = "--colour-from colours a film in this process only: leave out --cluster"
+def cluster_refusal(references: bool, colour_from: bool, frames: bool) -> VidcolorError | None:
+    """Why a film cannot be coloured on the cluster, or None: asked by the command line before
+    Ray starts and by :meth:`ClusterSession.plan`. The workers share no file system, and
+    reference photos, a colour copy and image files are not sent through the object store.
+
+    Parameters
+    ----------
+    references, colour_from : bool
+        The job has reference photos, a colour copy.
+    frames : bool
+        The input or the output is an image sequence.
+    """
+    if references:
+        return OptionError("references", "{field} does not run with --cluster yet; leave "
+                           "out one", "--reference")
+    if frames:
+        return VidcolorError("--cluster colours video files into a video file; colour image "
+                             "sequences in this process (leave out --cluster)")
+    if colour_from:
+        return VidcolorError("--colour-from colours a film in this process only: leave out "
+                             "--cluster")
+    return None
 
 
 def _read_keyframe(keyframe: Keyframe) -> bytes:
