@@ -52,7 +52,7 @@ from vidcolor.options import keyframe_time
 from vidcolor.serve import forms, guides
 from vidcolor.serve.db import JobRecord
 from vidcolor.serve.errors import ApiError
-from vidcolor.serve.jobs import JobManager, write_hints
+from vidcolor.serve.jobs import JobManager, option_paths, write_hints
 from vidcolor.serve.runner import public_message
 from vidcolor.serve.sniff import Media, sniff
 from vidcolor.serve.uploads import FILE_FIELD, Upload, receive_upload
@@ -81,7 +81,7 @@ router = APIRouter(prefix=PREFIX, dependencies=[Depends(_authorize)])
 
 
 def _for(kinds: tuple[str, ...]) -> str:
-    return f" (for {' and '.join({'image': 'pictures', 'video': 'films'}[k] for k in kinds)})"
+    return f" (for {' and '.join(guides.PLURAL[k] for k in kinds)})"
 
 
 def _upload_doc(kinds: tuple[str, ...], fields: tuple[str, ...] | None = None,
@@ -112,16 +112,7 @@ def _iso(seconds: float | None) -> str | None:
 
 def _shown_options(options: dict) -> dict:
     """A job's options without the server's paths: each file by its name in the job."""
-    def named(item):
-        return {**item, "path": Path(item["path"]).name} if isinstance(item, dict) else item
-
-    shown = dict(options)
-    for key in ("references", "keyframes"):
-        if key in shown:
-            shown[key] = [named(item) for item in shown[key]]
-    if shown.get("colour_from"):
-        shown["colour_from"] = named(shown["colour_from"])
-    return shown
+    return option_paths(options, lambda path: Path(path).name)
 
 
 def _result_url(record: JobRecord) -> str | None:
@@ -314,15 +305,20 @@ def get_job(job_id: str, request: Request) -> dict:
     return job_json(_record(_manager(request), job_id))
 
 
+def _check_done(record: JobRecord, not_ready: str) -> None:
+    """Refuse (409) a job that failed, or one not done yet (saying ``not_ready``)."""
+    if record.state == "failed":
+        raise ApiError(409, f"the job failed: {record.error}")
+    if record.state != "done":
+        raise ApiError(409, f"the job is {record.state}: {not_ready}")
+
+
 @router.get("/jobs/{job_id}/result", response_class=FileResponse)
 def job_result(job_id: str, request: Request):
     """The finished job's file."""
     manager = _manager(request)
     record = _record(manager, job_id)
-    if record.state == "failed":
-        raise ApiError(409, f"the job failed: {record.error}")
-    if record.state != "done":
-        raise ApiError(409, f"the job is {record.state}: its result is not ready yet")
+    _check_done(record, "its result is not ready yet")
     if record.kind == "keyframes":
         raise ApiError(409, f"a keyframe export: its pictures are listed at "
                             f"{PREFIX}/jobs/{record.id}/keyframes")
@@ -337,10 +333,7 @@ def _export_folder(manager: JobManager, job_id: str) -> tuple[JobRecord, Path]:
     record = _record(manager, job_id)
     if record.kind != "keyframes":
         raise ApiError(404, "not a keyframe export")
-    if record.state == "failed":
-        raise ApiError(409, f"the job failed: {record.error}")
-    if record.state != "done":
-        raise ApiError(409, f"the job is {record.state}: its keyframes are not ready yet")
+    _check_done(record, "its keyframes are not ready yet")
     return record, manager.path(record, "result")
 
 

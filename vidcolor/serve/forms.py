@@ -22,7 +22,7 @@ from vidcolor.options import (ColourCopy, ImageOptions, Keyframe, Reference, Vid
                               keyframe_time, parse_time)
 from vidcolor.picture_write import output_suffix
 from vidcolor.serve.config import ServeConfig
-from vidcolor.serve.guides import FILES, Guides, check_hints
+from vidcolor.serve.guides import FILES, PLURAL, Guides, check_hints
 from vidcolor.serve.sniff import Media
 
 __all__ = ["JobSpec", "FIELDS", "client_message", "job_spec"]
@@ -30,7 +30,6 @@ __all__ = ["JobSpec", "FIELDS", "client_message", "job_spec"]
 _PICTURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif",
                     "webp": ".webp"}
 _FILM_FORMATS = {"mp4": ".mp4", "mov": ".mov", "mkv": ".mkv", "webm": ".webm", "avi": ".avi"}
-_PLURAL = {"image": "pictures", "video": "films"}
 
 
 def _integer(name: str, text: str) -> int:
@@ -149,7 +148,7 @@ def _read_fields(fields: dict[str, str], kind: str) -> dict[str, object]:
             raise VidcolorError(f"unknown form field {name!r} (known: file, "
                                 f"{', '.join([*FIELDS, *FILES])})")
         if kind not in spec.kinds:
-            raise VidcolorError(f"{name} applies to {_PLURAL[spec.kinds[0]]} only")
+            raise VidcolorError(f"{name} applies to {PLURAL[spec.kinds[0]]} only")
         if text.strip():  # an empty field (an HTML form's blank input) is not given
             values[name] = spec.read(name, text.strip())
     return values
@@ -164,7 +163,7 @@ def _suffix(media: Media, requested) -> str:
     suffix = choices.get(str(requested).lower())
     if suffix is None:
         raise VidcolorError(f"format must be one of {', '.join(choices)} for "
-                            f"{_PLURAL[media.kind]}, got {requested!r}")
+                            f"{PLURAL[media.kind]}, got {requested!r}")
     return suffix
 
 

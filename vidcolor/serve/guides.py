@@ -26,8 +26,8 @@ from vidcolor.serve.errors import ApiError
 from vidcolor.serve.sniff import Media, sniff
 from vidcolor.serve.uploads import Part, Upload
 
-__all__ = ["FILES", "Guides", "HINTS_JSON", "file_limits", "hint_files", "place_guides",
-           "check_hints"]
+__all__ = ["FILES", "Guides", "HINTS_JSON", "PLURAL", "file_limits", "hint_files",
+           "place_guides", "check_hints"]
 
 #: Where a picture's hints are kept in its folder.
 HINTS_JSON = "hints.json"
@@ -59,7 +59,8 @@ FILES = {
                          "Films: a colour copy of the same film, any resolution (as "
                          "--colour-from); see colour_offset."),
 }
-_PLURAL = {"image": "pictures", "video": "films"}
+#: How a refusal names the uploads of each kind.
+PLURAL = {"image": "pictures", "video": "films"}
 
 
 def file_limits(config: ServeConfig) -> dict[str, int]:
@@ -121,7 +122,7 @@ def place_guides(upload: Upload, media: Media, config: ServeConfig) -> Guides:
     for field_name, parts in upload.parts.items():
         spec = FILES[field_name]
         if media.kind not in spec.kinds:
-            raise ApiError(422, f"{field_name} applies to {_PLURAL[spec.kinds[0]]} only")
+            raise ApiError(422, f"{field_name} applies to {PLURAL[spec.kinds[0]]} only")
         several = spec.limit is not None
         placed[field_name] = [_place(part, field_name, i if several else None, media,
                                      config.max_pixels) for i, part in enumerate(parts)]

@@ -25,6 +25,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Callable
 
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
@@ -41,7 +42,7 @@ from vidcolor.serve.sniff import Media
 from vidcolor.serve.uploads import Upload
 from vidcolor.serve.workers import WorkerPool
 
-__all__ = ["JOB_ID", "JobManager", "relocated", "write_hints"]
+__all__ = ["JOB_ID", "JobManager", "option_paths", "relocated", "write_hints"]
 
 #: What a job id looks like (secrets.token_urlsafe(16)): anything else is no job.
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -262,16 +263,26 @@ def relocated(options: ImageOptions | VideoOptions | None, old: Path, new: Path)
     now that it is ``new``."""
     if options is None:
         return None
-    data = options.to_dict()
 
-    def move(item: dict | None) -> None:
-        if item is not None and Path(item["path"]).is_relative_to(old):
-            item["path"] = str(new / Path(item["path"]).relative_to(old))
+    def move(path: str) -> str:
+        return str(new / Path(path).relative_to(old)) if Path(path).is_relative_to(old) else path
 
-    for item in [*data.get("references", []), *data.get("keyframes", []),
-                 data.get("colour_from")]:
-        move(item)
-    return type(options).from_dict(data)
+    return type(options).from_dict(option_paths(options.to_dict(), move))
+
+
+def option_paths(options: dict, change: Callable[[str], str]) -> dict:
+    """A copy of an options dict with the path of each of its files (references, keyframes,
+    a colour copy) changed by ``change``."""
+    def changed(item):
+        return {**item, "path": change(item["path"])} if isinstance(item, dict) else item
+
+    data = dict(options)
+    for key in ("references", "keyframes"):
+        if key in data:
+            data[key] = [changed(item) for item in data[key]]
+    if data.get("colour_from"):
+        data["colour_from"] = changed(data["colour_from"])
+    return data
 
 
 def write_hints(folder: Path, hints: dict | None) -> None:

@@ -119,7 +119,7 @@ class _Receiver:
         self.path, self.max_bytes = path, max_bytes
         self.extra = dict(extra or {})
         self.fields: dict[str, str] = {}
-        self.file_name: str | None = None
+        self.file_name: str | None = None  # set once the main file is seen
         self.file_size = 0  # of the main file
         self.total = 0  # bytes of all files
         self.parts: dict[str, list[Part]] = {}
@@ -129,7 +129,6 @@ class _Receiver:
         self.closing: list[tuple[object, bytes]] = []  # finished parts' handles and last data
         self.handle = None
         self._part: Part | None = None  # the guiding file being received
-        self._main_seen = False
         self._headers: dict[bytes, bytes] = {}
         self._header = [b"", b""]
         self._name: str | None = None
@@ -165,8 +164,8 @@ class _Receiver:
             return
         self._text = None
         name = params[b"filename"].decode("utf-8", "replace")
-        if self._name == FILE_FIELD and not self._main_seen:
-            self._main_seen, self.file_name, path = True, name, self.path
+        if self._name == FILE_FIELD and self.file_name is None:
+            self.file_name, path = name, self.path
             self._part = None
         elif self._name in self.extra:
             path = self._open_part(self._name, name)
@@ -315,7 +314,7 @@ def _discard(receiver: _Receiver) -> None:
 
 
 def _check_complete(receiver: _Receiver) -> None:
-    if not receiver._main_seen:
+    if receiver.file_name is None:
         raise ApiError(422, f"no file in the form field '{FILE_FIELD}'")
     if not receiver.complete:  # the client stopped sending before the closing boundary
         raise ApiError(400, "the upload ended early")
