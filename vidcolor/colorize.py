@@ -222,6 +222,22 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
 
 
+def spread_hints(ab: np.ndarray, L: np.ndarray, hints) -> np.ndarray:
+    """A prediction corrected to user hints, the corrections spread edge-aware
+    (:data:`vidcolor.propagate.PHOTO_SPREAD`).
+
+    Parameters
+    ----------
+    ab : ndarray of float32, shape (h, w, 2)
+        The model's a/b at the size of ``L``.
+    L : ndarray of float32, shape (h, w), in [0, 100]
+    hints : vidcolor.hints.Hints
+        On the whole picture, at any size (rastered to ``L``'s).
+    """
+    ab_hint, mask = hints_module.raster(hints, L.shape)
+    return PHOTO_SPREAD(L, ab, ab_hint, mask)
+
+
 class ImageColorizer:
     """A model and the options of one job: colorizes picture after picture the same way.
 
@@ -327,8 +343,7 @@ class ImageColorizer:
         # A model that took the hints as input has them in ``ab`` already, unless the
         # references' colour was laid over them since.
         if hints is not None and (planes is None or options.references):
-            ab_hint, mask = hints_module.raster(hints, L_small.shape)
-            ab = PHOTO_SPREAD(L_small, ab, ab_hint, mask)
+            ab = spread_hints(ab, L_small, hints)
         return ab, L_small
 
     def _referenced(self, ab: np.ndarray, L_render: np.ndarray, L_small: np.ndarray

@@ -98,16 +98,14 @@ class Previews:
         return _png(rgb)
 
     def _colour(self, small: np.ndarray, options: ImageOptions, hints) -> np.ndarray:
-        from vidcolor.colorize import ImageColorizer, finish_rgb
-        from vidcolor.propagate import PHOTO_SPREAD
+        from vidcolor.colorize import ImageColorizer, finish_rgb, spread_hints
 
         colorizer = ImageColorizer(self.model, options)
         if getattr(self.model, "uses_hints", False) or options.references:
             return colorizer.colorize(small, hints=hints)
         ab, L_small = self._network_colours(colorizer, small)
         if hints is not None and len(hints):
-            ab_hint, mask = hints_module.raster(hints, L_small.shape)
-            ab = PHOTO_SPREAD(L_small, ab, ab_hint, mask)
+            ab = spread_hints(ab, L_small, hints)
         return finish_rgb(ab, L_small, color.rgb_to_l(small), np.uint8)
 
     def _network_colours(self, colorizer, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
