@@ -149,7 +149,11 @@ class _Options:
     """What every option value can do: become a plain dict (JSON-able) and back."""
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for name, value in data.items():  # a tuple of values: a JSON list of their own dicts
+            if isinstance(value, tuple):
+                data[name] = [v.to_dict() for v in getattr(self, name)]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -163,6 +167,14 @@ class _Options:
             nested = _NESTED.get((cls.__name__, key))
             values[key] = nested.from_dict(value) if nested and isinstance(value, dict) else value
         return cls(**values)
+
+
+def _values(cls, items, name: str) -> tuple:
+    """``items`` as a tuple of ``cls`` values, dicts rebuilt by ``cls.from_dict``."""
+    values = tuple(cls.from_dict(v) if isinstance(v, dict) else v for v in items)
+    if not all(isinstance(v, cls) for v in values):
+        raise VidcolorError(f"{name} must be {cls.__name__} values")
+    return values
 
 
 def _refusal(field: str | None, name: str, template: str, **values) -> VidcolorError:
@@ -214,20 +226,12 @@ class ImageOptions(_Options):
         _check_int("render size", self.render_size, 1, highest=MAX_RENDER_SIZE)
         _check_int("tile", self.tile, 0)
         _check_int("tile overlap", self.tile_overlap, 0)
-        references = tuple(Reference.from_dict(r) if isinstance(r, dict) else r
-                           for r in self.references)
-        if not all(isinstance(r, Reference) for r in references):
-            raise VidcolorError("references must be Reference values")
+        references = _values(Reference, self.references, "references")
         timed = [r for r in references if r.time is not None]
         if timed:
             raise OptionError("references", "{field} {path}@TIME: a photo has no time; give "
                               "the photo alone", "--reference", path=one_line(timed[0].path))
         object.__setattr__(self, "references", references)
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data["references"] = [dict(r) for r in data["references"]]
-        return data
 
 
 def _shown(value) -> str:
@@ -540,11 +544,8 @@ class VideoOptions(_Options):
         object.__setattr__(self, "stabilize_strength", float(s))
         object.__setattr__(self, "stabilize", bool(self.stabilize))
         self._check_keyframes()
-        references = tuple(Reference.from_dict(r) if isinstance(r, dict) else r
-                           for r in self.references)
-        if not all(isinstance(r, Reference) for r in references):
-            raise VidcolorError("references must be Reference values")
-        object.__setattr__(self, "references", references)
+        object.__setattr__(self, "references",
+                           _values(Reference, self.references, "references"))
         colour_from = self.colour_from
         if isinstance(colour_from, dict):
             colour_from = ColourCopy.from_dict(colour_from)
@@ -597,10 +598,7 @@ class VideoOptions(_Options):
         return cls(window=window, encoder=encoder, keyframes=tuple(keyframes), **fields)
 
     def _check_keyframes(self) -> None:
-        keyframes = tuple(Keyframe.from_dict(k) if isinstance(k, dict) else k
-                          for k in self.keyframes)
-        if not all(isinstance(k, Keyframe) for k in keyframes):
-            raise VidcolorError("keyframes must be Keyframe values")
+        keyframes = _values(Keyframe, self.keyframes, "keyframes")
         times = [k.time for k in keyframes if k.time is not None]
         if len(set(times)) != len(times):
             twice = sorted(t for t in set(times) if times.count(t) > 1)[0]
@@ -611,13 +609,6 @@ class VideoOptions(_Options):
             raise VidcolorError(f"two keyframes for frame #{twice}; give one a frame")
         object.__setattr__(self, "keyframes", tuple(sorted(
             keyframes, key=lambda k: (k.time is None, k.time or 0.0, k.frame or 0))))
-
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        # JSON's lists compare equal
-        data["keyframes"] = [k.to_dict() for k in self.keyframes]
-        data["references"] = [dict(r) for r in data["references"]]
-        return data
 
 
 #: Frame formats ``--sequence`` writes, by their file suffix.

@@ -206,30 +206,25 @@ class OpenVinoColorizer(ColorModel):
         backbone."""
         if "whole" in self.precisions:
             return None
-        from vidcolor.correspond import backbone_features, grid_shape
+        from vidcolor.models.store import match_grid
 
         Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
         x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
             feats = self._features(x)
-        if len(feats) < 5:
-            return None
-        return backbone_features(feats[1], feats[2], grid_shape((h, w)))
+        return match_grid(feats, (h, w))
 
     def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
-        from vidcolor.correspond import backbone_features, grid_shape
         from vidcolor.models.nets import resize_ab
+        from vidcolor.models.store import match_grid
 
-        L = np.asarray(L, np.float32)
-        Lp, h, w = self.keras.pad(L)
+        Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
         feats: list = []
         with self._lock:
             ab = self._run(Lp, None, feats)
         ab = resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
-        features = (backbone_features(feats[1], feats[2], grid_shape((h, w)))
-                    if len(feats) >= 5 else None)
-        return np.ascontiguousarray(ab[:, :h, :w]), features
+        return np.ascontiguousarray(ab[:, :h, :w]), match_grid(feats, (h, w))
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:

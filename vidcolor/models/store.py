@@ -92,26 +92,16 @@ class Colorizer(ColorModel):
         backbone, None for the others."""
         if not self.uses_global_features:
             return None
-        from vidcolor.correspond import backbone_features, grid_shape
-
-        L = np.asarray(L, np.float32)
-        Lp, h, w = self.pad(L)
-        feats = self.nets._backbone_features(Lp[..., None])[1]
-        if len(feats) < 5:  # a backbone with its global vector alone
-            return None
-        return backbone_features(feats[1], feats[2], grid_shape((h, w)))
+        Lp, h, w = self.pad(np.asarray(L, np.float32))
+        return match_grid(self.nets._backbone_features(Lp[..., None])[1], (h, w))
 
     def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
         if not self.uses_global_features:
             return self.predict_ab(L), None
-        from vidcolor.correspond import backbone_features, grid_shape
-
         Lp, h, w = self.pad(np.asarray(L, np.float32))
         ab, feats = self.nets.predict_ab_and_backbone(Lp[..., None])
-        features = (backbone_features(feats[1], feats[2], grid_shape((h, w)))
-                    if len(feats) >= 5 else None)
-        return np.ascontiguousarray(ab[:, :h, :w]), features
+        return np.ascontiguousarray(ab[:, :h, :w]), match_grid(feats, (h, w))
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:
@@ -123,6 +113,17 @@ class Colorizer(ColorModel):
         ab = self.nets.predict_ab(Lp[..., None], global_features,
                                   self._pad_hints(hints, Lp.shape[1:]))
         return np.ascontiguousarray(ab[:, :h, :w])
+
+
+def match_grid(feats: list, shape: tuple[int, int]) -> np.ndarray | None:
+    """The correspondence features (:func:`vidcolor.correspond.backbone_features`) of a
+    backbone's outputs ``feats`` for a picture of ``shape`` (h, w), or None for a backbone
+    with its global vector alone."""
+    if len(feats) < 5:
+        return None
+    from vidcolor.correspond import backbone_features, grid_shape
+
+    return backbone_features(feats[1], feats[2], grid_shape(shape))
 
 
 def _replace_atomically(path: Path, write) -> None:
