@@ -87,20 +87,6 @@ def test_an_interlaced_film_on_the_cluster_keeps_its_fields(tmp_path, session, l
     assert max(float(np.abs(a.astype(int) - b).mean()) for a, b in zip(f_one, f_many)) < 0.5
 
 
-def test_reference_photos_are_refused_before_any_work(tmp_path, session, make_clip):
-    from vidcolor.errors import OptionError
-    from vidcolor.imageio import write_image
-    from vidcolor.options import Reference, VideoOptions
-
-    src = make_clip(tmp_path / "in.mp4", n=4)
-    photo = tmp_path / "photo.png"
-    write_image(photo, np.full((8, 8, 3), 128, np.uint8), mark="test reference")
-    dst = tmp_path / "out.mp4"
-    with pytest.raises(OptionError, match="--reference does not run with --cluster"):
-        session.colorize_video(src, dst, VideoOptions(references=(Reference(str(photo)),)))
-    assert not dst.exists() and not work_paths(dst)[0].exists()
-
-
 def test_a_worker_killed_mid_chunk_does_not_lose_the_job(tmp_path, session, crash_marker,
                                                          make_clip, read_video, lossless_options):
     src = make_clip(tmp_path / "in.mp4", n=40, cut_at=12)

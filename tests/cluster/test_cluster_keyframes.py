@@ -1,5 +1,6 @@
-"""Colour keyframes with `vidcolor video --cluster`: a keyframe's shot stays one chunk and its
-file travels with that chunk, so the cluster colours the film as one process does. Skipped
+"""Colour keyframes and reference photos with `vidcolor video --cluster`: a keyframe's shot stays
+one chunk and its file travels with that chunk, the reference photos' files with every chunk, so
+the cluster colours the film as one process does. Skipped
 without Ray; one local Ray for the module (conftest's ``local_ray``)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ ray = pytest.importorskip("ray")
 from support import KEY_AB, Flat  # noqa: E402
 from vidcolor import cli  # noqa: E402
 from vidcolor.errors import VidcolorError  # noqa: E402
-from vidcolor.options import Keyframe  # noqa: E402
+from vidcolor.options import Keyframe, Reference  # noqa: E402
 from vidcolor.video import cluster as cluster_module  # noqa: E402
 from vidcolor.video.chunks import FilmScan, plan_chunks, scan_film, warmup_frames  # noqa: E402
 from vidcolor.video.cluster import ClusterSession  # noqa: E402
@@ -22,6 +23,7 @@ from vidcolor.video.keyframes import PlacedKeyframe, place_keyframes  # noqa: E4
 from vidcolor.video.pipeline import colorize_video, work_paths  # noqa: E402
 from vidcolor.video.probe import probe  # noqa: E402
 
+REF_AB = (-25.0, 45.0)  # a reference photo's colour: yellow-green, unlike the keyframes'
 SECOND_AB = (40.0, -40.0)  # the second shot's keyframe: magenta, unlike KEY_AB and the model
 RATE = 24
 CUT = 12     # the clip's cut: shots 0-11 and 12-39
@@ -184,3 +186,29 @@ def test_cli_keyframe_on_the_cluster(tmp_path, capsys, monkeypatch, session, fil
     assert len(frames) == 40
     assert all(is_second(mean_ab(f)) for f in frames[CUT:])
     assert not any(is_second(mean_ab(f)) for f in frames[:CUT])
+
+
+def test_cluster_with_a_reference_photo_equals_one_process(tmp_path, session, film, read_video,
+                                                           paint_keyframe, lossless_options,
+                                                           mean_ab):
+    src, _ = film
+    _, frames = read_video(src)
+    photo = paint_keyframe(frames[20], REF_AB, tmp_path / "photo.png")
+    # From 1 s (frame 24) on; chunks of 8 frames without the stabilizer: exact joins.
+    options = lossless_options(segment_frames=CHUNK, stabilize=False,
+                               references=(Reference(str(photo), 1.0),))
+    one = colorize_video(src, tmp_path / "one.mp4", Flat(), options)
+    many = session.colorize_video(src, tmp_path / "many.mp4", options)
+    assert many.frames == one.frames == 40
+    _, f_one = read_video(tmp_path / "one.mp4")
+    _, f_many = read_video(tmp_path / "many.mp4")
+    assert max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(f_one, f_many)) <= 2
+    ab = [mean_ab(f) for f in f_many]
+    assert all(a[0] < -5 and a[1] > 10 for a in ab[24:]), ab[24:]  # the reference's colour
+    assert not any(a[0] < -5 and a[1] > 10 for a in ab[:24]), ab[:24]  # the model's before
+
+    # A photo changed after its options were made is refused before any work.
+    paint_keyframe(frames[20], (10.0, 10.0), photo)
+    with pytest.raises(VidcolorError, match="photo.png: the reference photo changed"):
+        session.colorize_video(src, tmp_path / "again.mp4", options)
+    assert not (tmp_path / "again.mp4").exists()

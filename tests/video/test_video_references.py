@@ -89,11 +89,8 @@ def test_cli_unreadable_reference_is_one_line_and_writes_nothing(tmp_path, clip,
                                                           "reference.png"][content is None:]
 
 
-def test_cli_reference_is_refused_with_cluster_and_export(tmp_path, clip, video_cli):
+def test_cli_reference_is_refused_with_export(tmp_path, clip, video_cli):
     src, _, photo = clip
-    code, err = video_cli(src, "-o", tmp_path / "out.mp4", "--reference", photo,
-                          "--cluster", "local:1")
-    assert code == 1 and "--reference" in err and "--cluster" in err
     code, err = video_cli(src, "--export-keyframes", tmp_path / "keys", "--reference", photo)
     assert code == 1 and "--reference" in err
 

@@ -209,7 +209,7 @@ def _check_video_request(args) -> None:
     if args.cluster:  # before Ray starts; the cluster's plan asks the same
         from vidcolor.video.cluster import cluster_refusal
 
-        refusal = cluster_refusal(bool(args.reference), args.colour_from is not None,
+        refusal = cluster_refusal(args.colour_from is not None,
                                   bool(args.sequence or _sequence_input(args)
                                        or "%" in args.output))
         if refusal is not None:

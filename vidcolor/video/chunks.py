@@ -38,7 +38,7 @@ from vidcolor import color
 from vidcolor.colorize import render_shape, resize_l
 from vidcolor.errors import VidcolorError
 from vidcolor.models.protocol import ColorModel
-from vidcolor.options import Keyframe, VideoOptions, Window
+from vidcolor.options import Keyframe, Reference, VideoOptions, Window
 from vidcolor.progress import Progress
 from vidcolor.video.analysis import CutTracker
 from vidcolor.video.decode import decode_frames
@@ -303,7 +303,8 @@ _ONE_SEGMENT = 2**31
 
 
 def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
-                   progress: Progress | None = None, keyframe_files=()) -> ChunkResult:
+                   progress: Progress | None = None, keyframe_files=(),
+                   reference_files=()) -> ChunkResult:
     """Colorize one chunk of a film from its bytes in memory into one encoded segment.
 
     Parameters
@@ -317,6 +318,8 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
         Told the chunk's frames written so far.
     keyframe_files : sequence of bytes-like
         The files of the chunk's keyframes, in the order of its ``options["keyframes"]``.
+    reference_files : sequence of bytes-like
+        The files of the job's reference photos, in the order of ``job.options.references``.
 
     Returns
     -------
@@ -334,10 +337,13 @@ def colorize_chunk(model: ColorModel, job: ChunkJob, chunk: ChunkSpec, data,
         core.analyzer.prime_flow(core.render_shape(info.height, info.width))
     batch_size = batch_size_for(job.options.batch_size, core.render_size, info.height,
                                 info.width)
-    options = dataclasses.replace(job.options, segment_frames=_ONE_SEGMENT)
     name = os.path.basename(info.path)
     with tempfile.TemporaryDirectory(prefix="vidcolor-chunk-") as tmp:
         placed = _write_keyframes(chunk, keyframe_files, Path(tmp) / "keyframe-files")
+        references = _write_references(job.options.references, reference_files,
+                                       Path(tmp) / "reference-files")
+        options = dataclasses.replace(job.options, segment_frames=_ONE_SEGMENT,
+                                      references=references)
         work = WorkFolder(Path(tmp) / "work", {})
         work.open(False)
         lost = colorize_span(info, core, options, job.settings, work, placed, batch_size,
@@ -377,6 +383,27 @@ def _write_keyframes(chunk: ChunkSpec, files, folder: Path) -> list[PlacedKeyfra
         placed.append(PlacedKeyframe(Keyframe(str(path), entry["time"], entry["sha256"]),
                                      entry["pts"]))
     return placed
+
+
+def _write_references(references, files, folder: Path) -> tuple[Reference, ...]:
+    """The job's reference photos as files of this worker (the guide reads them by path).
+
+    Raises
+    ------
+    VidcolorError
+        Other reference files than the job lists.
+    """
+    if len(files) != len(references):
+        raise VidcolorError(f"{len(references)} reference photos in the job, "
+                            f"{len(files)} received")
+    written = []
+    for number, (reference, content) in enumerate(zip(references, files)):
+        # Its own name (in a folder of its own) keeps the picture's format and error messages.
+        path = folder / f"{number:04d}" / Path(reference.path).name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+        written.append(dataclasses.replace(reference, path=str(path)))
+    return tuple(written)
 
 
 def check_chunk_result(result: ChunkResult, chunk: ChunkSpec) -> None:

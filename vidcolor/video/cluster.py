@@ -7,7 +7,8 @@ scans the film for its scene cuts and plans the chunks (:mod:`vidcolor.video.chu
 actor decodes its chunk from those bytes, colorizes and encodes it, and hands the encoded
 segment back through the object store; no file system is shared. Colour keyframes are placed
 by the driver before any work; each one's file travels through the object store with the
-chunk that holds its (unsplit) shot. The driver writes each segment into the job's work
+chunk that holds its (unsplit) shot; the reference photos' files travel with every chunk. The
+driver writes each segment into the job's work
 folder as it arrives (so ``--resume`` continues an interrupted job with the chunks not yet
 done) and remuxes them with the input's other streams exactly as the single-process job
 does.
@@ -32,7 +33,7 @@ import numpy as np
 
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
-from vidcolor.options import Keyframe, VideoOptions
+from vidcolor.options import Keyframe, Reference, VideoOptions
 from vidcolor.progress import Progress
 from vidcolor.video.chunks import (ChunkJob, ChunkResult, ChunkSpec, check_chunk_result,
                                    colorize_chunk, plan_chunks, scan_film, warmup_frames)
@@ -104,11 +105,14 @@ class ChunkWorker:
                 "render_size": int(self.model.render_size),
                 "multiple": int(self.model.multiple)}
 
-    def colorize(self, data, job: ChunkJob, chunk: ChunkSpec, *keyframe_files) -> ChunkResult:
+    def colorize(self, data, job: ChunkJob, chunk: ChunkSpec, *files) -> ChunkResult:
         """:func:`~vidcolor.video.chunks.colorize_chunk`, a user's problem handed back as
-        one line rather than raised (Ray would wrap it in its traceback)."""
+        one line rather than raised (Ray would wrap it in its traceback). ``files``: the
+        chunk's keyframes' files, then the job's reference photos'."""
+        keys = len(chunk.options.get("keyframes", ()))
         try:
-            return colorize_chunk(self.model, job, chunk, data, _crash_hook(), keyframe_files)
+            return colorize_chunk(self.model, job, chunk, data, _crash_hook(), files[:keys],
+                                  files[keys:])
         except VidcolorError as e:
             return ChunkResult(index=chunk.index, error=str(e))
 
@@ -245,10 +249,11 @@ class ClusterSession:
 
         Raises
         ------
-        OptionError
-            Reference photos: their files are not sent to the workers yet.
+        VidcolorError
+            See :func:`cluster_refusal`; a keyframe or reference file changed since its
+            options were made.
         """
-        refusal = cluster_refusal(bool(options.references), options.colour_from is not None,
+        refusal = cluster_refusal(options.colour_from is not None,
                                   film.info.sequence is not None or film.writes_frames)
         if refusal is not None:
             raise refusal
@@ -262,28 +267,31 @@ class ClusterSession:
         self.timings = {"scan": time.perf_counter() - t_scan, "workers": 0.0}
         warmup = warmup_frames(options.stabilize_strength) if options.stabilize else 0
         chunks = plan_chunks(scan, options.segment_frames, warmup, film.placed)
-        keyframe_files = [_read_keyframe(p.keyframe) for p in film.placed]
+        keyframe_files = [_read_guide_file(p.keyframe, "keyframe") for p in film.placed]
+        reference_files = [_read_guide_file(r, "reference photo") for r in options.references]
         return FilmPlan(options, self.model["name"], self.model["identity"],
                         extra={"chunks": [c.to_dict() for c in chunks]},
-                        detail=(scan, chunks, keyframe_files))
+                        detail=(scan, chunks, keyframe_files, reference_files))
 
     def run(self, film: CheckedFilm, plan: FilmPlan, work: WorkFolder,
             progress: Progress | None) -> FilmRun:
         """Send the chunks not yet in ``work`` to the actors; store each segment as it comes
         (:class:`~vidcolor.video.job.FilmExecutor`)."""
-        scan, chunks, keyframe_files = plan.detail
+        scan, chunks, keyframe_files, reference_files = plan.detail
         t_chunks = time.perf_counter()
         lost = self._run_chunks(film.input, ChunkJob(film.info, film.settings, plan.options),
-                                chunks, work, progress, len(scan.pts), keyframe_files)
+                                chunks, work, progress, len(scan.pts), keyframe_files,
+                                reference_files)
         self.timings["chunks"] = time.perf_counter() - t_chunks
         cuts = len(scan.shot_starts) if plan.options.stabilize else 0
         return FilmRun(cuts=cuts, lost_frames=len(set(scan.lost) | set(lost)))
 
     def _run_chunks(self, input: Path, job: ChunkJob, chunks: list[ChunkSpec],
                     work: WorkFolder, progress: Progress | None, total: int,
-                    keyframe_files: list[bytes]) -> list[float]:
+                    keyframe_files: list[bytes], reference_files: list[bytes]) -> list[float]:
         """Send the chunks not yet in ``work`` to the actors, each with its keyframes' files
-        (``keyframe_files``: the film's, in time order); store each segment as it comes.
+        (``keyframe_files``: the film's, in time order) and the reference photos' (every
+        chunk, in the options' order); store each segment as it comes.
 
         Returns
         -------
@@ -297,9 +305,11 @@ class ClusterSession:
         data = self.ray.put(np.frombuffer(_read_input(input), np.uint8))
         numbers = {k["number"] for c in todo.values() for k in c.options.get("keyframes", ())}
         keyframe_refs = {n: self.ray.put(keyframe_files[n]) for n in sorted(numbers)}
+        reference_refs = [self.ray.put(content) for content in reference_files]
         lost: list[float] = []
         try:
-            for result in self._results(data, job, list(todo.values()), keyframe_refs):
+            for result in self._results(data, job, list(todo.values()), keyframe_refs,
+                                        reference_refs):
                 chunk = todo[result.index]
                 check_chunk_result(result, chunk)
                 if result.frames:
@@ -313,10 +323,11 @@ class ClusterSession:
             keep_for_resume(work)
             raise
         finally:
-            del data, keyframe_refs
+            del data, keyframe_refs, reference_refs
         return lost
 
-    def _results(self, data, job: ChunkJob, chunks: list[ChunkSpec], keyframe_refs: dict):
+    def _results(self, data, job: ChunkJob, chunks: list[ChunkSpec], keyframe_refs: dict,
+                 reference_refs: list):
         """The chunks' results as they finish, each actor kept busy with two chunks."""
         ray = self.ray
         queue = list(reversed(chunks))
@@ -327,7 +338,7 @@ class ClusterSession:
                 chunk = queue.pop()
                 # Top-level arguments, so that Ray hands the worker the bytes, not references.
                 files = [keyframe_refs[k["number"]] for k in chunk.options.get("keyframes", ())]
-                running[actor.colorize.remote(data, job, chunk, *files)] = actor
+                running[actor.colorize.remote(data, job, chunk, *files, *reference_refs)] = actor
 
         for actor in self.actors * 2:
             submit(actor)
@@ -362,21 +373,19 @@ def _read_input(input: Path) -> bytes:
         raise VidcolorError(f"{input}: cannot be read ({e.strerror})") from None
 
 
-def cluster_refusal(references: bool, colour_from: bool, frames: bool) -> VidcolorError | None:
+def cluster_refusal(colour_from: bool, frames: bool) -> VidcolorError | None:
     """Why a film cannot be coloured on the cluster, or None: asked by the command line before
-    Ray starts and by :meth:`ClusterSession.plan`. The workers share no file system, and
-    reference photos, a colour copy and image files are not sent through the object store.
+    Ray starts and by :meth:`ClusterSession.plan`. The workers share no file system: the
+    input, keyframes and reference photos go through the object store, but a colour copy (a
+    second film, read as it plays) and image sequences do not.
 
     Parameters
     ----------
-    references, colour_from : bool
-        The job has reference photos, a colour copy.
+    colour_from : bool
+        The job has a colour copy.
     frames : bool
         The input or the output is an image sequence.
     """
-    if references:
-        return OptionError("references", "{field} does not run with --cluster yet; leave "
-                           "out one", "--reference")
     if frames:
         return VidcolorError("--cluster colours video files into a video file; colour image "
                              "sequences in this process (leave out --cluster)")
@@ -386,21 +395,20 @@ def cluster_refusal(references: bool, colour_from: bool, frames: bool) -> Vidcol
     return None
 
 
-def _read_keyframe(keyframe: Keyframe) -> bytes:
-    """A keyframe file's bytes, as they were when its options were made (their hash is what a
-    resumed job compares).
+def _read_guide_file(guide: Keyframe | Reference, what: str) -> bytes:
+    """A keyframe's or reference photo's bytes, as they were when its options were made (their
+    hash is what a resumed job compares).
 
     Raises
     ------
     VidcolorError
     """
     try:
-        content = Path(keyframe.path).read_bytes()
+        content = Path(guide.path).read_bytes()
     except OSError as e:
-        raise VidcolorError(f"{keyframe.path}: cannot read the keyframe ({e.strerror})") \
-            from None
-    if hashlib.sha256(content).hexdigest() != keyframe.sha256:
-        raise VidcolorError(f"{keyframe.path}: the keyframe changed since the job was given it")
+        raise VidcolorError(f"{guide.path}: cannot read the {what} ({e.strerror})") from None
+    if hashlib.sha256(content).hexdigest() != guide.sha256:
+        raise VidcolorError(f"{guide.path}: the {what} changed since the job was given it")
     return content
 
 
