@@ -31,7 +31,8 @@ from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",
-           "VIEW_SCALES", "predict_views", "predict_once", "gamut_radius", "finish_rgb"]
+           "VIEW_SCALES", "predict_views", "predict_once", "gamut_radius", "finish_rgb",
+           "model_upsampler"]
 
 # Full-resolution rows handled at a time by ImageColorizer.colorize (tests make it small).
 _STRIP_ROWS = 256
@@ -222,6 +223,13 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
 
 
+def model_upsampler(model):
+    """How a model's render chroma goes to full resolution: its ``resampler``'s own resize
+    (another network's pipeline), else :func:`vidcolor.upsample.upsampler` (guided by L)."""
+    own = getattr(model, "resampler", None)
+    return upsampler if own is None else own.upsampler
+
+
 def spread_hints(ab: np.ndarray, L: np.ndarray, hints) -> np.ndarray:
     """A prediction corrected to user hints, the corrections spread edge-aware
     (:data:`vidcolor.propagate.PHOTO_SPREAD`).
@@ -325,9 +333,16 @@ class ImageColorizer:
         views = predict_views if getattr(model, "test_time_views", True) else predict_once
         # A fixed-size network would see each tile stretched to its square without the rest
         # of the picture: it sees the whole picture once, and the chroma is upsampled.
-        plan = None if getattr(model, "fixed_size", None) else tiling.plan_tiles(
+        own = getattr(model, "resampler", None)
+        plan = None if getattr(model, "fixed_size", None) or own else tiling.plan_tiles(
             *full_shape, size, model.multiple, options.tile, options.tile_overlap)
-        if plan is None:
+        if own is not None:  # the network's own resize from full resolution, seen once
+            L_own = own.shrink(l_rows, full_shape, own.render_shape(full_shape, size,
+                                                                     model.multiple))
+            ab, L_small = predict_once(model.predict_ab, lambda _: L_own, full_shape, size,
+                                       model.multiple, planes)
+            L_render = L_small
+        elif plan is None:
             ab, L_small = views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
                                 full_shape, size, model.multiple, planes)
             L_render = L_small
@@ -400,7 +415,7 @@ class ImageColorizer:
             return color.rgb_to_l(rgb[rows])
 
         ab_small, L_small = self.predict_small(l_rows, (H, W), hints)
-        upsample = upsampler(ab_small, L_small, (H, W))
+        upsample = model_upsampler(self.model)(ab_small, L_small, (H, W))
         radius = gamut_radius(H, L_small.shape[0])
         halo = 2 * radius  # how far the smoothed gamut fit reaches: strips equal the whole
         for rows in _strips(H):
