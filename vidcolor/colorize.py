@@ -200,12 +200,13 @@ def gamut_radius(full_rows: int, small_rows: int) -> int:
 
 
 def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
-               dtype=np.uint8) -> np.ndarray:
+               dtype=np.uint8, upsample=upsampler) -> np.ndarray:
     """Full-resolution sRGB from render-size chroma and the full-resolution lightness.
 
-    The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`) and
-    fitted into the gamut (smoothly, see :func:`gamut_radius`), so the output's lightness is
-    ``L_full`` itself (:func:`vidcolor.color.gamut_rgb`).
+    The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`; or by
+    ``upsample``, another network's own resize) and fitted into the gamut (smoothly, see
+    :func:`gamut_radius`), so the output's lightness is ``L_full`` itself
+    (:func:`vidcolor.color.gamut_rgb`).
 
     Parameters
     ----------
@@ -214,13 +215,17 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
         The lightness the network saw.
     L_full : ndarray of float32, shape (H, W), in [0, 100]
     dtype : numpy.uint8 or numpy.uint16
+    upsample : callable
+        :func:`vidcolor.upsample.upsampler` or a model's own (:func:`model_upsampler`).
 
     Returns
     -------
     ndarray of `dtype`, shape (H, W, 3)
     """
     radius = gamut_radius(L_full.shape[0], L_small.shape[0])
-    return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
+    H = L_full.shape[0]
+    ab = upsample(ab_small, L_small, L_full.shape)(L_full, slice(0, H))
+    return color.gamut_rgb(L_full, ab, dtype, radius)
 
 
 def model_upsampler(model):

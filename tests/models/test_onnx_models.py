@@ -133,18 +133,10 @@ def test_photo_matches_the_networks_own_pipeline(network):
     assert max_diff(out, expected) <= 1
 
 
-# DeOldify's pipeline stretches its 8-bit RGB picture back and takes the chroma of that;
-# vidcolor stretches the chroma (it keeps chroma between the steps, not the network's own
-# lightness): at the picture's own size that differs by up to 4 levels on a few percent of
-# the pixels (README). DDColor's nearest-neighbour is the same either way.
-PICTURE_SIZE_LEVELS = {"ddcolor": (1, 1.0), "deoldify": (4, 0.95)}
-
-
 def assert_like_the_peer(kind, out, expected):
-    """Within one level (DDColor) or, for DeOldify, within 4 and one level on 95 %."""
-    worst, share = PICTURE_SIZE_LEVELS[kind]
-    assert max_diff(out, expected) <= worst
-    assert share_within_one(out, expected) >= share
+    """Within one 8-bit level of the peer's pipeline wherever its colour fits sRGB."""
+    assert max_diff(out, expected) <= 1
+    assert share_within_one(out, expected) == 1.0
 
 
 def share_within_one(out, expected):

@@ -278,7 +278,8 @@ class OnnxColorizer(ColorModel):
         h, w = L.shape[1:]
         x = np.stack([self._network_input(frame) for frame in L])
         y = self._run(x)
-        return np.stack([self._ab(out, (h, w)) for out in y]).astype(np.float32)
+        return np.stack([self._ab(out, (h, w), frame) for out, frame in zip(y, L)]
+                        ).astype(np.float32)
 
     def _network_input(self, L: np.ndarray) -> np.ndarray:
         """One render's network input (S, S, 3) or padded (h', w', 3), before normalization."""
@@ -315,8 +316,8 @@ class OnnxColorizer(ColorModel):
         y = np.concatenate(outs).astype(np.float32)
         return y.transpose(0, 2, 3, 1) if c.layout == "NCHW" else y
 
-    def _ab(self, out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """One network output (S, S, C) as a/b (h, w, 2) in Lab units."""
+    def _ab(self, out: np.ndarray, shape: tuple[int, int], L: np.ndarray) -> np.ndarray:
+        """One network output (S, S, C) as a/b (h, w, 2) in Lab units, for the render ``L``."""
         c = self.convention
         if c.size is None:  # open size: the padding cut off
             out = out[:shape[0], :shape[1]]
@@ -325,7 +326,10 @@ class OnnxColorizer(ColorModel):
         rgb = np.clip(out * np.float32(c.out_std) + np.float32(c.out_mean), 0.0, 1.0)
         if c.resize_out == "pil-bilinear":
             # DeOldify: 8 bits (truncated, as its image2np(...).astype(uint8)), then Pillow.
-            rgb = _pil_rgb((rgb * 255.0).astype(np.uint8), shape)
+            rgb8 = (rgb * 255.0).astype(np.uint8)
+            if self.resampler is not None and rgb8.shape[:2] == shape:
+                self.resampler.remember(L, rgb8)  # stretched back at the end, as DeOldify
+            rgb = _pil_rgb(rgb8, shape)
         else:
             rgb = _resize(rgb, shape, c.resize_out)
         return color.float_rgb_to_lab(rgb)[..., 1:]

@@ -4,8 +4,10 @@ whose sidecar (or preset) says ``"upsample": "plain"``.
 The network sees the picture brought to its square straight from full resolution, as its own
 pipeline does (DDColor: OpenCV's bilinear of the float picture; DeOldify: Pillow's bilinear of
 the 8-bit grey), and its chroma goes back to the picture's size by the network's own output
-resize (DDColor: nearest; DeOldify: bilinear), not by vidcolor's L-guided upsampling
-(:mod:`vidcolor.upsample`). Everything between (stabilization, keyframes, references, hints)
+resize (DDColor: nearest; DeOldify: Pillow's bilinear of its 8-bit picture, whose chroma is
+taken), not by vidcolor's L-guided upsampling (:mod:`vidcolor.upsample`). DeOldify's picture
+is rebuilt from the chroma the render ends with (stabilized, guided) and the network's own
+lightness, kept by the render's content (:meth:`NetworkResize.remember`). Everything between (stabilization, keyframes, references, hints)
 works on that square as on any render.
 
 Full resolution is read and written in strips of rows: both resizes are separable, so a strip's
@@ -15,6 +17,10 @@ resize (Pillow's two passes are exactly these; OpenCV's float ones to float roun
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import cv2
 import numpy as np
 
@@ -23,6 +29,8 @@ from vidcolor import color
 __all__ = ["NetworkResize"]
 
 _STRIP_ROWS = 256
+#: Bytes of an RGB network's 8-bit pictures kept for their stretch back (:meth:`remember`).
+KEPT_BYTES = 256 << 20
 
 
 def _strips(height: int) -> list[slice]:
@@ -43,6 +51,26 @@ class NetworkResize:
 
     def __init__(self, size: int | None, resize_in: str, resize_out: str):
         self.size, self.resize_in, self.resize_out = size, resize_in, resize_out
+        self._pictures: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def remember(self, L_small: np.ndarray, rgb8: np.ndarray) -> None:
+        """Keep the 8-bit picture an RGB network gave for the render ``L_small`` (h, w), for
+        :meth:`upsampler` to stretch as the network's pipeline does; the oldest are let go
+        past :data:`KEPT_BYTES` (far more than the frames a film holds in flight)."""
+        with self._lock:
+            key = _key(L_small)
+            if key not in self._pictures:
+                self._held += rgb8.nbytes
+            self._pictures[key] = rgb8
+            self._pictures.move_to_end(key)
+            while self._held > KEPT_BYTES and len(self._pictures) > 1:
+                self._held -= self._pictures.popitem(last=False)[1].nbytes
+
+    def _picture(self, L_small: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            return self._pictures.get(_key(L_small))
 
     def render_shape(self, full_shape: tuple[int, int], render_size: int,
                      multiple: int) -> tuple[int, int]:
@@ -100,7 +128,47 @@ class NetworkResize:
         H, W = full_shape
         if self.resize_out == "nearest":
             return lambda L_rows, rows: _nearest_rows(ab, H, W, rows)
-        return lambda L_rows, rows: _bilinear_rows(ab, H, W, rows)
+        picture = self._picture(L_small) if self.resize_out == "pil-bilinear" else None
+        if picture is None:  # an a/b network (or a render no longer kept): its chroma
+            return lambda L_rows, rows: _bilinear_rows(ab, H, W, rows)
+        big = _pil_rgb(_with_chroma(picture, ab), (H, W))  # 3 bytes a pixel
+
+        def chroma(L_rows, rows):
+            return color.float_rgb_to_lab(big[rows].astype(np.float32) / np.float32(255.0))[..., 1:]
+
+        return chroma
+
+
+def _with_chroma(picture: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """An RGB network's 8-bit picture (h, w, 3) moved to the chroma ``ab`` (h, w, 2) the
+    render ends with (stabilized, guided...), at its own lightness: the picture itself where
+    ``ab`` is still the network's (the change is added, so conversions' rounding cancels)."""
+    rgb = picture.astype(np.float32) / np.float32(255.0)
+    lab = color.float_rgb_to_lab(rgb)
+    moved = lab.copy()
+    moved[..., 1:] = ab
+    change = _lab_to_rgb(moved) - _lab_to_rgb(lab)
+    return np.rint(np.clip(rgb + change, 0, 1) * 255).astype(np.uint8)
+
+
+def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(lab, np.float32), cv2.COLOR_Lab2RGB)
+
+
+def _key(L: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(L, np.float32).tobytes(), digest_size=16,
+                           person=repr(np.shape(L)).encode()[:16]).digest()
+
+
+def _pil_rgb(rgb8: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An 8-bit RGB picture at ``shape`` by Pillow's bilinear."""
+    from PIL import Image
+
+    h, w = shape
+    if rgb8.shape[:2] == (h, w):
+        return np.ascontiguousarray(rgb8)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb8), "RGB").resize(
+        (w, h), resample=Image.BILINEAR))
 
 
 def _grey(L: np.ndarray) -> np.ndarray:

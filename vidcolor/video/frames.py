@@ -297,12 +297,11 @@ class FrameColorizer:
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        own = getattr(self.model, "resampler", None)
-        if own is None and frame.keyed is None and not frame.full_chroma:
-            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
+        upsample = model_upsampler(self.model)
+        if frame.keyed is None and not frame.full_chroma:
+            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype, upsample)
         H = frame.L_full.shape[0]
-        ab = model_upsampler(self.model)(frame.ab, frame.L_small, frame.L_full.shape)(
-            frame.L_full, slice(0, H))
+        ab = upsample(frame.ab, frame.L_small, frame.L_full.shape)(frame.L_full, slice(0, H))
         if frame.keyed is not None:
             ab = frame.keyed.apply(ab, frame.L_full)
         radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
