@@ -7,8 +7,8 @@ the 8-bit grey), and its chroma goes back to the picture's size by the network's
 resize (DDColor: nearest; DeOldify: Pillow's bilinear of its 8-bit picture, whose chroma is
 taken), not by vidcolor's L-guided upsampling (:mod:`vidcolor.upsample`). DeOldify's picture
 is rebuilt from the chroma the render ends with (stabilized, guided) and the network's own
-lightness, kept by the render's content (:meth:`NetworkResize.remember`). Everything between (stabilization, keyframes, references, hints)
-works on that square as on any render.
+lightness, kept by the render's content (:meth:`NetworkResize.remember`). Everything between
+(stabilization, keyframes, references, hints) works on that square as on any render.
 
 Full resolution is read and written in strips of rows: both resizes are separable, so a strip's
 rows resized to the new width and the narrow result resized to the new height equal one 2-D
