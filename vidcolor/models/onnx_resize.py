@@ -12,7 +12,9 @@ lightness, kept by the render's content (:meth:`NetworkResize.remember`). Everyt
 
 Full resolution is read and written in strips of rows: both resizes are separable, so a strip's
 rows resized to the new width and the narrow result resized to the new height equal one 2-D
-resize (Pillow's two passes are exactly these; OpenCV's float ones to float rounding).
+resize (Pillow's two passes are exactly these; OpenCV's float ones to float rounding). Only an
+RGB network's picture is stretched back whole (3 bytes a pixel, as the 8-bit output itself).
+An RGB network whose output resize is not Pillow's has its chroma stretched instead.
 """
 
 from __future__ import annotations
