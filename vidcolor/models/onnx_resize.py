@@ -118,7 +118,8 @@ class NetworkResize:
         ----------
         ab : ndarray of float32, shape (h, w, 2)
         L_small : ndarray of float32, shape (h, w)
-            Unused (the network's resize does not look at lightness).
+            The render: only finds an RGB network's kept picture (:meth:`remember`); the
+            network's resize does not look at lightness.
         full_shape : (H, W)
 
         Returns
