@@ -31,7 +31,8 @@ from vidcolor.progress import Progress, no_progress
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",
-           "VIEW_SCALES", "predict_views", "predict_once", "gamut_radius", "finish_rgb"]
+           "VIEW_SCALES", "predict_views", "predict_once", "gamut_radius", "finish_rgb",
+           "model_upsampler"]
 
 # Full-resolution rows handled at a time by ImageColorizer.colorize (tests make it small).
 _STRIP_ROWS = 256
@@ -199,12 +200,13 @@ def gamut_radius(full_rows: int, small_rows: int) -> int:
 
 
 def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
-               dtype=np.uint8) -> np.ndarray:
+               dtype=np.uint8, upsample=upsampler) -> np.ndarray:
     """Full-resolution sRGB from render-size chroma and the full-resolution lightness.
 
-    The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`) and
-    fitted into the gamut (smoothly, see :func:`gamut_radius`), so the output's lightness is
-    ``L_full`` itself (:func:`vidcolor.color.gamut_rgb`).
+    The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`; or by
+    ``upsample``, another network's own resize) and fitted into the gamut (smoothly, see
+    :func:`gamut_radius`), so the output's lightness is ``L_full`` itself
+    (:func:`vidcolor.color.gamut_rgb`).
 
     Parameters
     ----------
@@ -213,13 +215,24 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
         The lightness the network saw.
     L_full : ndarray of float32, shape (H, W), in [0, 100]
     dtype : numpy.uint8 or numpy.uint16
+    upsample : callable
+        :func:`vidcolor.upsample.upsampler` or a model's own (:func:`model_upsampler`).
 
     Returns
     -------
     ndarray of `dtype`, shape (H, W, 3)
     """
     radius = gamut_radius(L_full.shape[0], L_small.shape[0])
-    return color.gamut_rgb(L_full, upsample_ab(ab_small, L_small, L_full), dtype, radius)
+    H = L_full.shape[0]
+    ab = upsample(ab_small, L_small, L_full.shape)(L_full, slice(0, H))
+    return color.gamut_rgb(L_full, ab, dtype, radius)
+
+
+def model_upsampler(model):
+    """How a model's render chroma goes to full resolution: its ``resampler``'s own resize
+    (another network's pipeline), else :func:`vidcolor.upsample.upsampler` (guided by L)."""
+    own = getattr(model, "resampler", None)
+    return upsampler if own is None else own.upsampler
 
 
 def spread_hints(ab: np.ndarray, L: np.ndarray, hints) -> np.ndarray:
@@ -325,9 +338,16 @@ class ImageColorizer:
         views = predict_views if getattr(model, "test_time_views", True) else predict_once
         # A fixed-size network would see each tile stretched to its square without the rest
         # of the picture: it sees the whole picture once, and the chroma is upsampled.
-        plan = None if getattr(model, "fixed_size", None) else tiling.plan_tiles(
+        own = getattr(model, "resampler", None)
+        plan = None if getattr(model, "fixed_size", None) or own else tiling.plan_tiles(
             *full_shape, size, model.multiple, options.tile, options.tile_overlap)
-        if plan is None:
+        if own is not None:  # the network's own resize from full resolution, seen once
+            L_own = own.shrink(l_rows, full_shape, own.render_shape(full_shape, size,
+                                                                     model.multiple))
+            ab, L_small = predict_once(model.predict_ab, lambda _: L_own, full_shape, size,
+                                       model.multiple, planes)
+            L_render = L_small
+        elif plan is None:
             ab, L_small = views(model.predict_ab, lambda s: shrink_l(l_rows, full_shape, s),
                                 full_shape, size, model.multiple, planes)
             L_render = L_small
@@ -400,7 +420,7 @@ class ImageColorizer:
             return color.rgb_to_l(rgb[rows])
 
         ab_small, L_small = self.predict_small(l_rows, (H, W), hints)
-        upsample = upsampler(ab_small, L_small, (H, W))
+        upsample = model_upsampler(self.model)(ab_small, L_small, (H, W))
         radius = gamut_radius(H, L_small.shape[0])
         halo = 2 * radius  # how far the smoothed gamut fit reaches: strips equal the whole
         for rows in _strips(H):

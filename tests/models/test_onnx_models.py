@@ -133,6 +133,57 @@ def test_photo_matches_the_networks_own_pipeline(network):
     assert max_diff(out, expected) <= 1
 
 
+def assert_like_the_peer(kind, out, expected):
+    """Within one 8-bit level of the peer's pipeline wherever its colour fits sRGB."""
+    assert max_diff(out, expected) <= 1
+    assert share_within_one(out, expected) == 1.0
+
+
+def share_within_one(out, expected):
+    inside = np.all((expected.unclipped > 16 / 255) & (expected.unclipped < 1), axis=-1)
+    inside = cv2.erode(inside.astype(np.uint8), np.ones((9, 9), np.uint8),
+                       borderType=cv2.BORDER_REPLICATE).astype(bool)
+    diff = np.abs(out.astype(int) - np.asarray(expected).astype(int)).max(axis=-1)
+    return float((diff[inside] <= 1).mean())
+
+
+@pytest.mark.parametrize("shape", [(150, 230), (384, 512)])  # a photo; a still vidcolor tiles
+def test_picture_size_matches_the_networks_own_pipeline(network, shape):
+    """At the picture's own size: the network sees the picture stretched straight to its
+    square and its chroma goes back by its own resize (``"upsample": "plain"``)."""
+    kind, path, reference = network
+    model = load_color_model(path, kind=kind)
+    rgb = photo(*shape, offset=7)
+    expected, _ = reference(path, rgb)
+    assert_like_the_peer(kind, colorize_image(rgb, model), expected)
+
+
+def test_picture_size_film_frames_match_without_stabilization(network):
+    kind, path, reference = network
+    model = load_color_model(path, kind=kind)
+    big = photo(90, 140 + 3 * 5, low=80, contrast=0.35)
+    frames = [np.ascontiguousarray(big[:, 3 * i:3 * i + 140]) for i in range(5)]
+    outs = list(FrameColorizer(model, stabilizer=None).colorize_frames(frames, batch_size=4))
+    for rgb, out in zip(frames, outs):
+        assert_like_the_peer(kind, out, reference(path, rgb)[0])
+
+
+def test_guided_upsampling_is_kept_on_request(network, tmp_path):
+    """``"upsample": "guided"``: vidcolor's render and L-guided upsampling (the picture's own
+    edges), which the peers' plain resize is not; the output keeps the input's L either way."""
+    kind, path, reference = network
+    (tmp_path / (path.name + ".json")).write_text(json.dumps({"upsample": "guided"}))
+    guided = load_color_model(path, kind=kind)
+    assert guided.resampler is None
+    rgb = photo(150, 230, offset=7)
+    out = colorize_image(rgb, guided)
+    assert np.abs(color.rgb_to_l(out) - color.rgb_to_l(rgb)).max() < 0.6
+    assert share_within_one(out, reference(path, rgb)[0]) < 0.9  # not the peer's resize
+    with pytest.raises(VidcolorError, match="'upsample' must be plain or guided"):
+        (tmp_path / (path.name + ".json")).write_text(json.dumps({"upsample": "bicubic"}))
+        load_color_model(path, kind=kind)
+
+
 def test_render_of_another_size_gets_the_networks_chroma(network):
     """At a size that is not the network's (here the render itself, 40 x 88), the model's
     a/b equal the reference's stretch to the square and back."""

@@ -4,7 +4,7 @@
 The sidecar is ``FILE.onnx.json`` beside the file (or beside the one ``.onnx`` file of a model
 folder); every field is optional and overrides the preset's::
 
-    {"name": "ddcolor-tiny", "kind": "ddcolor", "render_size": 512,
+    {"name": "ddcolor-tiny", "kind": "ddcolor", "render_size": 512, "upsample": "plain",
      "input": {"layout": "NCHW", "mean": [0, 0, 0], "std": [1, 1, 1], "size": 512,
                "multiple": 32, "resize": "linear"},
      "output": {"kind": "ab", "scale": 1.0, "resize": "nearest"}}
@@ -17,6 +17,10 @@ folder); every field is optional and overrides the preset's::
 - ``output``: ``ab`` (a/b in Lab units times ``1 / scale``) or ``rgb`` (an sRGB picture,
   normalized with ``mean``/``std``, whose Lab chroma is taken); ``resize``: how it is brought
   back to the picture's size (``nearest``, ``linear``, ``pil-bilinear``).
+- ``upsample``: ``plain`` (the default for a fixed size): the network sees the picture resized
+  straight from full resolution and its chroma goes back by ``output.resize``, exactly as its
+  own pipeline (:mod:`vidcolor.models.onnx_resize`); ``guided`` (the default for an open size):
+  vidcolor's render and its upsampling guided by the picture's lightness.
 
 Nothing here imports a runtime: the file's shapes come in as plain tuples.
 """
@@ -35,6 +39,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZES_IN = ("linear", "pil-bilinear")
 RESIZES_OUT = ("nearest", "linear", "pil-bilinear")
+UPSAMPLES = ("plain", "guided")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Convention:
     resize_out: str = "linear"
     render_size: int | None = None
     name: str | None = None
+    upsample: str | None = None  # None: plain for a fixed size, guided for an open one
 
 
 # DDColor (github.com/piddnad/DDColor, ddcolor/pipeline.py, scripts/export_onnx.py): the float
@@ -122,7 +128,7 @@ def convention(kind: str | None, sidecar: dict | None, where: str = "sidecar") -
     if "vidcolor" in sidecar and "format" in sidecar:  # `vidcolor export`'s description
         raise VidcolorError(f"{where}: this file is vidcolor's own network exported for other "
                             "programs; give vidcolor its model directory instead")
-    top = {"name", "kind", "render_size", "input", "output"}
+    top = {"name", "kind", "render_size", "upsample", "input", "output"}
     unknown = sorted(set(sidecar) - top)
     if unknown:
         raise VidcolorError(f"{where}: unknown field {unknown[0]!r} "
@@ -135,7 +141,8 @@ def convention(kind: str | None, sidecar: dict | None, where: str = "sidecar") -
                             f"sidecar {Path(where).name}.json describing its input and output")
     fields = {**_fields(sidecar.get("input"), _INPUT_FIELDS, f"{where}: 'input'"),
               **_fields(sidecar.get("output"), _OUTPUT_FIELDS, f"{where}: 'output'"),
-              "name": sidecar.get("name"), "render_size": sidecar.get("render_size")}
+              "name": sidecar.get("name"), "render_size": sidecar.get("render_size"),
+              "upsample": sidecar.get("upsample")}
     conv = replace(PRESETS.get(kind, Convention()), **fields)
     problem = _problem(conv)
     if problem:
@@ -151,6 +158,7 @@ def _problem(c: Convention) -> str | None:
     checks = [
         (c.layout in ("NCHW", "NHWC"), "'layout' must be NCHW or NHWC"),
         (c.output in ("ab", "rgb"), "output 'kind' must be ab or rgb"),
+        (c.upsample in (None,) + UPSAMPLES, f"'upsample' must be {' or '.join(UPSAMPLES)}"),
         (c.resize_in in RESIZES_IN, f"input 'resize' must be one of {', '.join(RESIZES_IN)}"),
         (c.resize_out in RESIZES_OUT, f"output 'resize' must be one of {', '.join(RESIZES_OUT)}"),
         (positive(c.size) and positive(c.multiple) and positive(c.render_size),

@@ -2,9 +2,10 @@
 OpenVINO (CPU) or ONNX Runtime (CUDA where it has it, else CPU), fed and read by its
 :class:`~vidcolor.models.onnx_convention.Convention` (DDColor's or DeOldify's, or a sidecar's).
 
-The network only maps lightness to chroma as its own pipeline does; everything around it
-(views aside, see :attr:`OnnxColorizer.test_time_views`) is vidcolor's: L-guided upsampling
-to full resolution, stabilization, cuts, keyframes, hints spread over its colours.
+The network maps lightness to chroma as its own pipeline does, and by default its picture is
+resized to and from its square as there too (:attr:`OnnxColorizer.resampler`); everything
+around it (views aside, see :attr:`OnnxColorizer.test_time_views`) is vidcolor's:
+stabilization, cuts, keyframes, references, hints spread over its colours.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from vidcolor import color
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.onnx_convention import Convention, check_against, convention, read_sidecar
+from vidcolor.models.onnx_resize import NetworkResize
 from vidcolor.models.protocol import ColorModel
 
 __all__ = ["OnnxColorizer", "load_onnx_model", "is_onnx_model", "onnx_file"]
@@ -189,7 +191,9 @@ class OnnxColorizer(ColorModel):
     A fixed-size network sees every render stretched to its square (as its own pipeline
     stretches the picture) and its output is brought back to the render's size; an open-size
     one sees the render itself, padded to its multiple. No global features, no hint input:
-    hints and keyframes correct its colours through :mod:`vidcolor.propagate`.
+    hints and keyframes correct its colours through :mod:`vidcolor.propagate`; references and
+    keyframes find their matches with the shipped network's features
+    (:meth:`match_features`).
 
     Attributes
     ----------
@@ -199,6 +203,11 @@ class OnnxColorizer(ColorModel):
     fixed_size : int or None
         The square side of a fixed-size network: its stills are never tiled (a tile would be
         stretched to the same square without the rest of the picture).
+    resampler : NetworkResize or None
+        The network's own resizing (``"upsample": "plain"``, the default for a fixed size):
+        the pipelines render at its square, made from full resolution as its own pipeline
+        does, and bring its chroma back by its own output resize; None: vidcolor's render
+        and L-guided upsampling (``"guided"``).
     """
 
     uses_global_features = False
@@ -215,6 +224,34 @@ class OnnxColorizer(ColorModel):
         batch = runner.in_shape[0]
         self.batch = batch if isinstance(batch, int) and batch > 0 else None
         self._lock = threading.Lock()  # one inference at a time per session
+        self._match_model, self._matcher_lock = None, threading.Lock()
+        plain = (conv.upsample or ("plain" if conv.size else "guided")) == "plain"
+        self.resampler = NetworkResize(conv.size, conv.resize_in, conv.resize_out) \
+            if plain else None
+
+    def match_features(self, L: np.ndarray) -> np.ndarray | None:
+        """See :meth:`ColorModel.match_features`: those of vidcolor's shipped network (loaded
+        on first use, by its usual runtime). Correspondence only needs features that agree
+        between a picture and its references or keyframes, not the colouring network's own.
+
+        Parameters
+        ----------
+        L : ndarray of float32, shape (N, h, w), in [0, 100]
+
+        Returns
+        -------
+        ndarray of float32, shape (N, ceil(h/8), ceil(w/8), C), or None
+        """
+        return self._matcher().match_features(L)
+
+    def _matcher(self):
+        """The shipped model, loaded once (seconds) by the public loader."""
+        with self._matcher_lock:
+            if self._match_model is None:
+                from vidcolor.models.runtimes import load_color_model
+
+                self._match_model = load_color_model()
+            return self._match_model
 
     @property
     def identity(self) -> dict:
@@ -241,7 +278,8 @@ class OnnxColorizer(ColorModel):
         h, w = L.shape[1:]
         x = np.stack([self._network_input(frame) for frame in L])
         y = self._run(x)
-        return np.stack([self._ab(out, (h, w)) for out in y]).astype(np.float32)
+        return np.stack([self._ab(out, (h, w), frame) for out, frame in zip(y, L)]
+                        ).astype(np.float32)
 
     def _network_input(self, L: np.ndarray) -> np.ndarray:
         """One render's network input (S, S, 3) or padded (h', w', 3), before normalization."""
@@ -278,8 +316,8 @@ class OnnxColorizer(ColorModel):
         y = np.concatenate(outs).astype(np.float32)
         return y.transpose(0, 2, 3, 1) if c.layout == "NCHW" else y
 
-    def _ab(self, out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """One network output (S, S, C) as a/b (h, w, 2) in Lab units."""
+    def _ab(self, out: np.ndarray, shape: tuple[int, int], L: np.ndarray) -> np.ndarray:
+        """One network output (S, S, C) as a/b (h, w, 2) in Lab units, for the render ``L``."""
         c = self.convention
         if c.size is None:  # open size: the padding cut off
             out = out[:shape[0], :shape[1]]
@@ -288,7 +326,10 @@ class OnnxColorizer(ColorModel):
         rgb = np.clip(out * np.float32(c.out_std) + np.float32(c.out_mean), 0.0, 1.0)
         if c.resize_out == "pil-bilinear":
             # DeOldify: 8 bits (truncated, as its image2np(...).astype(uint8)), then Pillow.
-            rgb = _pil_rgb((rgb * 255.0).astype(np.uint8), shape)
+            rgb8 = (rgb * 255.0).astype(np.uint8)
+            if self.resampler is not None and rgb8.shape[:2] == shape:
+                self.resampler.remember(L, rgb8)  # stretched back at the end, as DeOldify
+            rgb = _pil_rgb(rgb8, shape)
         else:
             rgb = _resize(rgb, shape, c.resize_out)
         return color.float_rgb_to_lab(rgb)[..., 1:]

@@ -13,7 +13,13 @@ protocol's check, so models without them stay models):
   pipeline does, instead of vidcolor's mirrored and rescaled views
   (:func:`vidcolor.colorize.predict_once`);
 - ``fixed_size`` (int or None, default None): the square side of a network that only takes
-  that size (it stretches every render to it); such a network's stills are never tiled.
+  that size (it stretches every render to it); such a network's stills are never tiled;
+- ``resampler`` (default None: vidcolor's render and L-guided upsampling): an object with the
+  network's own resizing, ``render_shape(full_shape, render_size, multiple)``,
+  ``shrink(l_rows, full_shape, shape)`` (the picture's L at the render, made from full
+  resolution) and ``upsampler(ab, L_small, full_shape)`` (as
+  :func:`vidcolor.upsample.upsampler`), e.g. :class:`vidcolor.models.onnx_resize.NetworkResize`;
+  a still is then predicted once at that render, never tiled.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class Previews:
         return _png(rgb)
 
     def _colour(self, small: np.ndarray, options: ImageOptions, hints) -> np.ndarray:
-        from vidcolor.colorize import ImageColorizer, finish_rgb, spread_hints
+        from vidcolor.colorize import ImageColorizer, finish_rgb, model_upsampler, spread_hints
 
         colorizer = ImageColorizer(self.model, options)
         if getattr(self.model, "uses_hints", False) or options.references:
@@ -106,7 +106,8 @@ class Previews:
         ab, L_small = self._network_colours(colorizer, small)
         if hints is not None and len(hints):
             ab = spread_hints(ab, L_small, hints)
-        return finish_rgb(ab, L_small, color.rgb_to_l(small), np.uint8)
+        return finish_rgb(ab, L_small, color.rgb_to_l(small), np.uint8,
+                          model_upsampler(self.model))
 
     def _network_colours(self, colorizer, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = hashlib.sha256(small.tobytes() + repr((small.shape,

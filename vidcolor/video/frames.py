@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
 import numpy as np
 
 from vidcolor import color
-from vidcolor.colorize import finish_rgb, gamut_radius, render_shape, resize_l
+from vidcolor.colorize import finish_rgb, gamut_radius, model_upsampler, render_shape, resize_l
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions, max_batch_size
-from vidcolor.upsample import upsample_ab
 from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.stabilize import Stabilizer
 
@@ -175,6 +174,9 @@ class FrameColorizer:
         return cls(model, options.render_size, stabilizer)
 
     def render_shape(self, height: int, width: int) -> tuple[int, int]:
+        own = getattr(self.model, "resampler", None)
+        if own is not None:  # another network's own render (its square)
+            return own.render_shape((height, width), self.render_size, self.model.multiple)
         return render_shape(height, width, self.render_size, self.model.multiple)
 
     def prepare(self, rgb: np.ndarray, pts: int = 0) -> Frame:
@@ -191,8 +193,11 @@ class FrameColorizer:
             Without ``ab`` yet.
         """
         L_full = color.rgb_to_l(rgb)
-        shown = self.display_shape or L_full.shape
-        return Frame(pts, L_full, resize_l(L_full, self.render_shape(*shown)))
+        shape = self.render_shape(*(self.display_shape or L_full.shape))
+        own = getattr(self.model, "resampler", None)
+        if own is None:
+            return Frame(pts, L_full, resize_l(L_full, shape))
+        return Frame(pts, L_full, own.shrink(lambda rows: L_full[rows], L_full.shape, shape))
 
     def predict(self, L_small: list[np.ndarray], batch_size: int | None = None,
                 features: bool = False):
@@ -283,18 +288,20 @@ class FrameColorizer:
             own = {k[len(prefix):]: v for k, v in (state or {}).items() if k.startswith(prefix)}
             step.set_state(own or None)
 
-    @staticmethod
-    def finish(frame: Frame, dtype=np.uint8) -> np.ndarray:
-        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`),
-        with the keyframes' full-resolution colour laid over where it reaches.
+    def finish(self, frame: Frame, dtype=np.uint8) -> np.ndarray:
+        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`;
+        another network's own resize where the model has one), with the keyframes'
+        full-resolution colour laid over where it reaches.
 
         Returns
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
+        upsample = model_upsampler(self.model)
         if frame.keyed is None and not frame.full_chroma:
-            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype)
-        ab = upsample_ab(frame.ab, frame.L_small, frame.L_full)
+            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype, upsample)
+        H = frame.L_full.shape[0]
+        ab = upsample(frame.ab, frame.L_small, frame.L_full.shape)(frame.L_full, slice(0, H))
         if frame.keyed is not None:
             ab = frame.keyed.apply(ab, frame.L_full)
         radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
