@@ -4,18 +4,21 @@
 #
 #   bash benchmarks/gpu.sh prepare [--python-version X.Y] [--seconds S]
 #       Where PyPI is reached. Fills .gpu/ (ignored by git) with what travels beside the repo:
-#       wheels/  the packages vidcolor's video path needs that a CUDA machine with PyTorch,
-#                JAX and the usual scientific stack lacks (PyAV, Keras and its namex and
-#                optree, the backbone's weights), at the versions installed here, for
-#                CPython X.Y (default 3.12) on x86-64 manylinux;
-#       data/    the first S seconds (default 13: 300 frames and more) of the 480p benchmark
-#                clip from $VIDCOLOR_DATA (default ../shared/data), packets copied as they are.
+#       site.tar.xz  the packages vidcolor's video path needs that a CUDA machine with PyTorch,
+#                    JAX and the usual scientific stack lacks (PyAV, Keras with namex and
+#                    optree, the backbone's weights): their wheels at the versions installed
+#                    here, for CPython X.Y (default 3.12) on x86-64 manylinux, installed here
+#                    for that Python and packed with xz (wheels.txt names them);
+#       data/        the first S seconds (default 12.7: 300 frames and more) of the 480p
+#                    benchmark clip's video from $VIDCOLOR_DATA (default ../shared/data),
+#                    packets copied as they are.
 #       Prints the size of the repo plus .gpu/ and fails over 64 MiB, what a GPU machine lent
 #       to this project takes in.
 #   bash benchmarks/gpu.sh run [--dry-run] [--backend jax|tensorflow] [-- ARGS...]
-#       On the GPU machine, offline. Builds vidcolor's wheel from this tree, installs it with
-#       .gpu/wheels into a fresh folder put first on PYTHONPATH (the machine's own numpy,
-#       OpenCV, numba, scipy, scikit-image and TensorFlow or JAX stay in use), picks the Keras
+#       On the GPU machine, offline. Builds vidcolor's wheel from this tree, installs it into a
+#       fresh folder, unpacks .gpu/site.tar.xz there and puts that first on PYTHONPATH (the
+#       machine's own numpy, OpenCV, numba, scipy, scikit-image and TensorFlow or JAX stay in
+#       use), picks the Keras
 #       backend that sees the GPU (TensorFlow, else JAX; KERAS_BACKEND or --backend forces
 #       one) and runs python -m benchmarks.gpu from outside the tree, ARGS passed on. Reports
 #       (gpu_report.txt, .json, gpu_run.log) go to $OUT, default .gpu/out. --dry-run needs no
@@ -49,7 +52,7 @@ travelling_bytes() {  # the repo's files that are not ignored, plus .gpu/
 }
 
 prepare() {
-    local version=3.12 seconds=13
+    local version=3.12 seconds=12.7
     while (($#)); do
         case $1 in
             --python-version) version=$2; shift 2 ;;
@@ -62,25 +65,34 @@ prepare() {
     [[ -f $clip ]] || die "$clip: no such clip (set VIDCOLOR_DATA)"
     git -C "$repo" check-ignore -q "$stage/" || die "$stage is not ignored by git"
     rm -rf "$stage"
-    mkdir -p "$stage/wheels" "$stage/data"
+    mkdir -p "$stage/data"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
     step "wheels for CPython $version, x86-64 manylinux"
-    local pins
+    local pins platforms=(--only-binary=:all: --python-version "$version" --implementation cp) n
     pins=$("$py" -c 'import sys; from importlib.metadata import version
 print(" ".join(f"{n}=={version(n)}" for n in sys.argv[1:]))' "${carried[@]}")
-    local platforms=() n
     for n in 2_28 2_27 2_24 2_17; do platforms+=(--platform "manylinux_${n}_x86_64"); done
+    platforms+=(--platform manylinux2014_x86_64)
     # shellcheck disable=SC2086 # pins are separate requirements
-    "$py" -m pip download -q --no-deps --only-binary=:all: --python-version "$version" \
-        --implementation cp "${platforms[@]}" --platform manylinux2014_x86_64 \
-        -d "$stage/wheels" $pins
+    "$py" -m pip download -q --no-deps "${platforms[@]}" -d "$tmp/wheels" $pins
+    (cd "$tmp/wheels" && ls *.whl) > "$stage/wheels.txt"
+    cat "$stage/wheels.txt"
+    # Installed here for that Python and packed with xz: a third smaller than the wheels
+    # (their zip compresses PyAV's FFmpeg libraries far less), which the 64 MiB needs.
+    step "installed for CPython $version, packed (xz -9: minutes)"
+    "$py" -m pip install -q --no-deps --no-index --no-compile "${platforms[@]}" \
+        --target "$tmp/site" "$tmp/wheels"/*.whl
+    tar -C "$tmp/site" -cf - . | xz -9 -T0 > "$stage/site.tar.xz"
     step "the first $seconds s of the 480p clip"
     (cd "$repo" && "$py" -m benchmarks.gpu trim "$clip" "$stage/data/$clip_name" --seconds "$seconds")
-    ls -l "$stage/wheels" "$stage/data"
+    ls -l "$stage" "$stage/data"
     local bytes
     bytes=$(travelling_bytes)
     awk -v b="$bytes" -v l="$carry_limit" \
         'BEGIN {printf "travels with the repo: %.1f MiB of %.0f MiB\n", b / 2^20, l / 2^20}'
     ((bytes <= carry_limit)) || die "over $((carry_limit >> 20)) MiB: fewer --seconds, or fewer files"
+    rm -rf "$tmp"
 }
 
 pick_backend() {  # the Keras backend that sees a GPU, or "none"
@@ -105,7 +117,7 @@ run() {
             *) die "run: unknown argument $1 (arguments for benchmarks.gpu go after --)" ;;
         esac
     done
-    [[ -f $stage/data/$clip_name ]] || die "no $stage/data/$clip_name: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
+    [[ -f $stage/data/$clip_name && -f $stage/site.tar.xz ]] || die "no $stage/data/$clip_name: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
     local out=${OUT:-$stage/out} work=${TMPDIR:-/tmp}/vidcolor-gpu
     mkdir -p "$out"
     {
@@ -129,9 +141,11 @@ run() {
         else
             echo "could not build vidcolor's wheel (pip, setuptools and wheel needed): vidcolor runs from the tree"
         fi
-        step "install into a fresh $work/site: $(cd "$stage/wheels" && echo *.whl)"
+        step "install into a fresh $work/site: vidcolor's wheel, then $(tr '\n' ' ' < "$stage/wheels.txt")"
         "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-            --target "$work/site" "$stage"/wheels/*.whl "${vidcolor_wheel[@]}"
+            --target "$work/site" "${vidcolor_wheel[@]}"
+        "$py" -c 'import sys, tarfile
+tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' "$stage/site.tar.xz" "$work/site"
         local path="$work/site"
         ((${#vidcolor_wheel[@]})) || path+=":$repo"
         export PYTHONPATH="$path${PYTHONPATH:+:$PYTHONPATH}"
