@@ -207,6 +207,28 @@ def _trim_main(argv: list[str]) -> int:
     return 0
 
 
+def _frame_counts(args, batch: int) -> dict:
+    """Frames of each clip, in whole batches: a last, shorter one would compile the network
+    anew (XLA on a GPU: seconds) inside the timed loop of throughput's model stage."""
+    frames = dict(DRY_RUN_FRAMES if args.dry_run else FRAMES)
+    frames["480p"] = args.frames or frames["480p"]
+    frames["1080p"] = args.frames_1080p or frames["1080p"]
+    return {name: max(batch, n - n % batch) for name, n in frames.items()}
+
+
+def _header(report: dict) -> str:
+    device = report["device"]
+    return (f"{'DRY RUN, ' if report['dry_run'] else ''}keras backend "
+            f"{device['keras_backend']}, GPUs {device['gpus'] or 'none'}, runtime "
+            f"{report['runtime']}, {report['cpus']} CPUs ({report['cpu']}), {report['date']}")
+
+
+def _write_reports(out: Path, lines: list[str], report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out / "gpu_report.txt", ("\n".join(lines) + "\n").encode(), True)
+    write_bytes_atomic(out / "gpu_report.json", json.dumps(report).encode(), True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["trim"]:
@@ -216,10 +238,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.clip_480p, args.clip_1080p):  # told before the model's load
         if path is not None and not path.is_file():
             parser.error(f"{path}: no such clip")
-    frames = dict(DRY_RUN_FRAMES if args.dry_run else FRAMES)
-    frames["480p"] = args.frames or frames["480p"]
-    frames["1080p"] = args.frames_1080p or frames["1080p"]
-
     from vidcolor.models.runtimes import load_color_model
     from vidcolor.video.frames import default_batch_size
 
@@ -236,25 +254,19 @@ def main(argv: list[str] | None = None) -> int:
               "vidcolor_from": os.fspath(Path(sys.modules["vidcolor"].__file__).parent),
               "clips": {}}
     batch = args.batch_size or report["default_batch_size"]
-    # Whole batches only: a last, shorter one would compile the network anew (XLA on a GPU:
-    # seconds) inside the timed loop of throughput's model stage.
-    frames = {name: max(batch, n - n % batch) for name, n in frames.items()}
-    lines = [f"{'DRY RUN, ' if args.dry_run else ''}keras backend {device['keras_backend']}, "
-             f"GPUs {device['gpus'] or 'none'}, runtime {report['runtime']}, "
-             f"{report['cpus']} CPUs ({report['cpu']}), {report['date']}"]
+    frames = _frame_counts(args, batch)
+    lines = [_header(report)]
     print(lines[0], flush=True)
     with tempfile.TemporaryDirectory(prefix="vidcolor-gpu-") as tmp:
         for name, video in _clips(args, Path(tmp), frames).items():
-            r = measure(video, frames[name], batch, model, args.render_size)
-            report["clips"][name] = r
+            r = report["clips"][name] = measure(video, frames[name], batch, model,
+                                                args.render_size)
             lines += [format_table(r), format_summary(name, r)]
             print("\n".join(lines[-2:]), flush=True)
     report["seconds"] = time.time() - started
     print(json.dumps(report))
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(args.out / "gpu_report.txt", ("\n".join(lines) + "\n").encode(), True)
-        write_bytes_atomic(args.out / "gpu_report.json", json.dumps(report).encode(), True)
+        _write_reports(args.out, lines, report)
     return 0
 
 

@@ -85,13 +85,15 @@ print(" ".join(f"{n}=={version(n)}" for n in sys.argv[1:]))' "${carried[@]}")
         --target "$tmp/site" "$tmp/wheels"/*.whl
     tar -C "$tmp/site" -cf - . | xz -9 -T0 > "$stage/site.tar.xz"
     step "the first $seconds s of the 480p clip"
-    (cd "$repo" && "$py" -m benchmarks.gpu trim "$clip" "$stage/data/$clip_name" --seconds "$seconds")
+    (cd "$repo" && "$py" -m benchmarks.gpu trim "$clip" "$stage/data/$clip_name" \
+        --seconds "$seconds")
     ls -l "$stage" "$stage/data"
     local bytes
     bytes=$(travelling_bytes)
     awk -v b="$bytes" -v l="$carry_limit" \
         'BEGIN {printf "travels with the repo: %.1f MiB of %.0f MiB\n", b / 2^20, l / 2^20}'
-    ((bytes <= carry_limit)) || die "over $((carry_limit >> 20)) MiB: fewer --seconds, or fewer files"
+    ((bytes <= carry_limit)) \
+        || die "over $((carry_limit >> 20)) MiB: fewer --seconds, or fewer files"
     rm -rf "$tmp"
 }
 
@@ -117,7 +119,8 @@ run() {
             *) die "run: unknown argument $1 (arguments for benchmarks.gpu go after --)" ;;
         esac
     done
-    [[ -f $stage/data/$clip_name && -f $stage/site.tar.xz ]] || die "no clip or packages in $stage: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
+    [[ -f $stage/data/$clip_name && -f $stage/site.tar.xz ]] || die "no clip or packages" \
+        "in $stage: run 'bash benchmarks/gpu.sh prepare' first, where PyPI is reached"
     local out=${OUT:-$stage/out} work=${TMPDIR:-/tmp}/vidcolor-gpu
     mkdir -p "$out"
     {
@@ -135,13 +138,16 @@ run() {
         # A copy: the build writes build/ and egg-info beside its sources.
         (cd "$repo" && cp -r pyproject.toml README.md vidcolor benchmarks training "$work/src")
         local vidcolor_wheel=()
-        if "$py" -m pip wheel -q --no-deps --no-index --no-build-isolation -w "$work/dist" "$work/src"; then
+        if "$py" -m pip wheel -q --no-deps --no-index --no-build-isolation \
+            -w "$work/dist" "$work/src"; then
             vidcolor_wheel=("$work"/dist/vidcolor-*.whl)
             ls -l "${vidcolor_wheel[@]}"
         else
-            echo "could not build vidcolor's wheel (pip, setuptools and wheel needed): vidcolor runs from the tree"
+            echo "could not build vidcolor's wheel (pip, setuptools and wheel needed):" \
+                "vidcolor runs from the tree"
         fi
-        step "install into a fresh $work/site: vidcolor's wheel, then $(tr '\n' ' ' < "$stage/wheels.txt")"
+        step "install into a fresh $work/site: vidcolor's wheel, then" \
+            "$(tr '\n' ' ' < "$stage/wheels.txt")"
         if ((${#vidcolor_wheel[@]})); then
             "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
                 --target "$work/site" "${vidcolor_wheel[@]}"
