@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from fractions import Fraction
 
 import av
@@ -351,6 +352,18 @@ def test_video_options_from_flat_fields():
 
 def test_default_batch_size_without_gpu():
     assert video_frames.default_batch_size() in (8, 32)
+
+
+@pytest.mark.parametrize("jax_backend, expected", [("gpu", 32), ("cpu", 8)])
+def test_default_batch_size_keras_on_jax(monkeypatch, jax_backend, expected):
+    # Keras on JAX: the GPU is JAX's, whatever TensorFlow (absent here) would say.
+    from types import SimpleNamespace
+
+    keras = SimpleNamespace(backend=SimpleNamespace(backend=lambda: "jax"))
+    monkeypatch.setitem(sys.modules, "keras", keras)
+    monkeypatch.setitem(sys.modules, "jax", SimpleNamespace(default_backend=lambda: jax_backend))
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    assert video_frames.default_batch_size() == expected
 
 
 def test_chapters_kept(tmp_path, make_clip, run_video):

@@ -37,14 +37,18 @@ T = TypeVar("T")
 
 def default_batch_size() -> int:
     """Frames per model call: larger on a GPU, where it pays, small on a CPU (less latency
-    and memory). Only looks for a GPU if TensorFlow is already imported (by the model)."""
-    tf = sys.modules.get("tensorflow")
+    and memory). Only looks for a GPU through modules already imported (by the model):
+    JAX where Keras runs on it, else TensorFlow."""
     try:
-        if tf is not None and tf.config.list_physical_devices("GPU"):
-            return 32
+        keras = sys.modules.get("keras")
+        if keras is not None and keras.backend.backend() == "jax":
+            gpu = sys.modules["jax"].default_backend() in ("gpu", "cuda", "rocm")
+        else:
+            tf = sys.modules.get("tensorflow")
+            gpu = tf is not None and bool(tf.config.list_physical_devices("GPU"))
     except Exception:  # noqa: BLE001 - any failure means: no usable GPU
-        pass
-    return 8
+        gpu = False
+    return 32 if gpu else 8
 
 
 #: Bytes of full-resolution lightness (float32) one batch may hold: a batch's frames travel
