@@ -100,9 +100,15 @@ def _run_steps(core: FrameColorizer, decoded: list, batch: int, writer, costs: _
             radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
             rgb = costs.time("gamut fit + Lab->RGB", color.gamut_rgb, frame.L_full, ab,
                              np.uint8, radius)
-            yuv = costs.time("RGB->YUV (swscale)", yuv_frame, rgb, writer._pix_fmt,
-                             writer.info.matrix, writer._range)
+            yuv = costs.time("RGB->YUV (swscale)", _yuv, writer, rgb)
             costs.time("x264 encode", _encode, writer, yuv, frame.pts)
+
+
+def _yuv(writer: SegmentWriter, rgb: np.ndarray):
+    """The writer's own conversion (with its kept scaler, where it has one)."""
+    reformatter = getattr(writer, "_reformatter", None)
+    args = (rgb, writer._pix_fmt, writer.info.matrix, writer._range)
+    return yuv_frame(*args) if reformatter is None else yuv_frame(*args, reformatter)
 
 
 def _encode(writer: SegmentWriter, frame, pts: int) -> None:
