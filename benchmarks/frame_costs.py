@@ -9,7 +9,9 @@ frame analysis, the stabilizer, the upsampling, the gamut fit and Lab -> RGB, th
 to YUV and the x264 encode), and reports each step's process CPU time a frame (all threads,
 so OpenCV's, OpenVINO's and FFmpeg's helper threads count) and its wall time. Steps run
 serially, so this is their cost without the pipeline's overlap; ``benchmarks.throughput``
-gives the overlapped end to end. The last line is JSON.
+gives the overlapped end to end. FFmpeg's decoder and x264 work on in their own threads after
+a call returns, so part of their time lands in the steps after them (the model's most of
+all): the totals are exact, the split of those two is not. The last line is JSON.
 """
 
 from __future__ import annotations
