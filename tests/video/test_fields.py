@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import VideoReformatter
 from support import (FakeColorizer, interlaced_scene, read_fields, woven_frames,
                      write_interlaced)
 
@@ -19,7 +20,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions
 from vidcolor.video import stages
 from vidcolor.video.fields import (detect_field_order, frame_vote, rgb_by_field, split_fields,
-                                   weave, yuv_by_field)
+                                   weave, yuv_by_field, yuv_frame)
 from vidcolor.video.workdir import work_paths
 
 H, W, RATE = 96, 128, 25
@@ -54,6 +55,20 @@ def test_yuv_by_field_keeps_each_fields_colour(height, pix_fmt):
     # A progressive 4:2:0 conversion mixes the fields' colour: what yuv_by_field avoids.
     mixed = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
     assert np.abs(rgb_by_field(mixed).astype(int) - rgb).max() > 60
+
+
+@pytest.mark.parametrize("dtype, pix_fmt, matrix", [(np.uint8, "yuv420p", "ITU709"),
+                                                    (np.uint16, "yuv420p10le", "ITU601")])
+@pytest.mark.parametrize("convert", [yuv_frame, yuv_by_field])
+def test_a_kept_scaler_converts_as_each_frames_own(dtype, pix_fmt, matrix, convert):
+    rng = np.random.default_rng(1)
+    top = 255 if dtype == np.uint8 else 65535
+    kept = VideoReformatter()
+    for _ in range(3):  # the kept scaler's later frames too
+        rgb = rng.integers(0, top + 1, (H, W, 3)).astype(dtype)
+        own = convert(rgb, pix_fmt, matrix, "MPEG")
+        with_kept = convert(rgb, pix_fmt, matrix, "MPEG", kept)
+        assert np.array_equal(with_kept.to_ndarray(), own.to_ndarray())
 
 
 # --- detection -----------------------------------------------------------------------------

@@ -60,6 +60,20 @@ def test_decode_frames_window_and_resume_point(tmp_path, make_clip):
     assert frame.rgb.shape == (48, 64, 3) and frame.rgb.dtype == np.uint8
 
 
+def test_decoded_frames_are_pyavs_own_conversion(tmp_path, make_clip):
+    # decode_frames keeps one scaler for all frames: each frame as its own to_ndarray gives it.
+    import av
+
+    clip = make_clip(tmp_path / "c.mp4", n=8, size=(48, 66))
+    info = probe(clip)
+    with av.open(str(clip)) as container:
+        own = [f.to_ndarray(format="rgb24", src_colorspace=info.matrix)
+               for f in container.decode(video=0)]
+    decoded = [f.rgb for f in decode_frames(info)]
+    assert len(decoded) == len(own) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, own))
+
+
 def test_encoder_settings_check_container(tmp_path):
     s = encoder_settings("webm", EncoderOptions())
     assert s.codec == "libvpx-vp9"

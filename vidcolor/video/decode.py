@@ -29,6 +29,7 @@ from typing import Iterator
 
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.log import logger
 from vidcolor.options import Window
@@ -99,6 +100,9 @@ def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | No
     refused: list[int] = []  # pts of the refused packets (about where the output was if none)
     stopped: list[BaseException] = []
     last = None
+    # One scaler for the window's frames: a frame's own (to_ndarray's) is set up anew, with
+    # its threads, for every frame.
+    reformatter = VideoReformatter()
     with open_input(info.path if source is None else source) as container:
         vs = container.streams[info.stream_index]
         vs.thread_type = "AUTO"
@@ -122,8 +126,8 @@ def decode_frames(info: VideoInfo, window: Window = Window(), from_pts: int | No
             if hi is not None and pts >= hi:
                 break
             last = pts
-            yield DecodedFrame(pts=pts, rgb=frame.to_ndarray(format=fmt,
-                                                              src_colorspace=info.matrix))
+            rgb = reformatter.reformat(frame, format=fmt, src_colorspace=info.matrix)
+            yield DecodedFrame(pts=pts, rgb=rgb.to_ndarray())
     times = [float(p * tb) - info.start_time for p in refused
              if p >= lo and (hi is None or p < hi)]
     _warn(times, stopped, None if last is None else float(last * tb) - info.start_time)

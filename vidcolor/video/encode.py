@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
@@ -510,6 +511,8 @@ class SegmentWriter:
         self._pix_fmt = pix_fmt
         self._by_field = settings.field_order is not None
         self._stream = stream
+        # One scaler for the segment's frames (each frame's own would be set up anew).
+        self._reformatter = VideoReformatter()
 
     def write(self, pts: int, rgb: np.ndarray) -> None:
         """Encode one frame.
@@ -526,7 +529,7 @@ class SegmentWriter:
         # Converted with the matrix the stream is tagged with; interlaced: by field, so no
         # chroma row mixes the two fields.
         convert = yuv_by_field if self._by_field else yuv_frame
-        frame = convert(rgb, self._pix_fmt, self.info.matrix, self._range)
+        frame = convert(rgb, self._pix_fmt, self.info.matrix, self._range, self._reformatter)
         frame.pts = int(pts)
         frame.time_base = self.info.time_base
         for packet in self._stream.encode(frame):

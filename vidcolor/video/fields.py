@@ -307,18 +307,28 @@ def _frame_of_rows(planes: list[np.ndarray], width: int, height: int, pix_fmt: s
     return frame
 
 
-def yuv_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
+def yuv_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str,
+              reformatter=None):
     """A frame's RGB (uint8, or uint16 as rgb48le so a deep output gets every bit)
     converted to ``pix_fmt`` with ``matrix`` and ``color_range`` (PyAV's names; PyAV's own
-    default would be BT.601)."""
+    default would be BT.601).
+
+    ``reformatter``: an ``av.video.reformatter.VideoReformatter`` kept for a film's frames;
+    a frame's own ``reformat`` sets up a new FFmpeg scaler (and its threads) every call.
+    """
     import av
 
     fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt).reformat(
-        format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+    if reformatter is None:
+        return frame.reformat(format=pix_fmt, dst_colorspace=matrix,
+                              dst_color_range=color_range)
+    return reformatter.reformat(frame, format=pix_fmt, dst_colorspace=matrix,
+                                dst_color_range=color_range)
 
 
-def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
+def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str,
+                 reformatter=None):
     """An interlaced frame's YUV, each field converted on its own and the planes woven, so
     that no chroma row mixes the two fields (a progressive conversion of a 4:2:0 frame
     averages each top-field row's colour with a bottom-field row's: colour combing where
@@ -331,12 +341,15 @@ def yuv_by_field(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str):
         A planar YUV format (``yuv420p``, ``yuv420p10le``...).
     matrix, color_range : str
         PyAV's names (``"ITU601"``, ``"MPEG"``).
+    reformatter : VideoReformatter, optional
+        As for :func:`yuv_frame`.
 
     Returns
     -------
     av.VideoFrame
     """
-    fields = [yuv_frame(rgb[k::2], pix_fmt, matrix, color_range) for k in (0, 1)]
+    fields = [yuv_frame(rgb[k::2], pix_fmt, matrix, color_range, reformatter)
+              for k in (0, 1)]
     planes = [weave(_rows(top), _rows(bottom), "tt")
               for top, bottom in zip(fields[0].planes, fields[1].planes)]
     return _frame_of_rows(planes, rgb.shape[1], rgb.shape[0], pix_fmt)

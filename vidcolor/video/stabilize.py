@@ -88,54 +88,89 @@ def blend_step(ab_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray, ab_mo
     confidence : ndarray of float32, shape (h, w), in [0, 1]
         Zero where the backward flow leaves the frame.
     """
-    warped, conf = warp_step(ab_prev, L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l,
-                             l_offset)
-    weight = (np.float32(strength) * conf)[..., None]
-    return (weight * warped + (1.0 - weight) * _c32(ab_model)).astype(np.float32), conf
+    h, w = L_cur.shape
+    ab_prev = _c32(ab_prev)
+    out = np.empty((h, w, ab_prev.shape[2]), np.float32)
+    conf = np.empty((h, w), np.float32)
+    _blend_kernel(ab_prev, _c32(L_prev), _c32(L_cur), _c32(flow_bwd), _c32(flow_fwd),
+                  np.float32(sigma_flow), np.float32(sigma_l), np.float32(l_offset),
+                  _c32(ab_model), np.float32(strength), out, conf)
+    return out, conf
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _warp_at(L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset,
+             y, x):  # pragma: no cover - compiled
+    """Where pixel (y, x) comes from in the previous frame and how far that is trusted:
+    (inside, confidence, x0, y0, x1, y1, w00, w01, w10, w11), the four bilinear samples and
+    their weights. All float32 (float64 arithmetic took twice as long, for differences of
+    1e-5)."""
+    f32 = np.float32
+    one = f32(1.0)
+    h, w = L_cur.shape
+    bx = flow_bwd[y, x, 0]
+    by = flow_bwd[y, x, 1]
+    px = f32(x) + bx
+    py = f32(y) + by
+    x0 = min(int(px), w - 2) if w > 1 else 0
+    y0 = min(int(py), h - 2) if h > 1 else 0
+    x1 = min(x0 + 1, w - 1)
+    y1 = min(y0 + 1, h - 1)
+    fx = px - f32(x0)
+    fy = py - f32(y0)
+    w00 = (one - fx) * (one - fy)
+    w01 = fx * (one - fy)
+    w10 = (one - fx) * fy
+    w11 = fx * fy
+    if not (px >= 0 and py >= 0 and px <= f32(w - 1) and py <= f32(h - 1)):
+        return False, f32(0.0), x0, y0, x1, y1, w00, w01, w10, w11
+    l_w = (w00 * L_prev[y0, x0] + w01 * L_prev[y0, x1]
+           + w10 * L_prev[y1, x0] + w11 * L_prev[y1, x1])
+    fwx = (w00 * flow_fwd[y0, x0, 0] + w01 * flow_fwd[y0, x1, 0]
+           + w10 * flow_fwd[y1, x0, 0] + w11 * flow_fwd[y1, x1, 0])
+    fwy = (w00 * flow_fwd[y0, x0, 1] + w01 * flow_fwd[y0, x1, 1]
+           + w10 * flow_fwd[y1, x0, 1] + w11 * flow_fwd[y1, x1, 1])
+    ex = bx + fwx
+    ey = by + fwy
+    tol = sigma_flow * sigma_flow + f32(0.01) * (bx * bx + by * by + fwx * fwx + fwy * fwy)
+    dl = l_w + l_offset - L_cur[y, x]
+    conf = np.exp(-(ex * ex + ey * ey) / (f32(2.0) * tol)
+                  - dl * dl / (f32(2.0) * sigma_l * sigma_l))
+    return True, conf, x0, y0, x1, y1, w00, w01, w10, w11
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _warp_kernel(values_prev, L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset,
                  out, conf):  # pragma: no cover - compiled
     h, w = L_cur.shape
-    n_ch = values_prev.shape[2]
-    inv_sl2 = 1.0 / (2.0 * sigma_l * sigma_l)
-    sf2 = sigma_flow * sigma_flow
     for y in range(h):
         for x in range(w):
-            bx = flow_bwd[y, x, 0]
-            by = flow_bwd[y, x, 1]
-            px = x + bx
-            py = y + by
-            for k in range(n_ch):
-                out[y, x, k] = 0.0
-            conf[y, x] = 0.0
-            if not (px >= 0.0 and py >= 0.0 and px <= w - 1.0 and py <= h - 1.0):
-                continue
-            x0 = min(int(px), w - 2) if w > 1 else 0
-            y0 = min(int(py), h - 2) if h > 1 else 0
-            x1 = min(x0 + 1, w - 1)
-            y1 = min(y0 + 1, h - 1)
-            fx = px - x0
-            fy = py - y0
-            w00 = (1.0 - fx) * (1.0 - fy)
-            w01 = fx * (1.0 - fy)
-            w10 = (1.0 - fx) * fy
-            w11 = fx * fy
-            for k in range(n_ch):
+            inside, c, x0, y0, x1, y1, w00, w01, w10, w11 = _warp_at(
+                L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset, y, x)
+            conf[y, x] = c
+            for k in range(values_prev.shape[2]):
                 out[y, x, k] = (w00 * values_prev[y0, x0, k] + w01 * values_prev[y0, x1, k]
-                                + w10 * values_prev[y1, x0, k] + w11 * values_prev[y1, x1, k])
-            l_w = (w00 * L_prev[y0, x0] + w01 * L_prev[y0, x1]
-                   + w10 * L_prev[y1, x0] + w11 * L_prev[y1, x1])
-            fwx = (w00 * flow_fwd[y0, x0, 0] + w01 * flow_fwd[y0, x1, 0]
-                   + w10 * flow_fwd[y1, x0, 0] + w11 * flow_fwd[y1, x1, 0])
-            fwy = (w00 * flow_fwd[y0, x0, 1] + w01 * flow_fwd[y0, x1, 1]
-                   + w10 * flow_fwd[y1, x0, 1] + w11 * flow_fwd[y1, x1, 1])
-            ex = bx + fwx
-            ey = by + fwy
-            tol = sf2 + 0.01 * (bx * bx + by * by + fwx * fwx + fwy * fwy)
-            dl = l_w + l_offset - L_cur[y, x]
-            conf[y, x] = np.exp(-(ex * ex + ey * ey) / (2.0 * tol) - dl * dl * inv_sl2)
+                                + w10 * values_prev[y1, x0, k]
+                                + w11 * values_prev[y1, x1, k]) if inside else 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _blend_kernel(ab_prev, L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset,
+                  ab_model, strength, out, conf):  # pragma: no cover - compiled
+    # The warp and the blend in one pass: numpy's blend of the warped array cost as much again.
+    h, w = L_cur.shape
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            inside, c, x0, y0, x1, y1, w00, w01, w10, w11 = _warp_at(
+                L_prev, L_cur, flow_bwd, flow_fwd, sigma_flow, sigma_l, l_offset, y, x)
+            conf[y, x] = c
+            weight = strength * c
+            for k in range(ab_prev.shape[2]):
+                warped = (w00 * ab_prev[y0, x0, k] + w01 * ab_prev[y0, x1, k]
+                          + w10 * ab_prev[y1, x0, k] + w11 * ab_prev[y1, x1, k]) if inside \
+                    else np.float32(0.0)
+                out[y, x, k] = weight * warped + (one - weight) * ab_model[y, x, k]
 
 
 def warp_step(values_prev: np.ndarray, L_prev: np.ndarray, L_cur: np.ndarray,
