@@ -20,9 +20,13 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
    :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
    resolution guided again by the master's full-resolution lightness, the output's own;
-4. untrusted pixels, and frames the copy lacks, take what the frame before had there where
-   the flow trusts that step, else the model's own colour corrected towards the trusted
-   pixels by the spread of :data:`vidcolor.propagate.FILM_SPREAD`.
+4. untrusted pixels (damage: the copy's lightness does not agree with the master's), and
+   frames the copy lacks, take what the frame before had there where the flow trusts that
+   step; else the colour of the pixels that look alike in the last frames the copy coloured
+   well (:data:`EXEMPLARS` of them, by feature correspondence, :mod:`vidcolor.correspond`,
+   with the model's match features of the same call), by the match's confidence; else the
+   model's own colour corrected towards the trusted pixels by the spread of
+   :data:`vidcolor.propagate.FILM_SPREAD`. Colour never crosses a cut.
 
 The stabilizer runs before this step, on the model's colour: the copy's colour is the truth
 frame by frame (averaged over its neighbours already), which blending in the frame before
@@ -39,6 +43,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor.correspond import Exemplar, correspond, exemplar, on_grid, to_render
 from vidcolor.options import ColourCopy
 from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
@@ -89,6 +94,13 @@ FULL_COVERAGE = 0.25
 #: Share of untrusted pixels below which the spread correction is skipped (it costs a sparse
 #: solve; the fill and the stabilizer cover a few pixels).
 SPREAD_FROM = 0.01
+#: The last frames the copy coloured well (mean trust at least :data:`GOOD_COVERAGE`) that
+#: the pixels it does not colour are matched against (their features, lightness and colour).
+EXEMPLARS = 2
+GOOD_COVERAGE = 0.5
+#: A grid cell is matched when this share of its pixels is left to the fallback (neither the
+#: copy nor the flow from the frame before trusted there).
+MATCH_FROM = 0.05
 
 
 def open_copy(copy: ColourCopy) -> VideoInfo:
@@ -342,27 +354,45 @@ class ColourCopyStep:
         # The last frame's a/b: where the copy is not trusted, what the frame before had
         # there follows the motion.
         self._fill: np.ndarray | None = None
+        # The last frames the copy coloured well, on the match grid, oldest first.
+        self._exemplars: list[Exemplar] = []
+        #: Frames where colour by correspondence was used (some cells matched).
+        self.matched = 0
+
+    def wants_features(self, pts: int) -> bool:
+        """Any frame may need the match features: a damaged or missing copy frame is only
+        known when its turn comes, and they come from the model's own call."""
+        return True
 
     def get_state(self) -> dict[str, np.ndarray]:
         """What a resumed job continues from: the drift, and the last frame's a/b."""
         state = {"drift": np.int64(self.drift)}
         if self._fill is not None:
             state["fill"] = self._fill.copy()
+        if self._exemplars:
+            state["exemplar_features"] = np.stack([e.features for e in self._exemplars])
+            state["exemplar_L"] = np.stack([e.L for e in self._exemplars])
+            state["exemplar_ab"] = np.stack([e.ab for e in self._exemplars])
+            state["exemplar_grid"] = np.asarray(self._exemplars[0].grid, np.int64)
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self.drift = int(state.get("drift", 0))
         self._fill = state.get("fill")
+        grid = tuple(int(g) for g in state.get("exemplar_grid", ()))
+        self._exemplars = [Exemplar(f, L, ab, grid) for f, L, ab in zip(
+            state.get("exemplar_features", ()), state.get("exemplar_L", ()),
+            state.get("exemplar_ab", ()))]
 
     def close(self) -> None:
         self.frames.close()
 
-    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray
-             ) -> tuple[np.ndarray, bool]:
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray,
+             features: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """The frame's render-size a/b (h, w, 2): the copy's where it is trusted, the rest
-        carried from the frame before or the model's corrected towards it; and whether the
-        copy coloured the frame.
+        carried from the frame before, else matched in the last well-coloured frames, else
+        the model's corrected towards the copy; and whether the copy coloured the frame.
 
         Parameters
         ----------
@@ -372,19 +402,28 @@ class ColourCopyStep:
             Its render-size lightness ``L`` (h, w) in [0, 100], cut and flow.
         ab_model : ndarray of float32, shape (h, w, 2)
             The model's (stabilized) a/b.
+        features : ndarray of float32, shape (h/8, w/8, C), optional
+            The frame's match features (:meth:`wants_features`); without them, no matching.
         """
         L = frame.L
+        if frame.cut:
+            self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
         ab_copy, trust, own = self._copy_colour(pts, L)
         if ab_copy is None:
             self.missed += 1
-            out = ab_model if fill is None else guided(ab_model, *fill)
+            trust = np.zeros(L.shape, np.float32)
+            base = self._matched(L, ab_model, trust, fill, features)
+            out = base if fill is None else guided(base, *fill)
         else:
             self.found += own
             self.borrowed += not own
             t = trust[..., None]
-            out = t * ab_copy + (1.0 - t) * self._rest(L, ab_model, ab_copy, trust, fill)
+            rest = self._rest(L, ab_model, ab_copy, trust, fill, features)
+            out = t * ab_copy + (1.0 - t) * rest
         self._fill = np.ascontiguousarray(out, np.float32)
+        if features is not None and trust.mean() >= GOOD_COVERAGE:
+            self._exemplars = (self._exemplars + [exemplar(features, L, self._fill)])[-EXEMPLARS:]
         return self._fill, ab_copy is not None
 
     def _copy_colour(self, pts: int, L: np.ndarray
@@ -429,13 +468,34 @@ class ColourCopyStep:
         return warped[..., :2], trust
 
     def _rest(self, L: np.ndarray, ab_model: np.ndarray, ab_copy: np.ndarray,
-              trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+              trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None,
+              features: np.ndarray | None) -> np.ndarray:
         """The colour of the pixels the copy does not colour with trust: the model's,
         corrected towards the copy by the spread (in proportion to the copy's coverage),
-        then what the frame before had where that step is trusted."""
+        moved to the matches' colour by their confidence (:meth:`_matched`), then what the
+        frame before had where that step is trusted."""
         base = ab_model
         if (trust < 1.0).mean() >= SPREAD_FROM:
             coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
             corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
             base = ab_model + coverage * (corrected - ab_model)
+        base = self._matched(L, base, trust, fill, features)
         return base if fill is None else guided(base, *fill)
+
+    def _matched(self, L: np.ndarray, base: np.ndarray, trust: np.ndarray,
+                 fill: tuple[np.ndarray, np.ndarray] | None,
+                 features: np.ndarray | None) -> np.ndarray:
+        """``base`` (h, w, 2) moved towards the colour of the cells that look alike in the
+        last well-coloured frames, by the match's confidence, on the grid cells that neither
+        the copy (``trust``, h x w) nor the flow from the frame before (``fill``'s trust)
+        colour (:data:`MATCH_FROM`); ``base`` itself without features or such frames."""
+        if features is None or not self._exemplars:
+            return base
+        grid = features.shape[:2]
+        left = (1.0 - trust) * (1.0 if fill is None else 1.0 - fill[1])
+        where = on_grid(left, grid) >= MATCH_FROM
+        if not where.any():
+            return base
+        self.matched += 1
+        ab, confidence = to_render(*correspond(features, L, self._exemplars, where=where), L)
+        return guided(base, ab, confidence)
