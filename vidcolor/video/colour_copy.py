@@ -95,9 +95,11 @@ FULL_COVERAGE = 0.25
 #: solve; the fill and the stabilizer cover a few pixels).
 SPREAD_FROM = 0.01
 #: The last frames the copy coloured well (mean trust at least :data:`GOOD_COVERAGE`) that
-#: the pixels it does not colour are matched against (their features, lightness and colour).
+#: the pixels it does not colour are matched against: their grid cells of mean trust at least
+#: :data:`GOOD_CELL` (the copy's colour, not the model's), features, lightness and colour.
 EXEMPLARS = 2
 GOOD_COVERAGE = 0.5
+GOOD_CELL = 0.5
 #: A grid cell is matched when this share of its pixels is left to the fallback (neither the
 #: copy nor the flow from the frame before trusted there).
 MATCH_FROM = 0.05
@@ -253,6 +255,16 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
 
+def _copy_cells(features: np.ndarray, L: np.ndarray, ab: np.ndarray,
+                trust: np.ndarray) -> Exemplar:
+    """A frame the copy coloured, as an :class:`~vidcolor.correspond.Exemplar` of its grid
+    cells of mean ``trust`` (h, w) at least :data:`GOOD_CELL`; ``features`` (gh, gw, C),
+    ``L`` (h, w) in [0, 100], ``ab`` (h, w, 2)."""
+    whole = exemplar(features, L, ab)
+    keep = on_grid(trust, whole.grid).reshape(-1) >= GOOD_CELL
+    return Exemplar(whole.features[keep], whole.L[keep], whole.ab[keep], whole.grid)
+
+
 class CopyFrames:
     """The copy's frames by number, as Lab at the work size, read forwards through a small
     buffer; asking for a frame before the buffer reopens the copy there (a resumed job, a
@@ -369,21 +381,21 @@ class ColourCopyStep:
         state = {"drift": np.int64(self.drift)}
         if self._fill is not None:
             state["fill"] = self._fill.copy()
-        if self._exemplars:
-            state["exemplar_features"] = np.stack([e.features for e in self._exemplars])
-            state["exemplar_L"] = np.stack([e.L for e in self._exemplars])
-            state["exemplar_ab"] = np.stack([e.ab for e in self._exemplars])
-            state["exemplar_grid"] = np.asarray(self._exemplars[0].grid, np.int64)
+        for i, e in enumerate(self._exemplars):
+            state.update({f"exemplar{i}.features": e.features, f"exemplar{i}.L": e.L,
+                          f"exemplar{i}.ab": e.ab,
+                          f"exemplar{i}.grid": np.asarray(e.grid, np.int64)})
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self.drift = int(state.get("drift", 0))
         self._fill = state.get("fill")
-        grid = tuple(int(g) for g in state.get("exemplar_grid", ()))
-        self._exemplars = [Exemplar(f, L, ab, grid) for f, L, ab in zip(
-            state.get("exemplar_features", ()), state.get("exemplar_L", ()),
-            state.get("exemplar_ab", ()))]
+        self._exemplars = []
+        for i in range(EXEMPLARS):
+            if f"exemplar{i}.features" in state:
+                self._exemplars.append(Exemplar(*(state[f"exemplar{i}.{k}"] for k in (
+                    "features", "L", "ab")), tuple(int(g) for g in state[f"exemplar{i}.grid"])))
 
     def close(self) -> None:
         self.frames.close()
@@ -423,7 +435,9 @@ class ColourCopyStep:
             out = t * ab_copy + (1.0 - t) * rest
         self._fill = np.ascontiguousarray(out, np.float32)
         if features is not None and trust.mean() >= GOOD_COVERAGE:
-            self._exemplars = (self._exemplars + [exemplar(features, L, self._fill)])[-EXEMPLARS:]
+            cells = _copy_cells(features, L, out, trust)
+            if len(cells.L):
+                self._exemplars = (self._exemplars + [cells])[-EXEMPLARS:]
         return self._fill, ab_copy is not None
 
     def _copy_colour(self, pts: int, L: np.ndarray
