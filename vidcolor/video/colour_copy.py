@@ -377,7 +377,8 @@ class ColourCopyStep:
         return True
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """What a resumed job continues from: the drift, and the last frame's a/b."""
+        """What a resumed job continues from: the drift, the last frame's a/b, and the cells
+        of the last well-coloured frames (``exemplar0.features``... oldest first)."""
         state = {"drift": np.int64(self.drift)}
         if self._fill is not None:
             state["fill"] = self._fill.copy()
