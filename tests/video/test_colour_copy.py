@@ -204,6 +204,18 @@ def test_missing_and_damaged_frames_take_colour_by_correspondence(tmp_path):
     assert np.array_equal(restored._exemplars[-1].ab, step._exemplars[-1].ab)
 
 
+def test_a_run_of_damaged_copy_frames_does_not_move_the_drift(tmp_path):
+    import cv2
+
+    master = _master(tmp_path / "bw.mkv")
+    frames = [cv2.resize(_scene(i), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+              for i in range(N)]
+    for k in range(5, 11):  # the middle torn out, a flat patch: the frame before looks best
+        frames[k][H // 12:H // 6, W // 12:W // 6] = (200, 30, 90)
+    step = _steps(master, ColourCopy(str(_write(tmp_path / "copy.mkv", frames))))
+    assert step.drift == 0 and step.found == N
+
+
 def test_a_damaged_copy_frame_is_not_trusted(tmp_path):
     master = _master(tmp_path / "bw.mkv", n=4)
     frames = [np.zeros((H // 4, W // 4, 3), np.uint8) for _ in range(4)]

@@ -7,7 +7,8 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
 1. the copy frame is found: master frame at time ``t`` is looked for at copy frame
    ``round(t * copy_rate) + offset + drift``, where the *drift* (a few frames the copy gains
    or loses) is followed by matching lightness over :data:`DRIFT_SEARCH` frames either side
-   (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump;
+   (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump, taken
+   once :data:`DRIFT_CONFIRM` frames in a row agree on it;
 2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
    a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
    master's lightness at the copy's size; the copy's colour is warped along it, and each
@@ -60,6 +61,11 @@ DRIFT_SEARCH = 3
 #: A candidate replaces the current drift only when its match error is below this share of
 #: the current one's (hysteresis: no jumping between near-equal frames of a still shot).
 SWITCH_RATIO = 0.8
+#: Frames in a row that must propose the same new drift before it is taken (on the first
+#: frame, at once): a copy frame lost or gained stays so, while in a run of damaged copy
+#: frames the last good one looks best at a different drift each frame (following it would
+#: freeze the copy there).
+DRIFT_CONFIRM = 2
 #: Width (pixels) of the small lightness images the drift search compares.
 MATCH_WIDTH = 64
 #: Match error (:func:`match_error`) above which a copy frame is taken for another picture
@@ -360,6 +366,9 @@ class ColourCopyStep:
         self.rate = info.rate
         self.frames = CopyFrames(info, work_shape((info.height, info.width), self.render))
         self.drift = 0
+        # A new drift proposed, and for how many frames in a row (:data:`DRIFT_CONFIRM`);
+        # None before the first frame.
+        self._proposed: tuple[int, int] | None = None
         #: Frames the copy coloured (some pixels trusted) with their own copy frame, with a
         #: neighbouring one (the copy lacks theirs), and frames it did not colour.
         self.found = self.borrowed = self.missed = 0
@@ -380,6 +389,8 @@ class ColourCopyStep:
         """What a resumed job continues from: the drift, the last frame's a/b, and the cells
         of the last well-coloured frames (``exemplar0.features``... oldest first)."""
         state = {"drift": np.int64(self.drift)}
+        if self._proposed is not None:
+            state["proposed"] = np.asarray(self._proposed, np.int64)
         if self._fill is not None:
             state["fill"] = self._fill.copy()
         for i, e in enumerate(self._exemplars):
@@ -391,6 +402,8 @@ class ColourCopyStep:
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self.drift = int(state.get("drift", 0))
+        proposed = state.get("proposed")
+        self._proposed = None if proposed is None else tuple(int(x) for x in proposed)
         self._fill = state.get("fill")
         self._exemplars = []
         for i in range(EXEMPLARS):
@@ -455,7 +468,7 @@ class ColourCopyStep:
                       for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
         errors = {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
                   if lab is not None}
-        new_drift = choose_drift(errors, self.drift)
+        new_drift = self._confirmed(choose_drift(errors, self.drift))
         use = new_drift - self.drift
         self.drift = new_drift
         own = use in errors
@@ -472,6 +485,16 @@ class ColourCopyStep:
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
+
+    def _confirmed(self, proposed: int) -> int:
+        """The drift to follow from this frame on: ``proposed`` once it was proposed for
+        :data:`DRIFT_CONFIRM` frames in a row, else the current one."""
+        if proposed == self.drift or self._proposed is None:
+            self._proposed = (proposed, 0)
+            return proposed
+        seen = self._proposed[1] + 1 if self._proposed[0] == proposed else 1
+        self._proposed = (proposed, 0) if seen >= DRIFT_CONFIRM else (proposed, seen)
+        return proposed if seen >= DRIFT_CONFIRM else self.drift
 
     def _carried_fill(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray]:
         """The last frame's a/b carried one step along the flow to ``frame``, and the step's
