@@ -1,6 +1,7 @@
 """Colour from a colour copy, measured: `vidcolor video --colour-from` against bilinear chroma.
 
     python -m benchmarks.colour_copy CLIP [--frames N] [--start S] [--offset K] [--gap A:B]
+                                          [--damage A:B]
                                           [--told-offset K'] [--scale 4] [--quality 30]
                                           [--model DIR]
                                           [--batch-size B]
@@ -10,8 +11,9 @@ Takes a *colour* clip as ground truth. The master is its lightness, a lossless g
 shrunk to 1/``scale`` a side (area) and JPEG-compressed at ``quality`` one frame at a time
 (OpenCV, 4:2:0), stored losslessly (FFV1, RGB); with ``--offset K`` it starts K frames
 before the master (the copy is K frames late), with ``--gap A:B`` it lacks its frames A to
-B-1; ``--told-offset`` gives ``--colour-offset`` another value than the true one (the
-drift search must find the rest). Then, over the master's frames against the truth (8-bit RGB, every variant keeps the
+B-1, with ``--damage A:B`` its frames A to B-1 have their middle ninth torn out
+(:func:`damaged`); ``--told-offset`` gives ``--colour-offset`` another value than the true
+one (the drift search must find the rest). Then, over the master's frames against the truth (8-bit RGB, every variant keeps the
 master's L):
 
 - ``copy``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --colour-from COPY
@@ -52,6 +54,15 @@ def degrade(rgb: np.ndarray, scale: int, quality: int) -> np.ndarray:
                        interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def damaged(rgb: np.ndarray, seed: int) -> np.ndarray:
+    """A copy frame (uint8 RGB) with its middle third (each way) torn out: a flat patch of a
+    random colour, as a tape dropout or a burnt print leaves."""
+    out = rgb.copy()
+    h, w = out.shape[:2]
+    out[h // 3:2 * h // 3, w // 3:2 * w // 3] = np.random.default_rng(seed).integers(0, 256, 3)
+    return out
 
 
 def write_copy(path: Path, frames: list[np.ndarray], kept: list[int], rate: float) -> Path:
@@ -111,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the --colour-offset given (default: --offset); another value leaves "
                    "the difference to the drift search")
     p.add_argument("--gap", help="A:B, copy frames A to B-1 missing")
+    p.add_argument("--damage", help="A:B, copy frames A to B-1 damaged (:func:`damaged`)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--quality", type=int, default=30)
     p.add_argument("--model", help="model directory (default: the shipped model)")
@@ -121,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     rate = float(info.rate)
     truth = frames[args.offset:]
     copy_frames = [degrade(f, args.scale, args.quality) for f in frames]
+    for k in range(*map(int, args.damage.split(":"))) if args.damage else ():
+        copy_frames[k] = damaged(copy_frames[k], k)
     gap = range(*map(int, args.gap.split(":"))) if args.gap else range(0)
     kept = [k for k in range(len(frames)) if k not in gap]
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,11 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(truth, variants)
     gain = result["copy"]["psnr"] - result["bilinear"]["psnr"]
     summary = {"clip": str(args.clip), "start": args.start, "frames": len(truth),
-               "offset": args.offset, "told_offset": told, "gap": args.gap, "scale": args.scale,
+               "offset": args.offset, "told_offset": told, "gap": args.gap,
+               "damage": args.damage, "scale": args.scale,
                "quality": args.quality, "seconds": seconds, "variants": result,
                "copy_minus_bilinear_db": gain}
     print(f"{args.clip.name} from {args.start:g} s, {len(truth)} frames, copy 1/{args.scale} "
-          f"JPEG q{args.quality}, offset {args.offset} (told {told}), gap {args.gap or 'none'}; "
+          f"JPEG q{args.quality}, offset {args.offset} (told {told}), gap {args.gap or 'none'}, "
+          f"damage {args.damage or 'none'}; "
           f"{seconds:.1f} s")
     print(f"{'variant':<16} {'PSNR':>7} {'warp err':>10} {'a/b warp':>9}")
     for name, m in result.items():

@@ -27,16 +27,16 @@ class FineFlat(Flat):
     render_size = 128
 
 
-def _scene(i: int) -> np.ndarray:
+def _scene(i: int, x0: int | None = None) -> np.ndarray:
     """The true colour frame ``i``: a textured background and a lighter square moving right
-    5 pixels a frame, each of one colour. uint8 (H, W, 3)."""
+    5 pixels a frame (or at ``x0``), each of one colour. uint8 (H, W, 3)."""
     yy, xx = np.mgrid[0:H, 0:W]
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 12, (H // 8, W // 8)).repeat(8, 0).repeat(8, 1)
     L = (45 + 12 * np.sin(xx / 9.0) * np.cos(yy / 11.0) + noise).astype(np.float32)
     ab = np.empty((H, W, 2), np.float32)
     ab[:] = BACK_AB
-    x0 = 10 + 5 * i
+    x0 = 10 + 5 * i if x0 is None else x0
     L[50:94, x0:x0 + 44] = 70.0
     ab[50:94, x0:x0 + 44] = SQUARE_AB
     return color.lab_to_rgb(L, ab)
@@ -111,8 +111,10 @@ def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, rea
     assert not _near(_ab(out[5], _square(5)), MODEL_AB, 30.0)
 
 
-def _steps(master: Path, copy: ColourCopy) -> ColourCopyStep:
-    """The copy step run over the master's frames alone (model colour: Flat's)."""
+def _steps(master: Path, copy: ColourCopy, features: bool = False,
+           out: list | None = None) -> ColourCopyStep:
+    """The copy step run over the master's frames alone (model colour: Flat's); with
+    ``features``, given Flat's match features; each frame's a/b appended to ``out``."""
     from vidcolor.colorize import render_shape, resize_l
     from vidcolor.propagate import FILM_SPREAD
     from vidcolor.video.decode import decode_frames
@@ -123,7 +125,11 @@ def _steps(master: Path, copy: ColourCopy) -> ColourCopyStep:
     analyzer = FrameAnalyzer()
     for f in decode_frames(info):
         L = resize_l(color.rgb_to_l(f.rgb), shape)
-        step.step(f.pts, analyzer(L), np.broadcast_to(np.float32(MODEL_AB), shape + (2,)))
+        feats = Flat().match_features(L[None])[0] if features else None
+        ab, _ = step.step(f.pts, analyzer(L),
+                          np.broadcast_to(np.float32(MODEL_AB), shape + (2,)), feats)
+        if out is not None:
+            out.append((L, ab))
     step.close()
     return step
 
@@ -157,6 +163,57 @@ def test_frames_the_copy_lacks_fall_back_without_error(tmp_path, run_video, read
     background[4:40, 4:-4] = True
     for i in (6, 7, 13, 15):  # the still background keeps the colour carried from before
         assert _near(_ab(out[i], background), BACK_AB, 10.0), (i, _ab(out[i], background))
+
+
+JUMP = 9      # from this frame on the square is far to the right: no flow follows it there
+JUMP_X = 130
+
+
+def _jumping(i: int) -> np.ndarray:
+    return _scene(i, JUMP_X if i >= JUMP else None)
+
+
+def test_missing_and_damaged_frames_take_colour_by_correspondence(tmp_path):
+    import cv2
+
+    master = _write(tmp_path / "bw.mkv", [color.l_to_grey_rgb(color.rgb_to_l(_jumping(i)))
+                                          for i in range(N)])
+    frames = [cv2.resize(_jumping(i), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+              for i in range(N)]
+    frames[13][:] = (0, 255, 0)  # damaged beyond use: nothing like the master
+    # The copy lacks frames 6 to 12 (the square's jump at 9 is more than DRIFT_SEARCH from
+    # any copy frame that has it) and frame 13 is damaged.
+    pts = [k for k in range(N) if not 6 <= k <= 12]
+    copy = ColourCopy(str(_write(tmp_path / "copy.mkv", [frames[k] for k in pts], pts)))
+    plain, matched = [], []
+    _steps(master, copy, features=False, out=plain)
+    step = _steps(master, copy, features=True, out=matched)
+    assert step.matched >= 1
+    inside = np.zeros((H, W), bool)
+    inside[58:86, JUMP_X + 8:JUMP_X + 36] = True
+    mask = cv2.resize(inside.astype(np.float32), plain[0][0].shape[::-1],
+                      interpolation=cv2.INTER_AREA) > 0.99
+    # The square where it jumped to takes the colour it had in the last good frames (found
+    # by correspondence), not the background's carried there nor the model's.
+    got, without = matched[JUMP][1][mask].mean(0), plain[JUMP][1][mask].mean(0)
+    assert _near(got, SQUARE_AB, 12.0), got
+    assert not _near(without, SQUARE_AB, 12.0), without
+    restored = ColourCopyStep.__new__(ColourCopyStep)  # the matches' frames survive a resume
+    restored.set_state(step.get_state())
+    assert [e.grid for e in restored._exemplars] == [e.grid for e in step._exemplars]
+    assert np.array_equal(restored._exemplars[-1].ab, step._exemplars[-1].ab)
+
+
+def test_a_run_of_damaged_copy_frames_does_not_move_the_drift(tmp_path):
+    import cv2
+
+    master = _master(tmp_path / "bw.mkv")
+    frames = [cv2.resize(_scene(i), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+              for i in range(N)]
+    for k in range(5, 11):  # the middle torn out, a flat patch: the frame before looks best
+        frames[k][H // 12:H // 6, W // 12:W // 6] = (200, 30, 90)
+    step = _steps(master, ColourCopy(str(_write(tmp_path / "copy.mkv", frames))))
+    assert step.drift == 0 and step.found == N
 
 
 def test_a_damaged_copy_frame_is_not_trusted(tmp_path):

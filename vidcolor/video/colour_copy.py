@@ -7,7 +7,8 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
 1. the copy frame is found: master frame at time ``t`` is looked for at copy frame
    ``round(t * copy_rate) + offset + drift``, where the *drift* (a few frames the copy gains
    or loses) is followed by matching lightness over :data:`DRIFT_SEARCH` frames either side
-   (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump;
+   (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump, taken
+   once :data:`DRIFT_CONFIRM` frames in a row agree on it;
 2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
    a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
    master's lightness at the copy's size; the copy's colour is warped along it, and each
@@ -20,9 +21,13 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
    :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
    resolution guided again by the master's full-resolution lightness, the output's own;
-4. untrusted pixels, and frames the copy lacks, take what the frame before had there where
-   the flow trusts that step, else the model's own colour corrected towards the trusted
-   pixels by the spread of :data:`vidcolor.propagate.FILM_SPREAD`.
+4. untrusted pixels (damage: the copy's lightness does not agree with the master's), and
+   frames the copy lacks, take what the frame before had there where the flow trusts that
+   step; else the colour of the pixels that look alike in the last frames the copy coloured
+   well (:data:`EXEMPLARS` of them, by feature correspondence, :mod:`vidcolor.correspond`,
+   with the model's match features of the same call), by the match's confidence; else the
+   model's own colour corrected towards the trusted pixels by the spread of
+   :data:`vidcolor.propagate.FILM_SPREAD`. Colour never crosses a cut.
 
 The stabilizer runs before this step, on the model's colour: the copy's colour is the truth
 frame by frame (averaged over its neighbours already), which blending in the frame before
@@ -39,6 +44,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
+from vidcolor.correspond import Exemplar, correspond, exemplar, on_grid, to_render
 from vidcolor.options import ColourCopy
 from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
@@ -55,6 +61,11 @@ DRIFT_SEARCH = 3
 #: A candidate replaces the current drift only when its match error is below this share of
 #: the current one's (hysteresis: no jumping between near-equal frames of a still shot).
 SWITCH_RATIO = 0.8
+#: Frames in a row that must propose the same new drift before it is taken (on the first
+#: frame, at once): a copy frame lost or gained stays so, while in a run of damaged copy
+#: frames the last good one looks best at a different drift each frame (following it would
+#: freeze the copy there).
+DRIFT_CONFIRM = 2
 #: Width (pixels) of the small lightness images the drift search compares.
 MATCH_WIDTH = 64
 #: Match error (:func:`match_error`) above which a copy frame is taken for another picture
@@ -89,6 +100,15 @@ FULL_COVERAGE = 0.25
 #: Share of untrusted pixels below which the spread correction is skipped (it costs a sparse
 #: solve; the fill and the stabilizer cover a few pixels).
 SPREAD_FROM = 0.01
+#: The last frames the copy coloured well (mean trust at least :data:`GOOD_COVERAGE`) that
+#: the pixels it does not colour are matched against: their grid cells of mean trust at least
+#: :data:`GOOD_CELL` (the copy's colour, not the model's), features, lightness and colour.
+EXEMPLARS = 2
+GOOD_COVERAGE = 0.5
+GOOD_CELL = 0.5
+#: A grid cell is matched when this share of its pixels is left to the fallback (neither the
+#: copy nor the flow from the frame before trusted there).
+MATCH_FROM = 0.05
 
 
 def open_copy(copy: ColourCopy) -> VideoInfo:
@@ -241,6 +261,16 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
 
+def _copy_cells(features: np.ndarray, L: np.ndarray, ab: np.ndarray,
+                trust: np.ndarray) -> Exemplar:
+    """A frame the copy coloured, as an :class:`~vidcolor.correspond.Exemplar` of its grid
+    cells of mean ``trust`` (h, w) at least :data:`GOOD_CELL`; ``features`` (gh, gw, C),
+    ``L`` (h, w) in [0, 100], ``ab`` (h, w, 2)."""
+    whole = exemplar(features, L, ab)
+    keep = on_grid(trust, whole.grid).reshape(-1) >= GOOD_CELL
+    return Exemplar(whole.features[keep], whole.L[keep], whole.ab[keep], whole.grid)
+
+
 class CopyFrames:
     """The copy's frames by number, as Lab at the work size, read forwards through a small
     buffer; asking for a frame before the buffer reopens the copy there (a resumed job, a
@@ -336,33 +366,59 @@ class ColourCopyStep:
         self.rate = info.rate
         self.frames = CopyFrames(info, work_shape((info.height, info.width), self.render))
         self.drift = 0
+        # A new drift proposed, and for how many frames in a row (:data:`DRIFT_CONFIRM`);
+        # None before the first frame.
+        self._proposed: tuple[int, int] | None = None
         #: Frames the copy coloured (some pixels trusted) with their own copy frame, with a
         #: neighbouring one (the copy lacks theirs), and frames it did not colour.
         self.found = self.borrowed = self.missed = 0
         # The last frame's a/b: where the copy is not trusted, what the frame before had
         # there follows the motion.
         self._fill: np.ndarray | None = None
+        # The last frames the copy coloured well, on the match grid, oldest first.
+        self._exemplars: list[Exemplar] = []
+        #: Frames where colour by correspondence was used (some cells matched).
+        self.matched = 0
+
+    def wants_features(self, pts: int) -> bool:
+        """Any frame may need the match features: a damaged or missing copy frame is only
+        known when its turn comes, and they come from the model's own call."""
+        return True
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """What a resumed job continues from: the drift, and the last frame's a/b."""
+        """What a resumed job continues from: the drift, the last frame's a/b, and the cells
+        of the last well-coloured frames (``exemplar0.features``... oldest first)."""
         state = {"drift": np.int64(self.drift)}
+        if self._proposed is not None:
+            state["proposed"] = np.asarray(self._proposed, np.int64)
         if self._fill is not None:
             state["fill"] = self._fill.copy()
+        for i, e in enumerate(self._exemplars):
+            state.update({f"exemplar{i}.features": e.features, f"exemplar{i}.L": e.L,
+                          f"exemplar{i}.ab": e.ab,
+                          f"exemplar{i}.grid": np.asarray(e.grid, np.int64)})
         return state
 
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self.drift = int(state.get("drift", 0))
+        proposed = state.get("proposed")
+        self._proposed = None if proposed is None else tuple(int(x) for x in proposed)
         self._fill = state.get("fill")
+        self._exemplars = []
+        for i in range(EXEMPLARS):
+            if f"exemplar{i}.features" in state:
+                self._exemplars.append(Exemplar(*(state[f"exemplar{i}.{k}"] for k in (
+                    "features", "L", "ab")), tuple(int(g) for g in state[f"exemplar{i}.grid"])))
 
     def close(self) -> None:
         self.frames.close()
 
-    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray
-             ) -> tuple[np.ndarray, bool]:
+    def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray,
+             features: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """The frame's render-size a/b (h, w, 2): the copy's where it is trusted, the rest
-        carried from the frame before or the model's corrected towards it; and whether the
-        copy coloured the frame.
+        carried from the frame before, else matched in the last well-coloured frames, else
+        the model's corrected towards the copy; and whether the copy coloured the frame.
 
         Parameters
         ----------
@@ -372,19 +428,30 @@ class ColourCopyStep:
             Its render-size lightness ``L`` (h, w) in [0, 100], cut and flow.
         ab_model : ndarray of float32, shape (h, w, 2)
             The model's (stabilized) a/b.
+        features : ndarray of float32, shape (h/8, w/8, C), optional
+            The frame's match features (:meth:`wants_features`); without them, no matching.
         """
         L = frame.L
+        if frame.cut:
+            self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
         ab_copy, trust, own = self._copy_colour(pts, L)
         if ab_copy is None:
             self.missed += 1
-            out = ab_model if fill is None else guided(ab_model, *fill)
+            trust = np.zeros(L.shape, np.float32)
+            base = self._matched(L, ab_model, trust, fill, features)
+            out = base if fill is None else guided(base, *fill)
         else:
             self.found += own
             self.borrowed += not own
             t = trust[..., None]
-            out = t * ab_copy + (1.0 - t) * self._rest(L, ab_model, ab_copy, trust, fill)
+            rest = self._rest(L, ab_model, ab_copy, trust, fill, features)
+            out = t * ab_copy + (1.0 - t) * rest
         self._fill = np.ascontiguousarray(out, np.float32)
+        if features is not None and trust.mean() >= GOOD_COVERAGE:
+            cells = _copy_cells(features, L, out, trust)
+            if len(cells.L):
+                self._exemplars = (self._exemplars + [cells])[-EXEMPLARS:]
         return self._fill, ab_copy is not None
 
     def _copy_colour(self, pts: int, L: np.ndarray
@@ -401,7 +468,7 @@ class ColourCopyStep:
                       for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
         errors = {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
                   if lab is not None}
-        new_drift = choose_drift(errors, self.drift)
+        new_drift = self._confirmed(choose_drift(errors, self.drift))
         use = new_drift - self.drift
         self.drift = new_drift
         own = use in errors
@@ -419,6 +486,16 @@ class ColourCopyStep:
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
 
+    def _confirmed(self, proposed: int) -> int:
+        """The drift to follow from this frame on: ``proposed`` once it was proposed for
+        :data:`DRIFT_CONFIRM` frames in a row, else the current one."""
+        if proposed == self.drift or self._proposed is None:
+            self._proposed = (proposed, 0)
+            return proposed
+        seen = self._proposed[1] + 1 if self._proposed[0] == proposed else 1
+        self._proposed = (proposed, 0) if seen >= DRIFT_CONFIRM else (proposed, seen)
+        return proposed if seen >= DRIFT_CONFIRM else self.drift
+
     def _carried_fill(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray]:
         """The last frame's a/b carried one step along the flow to ``frame``, and the step's
         trust, (h, w, 2) and (h, w)."""
@@ -429,13 +506,34 @@ class ColourCopyStep:
         return warped[..., :2], trust
 
     def _rest(self, L: np.ndarray, ab_model: np.ndarray, ab_copy: np.ndarray,
-              trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+              trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None,
+              features: np.ndarray | None) -> np.ndarray:
         """The colour of the pixels the copy does not colour with trust: the model's,
         corrected towards the copy by the spread (in proportion to the copy's coverage),
-        then what the frame before had where that step is trusted."""
+        moved to the matches' colour by their confidence (:meth:`_matched`), then what the
+        frame before had where that step is trusted."""
         base = ab_model
         if (trust < 1.0).mean() >= SPREAD_FROM:
             coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
             corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
             base = ab_model + coverage * (corrected - ab_model)
+        base = self._matched(L, base, trust, fill, features)
         return base if fill is None else guided(base, *fill)
+
+    def _matched(self, L: np.ndarray, base: np.ndarray, trust: np.ndarray,
+                 fill: tuple[np.ndarray, np.ndarray] | None,
+                 features: np.ndarray | None) -> np.ndarray:
+        """``base`` (h, w, 2) moved towards the colour of the cells that look alike in the
+        last well-coloured frames, by the match's confidence, on the grid cells that neither
+        the copy (``trust``, h x w) nor the flow from the frame before (``fill``'s trust)
+        colour (:data:`MATCH_FROM`); ``base`` itself without features or such frames."""
+        if features is None or not self._exemplars:
+            return base
+        grid = features.shape[:2]
+        left = (1.0 - trust) * (1.0 if fill is None else 1.0 - fill[1])
+        where = on_grid(left, grid) >= MATCH_FROM
+        if not where.any():
+            return base
+        self.matched += 1
+        ab, confidence = to_render(*correspond(features, L, self._exemplars, where=where), L)
+        return guided(base, ab, confidence)

@@ -141,8 +141,9 @@ class FrameColorizer:
         colours the frame), ``get_state()`` and ``set_state(state)`` (the keyframes' colour,
         :class:`vidcolor.video.keyframes.KeyframeGuide`); None: the model's colour only.
     copy : ColourCopyStep or None
-        ``copy.step(pts, analysis, ab) -> (ab, coloured)`` after stabilization, in display
-        order, with ``get_state()`` and ``set_state(state)`` (a colour copy's colour,
+        ``copy.step(pts, analysis, ab, features) -> (ab, coloured)`` after stabilization, in
+        display order, with ``wants_features(pts)``, ``get_state()`` and ``set_state(state)``
+        (a colour copy's colour,
         :class:`vidcolor.video.colour_copy.ColourCopyStep`; the copy's colour is the truth
         frame by frame, which the stabilizer's blending of the frame before would only blur);
         keyframes still win in their shots, as the guide comes after it.
@@ -232,8 +233,8 @@ class FrameColorizer:
 
     def predict_batch(self, frames: list[Frame], batch_size: int | None = None) -> list[Frame]:
         """Set each frame's ``ab`` to the model's (:meth:`predict`), and its ``features``
-        where the keyframes' guide or the reference photos' may want them."""
-        steps = [s for s in (self.guide, self.references) if s is not None]
+        where the keyframes' guide, the reference photos' or the colour copy may want them."""
+        steps = [s for s in (self.guide, self.references, self.copy) if s is not None]
         wants = any(s.wants_features(f.pts) for s in steps for f in frames)
         L = [f.L_small for f in frames]
         ab, feats = self.predict(L, batch_size, True) if wants else \
@@ -260,7 +261,8 @@ class FrameColorizer:
         if self.pairing is not None:
             frame.ab = self.pairing.step(frame.pts, analysis, frame.ab)
         if self.copy is not None:
-            frame.ab, frame.full_chroma = self.copy.step(frame.pts, analysis, frame.ab)
+            frame.ab, frame.full_chroma = self.copy.step(frame.pts, analysis, frame.ab,
+                                                         frame.features)
         if self.guide is not None:
             frame.ab, frame.keyed = self.guide.step(frame.pts, analysis, frame.ab,
                                                     frame.features)
