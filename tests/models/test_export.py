@@ -102,7 +102,7 @@ def _skip_unless_installed(fmt, precision):
 
 def _max_error(model, run, path, meta, L):
     """Max |a/b| between an exported file's output for L (N, h, w, 1) and the Keras model's."""
-    from vidcolor.models.nets import resize_ab
+    from vidcolor.models.shapes import resize_ab
 
     s, scale = meta["output"]["stride"], meta["output"]["scale"]
     out = np.asarray(run(path, meta, L))
