@@ -110,7 +110,7 @@ def _init_model(args):
 
     if args.arch != "fusion":
         raise TrainError("--init works with --arch fusion only")
-    init = store.load_model(None if args.init == "default" else args.init)
+    init = store.load_keras_model(None if args.init == "default" else args.init)
     if init.nets.arch != "fusion":
         raise TrainError(f"{args.init}: not a fusion model")
     build = init.config["build"]

@@ -20,9 +20,9 @@ SHAPES = ((64, 96), (128, 64))
 
 @pytest.fixture(scope="module")
 def model():
-    from vidcolor.models.store import load_model
+    from vidcolor.models.store import load_keras_model
 
-    return load_model()
+    return load_keras_model()
 
 
 def _real_L(shape) -> np.ndarray:
