@@ -11,7 +11,7 @@ import pytest
 from support import EXAMPLE_PHOTO
 from vidcolor.errors import VidcolorError
 
-pytest.importorskip("openvino")
+pytest.importorskip("keras")  # every format is converted from the Keras network
 # Small: the point is the conversion, not the model at its render size. Two shapes (and two
 # batch sizes) fed to the same open-size file; SIZE also for a fixed-size export.
 SIZE = (64, 96)

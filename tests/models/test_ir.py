@@ -161,7 +161,7 @@ def test_a_model_with_an_old_read_out_is_converted_from_keras(keras_model, model
 
 
 def test_save_model_writes_a_current_ir_that_loads_without_keras(tmp_path):
-    keras = pytest.importorskip("keras")  # noqa: F841 - building the network needs it
+    pytest.importorskip("keras")  # building the network needs it
     from vidcolor.models import nets
     from vidcolor.models.openvino_model import OpenVinoColorizer
 
@@ -209,3 +209,16 @@ def test_auto_looks_for_a_gpu_driver_before_tensorflow(monkeypatch):
     assert runtimes.choose_runtime("auto") == "openvino"
     monkeypatch.setattr(runtimes, "_gpu_visible", lambda: True)
     assert runtimes.choose_runtime("auto") == "keras"
+
+
+def test_loading_a_missing_model_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(VidcolorError, match="not a vidcolor model directory"):
+        store.load_model(tmp_path)
+
+
+def test_importing_the_models_package_loads_no_keras():
+    """The jobs, the CLI and the version import ``vidcolor.models`` (the protocol, the store's
+    paths) before any model is asked for: Keras and TensorFlow come only with a network."""
+    assert packages_loaded_by("import vidcolor._version, vidcolor.models, "
+                              "vidcolor.models.store, vidcolor.models.runtimes",
+                              {"keras", "tensorflow"}) == []

@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from training import data, train
-from vidcolor.models.store import load_model
+pytest.importorskip("keras")  # training builds Keras networks
+
+from training import data, train  # noqa: E402 - after the skip
+from vidcolor.models.store import load_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
