@@ -129,6 +129,9 @@ def main(argv=None) -> int:
         config["calibration"] = {k: result[k] for k in ("images", "truth_colourfulness")} | {
             "psnr": best["psnr"], "colourfulness": best["colourfulness"]}
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+        from vidcolor.models.store import write_ir
+
+        write_ir(model_dir)  # the OpenVINO form bakes the read-out in
     print(json.dumps({k: v for k, v in result.items() if k != "table"}))
     return 0
 

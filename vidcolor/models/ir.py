@@ -6,8 +6,9 @@ Files, next to ``config.json`` and ``weights.npz``:
 - ``backbone.xml`` / ``.bin`` and ``decoder.xml`` / ``.bin`` for a fusion model (``whole.xml``
   / ``.bin`` for the others): each part as :func:`vidcolor.models.tracing.part` traces it,
   batch, height and width open, the read-out included;
-- ``openvino.json``: what the IR was made from: the SHA-256 of ``weights.npz`` and of the
-  build arguments, the architecture and the read-out (``decode``).
+- ``openvino.json``: what the IR was made from (the SHA-256 of ``weights.npz`` and of the
+  build arguments, the architecture and the read-out, ``decode``) and the SHA-256 of each IR
+  file (a damaged file is found before OpenVINO reads it).
 
 The IR is *current* when ``openvino.json`` names the weights, build and read-out the
 directory's ``config.json`` and ``weights.npz`` hold now; a directory whose IR is missing or not
@@ -48,9 +49,9 @@ def part_path(directory: str | Path, part: str) -> Path:
     return Path(directory) / f"{part}.xml"
 
 
-def _weights_digest(directory: Path) -> str:
+def _digest(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(directory / "weights.npz", "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -62,7 +63,7 @@ def _made_from(directory: Path, config: dict) -> dict:
     return {"format": FORMAT, "arch": config["arch"],
             "build_sha256": hashlib.sha256(build).hexdigest(),
             "decode": read_out(config.get("decode")),
-            "weights_sha256": _weights_digest(directory)}
+            "weights_sha256": _digest(directory / "weights.npz")}
 
 
 def problem(directory: str | Path, config: dict) -> str | None:
@@ -84,11 +85,20 @@ def problem(directory: str | Path, config: dict) -> str | None:
         return f"its OpenVINO IR lacks {missing[0]}"
     try:
         made_from = _made_from(directory, config)
+        files = _file_digests(directory, parts)
     except OSError:
-        return "its weights.npz is unreadable"
+        return "its weights or OpenVINO IR are unreadable"
     if {k: manifest.get(k) for k in made_from} != made_from:
         return "its OpenVINO IR was made from other weights or another read-out"
+    if manifest.get("files") != files:
+        return "its OpenVINO IR files are damaged (not the ones written)"
     return None
+
+
+def _file_digests(directory: Path, parts) -> dict:
+    """SHA-256 of each IR file of ``parts``, by name."""
+    return {p.name: _digest(p) for part in parts
+            for p in (part_path(directory, part), part_path(directory, part).with_suffix(".bin"))}
 
 
 def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP16) -> None:
@@ -125,8 +135,8 @@ def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP
             for suffix in (".bin", ".xml"):
                 os.chmod(staged.with_suffix(suffix), 0o644)
                 os.replace(staged.with_suffix(suffix), part_path(directory, part).with_suffix(suffix))
-    manifest = json.dumps({**_made_from(directory, config), "openvino": ov.get_version()},
-                          indent=2, sort_keys=True)
+    manifest = json.dumps({**_made_from(directory, config), "openvino": ov.get_version(),
+                           "files": _file_digests(directory, models)}, indent=2, sort_keys=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", dir=directory)
     with os.fdopen(fd, "w") as f:
         f.write(manifest)

@@ -326,6 +326,13 @@ def load_model(directory: str | Path | None = None, runtime: str = "auto") -> Co
     return OpenVinoColorizer(load_keras_model(directory))
 
 
+def write_ir(directory: str | Path) -> None:
+    """(Re)write a model directory's OpenVINO IR from its Keras weights and config: for a
+    model trained before the IR existed, or whose read-out was changed since. Needs Keras."""
+    model = load_keras_model(directory)
+    ir.write(model.nets, model.directory, model.config)
+
+
 def load_keras_model(directory: str | Path | None = None) -> Colorizer:
     """Load a model directory (by default the shipped model) as the Keras network: for
     training, export and ``--runtime keras``.
