@@ -91,9 +91,16 @@ def test_the_shipped_model_loads_as_its_ir():
     assert isinstance(model, OpenVinoColorizer) and model.keras is None
     assert model.name == "vidcolor-fusion-lite0" and model.render_size == 256
     assert model.identity == store.weights_identity(store.DEFAULT_MODEL_DIR)
-    L = _lightness(np.zeros((90, 120, 3), np.uint8) + 128)
+    L = _pictures()[0]
     features = model.match_features(L)
     assert features.shape[:3] == (1, -(-L.shape[1] // 8), -(-L.shape[2] // 8))
+    ab = model.predict_ab(L)
+    assert ab.shape == L.shape + (2,) and np.abs(ab).max() > 5  # a colour photo's colours
+    own = model.global_features(L)
+    assert own.shape == (1, 1280)
+    assert np.abs(model.predict_ab(L, own) - ab).max() < 0.05  # its own: the same a/b
+    other = model.global_features(np.full_like(L, 20.0))
+    assert np.abs(model.predict_ab(L, other) - ab).max() > 1.0  # another's: other a/b
 
 
 def test_the_ir_gives_the_keras_networks_a_b(keras_model):
