@@ -15,8 +15,10 @@ TRAIN_HINT = 'pip install "vidcolor[train]"'
 
 
 def keras_available() -> bool:
-    """True when Keras and TensorFlow are installed; imports neither."""
-    return all(importlib.util.find_spec(name) is not None for name in ("keras", "tensorflow"))
+    """True when Keras and its backend (``KERAS_BACKEND``, by default TensorFlow) are
+    installed; imports neither."""
+    backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
+    return all(importlib.util.find_spec(name) is not None for name in ("keras", backend))
 
 
 def require_keras(what: str) -> None:
@@ -52,6 +54,8 @@ def import_keras():
     os.dup2(devnull, 2)
     try:
         import keras
+    except ImportError as e:  # installed, but its backend is not
+        raise VidcolorError(f"Keras cannot be imported ({e}): {TRAIN_HINT}") from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
