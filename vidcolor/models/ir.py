@@ -78,6 +78,8 @@ def problem(directory: str | Path, config: dict) -> str | None:
         return "it has no OpenVINO IR"
     except (OSError, ValueError):
         return f"its {MANIFEST} is unreadable"
+    if not isinstance(manifest, dict):
+        return f"its {MANIFEST} is unreadable"
     missing = [p.name for part in parts
                for p in (part_path(directory, part), part_path(directory, part).with_suffix(".bin"))
                if not p.is_file()]

@@ -161,7 +161,12 @@ class OpenVinoColorizer(ColorModel):
         """One part, open sizes: from memory, the model's IR, the disk cache, or converted now
         (and then stored in the cache)."""
         if part not in self._converted and self.keras is None:
-            self._converted[part] = self._core.read_model(ir.part_path(self.source.directory, part))
+            path = ir.part_path(self.source.directory, part)
+            try:
+                self._converted[part] = self._core.read_model(path)
+            except RuntimeError as e:  # e.g. an IR of a newer OpenVINO than this one
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise VidcolorError(f"{path}: OpenVINO cannot read it ({reason[:200]})") from None
         if part not in self._converted:
             folder = self._cache_dir(part)
             if folder is not None and (folder / "done").is_file():
