@@ -35,7 +35,7 @@ def _legacy_model():
     nets.BilinearUp = lambda factor, name: layers.UpSampling2D(
         factor, interpolation="bilinear", name=name)
     try:
-        model = store.load_model()
+        model = store.load_keras_model()
     finally:
         nets.BilinearUp = new
     compiled = {}
@@ -87,9 +87,9 @@ def main(argv=None) -> dict:
         "VIDCOLOR_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")))
     parser.add_argument("--batches", type=int, default=100)
     args = parser.parse_args(argv)
-    from vidcolor.models.store import load_model
+    from vidcolor.models.store import load_keras_model
 
-    models = {"UpSampling2D": _legacy_model(), "BilinearUp": load_model()}
+    models = {"UpSampling2D": _legacy_model(), "BilinearUp": load_keras_model()}
     film = _film_batch(args.data)
     diffs = []
     for L in [p[None] for p in _pictures(args.data)] + [film]:

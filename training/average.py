@@ -70,9 +70,9 @@ def average_models(model_dirs: list[Path], out: Path) -> dict:
         The written config.
     """
     from vidcolor.models import nets as nets_module
-    from vidcolor.models.store import load_model, save_model
+    from vidcolor.models.store import load_keras_model, save_model
 
-    models = [load_model(d) for d in model_dirs]
+    models = [load_keras_model(d) for d in model_dirs]
     first = models[0].config
     for d, m in zip(model_dirs[1:], models[1:]):
         if (m.config["arch"], m.config.get("build")) != (first["arch"], first.get("build")):

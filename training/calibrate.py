@@ -68,7 +68,7 @@ def calibrate(model_dir: Path, images: list[Path], vivid: float = 0.8) -> dict:
     from vidcolor.models import store
     from vidcolor.options import ImageOptions
 
-    nets = store.load_model(model_dir).nets
+    nets = store.load_keras_model(model_dir).nets
     combos = [(r, m, t, g) for r, m, t, g in itertools.product(RENDER_SIZES, MIXES, TEMPERATURES, GAINS)
               if m > 0 or t == TEMPERATURES[0]]  # the temperature is moot without classes
     scores = {c: [] for c in combos}
@@ -129,6 +129,9 @@ def main(argv=None) -> int:
         config["calibration"] = {k: result[k] for k in ("images", "truth_colourfulness")} | {
             "psnr": best["psnr"], "colourfulness": best["colourfulness"]}
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+        from vidcolor.models.store import write_ir
+
+        write_ir(model_dir)  # the OpenVINO form bakes the read-out in
     print(json.dumps({k: v for k, v in result.items() if k != "table"}))
     return 0
 

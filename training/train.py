@@ -110,7 +110,7 @@ def _init_model(args):
 
     if args.arch != "fusion":
         raise TrainError("--init works with --arch fusion only")
-    init = store.load_model(None if args.init == "default" else args.init)
+    init = store.load_keras_model(None if args.init == "default" else args.init)
     if init.nets.arch != "fusion":
         raise TrainError(f"{args.init}: not a fusion model")
     build = init.config["build"]
@@ -324,17 +324,19 @@ def run(args) -> int:
     def snapshot_due(step):
         return args.snapshot_every > 0 and step % args.snapshot_every == 0
 
-    def checkpoint():
+    def checkpoint(final: bool = False):
         if val_files:
             state["history"][-1].update(quick_val(nets, cfg, val_files))
         state["unreadable"] = len(stream.unreadable)
         state["too_small"] = len(stream.too_small)
         save_checkpoint(ckpt, nets, optimizer, state)
         config = _model_config(out, cfg, build, state, args.name)
-        save_model(nets, out, config)
+        # The OpenVINO form (seconds to convert) only for the finished model: checkpoints and
+        # snapshots load through Keras, which training has (training.average writes it too).
+        save_model(nets, out, config, openvino=final)
         if snapshot_due(state["step"]):
             snapshot = out / "snapshots" / f"step{state['step']}"
-            save_model(nets, snapshot, config)
+            save_model(nets, snapshot, config, openvino=False)
             if holdout:
                 shutil.copyfile(out / "holdout.txt", snapshot / "holdout.txt")
         last = state["history"][-1] if state["history"] else {}
@@ -358,7 +360,7 @@ def run(args) -> int:
             state["history"].append({"step": state["step"], "loss": loss})
             step = state["step"]
             if step % args.checkpoint_every == 0 or step == cfg["steps"] or snapshot_due(step):
-                checkpoint()
+                checkpoint(final=step == cfg["steps"])
     except KeyboardInterrupt:
         bar.close()
         if state["history"]:

@@ -34,7 +34,7 @@ ONNX_OPSET = 17
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"HxW"`` -> (height, width), multiples of 32; a one-line error otherwise."""
-    from vidcolor.models.tracing import check_shape
+    from vidcolor.models.shapes import check_shape
 
     try:
         height, width = (int(v) for v in text.lower().split("x"))

@@ -12,7 +12,7 @@ from PIL import Image
 from vidcolor import cli, color, tiling
 from vidcolor import hints as H
 from vidcolor.colorize import ImageColorizer
-from vidcolor.models import nets, store
+from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
 
@@ -225,6 +225,9 @@ def test_cli_hint_image_of_another_size_and_a_model_without_hints(tmp_path, pict
 
 @pytest.fixture(scope="module")
 def pair():
+    pytest.importorskip("keras")
+    from vidcolor.models import nets
+
     plain = nets.build("fusion", width=16)
     hinted = nets.build("fusion", width=16, hints=True)
     src = nets.own_weights(plain)
@@ -243,6 +246,8 @@ def _hint_planes(shape, value=(40.0, -30.0)):
 
 
 def test_hint_network_without_hints_is_the_network_it_was_made_from(pair):
+    from vidcolor.models import nets
+
     plain, hinted = pair
     L = np.random.default_rng(0).uniform(0, 100, (2, 64, 96, 1)).astype(np.float32)
     expected = plain.predict_ab(L)
@@ -274,14 +279,15 @@ def test_hint_model_folders_load_with_their_build_option(pair, tmp_path):
     _, hinted = pair
     config = {"arch": "fusion", "build": {"width": 16, "bins": hinted.bins.tolist(), "hints": True},
               "render_size": 64}
-    store.save_model(hinted, tmp_path / "m", config)
+    store.save_model(hinted, tmp_path / "m", config, openvino=False)
     model = store.load_model(tmp_path / "m")
     assert model.uses_hints and model.nets.hints
     L = np.full((1, 40, 70), 40.0, np.float32)  # padded to multiples of 32, hints alike
     ab, mask = (x[:, :40, :70] for x in _hint_planes((1, 64, 96)))
     assert model.predict_ab(L, hints=(ab, mask)).shape == (1, 40, 70, 2)
-    store.save_model(pair[0], tmp_path / "plain", {**config, "build": {**config["build"], "hints": False}})
-    plain = store.load_model(tmp_path / "plain")
+    store.save_model(pair[0], tmp_path / "plain",
+                     {**config, "build": {**config["build"], "hints": False}}, openvino=False)
+    plain = store.load_keras_model(tmp_path / "plain")
     assert not plain.uses_hints
     with pytest.raises(ValueError, match="takes no hints"):
         plain.predict_ab(L, hints=(ab, mask))

@@ -11,7 +11,7 @@ import pytest
 from support import EXAMPLE_PHOTO
 from vidcolor.errors import VidcolorError
 
-pytest.importorskip("openvino")
+pytest.importorskip("keras")  # every format is converted from the Keras network
 # Small: the point is the conversion, not the model at its render size. Two shapes (and two
 # batch sizes) fed to the same open-size file; SIZE also for a fixed-size export.
 SIZE = (64, 96)
@@ -20,9 +20,9 @@ SHAPES = ((64, 96), (128, 64))
 
 @pytest.fixture(scope="module")
 def model():
-    from vidcolor.models.store import load_model
+    from vidcolor.models.store import load_keras_model
 
-    return load_model()
+    return load_keras_model()
 
 
 def _real_L(shape) -> np.ndarray:
@@ -102,7 +102,7 @@ def _skip_unless_installed(fmt, precision):
 
 def _max_error(model, run, path, meta, L):
     """Max |a/b| between an exported file's output for L (N, h, w, 1) and the Keras model's."""
-    from vidcolor.models.nets import resize_ab
+    from vidcolor.models.shapes import resize_ab
 
     s, scale = meta["output"]["stride"], meta["output"]["scale"]
     out = np.asarray(run(path, meta, L))

@@ -1,4 +1,4 @@
-"""Networks, the Lite0 port and its weight loader, and the model directory format."""
+"""Networks, the Lite0 port and its weight loader, and the model directory format (Keras)."""
 
 import collections
 import os
@@ -10,8 +10,11 @@ import types
 import numpy as np
 import pytest
 
-from support import DATA, REPO, packages_loaded_by
-from vidcolor.models import backbones, nets, store
+from support import DATA, REPO
+
+keras = pytest.importorskip("keras")  # the Keras networks themselves
+
+from vidcolor.models import backbones, nets, store  # noqa: E402 - after the skip
 from vidcolor.models.torch_state import load_state_dict
 
 
@@ -31,8 +34,8 @@ def test_plain_networks_map_l_to_ab_of_the_same_size(arch):
 @pytest.mark.parametrize("arch", ["alpha", "beta"])
 @pytest.mark.parametrize("shape", [(37, 53), (1, 1), (65, 33)])
 def test_colorizer_handles_odd_sizes(tmp_path, arch, shape):
-    store.save_model(nets.build(arch), tmp_path, {"arch": arch, "build": {}, "name": "t"})
-    model = store.load_model(tmp_path)
+    store.save_model(nets.build(arch), tmp_path, {"arch": arch, "build": {}, "name": "t"}, openvino=False)
+    model = store.load_keras_model(tmp_path)
     ab = model.predict_ab(np.random.default_rng(0).uniform(0, 100, (2, *shape)).astype(np.float32))
     assert ab.shape == (2, *shape, 2) and ab.dtype == np.float32
     assert np.abs(ab).max() <= 128
@@ -42,15 +45,17 @@ def test_fusion_outputs_at_stride_4_and_odd_sizes_work(fusion, tmp_path):
     ab, logits = fusion.model(np.full((1, 96, 160, 1), 50.0, np.float32))
     assert tuple(ab.shape) == (1, 24, 40, 2)
     assert tuple(logits.shape) == (1, 24, 40, len(fusion.bins))
-    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
-    model = store.load_model(tmp_path)
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}},
+                     openvino=False)
+    model = store.load_keras_model(tmp_path)
     assert model.uses_global_features
     assert model.predict_ab(np.full((1, 45, 71), 40.0, np.float32)).shape == (1, 45, 71, 2)
 
 
 def test_fusion_global_features_condition_the_prediction(fusion, tmp_path):
-    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
-    model = store.load_model(tmp_path)
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}},
+                     openvino=False)
+    model = store.load_keras_model(tmp_path)
     rng = np.random.default_rng(0)
     tile = rng.uniform(0, 100, (1, 64, 64)).astype(np.float32)
     own = model.predict_ab(tile)
@@ -64,7 +69,8 @@ def test_fusion_global_features_condition_the_prediction(fusion, tmp_path):
 
 
 def test_saved_weights_round_trip_and_skip_the_backbone(fusion, tmp_path):
-    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}})
+    store.save_model(fusion, tmp_path, {"arch": "fusion", "build": {"width": 16, "bins": fusion.bins.tolist()}},
+                     openvino=False)
     with np.load(tmp_path / "weights.npz") as data:
         assert not any("block" in k or "stem" in k for k in data.files)
         assert len(data.files) == len(fusion.decoder.weights)
@@ -79,24 +85,10 @@ def test_ab_grid_is_in_gamut_and_symmetric_enough():
     assert [100.0, -100.0] not in grid.tolist()  # far outside sRGB
 
 
-def test_loading_a_missing_model_directory_is_a_clear_error(tmp_path):
-    from vidcolor.errors import VidcolorError
-
-    with pytest.raises(VidcolorError, match="not a vidcolor model directory"):
-        store.load_model(tmp_path)
-
-
 def test_models_use_keras_apis_only():
     for name in ("nets.py", "backbones.py", "resample.py"):
         source = (REPO / "vidcolor" / "models" / name).read_text()
         assert not re.search(r"^\s*import tensorflow|^\s*from tensorflow|\btf\.", source, re.M), name
-
-
-def test_importing_the_models_package_loads_no_keras():
-    """The jobs, the CLI and the version import ``vidcolor.models`` (the protocol, the store's
-    paths) before any model is asked for: Keras and TensorFlow come only with a network."""
-    assert packages_loaded_by("import vidcolor._version, vidcolor.models",
-                              {"keras", "tensorflow"}) == []
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
@@ -326,12 +318,12 @@ def test_a_tuned_backbone_trains_its_late_convolutions_and_stores_them(tmp_path)
     config = {"arch": "fusion", "build": {"width": 16, "bins": tuned.bins.tolist(), "tune_from": 14}}
     head = next(v for v in tuned.backbone.trainable_weights if v.path == "head/kernel")
     head.assign(np.asarray(head.numpy()) * 1.5)  # as if trained: no longer ImageNet's
-    store.save_model(tuned, tmp_path, config)
+    store.save_model(tuned, tmp_path, config, openvino=False)
     with np.load(tmp_path / "weights.npz") as data:
         assert "head/kernel" in data.files and not any(k.startswith("block13") for k in data.files)
     L = np.random.default_rng(0).uniform(0, 100, (1, 64, 96)).astype(np.float32)
     # The global features, not a/b: an untrained decoder's tanh can saturate and hide the head.
-    loaded = store.load_model(tmp_path).global_features(L)
+    loaded = store.load_keras_model(tmp_path).global_features(L)
     ours = store.Colorizer(config, tuned).global_features(L)
     np.testing.assert_allclose(loaded, ours, rtol=1e-2, atol=1e-2 * np.abs(ours).max())  # float16
     head.assign(np.asarray(head.numpy()) / 1.5)

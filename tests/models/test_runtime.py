@@ -12,9 +12,10 @@ pytest.importorskip("openvino")
 
 @pytest.fixture(scope="module")
 def keras_model():
-    from vidcolor.models.store import load_model
+    pytest.importorskip("keras")
+    from vidcolor.models.store import load_keras_model
 
-    return load_model()
+    return load_keras_model()
 
 
 @pytest.fixture
@@ -81,9 +82,10 @@ def test_openvino_refuses_hints(keras_model, cache):
 
 
 def test_choose_runtime(monkeypatch):
+    pytest.importorskip("keras")
     from vidcolor.models import openvino_model, runtimes
 
-    monkeypatch.setattr(runtimes, "_gpu_visible", lambda: False)
+    monkeypatch.setattr(runtimes, "_gpu_present", lambda: False)
     assert runtimes.choose_runtime("auto") == "openvino"
     assert runtimes.choose_runtime("auto", hints=True) == "keras"
     assert runtimes.choose_runtime("keras") == "keras"
@@ -91,11 +93,13 @@ def test_choose_runtime(monkeypatch):
         runtimes.choose_runtime("openvino", hints=True)
     with pytest.raises(VidcolorError, match="unknown runtime"):
         runtimes.choose_runtime("tpu")
+    monkeypatch.setattr(runtimes, "_gpu_present", lambda: True)
     monkeypatch.setattr(runtimes, "_gpu_visible", lambda: True)
     assert runtimes.choose_runtime("auto") == "keras"
+    monkeypatch.setattr(runtimes, "_gpu_present", lambda: False)
     monkeypatch.setattr(openvino_model, "available", lambda: False)
     assert runtimes.choose_runtime("auto") == "keras"
-    with pytest.raises(VidcolorError, match=r"vidcolor\[fast\]"):
+    with pytest.raises(VidcolorError, match=r"pip install openvino"):
         runtimes.choose_runtime("openvino")
 
 
@@ -111,6 +115,7 @@ def test_bf16_is_refused_where_the_cpu_has_none(keras_model):
 
 def test_openvino_runs_a_whole_network_without_global_features(cache):
     """A tiny alpha network (one part, no backbone), not loaded from a folder: nothing on disk."""
+    pytest.importorskip("keras")
     from vidcolor.models import nets
     from vidcolor.models.openvino_model import OpenVinoColorizer
     from vidcolor.models.store import Colorizer

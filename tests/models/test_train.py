@@ -8,8 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from training import data, train
-from vidcolor.models.store import load_model
+pytest.importorskip("keras")  # training builds Keras networks
+
+from training import data, train  # noqa: E402 - after the skip
+from vidcolor.models import ir  # noqa: E402
+from vidcolor.models.store import load_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +29,10 @@ def photos(tmp_path_factory):
 
 def _train(argv):
     return train.main([*map(str, argv)])
+
+
+# _no_openvino_form: the fusion runs below skip the finished model's OpenVINO form (seconds
+# to convert per run); the resume test checks that training writes it.
 
 
 def _history(out):
@@ -56,6 +63,8 @@ def test_interrupted_then_resumed_run_continues_step_count_and_loss_curve(photos
     config = json.loads((split / "config.json").read_text())
     assert config["train"]["step"] == 6
     assert load_model(split).predict_ab(np.full((1, 40, 40), 50, np.float32)).shape == (1, 40, 40, 2)
+    # The finished model colours without Keras: its OpenVINO form is written and current.
+    assert ir.problem(split, config) is None and load_model(split).keras is None
 
 
 def test_batches_are_a_pure_function_of_seed_and_step(photos):
@@ -162,7 +171,8 @@ def test_vidcolor_train_help_reaches_the_training_parser():
     assert proc.returncode == 0 and "--resume" in proc.stdout and "--epochs" in proc.stdout
 
 
-def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_path, capsys):
+def test_init_starts_from_a_trained_model_and_tunes_the_backbone(photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(ir, "write", lambda *args, **kwargs: None)  # see _no_openvino_form
     fusion = ["--arch", "fusion", "--size", "64", "--batch-size", "2", "--steps", "1", "--holdout-every", "0"]
     base = tmp_path / "base"
     assert _train([photos, "--out", base, "--width", "16", *fusion]) == 0
@@ -242,7 +252,8 @@ def test_hint_batches_give_simulated_hints_at_the_input_size(photos):
     assert 0.4 < np.mean((np.array(counts) > 0) & (np.array(counts) <= 20)) < 0.7
 
 
-def test_hint_fine_tune_trains_only_the_hint_branch(photos, tmp_path, capsys):
+def test_hint_fine_tune_trains_only_the_hint_branch(photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(ir, "write", lambda *args, **kwargs: None)  # see _no_openvino_form
     fusion = ["--arch", "fusion", "--size", "64", "--batch-size", "2", "--steps", "2", "--holdout-every", "0"]
     base = tmp_path / "base"
     assert _train([photos, "--out", base, "--width", "16", *fusion]) == 0

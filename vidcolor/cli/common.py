@@ -80,11 +80,11 @@ def _add_runtime(p) -> None:
     """The --runtime option of the commands that run the network."""
     p.add_argument("--runtime", choices=("auto", "keras", "openvino", "onnxruntime"),
                    default="auto",
-                   help="what runs the network: keras (TensorFlow, a GPU when there is one), "
-                   "openvino (CPU, needs the fast extra), auto (default: openvino when "
-                   "installed, no GPU is seen and the model has no hint input, else keras); "
-                   "an ONNX file: openvino or onnxruntime (auto: onnxruntime on a CUDA GPU, "
-                   "else openvino)")
+                   help="what runs the network: openvino (CPU, no TensorFlow), keras "
+                   "(TensorFlow, a GPU when there is one; the train or gpu extra), auto "
+                   "(default: keras where an NVIDIA GPU and TensorFlow are present or the "
+                   "model has a hint input, else openvino); an ONNX file: openvino or "
+                   "onnxruntime (auto: onnxruntime on a CUDA GPU, else openvino)")
 
 
 MODEL_HELP = ("a vidcolor model directory, or another network's ONNX file (FILE.onnx, or a "

@@ -36,12 +36,13 @@ def _add_export(sub) -> None:
 
 def _run_export(args) -> int:
     from vidcolor.export import check_request, export_model, parse_size
-    from vidcolor.models import store
+    from vidcolor.models import require_keras, store
 
     size = parse_size(args.size) if args.size else None
     # Checked before the model loads (seconds): a wrong argument is told at once.
     check_request(args.format, Path(args.output), args.precision, args.overwrite)
-    meta = export_model(store.load_model(args.model), args.format, args.output, size,
+    require_keras("vidcolor export")  # every format is converted from the Keras network
+    meta = export_model(store.load_keras_model(args.model), args.format, args.output, size,
                         args.precision, args.overwrite)
     print(f"{one_line(args.output)}: {args.format} export, described in {one_line(meta)}",
           file=sys.stderr)

@@ -23,6 +23,7 @@ import numpy as np
 from keras import layers, ops
 
 from vidcolor.models.resample import BilinearUp
+from vidcolor.models.shapes import resize_ab  # noqa: F401 - where training finds it too
 
 ARCHS = ("alpha", "beta", "fusion")
 
@@ -317,16 +318,6 @@ class Nets:
         return resize_ab(ab, L.shape[1:3])
 
 
-def resize_ab(ab: np.ndarray, shape) -> np.ndarray:
-    """Bilinear resize of a batch of a/b, (N, h, w, 2) -> (N, *shape, 2)."""
-    if ab.shape[1:3] == tuple(shape):
-        return ab
-    import cv2
-
-    h, w = shape
-    return np.stack([cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in ab])
-
-
 def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0, gain: float = 1.0):
     """Read a/b out of both heads: gain * ((1 - mix) * regression + mix * annealed mean of the classes).
 
@@ -465,6 +456,7 @@ def train_hints_only(nets: Nets) -> None:
 
 
 def set_decoding(nets: Nets, decode: dict | None) -> None:
+    from vidcolor.models.ir import read_out
+
     if decode:
-        nets.decode = {"temperature": float(decode.get("temperature", 0.38)), "mix": float(decode.get("mix", 0.0)),
-                       "gain": float(decode.get("gain", 1.0))}
+        nets.decode = read_out(decode)

@@ -1,13 +1,18 @@
-"""The OpenVINO runtime: :class:`OpenVinoColorizer`, a loaded Keras model run by OpenVINO on
-the CPU (the optional ``fast`` extra).
+"""The OpenVINO runtime: :class:`OpenVinoColorizer`, the network run by OpenVINO on the CPU.
 
-Each part of the Keras network (backbone and decoder) is converted once, with open batch,
-height and width, a few seconds each; the converted networks are kept in memory and, for a
-model loaded from a directory, on disk under the user's cache folder
-(``$XDG_CACHE_HOME/vidcolor/openvino``), keyed by the weights' identity, the read-out, the
-precisions and the OpenVINO version, so a second run does not pay the conversion. The decoder
-is compiled per render shape with that shape fixed (under a second; a decoder compiled with
-open sizes ran a little slower), the backbone once for every shape.
+Its two parts (backbone and decoder; one part for the small networks), batch, height and width
+open, come from one of two places:
+
+- a model directory's OpenVINO IR (:mod:`vidcolor.models.ir`; the shipped model has it): read
+  as they are, with no Keras anywhere;
+- a loaded Keras model (:class:`~vidcolor.models.store.Colorizer`; a directory without a
+  current IR): each part converted once, a few seconds each, kept in memory and, for a model
+  loaded from a directory, on disk under the user's cache folder
+  (``$XDG_CACHE_HOME/vidcolor/openvino``), keyed by the weights' identity, the read-out, the
+  precisions and the OpenVINO version, so a second run does not pay the conversion.
+
+The decoder is compiled per render shape with that shape fixed (under a second; a decoder
+compiled with open sizes ran a little slower), the backbone once for every shape.
 
 Precision is set per part on purpose: OpenVINO picks bf16 by itself on CPUs that have it, and
 then the backbone's error reached 14.8 a/b units (issue 20's probe). The backbone always runs in
@@ -31,6 +36,7 @@ import numpy as np
 from vidcolor._version import __version__
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
+from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
 
 __all__ = ["OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
@@ -45,7 +51,7 @@ CACHE_FORMAT = 2  # 2: one conversion with open sizes per part (1: per shape)
 
 
 def available() -> bool:
-    """True when OpenVINO can be imported (``pip install "vidcolor[fast]"``)."""
+    """True when OpenVINO can be imported (a dependency of vidcolor)."""
     try:
         import openvino  # noqa: F401
     except ImportError:
@@ -72,19 +78,20 @@ def cache_folder() -> Path:
 
 
 class OpenVinoColorizer(ColorModel):
-    """A :class:`~vidcolor.models.store.Colorizer` run by OpenVINO: the same name, render
-    size, multiple, global features and identity, and outputs within 2 a/b units of it.
+    """A model run by OpenVINO: the same name, render size, multiple, global features and
+    identity as its Keras network, and outputs within 2 a/b units of it.
 
     Parameters
     ----------
-    keras_model : vidcolor.models.store.Colorizer
-        The loaded model; its network is converted when first run.
+    model : vidcolor.models.store.ModelFiles or vidcolor.models.store.Colorizer
+        A model directory with a current IR (read when first run), or a loaded Keras model
+        (converted when first run).
     bf16 : bool, optional
         Run the fusion decoder in bf16; default: where the CPU has it. False forces float32
         everywhere (as on a CPU without bf16); True on a CPU without it is an error.
     disk_cache : bool
-        Keep converted networks in :func:`cache_folder` (only for models loaded from a
-        directory, whose identity names their weights).
+        Keep networks converted from Keras in :func:`cache_folder` (only for models loaded
+        from a directory, whose identity names their weights).
 
     Notes
     -----
@@ -93,19 +100,20 @@ class OpenVinoColorizer(ColorModel):
 
     uses_hints = False
 
-    def __init__(self, keras_model, bf16: bool | None = None, disk_cache: bool = True):
-        self.keras = keras_model
-        self.name = keras_model.name
-        self.render_size = keras_model.render_size
-        self.multiple = keras_model.multiple
-        self.uses_global_features = keras_model.uses_global_features
+    def __init__(self, model, bf16: bool | None = None, disk_cache: bool = True):
+        self.source = model
+        self.keras = model if hasattr(model, "nets") else None  # None: the IR files
+        self.name = model.name
+        self.render_size = model.render_size
+        self.multiple = model.multiple
+        self.uses_global_features = model.uses_global_features
         self._core = _core()
         capable = has_bf16(self._core)
         if bf16 and not capable:
             raise VidcolorError("this CPU has no bf16 support for OpenVINO")
         decoder = "bf16" if (capable if bf16 is None else bf16) else "f32"
         self.precisions = ({"backbone": "f32", "decoder": decoder}
-                           if keras_model.nets.arch == "fusion" else {"whole": "f32"})
+                           if model.arch == "fusion" else {"whole": "f32"})
         self.disk_cache = disk_cache
         self._converted: dict = {}  # part -> ov.Model, open sizes
         self._compiled: dict = {}  # (part, (h, w) or None) -> CompiledModel
@@ -113,13 +121,19 @@ class OpenVinoColorizer(ColorModel):
 
     @property
     def identity(self) -> dict | None:
-        """The Keras model's identity: the same weights give the same frames."""
-        return self.keras.identity
+        """The model's identity: its weights file's, whichever runtime runs them."""
+        return self.source.identity
+
+    def pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """``L`` (N, h, w) padded as every runtime of this network pads it
+        (:func:`vidcolor.models.shapes.pad`), with the original h and w."""
+        return shapes.pad(L, self.multiple)
 
     def _cache_dir(self, part: str) -> Path | None:
-        """The disk cache's folder for one converted part, or None when not cached on disk."""
+        """The disk cache's folder for one part converted from Keras, or None when not cached
+        on disk."""
         identity = self.identity
-        if identity is None or not self.disk_cache:
+        if self.keras is None or identity is None or not self.disk_cache:
             return None
         import openvino as ov
 
@@ -131,23 +145,28 @@ class OpenVinoColorizer(ColorModel):
 
     def _network(self, part: str, shape: tuple[int, int]):
         """One compiled part for one padded shape (the backbone: for every shape)."""
-        from vidcolor.models import tracing
-
         shape = None if part == "backbone" else tuple(shape)
         if (part, shape) not in self._compiled:
             model = self._model(part)
             if shape is not None:
                 model = model.clone()
-                specs = tracing.input_specs(self.keras.nets, part, *shape)
-                model.reshape({i: [-1 if d is None else d for d in spec.shape]
-                               for i, spec in enumerate(specs)})
+                inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
+                          for i in model.inputs]
+                model.reshape(dict(enumerate(shapes.part_input_shapes(part, inputs, *shape))))
             config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": self.precisions[part]}
             self._compiled[part, shape] = self._core.compile_model(model, "CPU", config)
         return self._compiled[part, shape]
 
     def _model(self, part: str):
-        """One converted part, open sizes: from memory, the disk cache, or converted now (and
-        then stored in the cache)."""
+        """One part, open sizes: from memory, the model's IR, the disk cache, or converted now
+        (and then stored in the cache)."""
+        if part not in self._converted and self.keras is None:
+            path = ir.part_path(self.source.directory, part)
+            try:
+                self._converted[part] = self._core.read_model(path)
+            except RuntimeError as e:  # e.g. an IR of a newer OpenVINO than this one
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise VidcolorError(f"{path}: OpenVINO cannot read it ({reason[:200]})") from None
         if part not in self._converted:
             folder = self._cache_dir(part)
             if folder is not None and (folder / "done").is_file():
@@ -196,7 +215,7 @@ class OpenVinoColorizer(ColorModel):
         """See :meth:`ColorModel.global_features`: the backbone's global vector."""
         if not self.uses_global_features:
             return None
-        Lp, _, _ = self.keras.pad(np.asarray(L, np.float32))
+        Lp, _, _ = self.pad(np.asarray(L, np.float32))
         x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
             return self._features(x)[-1].copy()
@@ -208,7 +227,7 @@ class OpenVinoColorizer(ColorModel):
             return None
         from vidcolor.models.store import match_grid
 
-        Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
+        Lp, h, w = self.pad(np.asarray(L, np.float32))
         x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
             feats = self._features(x)
@@ -216,31 +235,27 @@ class OpenVinoColorizer(ColorModel):
 
     def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """See :meth:`ColorModel.predict_ab_and_features`: the backbone runs once for both."""
-        from vidcolor.models.nets import resize_ab
         from vidcolor.models.store import match_grid
 
-        Lp, h, w = self.keras.pad(np.asarray(L, np.float32))
+        Lp, h, w = self.pad(np.asarray(L, np.float32))
         feats: list = []
         with self._lock:
             ab = self._run(Lp, None, feats)
-        ab = resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
+        ab = shapes.resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
         return np.ascontiguousarray(ab[:, :h, :w]), match_grid(feats, (h, w))
 
     def predict_ab(self, L: np.ndarray, global_features: np.ndarray | None = None,
                    hints=None) -> np.ndarray:
         """See :meth:`ColorModel.predict_ab`; ``hints`` are refused (no hint input)."""
-        from vidcolor.models.nets import resize_ab
-
         if hints is not None:
             raise OptionError("runtime", "the OpenVINO runtime takes no hints; use {field} keras")
         L = np.asarray(L, np.float32)
         if L.ndim != 3:
             raise ValueError(f"expected L of shape (N, h, w), got {L.shape}")
-        # The Keras model's padding, so both runtimes see the same pixels.
-        Lp, h, w = self.keras.pad(L)
+        Lp, h, w = self.pad(L)
         with self._lock:
             ab = self._run(Lp, global_features)
-        ab = resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
+        ab = shapes.resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
         return np.ascontiguousarray(ab[:, :h, :w])
 
 

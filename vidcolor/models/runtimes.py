@@ -1,26 +1,41 @@
 """Which runtime runs the network: :func:`load_color_model`, the one place ``--runtime`` is
 resolved to a :class:`~vidcolor.models.protocol.ColorModel`.
 
-- ``keras``: :class:`~vidcolor.models.store.Colorizer` (TensorFlow; a GPU when there is one).
-- ``openvino``: :class:`~vidcolor.models.openvino_model.OpenVinoColorizer` (CPU; the ``fast``
-  extra).
-- ``auto``: OpenVINO when it is installed, no GPU is visible to TensorFlow and the model has no
-  hint input, else Keras. On the CPUs measured it was never slower: in float32 it took 0.75 x
-  Keras's CPU time a batch on an AVX2 CPU without bf16 (this project's CI machine), and
-  with the bf16 decoder 0.55-0.65 x on an AVX512_BF16 one (issue 20).
+- ``openvino``: :class:`~vidcolor.models.openvino_model.OpenVinoColorizer` (CPU), running the
+  model directory's OpenVINO IR; always installed, and needs no Keras.
+- ``keras``: :class:`~vidcolor.models.store.Colorizer`, Keras on TensorFlow (the ``train`` or
+  ``gpu`` extra); a GPU when there is one.
+- ``auto``: Keras where an NVIDIA GPU is present and TensorFlow installed and sees it, or the
+  model has a hint input; else OpenVINO. The GPU is looked for without importing TensorFlow
+  first (its driver's files), so on a CPU-only machine ``auto`` never imports TensorFlow even
+  where it is installed. On the CPUs measured OpenVINO was never slower than Keras: 0.75 x
+  Keras's CPU time a batch in float32 on an AVX2 CPU without bf16 (this project's CI machine),
+  0.55-0.65 x with the bf16 decoder on an AVX512_BF16 one (issue 20).
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
 
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models.protocol import ColorModel
 
 RUNTIMES = ("auto", "keras", "openvino", "onnxruntime")  # onnxruntime: ONNX files only
-FAST_HINT = 'the OpenVINO runtime needs the fast extra: pip install "vidcolor[fast]"'
+OPENVINO_HINT = "the OpenVINO runtime is not installed (a dependency of vidcolor): pip install openvino"
+
+
+def _gpu_present() -> bool:
+    """True when an NVIDIA GPU's driver is present and TensorFlow installed; imports nothing."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return False
+    return os.path.exists("/proc/driver/nvidia") or shutil.which("nvidia-smi") is not None
 
 
 def _gpu_visible() -> bool:
-    """True when TensorFlow sees a GPU (there Keras runs the network faster than any CPU)."""
+    """True when TensorFlow sees a GPU (there Keras runs the network faster than any CPU).
+    Imports TensorFlow: call it only where :func:`_gpu_present`."""
     from vidcolor.models import import_keras
 
     import_keras()  # TensorFlow's start-up chatter kept off the terminal
@@ -42,9 +57,10 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
     Raises
     ------
     VidcolorError
-        An unknown runtime; OpenVINO asked for but not installed, or asked for with hints.
+        An unknown runtime; one that is not installed (Keras: naming the ``train`` extra);
+        OpenVINO asked for with hints.
     """
-    from vidcolor.models import openvino_model
+    from vidcolor.models import openvino_model, require_keras
 
     if runtime not in RUNTIMES:
         raise VidcolorError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -53,13 +69,22 @@ def choose_runtime(runtime: str = "auto", hints: bool = False) -> str:
                           "vidcolor's own model runs on auto, keras or openvino")
     if runtime == "openvino":
         if not openvino_model.available():
-            raise VidcolorError(FAST_HINT)
+            raise VidcolorError(OPENVINO_HINT)
         if hints:
             raise OptionError("runtime", "the OpenVINO runtime has no hint input for this "
                               "model; use {field} keras")
         return "openvino"
-    # Cheapest test first: looking for a GPU imports TensorFlow.
-    if runtime == "keras" or hints or not openvino_model.available() or _gpu_visible():
+    if runtime == "keras":
+        require_keras("--runtime keras")
+        return "keras"
+    if hints:
+        require_keras("a model with a hint input")
+        return "keras"
+    # Cheapest test first: only a machine with a GPU driver pays TensorFlow's import.
+    if _gpu_present() and _gpu_visible():
+        return "keras"
+    if not openvino_model.available():
+        require_keras(OPENVINO_HINT + "; the Keras runtime")
         return "keras"
     return "openvino"
 
@@ -96,16 +121,10 @@ def load_color_model(directory=None, runtime: str = "auto", kind: str | None = N
     if kind is not None:
         raise OptionError("model_kind", "{field} is for ONNX files; {model} is a vidcolor model",
                           "--model-kind", model=directory or "the shipped model")
-    if runtime != "auto":  # a wrong runtime is told before the load (seconds)
-        choose_runtime(runtime)
-    model = store.load_model(directory)
-    # Only the Keras network can be converted (not a test's stand-in); and only then is the
-    # choice made, since looking for a GPU needs TensorFlow, which the load has just imported.
-    if not isinstance(model, store.Colorizer) or choose_runtime(runtime, model.uses_hints) == "keras":
-        return model
-    from vidcolor.models.openvino_model import OpenVinoColorizer
-
-    return OpenVinoColorizer(model)
+    if runtime == "auto":  # the one-argument call, which tests replace with a stand-in
+        return store.load_model(directory)
+    choose_runtime(runtime)  # a wrong or missing runtime is told before reading any file
+    return store.load_model(directory, runtime)
 
 
 def resolve_model(model=None) -> ColorModel:

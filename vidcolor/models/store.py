@@ -1,12 +1,18 @@
-"""The model directory format, and :class:`Colorizer`, the one object the rest of vidcolor uses.
+"""The model directory format; :func:`load_model`, the loader every job uses, and
+:class:`Colorizer`, the Keras network as a :class:`~vidcolor.models.protocol.ColorModel`.
 
-A model directory holds two files:
+A model directory holds:
 
 - ``config.json``: ``{"format": 1, "name": ..., "arch": "alpha"|"beta"|"fusion", "build": {...},
   "render_size": int, "decode": {...}, "train": {...}}``. ``build`` holds the keyword arguments of
   :func:`vidcolor.models.nets.build`; ``decode`` how the a/b prediction is read out.
 - ``weights.npz``: every weight of the network except the frozen ImageNet backbone (which comes
   from its own package), keyed by variable path, float16 where that is lossless enough.
+- the same network as OpenVINO IR, backbone included (:mod:`vidcolor.models.ir`): what runs it
+  without Keras. Optional: a directory without it (or with an IR of other weights) is converted
+  from Keras when loaded.
+
+Importing this module loads no Keras, and neither does :func:`load_model` on the CPU runtime.
 """
 
 from __future__ import annotations
@@ -19,11 +25,51 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
 
 FORMAT = 1
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+def weights_identity(directory: str | Path | None) -> dict | None:
+    """Path, size and modification time of a directory's ``weights.npz``; None if there is
+    none. Every runtime of the same weights has this identity (``--resume`` relies on it)."""
+    weights = Path(directory) / "weights.npz" if directory else None
+    if weights is None or not weights.is_file():
+        return None
+    st = weights.stat()
+    return {"path": os.fspath(weights.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class ModelFiles:
+    """A model directory as read without Keras: its config and what a runtime needs to know
+    of it (the members of :class:`~vidcolor.models.protocol.ColorModel` that are not calls).
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`read_config` returns it.
+    directory : Path
+    """
+
+    multiple = shapes.MULTIPLE
+
+    def __init__(self, config: dict, directory: Path):
+        self.config = config
+        self.directory = Path(directory)
+        self.arch = config["arch"]
+        self.name = config.get("name", config["arch"])
+        self.render_size = int(config.get("render_size") or 256)
+        self.uses_global_features = self.arch == "fusion"
+        self.uses_hints = bool((config.get("build") or {}).get("hints"))
+        self.decode = ir.read_out(config.get("decode"))
+
+    @property
+    def identity(self) -> dict | None:
+        """See :func:`weights_identity`."""
+        return weights_identity(self.directory)
 
 
 class Colorizer(ColorModel):
@@ -40,31 +86,24 @@ class Colorizer(ColorModel):
         self.directory = directory  # where it was loaded from, if anywhere
         self.name = config.get("name", config["arch"])
         self.render_size = int(config.get("render_size") or 256)
-        self.multiple = 32
+        self.multiple = shapes.MULTIPLE
         self.nets = nets  # vidcolor.models.nets.Nets
         self.uses_global_features = nets.backbone is not None
         self.uses_hints = bool(nets.hints)
 
     @property
+    def arch(self) -> str:
+        return self.nets.arch
+
+    @property
     def identity(self) -> dict | None:
-        """Path, size and modification time of the weights file; None if not loaded from one."""
-        weights = Path(self.directory) / "weights.npz" if self.directory else None
-        if weights is None or not weights.is_file():
-            return None
-        st = weights.stat()
-        return {"path": os.fspath(weights.resolve()), "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns}
+        """See :func:`weights_identity`; None if not loaded from a directory."""
+        return weights_identity(self.directory)
 
     def pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """``L`` (N, h, w) padded to multiples of :attr:`multiple` (reflected where it can be),
-        with the original h and w; other runtimes of this network pad the same way."""
-        n, h, w = L.shape
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if (h > ph and w > pw) else "edge"
-            L = np.pad(L, ((0, 0), (0, ph), (0, pw)), mode=mode)
-        return L, h, w
+        """``L`` (N, h, w) padded to multiples of :attr:`multiple` (see
+        :func:`vidcolor.models.shapes.pad`), with the original h and w."""
+        return shapes.pad(L, self.multiple)
 
     def _pad_hints(self, hints, shape: tuple[int, int]):
         """Hints padded as L is, with no hint in the padding (a mirrored hint would be a hint
@@ -138,7 +177,7 @@ def _replace_atomically(path: Path, write) -> None:
         raise
 
 
-def save_model(nets, directory: str | Path, config: dict) -> None:
+def save_model(nets, directory: str | Path, config: dict, openvino: bool = True) -> None:
     """Write (or update) a model directory; each file is replaced atomically.
 
     Parameters
@@ -148,6 +187,9 @@ def save_model(nets, directory: str | Path, config: dict) -> None:
         Created if needed; other files in it (training checkpoints) are left alone.
     config : dict
         Must hold ``arch`` and ``build``; ``name``, ``render_size``, ``decode`` are optional.
+    openvino : bool
+        Also write the OpenVINO IR (:func:`vidcolor.models.ir.write`, seconds), what colours
+        without Keras; False leaves it to be converted when the model is loaded.
     """
     from vidcolor.models import nets as nets_module
 
@@ -171,6 +213,8 @@ def save_model(nets, directory: str | Path, config: dict) -> None:
     # Weights first: a config never points at weights that are not there yet.
     _replace_atomically(directory / "weights.npz", write_weights)
     _replace_atomically(directory / "config.json", write_config)
+    if openvino:
+        ir.write(nets, directory, {"format": FORMAT, **config})
 
 
 def read_config(directory: str | Path) -> dict:
@@ -227,34 +271,83 @@ def _read_weights(directory: Path) -> dict[str, np.ndarray]:
     raise VidcolorError(f"{directory}: unreadable weights ({reason})")
 
 
-def load_model(directory: str | Path | None = None) -> Colorizer:
-    """Load a model directory (by default the model shipped with vidcolor).
-
-    Parameters
-    ----------
-    directory : str or Path, optional
-
-    Returns
-    -------
-    Colorizer
+def model_directory(directory: str | Path | None) -> Path:
+    """The directory a ``--model`` value names (None: the shipped model's), checked to exist.
 
     Raises
     ------
     VidcolorError
-        A missing, unreadable or damaged model (a config of the wrong shape, truncated weights,
-        weights that do not fit the network), with a one-line message naming the folder.
+        No such directory, or the shipped model missing from the installation.
+    """
+    if directory is None and not (DEFAULT_MODEL_DIR / "config.json").is_file():
+        raise OptionError("directory", "the shipped model is missing ({shipped}); pass a "
+                          "trained model with {field} DIR", "--model", shipped=DEFAULT_MODEL_DIR)
+    if directory is not None and not Path(directory).is_dir():
+        raise VidcolorError(f"{directory}: no such model directory")
+    return Path(directory) if directory is not None else DEFAULT_MODEL_DIR
+
+
+def load_model(directory: str | Path | None = None, runtime: str = "auto") -> ColorModel:
+    """Load a model directory (by default the model shipped with vidcolor) for a runtime.
+
+    On the CPU runtime (OpenVINO) the directory's IR is run and Keras is never imported; a
+    directory without a current IR is converted from Keras (which must then be installed).
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+    runtime : {"auto", "keras", "openvino"}
+        See :mod:`vidcolor.models.runtimes`.
+
+    Returns
+    -------
+    ColorModel
+        :class:`~vidcolor.models.openvino_model.OpenVinoColorizer` or :class:`Colorizer`.
+
+    Raises
+    ------
+    VidcolorError
+        A missing, unreadable or damaged model, with a one-line message naming the folder; a
+        runtime that is not installed (naming the extra that installs it).
+    """
+    from vidcolor.models import require_keras
+    from vidcolor.models.runtimes import choose_runtime
+
+    directory = model_directory(directory)
+    files = ModelFiles(read_config(directory), directory)
+    if choose_runtime(runtime, files.uses_hints) == "keras":
+        return load_keras_model(directory)
+    from vidcolor.models.openvino_model import OpenVinoColorizer
+
+    problem = ir.problem(directory, files.config)
+    if problem is None:
+        return OpenVinoColorizer(files)
+    require_keras(f"{directory}: {problem}; converting it")
+    return OpenVinoColorizer(load_keras_model(directory))
+
+
+def write_ir(directory: str | Path) -> None:
+    """(Re)write a model directory's OpenVINO IR from its Keras weights and config: for a
+    model trained before the IR existed, or whose read-out was changed since. Needs Keras."""
+    model = load_keras_model(directory)
+    ir.write(model.nets, model.directory, model.config)
+
+
+def load_keras_model(directory: str | Path | None = None) -> Colorizer:
+    """Load a model directory (by default the shipped model) as the Keras network: for
+    training, export and ``--runtime keras``.
+
+    Raises
+    ------
+    VidcolorError
+        As :func:`load_model`; Keras not installed (one line naming the ``train`` extra).
     """
     from vidcolor.models import import_keras
 
     import_keras()
     from vidcolor.models import nets as nets_module
 
-    if directory is None and not (DEFAULT_MODEL_DIR / "config.json").is_file():
-        raise OptionError("directory", "the shipped model is missing ({shipped}); pass a "
-                          "trained model with {field} DIR", "--model", shipped=DEFAULT_MODEL_DIR)
-    if directory is not None and not Path(directory).is_dir():
-        raise VidcolorError(f"{directory}: no such model directory")
-    directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR
+    directory = model_directory(directory)
     config = read_config(directory)
     weights = _read_weights(directory)
     try:

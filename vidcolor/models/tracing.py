@@ -15,19 +15,9 @@ so every graph here is the automatic network.
 
 from __future__ import annotations
 
-from vidcolor.errors import VidcolorError
+from vidcolor.models.shapes import MULTIPLE, check_shape, feature_stride
 
-# The backbone's and the own encoder's total stride: their maps divide the input exactly only
-# at multiples of it, and the decoder's skips must line up with its upsampled maps.
-MULTIPLE = 32
-
-
-def check_shape(height: int, width: int) -> None:
-    """Raise a one-line :class:`VidcolorError` unless (height, width) is a shape the network
-    takes unpadded: positive multiples of :data:`MULTIPLE`."""
-    if height <= 0 or width <= 0 or height % MULTIPLE or width % MULTIPLE:
-        raise VidcolorError(f"size {height}x{width}: height and width must be positive "
-                            f"multiples of {MULTIPLE}")
+__all__ = ["MULTIPLE", "check_shape", "input_spec", "input_specs", "part", "whole"]
 
 
 def _check_open_or_fixed(height: int | None, width: int | None) -> None:
@@ -52,8 +42,7 @@ def _feature_specs(nets, height: int | None, width: int | None) -> list:
         if len(t.shape) == 2:  # the pooled global vector
             specs.append(tf.TensorSpec([None, t.shape[-1]], tf.float32))
             continue
-        # Lite0's maps, in order, are at strides 4, 8, 16, 32 ("same" padding: exact division).
-        stride = 4 * 2 ** len(specs)
+        stride = feature_stride(len(specs))
         h, w = (None, None) if height is None else (height // stride, width // stride)
         specs.append(tf.TensorSpec([None, h, w, t.shape[-1]], tf.float32))
     return specs
