@@ -204,7 +204,7 @@ def save_model(nets, directory: str | Path, config: dict, openvino: bool = True)
 
     def write_weights(tmp):
         with open(tmp, "wb") as f:
-            np.savez(f, **stored)
+            np.savez_compressed(f, **stored)  # fp16 weights: a tenth smaller
 
     def write_config(tmp):
         with open(tmp, "w") as f:
