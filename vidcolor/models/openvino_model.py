@@ -85,6 +85,12 @@ class OpenVinoColorizer(ColorModel):
     disk_cache : bool
         Keep converted networks in :func:`cache_folder` (only for models loaded from a
         directory, whose identity names their weights).
+    networks : dict, optional
+        Networks to run instead of converting the Keras model's: part name -> openvino.Model
+        with open sizes (e.g. INT8 ones from :mod:`vidcolor.models.quantize`); not cached.
+    variant : str, optional
+        What ``networks`` are (e.g. ``"int8-decoder"``), added to :attr:`identity` since they
+        give other frames; required with ``networks``.
 
     Notes
     -----
@@ -93,7 +99,10 @@ class OpenVinoColorizer(ColorModel):
 
     uses_hints = False
 
-    def __init__(self, keras_model, bf16: bool | None = None, disk_cache: bool = True):
+    def __init__(self, keras_model, bf16: bool | None = None, disk_cache: bool = True,
+                 networks: dict | None = None, variant: str | None = None):
+        if (networks is None) != (variant is None):
+            raise ValueError("give networks and variant together")
         self.keras = keras_model
         self.name = keras_model.name
         self.render_size = keras_model.render_size
@@ -107,14 +116,19 @@ class OpenVinoColorizer(ColorModel):
         self.precisions = ({"backbone": "f32", "decoder": decoder}
                            if keras_model.nets.arch == "fusion" else {"whole": "f32"})
         self.disk_cache = disk_cache
-        self._converted: dict = {}  # part -> ov.Model, open sizes
+        self._converted: dict = dict(networks or {})  # part -> ov.Model, open sizes
+        self.variant = variant
         self._compiled: dict = {}  # (part, (h, w) or None) -> CompiledModel
         self._lock = threading.Lock()  # one conversion or inference at a time per model
 
     @property
     def identity(self) -> dict | None:
-        """The Keras model's identity: the same weights give the same frames."""
-        return self.keras.identity
+        """The Keras model's identity (and the networks' variant, if given): the same
+        weights give the same frames."""
+        identity = self.keras.identity
+        if identity is None or self.variant is None:
+            return identity
+        return {**identity, "openvino_variant": self.variant}
 
     def _cache_dir(self, part: str) -> Path | None:
         """The disk cache's folder for one converted part, or None when not cached on disk."""
