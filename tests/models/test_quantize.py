@@ -123,3 +123,22 @@ def test_no_calibration_pictures_is_refused():
 
     with pytest.raises(VidcolorError, match="at least one picture"):
         quantize_parts(tiny_parts(), [])
+
+
+def test_calibration_photos_leave_out_the_held_out_ones(tmp_path):
+    from training.quantize_model import calibration_photos, listed_paths
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    names = [f"p{i}.png" for i in range(6)]
+    for name in names:
+        (folder / name).write_bytes(b"")  # chosen by name; nothing is read
+    held = tmp_path / "held.txt"
+    held.write_text(f"{folder / 'p1.png'}\n{folder / 'p4.png'}\n")
+    assert listed_paths(held) == {(folder / n).resolve() for n in ("p1.png", "p4.png")}
+    chosen = calibration_photos(folder, 4, seed=0, exclude=held)
+    assert [p.name for p in chosen] == ["p0.png", "p2.png", "p3.png", "p5.png"]
+    assert calibration_photos(folder, 2, seed=3, exclude=held) == \
+        calibration_photos(folder, 2, seed=3, exclude=held)
+    with pytest.raises(VidcolorError, match="4 photos outside"):
+        calibration_photos(folder, 5, exclude=held)

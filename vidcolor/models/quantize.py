@@ -1,6 +1,6 @@
 """INT8 for the CPU runtime: post-training quantization of the converted network's parts with
-NNCF (a build step: ``pip install "vidcolor[train]"``; running the INT8 networks needs only
-OpenVINO).
+NNCF (a build step, ``pip install nncf``, in no extra while no INT8 network ships; running
+INT8 networks needs only OpenVINO).
 
 :func:`quantize_parts` takes the float OpenVINO networks of a fusion model (``backbone``: x3
 (N, h, w, 3) -> the backbone's maps and global vector; ``decoder``: (x (N, h, w, 1), *those
@@ -160,7 +160,7 @@ def quantize_parts(parts: dict, Ls: Sequence[np.ndarray], plan: Int8Plan = Int8P
     try:
         import nncf  # noqa: F401
     except ImportError:
-        raise VidcolorError('quantizing needs NNCF: pip install "vidcolor[train]"') from None
+        raise VidcolorError("quantizing needs NNCF: pip install nncf") from None
     items = calibration_items(parts["backbone"], Ls)
     return {name: _quantize_one(model, items[name], plan) if name in plan.parts else model
             for name, model in parts.items()}
