@@ -145,7 +145,7 @@ def speed(models: dict, L: np.ndarray, rounds: int, calls: int = 3) -> dict:
 
 def failures(row: dict, base: dict) -> list[str]:
     """The bars a variant's row misses against the float row (see the module docstring)."""
-    missed = []
+    missed = [f"{part} not measured" for part in ("quality", "temporal") if part not in row]
     for name, q in row.get("quality", {}).items():
         f = base["quality"][name]
         if q["psnr"] < f["psnr"] - QUALITY_BARS["psnr"]:
