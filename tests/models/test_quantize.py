@@ -142,3 +142,19 @@ def test_calibration_photos_leave_out_the_held_out_ones(tmp_path):
         calibration_photos(folder, 2, seed=3, exclude=held)
     with pytest.raises(VidcolorError, match="4 photos outside"):
         calibration_photos(folder, 5, exclude=held)
+
+
+def test_the_openvino_runtime_runs_given_networks_under_their_variant():
+    from types import SimpleNamespace
+
+    from vidcolor.models.openvino_model import OpenVinoColorizer
+
+    stand_in = SimpleNamespace(name="m", render_size=256, multiple=32, uses_global_features=True,
+                               identity={"weights": "w"}, nets=SimpleNamespace(arch="fusion"))
+    parts = tiny_parts()
+    runtime = OpenVinoColorizer(stand_in, networks=parts, variant="int8-backbone")
+    assert runtime.identity == {"weights": "w", "openvino_variant": "int8-backbone"}
+    assert runtime._model("backbone") is parts["backbone"]  # not converted from Keras
+    assert OpenVinoColorizer(stand_in).identity == {"weights": "w"}
+    with pytest.raises(ValueError, match="together"):
+        OpenVinoColorizer(stand_in, networks=parts)
