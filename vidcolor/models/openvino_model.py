@@ -92,6 +92,12 @@ class OpenVinoColorizer(ColorModel):
     disk_cache : bool
         Keep networks converted from Keras in :func:`cache_folder` (only for models loaded
         from a directory, whose identity names their weights).
+    networks : dict, optional
+        Networks to run instead of converting the Keras model's: part name -> openvino.Model
+        with open sizes (e.g. INT8 ones from :mod:`vidcolor.models.quantize`); not cached.
+    variant : str, optional
+        What ``networks`` are (e.g. ``"int8-decoder"``), added to :attr:`identity` since they
+        give other frames; required with ``networks``.
 
     Notes
     -----
@@ -100,7 +106,10 @@ class OpenVinoColorizer(ColorModel):
 
     uses_hints = False
 
-    def __init__(self, model, bf16: bool | None = None, disk_cache: bool = True):
+    def __init__(self, model, bf16: bool | None = None, disk_cache: bool = True,
+                 networks: dict | None = None, variant: str | None = None):
+        if (networks is None) != (variant is None):
+            raise ValueError("give networks and variant together")
         self.source = model
         self.keras = model if hasattr(model, "nets") else None  # None: the IR files
         self.name = model.name
@@ -115,14 +124,19 @@ class OpenVinoColorizer(ColorModel):
         self.precisions = ({"backbone": "f32", "decoder": decoder}
                            if model.arch == "fusion" else {"whole": "f32"})
         self.disk_cache = disk_cache
-        self._converted: dict = {}  # part -> ov.Model, open sizes
+        self._converted: dict = dict(networks or {})  # part -> ov.Model, open sizes
+        self.variant = variant
         self._compiled: dict = {}  # (part, (h, w) or None) -> CompiledModel
         self._lock = threading.Lock()  # one conversion or inference at a time per model
 
     @property
     def identity(self) -> dict | None:
-        """The model's identity: its weights file's, whichever runtime runs them."""
-        return self.source.identity
+        """The model's identity: its weights file's, whichever runtime runs them (and the
+        networks' variant, if given: they give other frames)."""
+        identity = self.source.identity
+        if identity is None or self.variant is None:
+            return identity
+        return {**identity, "openvino_variant": self.variant}
 
     def pad(self, L: np.ndarray) -> tuple[np.ndarray, int, int]:
         """``L`` (N, h, w) padded as every runtime of this network pads it
