@@ -73,7 +73,6 @@ def test_temporal_bars_hold_with_stabilization(tmp_path, kind):
 
 def test_keyframe_colour_is_carried_through_the_shot(tmp_path, model, make_clip, read_video,
                                                      run_video, paint_keyframe, mean_ab):
-    pytest.importorskip("keras")  # the keyframes' correspondence: the shipped network
     src = make_clip(tmp_path / "clip.mp4", n=10, size=(64, 96))
     _, frames = read_video(src)
     key = paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png")
@@ -90,7 +89,6 @@ def test_keyframe_colour_is_carried_through_the_shot(tmp_path, model, make_clip,
 def test_reference_colour_reaches_the_matching_regions(tmp_path, model):
     """``--reference`` with an ONNX model: its match features are the shipped network's, and
     the reference's colour reaches the content it shows."""
-    pytest.importorskip("keras")
     from vidcolor.colorize import ImageColorizer
     from vidcolor.imageio import write_image
     from vidcolor.options import ImageOptions, Reference
