@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.models.shapes import MULTIPLE
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_EXCLUDE = REPO / "benchmarks" / "holdout_untuned.txt"
@@ -51,7 +52,7 @@ def calibration_photos(folder: Path, count: int, seed: int = 0,
     return sorted(pool[i] for i in chosen)
 
 
-def render_lightness(path: Path, render_size: int, multiple: int = 32) -> np.ndarray:
+def render_lightness(path: Path, render_size: int, multiple: int = MULTIPLE) -> np.ndarray:
     """A photo's lightness at its render shape, (h, w) in [0, 100], multiples of 32."""
     from vidcolor import color
     from vidcolor.colorize import render_shape, resize_l

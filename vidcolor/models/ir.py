@@ -80,9 +80,7 @@ def problem(directory: str | Path, config: dict) -> str | None:
         return f"its {MANIFEST} is unreadable"
     if not isinstance(manifest, dict):
         return f"its {MANIFEST} is unreadable"
-    missing = [p.name for part in parts
-               for p in (part_path(directory, part), part_path(directory, part).with_suffix(".bin"))
-               if not p.is_file()]
+    missing = [p.name for p in _files(directory, parts) if not p.is_file()]
     if missing:
         return f"its OpenVINO IR lacks {missing[0]}"
     try:
@@ -97,10 +95,16 @@ def problem(directory: str | Path, config: dict) -> str | None:
     return None
 
 
+def _files(directory: Path, parts):
+    """The IR files of ``parts``: each part's ``.xml``, then its ``.bin``."""
+    for part in parts:
+        xml = part_path(directory, part)
+        yield from (xml, xml.with_suffix(".bin"))
+
+
 def _file_digests(directory: Path, parts) -> dict:
     """SHA-256 of each IR file of ``parts``, by name."""
-    return {p.name: _digest(p) for part in parts
-            for p in (part_path(directory, part), part_path(directory, part).with_suffix(".bin"))}
+    return {p.name: _digest(p) for p in _files(directory, parts)}
 
 
 def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP16) -> None:

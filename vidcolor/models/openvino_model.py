@@ -174,14 +174,16 @@ class OpenVinoColorizer(ColorModel):
     def _model(self, part: str):
         """One part, open sizes: from memory, the model's IR, the disk cache, or converted now
         (and then stored in the cache)."""
-        if part not in self._converted and self.keras is None:
+        if part in self._converted:
+            return self._converted[part]
+        if self.keras is None:
             path = ir.part_path(self.source.directory, part)
             try:
-                self._converted[part] = self._core.read_model(path)
+                model = self._core.read_model(path)
             except RuntimeError as e:  # e.g. an IR of a newer OpenVINO than this one
                 reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise VidcolorError(f"{path}: OpenVINO cannot read it ({reason[:200]})") from None
-        if part not in self._converted:
+        else:
             folder = self._cache_dir(part)
             if folder is not None and (folder / "done").is_file():
                 model = self._core.read_model(folder / "model.xml")
@@ -189,8 +191,8 @@ class OpenVinoColorizer(ColorModel):
                 model = self._convert(part)
                 if folder is not None:
                     _store(model, folder)
-            self._converted[part] = model
-        return self._converted[part]
+        self._converted[part] = model
+        return model
 
     def _convert(self, part: str):
         import openvino as ov
@@ -211,18 +213,20 @@ class OpenVinoColorizer(ColorModel):
         shape = Lp.shape[1:3]
         if "whole" in self.precisions:
             return np.asarray(self._network("whole", shape)(Lp[..., None])[0])
-        x = (Lp / 50.0 - 1.0).astype(np.float32)  # what the Keras network feeds its parts
-        feats = self._features(x)
+        x3 = shapes.backbone_input(Lp)  # what the Keras network feeds its parts
+        feats = self._features(x3)
         if keep is not None:
             keep.extend(feats)
         if global_features is not None:
             g = np.asarray(global_features, np.float32)
-            feats[-1] = np.ascontiguousarray(np.broadcast_to(g, (x.shape[0], g.shape[-1])))
-        return np.asarray(self._network("decoder", shape)([x[..., None], *feats])[0])
+            feats[-1] = np.ascontiguousarray(np.broadcast_to(g, (x3.shape[0], g.shape[-1])))
+        x = np.ascontiguousarray(x3[..., :1])
+        return np.asarray(self._network("decoder", shape)([x, *feats])[0])
 
-    def _features(self, x: np.ndarray) -> list[np.ndarray]:
-        backbone = self._network("backbone", x.shape[1:3])
-        out = backbone(np.repeat(x[..., None], 3, axis=-1))
+    def _features(self, x3: np.ndarray) -> list[np.ndarray]:
+        """The backbone's outputs for its input (:func:`vidcolor.models.shapes.backbone_input`)."""
+        backbone = self._network("backbone", x3.shape[1:3])
+        out = backbone(x3)
         return [np.asarray(out[o]) for o in backbone.outputs]
 
     def global_features(self, L: np.ndarray) -> np.ndarray | None:
@@ -230,9 +234,8 @@ class OpenVinoColorizer(ColorModel):
         if not self.uses_global_features:
             return None
         Lp, _, _ = self.pad(np.asarray(L, np.float32))
-        x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
-            return self._features(x)[-1].copy()
+            return self._features(shapes.backbone_input(Lp))[-1].copy()
 
     def match_features(self, L: np.ndarray) -> np.ndarray | None:
         """See :meth:`ColorModel.match_features`: as the Keras model's, from this runtime's
@@ -242,9 +245,8 @@ class OpenVinoColorizer(ColorModel):
         from vidcolor.models.store import match_grid
 
         Lp, h, w = self.pad(np.asarray(L, np.float32))
-        x = (Lp / 50.0 - 1.0).astype(np.float32)
         with self._lock:
-            feats = self._features(x)
+            feats = self._features(shapes.backbone_input(Lp))
         return match_grid(feats, (h, w))
 
     def predict_ab_and_features(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

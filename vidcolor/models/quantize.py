@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.models.shapes import backbone_input
 
 __all__ = ["Int8Plan", "PLANS", "backbone_input", "calibration_items", "edge_layers",
            "quantize_parts"]
@@ -68,21 +69,6 @@ PLANS = {
     # Added after the five above were measured (the decoder's INT8 cost colourfulness).
     "int8-backbone": Int8Plan(parts=("backbone",)),
 }
-
-
-def backbone_input(L: np.ndarray) -> np.ndarray:
-    """The backbone's input for lightness: x = L / 50 - 1 in three channels.
-
-    Parameters
-    ----------
-    L : ndarray, shape (N, h, w), in [0, 100]; h and w multiples of 32 (padded)
-
-    Returns
-    -------
-    ndarray, shape (N, h, w, 3), float32, in [-1, 1]
-    """
-    x = (np.asarray(L, np.float32) / 50.0 - 1.0)[..., None]
-    return np.ascontiguousarray(np.repeat(x, 3, axis=-1))
 
 
 def calibration_items(backbone, Ls: Sequence[np.ndarray]) -> dict[str, list[list[np.ndarray]]]:

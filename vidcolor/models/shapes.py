@@ -1,5 +1,5 @@
-"""The network's sizes, without Keras: the padding every runtime applies to L, the inputs of
-the network's parts at a given size, and the final resize of a/b.
+"""The network's sizes, without Keras: the padding every runtime applies to L, the backbone's
+input, the inputs of the network's parts at a given size, and the final resize of a/b.
 
 The fusion network (and the others) takes heights and widths that are multiples of
 :data:`MULTIPLE`; the backbone's maps, in order, are at strides 4, 8, 16 and 32 of its input,
@@ -38,6 +38,22 @@ def pad(L: np.ndarray, multiple: int = MULTIPLE) -> tuple[np.ndarray, int, int]:
         mode = "reflect" if (h > ph and w > pw) else "edge"
         L = np.pad(L, ((0, 0), (0, ph), (0, pw)), mode=mode)
     return L, h, w
+
+
+def backbone_input(L: np.ndarray) -> np.ndarray:
+    """The backbone's input for lightness: x = L / 50 - 1 in three channels (the decoder's x
+    is its first channel).
+
+    Parameters
+    ----------
+    L : ndarray, shape (N, h, w), in [0, 100]; h and w multiples of 32 (padded)
+
+    Returns
+    -------
+    ndarray, shape (N, h, w, 3), float32, in [-1, 1]
+    """
+    x = (np.asarray(L, np.float32) / 50.0 - 1.0)[..., None]
+    return np.ascontiguousarray(np.repeat(x, 3, axis=-1))
 
 
 def feature_stride(index: int) -> int:

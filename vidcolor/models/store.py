@@ -64,7 +64,6 @@ class ModelFiles:
         self.render_size = int(config.get("render_size") or 256)
         self.uses_global_features = self.arch == "fusion"
         self.uses_hints = bool((config.get("build") or {}).get("hints"))
-        self.decode = ir.read_out(config.get("decode"))
 
     @property
     def identity(self) -> dict | None:
