@@ -142,6 +142,9 @@ def test_calibration_photos_leave_out_the_held_out_ones(tmp_path):
         calibration_photos(folder, 2, seed=3, exclude=held)
     with pytest.raises(VidcolorError, match="4 photos outside"):
         calibration_photos(folder, 5, exclude=held)
+    # Validation photos: neither held out nor calibration ones.
+    others = calibration_photos(folder, 2, seed=1, exclude=held, also_skip=chosen[:2])
+    assert [p.name for p in others] == ["p3.png", "p5.png"]
 
 
 def test_the_openvino_runtime_runs_given_networks_under_their_variant():
