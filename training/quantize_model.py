@@ -9,7 +9,10 @@ sizes; a part the plan leaves in float is written in float32) and ``int8.json`` 
 the model's identity, the calibration photos). Calibration photos: ``--count`` photos drawn
 (``--seed``) from ``--data``, none of those ``--exclude`` lists (the held-out photos), each
 photo's lightness at its render shape, as ``vidcolor image`` renders it. Never the
-validation set.
+validation set. A plan with accuracy control (``int8-both-ac``) also needs
+``--validation-count`` other photos of ``--data`` (drawn with ``--seed`` + 1, none listed or
+used for calibration); their mean colourfulness with the float and the INT8 networks goes into
+``int8.json``.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ def listed_paths(list_file: Path) -> set[Path]:
 
 
 def calibration_photos(folder: Path, count: int, seed: int = 0,
-                       exclude: Path | None = DEFAULT_EXCLUDE) -> list[Path]:
-    """``count`` photos of ``folder`` drawn at random (``seed``), none that ``exclude`` lists;
-    sorted by path."""
+                       exclude: Path | None = DEFAULT_EXCLUDE, also_skip=()) -> list[Path]:
+    """``count`` photos of ``folder`` drawn at random (``seed``), none that ``exclude`` lists
+    nor any of ``also_skip``; sorted by path."""
     from vidcolor.picture_files import find_pictures
 
     skip = listed_paths(exclude) if exclude is not None else set()
+    skip |= {Path(p).resolve() for p in also_skip}
     pool = [p for p in find_pictures(folder) if p.resolve() not in skip]
     if len(pool) < count:
         raise VidcolorError(f"{folder}: {len(pool)} photos outside the excluded list, "
@@ -97,6 +101,15 @@ def write_networks(parts: dict, out: Path, info: dict, overwrite: bool = False) 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def validation_info(parts: dict, quantized: dict, photos: list[Path], Ls: list) -> dict:
+    """The validation photos and their mean colourfulness, float and INT8 networks."""
+    from vidcolor.models.quantize import validation_colourfulness
+
+    return {"photos": [os.path.relpath(p, REPO) for p in photos],
+            "colourfulness_float": validation_colourfulness(parts, Ls),
+            "colourfulness_int8": validation_colourfulness(quantized, Ls)}
+
+
 def main(argv: list[str] | None = None) -> int:
     from vidcolor.models.quantize import PLANS, quantize_parts
 
@@ -110,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--exclude", type=Path, default=DEFAULT_EXCLUDE,
                    help="photos never used for calibration (default: the held-out list)")
+    p.add_argument("--validation-count", type=int, default=60,
+                   help="photos for accuracy control (plans that use it)")
     p.add_argument("--render-size", type=int, default=256)
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
@@ -119,9 +134,17 @@ def main(argv: list[str] | None = None) -> int:
         photos = calibration_photos(args.data, args.count, args.seed, args.exclude)
         Ls = [render_lightness(path, args.render_size) for path in photos]
         parts, identity = float_parts(args.model)
-        quantized = quantize_parts(parts, Ls, PLANS[args.plan])
+        plan = PLANS[args.plan]
+        checks, check_Ls = [], []
+        if plan.max_colourfulness_drop is not None:
+            checks = calibration_photos(args.data, args.validation_count, args.seed + 1,
+                                        args.exclude, photos)
+            check_Ls = [render_lightness(path, args.render_size) for path in checks]
+        quantized = quantize_parts(parts, Ls, plan, check_Ls)
         info = {"plan": args.plan, "identity": identity, "render_size": args.render_size,
                 "seed": args.seed, "photos": [os.path.relpath(p, REPO) for p in photos]}
+        if checks:
+            info["validation"] = validation_info(parts, quantized, checks, check_Ls)
         write_networks(quantized, args.out, info, args.overwrite)
     except VidcolorError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -142,6 +142,9 @@ def test_calibration_photos_leave_out_the_held_out_ones(tmp_path):
         calibration_photos(folder, 2, seed=3, exclude=held)
     with pytest.raises(VidcolorError, match="4 photos outside"):
         calibration_photos(folder, 5, exclude=held)
+    # Validation photos: neither held out nor calibration ones.
+    others = calibration_photos(folder, 2, seed=1, exclude=held, also_skip=chosen[:2])
+    assert [p.name for p in others] == ["p3.png", "p5.png"]
 
 
 def test_the_openvino_runtime_runs_given_networks_under_their_variant():
@@ -159,3 +162,23 @@ def test_the_openvino_runtime_runs_given_networks_under_their_variant():
     assert OpenVinoColorizer(stand_in).identity == {"weights": "w"}
     with pytest.raises(ValueError, match="together"):
         OpenVinoColorizer(stand_in, networks=parts)
+
+
+def test_accuracy_control_holds_the_validation_colourfulness():
+    from vidcolor.models.quantize import Int8Plan, quantize_parts, validation_colourfulness
+
+    parts = tiny_parts()
+    checks = _lightness(4, seed=2)
+    plan = Int8Plan(max_colourfulness_drop=0.5, max_reverts=4)
+    int8 = quantize_parts(parts, _lightness(8, seed=0), plan, checks)
+    assert _fake_quantized(int8["backbone"]) + _fake_quantized(int8["decoder"]) > 0
+    before, after = validation_colourfulness(parts, checks), validation_colourfulness(int8, checks)
+    assert before > 1.0  # the tiny network's pictures have colour to lose
+    assert before - after <= 2 * plan.max_colourfulness_drop + 1e-6
+
+
+def test_accuracy_control_without_validation_pictures_is_refused():
+    from vidcolor.models.quantize import Int8Plan, quantize_parts
+
+    with pytest.raises(VidcolorError, match="validation pictures"):
+        quantize_parts(tiny_parts(), _lightness(2, seed=0), Int8Plan(max_colourfulness_drop=0.1))
