@@ -62,3 +62,14 @@ def import_keras():
         os.close(devnull)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
+
+
+def file_sha256(path) -> str:
+    """A file's SHA-256 (hex), read in 1 MiB blocks: what names a model file's content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from vidcolor.log import logger
+from vidcolor.models import file_sha256
 
 __all__ = ["PARTS", "MANIFEST", "problem", "read_out", "write", "part_path"]
 
@@ -49,13 +50,6 @@ def part_path(directory: str | Path, part: str) -> Path:
     return Path(directory) / f"{part}.xml"
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _made_from(directory: Path, config: dict) -> dict:
     """What an IR of this directory must have been made from."""
@@ -63,7 +57,7 @@ def _made_from(directory: Path, config: dict) -> dict:
     return {"format": FORMAT, "arch": config["arch"],
             "build_sha256": hashlib.sha256(build).hexdigest(),
             "decode": read_out(config.get("decode")),
-            "weights_sha256": _digest(directory / "weights.npz")}
+            "weights_sha256": file_sha256(directory / "weights.npz")}
 
 
 def problem(directory: str | Path, config: dict) -> str | None:
@@ -104,7 +98,7 @@ def _files(directory: Path, parts):
 
 def _file_digests(directory: Path, parts) -> dict:
     """SHA-256 of each IR file of ``parts``, by name."""
-    return {p.name: _digest(p) for p in _files(directory, parts)}
+    return {p.name: file_sha256(p) for p in _files(directory, parts)}
 
 
 def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP16) -> None:

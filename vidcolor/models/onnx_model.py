@@ -10,7 +10,6 @@ stabilization, cuts, keyframes, references, hints spread over its colours.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from vidcolor import color
 from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.models import file_sha256
 from vidcolor.models.onnx_convention import Convention, check_against, convention, read_sidecar
 from vidcolor.models.onnx_resize import NetworkResize
 from vidcolor.models.protocol import ColorModel
@@ -47,13 +47,6 @@ def is_onnx_model(path) -> bool:
     """True when a --model value names an ONNX file (or a folder holding one)."""
     return path is not None and onnx_file(path) is not None
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _OrtRunner:
@@ -182,7 +175,7 @@ def load_onnx_model(path, runtime: str = "auto", kind: str | None = None) -> "On
     conv = convention(kind, sidecar, where=str(sidecar_path if sidecar is not None else file))
     runner = _runner(file, runtime)
     conv = check_against(conv, runner.in_shape, runner.out_shape, str(file))
-    return OnnxColorizer(file, conv, runner, _sha256(file))
+    return OnnxColorizer(file, conv, runner, file_sha256(file))
 
 
 class OnnxColorizer(ColorModel):
