@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
+import av
 import av.error
 import numpy as np
 
@@ -294,8 +295,6 @@ def _frame_of_rows(planes: list[np.ndarray], width: int, height: int, pix_fmt: s
     """A new frame whose planes hold ``planes`` (rows of bytes, as :func:`_rows` gives): rows
     beyond a plane's height are left out, missing ones repeat the last (a field of an odd
     number of rows has one chroma row more than every other chroma row of its frame)."""
-    import av
-
     frame = av.VideoFrame(width, height, pix_fmt)
     for plane, rows in zip(frame.planes, planes):
         target = np.zeros((plane.height, plane.line_size), np.uint8)
@@ -316,8 +315,6 @@ def yuv_frame(rgb: np.ndarray, pix_fmt: str, matrix: str, color_range: str,
     ``reformatter``: an ``av.video.reformatter.VideoReformatter`` kept for a film's frames;
     a frame's own ``reformat`` sets up a new FFmpeg scaler (and its threads) every call.
     """
-    import av
-
     fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
     if reformatter is None:

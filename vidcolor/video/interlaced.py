@@ -27,6 +27,7 @@ import dataclasses
 from fractions import Fraction
 from typing import Iterator
 
+import av
 import numpy as np
 
 from vidcolor.errors import VidcolorError
@@ -317,8 +318,6 @@ class _Bwdif:
     frame later: ``bwdif`` looks at the next frame), with pts in the input's time base."""
 
     def __init__(self, rgb: np.ndarray, time_base: Fraction, order: str, per_field: bool):
-        import av
-
         self.time_base = time_base
         self.format = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
         planar = "gbrp16le" if rgb.dtype == np.uint16 else "gbrp"
@@ -336,8 +335,6 @@ class _Bwdif:
         self.graph, self.last = graph, None
 
     def push(self, frame: DecodedFrame | None) -> list[DecodedFrame]:
-        import av
-
         if frame is None:
             self.graph.push(None)
         else:

@@ -27,6 +27,7 @@ from typing import Iterator
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.log import logger
@@ -34,7 +35,7 @@ from vidcolor.options import Window, parse_fps
 from vidcolor.timecode import Timecode
 from vidcolor.video.decode import DecodedFrame
 from vidcolor.video.image_headers import FrameHeader, read_header
-from vidcolor.video.probe import VideoInfo, ffmpeg_message, probe
+from vidcolor.video.probe import VideoInfo, _yuv_matrix, ffmpeg_message, probe
 from vidcolor.video.sequence_files import ImageSequence, find_sequence, is_sequence_path
 
 __all__ = ["DEFAULT_FPS", "SequenceSource", "probe_input", "probe_sequence", "read_frame",
@@ -138,19 +139,24 @@ def _is_float(frame: av.VideoFrame) -> bool:
     return "f16" in frame.format.name or "f32" in frame.format.name
 
 
-def read_frame(path: str, codec: str, high_bit_depth: bool) -> tuple[np.ndarray, av.VideoFrame]:
+def read_frame(path: str, codec: str, high_bit_depth: bool,
+               reformatter: VideoReformatter | None = None
+               ) -> tuple[np.ndarray, av.VideoFrame]:
     """One frame's RGB: uint16 (H, W, 3) for frames of more than 8 bits, else uint8; and the
     decoded frame (its format and size).
 
     Floating-point frames (OpenEXR) are taken as linear light and sRGB-encoded; JPEG's YUV is
-    converted with its own BT.601 full-range matrix.
+    converted with its own BT.601 full-range matrix. ``reformatter``: one scaler kept for a
+    sequence's frames (a frame's own is set up anew for every frame).
     """
     frame = _decode(path, codec)
+    reformatter = reformatter or VideoReformatter()
     if _is_float(frame):
-        linear = frame.to_ndarray(format="gbrpf32le")
+        linear = reformatter.reformat(frame, format="gbrpf32le").to_ndarray()
         return np.round(srgb_encode(linear) * 65535).astype(np.uint16), frame
     fmt = "rgb48le" if high_bit_depth else "rgb24"
-    return frame.to_ndarray(format=fmt, src_colorspace="ITU601"), frame
+    rgb = reformatter.reformat(frame, format=fmt, src_colorspace="ITU601").to_ndarray()
+    return rgb, frame
 
 
 def _rate(header: FrameHeader, fps: Fraction | None, shown: str) -> Fraction:
@@ -195,7 +201,7 @@ def probe_sequence(seq: ImageSequence, fps: Fraction | None = None) -> VideoInfo
         width=first.width, height=first.height, time_base=1 / rate, rate=rate,
         start_time=0.0, duration=float(span / rate), frames=len(seq.numbers),
         sample_aspect_ratio=None, display_matrix=None,
-        matrix="ITU709" if first.height >= 720 else "ITU601", bit_depth=bits,
+        matrix=_yuv_matrix(None, first.height), bit_depth=bits,
         colorspace=0 if first.format.is_rgb else 2, sequence=seq, timecode=None if tc is None else str(tc))
 
 
@@ -248,13 +254,15 @@ class SequenceSource:
         self.lost = []
         seq, info = self.info.sequence, self.info
         lo, hi = self.pts_range()
+        reformatter = VideoReformatter()
         for n in seq.numbers:
             pts = n - seq.first
             if pts < lo:
                 continue
             if hi is not None and pts >= hi:
                 break
-            rgb, frame = read_frame(seq.path(n), seq.codec, info.high_bit_depth)
+            rgb, frame = read_frame(seq.path(n), seq.codec, info.high_bit_depth,
+                                    reformatter)
             if (frame.width, frame.height) != (info.width, info.height):
                 raise VidcolorError(f"{seq.path(n)}: {frame.width}x{frame.height}, but the "
                                     f"sequence's frames are {info.width}x{info.height}")

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.atomic import write_bytes_atomic
 from vidcolor.errors import OptionError, VidcolorError
@@ -163,18 +165,17 @@ class FrameEncoder:
     """Encodes one RGB frame into the bytes of an image file of the settings' format."""
 
     def __init__(self, settings: SequenceSettings, info: VideoInfo):
-        import av
-
-        self.settings, self.info, self._av = settings, info, av
+        self.settings, self.info = settings, info
         ctx = av.CodecContext.create(settings.codec, "w")
         ctx.width, ctx.height, ctx.pix_fmt = info.width, info.height, settings.pix_fmt
         ctx.time_base = Fraction(1, 1) / info.rate
         ctx.options = dict(settings.options)
         self.ctx = ctx
+        # One scaler for the film's frames (a frame's own is set up anew for every frame).
+        self._reformatter = VideoReformatter()
 
     def encode(self, rgb: np.ndarray, timecode: Timecode | None) -> bytes:
         """The file's bytes, its header holding the rate and ``timecode`` (DPX, OpenEXR)."""
-        av = self._av
         if self.settings.codec == "exr":
             scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
             linear = np.ascontiguousarray(srgb_decode(rgb / np.float32(scale)))
@@ -183,7 +184,7 @@ class FrameEncoder:
             fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
             if frame.format.name != self.settings.pix_fmt:
-                frame = frame.reformat(format=self.settings.pix_fmt)
+                frame = self._reformatter.reformat(frame, format=self.settings.pix_fmt)
         frame.pts = 0
         data = b"".join(bytes(p) for p in self.ctx.encode(frame))
         tc = None if timecode is None else timecode.bcd()
