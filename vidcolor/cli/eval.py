@@ -98,7 +98,6 @@ def _run_side_by_side(args, request, models: list) -> int:
     """Several models on the same pictures: one row each (PSNR, colourfulness, seconds a
     picture: the whole measurement's wall time, reading and scoring included, after the
     model has loaded), then the rows as JSON."""
-    import argparse as _argparse
     import json
     import time
 
@@ -113,8 +112,8 @@ def _run_side_by_side(args, request, models: list) -> int:
         if path == SHIPPED and not Path(path).exists():
             path = None
         kind = args.model_kind if is_onnx_model(path) else None  # the kind is an ONNX file's
-        loaded.append((path, _model(_argparse.Namespace(**{**vars(args), "model": path,
-                                                           "model_kind": kind}))))
+        loaded.append((path, _model(argparse.Namespace(**{**vars(args), "model": path,
+                                                          "model_kind": kind}))))
     rows = []
     for path, model in loaded:
         bar = TqdmProgress(unit="image", leave=False)

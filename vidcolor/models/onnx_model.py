@@ -20,7 +20,7 @@ from vidcolor import color
 from vidcolor.errors import OptionError, VidcolorError
 from vidcolor.models import file_sha256
 from vidcolor.models.onnx_convention import Convention, check_against, convention, read_sidecar
-from vidcolor.models.onnx_resize import NetworkResize
+from vidcolor.models.onnx_resize import NetworkResize, _nearest_rows, _pil, _pil_rgb
 from vidcolor.models.protocol import ColorModel
 
 __all__ = ["OnnxColorizer", "load_onnx_model", "is_onnx_model", "onnx_file"]
@@ -46,7 +46,6 @@ def onnx_file(path) -> Path | None:
 def is_onnx_model(path) -> bool:
     """True when a --model value names an ONNX file (or a folder holding one)."""
     return path is not None and onnx_file(path) is not None
-
 
 
 class _OrtRunner:
@@ -322,7 +321,7 @@ class OnnxColorizer(ColorModel):
             rgb8 = (rgb * 255.0).astype(np.uint8)
             if self.resampler is not None and rgb8.shape[:2] == shape:
                 self.resampler.remember(L, rgb8)  # stretched back at the end, as DeOldify
-            rgb = _pil_rgb(rgb8, shape)
+            rgb = _pil_rgb(rgb8, shape).astype(np.float32) / np.float32(255.0)
         else:
             rgb = _resize(rgb, shape, c.resize_out)
         return color.float_rgb_to_lab(rgb)[..., 1:]
@@ -335,31 +334,15 @@ def _resize(x: np.ndarray, shape: tuple[int, int], how: str) -> np.ndarray:
     if x.shape[:2] == (h, w):
         return np.ascontiguousarray(x)
     if how == "nearest":
-        rows = np.floor(np.arange(h) * (x.shape[0] / h)).astype(np.int64)
-        cols = np.floor(np.arange(w) * (x.shape[1] / w)).astype(np.int64)
-        return np.ascontiguousarray(x[rows][:, cols])
+        return _nearest_rows(x, h, w, slice(0, h))
     return cv2.resize(np.ascontiguousarray(x), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _pil_grey(grey: np.ndarray, size: int | None) -> np.ndarray:
     """DeOldify's input: the grey as 8 bits, stretched to ``size`` by Pillow's bilinear
     (which averages when shrinking), back in [0, 1]."""
-    from PIL import Image
-
     g8 = np.rint(np.clip(grey[..., 0], 0.0, 1.0) * 255.0).astype(np.uint8)
-    image = Image.fromarray(g8, "L")
-    if size is not None and g8.shape != (size, size):
-        image = image.resize((size, size), resample=Image.BILINEAR)
-    g = np.asarray(image, np.float32) / np.float32(255.0)
+    if size is not None:
+        g8 = _pil(g8, (size, size))
+    g = g8.astype(np.float32) / np.float32(255.0)
     return np.repeat(g[..., None], 3, axis=-1)
-
-
-def _pil_rgb(rgb8: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An 8-bit RGB picture stretched to ``shape`` by Pillow's bilinear, in [0, 1]."""
-    from PIL import Image
-
-    h, w = shape
-    image = Image.fromarray(np.ascontiguousarray(rgb8), "RGB")
-    if rgb8.shape[:2] != (h, w):
-        image = image.resize((w, h), resample=Image.BILINEAR)
-    return np.asarray(image, np.float32) / np.float32(255.0)

@@ -6,7 +6,7 @@ numpy fake. A class may subclass :class:`ColorModel` to inherit the defaults bel
 without global features need not write :meth:`~ColorModel.global_features`), or just have the
 same members.
 
-Two optional members, read with a default where a pipeline needs them (not part of the
+Three optional members, read with a default where a pipeline needs them (not part of the
 protocol's check, so models without them stay models):
 
 - ``test_time_views`` (bool, default True): False predicts a still once, as the network's own
