@@ -58,3 +58,10 @@ class OptionError(VidcolorError):
 
 def _rebuild(cls, field: str, template: str, flag: str, values: dict) -> OptionError:
     return cls(field, template, flag, **values)
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line (for a one-line error), or its type's name
+    when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

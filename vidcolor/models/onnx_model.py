@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.models import file_sha256
 from vidcolor.models.onnx_convention import Convention, check_against, convention, read_sidecar
 from vidcolor.models.onnx_resize import NetworkResize, _nearest_rows, _pil, _pil_rgb
@@ -108,7 +108,7 @@ def _runner(path: Path, runtime: str):
     try:
         return make(path)
     except Exception as e:  # noqa: BLE001 - each runtime raises its own kinds on a bad file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = first_line(e)
         raise VidcolorError(f"{path}: not a usable ONNX colorization network "
                             f"({reason[:200]})") from None
 
@@ -123,7 +123,7 @@ def _check_onnx(path: Path) -> None:
     try:
         graph = onnx.load(str(path), load_external_data=False).graph
     except Exception as e:  # noqa: BLE001 - protobuf raises several kinds on foreign bytes
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = first_line(e)
         raise VidcolorError(f"{path}: not an ONNX file ({reason[:200]})") from None
     if not graph.node or not graph.input or not graph.output:
         raise VidcolorError(f"{path}: not an ONNX file (no network graph in it)")

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor._version import __version__
-from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.log import logger
 from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
@@ -181,7 +181,7 @@ class OpenVinoColorizer(ColorModel):
             try:
                 model = self._core.read_model(path)
             except RuntimeError as e:  # e.g. an IR of a newer OpenVINO than this one
-                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                reason = first_line(e)
                 raise VidcolorError(f"{path}: OpenVINO cannot read it ({reason[:200]})") from None
         else:
             folder = self._cache_dir(part)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import ImageOptions
@@ -266,7 +266,7 @@ def _read_weights(directory: Path) -> dict[str, np.ndarray]:
         with data:
             return {k: data[k] for k in data.files}
     except Exception as e:  # noqa: BLE001 - zip, zlib and npy readers raise anything on damage
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = first_line(e)
     raise VidcolorError(f"{directory}: unreadable weights ({reason})")
 
 
@@ -356,7 +356,7 @@ def load_keras_model(directory: str | Path | None = None) -> Colorizer:
     except VidcolorError as e:
         raise VidcolorError(f"{directory}: {e}") from None
     except (TypeError, ValueError) as e:  # build arguments the network does not take
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = first_line(e)
         raise VidcolorError(f"{directory}: the network cannot be built from config.json "
                             f"({reason})") from None
     return Colorizer(config, nets, directory)
