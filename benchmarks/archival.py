@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.quality import data_root
 from vidcolor.models.protocol import ColorModel
 
 #: name -> (source depth, output extension, --codec)
@@ -44,12 +45,6 @@ VARIANTS = {
     "h264 10 -> prores hq": (10, ".mov", "prores"),
     "h264 10 -> ffv1": (10, ".mkv", "ffv1"),
 }
-
-
-def _default_video() -> Path:
-    data = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[1].parent
-                               / "shared" / "data"))
-    return data / "video" / "multistream_subs_attachments_1080p.mkv"
 
 
 class NoColour(ColorModel):
@@ -114,7 +109,8 @@ def run_one(source: Path, output: Path, codec: str | None, model_name: str) -> d
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("video", nargs="?", type=Path, default=_default_video())
+    p.add_argument("video", nargs="?", type=Path,
+                   default=data_root() / "video" / "multistream_subs_attachments_1080p.mkv")
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--model", choices=("shipped", "none"), default="shipped")
     p.add_argument("--one", nargs=3, metavar=("SOURCE", "OUTPUT", "CODEC"),

@@ -107,10 +107,9 @@ def _run_steps(core: FrameColorizer, decoded: list, batch: int, writer, costs: _
 
 
 def _yuv(writer: SegmentWriter, rgb: np.ndarray):
-    """The writer's own conversion (with its kept scaler, where it has one)."""
-    reformatter = getattr(writer, "_reformatter", None)
-    args = (rgb, writer._pix_fmt, writer.info.matrix, writer._range)
-    return yuv_frame(*args) if reformatter is None else yuv_frame(*args, reformatter)
+    """The writer's own conversion (with its kept scaler)."""
+    return yuv_frame(rgb, writer._pix_fmt, writer.info.matrix, writer._range,
+                     writer._reformatter)
 
 
 def _encode(writer: SegmentWriter, frame, pts: int) -> None:

@@ -36,21 +36,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from vidcolor import color
 from vidcolor.options import VideoOptions, Window
 from vidcolor.video.decode import decode_frames
-from vidcolor.video.fields import rgb_by_field, split_fields, weave
+from vidcolor.video.fields import split_fields, weave
 from vidcolor.video.pipeline import colorize_video
 from vidcolor.video.probe import probe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support import read_fields, write_interlaced  # noqa: E402  (the tests' clip helpers)
 
 SIZE = (720, 576)
 
@@ -76,30 +78,11 @@ def interlace(frames: list[np.ndarray], order: str) -> list[np.ndarray]:
                   order) for i in range(len(frames) // 2)]
 
 
-def write_interlaced(path: Path, frames: list[np.ndarray], order: str) -> Path:
-    """Grey frames as lossless x264, interlaced coding with ``order``, 25 frames a second."""
-    options = {"preset": "ultrafast", "crf": "0", "flags": "+ildct+ilme",
-               "x264-params": f"{order[0]}ff=1"}
-    with av.open(os.fspath(path), "w") as out:
-        s = out.add_stream("libx264", rate=25, options=options)
-        s.width, s.height, s.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
-        s.codec_context.field_order = {"tt": 2, "bb": 3}[order]
-        for i, image in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(image, format="rgb24")
-            f.pts = i
-            out.mux(s.encode(f))
-        out.mux(s.encode(None))
-    return path
-
-
 def read_as_flagged(path: Path) -> tuple[list[np.ndarray], bool]:
     """RGB frames as a player reads them: an interlaced frame field by field; and whether the
     frames are flagged interlaced."""
-    with av.open(os.fspath(path)) as c:
-        frames = list(c.decode(video=0))
-    interlaced = all(f.interlaced_frame for f in frames)
-    return [rgb_by_field(f) if f.interlaced_frame else f.to_ndarray(format="rgb24")
-            for f in frames], interlaced
+    _, frames, flags, _ = read_fields(path)
+    return frames, all(flags)
 
 
 def frame_scores(out: np.ndarray, truth: np.ndarray, L_in: np.ndarray) -> dict:
@@ -110,13 +93,13 @@ def frame_scores(out: np.ndarray, truth: np.ndarray, L_in: np.ndarray) -> dict:
     moving = np.repeat(moving, 2, axis=0)[:L.shape[0]]
     dL = np.abs(L - L_in)
     between, truth_between = ab[0::2] - ab[1::2], ab_truth[0::2] - ab_truth[1::2]
+    comb, truth_comb = float(np.abs(between).mean()), float(np.abs(truth_between).mean())
     chroma = max(float(np.abs(ab).mean()), 1e-6)
     truth_chroma = max(float(np.abs(ab_truth).mean()), 1e-6)
-    return {"comb": float(np.abs(between).mean()),
-            "rel_comb": float(np.abs(between).mean()) / chroma,
-            "truth_rel_comb": float(np.abs(truth_between).mean()) / truth_chroma,
+    return {"comb": comb, "rel_comb": comb / chroma,
+            "truth_rel_comb": truth_comb / truth_chroma,
             "field_error": float(np.abs(between - truth_between).mean()),
-            "truth_comb": float(np.abs(ab_truth[0::2] - ab_truth[1::2]).mean()),
+            "truth_comb": truth_comb,
             "motion_error": float(np.abs(ab - ab_truth)[moving].mean()) if moving.any() else 0.0,
             "dL_mean": float(dL.mean()), "dL_p99": float(np.percentile(dL, 99))}
 

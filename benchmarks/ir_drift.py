@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.quality import data_root
 from vidcolor import color
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def sample_lightness(photos: int, frames: int, side: int = 256) -> list[np.ndarray]:
@@ -28,11 +27,12 @@ def sample_lightness(photos: int, frames: int, side: int = 256) -> list[np.ndarr
     h and w not multiples of 32 (so the padding is part of what is compared)."""
     import cv2
 
+    data = data_root()
     out = []
-    for path in sorted((DATA / "val" / "cbsd68").glob("*.png"))[:photos]:
+    for path in sorted((data / "val" / "cbsd68").glob("*.png"))[:photos]:
         rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
         out.append(rgb)
-    clip = DATA / "video" / "bbb_480p_30s_5.1.mp4"
+    clip = data / "video" / "bbb_480p_30s_5.1.mp4"
     if frames and clip.is_file():
         import av
 

@@ -28,10 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.quality import data_root
 from vidcolor.models.protocol import ColorModel
-
-DATA = Path(os.environ.get("VIDCOLOR_DATA", Path(__file__).resolve().parents[2] / "shared" /
-                           "data"))
 
 
 class FlatModel(ColorModel):
@@ -98,7 +96,7 @@ def run_job(src: str, dst: str, codec: str) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--clip", type=Path, default=DATA / "video" /
+    p.add_argument("--clip", type=Path, default=data_root() / "video" /
                    "multistream_subs_attachments_1080p.mkv")
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--job", nargs=3, metavar=("SRC", "DST", "CODEC"), help=argparse.SUPPRESS)

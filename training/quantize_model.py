@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidcolor.atomic import _UMASK
 from vidcolor.errors import VidcolorError
 from vidcolor.models.shapes import MULTIPLE
 
@@ -86,9 +87,7 @@ def write_networks(parts: dict, out: Path, info: dict, overwrite: bool = False) 
         raise VidcolorError(f"{out} exists; use --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's folder is private; the model is not
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp's folder is private; the model is not
     try:
         for name, model in parts.items():
             # Float32 for parts kept in float: compress_to_fp16 would change their outputs.
