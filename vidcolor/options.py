@@ -177,6 +177,11 @@ def _values(cls, items, name: str) -> tuple:
     return values
 
 
+def _first_twice(values: list):
+    """The smallest of ``values`` given more than once, or None."""
+    return min((v for v in set(values) if values.count(v) > 1), default=None)
+
+
 def _refusal(field: str | None, name: str, template: str, **values) -> VidcolorError:
     """The error of a refused value: an :class:`OptionError` of ``field``, ``name`` its
     command-line spelling; without a field, a plain one naming the value ``name`` (prose such
@@ -599,13 +604,11 @@ class VideoOptions(_Options):
 
     def _check_keyframes(self) -> None:
         keyframes = _values(Keyframe, self.keyframes, "keyframes")
-        times = [k.time for k in keyframes if k.time is not None]
-        if len(set(times)) != len(times):
-            twice = sorted(t for t in set(times) if times.count(t) > 1)[0]
+        twice = _first_twice([k.time for k in keyframes if k.time is not None])
+        if twice is not None:
             raise VidcolorError(f"two keyframes at {twice:g} s; give one a frame")
-        numbers = [k.frame for k in keyframes if k.time is None]
-        if len(set(numbers)) != len(numbers):
-            twice = sorted(n for n in set(numbers) if numbers.count(n) > 1)[0]
+        twice = _first_twice([k.frame for k in keyframes if k.time is None])
+        if twice is not None:
             raise VidcolorError(f"two keyframes for frame #{twice}; give one a frame")
         object.__setattr__(self, "keyframes", tuple(sorted(
             keyframes, key=lambda k: (k.time is None, k.time or 0.0, k.frame or 0))))

@@ -11,13 +11,13 @@ import argparse
 import sys
 
 from vidcolor._version import __version__
-from vidcolor.cli.common import TqdmProgress, _TqdmLogHandler
+from vidcolor.cli.common import TqdmProgress, _TqdmLogHandler, _model_loader
 from vidcolor.cli.eval import _add_eval
 from vidcolor.cli.export import _add_export
 from vidcolor.cli.handovers import HANDOVERS, _add_handovers, _hand_over
 from vidcolor.cli.image import _add_image
 from vidcolor.cli.serve import _add_serve
-from vidcolor.cli.video import _add_video, _model_loader, video_options
+from vidcolor.cli.video import _add_video, video_options
 from vidcolor.errors import VidcolorError
 from vidcolor.log import attach_stderr_handler, one_line
 

@@ -103,14 +103,21 @@ def _add_model(p, several: bool = False) -> None:
                    "FILE.onnx.json")
 
 
-def _model(args, deferred: bool = False):
-    """The ColorModel of parsed arguments: --model DIR run by --runtime; with ``deferred``,
-    loaded only when the job first uses it (after its own checks of inputs and options)."""
+def _model_loader(args):
+    """A picklable function that loads the model of parsed arguments (--model run by
+    --runtime, read as --model-kind says); cluster workers call it once each."""
     import functools
 
     from vidcolor.models.runtimes import load_color_model
 
-    if deferred:  # see vidcolor.models.runtimes.resolve_model; loaded once for every job
-        return functools.cache(functools.partial(load_color_model, args.model, args.runtime,
-                                                 getattr(args, "model_kind", None)))
-    return load_color_model(args.model, args.runtime, getattr(args, "model_kind", None))
+    return functools.partial(load_color_model, args.model, args.runtime, args.model_kind)
+
+
+def _model(args, deferred: bool = False):
+    """The ColorModel of parsed arguments (:func:`_model_loader`); with ``deferred``,
+    loaded only when the job first uses it (after its own checks of inputs and options)."""
+    import functools
+
+    load = _model_loader(args)
+    # see vidcolor.models.runtimes.resolve_model; loaded once for every job
+    return functools.cache(load) if deferred else load()

@@ -20,11 +20,13 @@ def _add_handovers(sub) -> None:
 def _hand_over(command: str, rest: list[str]) -> int:
     module = HANDOVERS[command][0]
     if command == "train":
-        from vidcolor.models import TRAIN_HINT, keras_available
+        from vidcolor.errors import VidcolorError
+        from vidcolor.models import require_keras
 
-        if not keras_available():  # before the new process, whose import would be a traceback
-            print(f"vidcolor: error: training needs Keras and TensorFlow, which are not "
-                  f"installed: {TRAIN_HINT}", file=sys.stderr)
+        try:  # before the new process, whose import would be a traceback
+            require_keras("training")
+        except VidcolorError as e:
+            print(f"vidcolor: error: {e}", file=sys.stderr)
             return 1
     os.execv(sys.executable, [sys.executable, "-m", module, *rest])
     return 0  # not reached

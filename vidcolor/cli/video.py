@@ -156,7 +156,6 @@ def video_options(args) -> "VideoOptions":
     """The :class:`~vidcolor.options.VideoOptions` of parsed ``vidcolor video`` arguments."""
     from vidcolor.options import ColourCopy, VideoOptions, parse_keyframe, parse_reference
 
-    colour_from = getattr(args, "colour_from", None)
     return VideoOptions.from_fields(
         render_size=args.render_size, batch_size=args.batch_size, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, start=args.start, duration=args.duration,
@@ -165,8 +164,8 @@ def video_options(args) -> "VideoOptions":
         timecode=args.timecode, allow_gaps=args.allow_gaps, sequence=args.sequence,
         interlaced=args.interlaced, deinterlace=args.deinterlace,
         references=tuple(parse_reference(r) for r in args.reference),
-        colour_from=None if colour_from is None else
-        ColourCopy(colour_from, getattr(args, "colour_offset", None) or 0))
+        colour_from=None if args.colour_from is None else
+        ColourCopy(args.colour_from, args.colour_offset or 0))
 
 
 # --- --export-keyframes ----------------------------------------------------------------------
@@ -257,16 +256,6 @@ def _film_line(result, stabilize: bool) -> str:
 
 
 # --- film job dispatch: in this process or on Ray --------------------------------------------
-
-def _model_loader(args):
-    """A picklable function that loads the model of parsed arguments (sent to cluster
-    workers, each of which calls it once)."""
-    import functools
-
-    from vidcolor.models.runtimes import load_color_model
-
-    return functools.partial(load_color_model, args.model, args.runtime, args.model_kind)
-
 
 class _FilmJobs:
     """Runs ``vidcolor video`` jobs one film at a time, and only chooses where the frames are

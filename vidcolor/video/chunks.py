@@ -373,14 +373,9 @@ def _write_keyframes(chunk: ChunkSpec, files, folder: Path) -> list[PlacedKeyfra
         raise VidcolorError(f"chunk {chunk.index}: {len(listed)} keyframes planned, "
                             f"{len(files)} received")
     placed = []
-    if listed:
-        folder.mkdir()
     for entry, content in zip(listed, files):
-        # Its own name (in a folder of its own) keeps the picture's format and error messages.
-        path = folder / f"{entry['number']:04d}" / entry["name"]
-        path.parent.mkdir()
-        path.write_bytes(content)
-        placed.append(PlacedKeyframe(Keyframe(str(path), entry["time"], entry["sha256"]),
+        path = _worker_file(folder, entry["number"], entry["name"], content)
+        placed.append(PlacedKeyframe(Keyframe(path, entry["time"], entry["sha256"]),
                                      entry["pts"]))
     return placed
 
@@ -396,14 +391,17 @@ def _write_references(references, files, folder: Path) -> tuple[Reference, ...]:
     if len(files) != len(references):
         raise VidcolorError(f"{len(references)} reference photos in the job, "
                             f"{len(files)} received")
-    written = []
-    for number, (reference, content) in enumerate(zip(references, files)):
-        # Its own name (in a folder of its own) keeps the picture's format and error messages.
-        path = folder / f"{number:04d}" / Path(reference.path).name
-        path.parent.mkdir(parents=True)
-        path.write_bytes(content)
-        written.append(dataclasses.replace(reference, path=str(path)))
-    return tuple(written)
+    return tuple(dataclasses.replace(r, path=_worker_file(folder, n, Path(r.path).name, data))
+                 for n, (r, data) in enumerate(zip(references, files)))
+
+
+def _worker_file(folder: Path, number: int, name: str, content) -> str:
+    """A guide's file written on this worker; its path. Its own name (in a folder of its own,
+    ``number``) keeps the picture's format and error messages."""
+    path = folder / f"{number:04d}" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return str(path)
 
 
 def check_chunk_result(result: ChunkResult, chunk: ChunkSpec) -> None:
