@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.models.protocol import ColorModel
 from vidcolor.options import Keyframe, Reference, VideoOptions
 from vidcolor.progress import Progress
@@ -154,7 +154,7 @@ def _connect(ray, spec: str, object_store_memory: int | None) -> bool:
                      logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise OptionError("cluster", "{field} {spec}: cannot start or join Ray ({why})",
-                          spec=spec, why=str(e).splitlines()[0] if str(e) else type(e).__name__) \
+                          spec=spec, why=first_line(e)) \
             from None
     return True
 
@@ -212,7 +212,7 @@ class ClusterSession:
         except self.ray.exceptions.RayError as e:
             self.close()
             raise VidcolorError(f"the cluster's workers could not load the model "
-                                f"({_first_line(e)})") from None
+                                f"({first_line(e)})") from None
 
     def close(self) -> None:
         """Stop the actors, and Ray itself if this session started it."""
@@ -350,7 +350,7 @@ class ClusterSession:
                     result = ray.get(ready[0])
                 except ray.exceptions.RayError as e:
                     raise VidcolorError(f"a chunk failed on every worker retry "
-                                        f"({_first_line(e)})") from None
+                                        f"({first_line(e)})") from None
                 submit(actor)
                 yield result
         finally:
@@ -359,11 +359,6 @@ class ClusterSession:
                     ray.cancel(ref)
                 except Exception:  # noqa: BLE001 - a chunk already running just finishes
                     pass
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _read_input(input: Path) -> bytes:
