@@ -38,8 +38,8 @@ import cv2
 import numba
 import numpy as np
 
-__all__ = ["GRID_STRIDE", "Exemplar", "Matching", "backbone_features", "correspond", "exemplar",
-           "grid_shape", "on_grid", "to_render"]
+__all__ = ["GRID_STRIDE", "Exemplar", "Matching", "backbone_features", "correspond",
+           "correspond_where", "exemplar", "grid_shape", "on_grid", "to_render"]
 
 #: Render pixels per grid cell, each way (the backbone's stride-8 features).
 GRID_STRIDE = 8
@@ -188,6 +188,23 @@ def correspond(features: np.ndarray, L: np.ndarray, exemplars: list[Exemplar],
     ab_out[cells] = ab
     conf_out[cells] = sure * agree
     return ab_out, conf_out
+
+
+def correspond_where(features: np.ndarray, L: np.ndarray, exemplars: list[Exemplar],
+                     weight: np.ndarray, threshold: float, matching: Matching = Matching(),
+                     base: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`correspond` on the grid cells where the render-size ``weight`` (h, w) averages
+    at least ``threshold``, then :func:`to_render`; the other cells keep ``base`` (h, w, 2)
+    where given (else a/b 0), with confidence 0. None where no cell is matched."""
+    grid = features.shape[:2]
+    where = on_grid(weight, grid) >= threshold
+    if not where.any():
+        return None
+    ab, confidence = correspond(features, L, exemplars, matching, where)
+    if base is not None:
+        ab[~where] = on_grid(base, grid)[~where]
+    return to_render(ab, confidence, L)
 
 
 def to_render(ab: np.ndarray, confidence: np.ndarray, L: np.ndarray

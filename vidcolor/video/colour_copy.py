@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-from vidcolor.correspond import Exemplar, correspond, exemplar, on_grid, to_render
+from vidcolor.correspond import Exemplar, correspond_where, exemplar, on_grid
 from vidcolor.options import ColourCopy
 from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
@@ -439,8 +439,7 @@ class ColourCopyStep:
         if ab_copy is None:
             self.missed += 1
             trust = np.zeros(L.shape, np.float32)
-            base = self._matched(L, ab_model, trust, fill, features)
-            out = base if fill is None else guided(base, *fill)
+            out = self._rest(L, ab_model, None, trust, fill, features)
         else:
             self.found += own
             self.borrowed += not own
@@ -505,15 +504,15 @@ class ColourCopyStep:
         warped, trust = warp_step(self._fill, previous, frame.L, bwd, fwd, l_offset=offset)
         return warped[..., :2], trust
 
-    def _rest(self, L: np.ndarray, ab_model: np.ndarray, ab_copy: np.ndarray,
+    def _rest(self, L: np.ndarray, ab_model: np.ndarray, ab_copy: np.ndarray | None,
               trust: np.ndarray, fill: tuple[np.ndarray, np.ndarray] | None,
               features: np.ndarray | None) -> np.ndarray:
         """The colour of the pixels the copy does not colour with trust: the model's,
-        corrected towards the copy by the spread (in proportion to the copy's coverage),
-        moved to the matches' colour by their confidence (:meth:`_matched`), then what the
-        frame before had where that step is trusted."""
+        corrected towards the copy by the spread (in proportion to the copy's coverage; not
+        without ``ab_copy``), moved to the matches' colour by their confidence
+        (:meth:`_matched`), then what the frame before had where that step is trusted."""
         base = ab_model
-        if (trust < 1.0).mean() >= SPREAD_FROM:
+        if ab_copy is not None and (trust < 1.0).mean() >= SPREAD_FROM:
             coverage = min(1.0, float(trust.mean()) / FULL_COVERAGE)
             corrected = np.asarray(self.spread(L, ab_model, ab_copy, trust), np.float32)
             base = ab_model + coverage * (corrected - ab_model)
@@ -529,11 +528,9 @@ class ColourCopyStep:
         colour (:data:`MATCH_FROM`); ``base`` itself without features or such frames."""
         if features is None or not self._exemplars:
             return base
-        grid = features.shape[:2]
         left = (1.0 - trust) * (1.0 if fill is None else 1.0 - fill[1])
-        where = on_grid(left, grid) >= MATCH_FROM
-        if not where.any():
+        matched = correspond_where(features, L, self._exemplars, left, MATCH_FROM)
+        if matched is None:
             return base
         self.matched += 1
-        ab, confidence = to_render(*correspond(features, L, self._exemplars, where=where), L)
-        return guided(base, ab, confidence)
+        return guided(base, *matched)

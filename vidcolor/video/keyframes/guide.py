@@ -27,9 +27,10 @@ import cv2
 import numpy as np
 
 from vidcolor import color
-from vidcolor.correspond import Exemplar, Matching, correspond, exemplar, on_grid, to_render
+from vidcolor.correspond import Exemplar, Matching, correspond_where, exemplar
 from vidcolor.imageio import read_image
 from vidcolor.options import Keyframe
+from vidcolor.references import guided
 from vidcolor.video.analysis import FrameAnalysis, FrameAnalyzer
 from vidcolor.video.keyframes.carry import (MIN_TRUST, Carried, _carried_on, _on_border, _start,
                                             _warp)
@@ -263,13 +264,8 @@ class KeyframeGuide:
         matched."""
         if features is None or not exemplars:
             return None
-        grid = features.shape[:2]
-        where = on_grid(weight, grid) >= MATCH_WEIGHT
-        if not where.any():
-            return None
-        ab, confidence = correspond(features, L, exemplars, self.matching, where)
-        ab[~where] = on_grid(base, grid)[~where]
-        return to_render(ab, confidence, L)
+        return correspond_where(features, L, exemplars, weight, MATCH_WEIGHT, self.matching,
+                                base)
 
     def _carry_on(self, frame: FrameAnalysis) -> tuple[np.ndarray, np.ndarray] | None:
         """Carry the propagation and the last frame's a/b one step, to ``frame``, along the
@@ -315,9 +311,5 @@ class KeyframeGuide:
             weight = weight * (1.0 - fill[1])
         matched = None if match is None else match(filled, weight)
         if matched is not None:
-            ab_matched, confidence = matched
-            filled += confidence[..., None] * (ab_matched - filled)
-        if fill is not None:
-            ab_fill, fill_trust = fill
-            filled += fill_trust[..., None] * (ab_fill - filled)
-        return filled.astype(np.float32)
+            filled = guided(filled, *matched)
+        return filled.astype(np.float32) if fill is None else guided(filled, *fill)
