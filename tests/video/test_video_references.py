@@ -4,11 +4,15 @@ reference is one line before any work."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import numpy as np
 import pytest
 
 from support import KEY_AB, Flat
 from vidcolor.options import Keyframe, Reference
+from vidcolor.video.pipeline import work_paths
 
 REF_AB = (-25.0, 45.0)  # what the reference photos say: yellow-green
 
@@ -95,6 +99,31 @@ def test_cli_reference_is_refused_with_export(tmp_path, clip, video_cli):
     assert code == 1 and "--reference" in err
 
 
+class FlatUntilSegment(Flat):
+    """Flat, interrupted (a Ctrl-C) once more than ``after`` frames were asked for and the
+    job's work folder has recorded a finished segment: however the threads are scheduled,
+    the interrupted run leaves something to resume."""
+
+    def __init__(self, work, after: int):
+        super().__init__()
+        self.work, self.after = work, after
+
+    def predict_ab(self, L):
+        ab = super().predict_ab(L)
+        if self.frames > self.after:
+            deadline = time.monotonic() + 30
+            while not self._segment_recorded() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+        return ab
+
+    def _segment_recorded(self) -> bool:
+        try:
+            return bool(json.loads((self.work / "progress.json").read_text())["segments"])
+        except (OSError, ValueError, KeyError):  # not written yet, or being replaced
+            return False
+
+
 def test_resume_with_a_reference_matches_one_run_and_refuses_a_changed_one(
         tmp_path, monkeypatch, clip, read_video, run_video, paint_keyframe):
     from vidcolor.errors import VidcolorError
@@ -106,7 +135,7 @@ def test_resume_with_a_reference_matches_one_run_and_refuses_a_changed_one(
               references=(Reference(str(photo), 0.25),))
     dst = tmp_path / "out.mkv"
     with pytest.raises(KeyboardInterrupt):
-        run_video(src, dst, model=Flat(interrupt_after=12), **kw)
+        run_video(src, dst, model=FlatUntilSegment(work_paths(dst)[0], 12), **kw)
     result = run_video(src, dst, model=Flat(), resume=True, **kw)
     assert 0 < result.resumed_frames < 24 and result.frames == 24
     run_video(src, tmp_path / "one.mkv", model=Flat(), **kw)
@@ -116,7 +145,7 @@ def test_resume_with_a_reference_matches_one_run_and_refuses_a_changed_one(
 
     dst = tmp_path / "again.mkv"
     with pytest.raises(KeyboardInterrupt):
-        run_video(src, dst, model=Flat(interrupt_after=12), **kw)
+        run_video(src, dst, model=FlatUntilSegment(work_paths(dst)[0], 12), **kw)
     paint_keyframe(frames[6], (10.0, 10.0), photo)  # the same name, other colours
     kw["references"] = (Reference(str(photo), 0.25),)
     with pytest.raises(VidcolorError, match="other settings"):
