@@ -310,6 +310,22 @@ def test_predict_ab_reads_out_both_heads_with_the_current_decoding(fusion):
         fusion.decode = saved
 
 
+def test_the_read_out_is_the_annealed_mean_of_the_bins_mixed_with_the_regression():
+    rng = np.random.default_rng(8)
+    bins = nets.ab_grid()
+    ab_reg = rng.uniform(-1, 1, (2, 3, 5, 2)).astype(np.float32)
+    logits = rng.normal(0, 12, (2, 3, 5, len(bins))).astype(np.float32)
+    logits[0, 0, 0] += 200.0  # far past exp's range without the shift by the maximum
+    z = logits / 0.38
+    p = np.exp(z - z.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    want = 1.125 * (0.75 * ab_reg + 0.25 * (p @ bins) / 128.0)
+    got = np.asarray(nets.decode_ab(ab_reg, logits, bins, temperature=0.38, mix=0.25, gain=1.125))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(nets.decode_ab(ab_reg, logits, bins, mix=0.0, gain=1.2)),
+                               1.2 * ab_reg, atol=1e-7)
+
+
 def test_a_tuned_backbone_trains_its_late_convolutions_and_stores_them(tmp_path):
     tuned = nets.build("fusion", width=16, tune_from=14)
     names = {v.path.split("/")[0] for v in tuned.backbone.trainable_weights}

@@ -339,9 +339,16 @@ def decode_ab(ab_reg, logits, bins, temperature: float = 0.38, mix: float = 0.0,
     """
     if mix <= 0.0:
         return gain * ab_reg
-    p = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
-    ab_cls = ops.einsum("nhwq,qc->nhwc", p, ops.convert_to_tensor(np.asarray(bins, np.float32) / 128.0))
-    return gain * ((1.0 - mix) * ab_reg + mix * ab_cls)
+    # The annealed mean as exp, then one 1x1 convolution giving both the weighted sum of the
+    # bins' a/b and the sum of the weights (the softmax's denominator), then one division:
+    # the same numbers as softmax and einsum, but OpenVINO keeps every step in its channel
+    # layout instead of transposing the logits (benchmarks/RESULTS.md, "Runtimes").
+    z = ops.cast(logits, "float32") * (1.0 / temperature)
+    e = ops.exp(z - ops.max(z, axis=-1, keepdims=True))
+    bins = np.asarray(bins, np.float32)
+    kernel = np.concatenate([bins * (gain * mix / 128.0), np.ones((len(bins), 1), np.float32)], 1)
+    sums = ops.conv(e, ops.convert_to_tensor(kernel[None, None]), padding="valid")
+    return gain * (1.0 - mix) * ab_reg + sums[..., :2] / sums[..., 2:]
 
 
 def build(arch: str, backbone: str = "efficientnet_lite0", n_bins: int = 0, width: int = 64,
