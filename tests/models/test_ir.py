@@ -103,6 +103,20 @@ def test_the_shipped_model_loads_as_its_ir():
     assert np.abs(model.predict_ab(L, other) - ab).max() > 1.0  # another's: other a/b
 
 
+def test_compiled_parts_are_cached_for_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    L = _pictures()[0]
+    ab = store.load_model().predict_ab(L)
+    compiled = tmp_path / "vidcolor" / "openvino" / "compiled"
+    blobs = sorted(p.name for p in compiled.iterdir())
+    assert len(blobs) >= 2  # the backbone and the decoder at L's shape
+    assert np.array_equal(store.load_model().predict_ab(L), ab)  # read back: the same a/b
+    assert sorted(p.name for p in compiled.iterdir()) == blobs
+    for blob in compiled.iterdir():  # cut short, as by a run that stopped while writing it
+        blob.write_bytes(blob.read_bytes()[: blob.stat().st_size // 3])
+    assert np.array_equal(store.load_model().predict_ab(L), ab)
+
+
 def test_the_ir_gives_the_keras_networks_a_b(keras_model):
     from vidcolor.models.openvino_model import OpenVinoColorizer
 

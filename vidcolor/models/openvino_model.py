@@ -91,7 +91,8 @@ class OpenVinoColorizer(ColorModel):
         everywhere (as on a CPU without bf16); True on a CPU without it is an error.
     disk_cache : bool
         Keep networks converted from Keras in :func:`cache_folder` (only for models loaded
-        from a directory, whose identity names their weights).
+        from a directory, whose identity names their weights), and the parts compiled for this
+        CPU in OpenVINO's own cache beside them.
     networks : dict, optional
         Networks to run instead of converting the Keras model's: part name -> openvino.Model
         with open sizes (e.g. INT8 ones from :mod:`vidcolor.models.quantize`); not cached.
@@ -167,9 +168,21 @@ class OpenVinoColorizer(ColorModel):
                 inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
                           for i in model.inputs]
                 model.reshape(dict(enumerate(shapes.part_input_shapes(part, inputs, *shape))))
-            config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": self.precisions[part]}
-            self._compiled[part, shape] = self._core.compile_model(model, "CPU", config)
+            self._compiled[part, shape] = self._compile(model, self.precisions[part])
         return self._compiled[part, shape]
+
+    def _compile(self, model, precision: str):
+        """``model`` compiled for this CPU, through OpenVINO's compiled cache where there is one."""
+        config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": precision}
+        cache = _compiled_cache(self.disk_cache and self.identity is not None)
+        try:
+            return self._core.compile_model(model, "CPU", {**config, **cache})
+        except RuntimeError as e:
+            if not cache:
+                raise
+            # e.g. a blob another process is still writing: compile without the cache
+            logger.debug("OpenVINO's compiled cache not used (%s)", first_line(e))
+            return self._core.compile_model(model, "CPU", config)
 
     def _model(self, part: str):
         """One part, open sizes: from memory, the model's IR, the disk cache, or converted now
@@ -273,6 +286,21 @@ class OpenVinoColorizer(ColorModel):
             ab = self._run(Lp, global_features)
         ab = shapes.resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
         return np.ascontiguousarray(ab[:, :h, :w])
+
+
+def _compiled_cache(enabled: bool) -> dict:
+    """OpenVINO's own cache of compiled networks (``CACHE_DIR``, under :func:`cache_folder`):
+    a later run loads a part compiled for this CPU instead of compiling it again, which is
+    most of a short job's start-up beside the imports. Empty (no cache) when disabled or when
+    the folder cannot be made."""
+    if not enabled:
+        return {}
+    folder = cache_folder() / "compiled"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return {}
+    return {"CACHE_DIR": str(folder)} if os.access(folder, os.W_OK) else {}
 
 
 def _store(model, folder: Path) -> None:
