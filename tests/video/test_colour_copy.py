@@ -13,7 +13,8 @@ from support import MODEL_AB, Flat
 from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.colour_copy import ColourCopyStep, choose_drift, match_error
+from vidcolor.video.colour_copy import (ColourCopyStep, agreement, choose_drift, fused,
+                                        match_error)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
 
@@ -301,6 +302,42 @@ def test_drift_hysteresis_and_match_error():
     assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
     assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
     assert choose_drift({}, 1) == 1
+
+
+def _noisy(base: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    return (base + np.random.default_rng(seed).normal(0, sigma, base.shape)).astype(np.float32)
+
+
+def test_agreement_is_relative_to_the_copys_noise():
+    centre = np.zeros((40, 40, 2), np.float32)
+    moved = centre.copy()
+    moved[10:20, 10:20] = 12.0  # content the flow misplaced: it differs by 12 there
+    valid = np.ones((40, 40), bool)
+    inside, outside = (slice(12, 18), slice(12, 18)), (slice(25, 40), slice(25, 40))
+    clean = agreement(_noisy(moved, 0.5, 1), _noisy(centre, 0.5, 2), valid)
+    noisy = agreement(_noisy(moved, 8.0, 1), _noisy(centre, 8.0, 2), valid)
+    assert clean[outside].mean() > 0.9 and noisy[outside].mean() > 0.9  # within the noise
+    assert clean[inside].max() < 0.01  # a clean copy: the difference is content
+    assert noisy[inside].mean() > 10 * clean[inside].mean()  # a noisy one: partly noise
+    assert agreement(moved, centre, np.zeros_like(valid)).shape == (40, 40)  # nothing valid
+
+
+def test_fused_keeps_the_own_frame_where_a_neighbour_disagrees():
+    own = _noisy(np.zeros((40, 40, 2), np.float32), 0.5, 3)
+    neighbour = _noisy(np.zeros((40, 40, 2), np.float32), 0.5, 4)
+    neighbour[10:20, 10:20] = 30.0
+    ones = np.ones((40, 40), np.float32)
+    chroma, trust = fused([(own, ones, ones), (neighbour, ones, ones)], centre=0)
+    assert np.abs(chroma[12:18, 12:18]).max() < 2.0  # the clean own frame kept
+    far = (slice(25, 40), slice(25, 40))
+    np.testing.assert_allclose(chroma[far], (own[far] + neighbour[far]) / 2, atol=0.2)
+    assert trust.min() == 1.0
+    # Where the own frame is damaged (not trusted), the neighbour gives the colour alone.
+    damaged = ones.copy()
+    damaged[10:20, 10:20] = 0.0
+    chroma, trust = fused([(own, damaged, damaged), (neighbour, ones, ones)], centre=0)
+    np.testing.assert_allclose(chroma[12:18, 12:18], 30.0, atol=1e-3)
+    assert trust[12:18, 12:18].min() == 1.0
 
 
 def test_a_keyframe_wins_over_the_copy_in_its_shot(tmp_path, run_video, read_video,

@@ -15,7 +15,9 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
    forward-backward consistency, so damage and content the copy lacks count as unknown;
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
-   it by how well each fits (:func:`fused`); what is carried is the copy's chroma relative to its
+   it by how well each fits and how well its colour agrees with the frame's own, relative to
+   the copy's noise (:func:`fused`, :func:`agreement`: a clean copy keeps its own frame where
+   things move, a noisy one averages); what is carried is the copy's chroma relative to its
    lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
    own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
@@ -53,8 +55,8 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
-__all__ = ["ColourCopyStep", "CopyFrames", "align_copy", "choose_drift", "chromaticity",
-           "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
+__all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "choose_drift",
+           "chromaticity", "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -91,6 +93,11 @@ GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
 #: (a worn copy's compression noise differs from frame to frame where things move).
 FUSE_RADIUS = 2
+#: Window radius (copy pixels) over which a neighbouring copy frame's chroma is compared with
+#: the current frame's (:func:`agreement`), and the least noise level (chromaticity units
+#: squared, about 8-bit rounding's) it is compared against.
+AGREE_RADIUS = 2
+MIN_NOISE = 1.0
 #: Lightness + this is what chroma scales with under a change of light (as
 #: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
 LIGHT_ZERO = 16.0
@@ -235,14 +242,58 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     return np.ascontiguousarray(warped[..., 1:3]), trust, weight
 
 
-def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+def agreement(chroma: np.ndarray, centre: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """How well a neighbouring copy frame's aligned chromaticity agrees with the current copy
+    frame's, per pixel, relative to the copy's own noise.
+
+    Two copy frames showing the same content differ by their compression noise; where the
+    flow misplaced content (motion too fast for the copy's size), by more. The local mean
+    squared difference ``D`` (over :data:`AGREE_RADIUS`: compression noise is blocky, not
+    per pixel) is compared with its median over the ``valid`` pixels, the noise level (most
+    of a frame is aligned right, as the median absolute deviation takes most of a signal
+    for noise-free): 1 up to that level, falling as ``exp(-(D - level) / level)`` above it.
+    A clean copy's level is low, so a neighbour must agree closely; a noisy copy's is high,
+    so its frames average.
+
+    Parameters
+    ----------
+    chroma, centre : ndarray of float32, shape (h, w, 2)
+        The neighbour's and the current frame's :func:`chromaticity`, aligned alike.
+    valid : ndarray of bool, shape (h, w)
+        Where both are trusted (the noise level is taken there).
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w), in [0, 1]
+    """
+    size = (2 * AGREE_RADIUS + 1,) * 2
+    D = cv2.blur(((chroma - centre) ** 2).mean(-1).astype(np.float32), size)
+    level = max(MIN_NOISE, float(np.median(D[valid]))) if valid.any() else MIN_NOISE
+    return np.exp(-np.maximum(D - level, 0.0) / level).astype(np.float32)
+
+
+def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]], centre: int = 0
           ) -> tuple[np.ndarray, np.ndarray]:
     """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
-    one: the chromaticity averaged by fusion weight, and the largest trust."""
-    weights = np.stack([wt for _, _, wt in aligned])
-    total = np.maximum(weights.sum(0), 1e-6)[..., None]
-    chroma = sum(c * wt[..., None] for c, _, wt in aligned) / total
-    return chroma.astype(np.float32), np.stack([t for _, t, _ in aligned]).max(0)
+    one: the chromaticity averaged by fusion weight, and the largest trust.
+
+    ``aligned[centre]`` is the copy frame found for the master frame; each other frame's
+    weight is narrowed by its :func:`agreement` with it, as far as the centre is trusted
+    (where the centre is damaged, its neighbours stand alone). Returns the chromaticity
+    (h, w, 2) and trust (h, w) in [0, 1], each frame's trust counted as far as it is used.
+    """
+    chroma0, trust0, weight0 = aligned[centre]
+    weights, trusts = [], []
+    for k, (chroma, trust, weight) in enumerate(aligned):
+        share = np.ones_like(trust0)
+        if k != centre:
+            agree = agreement(chroma, chroma0, (weight > 0) & (weight0 > 0))
+            share = 1.0 - trust0 + trust0 * agree
+        weights.append(weight * share)
+        trusts.append(trust * share)
+    total = np.maximum(sum(weights), 1e-6)[..., None]
+    chroma = sum(c * wt[..., None] for (c, _, _), wt in zip(aligned, weights)) / total
+    return chroma.astype(np.float32), np.stack(trusts).max(0).astype(np.float32)
 
 
 def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
@@ -476,8 +527,10 @@ class ColourCopyStep:
         if errors.get(use, np.inf) > MAX_MATCH_ERROR:
             return None, None, False
         found = expected + use
-        near = [self.frames.get(k) for k in range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)]
-        chroma, trust = fused([align_copy(lab, L_work) for lab in near if lab is not None])
+        span = range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)
+        near = {k: lab for k in span if (lab := self.frames.get(k)) is not None}
+        chroma, trust = fused([align_copy(lab, L_work) for lab in near.values()],
+                              centre=list(near).index(found))
         if not trust.any():
             return None, None, False
         chroma = guided_ab(chroma, L_work)
