@@ -15,9 +15,9 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
    forward-backward consistency, so damage and content the copy lacks count as unknown;
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
-   it by how well each fits and how well its colour agrees with the frame's own, relative to
-   the copy's noise (:func:`fused`, :func:`agreement`: a clean copy keeps its own frame where
-   things move, a noisy one averages); what is carried is the copy's chroma relative to its
+   it by how well each fits, a neighbour only where its lightness fits the master's about as
+   well as the frame's own, relative to the copy's noise (:func:`fused`, :func:`agreement`:
+   a clean copy keeps its own frame where things move too fast, a noisy one averages); what is carried is the copy's chroma relative to its
    lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
    own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
@@ -93,11 +93,11 @@ GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
 #: (a worn copy's compression noise differs from frame to frame where things move).
 FUSE_RADIUS = 2
-#: Window radius (copy pixels) over which a neighbouring copy frame's chroma is compared with
-#: the current frame's (:func:`agreement`), and the least noise level (chromaticity units
-#: squared, about 8-bit rounding's) it is compared against.
+#: Window radius (copy pixels) over which a neighbouring copy frame's fit to the master's
+#: lightness is compared with the frame's own (:func:`agreement`: compression noise is
+#: blocky, not per pixel), and the least noise level (squared L units) it is compared with.
 AGREE_RADIUS = 2
-MIN_NOISE = 1.0
+MIN_NOISE = 0.1
 #: Lightness + this is what chroma scales with under a change of light (as
 #: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
 LIGHT_ZERO = 16.0
@@ -202,7 +202,7 @@ def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
 
 
 def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A copy frame warped onto the master's, and per pixel how far to trust it.
 
     Parameters
@@ -222,6 +222,9 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     weight : ndarray of float32, shape (h, w), in [0, 1]
         Its weight among neighbouring copy frames: the trust, narrowed by how well the
         lightness fits (:data:`FUSE_SIGMA`).
+    misfit : ndarray of float32, shape (h, w)
+        The squared difference of the warped (tone-matched) lightness from the master's, in
+        squared L units: the copy's compression noise where the flow is right.
     """
     L_copy = tone_matched(lab_copy[..., 0], L_master)
     # A fresh DIS object each time: a resumed job must find exactly what one run found.
@@ -239,60 +242,61 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     trust = cv2.blur(trust.astype(np.float32), (3, 3))
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
     weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
-    return np.ascontiguousarray(warped[..., 1:3]), trust, weight
+    return np.ascontiguousarray(warped[..., 1:3]), trust, weight, dL2.astype(np.float32)
 
 
-def agreement(chroma: np.ndarray, centre: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """How well a neighbouring copy frame's aligned chromaticity agrees with the current copy
-    frame's, per pixel, relative to the copy's own noise.
+def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """How far a neighbouring copy frame, aligned to a master frame, may stand for the copy
+    frame found for it, per pixel: by how much worse its lightness fits the master's than
+    the frame's own does, relative to the copy's noise.
 
-    Two copy frames showing the same content differ by their compression noise; where the
-    flow misplaced content (motion too fast for the copy's size), by more. The local mean
-    squared difference ``D`` (over :data:`AGREE_RADIUS`: compression noise is blocky, not
-    per pixel) is compared with its median over the ``valid`` pixels, the noise level (most
-    of a frame is aligned right, as the median absolute deviation takes most of a signal
-    for noise-free): 1 up to that level, falling as ``exp(-(D - level) / level)`` above it.
-    A clean copy's level is low, so a neighbour must agree closely; a noisy copy's is high,
-    so its frames average.
+    The master's lightness is the truth the copy is compared with. Where the copy frame found
+    for it fits it only up to the copy's compression noise, a neighbour whose fit is worse by
+    more than that noise was misplaced by the flow (motion too fast for the copy's size), and
+    its colour would be wrong there. Local means over :data:`AGREE_RADIUS` are compared; the
+    noise level is the median of the frame's own local misfit over the ``valid`` pixels (at
+    least :data:`MIN_NOISE`): 1 while the neighbour is worse by up to that level, falling as
+    ``exp(-(excess - level) / level)`` beyond. A clean copy's level is low, so only a
+    neighbour that fits as well counts; a noisy copy's is high, so its frames average.
 
     Parameters
     ----------
-    chroma, centre : ndarray of float32, shape (h, w, 2)
-        The neighbour's and the current frame's :func:`chromaticity`, aligned alike.
+    misfit, own : ndarray of float32, shape (h, w)
+        The neighbour's and the frame's own :func:`align_copy` misfit, squared L units.
     valid : ndarray of bool, shape (h, w)
-        Where both are trusted (the noise level is taken there).
+        Where the frame's own copy is trusted (the noise level is taken there).
 
     Returns
     -------
     ndarray of float32, shape (h, w), in [0, 1]
     """
     size = (2 * AGREE_RADIUS + 1,) * 2
-    D = cv2.blur(((chroma - centre) ** 2).mean(-1).astype(np.float32), size)
-    level = max(MIN_NOISE, float(np.median(D[valid]))) if valid.any() else MIN_NOISE
-    return np.exp(-np.maximum(D - level, 0.0) / level).astype(np.float32)
+    mine, theirs = (cv2.blur(np.asarray(x, np.float32), size) for x in (own, misfit))
+    level = max(MIN_NOISE, float(np.median(mine[valid]))) if valid.any() else MIN_NOISE
+    excess = theirs - mine - level
+    return np.exp(-np.maximum(excess, 0.0) / level).astype(np.float32)
 
 
-def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]], centre: int = 0
-          ) -> tuple[np.ndarray, np.ndarray]:
+def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+          centre: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
     one: the chromaticity averaged by fusion weight, and the largest trust.
 
     ``aligned[centre]`` is the copy frame found for the master frame; each other frame's
-    weight is narrowed by its :func:`agreement` with it, as far as the centre is trusted
-    (where the centre is damaged, its neighbours stand alone). Returns the chromaticity
-    (h, w, 2) and trust (h, w) in [0, 1], each frame's trust counted as far as it is used.
+    weight is narrowed by its :func:`agreement`, as far as the centre is trusted (where the
+    centre is damaged, its neighbours stand alone). Returns the chromaticity (h, w, 2) and
+    the trust (h, w) in [0, 1], each frame's counted as far as it is used.
     """
-    chroma0, trust0, weight0 = aligned[centre]
+    _, trust0, _, misfit0 = aligned[centre]
     weights, trusts = [], []
-    for k, (chroma, trust, weight) in enumerate(aligned):
+    for k, (_, trust, weight, misfit) in enumerate(aligned):
         share = np.ones_like(trust0)
         if k != centre:
-            agree = agreement(chroma, chroma0, (weight > 0) & (weight0 > 0))
-            share = 1.0 - trust0 + trust0 * agree
+            share = 1.0 - trust0 + trust0 * agreement(misfit, misfit0, trust0 > 0)
         weights.append(weight * share)
         trusts.append(trust * share)
     total = np.maximum(sum(weights), 1e-6)[..., None]
-    chroma = sum(c * wt[..., None] for (c, _, _), wt in zip(aligned, weights)) / total
+    chroma = sum(a[0] * wt[..., None] for a, wt in zip(aligned, weights)) / total
     return chroma.astype(np.float32), np.stack(trusts).max(0).astype(np.float32)
 
 
