@@ -17,9 +17,10 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
    it by how well each fits, a neighbour only where its lightness fits the master's about as
    well as the frame's own, relative to the copy's noise (:func:`fused`, :func:`agreement`:
-   a clean copy keeps its own frame where things move too fast, a noisy one averages); what is carried is the copy's chroma relative to its
-   lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
-   own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
+   a clean copy keeps its own frame where things move too fast, a noisy one averages); what
+   is carried is the copy's chroma relative to its lightness (:func:`chromaticity`), which
+   a change of light leaves alone, so the master's own shading, finer than the copy's, is
+   put back under it (:func:`relit`). It is cleaned
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
    :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
    resolution guided again by the master's full-resolution lightness, the output's own;
@@ -250,14 +251,15 @@ def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndar
     frame found for it, per pixel: by how much worse its lightness fits the master's than
     the frame's own does, relative to the copy's noise.
 
-    The master's lightness is the truth the copy is compared with. Where the copy frame found
-    for it fits it only up to the copy's compression noise, a neighbour whose fit is worse by
-    more than that noise was misplaced by the flow (motion too fast for the copy's size), and
-    its colour would be wrong there. Local means over :data:`AGREE_RADIUS` are compared; the
-    noise level is the median of the frame's own local misfit over the ``valid`` pixels (at
-    least :data:`MIN_NOISE`): 1 while the neighbour is worse by up to that level, falling as
-    ``exp(-(excess - level) / level)`` beyond. A clean copy's level is low, so only a
-    neighbour that fits as well counts; a noisy copy's is high, so its frames average.
+    The master's lightness is the truth the copy is compared with: the frame's own copy
+    misses it by the copy's compression noise, and a neighbour that misses it by clearly more
+    was misplaced by the flow there (motion too fast for the copy's size), so its colour
+    would be wrong. Local means of the misfits over :data:`AGREE_RADIUS` are compared; the
+    noise level is the median of the frame's own over the ``valid`` pixels (at least
+    :data:`MIN_NOISE`). With ``excess`` the neighbour's local misfit less the frame's own:
+    1 up to the level, then ``exp(-(excess - level) / level)``. A clean copy's level is low,
+    so only a neighbour that fits as well counts; a noisy copy's is high, so its frames
+    average.
 
     Parameters
     ----------
@@ -273,8 +275,8 @@ def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndar
     size = (2 * AGREE_RADIUS + 1,) * 2
     mine, theirs = (cv2.blur(np.asarray(x, np.float32), size) for x in (own, misfit))
     level = max(MIN_NOISE, float(np.median(mine[valid]))) if valid.any() else MIN_NOISE
-    excess = theirs - mine - level
-    return np.exp(-np.maximum(excess, 0.0) / level).astype(np.float32)
+    beyond = np.maximum(theirs - mine - level, 0.0)
+    return np.exp(-beyond / level).astype(np.float32)
 
 
 def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
