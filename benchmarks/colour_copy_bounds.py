@@ -66,7 +66,8 @@ def fused_chroma(win: Window, i: int, radius: int) -> np.ndarray:
     """The copy path's chromaticity at the copy's size: frames ``radius`` either side aligned
     to master frame ``i`` and averaged by fit (:func:`cc.fused`)."""
     near = range(max(0, i - radius), min(len(win.copy), i + radius + 1))
-    chroma, _ = cc.fused([cc.align_copy(win.copy[k], win.L_work[i]) for k in near])
+    chroma, _ = cc.fused([cc.align_copy(win.copy[k], win.L_work[i]) for k in near],
+                         centre=i - near.start)
     return chroma
 
 

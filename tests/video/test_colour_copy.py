@@ -13,7 +13,8 @@ from support import MODEL_AB, Flat
 from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.colour_copy import ColourCopyStep, choose_drift, match_error
+from vidcolor.video.colour_copy import (ColourCopyStep, agreement, choose_drift, fused,
+                                        match_error)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
 
@@ -301,6 +302,50 @@ def test_drift_hysteresis_and_match_error():
     assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
     assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
     assert choose_drift({}, 1) == 1
+
+
+def _misfit(level: float, seed: int) -> np.ndarray:
+    """A copy frame's squared lightness misfit to the master: compression noise of variance
+    ``level`` (squared L units)."""
+    noise = np.random.default_rng(seed).normal(0, np.sqrt(level), (40, 40))
+    return (noise ** 2).astype(np.float32)
+
+
+def test_agreement_is_relative_to_the_copys_noise():
+    valid = np.ones((40, 40), bool)
+    inside, outside = (slice(12, 18), slice(12, 18)), (slice(25, 40), slice(25, 40))
+    for level in (0.3, 8.0):
+        own, theirs = _misfit(level, 1), _misfit(level, 2)
+        theirs[10:20, 10:20] += 6.0  # misplaced by the flow there: fits worse by 6 L^2
+        agree = agreement(theirs, own, valid)
+        assert agree[outside].mean() > 0.95, level  # as good a fit, up to the noise
+        if level < 1:
+            assert agree[inside].max() < 0.01  # a clean copy: the worse fit is motion
+        else:
+            assert agree[inside].mean() > 0.5  # a noisy one: within its noise
+    no_noise = agreement(_misfit(0.3, 2), np.zeros((40, 40), np.float32), valid)
+    assert no_noise.min() > 0.0 and agreement(own, own, ~valid).min() == 1.0
+
+
+def test_fused_keeps_the_own_frame_where_a_neighbour_fits_worse():
+    rng = np.random.default_rng(3)
+    own = rng.normal(0, 0.5, (40, 40, 2)).astype(np.float32)
+    neighbour = rng.normal(0, 0.5, (40, 40, 2)).astype(np.float32)
+    neighbour[10:20, 10:20] = 30.0
+    ones = np.ones((40, 40), np.float32)
+    fit, worse = _misfit(0.3, 4), _misfit(0.3, 5)
+    worse[10:20, 10:20] += 20.0
+    chroma, trust = fused([(own, ones, ones, fit), (neighbour, ones, ones, worse)], centre=0)
+    assert np.abs(chroma[12:18, 12:18]).max() < 2.0  # the own frame kept
+    far = (slice(25, 40), slice(25, 40))
+    np.testing.assert_allclose(chroma[far], (own[far] + neighbour[far]) / 2, atol=0.2)
+    assert trust.min() == 1.0
+    # Where the own frame is damaged (not trusted), the neighbour gives the colour alone.
+    damaged = ones.copy()
+    damaged[10:20, 10:20] = 0.0
+    chroma, trust = fused([(own, damaged, damaged, fit), (neighbour, ones, ones, worse)])
+    np.testing.assert_allclose(chroma[12:18, 12:18], 30.0, atol=1e-3)
+    assert trust[12:18, 12:18].min() == 1.0
 
 
 def test_a_keyframe_wins_over_the_copy_in_its_shot(tmp_path, run_video, read_video,

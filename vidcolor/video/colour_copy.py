@@ -15,9 +15,12 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
    forward-backward consistency, so damage and content the copy lacks count as unknown;
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
-   it by how well each fits (:func:`fused`); what is carried is the copy's chroma relative to its
-   lightness (:func:`chromaticity`), which a change of light leaves alone, so the master's
-   own shading, finer than the copy's, is put back under it (:func:`relit`). It is cleaned
+   it by how well each fits, a neighbour only where its lightness fits the master's about as
+   well as the frame's own, relative to the copy's noise (:func:`fused`, :func:`agreement`:
+   a clean copy keeps its own frame where things move too fast, a noisy one averages); what
+   is carried is the copy's chroma relative to its lightness (:func:`chromaticity`), which
+   a change of light leaves alone, so the master's own shading, finer than the copy's, is
+   put back under it (:func:`relit`). It is cleaned
    and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
    :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
    resolution guided again by the master's full-resolution lightness, the output's own;
@@ -53,8 +56,8 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
-__all__ = ["ColourCopyStep", "CopyFrames", "align_copy", "choose_drift", "chromaticity",
-           "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
+__all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "choose_drift",
+           "chromaticity", "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -91,6 +94,11 @@ GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
 #: (a worn copy's compression noise differs from frame to frame where things move).
 FUSE_RADIUS = 2
+#: Window radius (copy pixels) over which a neighbouring copy frame's fit to the master's
+#: lightness is compared with the frame's own (:func:`agreement`: compression noise is
+#: blocky, not per pixel), and the least noise level (squared L units) it is compared with.
+AGREE_RADIUS = 2
+MIN_NOISE = 0.1
 #: Lightness + this is what chroma scales with under a change of light (as
 #: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
 LIGHT_ZERO = 16.0
@@ -195,7 +203,7 @@ def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
 
 
 def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A copy frame warped onto the master's, and per pixel how far to trust it.
 
     Parameters
@@ -215,6 +223,9 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     weight : ndarray of float32, shape (h, w), in [0, 1]
         Its weight among neighbouring copy frames: the trust, narrowed by how well the
         lightness fits (:data:`FUSE_SIGMA`).
+    misfit : ndarray of float32, shape (h, w)
+        The squared difference of the warped (tone-matched) lightness from the master's, in
+        squared L units: the copy's compression noise where the flow is right.
     """
     L_copy = tone_matched(lab_copy[..., 0], L_master)
     # A fresh DIS object each time: a resumed job must find exactly what one run found.
@@ -232,17 +243,63 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     trust = cv2.blur(trust.astype(np.float32), (3, 3))
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
     weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
-    return np.ascontiguousarray(warped[..., 1:3]), trust, weight
+    return np.ascontiguousarray(warped[..., 1:3]), trust, weight, dL2.astype(np.float32)
 
 
-def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
-          ) -> tuple[np.ndarray, np.ndarray]:
+def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """How far a neighbouring copy frame, aligned to a master frame, may stand for the copy
+    frame found for it, per pixel: by how much worse its lightness fits the master's than
+    the frame's own does, relative to the copy's noise.
+
+    The master's lightness is the truth the copy is compared with: the frame's own copy
+    misses it by the copy's compression noise, and a neighbour that misses it by clearly more
+    was misplaced by the flow there (motion too fast for the copy's size), so its colour
+    would be wrong. Local means of the misfits over :data:`AGREE_RADIUS` are compared; the
+    noise level is the median of the frame's own over the ``valid`` pixels (at least
+    :data:`MIN_NOISE`). With ``excess`` the neighbour's local misfit less the frame's own:
+    1 up to the level, then ``exp(-(excess - level) / level)``. A clean copy's level is low,
+    so only a neighbour that fits as well counts; a noisy copy's is high, so its frames
+    average.
+
+    Parameters
+    ----------
+    misfit, own : ndarray of float32, shape (h, w)
+        The neighbour's and the frame's own :func:`align_copy` misfit, squared L units.
+    valid : ndarray of bool, shape (h, w)
+        Where the frame's own copy is trusted (the noise level is taken there).
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w), in [0, 1]
+    """
+    size = (2 * AGREE_RADIUS + 1,) * 2
+    mine, theirs = (cv2.blur(np.asarray(x, np.float32), size) for x in (own, misfit))
+    level = max(MIN_NOISE, float(np.median(mine[valid]))) if valid.any() else MIN_NOISE
+    beyond = np.maximum(theirs - mine - level, 0.0)
+    return np.exp(-beyond / level).astype(np.float32)
+
+
+def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+          centre: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
-    one: the chromaticity averaged by fusion weight, and the largest trust."""
-    weights = np.stack([wt for _, _, wt in aligned])
-    total = np.maximum(weights.sum(0), 1e-6)[..., None]
-    chroma = sum(c * wt[..., None] for c, _, wt in aligned) / total
-    return chroma.astype(np.float32), np.stack([t for _, t, _ in aligned]).max(0)
+    one: the chromaticity averaged by fusion weight, and the largest trust.
+
+    ``aligned[centre]`` is the copy frame found for the master frame; each other frame's
+    weight is narrowed by its :func:`agreement`, as far as the centre is trusted (where the
+    centre is damaged, its neighbours stand alone). Returns the chromaticity (h, w, 2) and
+    the trust (h, w) in [0, 1], each frame's counted as far as it is used.
+    """
+    _, trust0, _, misfit0 = aligned[centre]
+    weights, trusts = [], []
+    for k, (_, trust, weight, misfit) in enumerate(aligned):
+        share = np.ones_like(trust0)
+        if k != centre:
+            share = 1.0 - trust0 + trust0 * agreement(misfit, misfit0, trust0 > 0)
+        weights.append(weight * share)
+        trusts.append(trust * share)
+    total = np.maximum(sum(weights), 1e-6)[..., None]
+    chroma = sum(a[0] * wt[..., None] for a, wt in zip(aligned, weights)) / total
+    return chroma.astype(np.float32), np.stack(trusts).max(0).astype(np.float32)
 
 
 def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
@@ -476,8 +533,10 @@ class ColourCopyStep:
         if errors.get(use, np.inf) > MAX_MATCH_ERROR:
             return None, None, False
         found = expected + use
-        near = [self.frames.get(k) for k in range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)]
-        chroma, trust = fused([align_copy(lab, L_work) for lab in near if lab is not None])
+        span = range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)
+        near = {k: lab for k in span if (lab := self.frames.get(k)) is not None}
+        chroma, trust = fused([align_copy(lab, L_work) for lab in near.values()],
+                              centre=list(near).index(found))
         if not trust.any():
             return None, None, False
         chroma = guided_ab(chroma, L_work)
