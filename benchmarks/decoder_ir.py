@@ -44,7 +44,8 @@ def _config(precision: str) -> dict:
 def decoder_inputs(core, directory: Path, L: np.ndarray) -> list[np.ndarray]:
     """The decoder's inputs for L (N, h, w): x and the backbone's outputs (float32)."""
     x3 = shapes.backbone_input(L)
-    backbone = core.compile_model(core.read_model(directory / "backbone.xml"), "CPU", _config("f32"))
+    backbone = core.compile_model(core.read_model(directory / "backbone.xml"), "CPU",
+                                  _config("f32"))
     out = backbone(x3)
     return [np.ascontiguousarray(x3[..., :1]), *(np.asarray(out[o]) for o in backbone.outputs)]
 
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
     import openvino as ov
 
     core = ov.Core()
-    inputs = decoder_inputs(core, args.before, photo_lightness(args.photos, args.height, args.width))
+    L = photo_lightness(args.photos, args.height, args.width)
+    inputs = decoder_inputs(core, args.before, L)
     networks = {f"{name} {precision}": compiled_decoder(core, d, precision, args.height, args.width)
                 for name, d in (("before", args.before), ("after", args.after))
                 for precision in PRECISIONS}
