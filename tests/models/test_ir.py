@@ -103,6 +103,22 @@ def test_the_shipped_model_loads_as_its_ir():
     assert np.abs(model.predict_ab(L, other) - ab).max() > 1.0  # another's: other a/b
 
 
+def test_the_ir_gives_the_keras_networks_a_b(keras_model):
+    from vidcolor.models.openvino_model import OpenVinoColorizer
+
+    model = OpenVinoColorizer(store.ModelFiles(store.read_config(store.DEFAULT_MODEL_DIR),
+                                               store.DEFAULT_MODEL_DIR), bf16=False)
+    worst = 0.0
+    for L in _pictures():
+        ab = model.predict_ab(L)
+        assert ab.shape == L.shape + (2,)
+        worst = max(worst, float(np.abs(ab - keras_model.predict_ab(L)).max()))
+        ab_f, features = model.predict_ab_and_features(L)
+        assert np.abs(ab_f - ab).max() < 0.05
+        assert np.abs(features - keras_model.match_features(L)).max() < 0.05
+    assert 0.0 < worst < MAX_AB_DRIFT
+
+
 def test_the_decoder_converts_its_upsampling_to_interpolate_of_the_same_numbers(keras_model):
     """The decoder as the IR is converted: each of its three bilinear upsamplings is one
     OpenVINO Interpolate, and in float32 it gives the Keras decoder's a/b (slices and sums)
@@ -126,22 +142,6 @@ def test_the_decoder_converts_its_upsampling_to_interpolate_of_the_same_numbers(
     got = np.asarray(compiled(inputs)[0])
     assert got.shape == want.shape == (1, 24, 32, 2)
     assert np.abs(got - want).max() * 128 < 0.01  # Lab units
-
-
-def test_the_ir_gives_the_keras_networks_a_b(keras_model):
-    from vidcolor.models.openvino_model import OpenVinoColorizer
-
-    model = OpenVinoColorizer(store.ModelFiles(store.read_config(store.DEFAULT_MODEL_DIR),
-                                               store.DEFAULT_MODEL_DIR), bf16=False)
-    worst = 0.0
-    for L in _pictures():
-        ab = model.predict_ab(L)
-        assert ab.shape == L.shape + (2,)
-        worst = max(worst, float(np.abs(ab - keras_model.predict_ab(L)).max()))
-        ab_f, features = model.predict_ab_and_features(L)
-        assert np.abs(ab_f - ab).max() < 0.05
-        assert np.abs(features - keras_model.match_features(L)).max() < 0.05
-    assert 0.0 < worst < MAX_AB_DRIFT
 
 
 def test_the_shipped_ir_is_the_one_its_weights_make(keras_model, tmp_path):
