@@ -30,7 +30,10 @@ def photo_lightness(count: int, height: int, width: int) -> np.ndarray:
     """L (count, height, width) in [0, 100] of the first CBSD68 photos, resized (not cropped)."""
     import cv2
 
-    paths = sorted((data_root() / "val" / "cbsd68").glob("*.png"))[:count]
+    folder = data_root() / "val" / "cbsd68"
+    paths = sorted(folder.glob("*.png"))[:count]
+    if not paths:
+        raise SystemExit(f"no CBSD68 photos in {folder} (set VIDCOLOR_DATA to the data folder)")
     return np.stack([color.rgb_to_l(cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB),
                                                (width, height), interpolation=cv2.INTER_AREA))
                      for p in paths]).astype(np.float32)
