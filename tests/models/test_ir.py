@@ -133,6 +133,31 @@ def test_the_ir_gives_the_keras_networks_a_b(keras_model):
     assert 0.0 < worst < MAX_AB_DRIFT
 
 
+def test_the_decoder_converts_its_upsampling_to_interpolate_of_the_same_numbers(keras_model):
+    """The decoder as the IR is converted: each of its three bilinear upsamplings is one
+    OpenVINO Interpolate, and in float32 it gives the Keras decoder's a/b (slices and sums)
+    to float rounding on a real picture."""
+    import collections
+
+    import openvino as ov
+
+    from vidcolor.models import shapes, tracing
+
+    nets = keras_model.nets
+    converted = ov.convert_model(tracing.part(nets, "decoder"))
+    ops = collections.Counter(op.get_type_name() for op in converted.get_ordered_ops())
+    assert ops["Interpolate"] == 3
+    L = _pictures()[0][:, :96, :128]
+    x3 = shapes.backbone_input(L)
+    feats = [np.asarray(f) for f in nets.backbone(x3, training=False)]
+    inputs = [np.ascontiguousarray(x3[..., :1]), *feats]
+    want = np.asarray(nets.readout(nets.decoder)(inputs, training=False))
+    compiled = ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = np.asarray(compiled(inputs)[0])
+    assert got.shape == want.shape == (1, 24, 32, 2)
+    assert np.abs(got - want).max() * 128 < 0.01  # Lab units
+
+
 def test_the_shipped_ir_is_the_one_its_weights_make(keras_model, tmp_path):
     """The IR exported again from weights.npz gives the shipped IR's a/b, to float rounding:
     the files never drift from the weights."""

@@ -111,6 +111,35 @@ def test_bilinear_up_equals_upsampling2d_and_traces_with_open_sizes(factor):
     assert not layer.weights
 
 
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_bilinear_up_traced_for_converters_is_one_resize_of_the_same_numbers(factor):
+    """Traced as tracing's converters trace it, BilinearUp is TensorFlow's one resize op (no
+    slices, sums or interleave) with open sizes, and gives its own formulation's numbers."""
+    import tensorflow as tf
+
+    from vidcolor.models import tracing
+    from vidcolor.models.resample import BilinearUp, resizing_with
+
+    rng = np.random.default_rng(factor)
+    layer = BilinearUp(factor)
+
+    def natively(x):
+        with resizing_with(tracing.bilinear_resize):
+            return layer(x)
+
+    traced = tf.function(natively).get_concrete_function(tf.TensorSpec([None, None, None, 8]))
+    assert traced.structured_outputs.shape.as_list() == [None, None, None, 8]
+    ops = collections.Counter(op.type for op in traced.graph.get_operations())
+    assert ops["ResizeBilinear"] == 1 and ops["StridedSlice"] == 1  # the slice of its shape
+    assert not {"AddV2", "ConcatV2", "Pack", "Reshape"} & set(ops)
+    for shape in [(1, 1, 1, 8), (2, 3, 5, 8), (1, 12, 11, 8), (3, 6, 22, 8)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        own = np.asarray(layer(x))  # eager, outside the block: the slices and sums
+        np.testing.assert_allclose(traced(tf.constant(x)).numpy(), own, atol=1e-5, rtol=0)
+    assert np.asarray(layer(np.zeros((1, 2, 2, 8), np.float32))).shape == (1, 2 * factor,
+                                                                          2 * factor, 8)
+
+
 # --- the legacy PyTorch reader ---------------------------------------------------------------
 
 def _write_legacy(path, tensors, monkeypatch):

@@ -11,14 +11,44 @@ output row ``k i + r`` samples input position ``i + o_r`` with ``o_r = (r + 1/2)
 that is the blend ``(1 - f) x[i + d] + f x[i + d + 1]`` with ``d = floor(o_r)`` and
 ``f = o_r - d``, rows outside the input clamped to the nearest edge row. For k = 2:
 ``out[2i] = 3/4 x[i] + 1/4 x[i-1]``, ``out[2i+1] = 3/4 x[i] + 1/4 x[i+1]``.
+
+Converted to other runtimes, those slices and sums stay a dozen small ops per layer; a runtime's
+own resize op is much cheaper there. So a converter may hand the layer that op for the time it
+traces (:func:`resizing_with`; :mod:`vidcolor.models.tracing` hands TensorFlow's, which
+OpenVINO, tf2onnx and TFLite turn into their own resize): the same numbers, fewer ops.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import keras
 from keras import ops
+
+
+# The resize op BilinearUp calls instead of its own formulation, or None (see resizing_with).
+_resize_op = contextvars.ContextVar("vidcolor_bilinear_resize", default=None)
+
+
+@contextlib.contextmanager
+def resizing_with(resize):
+    """Within the block, every :class:`BilinearUp` of factor > 1 computes ``resize(x, factor)``
+    instead of its slices and sums.
+
+    Parameters
+    ----------
+    resize : callable
+        ``resize(x, factor)``: x (N, H, W, C) -> (N, factor H, factor W, C), bilinear with
+        half-pixel centres and edges clamped (the numbers :class:`BilinearUp` gives), for
+        heights and widths known or not.
+    """
+    token = _resize_op.set(resize)
+    try:
+        yield
+    finally:
+        _resize_op.reset(token)
 
 
 def _rows(x, axis: int, start, stop):
@@ -74,6 +104,9 @@ class BilinearUp(keras.layers.Layer):
     def call(self, x):
         if self.factor == 1:
             return x
+        resize = _resize_op.get()
+        if resize is not None:
+            return resize(x, self.factor)
         return _upsample_axis(_upsample_axis(x, self.factor, 1), self.factor, 2)
 
     def compute_output_shape(self, input_shape):

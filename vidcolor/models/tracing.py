@@ -2,10 +2,13 @@
 from.
 
 Every converter here (OpenVINO, tf2onnx, TFLite, SavedModel) starts from a ``tf.function``
-traced with an open batch and, unless a height and width are given, open height and width too
-(the decoder's bilinear upsampling, :class:`~vidcolor.models.resample.BilinearUp`, has no fixed
-size in its graph). Heights and widths fed to any of these graphs must be multiples of
-:data:`MULTIPLE`, given or not when traced.
+traced with an open batch and, unless a height and width are given, open height and width too.
+The decoder's bilinear upsampling, :class:`~vidcolor.models.resample.BilinearUp`, is traced as
+TensorFlow's own resize with a size computed in the graph (:func:`bilinear_resize`): one op of
+the same numbers at any size, which the converters turn into theirs (OpenVINO's Interpolate,
+ONNX's Resize, TFLite's RESIZE_BILINEAR) instead of a dozen slices and sums. Heights and
+widths fed to any of these graphs must be multiples of :data:`MULTIPLE`, given or not when
+traced.
 
 The graphs take what :class:`~vidcolor.models.nets.Nets` takes and give what it gives before
 the final resize: a/b / 128 at ``1 / nets.stride`` of the input size, after the read-out
@@ -15,9 +18,12 @@ so every graph here is the automatic network.
 
 from __future__ import annotations
 
+import functools
+
 from vidcolor.models.shapes import MULTIPLE, check_shape, feature_stride
 
-__all__ = ["MULTIPLE", "check_shape", "input_spec", "input_specs", "part", "whole"]
+__all__ = ["MULTIPLE", "bilinear_resize", "check_shape", "input_spec", "input_specs", "part",
+           "whole"]
 
 
 def _check_open_or_fixed(height: int | None, width: int | None) -> None:
@@ -48,6 +54,28 @@ def _feature_specs(nets, height: int | None, width: int | None) -> list:
     return specs
 
 
+def bilinear_resize(x, factor: int):
+    """x (N, H, W, C) resized bilinearly to (N, factor H, factor W, C) by TensorFlow, H and W
+    read in the graph (open sizes trace): half-pixel centres, edges clamped, no antialias, the
+    numbers of :class:`~vidcolor.models.resample.BilinearUp`."""
+    tf = _tf()
+    resized = tf.image.resize(x, tf.shape(x)[1:3] * factor, method="bilinear")
+    return tf.cast(resized, x.dtype)  # TensorFlow's bilinear resize gives float32
+
+
+def _resizing_natively(fn):
+    """``fn`` (a function of tensors that runs a network), its BilinearUp layers computed by
+    :func:`bilinear_resize` whenever it is traced, by whichever converter traces it."""
+    from vidcolor.models.resample import resizing_with
+
+    @functools.wraps(fn)
+    def run(*args):
+        with resizing_with(bilinear_resize):
+            return fn(*args)
+
+    return run
+
+
 def _zero_hints(nets, x):
     """The hint input of a hint model, all zero (no hints): ``[]`` for other models."""
     tf = _tf()
@@ -62,13 +90,13 @@ def whole_function(nets):
     that returns a/b / 128 at ``1 / nets.stride`` of the size; trace it with :func:`whole`."""
     if nets.arch != "fusion":
         model = nets.model
-        return lambda L: model(L, training=False)
+        return _resizing_natively(lambda L: model(L, training=False))
     model = nets.readout(nets.model)
 
     def run(L):
         return model([L, *_zero_hints(nets, L)] if nets.hints else L, training=False)
 
-    return run
+    return _resizing_natively(run)
 
 
 def input_spec(height: int | None = None, width: int | None = None):
@@ -124,7 +152,8 @@ def part(nets, name: str, height: int | None = None, width: int | None = None):
     def run_decoder(x, *feats):
         return decoder([x, *_zero_hints(nets, x), *feats], training=False)
 
-    return tf.function(run_decoder).get_concrete_function(*input_specs(nets, name, height, width))
+    return tf.function(_resizing_natively(run_decoder)).get_concrete_function(
+        *input_specs(nets, name, height, width))
 
 
 def input_specs(nets, name: str, height: int | None = None, width: int | None = None) -> list:
