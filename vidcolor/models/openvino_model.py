@@ -47,7 +47,7 @@ __all__ = ["OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
 # encode threads also need, so it is off; one request runs at a time (the pipeline's colorize
 # thread), so the latency hint (all cores for that request).
 COMPILE_CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
-CACHE_FORMAT = 2  # 2: one conversion with open sizes per part (1: per shape)
+CACHE_FORMAT = 3  # 3: upsampling as Interpolate; 2: one conversion with open sizes per part
 
 
 def available() -> bool:
