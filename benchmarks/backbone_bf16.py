@@ -1,4 +1,4 @@
-"""The backbone in float32, bf16 and mixed (:mod:`vidcolor.models.mixed_precision`) on a CPU
+"""The backbone in float32, bf16 and mixed (bf16 but for chosen layers kept float32) on a CPU
 with bf16: a/b error against float32 and CPU time, on the shipped model's IR.
 
     python -m benchmarks.backbone_bf16 errors SOURCE [--shape HxW] [--bf16 27,29,...]
@@ -6,15 +6,21 @@ with bf16: a/b error against float32 and CPU time, on the shipped model's IR.
     python -m benchmarks.backbone_bf16 speed [--rounds 10] [--threads N] [--bf16 27,29,...]
 
 SOURCE is a folder of photos (each at its render shape for render size 256) or a clip (every
-second frame, at ``--shape`` or its render shape). ``errors``: each backbone output's largest and
-mean |bf16 - float32|, then |a/b - a/b of float32 throughout| (max, mean, pictures over 2 units)
-for each backbone (float32, bf16, mixed) with the decoder in float32 and in bf16. ``layers``:
-the same a/b error with one convolution's group (:func:`~vidcolor.models.mixed_precision.
-layer_groups`) in bf16 and the rest float32, for each group: how :data:`~vidcolor.models.
-mixed_precision.BF16_CONVOLUTIONS` were chosen (with the time each saves, from ``speed
---profile``). ``speed``: CPU ms a frame of each backbone, batch 8 at 192x352, rounds alternating
-them (median and lowest); ``--profile`` adds each group's CPU time (OpenVINO's counters).
-``--bf16`` replaces the mixed backbone's bf16 convolutions (indices in running order).
+second frame of the first 480, at ``--shape`` or its render shape). ``errors``: each backbone
+output's largest and mean |bf16 - float32|, then |a/b - a/b of float32 throughout| (max, mean,
+pictures over 2 units) for each backbone (float32, bf16, mixed) with the decoder in float32 and
+in bf16. ``layers``: that a/b error with one convolution's group (:func:`layer_groups`) in bf16
+and the rest float32, for each group (``--limit``: the first N pictures of the commonest
+shape).
+``speed``: CPU ms a frame of each backbone, batch 8 at 192x352, rounds alternating them (median
+and lowest); ``--profile`` adds each convolution's CPU time (OpenVINO's counters).
+
+The mixed backbone runs bf16 only in the convolutions ``--bf16`` names (indices in running
+order; default :data:`BF16_CONVOLUTIONS`, 1x1 convolutions that moved a/b least for the time
+they save). OpenVINO's CPU plugin leaves a layer in float32 under a bf16 hint when it carries
+the ``DisablePrecisionConversion`` runtime attribute, which only the IR reader sets
+(:func:`keep_float32`). benchmarks/RESULTS.md "Runtimes" has the numbers and why the runtime
+keeps its backbone float32.
 """
 
 from __future__ import annotations
@@ -22,23 +28,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
-from vidcolor.models import mixed_precision as mp
 from vidcolor.models import shapes, store
 
 CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
 OUTPUTS = ("f4", "f8", "f16", "f32", "g")
+# The 1x1 convolutions (indices in running order) that moved a/b least for the time they save
+# (``layers`` and ``speed --profile``): expansions and projections of the two residual blocks at
+# 112 channels, expansions of the three at 192, and the head.
+BF16_CONVOLUTIONS = (27, 29, 30, 32, 36, 39, 42, 48)
+CONVOLUTIONS = ("Convolution", "GroupConvolution")
+# The attribute's value: no conversion from any precision to a lower one (the CPU plugin asks
+# whether conversion to f16 is disabled, for bf16 too).
+KEEP = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:f16"}
 BATCH = 8
 
 
 def lightness(source: Path, shape=None, frames: int = 240) -> dict:
-    """L of a folder's photos or a clip's frames, by render shape: {(h, w): (N, h, w)}."""
-    import cv2
-
+    """L in [0, 100] of a folder's photos or a clip's frames (every second one, ``frames`` of
+    them at most), by shape: {(h, w): (N, h, w) float32}."""
     from vidcolor import color, imageio
     from vidcolor.colorize import render_shape, resize_l
 
@@ -64,6 +78,51 @@ def lightness(source: Path, shape=None, frames: int = 240) -> dict:
     return {size: np.stack(ls).astype(np.float32) for size, ls in groups.items()}
 
 
+def layer_groups(model) -> list[list]:
+    """The network's operations grouped by convolution, in running order: each group a
+    convolution, the bias, activation and residual sums after it, and the layout transposes
+    just before it; the first group holds the transposes before the first convolution (the
+    input's). Constants, conversions of weights, inputs and outputs belong to none."""
+    groups, before = [[]], []
+    for op in model.get_ordered_ops():
+        kind = op.get_type_name()
+        if kind == "Transpose":
+            before.append(op)
+        elif kind in CONVOLUTIONS:
+            if len(groups) == 1:
+                groups[0], before = before, []
+            groups.append([op, *before])
+            before = []
+        elif kind in ("Add", "Clamp", "ReduceMean") and len(groups) > 1:
+            groups[-1].append(op)
+    return groups
+
+
+def keep_float32(model, names: set[str]):
+    """A copy of an OpenVINO model whose operations named in ``names`` keep float32 when the
+    CPU plugin runs the rest in bf16 (``DisablePrecisionConversion`` on each, through IR)."""
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(prefix="vidcolor-mixed-") as folder:
+        xml = Path(folder) / "model.xml"
+        ov.save_model(model, xml, compress_to_fp16=False)
+        tree = ET.parse(xml)
+        weights = np.fromfile(xml.with_suffix(".bin"), np.uint8)
+    marked = 0
+    for layer in tree.getroot().iter("layer"):
+        if layer.get("name") in names:
+            rt_info = layer.find("rt_info")
+            if rt_info is None:
+                rt_info = ET.Element("rt_info")
+                layer.insert(0, rt_info)
+            ET.SubElement(rt_info, "attribute", KEEP)
+            marked += 1
+    if marked != len(names):
+        raise ValueError(f"{len(names) - marked} of the layers to keep in float32 not found")
+    return ov.Core().read_model(ET.tostring(tree.getroot(), encoding="unicode"),
+                                ov.Tensor(weights))
+
+
 def compiled(core, model, precision: str, shape=None, threads=None, profile=False):
     """A part compiled for the CPU (the decoder at a fixed shape)."""
     if shape is not None:
@@ -83,7 +142,7 @@ def backbones(core, keep_f32: dict, threads=None, profile=False) -> dict:
     out = {"f32": compiled(core, model, "f32", None, threads, profile),
            "bf16": compiled(core, model, "bf16", None, threads, profile)}
     for name, names in keep_f32.items():
-        out[name] = compiled(core, mp.keep_float32(model, names), "bf16", None, threads, profile)
+        out[name] = compiled(core, keep_float32(model, names), "bf16", None, threads, profile)
     return out
 
 
@@ -98,9 +157,9 @@ def a_b(decoder, x3: np.ndarray, feats: list) -> np.ndarray:
 
 def float32_names(model, bf16_indices) -> set:
     """The layers that stay float32 when the convolutions ``bf16_indices`` (running order) run
-    bf16: :func:`vidcolor.models.mixed_precision.float32_layers` for any choice."""
+    bf16: all but those convolutions' groups (the input's transpose included)."""
     bf16 = {i + 1 for i in bf16_indices}
-    return {op.get_friendly_name() for i, group in enumerate(mp.layer_groups(model))
+    return {op.get_friendly_name() for i, group in enumerate(layer_groups(model))
             if i not in bf16 for op in group}
 
 
@@ -150,7 +209,7 @@ def run_errors(core, groups: dict, bf16_indices) -> None:
 
 def run_layers(core, groups: dict) -> None:
     model = core.read_model(store.DEFAULT_MODEL_DIR / "backbone.xml")
-    parts = mp.layer_groups(model)
+    parts = layer_groups(model)
     every = {op.get_friendly_name() for group in parts for op in group}
     for i, group in enumerate(parts):
         names = every - {op.get_friendly_name() for op in group}
@@ -187,7 +246,7 @@ def print_profile(model, models: dict, x3: np.ndarray) -> None:
         request.infer([x3])
         rows[name] = {p.node_name: p.cpu_time.total_seconds() * 1000 / BATCH
                       for p in request.profiling_info}
-    for i, group in enumerate(mp.layer_groups(model)[1:]):
+    for i, group in enumerate(layer_groups(model)[1:]):
         conv = group[0].get_friendly_name()
         print(f"{i:2d} {conv}: f32 {rows['f32'].get(conv, 0):.3f} "
               f"bf16 {rows['bf16'].get(conv, 0):.3f}")
@@ -198,7 +257,7 @@ def main(argv=None) -> int:
     p.add_argument("command", choices=["errors", "layers", "speed"])
     p.add_argument("source", nargs="?", type=Path)
     p.add_argument("--shape", help="HxW for a clip's frames (default: its render shape)")
-    p.add_argument("--limit", type=int, help="only the first N pictures of the first shape")
+    p.add_argument("--limit", type=int, help="only the first N pictures of the commonest shape")
     p.add_argument("--bf16", help="the mixed backbone's bf16 convolutions, e.g. 27,29")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--threads", type=int)
@@ -213,7 +272,7 @@ def main(argv=None) -> int:
         print("this CPU has no bf16", file=sys.stderr)
         return 2
     indices = ([int(i) for i in args.bf16.split(",")] if args.bf16
-               else list(mp.BF16_CONVOLUTIONS))
+               else list(BF16_CONVOLUTIONS))
     if args.command == "speed":
         run_speed(core, args.rounds, args.threads, indices, args.profile)
         return 0
@@ -222,8 +281,8 @@ def main(argv=None) -> int:
     shape = tuple(int(v) for v in args.shape.split("x")) if args.shape else None
     groups = lightness(args.source, shape)
     if args.limit:
-        first = next(iter(groups))
-        groups = {first: groups[first][: args.limit]}
+        most = max(groups, key=lambda size: len(groups[size]))
+        groups = {most: groups[most][: args.limit]}
     if args.command == "errors":
         run_errors(core, groups, indices)
     else:

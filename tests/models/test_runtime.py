@@ -35,13 +35,12 @@ def _real_L(shape=(80, 112)):
 
 
 def test_openvino_matches_keras_and_caches_on_disk(keras_model, cache):
-    from vidcolor.models.openvino_model import MIXED, OpenVinoColorizer, has_bf16
+    from vidcolor.models.openvino_model import OpenVinoColorizer
 
     model = check_model(OpenVinoColorizer(keras_model))
     for member in ("name", "render_size", "multiple", "uses_global_features", "identity"):
         assert getattr(model, member) == getattr(keras_model, member)
-    assert model.uses_hints is False
-    assert model.precisions["backbone"] == (MIXED if has_bf16() else "f32")
+    assert model.uses_hints is False and model.precisions["backbone"] == "f32"
     L = _real_L().astype(np.float32)
     ab = model.predict_ab(L)
     assert ab.shape == L.shape + (2,) and ab.dtype == np.float32

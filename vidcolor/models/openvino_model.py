@@ -15,11 +15,9 @@ The decoder is compiled per render shape with that shape fixed (under a second; 
 compiled with open sizes ran a little slower), the backbone once for every shape.
 
 Precision is set per part on purpose: OpenVINO picks bf16 by itself on CPUs that have it, and
-then the backbone's error reached 14.8 a/b units (issue 20's probe), most of it from its first
-layers. Where the CPU has bf16, the fusion decoder runs in bf16 and the backbone "mixed": bf16
-but for the layers that moved a/b most, kept in float32
-(:mod:`vidcolor.models.mixed_precision`); together within the 2 a/b units the tests check
-(benchmarks/RESULTS.md "Runtimes"). Elsewhere both run in float32 (within 0.001 units).
+then the backbone's error reached 14.8 a/b units (issue 20's probe). The backbone always runs in
+float32; the fusion decoder in bf16 only where the CPU has it (max error 1.4 a/b units there,
+within the 2 units the tests check), else float32 (within 0.001 units here).
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from vidcolor.log import logger
 from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
 
-__all__ = ["MIXED", "OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
+__all__ = ["OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
 
 # Thread settings, measured on the shared 2-core AVX2 machine (batch 8 at 192x352, CPU ms per
 # batch, interleaved with Keras at 780): pinning 586 / no pinning 587, wall 720 vs 667 ms.
@@ -50,7 +48,6 @@ __all__ = ["MIXED", "OpenVinoColorizer", "available", "cache_folder", "has_bf16"
 # thread), so the latency hint (all cores for that request).
 COMPILE_CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
 CACHE_FORMAT = 2  # 2: one conversion with open sizes per part (1: per shape)
-MIXED = "mixed"  # the backbone's precision: bf16 but for its sensitive layers
 
 
 def available() -> bool:
@@ -90,10 +87,8 @@ class OpenVinoColorizer(ColorModel):
         A model directory with a current IR (read when first run), or a loaded Keras model
         (converted when first run).
     bf16 : bool, optional
-        Run the fusion decoder in bf16 and its backbone mixed (:data:`MIXED`: bf16 but for the
-        layers :mod:`vidcolor.models.mixed_precision` keeps in float32); default: where the CPU
-        has it. False forces float32 everywhere (as on a CPU without bf16); True on a CPU
-        without it is an error.
+        Run the fusion decoder in bf16; default: where the CPU has it. False forces float32
+        everywhere (as on a CPU without bf16); True on a CPU without it is an error.
     disk_cache : bool
         Keep networks converted from Keras in :func:`cache_folder` (only for models loaded
         from a directory, whose identity names their weights).
@@ -125,10 +120,8 @@ class OpenVinoColorizer(ColorModel):
         capable = has_bf16(self._core)
         if bf16 and not capable:
             raise VidcolorError("this CPU has no bf16 support for OpenVINO")
-        low = capable if bf16 is None else bf16
-        # Given networks (INT8) run as given: their layers are not the measured ones.
-        backbone = MIXED if low and "backbone" not in (networks or {}) else "f32"
-        self.precisions = ({"backbone": backbone, "decoder": "bf16" if low else "f32"}
+        decoder = "bf16" if (capable if bf16 is None else bf16) else "f32"
+        self.precisions = ({"backbone": "f32", "decoder": decoder}
                            if model.arch == "fusion" else {"whole": "f32"})
         self.disk_cache = disk_cache
         self._converted: dict = dict(networks or {})  # part -> ov.Model, open sizes
@@ -174,24 +167,9 @@ class OpenVinoColorizer(ColorModel):
                 inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
                           for i in model.inputs]
                 model.reshape(dict(enumerate(shapes.part_input_shapes(part, inputs, *shape))))
-            if self.precisions[part] == MIXED:
-                model = self._mixed(model)
-            precision = "bf16" if self.precisions[part] == MIXED else self.precisions[part]
-            config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": precision}
+            config = {**COMPILE_CONFIG, "INFERENCE_PRECISION_HINT": self.precisions[part]}
             self._compiled[part, shape] = self._core.compile_model(model, "CPU", config)
         return self._compiled[part, shape]
-
-    def _mixed(self, model):
-        """The backbone with its sensitive layers marked to stay float32; unmarked, and the
-        backbone's precision float32, when it is not the network they were chosen for."""
-        from vidcolor.models import mixed_precision
-
-        names = mixed_precision.float32_layers(model)
-        if names is None:
-            logger.debug("backbone not the measured EfficientNet-Lite0: float32 throughout")
-            self.precisions["backbone"] = "f32"
-            return model
-        return mixed_precision.keep_float32(model, names)
 
     def _model(self, part: str):
         """One part, open sizes: from memory, the model's IR, the disk cache, or converted now
