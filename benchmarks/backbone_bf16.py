@@ -1,8 +1,8 @@
 """The backbone in float32, bf16 and mixed (bf16 but for chosen layers kept float32) on a CPU
-with bf16: a/b error against float32 and CPU time, on the shipped model's IR.
+with bf16: a/b error against float32 and CPU time, on a model's IR (default: the shipped one).
 
-    python -m benchmarks.backbone_bf16 errors SOURCE [--shape HxW] [--bf16 27,29,...]
-    python -m benchmarks.backbone_bf16 layers SOURCE [--limit 16]
+    python -m benchmarks.backbone_bf16 errors SOURCE [--shape HxW] [--bf16 27,29,...] [--model DIR]
+    python -m benchmarks.backbone_bf16 layers SOURCE [--limit 16] [--model DIR]
     python -m benchmarks.backbone_bf16 speed [--rounds 10] [--threads N] [--bf16 27,29,...]
 
 SOURCE is a folder of photos (each at its render shape for render size 256) or a clip (every
@@ -136,9 +136,9 @@ def compiled(core, model, precision: str, shape=None, threads=None, profile=Fals
     return core.compile_model(model, "CPU", config)
 
 
-def backbones(core, keep_f32: dict, threads=None, profile=False) -> dict:
+def backbones(core, folder: Path, keep_f32: dict, threads=None, profile=False) -> dict:
     """name -> compiled backbone: float32, bf16, and one bf16 but for each set in keep_f32."""
-    model = core.read_model(store.DEFAULT_MODEL_DIR / "backbone.xml")
+    model = core.read_model(folder / "backbone.xml")
     out = {"f32": compiled(core, model, "f32", None, threads, profile),
            "bf16": compiled(core, model, "bf16", None, threads, profile)}
     for name, names in keep_f32.items():
@@ -171,9 +171,9 @@ def batches(groups: dict):
             yield size, x3[i:i + BATCH]
 
 
-def ab_errors(core, groups: dict, models: dict) -> dict:
+def ab_errors(core, folder: Path, groups: dict, models: dict) -> dict:
     """name -> (precision of the decoder -> |a/b - float32 a/b| (pictures, pixels))."""
-    dec = core.read_model(store.DEFAULT_MODEL_DIR / "decoder.xml")
+    dec = core.read_model(folder / "decoder.xml")
     decoders = {size: {p: compiled(core, dec, p, size) for p in ("f32", "bf16")} for size in groups}
     errors: dict = {name: {"f32": [], "bf16": []} for name in models}
     for size, x3 in batches(groups):
@@ -191,9 +191,9 @@ def summary(d: np.ndarray) -> str:
             f"of {len(d)}")
 
 
-def run_errors(core, groups: dict, bf16_indices) -> None:
-    model = core.read_model(store.DEFAULT_MODEL_DIR / "backbone.xml")
-    models = backbones(core, {"mixed": float32_names(model, bf16_indices)})
+def run_errors(core, folder: Path, groups: dict, bf16_indices) -> None:
+    model = core.read_model(folder / "backbone.xml")
+    models = backbones(core, folder, {"mixed": float32_names(model, bf16_indices)})
     worst = {o: [0.0, 0.0, 0] for o in OUTPUTS}
     for _, x3 in batches(groups):
         for o, f, b in zip(OUTPUTS, features(models["f32"], x3), features(models["bf16"], x3)):
@@ -202,25 +202,27 @@ def run_errors(core, groups: dict, bf16_indices) -> None:
                         worst[o][2] + len(x3)]
     for o, (top, total, n) in worst.items():
         print(f"backbone output {o}: |bf16 - f32| max {top:.3f} mean {total / n:.4f}")
-    for name, by in ab_errors(core, groups, models).items():
+    for name, by in ab_errors(core, folder, groups, models).items():
         print(f"a/b, backbone {name}: " + " | ".join(
             f"decoder {p}: {summary(d)}" for p, d in by.items()))
 
 
-def run_layers(core, groups: dict) -> None:
-    model = core.read_model(store.DEFAULT_MODEL_DIR / "backbone.xml")
+def run_layers(core, folder: Path, groups: dict) -> None:
+    model = core.read_model(folder / "backbone.xml")
     parts = layer_groups(model)
     every = {op.get_friendly_name() for group in parts for op in group}
     for i, group in enumerate(parts):
         names = every - {op.get_friendly_name() for op in group}
-        d = ab_errors(core, groups, backbones(core, {"one": names}))["one"]["f32"]
+        models = backbones(core, folder, {"one": names})
+        d = ab_errors(core, folder, groups, models)["one"]["f32"]
         label = "input" if i == 0 else f"{i - 1:2d} {group[0].get_friendly_name()}"
         print(f"{label}: a/b {summary(d)}", flush=True)
 
 
-def run_speed(core, rounds: int, threads, bf16_indices, profile: bool) -> None:
-    model = core.read_model(store.DEFAULT_MODEL_DIR / "backbone.xml")
-    models = backbones(core, {"mixed": float32_names(model, bf16_indices)}, threads, profile)
+def run_speed(core, folder: Path, rounds: int, threads, bf16_indices, profile: bool) -> None:
+    model = core.read_model(folder / "backbone.xml")
+    keep = {"mixed": float32_names(model, bf16_indices)}
+    models = backbones(core, folder, keep, threads, profile)
     x3 = np.random.default_rng(0).uniform(-1, 1, (BATCH, 192, 352, 3)).astype(np.float32)
     times: dict = {name: [] for name in models}
     for backbone in models.values():
@@ -256,6 +258,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", choices=["errors", "layers", "speed"])
     p.add_argument("source", nargs="?", type=Path)
+    p.add_argument("--model", type=Path, default=store.DEFAULT_MODEL_DIR,
+                   help="a model directory with OpenVINO IR (default: the shipped model)")
     p.add_argument("--shape", help="HxW for a clip's frames (default: its render shape)")
     p.add_argument("--limit", type=int, help="only the first N pictures of the commonest shape")
     p.add_argument("--bf16", help="the mixed backbone's bf16 convolutions, e.g. 27,29")
@@ -274,7 +278,7 @@ def main(argv=None) -> int:
     indices = ([int(i) for i in args.bf16.split(",")] if args.bf16
                else list(BF16_CONVOLUTIONS))
     if args.command == "speed":
-        run_speed(core, args.rounds, args.threads, indices, args.profile)
+        run_speed(core, args.model, args.rounds, args.threads, indices, args.profile)
         return 0
     if args.source is None:
         p.error(f"{args.command} needs SOURCE")
@@ -284,9 +288,9 @@ def main(argv=None) -> int:
         most = max(groups, key=lambda size: len(groups[size]))
         groups = {most: groups[most][: args.limit]}
     if args.command == "errors":
-        run_errors(core, groups, indices)
+        run_errors(core, args.model, groups, indices)
     else:
-        run_layers(core, groups)
+        run_layers(core, args.model, groups)
     return 0
 
 
