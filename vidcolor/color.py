@@ -295,18 +295,119 @@ def _encode8(r, g, bl, levels, out, i):
     out[i, 2] = levels[int(min(max(bl, zero), one) * scale + half)]
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _gamut_rgb8_kernel(L, ab, out, own_scale, m, white, steps, tol, levels):
+# The 8-bit fit and encode, a strip of rows at a time. Each step is a loop over pixels with no
+# branch LLVM cannot turn into selects, so it runs on SIMD lanes; the chroma search runs on the
+# strip's out-of-gamut pixels together, in lockstep (each lane's own steps, as
+# _chroma_scale's). error_model="numpy": a Python-style division check would stop the
+# vectorizer. Callers that make their chroma row by row (vidcolor.finish) use the same
+# functions, so both give the same bytes.
+_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+
+
+@numba.njit(**_KERNEL)
+def _to_linear_row(l, a, b, r, g, bl, e, m, white, tol):
+    """Linear RGB and gamut excess of a row; how many pixels are outside."""
+    outside = 0
+    for x in range(l.shape[0]):
+        r_, g_, b_ = _lab_to_linear(l[x], a[x], b[x], m, white)
+        r[x], g[x], bl[x] = r_, g_, b_
+        e[x] = _excess(r_, g_, b_, tol)
+        outside += e[x] > 0
+    return outside
+
+
+@numba.njit(**_KERNEL)
+def _search_lanes(n, cl, ca, cb, lo, hi, f_lo, f_hi, side, m, white, steps, tol):
+    """_chroma_scale on n pixels at once; the scales end in ``lo``."""
+    half, one, zero = np.float32(0.5), np.float32(1.0), np.float32(0.0)
+    for j in range(n):
+        lo[j], hi[j], side[j] = zero, one, zero
+        f_lo[j] = _excess_at(cl[j], zero, zero, m, white, tol)
+        f_hi[j] = _excess_at(cl[j], ca[j], cb[j], m, white, tol)
+    width = np.float32(2.0) ** -steps
+    for _ in range(4 * steps):
+        alive = 0
+        for j in range(n):
+            lo_, hi_, flo, fhi, s = lo[j], hi[j], f_lo[j], f_hi[j], side[j]
+            go = hi_ - lo_ > width
+            k = (lo_ * fhi - hi_ * flo) / (fhi - flo)
+            k = min(max(k, lo_ + half * width), hi_ - half * width)
+            f = _excess_at(cl[j], ca[j] * k, cb[j] * k, m, white, tol)
+            out = f > 0
+            new_hi = k if out else hi_
+            new_fhi = f if out else fhi * (half if s == -one else one)
+            new_lo = lo_ if out else k
+            new_flo = flo * (half if s == one else one) if out else f
+            hi[j] = new_hi if go else hi_
+            f_hi[j] = new_fhi if go else fhi
+            lo[j] = new_lo if go else lo_
+            f_lo[j] = new_flo if go else flo
+            side[j] = (one if out else -one) if go else s
+            alive += go
+        if alive == 0:
+            break
+
+
+@numba.njit(**_KERNEL)
+def _encode8_row(r, g, bl, levels, out):
+    for x in range(out.shape[0]):
+        _encode8(r[x], g[x], bl[x], levels, out, x)
+
+
+@numba.njit(**_KERNEL)
+def _gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
+    """Fit and encode a strip: L, a, b (rows, W) -> out (rows, W, 3) uint8, own (rows, W) the
+    scales. Work space (:func:`gamut_scratch`): ``rgbe`` (4, >= rows, W) float32, ``lanes``
+    (8, >= rows * W) float32, ``index`` (>= rows * W) int64. Returns how many pixels needed a
+    scale below 1."""
+    rows, W = L.shape
+    r, g, bl, e = rgbe[0], rgbe[1], rgbe[2], rgbe[3]
+    n = 0
+    for i in range(rows):
+        own[i] = np.float32(1.0)
+        if _to_linear_row(L[i], a[i], b[i], r[i], g[i], bl[i], e[i], m, white, tol):
+            for x in range(W):
+                if e[i, x] > 0:
+                    index[n] = i * W + x
+                    n += 1
+    if n:
+        cl, ca, cb = lanes[0], lanes[1], lanes[2]
+        for j in range(n):
+            i, x = index[j] // W, index[j] % W
+            cl[j], ca[j], cb[j] = L[i, x], a[i, x], b[i, x]
+        _search_lanes(n, cl, ca, cb, lanes[3], lanes[4], lanes[5], lanes[6], lanes[7], m,
+                      white, steps, tol)
+        for j in range(n):
+            i, x = index[j] // W, index[j] % W
+            k = lanes[3, j]
+            r[i, x], g[i, x], bl[i, x] = _lab_to_linear(cl[j], ca[j] * k, cb[j] * k, m, white)
+            own[i, x] = k
+    for i in range(rows):
+        _encode8_row(r[i], g[i], bl[i], levels, out[i])
+    return n
+
+
+#: Rows the 8-bit kernels fit together: enough out-of-gamut pixels to fill the SIMD lanes,
+#: few enough for the strip's work space to stay in the cache.
+GAMUT_STRIP_ROWS = 16
+
+
+def gamut_scratch(width: int, rows: int = GAMUT_STRIP_ROWS) -> tuple[np.ndarray, ...]:
+    """Work space of :func:`_gamut_rows8` for strips of up to ``rows`` rows of ``width``."""
+    return (np.empty((4, rows, width), np.float32), np.empty((8, rows * width), np.float32),
+            np.empty(rows * width, np.int64))
+
+
+@numba.njit(**_KERNEL)
+def _gamut_rgb8_kernel(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
     # Fit each pixel on its own and encode it; the scales are kept for the smoothing pass.
-    for i in range(L.shape[0]):
-        l, a, b = L[i], ab[i, 0], ab[i, 1]
-        r, g, bl = _lab_to_linear(l, a, b, m, white)
-        k = np.float32(1.0)
-        if _excess(r, g, bl, tol) > 0:
-            k = _chroma_scale(l, a, b, m, white, steps, tol)
-            r, g, bl = _lab_to_linear(l, a * k, b * k, m, white)
-        own_scale[i] = k
-        _encode8(r, g, bl, levels, out, i)
+    step = rgbe.shape[1]
+    fitted = 0
+    for i in range(0, L.shape[0], step):
+        j = min(i + step, L.shape[0])
+        fitted += _gamut_rows8(L[i:j], a[i:j], b[i:j], out[i:j], own[i:j], rgbe, lanes, index,
+                               m, white, steps, tol, levels)
+    return fitted
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -412,9 +513,17 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     L_flat, ab_flat = _flat_lab(L, ab)
     out = np.empty((L_flat.shape[0], 3), np.uint8)
     own = np.empty(L_flat.shape, np.float32)
-    _gamut_rgb8_kernel(L_flat, ab_flat, out, own, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
-                       _GAMUT_TOL, _LEVELS8)
-    if radius > 0:
+    if L_flat.size == 0:
+        return out.reshape(np.shape(L) + (3,))
+    # Rows of the picture (any shape: one row when it has no width).
+    W = np.shape(L)[-1] if np.ndim(L) >= 2 else L_flat.shape[0]
+    a = np.ascontiguousarray(ab_flat[:, 0]).reshape(-1, W)
+    b = np.ascontiguousarray(ab_flat[:, 1]).reshape(-1, W)
+    scratch = gamut_scratch(W, min(GAMUT_STRIP_ROWS, a.shape[0]))
+    fitted = _gamut_rgb8_kernel(L_flat.reshape(-1, W), a, b, out.reshape(-1, W, 3),
+                                own.reshape(-1, W), *scratch, _XYZ_TO_LINEAR, _WHITE_XZ,
+                                _GAMUT_STEPS, _GAMUT_TOL, _LEVELS8)
+    if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
         smooth = _smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
         _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
