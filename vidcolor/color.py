@@ -18,7 +18,8 @@ import numba
 import numpy as np
 
 __all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
-           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab"]
+           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab", "gamut_rows8", "rescale_row8",
+           "gamut_scratch", "GAMUT8_CONSTANTS", "GAMUT_STRIP_ROWS", "smooth_scale"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -299,8 +300,8 @@ def _encode8(r, g, bl, levels, out, i):
 # branch LLVM cannot turn into selects, so it runs on SIMD lanes; the chroma search runs on the
 # strip's out-of-gamut pixels together, in lockstep (each lane's own steps, as
 # _chroma_scale's). error_model="numpy": a Python-style division check would stop the
-# vectorizer. Callers that make their chroma row by row (vidcolor.finish) use the same
-# functions, so both give the same bytes.
+# vectorizer. Kernels that make their chroma row by row (vidcolor.finish) call gamut_rows8 and
+# rescale_row8 themselves, so both paths give the same bytes.
 _KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
 
 
@@ -355,9 +356,9 @@ def _encode8_row(r, g, bl, levels, out):
 
 
 @numba.njit(**_KERNEL)
-def _gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
-    """Fit and encode a strip: L, a, b (rows, W) -> out (rows, W, 3) uint8, own (rows, W) the
-    scales. Work space (:func:`gamut_scratch`): ``rgbe`` (4, >= rows, W) float32, ``lanes``
+def gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
+    """Fit and encode a strip (numba, for kernels): L, a, b (rows, W) -> out (rows, W, 3)
+    uint8, own (rows, W) the scales; then the :data:`GAMUT8_CONSTANTS`. Work space (:func:`gamut_scratch`): ``rgbe`` (4, >= rows, W) float32, ``lanes``
     (8, >= rows * W) float32, ``index`` (>= rows * W) int64. Returns how many pixels needed a
     scale below 1."""
     rows, W = L.shape
@@ -393,7 +394,7 @@ GAMUT_STRIP_ROWS = 16
 
 
 def gamut_scratch(width: int, rows: int = GAMUT_STRIP_ROWS) -> tuple[np.ndarray, ...]:
-    """Work space of :func:`_gamut_rows8` for strips of up to ``rows`` rows of ``width``."""
+    """Work space of :func:`gamut_rows8` (rgbe, lanes, index) for strips of up to ``rows`` rows of ``width``."""
     return (np.empty((4, rows, width), np.float32), np.empty((8, rows * width), np.float32),
             np.empty(rows * width, np.int64))
 
@@ -405,9 +406,27 @@ def _gamut_rgb8_kernel(L, a, b, out, own, rgbe, lanes, index, m, white, steps, t
     fitted = 0
     for i in range(0, L.shape[0], step):
         j = min(i + step, L.shape[0])
-        fitted += _gamut_rows8(L[i:j], a[i:j], b[i:j], out[i:j], own[i:j], rgbe, lanes, index,
+        fitted += gamut_rows8(L[i:j], a[i:j], b[i:j], out[i:j], own[i:j], rgbe, lanes, index,
                                m, white, steps, tol, levels)
     return fitted
+
+
+#: The constants :func:`gamut_rows8` and :func:`rescale_row8` take after their arrays.
+GAMUT8_CONSTANTS = (_XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS, _GAMUT_TOL, _LEVELS8)
+
+
+@numba.njit(**_KERNEL)
+def rescale_row8(L, a, b, own, smooth, out, m, white, steps, tol, levels):
+    """Encode again the pixels of a row (all (W,), out (W, 3)) whose smoothed scale is below
+    their own. Returns how many."""
+    n = 0
+    for x in range(L.shape[0]):
+        k = smooth[x]
+        if k < own[x]:
+            r, g, bl = _lab_to_linear(L[x], a[x] * k, b[x] * k, m, white)
+            _encode8(r, g, bl, levels, out, x)
+            n += 1
+    return n
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -459,10 +478,10 @@ def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius
     L_flat, ab_flat = _flat_lab(L, ab)
     scale = np.empty(L_flat.shape, np.float32)
     _gamut_scale_kernel(L_flat, ab_flat, scale, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
-    return _smooth_scale(scale.reshape(np.shape(L)), radius)
+    return smooth_scale(scale.reshape(np.shape(L)), radius)
 
 
-def _smooth_scale(scale: np.ndarray, radius: int) -> np.ndarray:
+def smooth_scale(scale: np.ndarray, radius: int) -> np.ndarray:
     """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value."""
     if radius <= 0:
         return scale
@@ -521,10 +540,9 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     b = np.ascontiguousarray(ab_flat[:, 1]).reshape(-1, W)
     scratch = gamut_scratch(W, min(GAMUT_STRIP_ROWS, a.shape[0]))
     fitted = _gamut_rgb8_kernel(L_flat.reshape(-1, W), a, b, out.reshape(-1, W, 3),
-                                own.reshape(-1, W), *scratch, _XYZ_TO_LINEAR, _WHITE_XZ,
-                                _GAMUT_STEPS, _GAMUT_TOL, _LEVELS8)
+                                own.reshape(-1, W), *scratch, *GAMUT8_CONSTANTS)
     if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
-        smooth = _smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
+        smooth = smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
         _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
 

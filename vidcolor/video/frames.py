@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
 import numpy as np
 
 from vidcolor import color
-from vidcolor.colorize import finish_rgb, gamut_radius, model_upsampler, render_shape, resize_l
+from vidcolor.colorize import model_upsampler, render_shape, resize_l
+from vidcolor.finish import finish_rgb
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions, max_batch_size
@@ -303,16 +304,9 @@ class FrameColorizer:
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        upsample = model_upsampler(self.model)
-        if frame.keyed is None and not frame.full_chroma:
-            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype, upsample)
-        H = frame.L_full.shape[0]
-        ab = upsample(frame.ab, frame.L_small, frame.L_full.shape)(frame.L_full, slice(0, H))
-        if frame.keyed is not None:
-            ab = frame.keyed.apply(ab, frame.L_full)
-        radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
-                                                          frame.L_small.shape[0])
-        return color.gamut_rgb(frame.L_full, ab, dtype, radius)
+        overlay = None if frame.keyed is None else frame.keyed.apply
+        return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype,
+                          model_upsampler(self.model), overlay, 0 if frame.full_chroma else None)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
                         batch_size: int = 8) -> Iterator[np.ndarray]:
