@@ -481,13 +481,15 @@ def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius
     return smooth_scale(scale.reshape(np.shape(L)), radius)
 
 
-def smooth_scale(scale: np.ndarray, radius: int) -> np.ndarray:
-    """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value."""
+def smooth_scale(scale: np.ndarray, radius: int, work: np.ndarray | None = None) -> np.ndarray:
+    """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value.
+    ``work``: optional (2, H, W) float32 arrays to compute in (the result is ``work[1]``)."""
     if radius <= 0:
         return scale
     window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    scale = cv2.erode(scale, window, borderType=cv2.BORDER_REPLICATE)
-    return cv2.blur(scale, window.shape, borderType=cv2.BORDER_REPLICATE)
+    eroded, smooth = (None, None) if work is None else work
+    eroded = cv2.erode(scale, window, dst=eroded, borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(eroded, window.shape, dst=smooth, borderType=cv2.BORDER_REPLICATE)
 
 
 def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: int = 0) -> np.ndarray:

@@ -12,6 +12,7 @@ goes through the full-resolution chroma. Both give the same bytes.
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -103,17 +104,36 @@ def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
     """:func:`finish_rows` for 8-bit output from vidcolor's own upsampler, in one kernel."""
     n, W = L.shape
     out = np.empty((n, W, 3), np.uint8)
-    own = np.empty((n, W), np.float32)
     strip = min(color.GAMUT_STRIP_ROWS, n)
-    planes = upsample.planes(rows)
-    chroma = np.empty((2, strip, W), np.float32)
-    work = np.empty((3, W), np.float32)
-    fitted = _guided_rgb8_kernel(*planes, L, out, own, chroma, work,
-                                 *color.gamut_scratch(W, strip), *color.GAMUT8_CONSTANTS)
+    space = _workspace(n, W, strip)
+    planes = upsample.planes(rows, space.get("planes"))
+    space["planes"] = planes[0]
+    own = space["own"]
+    fitted = _guided_rgb8_kernel(*planes, L, out, own, space["chroma"], space["work"],
+                                 *space["gamut"], *color.GAMUT8_CONSTANTS)
     if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
-        smooth = color.smooth_scale(own, radius)
-        _refit8_kernel(*planes, L, own, smooth, out, chroma, work, *color.GAMUT8_CONSTANTS)
+        smooth = color.smooth_scale(own, radius, space["smooth"])
+        _refit8_kernel(*planes, L, own, smooth, out, space["chroma"], space["work"],
+                       *color.GAMUT8_CONSTANTS)
     return out
+
+
+# Each finishing thread keeps its work arrays from frame to frame: allocated afresh, a 480p
+# frame's (10 MB) cost more in page faults than the kernel's own work (benchmarks/RESULTS.md).
+_local = threading.local()
+
+
+def _workspace(n: int, W: int, strip: int) -> dict:
+    """This thread's work arrays for ``n`` rows of ``W`` (the last size asked for)."""
+    key = (n, W, strip)
+    if getattr(_local, "key", None) != key:
+        _local.key = key
+        _local.space = {"own": np.empty((n, W), np.float32),
+                        "smooth": np.empty((2, n, W), np.float32),
+                        "chroma": np.empty((2, strip, W), np.float32),
+                        "work": np.empty((3, W), np.float32),
+                        "gamut": color.gamut_scratch(W, strip)}
+    return _local.space
 
 
 _KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")

@@ -11,6 +11,7 @@ chroma in memory. Stills (:mod:`vidcolor.colorize`) and film frames use the same
 from __future__ import annotations
 
 import functools
+import threading
 
 import cv2
 import numba
@@ -49,14 +50,69 @@ def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
     return box, cov / (var_L[..., None] + np.float32(eps)), mean_L, mean_ab
 
 
+_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+
+
 def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Local slope ``A`` of :func:`guided_fit`'s linear fits, smoothed like the guided
     filter smooths its coefficients: (h, w, 2), in ab units per L unit."""
-    box, slope, _, _ = guided_fit(ab, L, radius, eps)
-    return box(slope)
+    render = _render_planes(ab, L, radius, eps)
+    return np.stack([render[2], render[3]], axis=-1)
 
 
-_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """a, b, their :func:`_guided_slope` and L as planes (5, h, w), float32: the window means
+    by OpenCV (four and two channels a call), the arithmetic between them in two passes."""
+    h, w = L.shape
+    ksize = (2 * radius + 1, 2 * radius + 1)
+    products, means, mean_ab, slope, smooth = _render_scratch(h, w)
+
+    def box(x, dst):
+        return cv2.boxFilter(x, -1, ksize, dst=dst, borderType=cv2.BORDER_REFLECT)
+
+    out = np.empty((5, h, w), np.float32)
+    ab = np.ascontiguousarray(ab, np.float32)
+    _products_kernel(ab, np.ascontiguousarray(L, np.float32), out, products)
+    _slope_kernel(box(products, means), box(ab, mean_ab), np.float32(eps), slope)
+    box(slope, smooth)
+    out[2], out[3] = smooth[..., 0], smooth[..., 1]
+    return out
+
+
+# The render-size temporaries are kept by each thread from frame to frame: allocated afresh,
+# their page faults cost this machine more than the arithmetic (benchmarks/RESULTS.md).
+_scratch = threading.local()
+
+
+def _render_scratch(h: int, w: int) -> list[np.ndarray]:
+    """This thread's temporaries of :func:`_render_planes` at (h, w): products and their
+    means (h, w, 4), the chroma's means, the slope and its mean (h, w, 2)."""
+    if getattr(_scratch, "shape", None) != (h, w):
+        _scratch.shape = (h, w)
+        _scratch.arrays = [np.empty((h, w, c), np.float32) for c in (4, 4, 2, 2, 2)]
+    return _scratch.arrays
+
+
+@numba.njit(**_KERNEL)
+def _products_kernel(ab, L, planes, products):
+    # The planes a, b, L and what guided_fit's window means are taken of: L, L^2, L a, L b.
+    for y in range(L.shape[0]):
+        for x in range(L.shape[1]):
+            l, a, b = L[y, x], ab[y, x, 0], ab[y, x, 1]
+            planes[0, y, x], planes[1, y, x], planes[4, y, x] = a, b, l
+            products[y, x, 0], products[y, x, 1] = l, l * l
+            products[y, x, 2], products[y, x, 3] = l * a, l * b
+
+
+@numba.njit(**_KERNEL)
+def _slope_kernel(means, mean_ab, eps, slope):
+    # guided_fit's slope cov / (var + eps) from the window means.
+    for y in range(means.shape[0]):
+        for x in range(means.shape[1]):
+            mean_l = means[y, x, 0]
+            var = means[y, x, 1] - mean_l * mean_l + eps
+            slope[y, x, 0] = (means[y, x, 2] - mean_l * mean_ab[y, x, 0]) / var
+            slope[y, x, 1] = (means[y, x, 3] - mean_l * mean_ab[y, x, 1]) / var
 
 
 @functools.lru_cache(maxsize=32)
@@ -204,25 +260,26 @@ class GuidedUpsampler:
     def __init__(self, ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
                  radius: int = 1, eps: float = 256.0):
         self.full_shape = full_shape
-        slope = _guided_slope(ab, L_small, radius, eps)
         # Planes (a, b, slope a, slope b, L): each row is resized on its own, so a strip
         # needs only its rows' render rows.
-        self._render = np.concatenate([np.moveaxis(ab, -1, 0), np.moveaxis(slope, -1, 0),
-                                       L_small[None]])
+        self._render = _render_planes(ab, L_small, radius, eps)
         self._taps, self._weights = _cubic_taps(full_shape[0], L_small.shape[0])
 
-    def planes(self, rows: slice) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    def planes(self, rows: slice, out: np.ndarray | None = None
+               ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """What :func:`guided_rows` needs for full-resolution ``rows``: the render rows they
         draw on at full width (5, k, W), the first one's index, and the rows' taps and
-        weights (n, 4)."""
+        weights (n, 4). ``out``: an array to write the first into where its size fits."""
         taps, weights = self._taps[rows], self._weights[rows]
         first, last = int(taps.min()), int(taps.max()) + 1
         render = self._render[:, first:last]
         k, w = render.shape[1:]
         W = self.full_shape[1]
-        wide = cv2.resize(np.ascontiguousarray(render).reshape(5 * k, w), (W, 5 * k),
-                          interpolation=cv2.INTER_CUBIC)
-        return wide.reshape(5, k, W), first, taps, weights
+        if out is None or out.shape != (5, k, W):
+            out = np.empty((5, k, W), np.float32)
+        cv2.resize(np.ascontiguousarray(render).reshape(5 * k, w), (W, 5 * k),
+                   dst=out.reshape(5 * k, W), interpolation=cv2.INTER_CUBIC)
+        return out, first, taps, weights
 
     def ab_rows(self, L_rows: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
         """a and b of ``rows`` (n, W) each, float32, from their lightness ``L_rows`` (n, W)."""
