@@ -200,7 +200,7 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
         plain bicubic), smaller transfers more L detail into the chroma.
     rows : slice, optional
         Compute only these full-resolution rows (strips of a large picture, to bound memory);
-        the strips put together equal the whole.
+        the strips put together equal the whole to float rounding (~1e-5).
 
     Returns
     -------
@@ -248,8 +248,9 @@ class GuidedUpsampler:
 
     Bicubic resizing is separable: each strip's render rows are resized to full width
     (:func:`cv2.resize`, as the whole picture's resize does it), then combined four at a time
-    down the rows with OpenCV's weights; so any strip equals the same rows of the whole to the
-    last bit, and full-resolution chroma exists only for the rows asked.
+    down the rows with OpenCV's weights (:func:`guided_rows`); so a strip equals the same rows
+    of the whole to float rounding, and full-resolution chroma exists only for the rows
+    asked.
 
     Parameters
     ----------
