@@ -66,7 +66,10 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     H = L_full.shape[0]
     if radius is None:
         radius = gamut_radius(H, L_small.shape[0])
-    up = upsample(ab_small, L_small, L_full.shape)
+    # vidcolor's own upsampler lives only in this call: its render planes can be this
+    # thread's kept ones.
+    kept = {"render": _render_space(L_small.shape)} if upsample is upsampler else {}
+    up = upsample(ab_small, L_small, L_full.shape, **kept)
     return finish_rows(up, L_full, slice(0, H), dtype, radius, overlay)
 
 
@@ -121,6 +124,14 @@ def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
 # Each finishing thread keeps its work arrays from frame to frame: allocated afresh, a 480p
 # frame's (10 MB) cost more in page faults than the kernel's own work (benchmarks/RESULTS.md).
 _local = threading.local()
+
+
+def _render_space(shape: tuple[int, int]) -> np.ndarray:
+    """This thread's kept render planes (5, h, w) float32."""
+    if getattr(_local, "render_shape", None) != shape:
+        _local.render_shape = shape
+        _local.render = np.empty((5,) + tuple(shape), np.float32)
+    return _local.render
 
 
 def _workspace(n: int, W: int, strip: int) -> dict:

@@ -60,9 +60,11 @@ def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.
     return np.stack([render[2], render[3]], axis=-1)
 
 
-def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """a, b, their :func:`_guided_slope` and L as planes (5, h, w), float32: the window means
-    by OpenCV (four and two channels a call), the arithmetic between them in two passes."""
+def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """a, b, their :func:`_guided_slope` and L as planes (5, h, w), float32 (in ``out`` where
+    given): the window means by OpenCV (four and two channels a call), the arithmetic between
+    them in two passes."""
     h, w = L.shape
     ksize = (2 * radius + 1, 2 * radius + 1)
     products, means, mean_ab, slope, smooth = _render_scratch(h, w)
@@ -70,7 +72,8 @@ def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np
     def box(x, dst):
         return cv2.boxFilter(x, -1, ksize, dst=dst, borderType=cv2.BORDER_REFLECT)
 
-    out = np.empty((5, h, w), np.float32)
+    if out is None or out.shape != (5, h, w):
+        out = np.empty((5, h, w), np.float32)
     ab = np.ascontiguousarray(ab, np.float32)
     _products_kernel(ab, np.ascontiguousarray(L, np.float32), out, products)
     _slope_kernel(box(products, means), box(ab, mean_ab), np.float32(eps), slope)
@@ -212,7 +215,7 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
 
 
 def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
-              radius: int = 1, eps: float = 256.0):
+              radius: int = 1, eps: float = 256.0, render: np.ndarray | None = None):
     """:func:`upsample_ab` with the render-size work done once, for strip after strip.
 
     Parameters
@@ -225,6 +228,9 @@ def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
         The full-resolution size.
     radius, eps
         As for :func:`upsample_ab`.
+    render : ndarray of float32, shape (5, h, w), optional
+        Where to keep the render-size planes (a caller's work space, used while the result
+        is); default a new array.
 
     Returns
     -------
@@ -239,7 +245,7 @@ def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
     if (H, W) == L_small.shape:
         # Same size: nothing is missing from the render, keep its chroma as it is.
         return lambda L_rows, rows: ab[rows].copy()
-    return GuidedUpsampler(ab, L_small, (H, W), radius, eps)
+    return GuidedUpsampler(ab, L_small, (H, W), radius, eps, render)
 
 
 class GuidedUpsampler:
@@ -259,11 +265,11 @@ class GuidedUpsampler:
     """
 
     def __init__(self, ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
-                 radius: int = 1, eps: float = 256.0):
+                 radius: int = 1, eps: float = 256.0, render: np.ndarray | None = None):
         self.full_shape = full_shape
         # Planes (a, b, slope a, slope b, L): each row is resized on its own, so a strip
         # needs only its rows' render rows.
-        self._render = _render_planes(ab, L_small, radius, eps)
+        self._render = _render_planes(ab, L_small, radius, eps, render)
         self._taps, self._weights = _cubic_taps(full_shape[0], L_small.shape[0])
 
     def planes(self, rows: slice, out: np.ndarray | None = None
