@@ -358,8 +358,9 @@ def _encode8_row(r, g, bl, levels, out):
 @numba.njit(**_KERNEL)
 def gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
     """Fit and encode a strip (numba, for kernels): L, a, b (rows, W) -> out (rows, W, 3)
-    uint8, own (rows, W) the scales; then the :data:`GAMUT8_CONSTANTS`. Work space (:func:`gamut_scratch`): ``rgbe`` (4, >= rows, W) float32, ``lanes``
-    (8, >= rows * W) float32, ``index`` (>= rows * W) int64. Returns how many pixels needed a
+    uint8 and own (rows, W) the scales, in [0, 1]. Work space (:func:`gamut_scratch`):
+    ``rgbe`` (4, >= rows, W) float32, ``lanes`` (8, >= rows * W) float32, ``index``
+    (>= rows * W) int64; then the :data:`GAMUT8_CONSTANTS`. Returns how many pixels needed a
     scale below 1."""
     rows, W = L.shape
     r, g, bl, e = rgbe[0], rgbe[1], rgbe[2], rgbe[3]
@@ -394,7 +395,8 @@ GAMUT_STRIP_ROWS = 16
 
 
 def gamut_scratch(width: int, rows: int = GAMUT_STRIP_ROWS) -> tuple[np.ndarray, ...]:
-    """Work space of :func:`gamut_rows8` (rgbe, lanes, index) for strips of up to ``rows`` rows of ``width``."""
+    """Work space of :func:`gamut_rows8` (rgbe, lanes, index) for strips of up to ``rows``
+    rows of ``width``."""
     return (np.empty((4, rows, width), np.float32), np.empty((8, rows * width), np.float32),
             np.empty(rows * width, np.int64))
 
@@ -512,9 +514,9 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     """sRGB of Lab colours whose chroma is first fitted into the gamut (:func:`fit_gamut`).
 
     Equals ``lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)`` to one output level. For
-    8-bit output (the last step of every colorized frame) one pass fits and encodes every
-    pixel on its own; with smoothing, a second one encodes again only the pixels whose scale
-    the smoothing lowered.
+    8-bit output one pass fits and encodes every pixel on its own (:func:`gamut_rows8`); with
+    smoothing, where some pixel needed a scale below 1, a second one encodes again only the
+    pixels whose scale the smoothing lowered.
 
     Parameters
     ----------

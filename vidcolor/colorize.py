@@ -10,24 +10,24 @@ chroma has more than a render's detail.
 
 :class:`ImageColorizer` holds a model with the options of one job (:class:`ImageOptions`) and
 colorizes picture after picture; :func:`colorize_image` does one. Files and folders are the
-``vidcolor image`` job's (:mod:`vidcolor.photos`); film frames use :func:`render_shape`,
-:func:`resize_l` and :func:`finish_rgb` from here.
+``vidcolor image`` job's (:mod:`vidcolor.photos`); film frames use :func:`render_shape` and
+:func:`resize_l` from here. The finishing (chroma up, gamut fit, RGB) is :mod:`vidcolor.finish`'s;
+:func:`finish_rgb` and :func:`gamut_radius` are re-exported here for the modules that use them.
 """
 
 from __future__ import annotations
-
 
 import cv2
 import numpy as np
 
 from vidcolor import color, tiling
+from vidcolor.finish import finish_rgb, finish_rows, gamut_radius
 from vidcolor import hints as hints_module
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.options import ImageOptions
 from vidcolor.propagate import PHOTO_SPREAD
 from vidcolor.progress import Progress, no_progress
-from vidcolor.finish import finish_rgb, finish_rows, gamut_radius
 from vidcolor.upsample import upsample_ab, upsampler
 
 __all__ = ["ImageColorizer", "colorize_image", "render_shape", "resize_l", "shrink_l",

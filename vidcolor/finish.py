@@ -107,6 +107,8 @@ def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
     """:func:`finish_rows` for 8-bit output from vidcolor's own upsampler, in one kernel."""
     n, W = L.shape
     out = np.empty((n, W, 3), np.uint8)
+    if out.size == 0:
+        return out
     strip = min(color.GAMUT_STRIP_ROWS, n)
     space = _workspace(n, W, strip)
     planes = upsample.planes(rows, space.get("planes"))

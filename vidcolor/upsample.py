@@ -292,6 +292,8 @@ class GuidedUpsampler:
         """a and b of ``rows`` (n, W) each, float32, from their lightness ``L_rows`` (n, W)."""
         L_rows = np.ascontiguousarray(L_rows, np.float32)
         a, b = np.empty_like(L_rows), np.empty_like(L_rows)
+        if L_rows.size == 0:
+            return a, b
         planes, first, taps, weights = self.planes(rows)
         guided_rows(planes, first, taps, weights, L_rows, a, b,
                      np.empty((3, L_rows.shape[1]), np.float32))

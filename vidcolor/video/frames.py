@@ -112,7 +112,7 @@ class Frame:
     full_chroma : bool
         Set with ``ab`` where a colour copy coloured the frame: its chroma has detail finer
         than the render (relit by the frame's own lightness), so the gamut is fitted pixel by
-        pixel, not smoothed over a render pixel (:func:`vidcolor.colorize.gamut_radius`).
+        pixel, not smoothed over a render pixel (:func:`vidcolor.finish.gamut_radius`).
     """
 
     pts: int
@@ -296,7 +296,7 @@ class FrameColorizer:
             step.set_state(own or None)
 
     def finish(self, frame: Frame, dtype=np.uint8) -> np.ndarray:
-        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`;
+        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.finish.finish_rgb`;
         another network's own resize where the model has one), with the keyframes'
         full-resolution colour laid over where it reaches.
 
