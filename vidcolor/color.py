@@ -364,7 +364,7 @@ def gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, lev
     scale below 1."""
     rows, W = L.shape
     r, g, bl, e = rgbe[0], rgbe[1], rgbe[2], rgbe[3]
-    n = 0
+    n = index.shape[0] * 0  # an int64 from the start: a literal 0 would compile the search twice
     for i in range(rows):
         own[i] = np.float32(1.0)
         if _to_linear_row(L[i], a[i], b[i], r[i], g[i], bl[i], e[i], m, white, tol):
