@@ -149,6 +149,8 @@ def _workspace(n: int, W: int, strip: int) -> dict:
     return _local.space
 
 
+# numba's cache checks only this file: after changing the kernels these call
+# (color.gamut_rows8, upsample.guided_rows...), touch this file so they are compiled again.
 _KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
 
 
