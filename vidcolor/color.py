@@ -391,7 +391,7 @@ def gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, lev
 
 #: Rows the 8-bit kernels fit together: enough out-of-gamut pixels to fill the SIMD lanes,
 #: few enough for the strip's work space to stay in the cache.
-GAMUT_STRIP_ROWS = 16
+GAMUT_STRIP_ROWS = 32
 
 
 def gamut_scratch(width: int, rows: int = GAMUT_STRIP_ROWS) -> tuple[np.ndarray, ...]:
