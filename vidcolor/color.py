@@ -301,7 +301,7 @@ def _encode8(r, g, bl, levels, out, i):
 # strip's out-of-gamut pixels together, in lockstep (each lane's own steps, as
 # _chroma_scale's). error_model="numpy": a Python-style division check would stop the
 # vectorizer. Kernels that make their chroma row by row (vidcolor.finish) call gamut_rows8 and
-# rescale_row8 themselves, so both paths give the same bytes.
+# rescale_row8 themselves: the same colours (a rare pixel may round a level apart, fastmath).
 _KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
 
 

@@ -6,7 +6,8 @@ fitted into the sRGB gamut and encoded (:func:`vidcolor.color.gamut_rgb`). For 8
 with vidcolor's own upsampler the two run as one kernel, a strip of rows at a time, so the
 full-resolution float chroma is never written out and read back; any other case (16-bit
 output, another network's own resize, the keyframes' overlay on the full-resolution chroma)
-goes through the full-resolution chroma. Both give the same bytes.
+goes through the full-resolution chroma. Both run the same numba functions; compiled into two
+kernels with fastmath, a rare pixel may round a level apart.
 """
 
 from __future__ import annotations
