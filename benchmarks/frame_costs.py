@@ -5,7 +5,8 @@ network.
 
 Runs the pipeline's per-frame steps one after another in this thread, on the first N frames
 of VIDEO, exactly as the stages call them (decode, ``FrameColorizer.prepare``, the model, the
-frame analysis, the stabilizer, the upsampling, the gamut fit and Lab -> RGB, the conversion
+frame analysis, the stabilizer, the finishing (``FrameColorizer.finish``: upsampling, gamut
+fit and Lab -> RGB, one kernel), the conversion
 to YUV and the x264 encode), and reports each step's process CPU time a frame (all threads,
 so OpenCV's, OpenVINO's and FFmpeg's helper threads count) and its wall time. Steps run
 serially, so this is their cost without the pipeline's overlap; ``benchmarks.throughput``
@@ -26,10 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor import color
-from vidcolor.colorize import gamut_radius
 from vidcolor.options import EncoderOptions
-from vidcolor.upsample import upsample_ab
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.encode import SegmentWriter, encoder_settings
 from vidcolor.video.fields import yuv_frame
@@ -98,10 +96,7 @@ def _run_steps(core: FrameColorizer, decoded: list, batch: int, writer, costs: _
             costs.time("analysis: DIS flow both ways", analysis.flows)
             frame.ab, _ = costs.time("stabilizer blend", core.stabilizer.step, analysis,
                                      frame.ab)
-            ab = costs.time("upsample a/b", upsample_ab, frame.ab, frame.L_small, frame.L_full)
-            radius = gamut_radius(frame.L_full.shape[0], frame.L_small.shape[0])
-            rgb = costs.time("gamut fit + Lab->RGB", color.gamut_rgb, frame.L_full, ab,
-                             np.uint8, radius)
+            rgb = costs.time("finish (upsample, gamut, RGB)", core.finish, frame)
             yuv = costs.time("RGB->YUV (swscale)", _yuv, writer, rgb)
             costs.time("x264 encode", _encode, writer, yuv, frame.pts)
 

@@ -182,9 +182,9 @@ def time_model(core: FrameColorizer, frames: list[np.ndarray], batch: int):
 
 
 def time_finish(predicted) -> float:
-    """Frames/s of :func:`vidcolor.colorize.finish_rgb` (L-guided upsampling, gamut fit, Lab -> RGB at
-    full resolution): the pipeline's other full-resolution step, not in the issue's list but
-    part of the end-to-end cost."""
+    """Frames/s of :func:`vidcolor.finish.finish_rgb` (L-guided upsampling, gamut fit,
+    Lab -> RGB at full resolution): the pipeline's other full-resolution step, not in the
+    issue's list but part of the end-to-end cost."""
     finish_rgb(predicted[0][2], predicted[0][1], predicted[0][0])  # warm up
     t = time.perf_counter()
     for L_full, L_small, ab in predicted:

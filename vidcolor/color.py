@@ -18,7 +18,8 @@ import numba
 import numpy as np
 
 __all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
-           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab"]
+           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab", "gamut_rows8", "rescale_row8",
+           "gamut_scratch", "GAMUT8_CONSTANTS", "GAMUT_STRIP_ROWS", "smooth_scale"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -295,18 +296,139 @@ def _encode8(r, g, bl, levels, out, i):
     out[i, 2] = levels[int(min(max(bl, zero), one) * scale + half)]
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _gamut_rgb8_kernel(L, ab, out, own_scale, m, white, steps, tol, levels):
+# The 8-bit fit and encode, a strip of rows at a time. Each step is a loop over pixels with no
+# branch LLVM cannot turn into selects, so it runs on SIMD lanes; the chroma search runs on the
+# strip's out-of-gamut pixels together, in lockstep (each lane's own steps, as
+# _chroma_scale's). error_model="numpy": a Python-style division check would stop the
+# vectorizer. Kernels that make their chroma row by row (vidcolor.finish) call gamut_rows8 and
+# rescale_row8 themselves: the same colours (a rare pixel may round a level apart, fastmath).
+_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+
+
+@numba.njit(**_KERNEL)
+def _to_linear_row(l, a, b, r, g, bl, e, m, white, tol):
+    """Linear RGB and gamut excess of a row; how many pixels are outside."""
+    outside = 0
+    for x in range(l.shape[0]):
+        r_, g_, b_ = _lab_to_linear(l[x], a[x], b[x], m, white)
+        r[x], g[x], bl[x] = r_, g_, b_
+        e[x] = _excess(r_, g_, b_, tol)
+        outside += e[x] > 0
+    return outside
+
+
+@numba.njit(**_KERNEL)
+def _search_lanes(n, cl, ca, cb, lo, hi, f_lo, f_hi, side, m, white, steps, tol):
+    """_chroma_scale on n pixels at once; the scales end in ``lo``."""
+    half, one, zero = np.float32(0.5), np.float32(1.0), np.float32(0.0)
+    for j in range(n):
+        lo[j], hi[j], side[j] = zero, one, zero
+        f_lo[j] = _excess_at(cl[j], zero, zero, m, white, tol)
+        f_hi[j] = _excess_at(cl[j], ca[j], cb[j], m, white, tol)
+    width = np.float32(2.0) ** -steps
+    for _ in range(4 * steps):
+        alive = 0
+        for j in range(n):
+            lo_, hi_, flo, fhi, s = lo[j], hi[j], f_lo[j], f_hi[j], side[j]
+            go = hi_ - lo_ > width
+            k = (lo_ * fhi - hi_ * flo) / (fhi - flo)
+            k = min(max(k, lo_ + half * width), hi_ - half * width)
+            f = _excess_at(cl[j], ca[j] * k, cb[j] * k, m, white, tol)
+            out = f > 0
+            new_hi = k if out else hi_
+            new_fhi = f if out else fhi * (half if s == -one else one)
+            new_lo = lo_ if out else k
+            new_flo = flo * (half if s == one else one) if out else f
+            hi[j] = new_hi if go else hi_
+            f_hi[j] = new_fhi if go else fhi
+            lo[j] = new_lo if go else lo_
+            f_lo[j] = new_flo if go else flo
+            side[j] = (one if out else -one) if go else s
+            alive += go
+        if alive == 0:
+            break
+
+
+@numba.njit(**_KERNEL)
+def _encode8_row(r, g, bl, levels, out):
+    for x in range(out.shape[0]):
+        _encode8(r[x], g[x], bl[x], levels, out, x)
+
+
+@numba.njit(**_KERNEL)
+def gamut_rows8(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
+    """Fit and encode a strip (numba, for kernels): L, a, b (rows, W) -> out (rows, W, 3)
+    uint8 and own (rows, W) the scales, in [0, 1]. Work space (:func:`gamut_scratch`):
+    ``rgbe`` (4, >= rows, W) float32, ``lanes`` (8, >= rows * W) float32, ``index``
+    (>= rows * W) int64; then the :data:`GAMUT8_CONSTANTS`. Returns how many pixels needed a
+    scale below 1."""
+    rows, W = L.shape
+    r, g, bl, e = rgbe[0], rgbe[1], rgbe[2], rgbe[3]
+    n = index.shape[0] * 0  # an int64 from the start: a literal 0 would compile the search twice
+    for i in range(rows):
+        own[i] = np.float32(1.0)
+        if _to_linear_row(L[i], a[i], b[i], r[i], g[i], bl[i], e[i], m, white, tol):
+            for x in range(W):
+                if e[i, x] > 0:
+                    index[n] = i * W + x
+                    n += 1
+    if n:
+        cl, ca, cb = lanes[0], lanes[1], lanes[2]
+        for j in range(n):
+            i, x = index[j] // W, index[j] % W
+            cl[j], ca[j], cb[j] = L[i, x], a[i, x], b[i, x]
+        _search_lanes(n, cl, ca, cb, lanes[3], lanes[4], lanes[5], lanes[6], lanes[7], m,
+                      white, steps, tol)
+        for j in range(n):
+            i, x = index[j] // W, index[j] % W
+            k = lanes[3, j]
+            r[i, x], g[i, x], bl[i, x] = _lab_to_linear(cl[j], ca[j] * k, cb[j] * k, m, white)
+            own[i, x] = k
+    for i in range(rows):
+        _encode8_row(r[i], g[i], bl[i], levels, out[i])
+    return n
+
+
+#: Rows the 8-bit kernels fit together: enough out-of-gamut pixels to fill the SIMD lanes,
+#: few enough for the strip's work space to stay in the cache.
+GAMUT_STRIP_ROWS = 32
+
+
+def gamut_scratch(width: int, rows: int = GAMUT_STRIP_ROWS) -> tuple[np.ndarray, ...]:
+    """Work space of :func:`gamut_rows8` (rgbe, lanes, index) for strips of up to ``rows``
+    rows of ``width``."""
+    return (np.empty((4, rows, width), np.float32), np.empty((8, rows * width), np.float32),
+            np.empty(rows * width, np.int64))
+
+
+@numba.njit(**_KERNEL)
+def _gamut_rgb8_kernel(L, a, b, out, own, rgbe, lanes, index, m, white, steps, tol, levels):
     # Fit each pixel on its own and encode it; the scales are kept for the smoothing pass.
-    for i in range(L.shape[0]):
-        l, a, b = L[i], ab[i, 0], ab[i, 1]
-        r, g, bl = _lab_to_linear(l, a, b, m, white)
-        k = np.float32(1.0)
-        if _excess(r, g, bl, tol) > 0:
-            k = _chroma_scale(l, a, b, m, white, steps, tol)
-            r, g, bl = _lab_to_linear(l, a * k, b * k, m, white)
-        own_scale[i] = k
-        _encode8(r, g, bl, levels, out, i)
+    step = rgbe.shape[1]
+    fitted = 0
+    for i in range(0, L.shape[0], step):
+        j = min(i + step, L.shape[0])
+        fitted += gamut_rows8(L[i:j], a[i:j], b[i:j], out[i:j], own[i:j], rgbe, lanes, index,
+                               m, white, steps, tol, levels)
+    return fitted
+
+
+#: The constants :func:`gamut_rows8` and :func:`rescale_row8` take after their arrays.
+GAMUT8_CONSTANTS = (_XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS, _GAMUT_TOL, _LEVELS8)
+
+
+@numba.njit(**_KERNEL)
+def rescale_row8(L, a, b, own, smooth, out, m, white, steps, tol, levels):
+    """Encode again the pixels of a row (all (W,), out (W, 3)) whose smoothed scale is below
+    their own. Returns how many."""
+    n = 0
+    for x in range(L.shape[0]):
+        k = smooth[x]
+        if k < own[x]:
+            r, g, bl = _lab_to_linear(L[x], a[x] * k, b[x] * k, m, white)
+            _encode8(r, g, bl, levels, out, x)
+            n += 1
+    return n
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
@@ -358,16 +480,18 @@ def gamut_scale(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius
     L_flat, ab_flat = _flat_lab(L, ab)
     scale = np.empty(L_flat.shape, np.float32)
     _gamut_scale_kernel(L_flat, ab_flat, scale, _XYZ_TO_LINEAR, _WHITE_XZ, steps, _GAMUT_TOL)
-    return _smooth_scale(scale.reshape(np.shape(L)), radius)
+    return smooth_scale(scale.reshape(np.shape(L)), radius)
 
 
-def _smooth_scale(scale: np.ndarray, radius: int) -> np.ndarray:
-    """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value."""
+def smooth_scale(scale: np.ndarray, radius: int, work: np.ndarray | None = None) -> np.ndarray:
+    """Erode, then box-average, over (2r+1)^2 windows: never above any pixel's own value.
+    ``work``: optional (2, H, W) float32 arrays to compute in (the result is ``work[1]``)."""
     if radius <= 0:
         return scale
     window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    scale = cv2.erode(scale, window, borderType=cv2.BORDER_REPLICATE)
-    return cv2.blur(scale, window.shape, borderType=cv2.BORDER_REPLICATE)
+    eroded, smooth = (None, None) if work is None else work
+    eroded = cv2.erode(scale, window, dst=eroded, borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(eroded, window.shape, dst=smooth, borderType=cv2.BORDER_REPLICATE)
 
 
 def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: int = 0) -> np.ndarray:
@@ -390,9 +514,9 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     """sRGB of Lab colours whose chroma is first fitted into the gamut (:func:`fit_gamut`).
 
     Equals ``lab_to_rgb(L, fit_gamut(L, ab, radius=radius), dtype)`` to one output level. For
-    8-bit output (the last step of every colorized frame) one pass fits and encodes every
-    pixel on its own; with smoothing, a second one encodes again only the pixels whose scale
-    the smoothing lowered.
+    8-bit output one pass fits and encodes every pixel on its own (:func:`gamut_rows8`); with
+    smoothing, where some pixel needed a scale below 1, a second one encodes again only the
+    pixels whose scale the smoothing lowered.
 
     Parameters
     ----------
@@ -412,10 +536,17 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
     L_flat, ab_flat = _flat_lab(L, ab)
     out = np.empty((L_flat.shape[0], 3), np.uint8)
     own = np.empty(L_flat.shape, np.float32)
-    _gamut_rgb8_kernel(L_flat, ab_flat, out, own, _XYZ_TO_LINEAR, _WHITE_XZ, _GAMUT_STEPS,
-                       _GAMUT_TOL, _LEVELS8)
-    if radius > 0:
-        smooth = _smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
+    if L_flat.size == 0:
+        return out.reshape(np.shape(L) + (3,))
+    # Rows of the picture (any shape: one row when it has no width).
+    W = np.shape(L)[-1] if np.ndim(L) >= 2 else L_flat.shape[0]
+    a = np.ascontiguousarray(ab_flat[:, 0]).reshape(-1, W)
+    b = np.ascontiguousarray(ab_flat[:, 1]).reshape(-1, W)
+    scratch = gamut_scratch(W, min(GAMUT_STRIP_ROWS, a.shape[0]))
+    fitted = _gamut_rgb8_kernel(L_flat.reshape(-1, W), a, b, out.reshape(-1, W, 3),
+                                own.reshape(-1, W), *scratch, *GAMUT8_CONSTANTS)
+    if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
+        smooth = smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
         _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
     return out.reshape(np.shape(L) + (3,))
 

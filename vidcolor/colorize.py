@@ -10,18 +10,18 @@ chroma has more than a render's detail.
 
 :class:`ImageColorizer` holds a model with the options of one job (:class:`ImageOptions`) and
 colorizes picture after picture; :func:`colorize_image` does one. Files and folders are the
-``vidcolor image`` job's (:mod:`vidcolor.photos`); film frames use :func:`render_shape`,
-:func:`resize_l` and :func:`finish_rgb` from here.
+``vidcolor image`` job's (:mod:`vidcolor.photos`); film frames use :func:`render_shape` and
+:func:`resize_l` from here. The finishing (chroma up, gamut fit, RGB) is :mod:`vidcolor.finish`'s;
+:func:`finish_rgb` and :func:`gamut_radius` are re-exported here for the modules that use them.
 """
 
 from __future__ import annotations
-
-import math
 
 import cv2
 import numpy as np
 
 from vidcolor import color, tiling
+from vidcolor.finish import finish_rgb, finish_rows, gamut_radius
 from vidcolor import hints as hints_module
 from vidcolor.models import store
 from vidcolor.models.protocol import ColorModel, check_model
@@ -188,44 +188,6 @@ def predict_once(predict, shrink, full_shape: tuple[int, int], render_size: int,
     else:
         ab = predict(L_small[None], hints=tuple(x[None] for x in hints(L_small.shape)))
     return np.asarray(ab, np.float32)[0], L_small
-
-
-def gamut_radius(full_rows: int, small_rows: int) -> int:
-    """Radius (full-resolution pixels) over which :func:`vidcolor.color.fit_gamut` smooths its
-    chroma scale: the window spans about one pixel of the resolution the chroma was predicted
-    at, detail the network never gave. Measured (benchmarks/RESULTS.md, large stills): on a
-    12-megapixel scan the worst colour line scored 5.63 with radius 0, 2.91 with 1, 2.20 with
-    2; on CBSD68 radius 1 costs 0.08 of colourfulness and no PSNR."""
-    return max(1, math.ceil(full_rows / small_rows / 4))
-
-
-def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
-               dtype=np.uint8, upsample=upsampler) -> np.ndarray:
-    """Full-resolution sRGB from render-size chroma and the full-resolution lightness.
-
-    The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`; or by
-    ``upsample``, another network's own resize) and fitted into the gamut (smoothly, see
-    :func:`gamut_radius`), so the output's lightness is ``L_full`` itself
-    (:func:`vidcolor.color.gamut_rgb`).
-
-    Parameters
-    ----------
-    ab_small : ndarray of float32, shape (h, w, 2)
-    L_small : ndarray of float32, shape (h, w), in [0, 100]
-        The lightness the network saw.
-    L_full : ndarray of float32, shape (H, W), in [0, 100]
-    dtype : numpy.uint8 or numpy.uint16
-    upsample : callable
-        :func:`vidcolor.upsample.upsampler` or a model's own (:func:`model_upsampler`).
-
-    Returns
-    -------
-    ndarray of `dtype`, shape (H, W, 3)
-    """
-    radius = gamut_radius(L_full.shape[0], L_small.shape[0])
-    H = L_full.shape[0]
-    ab = upsample(ab_small, L_small, L_full.shape)(L_full, slice(0, H))
-    return color.gamut_rgb(L_full, ab, dtype, radius)
 
 
 def model_upsampler(model):
@@ -425,8 +387,7 @@ class ImageColorizer:
         halo = 2 * radius  # how far the smoothed gamut fit reaches: strips equal the whole
         for rows in _strips(H):
             ext = slice(max(0, rows.start - halo), min(H, rows.stop + halo))
-            L = l_rows(ext)
-            strip = color.gamut_rgb(L, upsample(L, ext), rgb.dtype, radius)
+            strip = finish_rows(upsample, l_rows(ext), ext, rgb.dtype, radius)
             out[rows] = strip[rows.start - ext.start:rows.stop - ext.start]
         return out
 

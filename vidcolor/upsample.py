@@ -10,11 +10,14 @@ chroma in memory. Stills (:mod:`vidcolor.colorize`) and film frames use the same
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import cv2
 import numba
 import numpy as np
 
-__all__ = ["guided_fit", "upsample_ab", "upsampler"]
+__all__ = ["guided_fit", "upsample_ab", "upsampler", "GuidedUpsampler", "guided_rows"]
 
 
 def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
@@ -47,39 +50,126 @@ def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
     return box, cov / (var_L[..., None] + np.float32(eps)), mean_L, mean_ab
 
 
+_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+
+
 def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Local slope ``A`` of :func:`guided_fit`'s linear fits, smoothed like the guided
     filter smooths its coefficients: (h, w, 2), in ab units per L unit."""
-    box, slope, _, _ = guided_fit(ab, L, radius, eps)
-    return box(slope)
+    render = _render_planes(ab, L, radius, eps)
+    return np.stack([render[2], render[3]], axis=-1)
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _add_detail(ab_slope, L_up, L, out):
-    # ab + slope * (L - L_up) in one pass: numpy's strided broadcasts took 3.5 ms a 480p frame.
+def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """a, b, their :func:`_guided_slope` and L as planes (5, h, w), float32 (in ``out`` where
+    given): the window means by OpenCV (four and two channels a call), the arithmetic between
+    them in two passes."""
+    h, w = L.shape
+    ksize = (2 * radius + 1, 2 * radius + 1)
+    products, means, mean_ab, slope, smooth = _render_scratch(h, w)
+
+    def box(x, dst):
+        return cv2.boxFilter(x, -1, ksize, dst=dst, borderType=cv2.BORDER_REFLECT)
+
+    if out is None or out.shape != (5, h, w):
+        out = np.empty((5, h, w), np.float32)
+    ab = np.ascontiguousarray(ab, np.float32)
+    _products_kernel(ab, np.ascontiguousarray(L, np.float32), products)
+    _slope_kernel(box(products, means), box(ab, mean_ab), np.float32(eps), slope)
+    box(slope, smooth)
+    # Plane by plane: the planes lie a multiple of 4 KiB apart, where one loop writing all of
+    # them stalls on the cache's address aliasing (5x slower).
+    out[0], out[1], out[2], out[3], out[4] = ab[..., 0], ab[..., 1], smooth[..., 0], \
+        smooth[..., 1], L
+    return out
+
+
+# The render-size temporaries are kept by each thread from frame to frame: allocated afresh,
+# their page faults cost this machine more than the arithmetic (benchmarks/RESULTS.md).
+_scratch = threading.local()
+
+
+def _render_scratch(h: int, w: int) -> list[np.ndarray]:
+    """This thread's temporaries of :func:`_render_planes` at (h, w): products and their
+    means (h, w, 4), the chroma's means, the slope and its mean (h, w, 2)."""
+    if getattr(_scratch, "shape", None) != (h, w):
+        _scratch.shape = (h, w)
+        _scratch.arrays = [np.empty((h, w, c), np.float32) for c in (4, 4, 2, 2, 2)]
+    return _scratch.arrays
+
+
+@numba.njit(**_KERNEL)
+def _products_kernel(ab, L, products):
+    # What guided_fit's window means are taken of: L, L^2, L a, L b.
+    for y in range(L.shape[0]):
+        for x in range(L.shape[1]):
+            l = L[y, x]
+            products[y, x, 0], products[y, x, 1] = l, l * l
+            products[y, x, 2], products[y, x, 3] = l * ab[y, x, 0], l * ab[y, x, 1]
+
+
+@numba.njit(**_KERNEL)
+def _slope_kernel(means, mean_ab, eps, slope):
+    # guided_fit's slope cov / (var + eps) from the window means.
+    for y in range(means.shape[0]):
+        for x in range(means.shape[1]):
+            mean_l = means[y, x, 0]
+            var = means[y, x, 1] - mean_l * mean_l + eps
+            slope[y, x, 0] = (means[y, x, 2] - mean_l * mean_ab[y, x, 0]) / var
+            slope[y, x, 1] = (means[y, x, 3] - mean_l * mean_ab[y, x, 1]) / var
+
+
+@functools.lru_cache(maxsize=32)
+def _cubic_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """The four input samples and weights of each of ``n_out`` outputs of a bicubic resize
+    from ``n_in`` samples, as :func:`cv2.resize` computes them (pixel centres aligned,
+    A = -0.75, float32 weights, edges repeated).
+
+    Returns
+    -------
+    taps : ndarray of int64, shape (n_out, 4)
+    weights : ndarray of float32, shape (n_out, 4)
+    """
+    f = ((np.arange(n_out) + 0.5) * (1.0 / (n_out / n_in)) - 0.5).astype(np.float32)
+    start = np.floor(f).astype(np.int64)
+    x = (f - start.astype(np.float32))[:, None]
+    A, one = np.float32(-0.75), np.float32(1.0)
+    w0 = ((A * (x + one) - 5 * A) * (x + one) + 8 * A) * (x + one) - 4 * A
+    w1 = ((A + 2) * x - (A + 3)) * x * x + one
+    w2 = ((A + 2) * (one - x) - (A + 3)) * (one - x) * (one - x) + one
+    weights = np.concatenate([w0, w1, w2, one - w0 - w1 - w2], axis=1).astype(np.float32)
+    taps = np.clip(start[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    return taps, weights
+
+
+@numba.njit(**_KERNEL)
+def _vertical(p0, p1, p2, p3, w0, w1, w2, w3, out):
+    for x in range(out.shape[0]):
+        out[x] = w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x]
+
+
+@numba.njit(**_KERNEL)
+def guided_rows(planes, first, taps, weights, L, a, b, work):
+    """Rows of :func:`upsample_ab` from the render's rows already resized to full width.
+
+    planes (5, k, W): a, b, their slopes and L_small, render rows ``first`` to
+    ``first + k``; taps, weights (n, 4): each row's render rows and bicubic weights; L
+    (n, W): the rows' own lightness. Writes a, b (n, W); work: (3, W) float32.
+    """
     for i in range(L.shape[0]):
-        detail = L[i] - L_up[i]
-        out[i, 0] = ab_slope[i, 0] + ab_slope[i, 2] * detail
-        out[i, 1] = ab_slope[i, 1] + ab_slope[i, 3] * detail
-
-
-def _source_coords(n_out: int, n_in: int, index: np.ndarray) -> np.ndarray:
-    """Where output samples ``index`` (of ``n_out``) fall on an ``n_in``-sample input, with
-    pixel centres aligned as in :func:`cv2.resize`."""
-    return ((index.astype(np.float64) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)
-
-
-def _cubic_rows(small: np.ndarray, H: int, W: int, rows: slice) -> np.ndarray:
-    """Rows ``rows`` of ``small`` resized bicubically to (H, W), as :func:`cv2.resize` would
-    give them (a strip through :func:`cv2.remap` agrees with the whole to ~1e-4)."""
-    if rows.start == 0 and rows.stop == H:
-        return cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC)
-    h, w = small.shape[:2]
-    ys = _source_coords(H, h, np.arange(rows.start, rows.stop))
-    xs = _source_coords(W, w, np.arange(W))
-    map_x = np.ascontiguousarray(np.broadcast_to(xs[None, :], (len(ys), W)))
-    map_y = np.ascontiguousarray(np.broadcast_to(ys[:, None], (len(ys), W)))
-    return cv2.remap(small, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        t = taps[i] - first
+        w = weights[i]
+        rows = (a[i], b[i], work[0], work[1], work[2])
+        for c in range(5):
+            p = planes[c]
+            _vertical(p[t[0]], p[t[1]], p[t[2]], p[t[3]], w[0], w[1], w[2], w[3], rows[c])
+        slope_a, slope_b, L_up = work[0], work[1], work[2]
+        # ab + slope * (L - L_up): the lightness detail the render could not see.
+        for x in range(L.shape[1]):
+            detail = L[i, x] - L_up[x]
+            a[i, x] += slope_a[x] * detail
+            b[i, x] += slope_b[x] * detail
 
 
 def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius: int = 1,
@@ -115,7 +205,7 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
         plain bicubic), smaller transfers more L detail into the chroma.
     rows : slice, optional
         Compute only these full-resolution rows (strips of a large picture, to bound memory);
-        the strips put together equal the whole to ~1e-4.
+        the strips put together equal the whole to float rounding (~1e-5).
 
     Returns
     -------
@@ -127,7 +217,7 @@ def upsample_ab(ab: np.ndarray, L_small: np.ndarray, L_full: np.ndarray, radius:
 
 
 def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
-              radius: int = 1, eps: float = 256.0):
+              radius: int = 1, eps: float = 256.0, render: np.ndarray | None = None):
     """:func:`upsample_ab` with the render-size work done once, for strip after strip.
 
     Parameters
@@ -140,6 +230,9 @@ def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
         The full-resolution size.
     radius, eps
         As for :func:`upsample_ab`.
+    render : ndarray of float32, shape (5, h, w), optional
+        Where to keep the render-size planes (a caller's work space, used while the result
+        is); default a new array.
 
     Returns
     -------
@@ -154,15 +247,60 @@ def upsampler(ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
     if (H, W) == L_small.shape:
         # Same size: nothing is missing from the render, keep its chroma as it is.
         return lambda L_rows, rows: ab[rows].copy()
-    # Chroma and slope go through one 4-channel resize: half the cost of two 2-channel ones.
-    ab_slope = np.concatenate([ab, _guided_slope(ab, L_small, radius, eps)], axis=-1)
+    return GuidedUpsampler(ab, L_small, (H, W), radius, eps, render)
 
-    def upsample(L_rows: np.ndarray, rows: slice) -> np.ndarray:
-        up = _cubic_rows(ab_slope, H, W, rows)
-        L_up = _cubic_rows(L_small, H, W, rows)
+
+class GuidedUpsampler:
+    """:func:`upsampler`'s callable: the render's chroma, its guided slopes and lightness,
+    brought to full resolution strip by strip.
+
+    Bicubic resizing is separable: each strip's render rows are resized to full width
+    (:func:`cv2.resize`, as the whole picture's resize does it), then combined four at a time
+    down the rows with OpenCV's weights (:func:`guided_rows`); so a strip equals the same rows
+    of the whole to float rounding, and full-resolution chroma exists only for the rows
+    asked.
+
+    Parameters
+    ----------
+    ab, L_small, full_shape, radius, eps
+        As for :func:`upsampler`.
+    """
+
+    def __init__(self, ab: np.ndarray, L_small: np.ndarray, full_shape: tuple[int, int],
+                 radius: int = 1, eps: float = 256.0, render: np.ndarray | None = None):
+        self.full_shape = full_shape
+        # Planes (a, b, slope a, slope b, L): each row is resized on its own, so a strip
+        # needs only its rows' render rows.
+        self._render = _render_planes(ab, L_small, radius, eps, render)
+        self._taps, self._weights = _cubic_taps(full_shape[0], L_small.shape[0])
+
+    def planes(self, rows: slice, out: np.ndarray | None = None
+               ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """What :func:`guided_rows` needs for full-resolution ``rows``: the render rows they
+        draw on at full width (5, k, W), the first one's index, and the rows' taps and
+        weights (n, 4). ``out``: an array to write the first into where its size fits."""
+        taps, weights = self._taps[rows], self._weights[rows]
+        first, last = int(taps.min()), int(taps.max()) + 1
+        render = self._render[:, first:last]
+        k, w = render.shape[1:]
+        W = self.full_shape[1]
+        if out is None or out.shape != (5, k, W):
+            out = np.empty((5, k, W), np.float32)
+        cv2.resize(np.ascontiguousarray(render).reshape(5 * k, w), (W, 5 * k),
+                   dst=out.reshape(5 * k, W), interpolation=cv2.INTER_CUBIC)
+        return out, first, taps, weights
+
+    def ab_rows(self, L_rows: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """a and b of ``rows`` (n, W) each, float32, from their lightness ``L_rows`` (n, W)."""
         L_rows = np.ascontiguousarray(L_rows, np.float32)
-        out = np.empty(L_rows.shape + (2,), np.float32)
-        _add_detail(up.reshape(-1, 4), L_up.reshape(-1), L_rows.reshape(-1), out.reshape(-1, 2))
-        return out
+        a, b = np.empty_like(L_rows), np.empty_like(L_rows)
+        if L_rows.size == 0:
+            return a, b
+        planes, first, taps, weights = self.planes(rows)
+        guided_rows(planes, first, taps, weights, L_rows, a, b,
+                     np.empty((3, L_rows.shape[1]), np.float32))
+        return a, b
 
-    return upsample
+    def __call__(self, L_rows: np.ndarray, rows: slice) -> np.ndarray:
+        """a/b of ``rows`` (n, W, 2), float32, from their lightness ``L_rows`` (n, W)."""
+        return np.stack(self.ab_rows(L_rows, rows), axis=-1)

@@ -297,7 +297,7 @@ def test_strips_of_a_picture_equal_the_whole(monkeypatch, picture_fake, scene_pi
     assert np.mean(whole != reference) < 0.01
     monkeypatch.setattr(colorize_module, "_STRIP_ROWS", 7)  # 45 rows: 7 strips, a short one
     strips = colorize_image(rgb, model)
-    # Strips interpolate through cv2.remap rather than cv2.resize: equal up to rare roundings.
+    # OpenCV resizes a strip's render rows in another grouping: equal up to rare roundings.
     assert np.abs(strips.astype(int) - whole).max() <= 1
     assert np.mean(strips != whole) < 0.01
     ab_small = model.predict_ab(L[None, ::4, ::4])[0]

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
 import numpy as np
 
 from vidcolor import color
-from vidcolor.colorize import finish_rgb, gamut_radius, model_upsampler, render_shape, resize_l
+from vidcolor.colorize import model_upsampler, render_shape, resize_l
+from vidcolor.finish import finish_rgb
 from vidcolor.models.protocol import ColorModel, check_model
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions, max_batch_size
@@ -111,7 +112,7 @@ class Frame:
     full_chroma : bool
         Set with ``ab`` where a colour copy coloured the frame: its chroma has detail finer
         than the render (relit by the frame's own lightness), so the gamut is fitted pixel by
-        pixel, not smoothed over a render pixel (:func:`vidcolor.colorize.gamut_radius`).
+        pixel, not smoothed over a render pixel (:func:`vidcolor.finish.gamut_radius`).
     """
 
     pts: int
@@ -295,7 +296,7 @@ class FrameColorizer:
             step.set_state(own or None)
 
     def finish(self, frame: Frame, dtype=np.uint8) -> np.ndarray:
-        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.colorize.finish_rgb`;
+        """Full-resolution RGB of a colorized frame (see :func:`vidcolor.finish.finish_rgb`;
         another network's own resize where the model has one), with the keyframes'
         full-resolution colour laid over where it reaches.
 
@@ -303,16 +304,9 @@ class FrameColorizer:
         -------
         ndarray of `dtype`, shape (H, W, 3)
         """
-        upsample = model_upsampler(self.model)
-        if frame.keyed is None and not frame.full_chroma:
-            return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype, upsample)
-        H = frame.L_full.shape[0]
-        ab = upsample(frame.ab, frame.L_small, frame.L_full.shape)(frame.L_full, slice(0, H))
-        if frame.keyed is not None:
-            ab = frame.keyed.apply(ab, frame.L_full)
-        radius = 0 if frame.full_chroma else gamut_radius(frame.L_full.shape[0],
-                                                          frame.L_small.shape[0])
-        return color.gamut_rgb(frame.L_full, ab, dtype, radius)
+        overlay = None if frame.keyed is None else frame.keyed.apply
+        return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype,
+                          model_upsampler(self.model), overlay, 0 if frame.full_chroma else None)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
                         batch_size: int = 8) -> Iterator[np.ndarray]:
