@@ -62,21 +62,27 @@ def bilinear(win: Window, i: int) -> np.ndarray:
     return cv2.resize(win.copy[i][..., 1:], win.L[i].shape[::-1], interpolation=cv2.INTER_LINEAR)
 
 
-def fused_chroma(win: Window, i: int, radius: int) -> np.ndarray:
+def fused_chroma(win: Window, i: int, radius: int, level: bool = False):
     """The copy path's chromaticity at the copy's size: frames ``radius`` either side aligned
-    to master frame ``i`` and averaged by fit (:func:`cc.fused`)."""
+    to master frame ``i`` and averaged by fit (:func:`cc.fused`); with ``level``, also the
+    copy's noise level there (:func:`cc.noise_level`)."""
     near = range(max(0, i - radius), min(len(win.copy), i + radius + 1))
-    chroma, _ = cc.fused([cc.align_copy(win.copy[k], win.L_work[i]) for k in near],
-                         centre=i - near.start)
-    return chroma
+    aligned = [cc.align_copy(win.copy[k], win.L_work[i]) for k in near]
+    chroma, _ = cc.fused(aligned, centre=i - near.start)
+    if not level:
+        return chroma
+    _, trust, _, misfit = aligned[i - near.start]
+    return chroma, cc.noise_level(misfit, trust > 0)
 
 
-def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS, guide=(cc.GUIDE_RADIUS,
-            cc.GUIDE_EPS)) -> np.ndarray:
-    """What the copy step does (less its trust blending): fused, guided, upsampled, relit."""
-    chroma = fused_chroma(win, i, radius)
+def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
+            guide=(cc.GUIDE_RADIUS, None)) -> np.ndarray:
+    """What the copy step does (less its trust blending): fused, guided (``(radius, eps)``,
+    eps None: the copy's noise level, as shipped), upsampled, relit."""
+    chroma, level = fused_chroma(win, i, radius, level=True)
     if guide is not None:
-        chroma = cc.guided_ab(chroma, win.L_work[i], *guide)
+        chroma = cc.guided_ab(chroma, win.L_work[i], guide[0],
+                              level if guide[1] is None else guide[1])
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
 
@@ -110,6 +116,8 @@ METHODS = {
     "bilinear": bilinear,
     "shipped": shipped,
     "shipped, one frame": lambda w, i: shipped(w, i, radius=0),
+    "shipped, guided filter eps 4 (before)": lambda w, i: shipped(
+        w, i, guide=(cc.GUIDE_RADIUS, cc.GUIDE_EPS)),
     "shipped, no guided filter": lambda w, i: shipped(w, i, guide=None),
     "shipped, no guided filter, one frame": lambda w, i: shipped(w, i, 0, None),
     "shipped, 6 frames either side": lambda w, i: shipped(w, i, radius=6),
