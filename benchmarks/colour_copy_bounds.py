@@ -1,7 +1,7 @@
 """What a colour copy's chroma can give at all: upsamplers on a clean and a JPEG copy, offline.
 
     python -m benchmarks.colour_copy_bounds CLIP [--start S] [--frames N] [--scale 4]
-                                                 [--quality 30] [--only NAME,...]
+                                                 [--quality 30] [--only 'NAME;...']
 
 The copy path of ``vidcolor video --colour-from`` without the film around it (no model, no
 trust blending, no stabilizer, no output storage): each master frame's chroma is computed from
@@ -145,13 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--quality", type=int, default=30)
     p.add_argument("--copies", default="clean,420,444", help="which copies: clean, 420, 444")
-    p.add_argument("--only", help="comma-separated method names (default: all)")
+    p.add_argument("--only", help="method names separated by ';' (the names hold commas; "
+                   "default: all)")
     args = p.parse_args(argv)
     _, truth = read_frames(args.clip, args.start, args.frames)
     small = [shrunk(t, args.scale) for t in truth]
     sampling = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
                 "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
-    names = args.only.split(",") if args.only else list(METHODS)
+    names = [n.strip() for n in args.only.split(";")] if args.only else list(METHODS)
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        p.error(f"unknown methods {unknown}; known: {list(METHODS)}")
     result = {}
     for copy in args.copies.split(","):
         frames = small if copy == "clean" else [jpeg(s, args.quality, sampling[copy])
