@@ -13,8 +13,8 @@ shrunk to 1/``scale`` a side (area) and JPEG-compressed at ``quality`` one frame
 before the master (the copy is K frames late), with ``--gap A:B`` it lacks its frames A to
 B-1, with ``--damage A:B`` its frames A to B-1 have their middle ninth torn out
 (:func:`damaged`); ``--told-offset`` gives ``--colour-offset`` another value than the true
-one (the drift search must find the rest). Then, over the master's frames against the truth (8-bit RGB, every variant keeps the
-master's L):
+one (the drift search must find the rest). Then, over the master's frames against the truth
+(8-bit RGB, every variant keeps the master's L):
 
 - ``copy``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --colour-from COPY
   --colour-offset K`` path (in this process, through ``vidcolor.cli.main``);
