@@ -1,7 +1,7 @@
 """What a colour copy's chroma can give at all: upsamplers on a clean and a JPEG copy, offline.
 
     python -m benchmarks.colour_copy_bounds CLIP [--start S] [--frames N] [--scale 4]
-                                                 [--quality 30] [--only NAME,...]
+                                                 [--quality 30] [--only 'NAME;...']
 
 The copy path of ``vidcolor video --colour-from`` without the film around it (no model, no
 trust blending, no stabilizer, no output storage): each master frame's chroma is computed from
@@ -62,21 +62,27 @@ def bilinear(win: Window, i: int) -> np.ndarray:
     return cv2.resize(win.copy[i][..., 1:], win.L[i].shape[::-1], interpolation=cv2.INTER_LINEAR)
 
 
-def fused_chroma(win: Window, i: int, radius: int) -> np.ndarray:
+def fused_chroma(win: Window, i: int, radius: int, level: bool = False):
     """The copy path's chromaticity at the copy's size: frames ``radius`` either side aligned
-    to master frame ``i`` and averaged by fit (:func:`cc.fused`)."""
+    to master frame ``i`` and averaged by fit (:func:`cc.fused`); with ``level``, also the
+    copy's noise level there (:func:`cc.noise_level`)."""
     near = range(max(0, i - radius), min(len(win.copy), i + radius + 1))
-    chroma, _ = cc.fused([cc.align_copy(win.copy[k], win.L_work[i]) for k in near],
-                         centre=i - near.start)
-    return chroma
+    aligned = [cc.align_copy(win.copy[k], win.L_work[i]) for k in near]
+    chroma, _ = cc.fused(aligned, centre=i - near.start)
+    if not level:
+        return chroma
+    _, trust, _, misfit = aligned[i - near.start]
+    return chroma, cc.noise_level(misfit, trust > 0)
 
 
-def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS, guide=(cc.GUIDE_RADIUS,
-            cc.GUIDE_EPS)) -> np.ndarray:
-    """What the copy step does (less its trust blending): fused, guided, upsampled, relit."""
-    chroma = fused_chroma(win, i, radius)
+def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
+            guide=(cc.GUIDE_RADIUS, None)) -> np.ndarray:
+    """What the copy step does (less its trust blending): fused, guided (``(radius, eps)``,
+    eps None: the copy's noise level, as shipped), upsampled, relit."""
+    chroma, level = fused_chroma(win, i, radius, level=True)
     if guide is not None:
-        chroma = cc.guided_ab(chroma, win.L_work[i], *guide)
+        chroma = cc.guided_ab(chroma, win.L_work[i], guide[0],
+                              level if guide[1] is None else guide[1])
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
 
@@ -110,6 +116,8 @@ METHODS = {
     "bilinear": bilinear,
     "shipped": shipped,
     "shipped, one frame": lambda w, i: shipped(w, i, radius=0),
+    "shipped, guided filter eps 4 (before)": lambda w, i: shipped(
+        w, i, guide=(cc.GUIDE_RADIUS, cc.GUIDE_EPS)),
     "shipped, no guided filter": lambda w, i: shipped(w, i, guide=None),
     "shipped, no guided filter, one frame": lambda w, i: shipped(w, i, 0, None),
     "shipped, 6 frames either side": lambda w, i: shipped(w, i, radius=6),
@@ -137,13 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--quality", type=int, default=30)
     p.add_argument("--copies", default="clean,420,444", help="which copies: clean, 420, 444")
-    p.add_argument("--only", help="comma-separated method names (default: all)")
+    p.add_argument("--only", help="method names separated by ';' (the names hold commas; "
+                   "default: all)")
     args = p.parse_args(argv)
     _, truth = read_frames(args.clip, args.start, args.frames)
     small = [shrunk(t, args.scale) for t in truth]
     sampling = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
                 "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444}
-    names = args.only.split(",") if args.only else list(METHODS)
+    names = [n.strip() for n in args.only.split(";")] if args.only else list(METHODS)
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        p.error(f"unknown methods {unknown}; known: {list(METHODS)}")
     result = {}
     for copy in args.copies.split(","):
         frames = small if copy == "clean" else [jpeg(s, args.quality, sampling[copy])

@@ -13,8 +13,8 @@ from support import MODEL_AB, Flat
 from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.colour_copy import (ColourCopyStep, agreement, choose_drift, fused,
-                                        match_error)
+from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, choose_drift,
+                                        fused, guided_ab, match_error, noise_level)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
 
@@ -325,6 +325,29 @@ def test_agreement_is_relative_to_the_copys_noise():
             assert agree[inside].mean() > 0.5  # a noisy one: within its noise
     no_noise = agreement(_misfit(0.3, 2), np.zeros((40, 40), np.float32), valid)
     assert no_noise.min() > 0.0 and agreement(own, own, ~valid).min() == 1.0
+
+
+def test_noise_level_is_the_copys_own_misfit_where_trusted():
+    valid = np.ones((40, 40), bool)
+    clean, noisy = noise_level(_misfit(0.3, 1), valid), noise_level(_misfit(8.0, 1), valid)
+    assert 0.2 < clean < 0.35 and 5.5 < noisy < 9.0
+    damaged = _misfit(0.3, 1)
+    damaged[:, 20:] += 500.0  # a torn-out half, not trusted: its misfit does not count
+    valid[:, 18:] = False  # (the local mean reaches 2 pixels into it)
+    assert abs(noise_level(damaged, valid) - clean) < 0.05
+    assert noise_level(np.zeros((40, 40), np.float32), valid) == MIN_NOISE
+    assert noise_level(damaged, np.zeros((40, 40), bool)) == MIN_NOISE
+
+
+def test_guided_filter_smooths_as_much_as_the_noise_level():
+    """A clean copy's level keeps chroma detail that follows the master's lightness; a noisy
+    one's averages it away."""
+    rng = np.random.default_rng(2)
+    L = (50 + 10 * rng.normal(0, 1, (40, 40))).astype(np.float32)  # textured master
+    detail = np.stack([L - 50, 50 - L], -1).astype(np.float32)  # chroma following L
+    kept = [np.abs(guided_ab(detail, L, eps=eps) - detail).mean() for eps in (0.3, 6.0, 600.0)]
+    assert kept[0] < kept[1] < kept[2]
+    assert kept[0] < 0.05 * np.abs(detail).mean() < kept[2]
 
 
 def test_fused_keeps_the_own_frame_where_a_neighbour_fits_worse():

@@ -21,7 +21,8 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    is carried is the copy's chroma relative to its lightness (:func:`chromaticity`), which
    a change of light leaves alone, so the master's own shading, finer than the copy's, is
    put back under it (:func:`relit`). It is cleaned
-   and brought up to the render size guided by the master's edges (:func:`guided_ab`, then
+   (as strongly as the copy is noisy, :func:`noise_level`) and brought up to the render
+   size guided by the master's edges (:func:`guided_ab`, then
    :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
    resolution guided again by the master's full-resolution lightness, the output's own;
 4. untrusted pixels (damage: the copy's lightness does not agree with the master's), and
@@ -57,7 +58,8 @@ from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
 __all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "choose_drift",
-           "chromaticity", "copy_index", "fused", "guided_ab", "match_error", "open_copy", "relit"]
+           "chromaticity", "copy_index", "fused", "guided_ab", "match_error", "noise_level",
+           "open_copy", "relit"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -86,9 +88,10 @@ FLOW_SIGMA = 1.0
 #: colour is the copy's alone: a little doubt everywhere must not mix the model's in).
 MIN_TRUST = 0.3
 SURE_TRUST = 0.8
-#: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels)
-#: and regularization (in squared L units, the chromaticity taken x 100); chosen on the
-#: development clips (benchmarks/RESULTS.md).
+#: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels),
+#: chosen on the development clips (benchmarks/RESULTS.md); its regularization is the copy's
+#: noise level (:func:`noise_level`), frame by frame. GUIDE_EPS: the default of
+#: :func:`guided_ab` (squared L units, the chromaticity taken x 100).
 GUIDE_RADIUS = 1
 GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
@@ -272,11 +275,36 @@ def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndar
     -------
     ndarray of float32, shape (h, w), in [0, 1]
     """
-    size = (2 * AGREE_RADIUS + 1,) * 2
-    mine, theirs = (cv2.blur(np.asarray(x, np.float32), size) for x in (own, misfit))
-    level = max(MIN_NOISE, float(np.median(mine[valid]))) if valid.any() else MIN_NOISE
+    mine, theirs = _local(own), _local(misfit)
+    level = _median_level(mine, valid)
     beyond = np.maximum(theirs - mine - level, 0.0)
     return np.exp(-beyond / level).astype(np.float32)
+
+
+def _local(misfit: np.ndarray) -> np.ndarray:
+    """The local mean of a misfit (h, w) over :data:`AGREE_RADIUS`: compression noise is
+    blocky, not per pixel."""
+    return cv2.blur(np.asarray(misfit, np.float32), (2 * AGREE_RADIUS + 1,) * 2)
+
+
+def _median_level(local: np.ndarray, valid: np.ndarray) -> float:
+    return max(MIN_NOISE, float(np.median(local[valid]))) if valid.any() else MIN_NOISE
+
+
+def noise_level(misfit: np.ndarray, valid: np.ndarray) -> float:
+    """The copy's noise level for one frame: the median, over the ``valid`` pixels (h, w,
+    bool: where its own copy frame is trusted), of the local mean of its own
+    :func:`align_copy` misfit (h, w, squared L units), at least :data:`MIN_NOISE`. What
+    :func:`agreement` compares a neighbour's excess misfit with, and the guided filter's
+    regularization (:func:`guided_ab`'s ``eps``, in the same squared L units): a clean copy
+    (a low level) is filtered little, its chroma following the master's lightness closely;
+    a noisy one is averaged where the master's lightness varies less than its noise.
+
+    Returns
+    -------
+    float, squared L units
+    """
+    return _median_level(_local(misfit), valid)
 
 
 def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
@@ -535,11 +563,13 @@ class ColourCopyStep:
         found = expected + use
         span = range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)
         near = {k: lab for k in span if (lab := self.frames.get(k)) is not None}
-        chroma, trust = fused([align_copy(lab, L_work) for lab in near.values()],
-                              centre=list(near).index(found))
+        aligned = [align_copy(lab, L_work) for lab in near.values()]
+        centre = list(near).index(found)
+        chroma, trust = fused(aligned, centre)
         if not trust.any():
             return None, None, False
-        chroma = guided_ab(chroma, L_work)
+        _, own_trust, _, own_misfit = aligned[centre]
+        chroma = guided_ab(chroma, L_work, eps=noise_level(own_misfit, own_trust > 0))
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
