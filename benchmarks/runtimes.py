@@ -42,7 +42,7 @@ def compare(video, n: int, batch: int, keras_model, render_size: int | None,
     outputs = {}
     for _ in range(rounds):
         for name in RUNTIME_NAMES:
-            (fps, cpu_ms), predicted = time_model(cores[name], frames, batch)
+            (fps, cpu_ms), _, predicted = time_model(cores[name], frames, batch)
             outputs[name] = np.stack([ab for _, _, ab in predicted])
             e2e = time_end_to_end(video, models[name], 0.0, info, n, render_size,
                                   DEFAULT_STRENGTH, batch)

@@ -25,7 +25,8 @@ def test_throughput_json(tiny_model_dir, capsys):
     for key in KEYS:
         assert result[key] > 0, key
     assert result["frames"] == 10
-    assert set(result["cpu_ms_per_frame"]) == {"transcode", "model", "stabilize", "finish", "end_to_end"}
+    assert set(result["cpu_ms_per_frame"]) == {"transcode", "prepare", "model", "stabilize", "finish",
+                                               "end_to_end"}
     assert all(v > 0 for v in result["cpu_ms_per_frame"].values())
     assert result["all_cores_bound_fps"] > 0
     assert result["size"] == [128, 96]
