@@ -279,7 +279,7 @@ def _chroma_scale(l, a, b, m, white, steps, tol):
     return lo
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
 def _gamut_scale_kernel(L, ab, out, m, white, steps, tol):
     for i in range(L.shape[0]):
         l, a, b = L[i], ab[i, 0], ab[i, 1]
@@ -301,8 +301,8 @@ def _encode8(r, g, bl, levels, out, i):
 # strip's out-of-gamut pixels together, in lockstep (each lane's own steps, as
 # _chroma_scale's). error_model="numpy": a Python-style division check would stop the
 # vectorizer. Kernels that make their chroma row by row (vidcolor.finish) call gamut_rows8 and
-# rescale_row8 themselves: the same colours (a rare pixel may round a level apart, fastmath).
-_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+# rescale_row8 themselves: the same colours (IEEE arithmetic kept, see vidcolor.finish).
+_KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_model="numpy")
 
 
 @numba.njit(**_KERNEL)
@@ -431,7 +431,7 @@ def rescale_row8(L, a, b, own, smooth, out, m, white, steps, tol, levels):
     return n
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
 def _rescale_rgb8_kernel(L, ab, own_scale, smooth_scale, out, m, white, levels):
     # Encode again only the pixels the smoothing scaled further (a fraction near the clips).
     for i in range(L.shape[0]):

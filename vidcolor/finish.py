@@ -6,8 +6,8 @@ fitted into the sRGB gamut and encoded (:func:`vidcolor.color.gamut_rgb`). For 8
 with vidcolor's own upsampler the two run as one kernel, a strip of rows at a time, so the
 full-resolution float chroma is never written out and read back; any other case (16-bit
 output, another network's own resize, the keyframes' overlay on the full-resolution chroma)
-goes through the full-resolution chroma. Both run the same numba functions; compiled into two
-kernels with fastmath, a rare pixel may round a level apart.
+goes through the full-resolution chroma. Both run the same numba functions, with IEEE
+arithmetic kept (no reassociation or fused multiply-adds), so they give the same colours.
 """
 
 from __future__ import annotations
@@ -152,7 +152,10 @@ def _workspace(n: int, W: int, strip: int) -> dict:
 
 # numba's cache checks only this file: after changing the kernels these call
 # (color.gamut_rows8, upsample.guided_rows...), touch this file so they are compiled again.
-_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+# Of fastmath only what cannot change a finite result: with reassociation and contraction a
+# kernel compiled afresh and the same kernel read from numba's cache rounded pixels a level
+# apart, so a cluster's workers and the process that started them gave other frames.
+_KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_model="numpy")
 
 
 @numba.njit(**_KERNEL)

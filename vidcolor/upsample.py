@@ -50,7 +50,7 @@ def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
     return box, cov / (var_L[..., None] + np.float32(eps)), mean_L, mean_ab
 
 
-_KERNEL = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+_KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_model="numpy")
 
 
 def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:

@@ -3,6 +3,10 @@
 replaced (OpenCV's whole-picture bicubic resize, then lab_to_rgb of fit_gamut): within a
 level, in rare pixels."""
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -118,3 +122,23 @@ def test_the_overlay_is_laid_over_before_the_gamut_fit():
     assert seen["shape"] == L_full.shape + (2,)
     expected = color.gamut_rgb(L_full, overlay(up(L_full, slice(0, H)), L_full), np.uint8, 0)
     np.testing.assert_array_equal(ours, expected)  # the overlay goes the same way: same bytes
+
+
+_FINISH_DIGEST = """
+import hashlib, numpy as np
+from vidcolor.finish import finish_rgb
+rng = np.random.default_rng(5)
+L_full = rng.uniform(0, 100, (96, 170)).astype(np.float32)
+L_small = L_full[::2, ::2].copy()
+ab = rng.normal(0, 60, (48, 85, 2)).astype(np.float32)  # many colours outside sRGB
+print(hashlib.sha256(finish_rgb(ab, L_small, L_full).tobytes()).hexdigest())
+"""
+
+
+def test_a_kernel_compiled_afresh_gives_what_numbas_cached_one_gives(tmp_path):
+    # A cluster's workers read kernels their parent compiled: the frames must not depend on it.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    digests = [subprocess.run([sys.executable, "-c", _FINISH_DIGEST], env=env, check=True,
+                              capture_output=True, text=True).stdout.strip() for _ in range(2)]
+    assert any(tmp_path.rglob("*.nbi"))  # the second run read what the first compiled
+    assert digests[0] == digests[1]
