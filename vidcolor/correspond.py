@@ -172,7 +172,7 @@ def correspond(features: np.ndarray, L: np.ndarray, exemplars: list[Exemplar],
     keys = np.concatenate([e.features for e in exemplars])
     L_e = np.concatenate([e.L for e in exemplars])
     ab_e = np.concatenate([e.ab for e in exemplars])
-    similarity = query @ keys.T
+    similarity = _similarity(query, np.ascontiguousarray(keys, np.float32))
     k = min(matching.k, len(L_e))
     scale = np.float32(matching.lightness * 0.5 / matching.sigma_L ** 2)
     best, top = _best_matches(similarity, L_q, L_e, scale, k)
@@ -263,6 +263,23 @@ def backbone_features(f8: np.ndarray, f16: np.ndarray, grid: tuple[int, int]) ->
     parts = [_unit(x[:, :gh, :gw].reshape(-1, x.shape[-1])) for x in (f8, up)]
     joined = np.concatenate(parts, -1) / np.float32(np.sqrt(2.0))
     return joined.reshape(n, gh, gw, -1)
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _similarity(query, keys):
+    """``query @ keys.T`` ((m, C) and (n, C) float32) in this thread: numpy's BLAS would
+    wake a second thread for it, whose busy wait after these small products cost a film's
+    run more CPU than the products themselves (benchmarks/RESULTS.md, "Colour keyframes for
+    film")."""
+    m, n = query.shape[0], keys.shape[0]
+    out = np.empty((m, n), np.float32)
+    for i in range(m):
+        for j in range(n):
+            s = np.float32(0.0)
+            for c in range(query.shape[1]):
+                s += query[i, c] * keys[j, c]
+            out[i, j] = s
+    return out
 
 
 @numba.njit(nogil=True, cache=True)

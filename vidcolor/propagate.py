@@ -27,6 +27,7 @@ analysis from frame to frame (:class:`SamePatternSolver`) and redoes only the nu
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -111,6 +112,11 @@ class CorrectionSpread:
         if (h, w) != (H, W):
             planes = [cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA) for p in planes]
         L_s, ab_s, dw, c = planes
+        if self.neighbours == 0 and isinstance(self.solver, SamePatternSolver):
+            # The film's path: the upper triangle straight from the ties, in the kept pattern.
+            upper = local_system_upper(L_s, self.sigma, self.strength * c.ravel(), self.prior)
+            x = self.solver.solve_upper(upper, self.strength * dw.reshape(-1, 2))
+            return _corrected(ab_pred, x.reshape(h, w, 2), (H, W))
         A = local_ties(L_s, self.sigma)
         if self.neighbours > 0:
             A = A + nonlocal_ties(L_s, ab_s, self.neighbours, self.nonlocal_tie, self.scales)
@@ -118,9 +124,17 @@ class CorrectionSpread:
         A.setdiag(A.diagonal() + self.strength * c.ravel() + self.prior)
         # dw is the confidence-weighted correction; per pixel d = dw / c where c > 0.
         x = (self.solver or solve)(A, self.strength * dw.reshape(-1, 2)).reshape(h, w, 2)
-        if (h, w) != (H, W):
-            x = cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
-        return np.clip(ab_pred + x, -128.0, 127.0).astype(np.float32)
+        return _corrected(ab_pred, x, (H, W))
+
+
+def _corrected(ab_pred: np.ndarray, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``ab_pred`` (H, W, 2) plus the solved correction ``x`` (h, w, 2), upsampled to
+    ``shape`` (H, W), within [-128, 127]."""
+    import cv2
+
+    if x.shape[:2] != tuple(shape):
+        x = cv2.resize(x, shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return np.clip(ab_pred + x, -128.0, 127.0).astype(np.float32)
 
 
 # Photos' hints. Fixed on a tuning set of training photos before any validation set was
@@ -162,14 +176,62 @@ def local_ties(L: np.ndarray, sigma: float):
     -------
     scipy.sparse matrix, shape (h w, h w)
     """
-    h, w = L.shape
-    index = np.arange(h * w).reshape(h, w)
-    pairs = [(index[:, :-1], index[:, 1:], L[:, :-1] - L[:, 1:]),
-             (index[:-1, :], index[1:, :], L[:-1, :] - L[1:, :])]
-    rows = np.concatenate([a.ravel() for a, _, _ in pairs])
-    cols = np.concatenate([b.ravel() for _, b, _ in pairs])
-    diff = np.concatenate([dl.ravel() for _, _, dl in pairs])
-    return _laplacian(rows, cols, np.exp(-(diff ** 2) / (2.0 * sigma * sigma)), h * w)
+    rows, cols, _ = _grid(*L.shape)
+    return _laplacian(rows, cols, _local_tie_values(L, sigma), L.size)
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The 4-neighbour pairs of an (h, w) grid, (row, col) with row < col: the horizontal
+    ones, then the vertical; and the upper triangle of their Laplacian as CSC (indptr,
+    indices, and ``order``: where each stored value is in [ties..., diagonal...])."""
+    from scipy.sparse import coo_matrix
+
+    n = h * w
+    index = np.arange(n).reshape(h, w)
+    rows = np.concatenate([index[:, :-1].ravel(), index[:-1, :].ravel()])
+    cols = np.concatenate([index[:, 1:].ravel(), index[1:, :].ravel()])
+    where = np.arange(1, rows.size + n + 1, dtype=np.float64)  # 1-based: no entry is zero
+    upper = coo_matrix((where, (np.concatenate([rows, np.arange(n)]),
+                                np.concatenate([cols, np.arange(n)]))), shape=(n, n)).tocsc()
+    upper.sort_indices()
+    order = upper.data.astype(np.int64) - 1
+    for a in (rows, cols, upper.indptr, upper.indices, order):
+        a.flags.writeable = False
+    return rows, cols, (upper.indptr, upper.indices, order)
+
+
+def _local_tie_values(L: np.ndarray, sigma: float) -> np.ndarray:
+    """exp(-(L_r - L_s)^2 / (2 sigma^2)) of :func:`_grid`'s pairs, float32."""
+    diff = np.concatenate([(L[:, :-1] - L[:, 1:]).ravel(), (L[:-1, :] - L[1:, :]).ravel()])
+    return np.exp(-(diff ** 2) / (2.0 * sigma * sigma))
+
+
+def local_system_upper(L: np.ndarray, sigma: float, confidence: np.ndarray, prior: float):
+    """The upper triangle of :func:`local_ties` + diag(``confidence`` + ``prior``), as CSC
+    in one kept pattern per grid size (values as :meth:`CorrectionSpread.__call__` makes them
+    through scipy, to the bit).
+
+    Parameters
+    ----------
+    L : ndarray of float32, shape (h, w), in [0, 100]
+    sigma : float
+    confidence : ndarray of float32, shape (h w,)
+        Each pixel's lambda c_r.
+    prior : float
+
+    Returns
+    -------
+    scipy.sparse.csc_matrix, shape (h w, h w)
+    """
+    from scipy.sparse import csc_matrix
+
+    rows, cols, (indptr, indices, order) = _grid(*L.shape)
+    ties = _local_tie_values(L, sigma).astype(np.float64)
+    degree = np.bincount(np.concatenate([rows, cols]), np.concatenate([ties, ties]),
+                         minlength=L.size)
+    values = np.concatenate([-ties, degree + confidence + prior])[order]
+    return csc_matrix((values, indices, indptr), shape=(L.size, L.size))
 
 
 def nonlocal_ties(L: np.ndarray, ab: np.ndarray, k: int, strength: float,
@@ -235,11 +297,16 @@ class SamePatternSolver:
 
     def __call__(self, A, rhs: np.ndarray) -> np.ndarray:
         """x with A x = rhs; A (n, n) sparse, rhs (n, m); x float32."""
-        import qdldl
         from scipy.sparse import triu
 
         upper = triu(A, format="csc")
         upper.sort_indices()
+        return self.solve_upper(upper, rhs)
+
+    def solve_upper(self, upper, rhs: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` given A's upper triangle (CSC, indices sorted)."""
+        import qdldl
+
         pattern = self._pattern
         if (pattern is not None and np.array_equal(pattern[0], upper.indptr)
                 and np.array_equal(pattern[1], upper.indices)):

@@ -121,3 +121,15 @@ def test_to_render_of_any_render_shape(shape):
     up, conf = C.to_render(ab, np.ones(grid, np.float32), np.full(shape, 50.0, np.float32))
     assert up.shape == shape + (2,) and conf.shape == shape
     assert np.allclose(up, 20.0, atol=1e-3) and np.allclose(conf, 1.0)
+
+
+def test_the_similarity_is_the_features_matrix_product_in_the_calling_thread():
+    from vidcolor.correspond import _similarity
+
+    rng = np.random.default_rng(5)
+    query = rng.normal(size=(37, 24)).astype(np.float32)
+    keys = rng.normal(size=(90, 24)).astype(np.float32)
+    ours = _similarity(query, keys)
+    assert ours.shape == (37, 90) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, query @ keys.T, rtol=0, atol=1e-5)
+    assert _similarity(query[:0], keys).shape == (0, 90)

@@ -12,9 +12,11 @@ render size.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 __all__ = ["KeyframeOverlay"]
@@ -87,22 +89,113 @@ class KeyframeOverlay:
 
         Each propagation samples its keyframe's own a/b at the upsampled displacement, so on
         trusted pixels the output keeps the keyframe's full-resolution detail; relit to the
-        frame's own lightness ``L_full`` (H, W), in [0, 100].
+        frame's own lightness ``L_full`` (H, W), in [0, 100]. The per-pixel arithmetic runs in
+        numba kernels on this thread's kept work arrays (:func:`_overlay_reference` is the same
+        in numpy, to the bit).
         """
         H, W = ab_full.shape[:2]
         h, w = self.share.shape
         scale = (W / w, H / h)
+        L_full = np.ascontiguousarray(L_full, np.float32)
+        space = _workspace(H, W)
+        carried, total = space["carried"], space["total"]
+        for i, (lab_key, displacement, share) in enumerate(self.parts):
+            hk, wk = lab_key.shape[:2]
+            _maps(_up(displacement, W, H), np.float32(scale[0]), np.float32(scale[1]),
+                  np.float32(wk / W), np.float32(hk / H), space["map_x"], space["map_y"])
+            sampled = cv2.remap(lab_key, space["map_x"], space["map_y"], cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+            _accumulate(sampled, L_full, _up(share, W, H), carried, total, i == 0)
+        out = np.empty((H, W, 2), np.float32)
+        _blend(carried, total, _up(self.share, W, H), np.ascontiguousarray(ab_full, np.float32),
+               out)
+        return out
 
-        def up(x: np.ndarray) -> np.ndarray:
-            return cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
 
-        total = np.zeros((H, W), np.float32)
-        carried = np.zeros((H, W, 2), np.float32)
-        for lab_key, displacement, share in self.parts:
-            share_full = up(share)
-            carried += share_full[..., None] * _relit(_sample(lab_key, up(displacement), scale),
-                                                      L_full)
-            total += share_full
-        carried /= np.maximum(total, 1e-6)[..., None]
-        s = np.clip(up(self.share), 0.0, 1.0)[..., None]
-        return (s * carried + (1.0 - s) * ab_full).astype(np.float32)
+def _up(x: np.ndarray, W: int, H: int) -> np.ndarray:
+    """Render-size values bilinearly at the full resolution (W, H)."""
+    return cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
+
+
+# Each finishing thread keeps its work arrays from frame to frame (allocated afresh, a 480p
+# frame's cost more in page faults than the arithmetic).
+_local = threading.local()
+
+
+def _workspace(H: int, W: int) -> dict:
+    """This thread's work arrays for an (H, W) frame (the last size asked for)."""
+    if getattr(_local, "shape", None) != (H, W):
+        _local.shape = (H, W)
+        _local.space = {"carried": np.empty((H, W, 2), np.float32),
+                        "total": np.empty((H, W), np.float32),
+                        "map_x": np.empty((H, W), np.float32),
+                        "map_y": np.empty((H, W), np.float32)}
+    return _local.space
+
+
+# Without fastmath: each operation in float32, in numpy's order, so the result is numpy's.
+_KERNEL = dict(nogil=True, cache=True)
+
+
+@numba.njit(**_KERNEL)
+def _maps(displacement, sx, sy, kx, ky, map_x, map_y):
+    # _sample's maps: pixel centres of the keyframe where each pixel comes from.
+    half = np.float32(0.5)
+    for y in range(displacement.shape[0]):
+        fy = np.float32(y)
+        for x in range(displacement.shape[1]):
+            xs = np.float32(x) + displacement[y, x, 0] * sx
+            ys = fy + displacement[y, x, 1] * sy
+            map_x[y, x] = (xs + half) * kx - half
+            map_y[y, x] = (ys + half) * ky - half
+
+
+@numba.njit(**_KERNEL)
+def _accumulate(sampled, L, share, carried, total, first):
+    # carried += share * _relit(sampled, L); total += share (from zero when first).
+    zero, one, sixteen = np.float32(0.0), np.float32(1.0), np.float32(16.0)
+    for y in range(L.shape[0]):
+        for x in range(L.shape[1]):
+            ratio = (L[y, x] + sixteen) / (sampled[y, x, 0] + sixteen)
+            ratio = min(max(ratio, zero), one)
+            s = share[y, x]
+            a = s * (sampled[y, x, 1] * ratio)
+            b = s * (sampled[y, x, 2] * ratio)
+            if first:
+                carried[y, x, 0] = zero + a
+                carried[y, x, 1] = zero + b
+                total[y, x] = zero + s
+            else:
+                carried[y, x, 0] += a
+                carried[y, x, 1] += b
+                total[y, x] += s
+
+
+@numba.njit(**_KERNEL)
+def _blend(carried, total, share, ab, out):
+    # out = s * carried / max(total, 1e-6) + (1 - s) * ab, s the share clipped to [0, 1].
+    zero, one, tiny = np.float32(0.0), np.float32(1.0), np.float32(1e-6)
+    for y in range(ab.shape[0]):
+        for x in range(ab.shape[1]):
+            s = min(max(share[y, x], zero), one)
+            t = max(total[y, x], tiny)
+            for c in range(2):
+                out[y, x, c] = s * (carried[y, x, c] / t) + (one - s) * ab[y, x, c]
+
+
+def _overlay_reference(overlay: KeyframeOverlay, ab_full: np.ndarray,
+                       L_full: np.ndarray) -> np.ndarray:
+    """:meth:`KeyframeOverlay.apply` in numpy (what the kernels must equal; for tests)."""
+    H, W = ab_full.shape[:2]
+    h, w = overlay.share.shape
+    scale = (W / w, H / h)
+    total = np.zeros((H, W), np.float32)
+    carried = np.zeros((H, W, 2), np.float32)
+    for lab_key, displacement, share in overlay.parts:
+        share_full = _up(share, W, H)
+        carried += share_full[..., None] * _relit(_sample(lab_key, _up(displacement, W, H),
+                                                          scale), L_full)
+        total += share_full
+    carried /= np.maximum(total, 1e-6)[..., None]
+    s = np.clip(_up(overlay.share, W, H), 0.0, 1.0)[..., None]
+    return (s * carried + (1.0 - s) * ab_full).astype(np.float32)
