@@ -431,16 +431,6 @@ def rescale_row8(L, a, b, own, smooth, out, m, white, steps, tol, levels):
     return n
 
 
-@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _rescale_rgb8_kernel(L, ab, own_scale, smooth_scale, out, m, white, levels):
-    # Encode again only the pixels the smoothing scaled further (a fraction near the clips).
-    for i in range(L.shape[0]):
-        k = smooth_scale[i]
-        if k < own_scale[i]:
-            r, g, bl = _lab_to_linear(L[i], ab[i, 0] * k, ab[i, 1] * k, m, white)
-            _encode8(r, g, bl, levels, out, i)
-
-
 def _flat_lab(L: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     L = np.ascontiguousarray(L, np.float32)
     ab = np.ascontiguousarray(ab, np.float32)
@@ -547,7 +537,7 @@ def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) ->
                                 own.reshape(-1, W), *scratch, *GAMUT8_CONSTANTS)
     if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
         smooth = smooth_scale(own.reshape(np.shape(L)), radius).reshape(-1)
-        _rescale_rgb8_kernel(L_flat, ab_flat, own, smooth, out, _XYZ_TO_LINEAR, _WHITE_XZ, _LEVELS8)
+        rescale_row8(L_flat, a.reshape(-1), b.reshape(-1), own, smooth, out, *GAMUT8_CONSTANTS)
     return out.reshape(np.shape(L) + (3,))
 
 

@@ -13,12 +13,11 @@ arithmetic kept (no reassociation or fused multiply-adds), so they give the same
 from __future__ import annotations
 
 import math
-import threading
 
 import numba
 import numpy as np
 
-from vidcolor import color
+from vidcolor import color, scratch
 from vidcolor.upsample import GuidedUpsampler, guided_rows, upsampler
 
 __all__ = ["gamut_radius", "finish_rgb", "finish_rows"]
@@ -124,30 +123,18 @@ def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
     return out
 
 
-# Each finishing thread keeps its work arrays from frame to frame: allocated afresh, a 480p
-# frame's (10 MB) cost more in page faults than the kernel's own work (benchmarks/RESULTS.md).
-_local = threading.local()
-
-
 def _render_space(shape: tuple[int, int]) -> np.ndarray:
     """This thread's kept render planes (5, h, w) float32."""
-    if getattr(_local, "render_shape", None) != shape:
-        _local.render_shape = shape
-        _local.render = np.empty((5,) + tuple(shape), np.float32)
-    return _local.render
+    return scratch.kept("finish.render", tuple(shape),
+                        lambda: np.empty((5,) + tuple(shape), np.float32))
 
 
 def _workspace(n: int, W: int, strip: int) -> dict:
     """This thread's work arrays for ``n`` rows of ``W`` (the last size asked for)."""
-    key = (n, W, strip)
-    if getattr(_local, "key", None) != key:
-        _local.key = key
-        _local.space = {"own": np.empty((n, W), np.float32),
-                        "smooth": np.empty((2, n, W), np.float32),
-                        "chroma": np.empty((2, strip, W), np.float32),
-                        "work": np.empty((3, W), np.float32),
-                        "gamut": color.gamut_scratch(W, strip)}
-    return _local.space
+    return scratch.kept("finish.space", (n, W, strip), lambda: {
+        "own": np.empty((n, W), np.float32), "smooth": np.empty((2, n, W), np.float32),
+        "chroma": np.empty((2, strip, W), np.float32), "work": np.empty((3, W), np.float32),
+        "gamut": color.gamut_scratch(W, strip)})
 
 
 # numba's cache checks only this file: after changing the kernels these call

@@ -11,11 +11,12 @@ chroma in memory. Stills (:mod:`vidcolor.colorize`) and film frames use the same
 from __future__ import annotations
 
 import functools
-import threading
 
 import cv2
 import numba
 import numpy as np
+
+from vidcolor import scratch
 
 __all__ = ["guided_fit", "upsample_ab", "upsampler", "GuidedUpsampler", "guided_rows"]
 
@@ -53,16 +54,10 @@ def guided_fit(ab: np.ndarray, L: np.ndarray, radius: int, eps: float):
 _KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_model="numpy")
 
 
-def _guided_slope(ab: np.ndarray, L: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Local slope ``A`` of :func:`guided_fit`'s linear fits, smoothed like the guided
-    filter smooths its coefficients: (h, w, 2), in ab units per L unit."""
-    render = _render_planes(ab, L, radius, eps)
-    return np.stack([render[2], render[3]], axis=-1)
-
-
 def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float,
                    out: np.ndarray | None = None) -> np.ndarray:
-    """a, b, their :func:`_guided_slope` and L as planes (5, h, w), float32 (in ``out`` where
+    """a, b, their guided slopes (:func:`guided_fit`'s, smoothed as the guided filter
+    smooths them) and L as planes (5, h, w), float32 (in ``out`` where
     given): the window means by OpenCV (four and two channels a call), the arithmetic between
     them in two passes."""
     h, w = L.shape
@@ -85,18 +80,12 @@ def _render_planes(ab: np.ndarray, L: np.ndarray, radius: int, eps: float,
     return out
 
 
-# The render-size temporaries are kept by each thread from frame to frame: allocated afresh,
-# their page faults cost this machine more than the arithmetic (benchmarks/RESULTS.md).
-_scratch = threading.local()
-
-
 def _render_scratch(h: int, w: int) -> list[np.ndarray]:
-    """This thread's temporaries of :func:`_render_planes` at (h, w): products and their
-    means (h, w, 4), the chroma's means, the slope and its mean (h, w, 2)."""
-    if getattr(_scratch, "shape", None) != (h, w):
-        _scratch.shape = (h, w)
-        _scratch.arrays = [np.empty((h, w, c), np.float32) for c in (4, 4, 2, 2, 2)]
-    return _scratch.arrays
+    """This thread's kept temporaries of :func:`_render_planes` at (h, w)
+    (:func:`vidcolor.scratch.kept`): products and their means (h, w, 4), the chroma's means,
+    the slope and its mean (h, w, 2)."""
+    return scratch.kept("upsample.render", (h, w),
+                        lambda: [np.empty((h, w, c), np.float32) for c in (4, 4, 2, 2, 2)])
 
 
 @numba.njit(**_KERNEL)

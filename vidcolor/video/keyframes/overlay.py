@@ -12,12 +12,13 @@ render size.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
 import numba
 import numpy as np
+
+from vidcolor import scratch
 
 __all__ = ["KeyframeOverlay"]
 
@@ -117,20 +118,11 @@ def _up(x: np.ndarray, W: int, H: int) -> np.ndarray:
     return cv2.resize(x, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
-# Each finishing thread keeps its work arrays from frame to frame (allocated afresh, a 480p
-# frame's cost more in page faults than the arithmetic).
-_local = threading.local()
-
-
 def _workspace(H: int, W: int) -> dict:
-    """This thread's work arrays for an (H, W) frame (the last size asked for)."""
-    if getattr(_local, "shape", None) != (H, W):
-        _local.shape = (H, W)
-        _local.space = {"carried": np.empty((H, W, 2), np.float32),
-                        "total": np.empty((H, W), np.float32),
-                        "map_x": np.empty((H, W), np.float32),
-                        "map_y": np.empty((H, W), np.float32)}
-    return _local.space
+    """This thread's kept work arrays for an (H, W) frame (:func:`vidcolor.scratch.kept`)."""
+    return scratch.kept("overlay", (H, W), lambda: {
+        name: np.empty((H, W, 2) if name == "carried" else (H, W), np.float32)
+        for name in ("carried", "total", "map_x", "map_y")})
 
 
 # Without fastmath: each operation in float32, in numpy's order, so the result is numpy's.
