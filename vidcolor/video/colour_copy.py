@@ -275,8 +275,12 @@ def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndar
     -------
     ndarray of float32, shape (h, w), in [0, 1]
     """
-    mine, theirs = _local(own), _local(misfit)
-    level = _median_level(mine, valid)
+    mine = _local(own)
+    return _agreement(_local(misfit), mine, _median_level(mine, valid))
+
+
+def _agreement(theirs: np.ndarray, mine: np.ndarray, level: float) -> np.ndarray:
+    """:func:`agreement` from the local misfits and the noise level."""
     beyond = np.maximum(theirs - mine - level, 0.0)
     return np.exp(-beyond / level).astype(np.float32)
 
@@ -318,11 +322,13 @@ def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     the trust (h, w) in [0, 1], each frame's counted as far as it is used.
     """
     _, trust0, _, misfit0 = aligned[centre]
+    mine = _local(misfit0)  # the centre's, once for every neighbour
+    level = _median_level(mine, trust0 > 0)
     weights, trusts = [], []
     for k, (_, trust, weight, misfit) in enumerate(aligned):
         share = np.ones_like(trust0)
         if k != centre:
-            share = 1.0 - trust0 + trust0 * agreement(misfit, misfit0, trust0 > 0)
+            share = 1.0 - trust0 + trust0 * _agreement(_local(misfit), mine, level)
         weights.append(weight * share)
         trusts.append(trust * share)
     total = np.maximum(sum(weights), 1e-6)[..., None]
