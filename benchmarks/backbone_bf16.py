@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.models import shapes, store
+from vidcolor.models.openvino_model import at_size
 
 CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
 OUTPUTS = ("f4", "f8", "f16", "f32", "g")
@@ -126,10 +127,7 @@ def keep_float32(model, names: set[str]):
 def compiled(core, model, precision: str, shape=None, threads=None, profile=False):
     """A part compiled for the CPU (the decoder at a fixed shape)."""
     if shape is not None:
-        model = model.clone()
-        inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
-                  for i in model.inputs]
-        model.reshape(dict(enumerate(shapes.part_input_shapes("decoder", inputs, *shape))))
+        model = at_size(model, "decoder", *shape)
     config = {**CONFIG, "INFERENCE_PRECISION_HINT": precision, "PERF_COUNT": profile}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads

@@ -22,6 +22,7 @@ import numpy as np
 from benchmarks.quality import data_root
 from vidcolor import color
 from vidcolor.models import shapes
+from vidcolor.models.openvino_model import at_size
 
 PRECISIONS = ("bf16", "f32")
 
@@ -55,10 +56,7 @@ def decoder_inputs(core, directory: Path, L: np.ndarray) -> list[np.ndarray]:
 
 def compiled_decoder(core, directory: Path, precision: str, height: int, width: int):
     """A directory's decoder compiled at one input size and precision."""
-    model = core.read_model(directory / "decoder.xml")
-    inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
-              for i in model.inputs]
-    model.reshape(dict(enumerate(shapes.part_input_shapes("decoder", inputs, height, width))))
+    model = at_size(core.read_model(directory / "decoder.xml"), "decoder", height, width)
     return core.compile_model(model, "CPU", _config(precision))
 
 

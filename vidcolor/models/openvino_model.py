@@ -39,7 +39,7 @@ from vidcolor.log import logger
 from vidcolor.models import ir, shapes
 from vidcolor.models.protocol import ColorModel
 
-__all__ = ["OpenVinoColorizer", "available", "cache_folder", "has_bf16"]
+__all__ = ["OpenVinoColorizer", "at_size", "available", "cache_folder", "has_bf16"]
 
 # Thread settings, measured on the shared 2-core AVX2 machine (batch 8 at 192x352, CPU ms per
 # batch, interleaved with Keras at 780): pinning 586 / no pinning 587, wall 720 vs 667 ms.
@@ -164,10 +164,7 @@ class OpenVinoColorizer(ColorModel):
         if (part, shape) not in self._compiled:
             model = self._model(part)
             if shape is not None:
-                model = model.clone()
-                inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
-                          for i in model.inputs]
-                model.reshape(dict(enumerate(shapes.part_input_shapes(part, inputs, *shape))))
+                model = at_size(model, part, *shape)
             self._compiled[part, shape] = self._compile(model, self.precisions[part])
         return self._compiled[part, shape]
 
@@ -286,6 +283,16 @@ class OpenVinoColorizer(ColorModel):
             ab = self._run(Lp, global_features)
         ab = shapes.resize_ab(ab.astype(np.float32) * 128.0, Lp.shape[1:3])
         return np.ascontiguousarray(ab[:, :h, :w])
+
+
+def at_size(model, part: str, height: int, width: int):
+    """A copy of one part (an ``openvino.Model`` with open sizes) with its inputs fixed at an
+    input size, batch open (:func:`vidcolor.models.shapes.part_input_shapes`)."""
+    model = model.clone()
+    inputs = [(len(i.get_partial_shape()), i.get_partial_shape()[-1].get_length())
+              for i in model.inputs]
+    model.reshape(dict(enumerate(shapes.part_input_shapes(part, inputs, height, width))))
+    return model
 
 
 def _compiled_cache(enabled: bool) -> dict:
