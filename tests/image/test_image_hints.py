@@ -225,9 +225,10 @@ def test_cli_hint_image_of_another_size_and_a_model_without_hints(tmp_path, pict
 
 @pytest.fixture(scope="module")
 def pair():
-    pytest.importorskip("keras")
+    keras = pytest.importorskip("keras")
     from vidcolor.models import nets
 
+    keras.utils.set_random_seed(3)  # the same untrained weights every run: results repeatable
     plain = nets.build("fusion", width=16)
     hinted = nets.build("fusion", width=16, hints=True)
     src = nets.own_weights(plain)
