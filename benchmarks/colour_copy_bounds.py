@@ -71,15 +71,15 @@ def fused_chroma(win: Window, i: int, radius: int, level: bool = False):
     chroma, _ = cc.fused(aligned, centre=i - near.start)
     if not level:
         return chroma
-    _, trust, _, misfit = aligned[i - near.start]
-    return chroma, cc.noise_level(misfit, trust > 0)
+    _, trust, _, misfit, L_copy = aligned[i - near.start]
+    return chroma, cc.noise_level(misfit, trust > 0), L_copy
 
 
 def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
             guide=(cc.GUIDE_RADIUS, None)) -> np.ndarray:
     """What the copy step does (less its trust blending): fused, guided (``(radius, eps)``,
     eps None: the copy's noise level, as shipped), upsampled, relit."""
-    chroma, level = fused_chroma(win, i, radius, level=True)
+    chroma, level, _ = fused_chroma(win, i, radius, level=True)
     if guide is not None:
         chroma = cc.guided_ab(chroma, win.L_work[i], guide[0],
                               level if guide[1] is None else guide[1])
@@ -112,10 +112,29 @@ def bilateral_path(win: Window, i: int, radius: int, sigma_space: float = 1.5,
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
 
+def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
+    """The copy step with the restorer network (:mod:`vidcolor.copy_restore`; its IR from
+    ``VIDCOLOR_COPY_RESTORER`` or the shipped one) in place of the guided filter."""
+    global _RESTORER
+    if _RESTORER is None:
+        import os
+
+        from vidcolor.copy_restore import IR_PATH, CopyRestorer
+
+        _RESTORER = CopyRestorer(Path(os.environ.get("VIDCOLOR_COPY_RESTORER", IR_PATH)))
+    chroma, _, L_copy = fused_chroma(win, i, radius, level=True)
+    chroma = _RESTORER(chroma, L_copy, win.L_work[i])
+    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+
+
+_RESTORER = None
+
 METHODS = {
     "bilinear": bilinear,
     "shipped": shipped,
     "shipped, one frame": lambda w, i: shipped(w, i, radius=0),
+    "restorer": restored,
+    "restorer, one frame": lambda w, i: restored(w, i, radius=0),
     "shipped, guided filter eps 4 (before)": lambda w, i: shipped(
         w, i, guide=(cc.GUIDE_RADIUS, cc.GUIDE_EPS)),
     "shipped, no guided filter": lambda w, i: shipped(w, i, guide=None),

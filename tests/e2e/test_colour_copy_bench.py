@@ -39,3 +39,13 @@ def test_bilinear_baseline_renders_with_the_given_conversion():
     _, ab1 = color.rgb_to_lab(plain[1])
     assert np.abs(ab1).mean() > 1.0
     assert not np.array_equal(plain[0], fitted[0])  # random colour leaves the gamut
+
+
+def test_gain_above_storage_takes_the_shared_error_out_of_both():
+    from benchmarks.colour_copy import above_storage_db
+
+    # Errors 2.0 and 1.5 over a shared storage error of 1.0: 1.25 dB plainly, 3 dB above it.
+    assert np.isclose(10 * np.log10(2.0 / 1.5), 1.249, atol=1e-3)
+    assert np.isclose(above_storage_db(1.5, 2.0, 1.0), 10 * np.log10(2.0), atol=1e-9)
+    assert above_storage_db(2.0, 2.0, 1.0) == 0.0
+    assert above_storage_db(3.0, 2.0, 1.0) < 0.0  # worse than the baseline

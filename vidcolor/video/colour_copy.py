@@ -206,7 +206,7 @@ def relit(chroma: np.ndarray, L: np.ndarray) -> np.ndarray:
 
 
 def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A copy frame warped onto the master's, and per pixel how far to trust it.
 
     Parameters
@@ -229,6 +229,8 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     misfit : ndarray of float32, shape (h, w)
         The squared difference of the warped (tone-matched) lightness from the master's, in
         squared L units: the copy's compression noise where the flow is right.
+    L_copy : ndarray of float32, shape (h, w)
+        The copy's warped (tone-matched) lightness in about [0, 100].
     """
     L_copy = tone_matched(lab_copy[..., 0], L_master)
     # A fresh DIS object each time: a resumed job must find exactly what one run found.
@@ -246,7 +248,8 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     trust = cv2.blur(trust.astype(np.float32), (3, 3))
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
     weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
-    return np.ascontiguousarray(warped[..., 1:3]), trust, weight, dL2.astype(np.float32)
+    return (np.ascontiguousarray(warped[..., 1:3]), trust, weight, dL2.astype(np.float32),
+            np.ascontiguousarray(warped[..., 0]))
 
 
 def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -321,11 +324,11 @@ def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     centre is damaged, its neighbours stand alone). Returns the chromaticity (h, w, 2) and
     the trust (h, w) in [0, 1], each frame's counted as far as it is used.
     """
-    _, trust0, _, misfit0 = aligned[centre]
+    trust0, misfit0 = aligned[centre][1], aligned[centre][3]
     mine = _local(misfit0)  # the centre's, once for every neighbour
     level = _median_level(mine, trust0 > 0)
     weights, trusts = [], []
-    for k, (_, trust, weight, misfit) in enumerate(aligned):
+    for k, (_, trust, weight, misfit, *_) in enumerate(aligned):
         share = np.ones_like(trust0)
         if k != centre:
             share = 1.0 - trust0 + trust0 * _agreement(_local(misfit), mine, level)
@@ -350,6 +353,20 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     box, slope, mean_L, mean_ab = guided_fit(ab, L, radius, eps)
     level = mean_ab - slope * mean_L[..., None]
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
+
+
+def shipped_restorer() -> Callable | None:
+    """The shipped :class:`~vidcolor.copy_restore.CopyRestorer`, compiled once a process;
+    None where it is not installed."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        from vidcolor import copy_restore
+
+        _SHIPPED = copy_restore.CopyRestorer() if copy_restore.available() else False
+    return _SHIPPED or None
+
+
+_SHIPPED = None
 
 
 def _copy_cells(features: np.ndarray, L: np.ndarray, ab: np.ndarray,
@@ -445,10 +462,19 @@ class ColourCopyStep:
         (:data:`vidcolor.propagate.FILM_SPREAD`, made for a film).
     copy_info : VideoInfo, optional
         The copy's, if probed already.
+    restorer : callable or None or "shipped"
+        ``restorer(chroma, L_copy, L_master) -> chroma`` that takes the copy's wear out at the
+        work size (:class:`vidcolor.copy_restore.CopyRestorer`); "shipped" (the default): the
+        shipped network where it is installed; None, or where it is not: the guided filter
+        (:func:`guided_ab`).
     """
 
     def __init__(self, copy: ColourCopy, master: VideoInfo, render: tuple[int, int],
-                 spread: Callable, copy_info: VideoInfo | None = None):
+                 spread: Callable, copy_info: VideoInfo | None = None,
+                 restorer: Callable | str | None = "shipped"):
+        if restorer == "shipped":
+            restorer = shipped_restorer()
+        self.restorer = restorer
         self.offset = copy.offset
         self.master = master
         self.render = tuple(render)
@@ -574,8 +600,11 @@ class ColourCopyStep:
         chroma, trust = fused(aligned, centre)
         if not trust.any():
             return None, None, False
-        _, own_trust, _, own_misfit = aligned[centre]
-        chroma = guided_ab(chroma, L_work, eps=noise_level(own_misfit, own_trust > 0))
+        _, own_trust, _, own_misfit, own_L = aligned[centre]
+        if self.restorer is not None:
+            chroma = self.restorer(chroma, own_L, L_work)
+        else:
+            chroma = guided_ab(chroma, L_work, eps=noise_level(own_misfit, own_trust > 0))
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
