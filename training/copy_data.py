@@ -109,4 +109,7 @@ def samples(files, per_file: int, size: int, seed: int) -> tuple[np.ndarray, np.
             if pair is not None:
                 xs.append(pair[0].astype(np.float16))
                 ys.append(pair[1].astype(np.float16))
+    if not xs:
+        raise ValueError(f"no photo is large enough for pairs of {size} pixels (the short "
+                         f"side must be at least {FACTORS[0] * max(size + 1, MIN_COPY)})")
     return np.stack(xs), np.stack(ys)

@@ -77,14 +77,14 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 64) -> tuple[floa
 
 
 def train(args) -> int:
-    import keras
-
-    from vidcolor.models.copy_nets import copy_restorer
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     x, y = _bank(out, "bank", find_images(args.data), args.per_file, args.size, args.seed)
     xv, yv = _bank(out, "val", find_images([args.val]), 4, args.size, args.seed + 1)
+    import keras
+
+    from vidcolor.models.copy_nets import copy_restorer
+
     model = copy_restorer(args.width)
     model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=relit_mse)
     state_path, weights_path = out / "state.json", out / "restorer.weights.h5"
@@ -165,7 +165,14 @@ def main(argv=None) -> int:
         return export(args)
     if not args.data or not args.val:
         p.error("give the training folders and --val")
-    return train(args)
+    try:
+        return train(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        print(f"error: training needs {e.name} (pip install 'vidcolor[train]')", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def _lab(L, ab):
     return np.concatenate([L[..., None], ab], -1)
 
 
-def _photo(seed=0, h=160, w=200):
+def _photo(seed=0, h=200, w=240):
     """A smooth colourful picture with a few hard edges."""
     rng = np.random.default_rng(seed)
     base = cv2.resize(rng.integers(0, 256, (5, 6, 3), dtype=np.uint8), (w, h),
@@ -151,3 +151,13 @@ def test_the_shipped_weights_stay_within_20_mb():
     weights = Path(copy_restore.__file__).parent / "weights"
     total = sum(f.stat().st_size for f in weights.rglob("*") if f.is_file())
     assert total <= 20_000_000, total
+
+
+def test_photos_too_small_for_a_pair_are_a_one_line_error(tmp_path, capsys):
+    from training import train_copy
+
+    cv2.imwrite(str(tmp_path / "tiny.png"), _photo(0, 60, 80)[..., ::-1])
+    code = train_copy.main([str(tmp_path), "--val", str(tmp_path), "--out",
+                            str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: no photo is large enough") and "\n" not in err
