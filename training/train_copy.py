@@ -1,7 +1,7 @@
 """Train the colour copy's restorer (:mod:`vidcolor.models.copy_nets`) and write its IR.
 
     python -m training.train_copy ../shared/data/train --val ../shared/data/val/cbsd68 \
-        --out runs/copy --steps 12000
+        --out runs/copy
     python -m training.train_copy --out runs/copy --export vidcolor/weights/copy
 
 Pairs come from :mod:`training.copy_data`, made once into ``OUT/bank.npz`` (a pure function of
@@ -151,22 +151,20 @@ def main(argv=None) -> int:
     p.add_argument("data", nargs="*", help="folders of colour photos")
     p.add_argument("--val", help="a folder of colour photos for validation (not trained on)")
     p.add_argument("--out", required=True, help="the run's folder (banks, weights, step)")
-    p.add_argument("--steps", type=int, default=12000)
+    p.add_argument("--steps", type=int, default=16000)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--size", type=int, default=48, help="copy pixels a side of a pair")
-    p.add_argument("--per-file", type=int, default=3)
+    p.add_argument("--per-file", type=int, default=4)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export", help="write the IR into this folder instead of training")
     args = p.parse_args(argv)
-    if args.export:
-        return export(args)
-    if not args.data or not args.val:
+    if not args.export and (not args.data or not args.val):
         p.error("give the training folders and --val")
     try:
-        return train(args)
+        return export(args) if args.export else train(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
