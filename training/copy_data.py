@@ -38,9 +38,11 @@ SOFT_SHARE = 0.3
 SOFT_SIGMA = (0.4, 1.2)
 
 
-def worn_copy(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A small colour copy (h, w, 3) uint8 worn as a print or tape wears it."""
-    if rng.random() < CLEAN_SHARE:
+def worn_copy(rgb: np.ndarray, rng: np.random.Generator,
+              clean_share: float = CLEAN_SHARE) -> np.ndarray:
+    """A small colour copy (h, w, 3) uint8 worn as a print or tape wears it (left as it is
+    with probability ``clean_share``)."""
+    if rng.random() < clean_share:
         return rgb
     if rng.random() < SOFT_SHARE:
         rgb = cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(*SOFT_SIGMA)))
@@ -51,9 +53,10 @@ def worn_copy(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def copy_sample(rgb: np.ndarray, size: int, rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray] | None:
-    """One training pair from a photo ``rgb`` (H, W, 3) uint8, at ``size`` copy pixels a side.
+def copy_sample(rgb: np.ndarray, size: int, rng: np.random.Generator,
+                clean_share: float = CLEAN_SHARE) -> tuple[np.ndarray, np.ndarray] | None:
+    """One training pair from a photo ``rgb`` (H, W, 3) uint8, at ``size`` copy pixels a side
+    (its copy worn by :func:`worn_copy`).
 
     Returns
     -------
@@ -76,7 +79,7 @@ def copy_sample(rgb: np.ndarray, size: int, rng: np.random.Generator
     shifted = rgb[y + dy:y + dy + side, x + dx:x + dx + side]
     small = (size, size)
     clean = cv2.resize(shifted, small, interpolation=cv2.INTER_AREA)
-    worn = worn_copy(clean, rng)
+    worn = worn_copy(clean, rng, clean_share)
     L_master, _ = color.rgb_to_lab(master)
     L_master = cv2.resize(L_master, small, interpolation=cv2.INTER_AREA)
     L_clean, ab_clean = color.rgb_to_lab(cv2.resize(master, small, interpolation=cv2.INTER_AREA))
@@ -94,7 +97,8 @@ def _lab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return np.concatenate([L[..., None], ab], -1)
 
 
-def samples(files, per_file: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def samples(files, per_file: int, size: int, seed: int, clean_share: float = CLEAN_SHARE
+            ) -> tuple[np.ndarray, np.ndarray]:
     """``per_file`` pairs from each readable photo in ``files``, stacked: inputs (n, size,
     size, 4) and targets (n, size, size, 3), float16; a pure function of the seed."""
     rng = np.random.default_rng(seed)
@@ -105,7 +109,7 @@ def samples(files, per_file: int, size: int, seed: int) -> tuple[np.ndarray, np.
             continue
         rgb = np.ascontiguousarray(bgr[..., ::-1])
         for _ in range(per_file):
-            pair = copy_sample(rgb, size, rng)
+            pair = copy_sample(rgb, size, rng, clean_share)
             if pair is not None:
                 xs.append(pair[0].astype(np.float16))
                 ys.append(pair[1].astype(np.float16))

@@ -2,11 +2,18 @@
 
     python -m training.train_copy ../shared/data/train --val ../shared/data/val/cbsd68 \
         --out runs/copy
-    python -m training.train_copy --out runs/copy --export vidcolor/weights/copy
+    python -m training.train_copy ../shared/data/train --val ../shared/data/val/cbsd68 \
+        --out runs/copy-tuned --init runs/copy/restorer.weights.h5 --steps 8000 --lr 3e-4 \
+        --seed 1 --clean-share 0.25
+    python -m training.train_copy --out runs/copy-tuned --export vidcolor/weights/copy
+
+(the shipped network: the first run, then 8,000 steps more with a quarter of the copies
+clean, which lessened what it takes from a clean copy; benchmarks/RESULTS.md).
 
 Pairs come from :mod:`training.copy_data`, made once into ``OUT/bank.npz`` (a pure function of
 the seed) and drawn by a generator seeded by the step, so a run stopped and resumed (the
-weights and the step are saved every ``--every`` steps) sees the batches an unbroken one would.
+weights and the step are saved every ``--every`` steps) sees the batches an unbroken one would
+(Adam's moments start afresh).
 The loss is the squared error of the restored chroma relit under the master's lightness, i.e.
 of a/b. Progress shows the validation set's gain over the worn copy itself, in dB.
 """
@@ -24,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training import copy_data
 from training.copy_data import samples
 from training.data import find_images
 
@@ -53,13 +61,14 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _bank(out: Path, name: str, files, per_file: int, size: int, seed: int):
+def _bank(out: Path, name: str, files, per_file: int, size: int, seed: int,
+          clean_share: float):
     path = out / f"{name}.npz"
     if path.is_file():
         with np.load(path) as z:
             return z["x"], z["y"]
     t = time.time()
-    x, y = samples(files, per_file, size, seed)
+    x, y = samples(files, per_file, size, seed, clean_share)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".npz", dir=out)
     os.close(fd)
     np.savez(tmp, x=x, y=y)
@@ -79,8 +88,10 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 64) -> tuple[floa
 def train(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    x, y = _bank(out, "bank", find_images(args.data), args.per_file, args.size, args.seed)
-    xv, yv = _bank(out, "val", find_images([args.val]), 4, args.size, args.seed + 1)
+    x, y = _bank(out, "bank", find_images(args.data), args.per_file, args.size, args.seed,
+                 args.clean_share)
+    xv, yv = _bank(out, "val", find_images([args.val]), 4, args.size, args.seed + 1,
+                   args.clean_share)
     import keras
 
     from vidcolor.models.copy_nets import copy_restorer
@@ -89,6 +100,9 @@ def train(args) -> int:
     model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=relit_mse)
     state_path, weights_path = out / "state.json", out / "restorer.weights.h5"
     step = 0
+    if args.init and not weights_path.is_file():
+        model.load_weights(args.init)
+        print(f"started from {args.init}", flush=True)
     if state_path.is_file() and weights_path.is_file():
         model.load_weights(weights_path)
         step = json.loads(state_path.read_text())["step"]
@@ -159,6 +173,9 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="start from these weights (a run's restorer.weights.h5)")
+    p.add_argument("--clean-share", type=float, default=copy_data.CLEAN_SHARE,
+                   help="share of copies left unworn")
     p.add_argument("--export", help="write the IR into this folder instead of training")
     args = p.parse_args(argv)
     if not args.export and (not args.data or not args.val):

@@ -113,7 +113,7 @@ def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, rea
 
 
 def _steps(master: Path, copy: ColourCopy, features: bool = False,
-           out: list | None = None) -> ColourCopyStep:
+           out: list | None = None, restorer="shipped") -> ColourCopyStep:
     """The copy step run over the master's frames alone (model colour: Flat's); with
     ``features``, given Flat's match features; each frame's a/b appended to ``out``."""
     from vidcolor.colorize import render_shape, resize_l
@@ -122,7 +122,7 @@ def _steps(master: Path, copy: ColourCopy, features: bool = False,
 
     info = probe(master)
     shape = render_shape(info.height, info.width, 128, 16)
-    step = ColourCopyStep(copy, info, shape, FILM_SPREAD.for_film())
+    step = ColourCopyStep(copy, info, shape, FILM_SPREAD.for_film(), restorer=restorer)
     analyzer = FrameAnalyzer()
     for f in decode_frames(info):
         L = resize_l(color.rgb_to_l(f.rgb), shape)
@@ -403,3 +403,32 @@ def test_resume_refuses_a_changed_copy(tmp_path, monkeypatch, run_video):
     with pytest.raises(VidcolorError, match="other settings"):
         run_video(master, dst, model=FineFlat(), resume=True,
                   colour_from=ColourCopy(str(copy)), **kw)
+
+
+def test_the_copys_wear_is_taken_out_by_the_restorer_with_the_copys_own_lightness(tmp_path):
+    """Each frame's fused chromaticity goes through the restorer at the work size with the
+    centre copy frame's aligned lightness and the master's; what it answers is what is
+    upsampled (a restorer that shifts the chroma shifts the output)."""
+    from vidcolor import copy_restore
+
+    master, copy = _master(tmp_path / "bw.mkv"), _copy(tmp_path / "copy.mkv")
+    calls = []
+
+    def shifting(chroma, L_copy, L_master):
+        calls.append((chroma.shape, L_copy.shape, L_master.shape,
+                      float(np.abs(L_copy - L_master).mean())))
+        return chroma + 40.0
+
+    plain, shifted = [], []
+    _steps(master, ColourCopy(str(copy)), out=plain, restorer=lambda c, *_: c)
+    _steps(master, ColourCopy(str(copy)), out=shifted, restorer=shifting)
+    assert len(calls) == N
+    shape, L_copy_shape, L_master_shape, diff = calls[0]
+    assert shape == L_copy_shape + (2,) and L_copy_shape == L_master_shape
+    assert diff < 10.0  # the copy's lightness, aligned and tone-matched to the master's
+    (L, a), (_, b) = plain[3], shifted[3]
+    lifted = (b - a)[..., 0] / ((L + 16.0) / 100.0)
+    assert np.median(lifted) > 30.0  # the restored chroma, relit, is what the frame got
+    step = ColourCopyStep(ColourCopy(str(copy)), probe(master), (64, 96), lambda *a: a[1])
+    assert (step.restorer is not None) == copy_restore.available()
+    step.close()
