@@ -80,7 +80,9 @@ def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
     for layer in model.layers:
         if layer.name == "correction":
             layer.kernel.assign(np.random.default_rng(1).normal(0, 0.05, layer.kernel.shape))
-    restorer = copy_restore.CopyRestorer(write_ir(model, tmp_path, fp16=False))
+    ir = write_ir(model, tmp_path, fp16=False)
+    restorer = copy_restore.CopyRestorer(ir, precision="f32")
+    default = copy_restore.CopyRestorer(ir)  # bf16 where the CPU has it
     rng = np.random.default_rng(3)
     for h, w in ((32, 40), (37, 53)):
         L_master, L_copy = rng.uniform(0, 100, (2, h, w)).astype(np.float32)
@@ -95,6 +97,7 @@ def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
         want = ((o[0] + o[1, :, ::-1] + o[2, ::-1] + o[3, ::-1, ::-1]) / 4)[:h, :w] * 100.0
         assert got.shape == (h, w, 2)
         assert np.abs(got - want).max() < 1e-3
+        assert np.abs(default(chroma, L_copy, L_master) - want).max() < 2.0
         assert np.abs(got - chroma).max() > 0.5  # the correction is not zero
 
 

@@ -20,11 +20,13 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    a clean copy keeps its own frame where things move too fast, a noisy one averages); what
    is carried is the copy's chroma relative to its lightness (:func:`chromaticity`), which
    a change of light leaves alone, so the master's own shading, finer than the copy's, is
-   put back under it (:func:`relit`). It is cleaned
-   (as strongly as the copy is noisy, :func:`noise_level`) and brought up to the render
-   size guided by the master's edges (:func:`guided_ab`, then
-   :func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to full
-   resolution guided again by the master's full-resolution lightness, the output's own;
+   put back under it (:func:`relit`). The copy's wear (compression blocks, softness) is
+   taken out by the restorer network (:class:`vidcolor.copy_restore.CopyRestorer`, from the
+   chromaticity, the copy's aligned lightness and the master's; where it is not installed,
+   the guided filter :func:`guided_ab`, as strongly as the copy is noisy,
+   :func:`noise_level`), and it is brought up to the render size guided by the master's
+   edges (:func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to
+   full resolution guided again by the master's full-resolution lightness, the output's own;
 4. untrusted pixels (damage: the copy's lightness does not agree with the master's), and
    frames the copy lacks, take what the frame before had there where the flow trusts that
    step; else the colour of the pixels that look alike in the last frames the copy coloured
@@ -88,9 +90,10 @@ FLOW_SIGMA = 1.0
 #: colour is the copy's alone: a little doubt everywhere must not mix the model's in).
 MIN_TRUST = 0.3
 SURE_TRUST = 0.8
-#: The guided filter cleaning the copy's chromaticity at its own size: window radius (pixels),
-#: chosen on the development clips (benchmarks/RESULTS.md); its regularization is the copy's
-#: noise level (:func:`noise_level`), frame by frame. GUIDE_EPS: the default of
+#: The guided filter cleaning the copy's chromaticity at its own size where the restorer
+#: network is not installed: window radius (pixels), chosen on the development clips
+#: (benchmarks/RESULTS.md); its regularization is the copy's noise level
+#: (:func:`noise_level`), frame by frame. GUIDE_EPS: the default of
 #: :func:`guided_ab` (squared L units, the chromaticity taken x 100).
 GUIDE_RADIUS = 1
 GUIDE_EPS = 4.0
