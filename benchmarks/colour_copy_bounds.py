@@ -113,21 +113,14 @@ def bilateral_path(win: Window, i: int, radius: int, sigma_space: float = 1.5,
 
 
 def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
-    """The copy step with the restorer network (:mod:`vidcolor.copy_restore`; its IR from
-    ``VIDCOLOR_COPY_RESTORER`` or the shipped one) in place of the guided filter."""
-    global _RESTORER
-    if _RESTORER is None:
-        import os
-
-        from vidcolor.copy_restore import IR_PATH, CopyRestorer
-
-        _RESTORER = CopyRestorer(Path(os.environ.get("VIDCOLOR_COPY_RESTORER", IR_PATH)))
+    """The copy step with the shipped restorer network (:mod:`vidcolor.copy_restore`), as
+    shipped, in place of the guided filter."""
+    restorer = cc.shipped_restorer()
+    if restorer is None:
+        raise SystemExit("the restorer network is not installed")
     chroma, _, L_copy = fused_chroma(win, i, radius, level=True)
-    chroma = _RESTORER(chroma, L_copy, win.L_work[i])
+    chroma = restorer(chroma, L_copy, win.L_work[i])
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
-
-
-_RESTORER = None
 
 METHODS = {
     "bilinear": bilinear,

@@ -34,8 +34,7 @@ import numpy as np
 from training import copy_data
 from training.copy_data import samples
 from training.data import find_images
-
-LIGHT_ZERO = 16.0
+from vidcolor.video.colour_copy import LIGHT_ZERO, relit
 
 
 def relit_mse(y_true, y_pred):
@@ -48,8 +47,9 @@ def relit_mse(y_true, y_pred):
 
 
 def _mse(pred: np.ndarray, target: np.ndarray) -> float:
-    light = (target[..., 2:3].astype(np.float32) + LIGHT_ZERO) / 100.0
-    return float(np.mean(((pred * 100.0 - target[..., :2].astype(np.float32)) * light) ** 2))
+    """:func:`relit_mse` in numpy."""
+    target = target.astype(np.float32)
+    return float(np.mean(relit(pred * 100.0 - target[..., :2], target[..., 2]) ** 2))
 
 
 def learning_rate(step: int, steps: int, peak: float) -> float:

@@ -43,6 +43,7 @@ where a resumed job starts.
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Callable
 
@@ -317,10 +318,11 @@ def noise_level(misfit: np.ndarray, valid: np.ndarray) -> float:
     return _median_level(_local(misfit), valid)
 
 
-def fused(aligned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-          centre: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Several copy frames aligned to one master frame (:func:`align_copy`'s answers), as
-    one: the chromaticity averaged by fusion weight, and the largest trust.
+def fused(aligned: list[tuple[np.ndarray, ...]], centre: int = 0
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Several copy frames aligned to one master frame (:func:`align_copy`'s answers: their
+    chroma, trust, weight and misfit are used), as one: the chromaticity averaged by fusion
+    weight, and the largest trust.
 
     ``aligned[centre]`` is the copy frame found for the master frame; each other frame's
     weight is narrowed by its :func:`agreement`, as far as the centre is trusted (where the
@@ -358,18 +360,13 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1)
 def shipped_restorer() -> Callable | None:
     """The shipped :class:`~vidcolor.copy_restore.CopyRestorer`, compiled once a process;
     None where it is not installed."""
-    global _SHIPPED
-    if _SHIPPED is None:
-        from vidcolor import copy_restore
+    from vidcolor import copy_restore
 
-        _SHIPPED = copy_restore.CopyRestorer() if copy_restore.available() else False
-    return _SHIPPED or None
-
-
-_SHIPPED = None
+    return copy_restore.CopyRestorer() if copy_restore.available() else None
 
 
 def _copy_cells(features: np.ndarray, L: np.ndarray, ab: np.ndarray,
