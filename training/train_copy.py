@@ -131,10 +131,12 @@ def train(args) -> int:
     return 0
 
 
-def write_ir(model, folder: Path, fp16: bool = True) -> Path:
+def write_ir(model, folder: Path, fp16: bool = True, int8: bool = False) -> Path:
     """``model`` (:func:`~vidcolor.models.copy_nets.copy_restorer`) as OpenVINO IR
-    ``folder/restorer.xml`` and ``.bin`` (float16 weights unless ``fp16`` is False), both
-    replaced atomically, the weights first."""
+    ``folder/restorer.xml`` and ``.bin`` (float16 weights unless ``fp16`` is False; with
+    ``int8``, the convolutions' weights in 8 bits, per output channel, by NNCF: half the
+    bytes, nothing measurable lost, benchmarks/RESULTS.md), both replaced atomically, the
+    weights first."""
     import openvino as ov
     import tensorflow as tf
 
@@ -143,7 +145,12 @@ def write_ir(model, folder: Path, fp16: bool = True) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".ir.", dir=folder) as tmp:
-        ov.save_model(ov.convert_model(fn), Path(tmp) / "restorer.xml", compress_to_fp16=fp16)
+        ir = ov.convert_model(fn)
+        if int8:
+            import nncf
+
+            ir = nncf.compress_weights(ir, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        ov.save_model(ir, Path(tmp) / "restorer.xml", compress_to_fp16=fp16)
         for suffix in (".bin", ".xml"):
             os.chmod(Path(tmp) / f"restorer{suffix}", 0o644)
             os.replace(Path(tmp) / f"restorer{suffix}", folder / f"restorer{suffix}")
@@ -156,7 +163,7 @@ def export(args) -> int:
 
     model = copy_restorer(args.width)
     model.load_weights(Path(args.out) / "restorer.weights.h5")
-    print(f"wrote {write_ir(model, Path(args.export))}")
+    print(f"wrote {write_ir(model, Path(args.export), int8=args.int8)}")
     return 0
 
 
@@ -177,6 +184,7 @@ def main(argv=None) -> int:
     p.add_argument("--clean-share", type=float, default=copy_data.CLEAN_SHARE,
                    help="share of copies left unworn")
     p.add_argument("--export", help="write the IR into this folder instead of training")
+    p.add_argument("--int8", action="store_true", help="with --export: 8-bit weights")
     args = p.parse_args(argv)
     if not args.export and (not args.data or not args.val):
         p.error("give the training folders and --val")
