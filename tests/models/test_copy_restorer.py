@@ -125,6 +125,30 @@ def test_int8_weights_halve_the_ir_and_keep_its_answers(tmp_path):
     assert np.abs(a - chroma).max() > 0.5 and np.abs(b - a).mean() < 0.05 * np.abs(a - chroma).mean()
 
 
+def test_a_widened_network_computes_what_the_narrow_one_did():
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from training.train_copy import widen_into
+    from vidcolor.models.copy_nets import copy_restorer
+
+    keras.utils.set_random_seed(7)
+    narrow, wide = copy_restorer(4), copy_restorer(6)
+    rng = np.random.default_rng(8)
+    for layer in narrow.layers:
+        for v in layer.weights:
+            v.assign(rng.normal(0, 0.3, v.shape))
+    x = rng.uniform(0, 1, (2, 24, 32, 4)).astype(np.float32)
+    before = np.asarray(wide(x))
+    widen_into(narrow, wide)
+    want = np.asarray(narrow(x))
+    assert np.abs(want - x[..., 2:4]).max() > 0.1  # the narrow network does something
+    assert np.abs(np.asarray(wide(x)) - want).max() < 1e-4
+    assert np.abs(before - want).max() > 0.1
+    # the new channels are live: their incoming weights are not all zero
+    assert np.abs(np.asarray(wide.get_layer("e1a").kernel)[..., 8:]).max() > 0
+
+
 def _relit_mse(chroma, truth, L):
     return float((((chroma - truth) * ((L[..., None] + 16.0) / 100.0)) ** 2).mean())
 
