@@ -78,6 +78,38 @@ def _bank(out: Path, name: str, files, per_file: int, size: int, seed: int,
     return x, y
 
 
+def _input_parts(layer) -> list[int]:
+    """Channel counts of the parts a layer's input is joined from (one part unless it is a
+    Concatenate's output)."""
+    source = layer.input._keras_history[0]
+    parts = source.input if type(source).__name__ == "Concatenate" else [layer.input]
+    return [int(t.shape[-1]) for t in parts]
+
+
+def widen_into(narrow, wide) -> None:
+    """Set ``wide``'s weights so that it computes what ``narrow`` (the same architecture,
+    fewer channels a layer) computes: each layer keeps its old weights on its old channels,
+    its new output channels keep their fresh initialization, and weights from new channels
+    into old ones are zero, so training can grow into the new channels from ``narrow``'s
+    function."""
+    for old in narrow.layers:
+        if not old.weights:
+            continue
+        new = wide.get_layer(old.name)
+        k_old, b_old = (np.asarray(v) for v in old.weights)
+        kernel, bias = (np.array(v) for v in new.weights)
+        rows, start = [], 0
+        for n_old, n_new in zip(_input_parts(old), _input_parts(new)):
+            rows += range(start, start + n_old)
+            start += n_new
+        cols = k_old.shape[-1]
+        kernel[..., :cols] = 0.0
+        kernel[:, :, rows, :cols] = k_old
+        bias[:cols] = b_old
+        new.kernel.assign(kernel)
+        new.bias.assign(bias)
+
+
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 64) -> tuple[float, float]:
     """(mse of the restored chroma, mse of the worn copy's own) over a bank."""
     pred = np.concatenate([np.asarray(model(x[i:i + batch].astype(np.float32), training=False))
@@ -101,7 +133,12 @@ def train(args) -> int:
     state_path, weights_path = out / "state.json", out / "restorer.weights.h5"
     step = 0
     if args.init and not weights_path.is_file():
-        model.load_weights(args.init)
+        if args.init_width and args.init_width != args.width:
+            narrow = copy_restorer(args.init_width)
+            narrow.load_weights(args.init)
+            widen_into(narrow, model)
+        else:
+            model.load_weights(args.init)
         print(f"started from {args.init}", flush=True)
     if state_path.is_file() and weights_path.is_file():
         model.load_weights(weights_path)
@@ -131,10 +168,12 @@ def train(args) -> int:
     return 0
 
 
-def write_ir(model, folder: Path, fp16: bool = True) -> Path:
+def write_ir(model, folder: Path, fp16: bool = True, int8: bool = False) -> Path:
     """``model`` (:func:`~vidcolor.models.copy_nets.copy_restorer`) as OpenVINO IR
-    ``folder/restorer.xml`` and ``.bin`` (float16 weights unless ``fp16`` is False), both
-    replaced atomically, the weights first."""
+    ``folder/restorer.xml`` and ``.bin`` (float16 weights unless ``fp16`` is False; with
+    ``int8``, the convolutions' weights in 8 bits, per output channel, by NNCF: half the
+    bytes, nothing measurable lost, benchmarks/RESULTS.md), both replaced atomically, the
+    weights first."""
     import openvino as ov
     import tensorflow as tf
 
@@ -143,7 +182,12 @@ def write_ir(model, folder: Path, fp16: bool = True) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".ir.", dir=folder) as tmp:
-        ov.save_model(ov.convert_model(fn), Path(tmp) / "restorer.xml", compress_to_fp16=fp16)
+        ir = ov.convert_model(fn)
+        if int8:
+            import nncf
+
+            ir = nncf.compress_weights(ir, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        ov.save_model(ir, Path(tmp) / "restorer.xml", compress_to_fp16=fp16)
         for suffix in (".bin", ".xml"):
             os.chmod(Path(tmp) / f"restorer{suffix}", 0o644)
             os.replace(Path(tmp) / f"restorer{suffix}", folder / f"restorer{suffix}")
@@ -156,7 +200,7 @@ def export(args) -> int:
 
     model = copy_restorer(args.width)
     model.load_weights(Path(args.out) / "restorer.weights.h5")
-    print(f"wrote {write_ir(model, Path(args.export))}")
+    print(f"wrote {write_ir(model, Path(args.export), int8=args.int8)}")
     return 0
 
 
@@ -174,9 +218,12 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from these weights (a run's restorer.weights.h5)")
+    p.add_argument("--init-width", type=int,
+                   help="the --init network's width, where narrower than --width (widened)")
     p.add_argument("--clean-share", type=float, default=copy_data.CLEAN_SHARE,
                    help="share of copies left unworn")
     p.add_argument("--export", help="write the IR into this folder instead of training")
+    p.add_argument("--int8", action="store_true", help="with --export: 8-bit weights")
     args = p.parse_args(argv)
     if not args.export and (not args.data or not args.val):
         p.error("give the training folders and --val")

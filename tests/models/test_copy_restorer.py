@@ -101,6 +101,54 @@ def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
         assert np.abs(got - chroma).max() > 0.5  # the correction is not zero
 
 
+def test_int8_weights_halve_the_ir_and_keep_its_answers(tmp_path):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("nncf")
+    import keras
+
+    from training.train_copy import write_ir
+    from vidcolor.models.copy_nets import copy_restorer
+
+    keras.utils.set_random_seed(4)
+    model = copy_restorer(16)
+    for layer in model.layers:
+        if layer.name == "correction":
+            layer.kernel.assign(np.random.default_rng(5).normal(0, 0.05, layer.kernel.shape))
+    half = write_ir(model, tmp_path / "f16")
+    int8 = write_ir(model, tmp_path / "int8", int8=True)
+    assert int8.with_suffix(".bin").stat().st_size < 0.6 * half.with_suffix(".bin").stat().st_size
+    rng = np.random.default_rng(6)
+    L_master, L_copy = rng.uniform(0, 100, (2, 40, 48)).astype(np.float32)
+    chroma = rng.uniform(-80, 80, (40, 48, 2)).astype(np.float32)
+    a = copy_restore.CopyRestorer(half, precision="f32")(chroma, L_copy, L_master)
+    b = copy_restore.CopyRestorer(int8, precision="f32")(chroma, L_copy, L_master)
+    assert np.abs(a - chroma).max() > 0.5 and np.abs(b - a).mean() < 0.05 * np.abs(a - chroma).mean()
+
+
+def test_a_widened_network_computes_what_the_narrow_one_did():
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from training.train_copy import widen_into
+    from vidcolor.models.copy_nets import copy_restorer
+
+    keras.utils.set_random_seed(7)
+    narrow, wide = copy_restorer(4), copy_restorer(6)
+    rng = np.random.default_rng(8)
+    for layer in narrow.layers:
+        for v in layer.weights:
+            v.assign(rng.normal(0, 0.3, v.shape))
+    x = rng.uniform(0, 1, (2, 24, 32, 4)).astype(np.float32)
+    before = np.asarray(wide(x))
+    widen_into(narrow, wide)
+    want = np.asarray(narrow(x))
+    assert np.abs(want - x[..., 2:4]).max() > 0.1  # the narrow network does something
+    assert np.abs(np.asarray(wide(x)) - want).max() < 1e-4
+    assert np.abs(before - want).max() > 0.1
+    # the new channels are live: their incoming weights are not all zero
+    assert np.abs(np.asarray(wide.get_layer("e1a").kernel)[..., 8:]).max() > 0
+
+
 def _relit_mse(chroma, truth, L):
     return float((((chroma - truth) * ((L[..., None] + 16.0) / 100.0)) ** 2).mean())
 
