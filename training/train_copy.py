@@ -133,6 +133,8 @@ def train(args) -> int:
     state_path, weights_path = out / "state.json", out / "restorer.weights.h5"
     step = 0
     if args.init and not weights_path.is_file():
+        if args.init_width and args.init_width > args.width:
+            raise ValueError(f"--init-width {args.init_width} is wider than --width {args.width}")
         if args.init_width and args.init_width != args.width:
             narrow = copy_restorer(args.init_width)
             narrow.load_weights(args.init)

@@ -68,18 +68,24 @@ def test_the_untrained_network_passes_the_copy_through():
     assert np.allclose(out, x[..., 2:4], atol=1e-6)
 
 
-def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
-    pytest.importorskip("tensorflow")
+def _restorer_with_a_correction(width: int, seed: int):
+    """A random restorer whose correction is not zero (an untrained one passes the copy)."""
     import keras
 
-    from training.train_copy import write_ir
     from vidcolor.models.copy_nets import copy_restorer
 
-    keras.utils.set_random_seed(2)
-    model = copy_restorer(8)
-    for layer in model.layers:
-        if layer.name == "correction":
-            layer.kernel.assign(np.random.default_rng(1).normal(0, 0.05, layer.kernel.shape))
+    keras.utils.set_random_seed(seed)
+    model = copy_restorer(width)
+    kernel = model.get_layer("correction").kernel
+    kernel.assign(np.random.default_rng(seed).normal(0, 0.05, kernel.shape))
+    return model
+
+
+def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
+    pytest.importorskip("tensorflow")
+    from training.train_copy import write_ir
+
+    model = _restorer_with_a_correction(8, 2)
     ir = write_ir(model, tmp_path, fp16=False)
     restorer = copy_restore.CopyRestorer(ir, precision="f32")
     default = copy_restore.CopyRestorer(ir)  # bf16 where the CPU has it
@@ -104,16 +110,9 @@ def test_ir_gives_the_keras_numbers_at_any_size_mirrored_four_ways(tmp_path):
 def test_int8_weights_halve_the_ir_and_keep_its_answers(tmp_path):
     pytest.importorskip("tensorflow")
     pytest.importorskip("nncf")
-    import keras
-
     from training.train_copy import write_ir
-    from vidcolor.models.copy_nets import copy_restorer
 
-    keras.utils.set_random_seed(4)
-    model = copy_restorer(16)
-    for layer in model.layers:
-        if layer.name == "correction":
-            layer.kernel.assign(np.random.default_rng(5).normal(0, 0.05, layer.kernel.shape))
+    model = _restorer_with_a_correction(16, 4)
     half = write_ir(model, tmp_path / "f16")
     int8 = write_ir(model, tmp_path / "int8", int8=True)
     assert int8.with_suffix(".bin").stat().st_size < 0.6 * half.with_suffix(".bin").stat().st_size
