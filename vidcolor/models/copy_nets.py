@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-MULTIPLE = 8
+from vidcolor.copy_restore import MULTIPLE  # noqa: F401  (three downsamplings; one definition)
 
 
 def _conv(x, filters, name, stride=1):
