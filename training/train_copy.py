@@ -2,13 +2,15 @@
 
     python -m training.train_copy ../shared/data/train --val ../shared/data/val/cbsd68 \
         --out runs/copy
-    python -m training.train_copy ../shared/data/train --val ../shared/data/val/cbsd68 \
-        --out runs/copy-tuned --init runs/copy/restorer.weights.h5 --steps 8000 --lr 3e-4 \
-        --seed 1 --clean-share 0.25
-    python -m training.train_copy --out runs/copy-tuned --export vidcolor/weights/copy
+    python -m training.train_copy --out runs/copy --export vidcolor/weights/copy --int8
 
-(the shipped network: the first run, then 8,000 steps more with a quarter of the copies
-clean, which lessened what it takes from a clean copy; benchmarks/RESULTS.md).
+The shipped network is the end of a chain of such runs, each from the one before
+(``--init``; every run also takes ``../shared/data/train --val ../shared/data/val/cbsd68``):
+16,000 steps at width 16 (v2); 8,000 more at lr 3e-4, seed 1, ``--clean-share 0.25`` (v3);
+24,000 more on pairs of 96 (``--size 96 --batch 8 --per-file 2``), lr 5e-4, seed 2 (v5);
+widened to 22 (``--init-width 16 --width 22``), 16,000 more at lr 5e-4, seed 4 (v6b); 16,000
+more at lr 3e-4, seed 5 (v6c, shipped); then exported with ``--int8``. Each step and what it
+won is in benchmarks/RESULTS.md.
 
 Pairs come from :mod:`training.copy_data`, made once into ``OUT/bank.npz`` (a pure function of
 the seed) and drawn by a generator seeded by the step, so a run stopped and resumed (the
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--size", type=int, default=48, help="copy pixels a side of a pair")
     p.add_argument("--per-file", type=int, default=4)
-    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--width", type=int, default=22)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
