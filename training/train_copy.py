@@ -36,6 +36,7 @@ import numpy as np
 from training import copy_data
 from training.copy_data import samples
 from training.data import find_images
+from vidcolor.copy_restore import WIDTH
 from vidcolor.video.colour_copy import LIGHT_ZERO, relit
 
 
@@ -135,8 +136,6 @@ def train(args) -> int:
     state_path, weights_path = out / "state.json", out / "restorer.weights.h5"
     step = 0
     if args.init and not weights_path.is_file():
-        if args.init_width and args.init_width > args.width:
-            raise ValueError(f"--init-width {args.init_width} is wider than --width {args.width}")
         if args.init_width and args.init_width != args.width:
             narrow = copy_restorer(args.init_width)
             narrow.load_weights(args.init)
@@ -217,7 +216,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--size", type=int, default=48, help="copy pixels a side of a pair")
     p.add_argument("--per-file", type=int, default=4)
-    p.add_argument("--width", type=int, default=22)
+    p.add_argument("--width", type=int, default=WIDTH)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -231,6 +230,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.export and (not args.data or not args.val):
         p.error("give the training folders and --val")
+    if args.init_width and args.init_width > args.width:  # before the banks, minutes of work
+        print(f"error: --init-width {args.init_width} is wider than --width {args.width}",
+              file=sys.stderr)
+        return 2
     try:
         return export(args) if args.export else train(args)
     except (ValueError, FileNotFoundError) as e:

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CopyRestorer", "IR_PATH", "MULTIPLE", "available", "network_input"]
+__all__ = ["CopyRestorer", "IR_PATH", "MULTIPLE", "WIDTH", "available", "network_input"]
 
 #: The shipped network's OpenVINO IR (its weights in the ``.bin`` beside it).
 IR_PATH = Path(__file__).parent / "weights" / "copy" / "restorer.xml"
 #: Heights and widths the network takes are multiples of this (three downsamplings).
 MULTIPLE = 8
+#: The shipped network's width (channels at its first level; :mod:`vidcolor.models.copy_nets`).
+WIDTH = 22
 
 
 def available(path: Path = IR_PATH) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from vidcolor.copy_restore import MULTIPLE  # noqa: F401  (three downsamplings; one definition)
+from vidcolor.copy_restore import MULTIPLE, WIDTH  # noqa: F401  (defined once, beside the IR)
 
 
 def _conv(x, filters, name, stride=1):
@@ -22,7 +22,7 @@ def _conv(x, filters, name, stride=1):
                          name=name)(x)
 
 
-def copy_restorer(width: int = 22) -> keras.Model:
+def copy_restorer(width: int = WIDTH) -> keras.Model:
     """copy (N, h, w, 4) -> chromaticity / 100 (N, h, w, 2)."""
     copy = keras.Input((None, None, 4), name="copy")
     e0 = _conv(_conv(copy, width, "e0a"), width, "e0b")
