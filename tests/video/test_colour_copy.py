@@ -14,7 +14,8 @@ from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, choose_drift,
-                                        fused, guided_ab, match_error, noise_level)
+                                        fused, guided_ab, match_error, noise_level,
+                                        work_shape)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
 
@@ -302,6 +303,16 @@ def test_drift_hysteresis_and_match_error():
     assert choose_drift({-1: 0.1, 0: 0.32, 1: 0.5}, 4) == 3
     assert choose_drift({2: 0.2}, 0) == 0  # the current frame missing: a gap, not a drift
     assert choose_drift({}, 1) == 1
+
+
+def test_a_copy_no_larger_than_the_render_is_worked_at_its_own_size():
+    # A 480-line film's 1/4 copy against its render (192 x 352, a rounder aspect): resizing
+    # it would smear the compression blocks the restorer knows.
+    assert work_shape((120, 213), (192, 352)) == (120, 213)
+    assert work_shape((192, 352), (192, 352)) == (192, 352)
+    # Larger (in either side): the render's aspect, no larger than the render or the copy.
+    assert work_shape((270, 480), (192, 352)) == (192, 352)
+    assert work_shape((200, 300), (192, 352)) == (164, 300)
 
 
 def _misfit(level: float, seed: int) -> np.ndarray:

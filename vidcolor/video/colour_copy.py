@@ -158,8 +158,12 @@ def _index_of(pts: int, info: VideoInfo) -> int:
 
 
 def work_shape(copy_shape: tuple[int, int], render: tuple[int, int]) -> tuple[int, int]:
-    """The size the copy is worked at: the render's aspect, no larger than the copy (its
-    detail) nor the render (where its chroma goes)."""
+    """The size the copy is worked at: its own where it is no larger than the render in both
+    sides (its pixels, and its compression blocks, as the restorer learned them: resampling
+    to the render's slightly different aspect smears them), else the render's aspect, no
+    larger than the copy (its detail) nor the render (where its chroma goes)."""
+    if copy_shape[0] <= render[0] and copy_shape[1] <= render[1]:
+        return max(8, int(copy_shape[0])), max(8, int(copy_shape[1]))
     s = min(1.0, copy_shape[0] / render[0], copy_shape[1] / render[1])
     return max(8, int(round(render[0] * s))), max(8, int(round(render[1] * s)))
 
