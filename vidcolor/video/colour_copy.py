@@ -100,7 +100,7 @@ GUIDE_RADIUS = 1
 GUIDE_EPS = 4.0
 #: Copy frames either side of the one found whose aligned colour is averaged with it, by fit
 #: (a worn copy's compression noise differs from frame to frame where things move).
-FUSE_RADIUS = 2
+FUSE_RADIUS = 4
 #: Window radius (copy pixels) over which a neighbouring copy frame's fit to the master's
 #: lightness is compared with the frame's own (:func:`agreement`: compression noise is
 #: blocky, not per pixel), and the least noise level (squared L units) it is compared with.
