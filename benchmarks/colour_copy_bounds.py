@@ -49,13 +49,15 @@ def lab_of(rgb: np.ndarray) -> np.ndarray:
 
 
 class Window:
-    """The copy's Lab frames and the master's lightness (full and at the copy's size)."""
+    """The copy's Lab frames, the master's lightness (full and at the copy's size) and the
+    truth shrunk to the copy's size as the copy was (its clean copy, the restorer's target)."""
 
     def __init__(self, copies: list[np.ndarray], truth: list[np.ndarray]):
         self.copy = [lab_of(c) for c in copies]
         self.L = [color.rgb_to_l(t) for t in truth]
         shape = self.copy[0].shape[1::-1]
         self.L_work = [cv2.resize(L, shape, interpolation=cv2.INTER_AREA) for L in self.L]
+        self.clean = [lab_of(cv2.resize(t, shape, interpolation=cv2.INTER_AREA)) for t in truth]
 
 
 def bilinear(win: Window, i: int) -> np.ndarray:
@@ -122,12 +124,20 @@ def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
     chroma = restorer(chroma, L_copy, win.L_work[i])
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
+def perfect(win: Window, i: int) -> np.ndarray:
+    """A perfect restoration: the clean copy's chromaticity (what the restorer is trained to
+    give), upsampled and relit as shipped: the most any restoration at the copy's size gives."""
+    chroma = cc.chromaticity(win.clean[i])
+    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+
+
 METHODS = {
     "bilinear": bilinear,
     "shipped": shipped,
     "shipped, one frame": lambda w, i: shipped(w, i, radius=0),
     "restorer": restored,
     "restorer, one frame": lambda w, i: restored(w, i, radius=0),
+    "perfect restoration": perfect,
     "shipped, guided filter eps 4 (before)": lambda w, i: shipped(
         w, i, guide=(cc.GUIDE_RADIUS, cc.GUIDE_EPS)),
     "shipped, no guided filter": lambda w, i: shipped(w, i, guide=None),
