@@ -124,6 +124,7 @@ def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
     chroma = restorer(chroma, L_copy, win.L_work[i])
     return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
+
 def perfect(win: Window, i: int) -> np.ndarray:
     """A perfect restoration: the clean copy's chromaticity (what the restorer is trained to
     give), upsampled and relit as shipped: the most any restoration at the copy's size gives."""
