@@ -52,12 +52,19 @@ class Window:
     """The copy's Lab frames, the master's lightness (full and at the copy's size) and the
     truth shrunk to the copy's size as the copy was (its clean copy, the restorer's target)."""
 
-    def __init__(self, copies: list[np.ndarray], truth: list[np.ndarray]):
+    def __init__(self, copies: list[np.ndarray], truth: list[np.ndarray],
+                 clean: list[np.ndarray]):
         self.copy = [lab_of(c) for c in copies]
         self.L = [color.rgb_to_l(t) for t in truth]
         shape = self.copy[0].shape[1::-1]
         self.L_work = [cv2.resize(L, shape, interpolation=cv2.INTER_AREA) for L in self.L]
-        self.clean = [lab_of(cv2.resize(t, shape, interpolation=cv2.INTER_AREA)) for t in truth]
+        self.clean = [lab_of(c) for c in clean]
+
+
+def on_master(win: Window, i: int, chroma: np.ndarray) -> np.ndarray:
+    """The copy step's last stage: chromaticity at the copy's size (h, w, 2) brought up to
+    master frame ``i`` guided by its lightness and relit by it: its a/b (H, W, 2)."""
+    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
 
 
 def bilinear(win: Window, i: int) -> np.ndarray:
@@ -85,7 +92,7 @@ def shipped(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
     if guide is not None:
         chroma = cc.guided_ab(chroma, win.L_work[i], guide[0],
                               level if guide[1] is None else guide[1])
-    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+    return on_master(win, i, chroma)
 
 
 def joint_bilateral(chroma: np.ndarray, L: np.ndarray, sigma_space: float,
@@ -111,7 +118,7 @@ def bilateral_path(win: Window, i: int, radius: int, sigma_space: float = 1.5,
     """The copy step with a joint bilateral filter on the master's lightness in place of
     the guided filter."""
     chroma = joint_bilateral(fused_chroma(win, i, radius), win.L_work[i], sigma_space, sigma_L)
-    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+    return on_master(win, i, chroma)
 
 
 def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
@@ -122,14 +129,14 @@ def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
         raise SystemExit("the restorer network is not installed")
     chroma, _, L_copy = fused_chroma(win, i, radius, level=True)
     chroma = restorer(chroma, L_copy, win.L_work[i])
-    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+    return on_master(win, i, chroma)
 
 
 def perfect(win: Window, i: int) -> np.ndarray:
     """A perfect restoration: the clean copy's chromaticity (what the restorer is trained to
     give), upsampled and relit as shipped: the most any restoration at the copy's size gives."""
     chroma = cc.chromaticity(win.clean[i])
-    return cc.relit(upsample_ab(chroma, win.L_work[i], win.L[i]), win.L[i])
+    return on_master(win, i, chroma)
 
 
 METHODS = {
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for copy in args.copies.split(","):
         frames = small if copy == "clean" else [jpeg(s, args.quality, sampling[copy])
                                                  for s in small]
-        win = Window(frames, truth)
+        win = Window(frames, truth, small)
         label = copy if copy == "clean" else f"q{args.quality} {copy}"
         for name in names:
             t = time.perf_counter()
