@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.models import shapes, store
+from vidcolor.models import ir, shapes, store
 from vidcolor.models.openvino_model import at_size
 
 CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
@@ -136,7 +136,7 @@ def compiled(core, model, precision: str, shape=None, threads=None, profile=Fals
 
 def backbones(core, folder: Path, keep_f32: dict, threads=None, profile=False) -> dict:
     """name -> compiled backbone: float32, bf16, and one bf16 but for each set in keep_f32."""
-    model = core.read_model(folder / "backbone.xml")
+    model = ir.read_part(core, folder, "backbone")
     out = {"f32": compiled(core, model, "f32", None, threads, profile),
            "bf16": compiled(core, model, "bf16", None, threads, profile)}
     for name, names in keep_f32.items():
@@ -190,7 +190,7 @@ def summary(d: np.ndarray) -> str:
 
 
 def run_errors(core, folder: Path, groups: dict, bf16_indices) -> None:
-    model = core.read_model(folder / "backbone.xml")
+    model = ir.read_part(core, folder, "backbone")
     models = backbones(core, folder, {"mixed": float32_names(model, bf16_indices)})
     worst = {o: [0.0, 0.0, 0] for o in OUTPUTS}
     for _, x3 in batches(groups):
@@ -206,7 +206,7 @@ def run_errors(core, folder: Path, groups: dict, bf16_indices) -> None:
 
 
 def run_layers(core, folder: Path, groups: dict) -> None:
-    model = core.read_model(folder / "backbone.xml")
+    model = ir.read_part(core, folder, "backbone")
     parts = layer_groups(model)
     every = {op.get_friendly_name() for group in parts for op in group}
     for i, group in enumerate(parts):
@@ -218,7 +218,7 @@ def run_layers(core, folder: Path, groups: dict) -> None:
 
 
 def run_speed(core, folder: Path, rounds: int, threads, bf16_indices, profile: bool) -> None:
-    model = core.read_model(folder / "backbone.xml")
+    model = ir.read_part(core, folder, "backbone")
     keep = {"mixed": float32_names(model, bf16_indices)}
     models = backbones(core, folder, keep, threads, profile)
     x3 = np.random.default_rng(0).uniform(-1, 1, (BATCH, 192, 352, 3)).astype(np.float32)

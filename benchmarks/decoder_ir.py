@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.quality import data_root
 from vidcolor import color
-from vidcolor.models import shapes
+from vidcolor.models import ir, shapes
 from vidcolor.models.openvino_model import at_size
 
 PRECISIONS = ("bf16", "f32")
@@ -48,7 +48,7 @@ def _config(precision: str) -> dict:
 def decoder_inputs(core, directory: Path, L: np.ndarray) -> list[np.ndarray]:
     """The decoder's inputs for L (N, h, w): x and the backbone's outputs (float32)."""
     x3 = shapes.backbone_input(L)
-    backbone = core.compile_model(core.read_model(directory / "backbone.xml"), "CPU",
+    backbone = core.compile_model(ir.read_part(core, directory, "backbone"), "CPU",
                                   _config("f32"))
     out = backbone(x3)
     return [np.ascontiguousarray(x3[..., :1]), *(np.asarray(out[o]) for o in backbone.outputs)]

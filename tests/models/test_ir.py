@@ -166,6 +166,9 @@ def test_the_shipped_ir_is_the_one_its_weights_make(keras_model, tmp_path):
     for name in ("config.json", "weights.npz"):
         shutil.copy(store.DEFAULT_MODEL_DIR / name, tmp_path / name)
     ir.write(keras_model.nets, tmp_path, keras_model.config)
+    # The backbone's ImageNet weights are its package's, so they are not stored again.
+    assert (tmp_path / "backbone.rest.bin").stat().st_size < 1000
+    assert not (tmp_path / "backbone.bin").exists()
     again, shipped = (OpenVinoColorizer(store.ModelFiles(store.read_config(d), d), bf16=False)
                       for d in (tmp_path, store.DEFAULT_MODEL_DIR))
     L = _pictures()[0]
@@ -174,7 +177,8 @@ def test_the_shipped_ir_is_the_one_its_weights_make(keras_model, tmp_path):
         (store.DEFAULT_MODEL_DIR / ir.MANIFEST).read_text())["weights_sha256"]
 
 
-@pytest.mark.parametrize("change", ["read-out", "no IR", "weights", "damaged IR"])
+@pytest.mark.parametrize("change", ["read-out", "no IR", "weights", "damaged IR",
+                                    "damaged backbone"])
 def test_a_model_without_a_current_ir_needs_keras_in_one_line(model_copy, monkeypatch, change):
     import vidcolor.models as models
 
@@ -185,9 +189,10 @@ def test_a_model_without_a_current_ir_needs_keras_in_one_line(model_copy, monkey
     elif change == "no IR":
         (model_copy / ir.MANIFEST).unlink()
     else:
-        name = "weights.npz" if change == "weights" else "decoder.bin"
+        name = {"weights": "weights.npz", "damaged IR": "decoder.bin"}.get(change,
+                                                                           "backbone.rest.bin")
         with open(model_copy / name, "r+b") as f:
-            f.seek(1000)
+            f.seek(min(1000, f.seek(0, 2) - 3))
             f.write(b"\1\2\3")
     assert ir.problem(model_copy, config) is not None
     monkeypatch.setattr(models, "keras_available", lambda: False)

@@ -234,8 +234,8 @@ def lite0():
 
 
 def test_every_state_dict_key_is_consumed(lite0):
-    report = backbones.load_lite0_weights(lite0, backbones.lite0_weights_path())
-    state = load_state_dict(backbones.lite0_weights_path())
+    report = backbones.load_lite0_weights(lite0, backbones.lite0_state_path())
+    state = load_state_dict(backbones.lite0_state_path())
     assert len(report["consumed"]) + len(report["ignored"]) == len(state) == 296
     assert not report["unused"]
     assert all(k.endswith("num_batches_tracked") for k in report["ignored"])
@@ -243,8 +243,8 @@ def test_every_state_dict_key_is_consumed(lite0):
 
 
 def test_stem_matches_a_numpy_reference_with_tf_same_padding(lite0):
-    backbones.load_lite0_weights(lite0, backbones.lite0_weights_path())
-    state = load_state_dict(backbones.lite0_weights_path())
+    backbones.load_lite0_weights(lite0, backbones.lite0_state_path())
+    state = load_state_dict(backbones.lite0_state_path())
     x = np.random.default_rng(0).uniform(-1, 1, (1, 9, 11, 3)).astype(np.float32)
     # TF 'SAME' for a 3x3 stride-2 conv on odd sizes pads 1 on each side; on even sizes the
     # extra pixel goes bottom/right. Correlate with torch's (out, in, kh, kw) weight directly.

