@@ -8,8 +8,8 @@ A model directory holds:
   :func:`vidcolor.models.nets.build`; ``decode`` how the a/b prediction is read out.
 - ``weights.npz``: every weight of the network except the frozen ImageNet backbone (which comes
   from its own package), keyed by variable path, float16 where that is lossless enough.
-- the same network as OpenVINO IR, backbone included (:mod:`vidcolor.models.ir`): what runs it
-  without Keras. Optional: a directory without it (or with an IR of other weights) is converted
+- the same network as OpenVINO IR, backbone included (:mod:`vidcolor.models.ir`; the
+  backbone's ImageNet weights again from their package): what runs it without Keras. Optional: a directory without it (or with an IR of other weights) is converted
   from Keras when loaded.
 
 Importing this module loads no Keras, and neither does :func:`load_model` on the CPU runtime.
