@@ -23,7 +23,7 @@ from vidcolor.models.torch_state import load_state_dict
 
 __all__ = ["folded_lite0", "lite0_state", "lite0_state_path", "with_imagenet", "without_imagenet"]
 
-#: EfficientNet-Lite0's batch-norm epsilon (the Keras backbone's, as the package's network).
+#: EfficientNet-Lite0's batch-norm epsilon (its package's network's; the Keras backbone's too).
 BN_EPSILON = 1e-3
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from keras import layers
 
 from vidcolor.errors import VidcolorError
-from vidcolor.models.backbone_ir import lite0_state_path
+from vidcolor.models.backbone_ir import BN_EPSILON, lite0_state_path
 from vidcolor.models.torch_state import load_state_dict
 
 # (kernel, stride, expand ratio, output channels, repeats) of the seven Lite0 stages.
@@ -40,7 +40,7 @@ BACKBONES = ("efficientnet_lite0", "inception_resnet_v2")
 
 def _conv_bn(x, filters, kernel, stride, name, act=True):
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(epsilon=1e-3, name=name + "_bn")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=name + "_bn")(x)
     return layers.ReLU(max_value=6.0, name=name + "_relu")(x) if act else x
 
 
@@ -51,7 +51,7 @@ def _mbconv(x, index, kernel, stride, expand, out_channels):
     if expand != 1:
         y = _conv_bn(y, in_channels * expand, 1, 1, name + "_expand")
     y = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=name + "_dw")(y)
-    y = layers.BatchNormalization(epsilon=1e-3, name=name + "_dw_bn")(y)
+    y = layers.BatchNormalization(epsilon=BN_EPSILON, name=name + "_dw_bn")(y)
     y = layers.ReLU(max_value=6.0, name=name + "_dw_relu")(y)
     y = _conv_bn(y, out_channels, 1, 1, name + "_project", act=False)
     if stride == 1 and in_channels == out_channels:
