@@ -73,10 +73,16 @@ def part_weights(directory: str | Path, part: str) -> bytes:
         The ImageNet package not installed.
     """
     xml = part_path(directory, part)
-    rest = xml.with_suffix(REST_SUFFIX)
-    if not rest.is_file():
+    rest = _rest_file(directory, part)
+    if rest is None:
         return xml.with_suffix(".bin").read_bytes()
     return _made_again(str(xml), str(rest), xml.stat().st_mtime_ns, rest.stat().st_mtime_ns)
+
+
+def _rest_file(directory: str | Path, part: str) -> Path | None:
+    """The part's ``.rest.bin`` where it has one (its ``.bin`` is then made, not stored)."""
+    rest = part_path(directory, part).with_suffix(REST_SUFFIX)
+    return rest if rest.is_file() else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +100,7 @@ def read_part(core, directory: str | Path, part: str):
     import openvino as ov
 
     xml = part_path(directory, part)
-    if not xml.with_suffix(REST_SUFFIX).is_file():
+    if _rest_file(directory, part) is None:
         return core.read_model(xml)
     weights = np.frombuffer(part_weights(directory, part), np.uint8)
     return core.read_model(xml.read_bytes(), ov.Tensor(weights))
@@ -123,8 +129,7 @@ def problem(directory: str | Path, config: dict) -> str | None:
         return f"its {MANIFEST} is unreadable"
     if not isinstance(manifest, dict):
         return f"its {MANIFEST} is unreadable"
-    missing = [p.name for p in _files(directory, parts)
-               if not (p.is_file() or p.with_suffix(REST_SUFFIX).is_file())]
+    missing = [p.name for p in _files(directory, parts) if not p.is_file()]
     if missing:
         return f"its OpenVINO IR lacks {missing[0]}"
     try:
@@ -142,10 +147,10 @@ def problem(directory: str | Path, config: dict) -> str | None:
 
 
 def _files(directory: Path, parts):
-    """The IR files of ``parts``: each part's ``.xml``, then its ``.bin``."""
+    """The IR files of ``parts``: each part's ``.xml``, then its ``.rest.bin`` or ``.bin``."""
     for part in parts:
         xml = part_path(directory, part)
-        yield from (xml, xml.with_suffix(".bin"))
+        yield from (xml, _rest_file(directory, part) or xml.with_suffix(".bin"))
 
 
 def _file_digests(directory: Path, parts) -> dict:
