@@ -121,14 +121,19 @@ def bilateral_path(win: Window, i: int, radius: int, sigma_space: float = 1.5,
     return on_master(win, i, chroma)
 
 
-def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS) -> np.ndarray:
-    """The copy step with the shipped restorer network (:mod:`vidcolor.copy_restore`), as
-    shipped, in place of the guided filter."""
+def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
+             flat: bool = True) -> np.ndarray:
+    """The copy step with the shipped restorer network (:mod:`vidcolor.copy_restore`) in
+    place of the guided filter, as shipped (then smoothed where flat as far as the copy is
+    blocky, :func:`cc.smoothed_where_flat`; not with ``flat`` False)."""
     restorer = cc.shipped_restorer()
     if restorer is None:
         raise SystemExit("the restorer network is not installed")
-    chroma, _, L_copy = fused_chroma(win, i, radius, level=True)
+    chroma, level, L_copy = fused_chroma(win, i, radius, level=True)
     chroma = restorer(chroma, L_copy, win.L_work[i])
+    if flat:
+        blocks = cc.blockiness(cc.chromaticity(win.copy[i]))
+        chroma = cc.smoothed_where_flat(chroma, win.L_work[i], level, blocks)
     return on_master(win, i, chroma)
 
 
@@ -145,6 +150,7 @@ METHODS = {
     "shipped, one frame": lambda w, i: shipped(w, i, radius=0),
     "restorer": restored,
     "restorer, one frame": lambda w, i: restored(w, i, radius=0),
+    "restorer, not smoothed where flat": lambda w, i: restored(w, i, flat=False),
     "perfect restoration": perfect,
     "shipped, guided filter eps 4 (before)": lambda w, i: shipped(
         w, i, guide=(cc.GUIDE_RADIUS, cc.GUIDE_EPS)),

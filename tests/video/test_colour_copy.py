@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -13,8 +14,9 @@ from support import MODEL_AB, Flat
 from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, choose_drift,
-                                        fused, guided_ab, match_error, noise_level,
+from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, blockiness,
+                                        choose_drift, chromaticity, fused, guided_ab,
+                                        match_error, noise_level, smoothed_where_flat,
                                         work_shape)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
@@ -359,6 +361,54 @@ def test_guided_filter_smooths_as_much_as_the_noise_level():
     kept = [np.abs(guided_ab(detail, L, eps=eps) - detail).mean() for eps in (0.3, 6.0, 600.0)]
     assert kept[0] < kept[1] < kept[2]
     assert kept[0] < 0.05 * np.abs(detail).mean() < kept[2]
+
+
+def _jpeg_chroma(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """The chromaticity of ``rgb`` (uint8) after JPEG at ``quality``, 4:2:0."""
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    rgb = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    L, ab = color.rgb_to_lab(np.ascontiguousarray(rgb))
+    return chromaticity(np.concatenate([L[..., None], ab], -1))
+
+
+def _grey_sky(h: int = 96, w: int = 160, grain: float = 1.0) -> np.ndarray:
+    """A flat, faintly blue-grey gradient with a film's grain (uint8 RGB), an overcast sky."""
+    t = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :, None]
+    rgb = np.array([168, 176, 186], np.float32) + t * np.array([-12, -2, 14], np.float32)
+    rgb = rgb + np.random.default_rng(6).normal(0, grain, (h, w, 3))
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def _chroma_of(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    L, ab = color.rgb_to_lab(rgb)
+    return L, chromaticity(np.concatenate([L[..., None], ab], -1))
+
+
+def test_blockiness_tells_compression_blocks_from_texture():
+    rng = np.random.default_rng(4)
+    texture = rng.normal(0, 3, (96, 160, 2)).astype(np.float32)
+    assert blockiness(texture) < 0.1
+    blocks = np.kron(rng.normal(0, 3, (6, 10, 2)), np.ones((16, 16, 1))).astype(np.float32)
+    assert blockiness(blocks) > 0.95
+    sky = _grey_sky()
+    assert blockiness(_jpeg_chroma(sky, 30)) > 0.5  # a q30 sky is a staircase of blocks
+    assert blockiness(_chroma_of(sky)[1]) < 0.1
+
+
+def test_smoothing_where_flat_takes_out_a_skys_blocks_and_keeps_texture():
+    sky = _grey_sky()
+    L_sky = _chroma_of(sky)[0]
+    truth = _chroma_of(_grey_sky(grain=0.0))[1]  # the sky's colour, not its grain's
+    worn = _jpeg_chroma(sky, 30)
+    smooth = smoothed_where_flat(worn, L_sky, eps=1.0, strength=blockiness(worn))
+    assert np.abs(smooth - truth).mean() < 0.8 * np.abs(worn - truth).mean()
+    # Without blocks (strength 0), or where the master has texture, the chroma is kept.
+    np.testing.assert_array_equal(smoothed_where_flat(worn, L_sky, 1.0, 0.0), worn)
+    rng = np.random.default_rng(5)
+    L = (50 + 10 * rng.normal(0, 1, (96, 160))).astype(np.float32)
+    detail = rng.normal(0, 3, (96, 160, 2)).astype(np.float32)
+    kept = smoothed_where_flat(detail, L, eps=1.0, strength=1.0)
+    assert np.abs(kept - detail).mean() < 0.05 * np.abs(detail).mean()
 
 
 def test_fused_keeps_the_own_frame_where_a_neighbour_fits_worse():

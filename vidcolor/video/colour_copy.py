@@ -22,8 +22,10 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    a change of light leaves alone, so the master's own shading, finer than the copy's, is
    put back under it (:func:`relit`). The copy's wear (compression blocks, softness) is
    taken out by the restorer network (:class:`vidcolor.copy_restore.CopyRestorer`, from the
-   chromaticity, the copy's aligned lightness and the master's; where it is not installed,
-   the guided filter :func:`guided_ab`, as strongly as the copy is noisy,
+   chromaticity, the copy's aligned lightness and the master's, then smoothed further where
+   the master is flat as far as the copy shows compression blocks, :func:`smoothed_where_flat`,
+   :func:`blockiness`: a grey sky's blocks the network leaves partly standing; where it is
+   not installed, the guided filter :func:`guided_ab`, as strongly as the copy is noisy,
    :func:`noise_level`), and it is brought up to the render size guided by the master's
    edges (:func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to
    full resolution guided again by the master's full-resolution lightness, the output's own;
@@ -60,9 +62,9 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
-__all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "choose_drift",
-           "chromaticity", "copy_index", "fused", "guided_ab", "match_error", "noise_level",
-           "open_copy", "relit"]
+__all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "blockiness",
+           "choose_drift", "chromaticity", "copy_index", "fused", "guided_ab", "match_error",
+           "noise_level", "open_copy", "relit", "smoothed_where_flat"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -106,6 +108,13 @@ FUSE_RADIUS = 4
 #: blocky, not per pixel), and the least noise level (squared L units) it is compared with.
 AGREE_RADIUS = 2
 MIN_NOISE = 0.1
+#: Window radius (copy pixels) over which the restorer's answer is smoothed where the master's
+#: lightness is flat (:func:`smoothed_where_flat`): a grey sky's compression error is in
+#: blocks of 16 copy pixels, which the restorer leaves partly standing.
+FLAT_RADIUS = 8
+#: The sides (copy pixels) of the compression blocks looked for in a copy (JPEG's and MPEG's
+#: 8 x 8 transform, and the 16 x 16 its chroma covers in 4:2:0): :func:`blockiness`.
+BLOCK_SIDES = (8, 16)
 #: Lightness + this is what chroma scales with under a change of light (as
 #: :func:`vidcolor.video.keyframes.overlay._relit`): the copy's a/b / (L + 16) is carried.
 LIGHT_ZERO = 16.0
@@ -364,6 +373,46 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
 
+def blockiness(chroma: np.ndarray) -> float:
+    """How far a copy frame's chroma (h, w, 2, in its own pixel grid) shows compression
+    blocks: 1 - (mean step between neighbouring pixels inside the blocks) / (mean step across
+    their edges), the larger over :data:`BLOCK_SIDES`, in [0, 1]. About 0 for a copy without
+    blocks (its steps are alike everywhere), near 1 for flat blocks of colour."""
+    dx = np.abs(np.diff(chroma, axis=1)).sum(-1)
+    dy = np.abs(np.diff(chroma, axis=0)).sum(-1)
+    best = 0.0
+    for side in BLOCK_SIDES:
+        on_x = np.arange(dx.shape[1]) % side == side - 1
+        on_y = np.arange(dy.shape[0]) % side == side - 1
+        if not on_x.any() or not on_y.any():
+            continue
+        on = (dx[:, on_x].sum() + dy[on_y].sum()) / (dx[:, on_x].size + dy[on_y].size)
+        off = (dx[:, ~on_x].sum() + dy[~on_y].sum()) / (dx[:, ~on_x].size + dy[~on_y].size)
+        if on > 0:
+            best = max(best, 1.0 - off / on)
+    return float(min(best, 1.0))
+
+
+def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
+                        radius: int = FLAT_RADIUS) -> np.ndarray:
+    """The chromaticity (h, w, 2) smoothed by the guided filter on ``L`` (h, w) in [0, 100] as
+    far as ``L`` is flat: by ``strength x eps / (var_L + eps)``, var_L its variance over the
+    window, eps the copy's noise level (squared L units, :func:`noise_level`), ``strength`` in
+    [0, 1] how blocky the copy is (:func:`blockiness`). Where the master shows no more detail
+    than the copy's noise, the copy's chroma detail there is its compression blocks; where
+    the master has texture, or the copy has no blocks, the chroma keeps its own.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    box, slope, mean_L, mean_ab = guided_fit(chroma, L, radius, eps)
+    var_L = np.maximum(box(L * L) - mean_L * mean_L, 0.0)
+    smooth = box(slope) * L[..., None] + box(mean_ab - slope * mean_L[..., None])
+    flat = (strength * eps / (var_L + eps))[..., None]
+    return (chroma + flat * (smooth - chroma)).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def shipped_restorer() -> Callable | None:
     """The shipped :class:`~vidcolor.copy_restore.CopyRestorer`, compiled once a process;
@@ -599,16 +648,19 @@ class ColourCopyStep:
         found = expected + use
         span = range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)
         near = {k: lab for k in span if (lab := self.frames.get(k)) is not None}
+        blocks = blockiness(chromaticity(near[found]))
         aligned = [align_copy(lab, L_work) for lab in near.values()]
         centre = list(near).index(found)
         chroma, trust = fused(aligned, centre)
         if not trust.any():
             return None, None, False
         _, own_trust, _, own_misfit, own_L = aligned[centre]
+        level = noise_level(own_misfit, own_trust > 0)
         if self.restorer is not None:
-            chroma = self.restorer(chroma, own_L, L_work)
+            chroma = smoothed_where_flat(self.restorer(chroma, own_L, L_work), L_work,
+                                         level, blocks)
         else:
-            chroma = guided_ab(chroma, L_work, eps=noise_level(own_misfit, own_trust > 0))
+            chroma = guided_ab(chroma, L_work, eps=level)
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
         return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
