@@ -406,10 +406,12 @@ def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength:
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    box, slope, mean_L, mean_ab = guided_fit(chroma, L, radius, eps)
-    var_L = np.maximum(box(L * L) - mean_L * mean_L, 0.0)
-    smooth = box(slope) * L[..., None] + box(mean_ab - slope * mean_L[..., None])
+    window = (2 * radius + 1, 2 * radius + 1)
+    mean_L = cv2.boxFilter(L, -1, window, borderType=cv2.BORDER_REFLECT)
+    var_L = np.maximum(cv2.boxFilter(L * L, -1, window, borderType=cv2.BORDER_REFLECT)
+                       - mean_L * mean_L, 0.0)
     flat = (strength * eps / (var_L + eps))[..., None]
+    smooth = guided_ab(chroma, L, radius, eps)
     return (chroma + flat * (smooth - chroma)).astype(np.float32)
 
 
@@ -648,7 +650,6 @@ class ColourCopyStep:
         found = expected + use
         span = range(found - FUSE_RADIUS, found + FUSE_RADIUS + 1)
         near = {k: lab for k in span if (lab := self.frames.get(k)) is not None}
-        blocks = blockiness(chromaticity(near[found]))
         aligned = [align_copy(lab, L_work) for lab in near.values()]
         centre = list(near).index(found)
         chroma, trust = fused(aligned, centre)
@@ -657,6 +658,7 @@ class ColourCopyStep:
         _, own_trust, _, own_misfit, own_L = aligned[centre]
         level = noise_level(own_misfit, own_trust > 0)
         if self.restorer is not None:
+            blocks = blockiness(chromaticity(near[found]))
             chroma = smoothed_where_flat(self.restorer(chroma, own_L, L_work), L_work,
                                          level, blocks)
         else:
