@@ -377,7 +377,9 @@ def blockiness(chroma: np.ndarray) -> float:
     """How far a copy frame's chroma (h, w, 2, in its own pixel grid) shows compression
     blocks: 1 - (mean step between neighbouring pixels inside the blocks) / (mean step across
     their edges), the larger over :data:`BLOCK_SIDES`, in [0, 1]. About 0 for a copy without
-    blocks (its steps are alike everywhere), near 1 for flat blocks of colour."""
+    blocks (its steps are alike everywhere), near 1 for flat blocks of colour. A copy resized
+    to the work size (one larger than the render, :func:`work_shape`) has lost its grid and
+    counts as less blocky, so it is smoothed less."""
     dx = np.abs(np.diff(chroma, axis=1)).sum(-1)
     dy = np.abs(np.diff(chroma, axis=0)).sum(-1)
     best = 0.0
