@@ -243,12 +243,10 @@ def _first_frame(path, container, stream) -> av.VideoFrame:
 
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    for sd in frame.side_data:
-        if sd.type == SideDataType.DISPLAYMATRIX:
-            data = bytes(sd)
-            if len(data) >= 36:
-                return struct.unpack("<9i", data[:36])
-    return None
+    # Looked up by its type: PyAV 18.1.1 iterates side data by type, 18.1.0 by entry.
+    sd = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    data = b"" if sd is None else bytes(sd)
+    return struct.unpack("<9i", data[:36]) if len(data) >= 36 else None
 
 
 def _bit_depth(frame: av.VideoFrame) -> int:
