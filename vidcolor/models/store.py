@@ -9,8 +9,9 @@ A model directory holds:
 - ``weights.npz``: every weight of the network except the frozen ImageNet backbone (which comes
   from its own package), keyed by variable path, float16 where that is lossless enough.
 - the same network as OpenVINO IR, backbone included (:mod:`vidcolor.models.ir`; the
-  backbone's ImageNet weights again from their package): what runs it without Keras. Optional: a directory without it (or with an IR of other weights) is converted
-  from Keras when loaded.
+  backbone's ImageNet weights again from their package): what runs it without Keras.
+  Optional: a directory without it (or with an IR of other weights) is converted from Keras
+  when loaded.
 
 Importing this module loads no Keras, and neither does :func:`load_model` on the CPU runtime.
 """
