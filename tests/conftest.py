@@ -64,6 +64,19 @@ def library_log_on_stderr():
 # --- synthetic clips -------------------------------------------------------------------------
 
 
+@pytest.fixture
+def one_finisher(monkeypatch):
+    """One finishing thread whatever the machine, so how far the model can run ahead of the
+    writer (and so how many frames an interrupt leaves) is bounded the same everywhere.
+
+    With batches of 1 the writer is then at most 8 frames behind, however slow it is (three
+    channels of 2 frames, one in hand, two finishing): a model interrupted after 12 frames
+    leaves a finished segment of 4."""
+    from vidcolor.video import stages
+
+    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+
+
 @pytest.fixture(scope="session")
 def make_clip():
     """``make_clip(path, n=12, size=(48, 64), rate=24, ...)``: write a small clip (colour bars,

@@ -229,14 +229,11 @@ def test_a_damaged_copy_frame_is_not_trusted(tmp_path):
     assert step.found == 0 and step.missed == 4
 
 
-def test_resume_with_a_copy_matches_one_run(tmp_path, monkeypatch, run_video, read_video):
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+def test_resume_with_a_copy_matches_one_run(tmp_path, one_finisher, run_video, read_video):
     master = _master(tmp_path / "bw.mkv", n=24)
     copy = ColourCopy(str(_copy(tmp_path / "copy.mkv", late=1, n=24,
                                 keep=lambda k: not 10 <= k <= 12)))
-    kw = dict(batch_size=2, segment_frames=4, codec="ffv1", colour_from=copy)
+    kw = dict(batch_size=1, segment_frames=4, codec="ffv1", colour_from=copy)
     dst = tmp_path / "out.mkv"
     with pytest.raises(KeyboardInterrupt):
         run_video(master, dst, model=FineFlat(interrupt_after=12), **kw)
@@ -448,13 +445,10 @@ def test_a_keyframe_wins_over_the_copy_in_its_shot(tmp_path, run_video, read_vid
         assert _near(_ab(out[i], _square(i)), KEY_AB, 12.0), (i, _ab(out[i], _square(i)))
 
 
-def test_resume_refuses_a_changed_copy(tmp_path, monkeypatch, run_video):
+def test_resume_refuses_a_changed_copy(tmp_path, one_finisher, run_video):
     from vidcolor.errors import VidcolorError
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     master, copy = _master(tmp_path / "bw.mkv", n=24), _copy(tmp_path / "copy.mkv", n=24)
-    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    kw = dict(batch_size=1, segment_frames=4, codec="ffv1")
     dst = tmp_path / "out.mkv"
     with pytest.raises(KeyboardInterrupt):
         run_video(master, dst, model=FineFlat(interrupt_after=12),

@@ -18,7 +18,6 @@ from support import (FakeColorizer, interlaced_scene, read_fields, woven_frames,
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.options import VideoOptions
-from vidcolor.video import stages
 from vidcolor.video.fields import (detect_field_order, frame_vote, rgb_by_field, split_fields,
                                    weave, yuv_by_field, yuv_frame)
 from vidcolor.video.workdir import work_paths
@@ -174,8 +173,7 @@ def test_interlaced_no_colours_whole_frames(tmp_path, run_video):
     assert model.frames == 12 and {s[1:] for s in model.shapes} == frame_shapes
 
 
-def test_an_interrupted_field_job_resumes(tmp_path, run_video, monkeypatch):
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+def test_an_interrupted_field_job_resumes(tmp_path, run_video, one_finisher):
     src = write_interlaced(tmp_path / "in.mp4", woven_frames(16, "tt"), "tt")
     dst, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
     with pytest.raises(KeyboardInterrupt):
@@ -257,17 +255,16 @@ def test_cli_takes_the_interlace_options(tmp_path, video_cli, fake_model):
     assert code == 0 and read_fields(tmp_path / "out2.mp4")[3] == 3
 
 
-def test_an_interrupted_field_rate_job_resumes(tmp_path, run_video, monkeypatch):
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+def test_an_interrupted_field_rate_job_resumes(tmp_path, run_video, one_finisher):
     src = write_interlaced(tmp_path / "in.mp4", woven_frames(12, "tt"), "tt")
     dst, ref = tmp_path / "out.mp4", tmp_path / "ref.mp4"
     with pytest.raises(KeyboardInterrupt):
-        run_video(src, dst, model=FakeColorizer(interrupt_after=14), batch_size=2,
+        run_video(src, dst, model=FakeColorizer(interrupt_after=14), batch_size=1,
                   segment_frames=4, deinterlace="field")
-    result = run_video(src, dst, batch_size=2, segment_frames=4, deinterlace="field",
+    result = run_video(src, dst, batch_size=1, segment_frames=4, deinterlace="field",
                        resume=True)
     assert 0 < result.resumed_frames < 24 and result.frames == 24
-    run_video(src, ref, batch_size=2, segment_frames=4, deinterlace="field")
+    run_video(src, ref, batch_size=1, segment_frames=4, deinterlace="field")
     t_a, f_a, _, _ = read_fields(dst)
     t_b, f_b, _, _ = read_fields(ref)
     assert t_a == t_b and len(t_a) == 24

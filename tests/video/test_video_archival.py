@@ -288,10 +288,7 @@ def test_several_films_to_prores_go_into_mov(tmp_path, video_cli, fake_model, ma
 
 
 def test_interrupted_ten_bit_ffv1_job_resumes_to_the_same_film(tmp_path, run_video,
-                                                               monkeypatch):
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
+                                                               one_finisher):
     src = write_tagged(tmp_path / "in.mkv", [narrow_ramp(i % 8) for i in range(30)])
     dst, ref = tmp_path / "out.mkv", tmp_path / "ref.mkv"
     with pytest.raises(KeyboardInterrupt):

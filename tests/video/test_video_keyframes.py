@@ -110,16 +110,13 @@ def _interrupt_then_resume(run_video, src, dst, keyframes, **kw):
     return run_video(src, dst, model=Flat(), keyframes=keyframes, resume=True, **kw)
 
 
-def test_resume_with_keyframes_matches_one_run(tmp_path, monkeypatch, make_clip, read_video,
+def test_resume_with_keyframes_matches_one_run(tmp_path, one_finisher, make_clip, read_video,
                                                run_video, paint_keyframe, mean_ab):
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src = make_clip(tmp_path / "in.mp4", n=24)
     _, frames = read_video(src)
     keys = (Keyframe(str(paint_keyframe(frames[2], KEY_AB, tmp_path / "a.png")), 2 / 24),
             Keyframe(str(paint_keyframe(frames[18], (20.0, 50.0), tmp_path / "b.png")), 18 / 24))
-    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    kw = dict(batch_size=1, segment_frames=4, codec="ffv1")
     dst = tmp_path / "out.mkv"
     result = _interrupt_then_resume(run_video, src, dst, keys, **kw)
     assert 0 < result.resumed_frames < 24 and result.frames == 24
@@ -131,21 +128,18 @@ def test_resume_with_keyframes_matches_one_run(tmp_path, monkeypatch, make_clip,
     assert is_key(mean_ab(a[0])) and mean_ab(a[23])[1] > 30  # both keyframes took part
 
 
-def test_resume_refuses_a_changed_keyframe(tmp_path, monkeypatch, make_clip, read_video, run_video,
+def test_resume_refuses_a_changed_keyframe(tmp_path, one_finisher, make_clip, read_video, run_video,
                                            paint_keyframe):
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src = make_clip(tmp_path / "in.mp4", n=24)
     _, frames = read_video(src)
     path = paint_keyframe(frames[0], KEY_AB, tmp_path / "a.png")
     dst = tmp_path / "out.mp4"
     with pytest.raises(KeyboardInterrupt):
         run_video(src, dst, model=Flat(interrupt_after=12), keyframes=(Keyframe(str(path), 0.0),),
-                  batch_size=2, segment_frames=4)
+                  batch_size=1, segment_frames=4)
     paint_keyframe(frames[0], (10.0, 10.0), path)  # repainted: the same name, other colours
     with pytest.raises(VidcolorError, match="other settings"):
-        run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(path), 0.0),), batch_size=2,
+        run_video(src, dst, model=Flat(), keyframes=(Keyframe(str(path), 0.0),), batch_size=1,
                   segment_frames=4, resume=True)
 
 
@@ -506,20 +500,17 @@ def test_correspondence_colour_never_crosses_a_cut(tmp_path):
     assert not guide.wants_features(3)  # the keyframe's shot is over
 
 
-def test_resume_with_correspondence_matches_one_run(tmp_path, monkeypatch, read_video,
+def test_resume_with_correspondence_matches_one_run(tmp_path, one_finisher, read_video,
                                                     run_video, paint_keyframe, mean_ab):
     """Interrupted while the square is out of the picture and resumed: the frames after it
     came back are those of one run (the shot's keyframes travel in the guide's state)."""
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src = _write_clip(tmp_path / "returning.mkv", [_leaving_and_returning(i) for i in range(19)])
     _, frames = read_video(src)
     square0 = np.zeros(frames[0].shape[:2], bool)
     square0[40:64, 70:94] = True
     keys = (Keyframe(str(paint_keyframe(frames[0], KEY_AB, tmp_path / "k.png", mask=square0)),
                      0.0),)
-    kw = dict(batch_size=2, segment_frames=4, codec="ffv1")
+    kw = dict(batch_size=1, segment_frames=4, codec="ffv1")
     dst = tmp_path / "out.mkv"
     result = _interrupt_then_resume(run_video, src, dst, keys, **kw)
     assert 0 < result.resumed_frames < 19 and result.frames == 19

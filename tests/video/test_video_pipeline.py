@@ -125,13 +125,6 @@ def test_existing_output_needs_overwrite(tmp_path, make_clip, read_video, run_vi
     assert len(read_video(dst)[0]) == 4
 
 
-@pytest.fixture
-def one_finisher(monkeypatch):
-    """One finishing thread whatever the machine, so how far the model can run ahead of the
-    encoder (and so how many segments an interrupt leaves) is bounded the same everywhere."""
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
-
-
 def test_interrupt_leaves_no_output_and_resume_finishes(tmp_path, one_finisher, capsys, make_clip,
                                                         read_video, run_video):
     src = make_clip(tmp_path / "in.mp4", n=30, audio=True)

@@ -125,11 +125,8 @@ class FlatUntilSegment(Flat):
 
 
 def test_resume_with_a_reference_matches_one_run_and_refuses_a_changed_one(
-        tmp_path, monkeypatch, clip, read_video, run_video, paint_keyframe):
+        tmp_path, one_finisher, clip, read_video, run_video, paint_keyframe):
     from vidcolor.errors import VidcolorError
-    from vidcolor.video import stages
-
-    monkeypatch.setattr(stages, "_finish_threads", lambda: 1)
     src, frames, photo = clip
     kw = dict(batch_size=2, segment_frames=4, codec="ffv1",
               references=(Reference(str(photo), 0.25),))
