@@ -37,6 +37,7 @@ import numpy as np
 
 from vidcolor.models import ir, shapes, store
 from vidcolor.models.openvino_model import at_size
+from vidcolor.models.ov_tools import import_openvino
 
 CONFIG = {"ENABLE_CPU_PINNING": False, "PERFORMANCE_HINT": "LATENCY"}
 OUTPUTS = ("f4", "f8", "f16", "f32", "g")
@@ -102,7 +103,7 @@ def layer_groups(model) -> list[list]:
 def keep_float32(model, names: set[str]):
     """A copy of an OpenVINO model whose operations named in ``names`` keep float32 when the
     CPU plugin runs the rest in bf16 (``DisablePrecisionConversion`` on each, through IR)."""
-    import openvino as ov
+    ov = import_openvino()
 
     with tempfile.TemporaryDirectory(prefix="vidcolor-mixed-") as folder:
         xml = Path(folder) / "model.xml"
@@ -265,7 +266,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
-    import openvino as ov
+    ov = import_openvino()
 
     from vidcolor.models.openvino_model import has_bf16
 

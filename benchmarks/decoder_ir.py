@@ -23,6 +23,7 @@ from benchmarks.quality import data_root
 from vidcolor import color
 from vidcolor.models import ir, shapes
 from vidcolor.models.openvino_model import at_size
+from vidcolor.models.ov_tools import import_openvino
 
 PRECISIONS = ("bf16", "f32")
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     p.add_argument("--height", type=int, default=192)
     p.add_argument("--width", type=int, default=352)
     args = p.parse_args(argv)
-    import openvino as ov
+    ov = import_openvino()
 
     core = ov.Core()
     L = photo_lightness(args.photos, args.height, args.width)

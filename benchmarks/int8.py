@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.quality import data_root
+from vidcolor.models.ov_tools import import_openvino
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDOUT = REPO / "benchmarks" / "holdout_untuned.txt"
@@ -54,7 +55,7 @@ SPEEDUP_BAR = 1.4
 
 def load_models(model_dir, variant_dirs: list[Path]) -> dict:
     """``{"float": OpenVinoColorizer, variant name: OpenVinoColorizer with its IR}``."""
-    import openvino as ov
+    ov = import_openvino()
 
     from vidcolor.models.openvino_model import OpenVinoColorizer
     from vidcolor.models.store import load_model

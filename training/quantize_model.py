@@ -29,6 +29,7 @@ import numpy as np
 
 from vidcolor.atomic import _UMASK
 from vidcolor.errors import VidcolorError
+from vidcolor.models.ov_tools import import_openvino
 from vidcolor.models.shapes import MULTIPLE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ def float_parts(model_dir: Path | None) -> tuple[dict, dict | None]:
 def write_networks(parts: dict, out: Path, info: dict, overwrite: bool = False) -> None:
     """Write the networks as IR into the folder ``out``, all at once (a temporary sibling
     renamed when complete); an existing ``out`` only with ``overwrite``."""
-    import openvino as ov
+    ov = import_openvino()
 
     if out.exists() and not overwrite:
         raise VidcolorError(f"{out} exists; use --overwrite to replace it")

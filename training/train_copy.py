@@ -37,6 +37,7 @@ from training import copy_data
 from training.copy_data import samples
 from training.data import find_images
 from vidcolor.copy_restore import WIDTH
+from vidcolor.models.ov_tools import import_openvino
 from vidcolor.video.colour_copy import LIGHT_ZERO, relit
 
 
@@ -177,7 +178,7 @@ def write_ir(model, folder: Path, fp16: bool = True, int8: bool = False) -> Path
     ``int8``, the convolutions' weights in 8 bits, per output channel, by NNCF: half the
     bytes, nothing measurable lost, benchmarks/RESULTS.md), both replaced atomically, the
     weights first."""
-    import openvino as ov
+    ov = import_openvino()
     import tensorflow as tf
 
     fn = tf.function(lambda copy: model(copy, training=False)).get_concrete_function(

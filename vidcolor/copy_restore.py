@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidcolor.models.ov_tools import import_openvino
+
 __all__ = ["CopyRestorer", "IR_PATH", "MULTIPLE", "WIDTH", "available", "network_input"]
 
 #: The shipped network's OpenVINO IR (its weights in the ``.bin`` beside it).
@@ -58,7 +60,7 @@ class CopyRestorer:
 
     def __init__(self, path: Path = IR_PATH, threads: int | None = None,
                  precision: str | None = None):
-        import openvino as ov
+        ov = import_openvino()
 
         from vidcolor.models.openvino_model import has_bf16
 

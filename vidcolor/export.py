@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vidcolor._version import __version__
 from vidcolor.errors import OptionError, VidcolorError
+from vidcolor.models.ov_tools import import_openvino
 
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite", "savedmodel": ""}
 PRECISIONS = ("fp32", "fp16")
@@ -268,7 +269,7 @@ def _write_onnx(nets, size, precision, path: Path) -> dict:
 
 
 def _write_openvino(nets, size, precision, path: Path) -> dict:
-    import openvino as ov
+    ov = import_openvino()
 
     from vidcolor.models import tracing
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from vidcolor.errors import VidcolorError
 from vidcolor.log import logger
 from vidcolor.models import file_sha256
+from vidcolor.models.ov_tools import import_openvino
 
 __all__ = ["PARTS", "MANIFEST", "part_path", "part_weights", "problem", "read_out", "read_part",
            "write"]
@@ -97,7 +98,7 @@ def _made_again(xml: str, rest: str, *mtimes) -> bytes:
 def read_part(core, directory: str | Path, part: str):
     """One part as an OpenVINO model, read by ``core`` (an ``openvino.Core``)."""
     import numpy as np
-    import openvino as ov
+    ov = import_openvino()
 
     xml = part_path(directory, part)
     if _rest_file(directory, part) is None:
@@ -195,7 +196,7 @@ def write(nets, directory: str | Path, config: dict, fp16: bool = COMPRESS_TO_FP
     fp16 : bool
         Store the weights as float16 (the runtime still computes in float32 from them).
     """
-    import openvino as ov
+    ov = import_openvino()
 
     from vidcolor.models import tracing
 

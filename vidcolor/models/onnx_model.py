@@ -21,6 +21,7 @@ from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.models import file_sha256
 from vidcolor.models.onnx_convention import Convention, check_against, convention, read_sidecar
 from vidcolor.models.onnx_resize import NetworkResize, _nearest_rows, _pil, _pil_rgb
+from vidcolor.models.ov_tools import import_openvino
 from vidcolor.models.protocol import ColorModel
 
 __all__ = ["OnnxColorizer", "load_onnx_model", "is_onnx_model", "onnx_file"]
@@ -73,7 +74,7 @@ class _OpenVinoRunner:
     """The same file read and compiled by OpenVINO (CPU)."""
 
     def __init__(self, path: Path):
-        import openvino as ov
+        ov = import_openvino()
 
         from vidcolor.models.openvino_model import COMPILE_CONFIG
 

@@ -37,6 +37,7 @@ from vidcolor._version import __version__
 from vidcolor.errors import OptionError, VidcolorError, first_line
 from vidcolor.log import logger
 from vidcolor.models import ir, shapes
+from vidcolor.models.ov_tools import import_openvino
 from vidcolor.models.protocol import ColorModel
 
 __all__ = ["OpenVinoColorizer", "at_size", "available", "cache_folder", "has_bf16"]
@@ -53,14 +54,14 @@ CACHE_FORMAT = 3  # 3: upsampling as Interpolate; 2: one conversion with open si
 def available() -> bool:
     """True when OpenVINO can be imported (a dependency of vidcolor)."""
     try:
-        import openvino  # noqa: F401
+        import_openvino()
     except ImportError:
         return False
     return True
 
 
 def _core():
-    import openvino as ov
+    ov = import_openvino()
 
     return ov.Core()
 
@@ -150,7 +151,7 @@ class OpenVinoColorizer(ColorModel):
         identity = self.identity
         if self.keras is None or identity is None or not self.disk_cache:
             return None
-        import openvino as ov
+        ov = import_openvino()
 
         what = {"format": CACHE_FORMAT, "identity": identity, "part": part,
                 "decode": self.keras.nets.decode, "precision": self.precisions[part],
@@ -205,7 +206,7 @@ class OpenVinoColorizer(ColorModel):
         return model
 
     def _convert(self, part: str):
-        import openvino as ov
+        ov = import_openvino()
 
         from vidcolor.models import tracing
 
@@ -314,7 +315,7 @@ def _store(model, folder: Path) -> None:
     """Write a converted network to ``folder`` as OpenVINO IR, all or nothing: written into a
     temporary sibling and renamed, with a ``done`` mark, so a reader never sees half of it and
     a failure to write only costs the next run its conversion."""
-    import openvino as ov
+    ov = import_openvino()
 
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.models.ov_tools import import_openvino, no_usage_reports
 from vidcolor.models.shapes import backbone_input
 
 __all__ = ["Int8Plan", "PLANS", "backbone_input", "calibration_items", "edge_layers",
@@ -104,7 +105,7 @@ def calibration_items(backbone, Ls: Sequence[np.ndarray]) -> dict[str, list[list
     dict
         ``{"backbone": [[x3]], "decoder": [[x, *features]]}``, one list of inputs a picture.
     """
-    import openvino as ov
+    ov = import_openvino()
 
     compiled = ov.Core().compile_model(backbone, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     items: dict = {"backbone": [], "decoder": []}
@@ -188,7 +189,7 @@ def validation_colourfulness(parts: dict, Ls: Sequence[np.ndarray]) -> float:
 
 
 def _compiled_f32(model):
-    import openvino as ov
+    ov = import_openvino()
 
     return ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 
@@ -223,6 +224,7 @@ def quantize_parts(parts: dict, Ls: Sequence[np.ndarray], plan: Int8Plan = Int8P
         raise VidcolorError(f"INT8 needs a fusion model's {' and '.join(PARTS)}")
     if not len(Ls):
         raise VidcolorError("INT8 calibration needs at least one picture")
+    no_usage_reports()  # NNCF reports too, from its import on
     try:
         import nncf  # noqa: F401
     except ImportError:
