@@ -14,10 +14,10 @@ from support import MODEL_AB, Flat
 from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
-from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, blockiness,
-                                        choose_drift, chromaticity, fused, guided_ab,
-                                        match_error, noise_level, smoothed_where_flat,
-                                        work_shape)
+from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, align_copy,
+                                        blockiness, choose_drift, chromaticity, fused,
+                                        global_motion, guided_ab, match_error, noise_level,
+                                        smoothed_where_flat, work_shape)
 from vidcolor.video.pipeline import work_paths
 from vidcolor.video.probe import probe
 
@@ -406,6 +406,37 @@ def test_smoothing_where_flat_takes_out_a_skys_blocks_and_keeps_texture():
     detail = rng.normal(0, 3, (96, 160, 2)).astype(np.float32)
     kept = smoothed_where_flat(detail, L, eps=1.0, strength=1.0)
     assert np.abs(kept - detail).mean() < 0.05 * np.abs(detail).mean()
+
+
+def test_global_motion_is_the_frames_own_despite_an_object_moving_apart():
+    h, w = 120, 213
+    motion = np.array([[1.01, -0.02, 3.0], [0.02, 1.01, -2.0]])  # a copy framed otherwise
+    xs, ys = np.meshgrid(np.arange(w), np.arange(h))
+    to_copy = np.stack([motion[0, 0] * xs + motion[0, 1] * ys + motion[0, 2] - xs,
+                        motion[1, 0] * xs + motion[1, 1] * ys + motion[1, 2] - ys], -1)
+    to_copy = to_copy + np.random.default_rng(7).normal(0, 0.1, to_copy.shape)
+    to_copy[40:80, 50:120] += 7.0  # something moving on its own
+    to_copy = to_copy.astype(np.float32)
+    consistent = np.zeros((h, w), np.float32)
+    found = global_motion(to_copy, consistent)
+    np.testing.assert_allclose(found, motion, atol=0.05)
+    np.testing.assert_array_equal(global_motion(to_copy, consistent), found)  # fixed seed
+    assert global_motion(to_copy, np.full((h, w), 4.0, np.float32)) is None  # no consistent flow
+
+
+def test_a_grey_skys_copy_is_trusted_and_left_in_place():
+    """A flat sky gives the flow nothing to go by (its flows disagree both ways): the
+    frame's one motion places the copy, and its lightness fit trusts it."""
+    sky = _grey_sky(384, 640, grain=2.0)
+    L_master = cv2.resize(color.rgb_to_l(sky), (160, 96), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(sky, (160, 96), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 30])
+    copy = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    L, ab = color.rgb_to_lab(copy)
+    lab = np.concatenate([L[..., None], ab], -1).astype(np.float32)
+    chroma, trust, _, _, _ = align_copy(lab, L_master)
+    assert (trust > 0).mean() > 0.95  # by the local flow alone: about half
+    assert np.abs(chroma - chromaticity(lab)).mean() < 0.02  # not moved (by the flow: 0.08)
 
 
 def test_fused_keeps_the_own_frame_where_a_neighbour_fits_worse():

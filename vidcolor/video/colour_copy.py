@@ -11,9 +11,12 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    once :data:`DRIFT_CONFIRM` frames in a row agree on it;
 2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
    a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
-   master's lightness at the copy's size; the copy's colour is warped along it, and each
-   pixel's *trust* is the agreement of the warped lightness with the master's and the flow's
-   forward-backward consistency, so damage and content the copy lacks count as unknown;
+   master's lightness at the copy's size, and the one motion most of that flow follows
+   (:func:`global_motion`: the copy's framing, a pan); the copy's colour is moved by that
+   motion where the local flow fits the master no better, else warped along the flow, and
+   each pixel's *trust* is the agreement of the moved lightness with the master's (and, where
+   the flow moved it, the flow's forward-backward consistency), so damage and content the
+   copy lacks count as unknown;
 3. the copy frames either side of it (:data:`FUSE_RADIUS`), aligned alike, are averaged with
    it by how well each fits, a neighbour only where its lightness fits the master's about as
    well as the frame's own, relative to the copy's noise (:func:`fused`, :func:`agreement`:
@@ -63,8 +66,8 @@ from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
 __all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "blockiness",
-           "choose_drift", "chromaticity", "copy_index", "fused", "guided_ab", "match_error",
-           "noise_level", "open_copy", "relit", "smoothed_where_flat"]
+           "choose_drift", "chromaticity", "copy_index", "fused", "global_motion", "guided_ab",
+           "match_error", "noise_level", "open_copy", "relit", "smoothed_where_flat"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -239,7 +242,9 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
         The copy's :func:`chromaticity` where each master pixel's content is in the copy.
     trust : ndarray of float32, shape (h, w), in [0, 1]
         Agreement of the warped (tone-matched) lightness with the master's, times the flow's
-        forward-backward consistency; 0 below :data:`MIN_TRUST`.
+        forward-backward consistency where the local flow moved the pixel (not where the
+        frame's :func:`global_motion` did: its lightness fit, within the copy's noise level,
+        was as good); 0 below :data:`MIN_TRUST`.
     weight : ndarray of float32, shape (h, w), in [0, 1]
         Its weight among neighbouring copy frames: the trust, narrowed by how well the
         lightness fits (:data:`FUSE_SIGMA`).
@@ -254,19 +259,70 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
     to_copy, to_master = flow_pair(dis, to_u8(L_copy), to_u8(L_master))
     h, w = L_master.shape
-    xs = np.arange(w, dtype=np.float32)[None, :] + to_copy[..., 0]
-    ys = np.arange(h, dtype=np.float32)[:, None] + to_copy[..., 1]
+    grid_x = np.arange(w, dtype=np.float32)[None, :]
+    grid_y = np.arange(h, dtype=np.float32)[:, None]
     values = np.concatenate([L_copy[..., None], chromaticity(lab_copy), to_master], -1)
-    warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    flow_error = ((to_copy + warped[..., 3:5]) ** 2).sum(-1) / (2 * FLOW_SIGMA ** 2)
+    warped = cv2.remap(values, grid_x + to_copy[..., 0], grid_y + to_copy[..., 1],
+                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    fb = ((to_copy + warped[..., 3:5]) ** 2).sum(-1)
     dL2 = (warped[..., 0] - L_master) ** 2
-    trust = np.exp(-dL2 / (2 * AGREE_SIGMA ** 2) - flow_error)
+    trust = np.exp(-dL2 / (2 * AGREE_SIGMA ** 2) - fb / (2 * FLOW_SIGMA ** 2))
+    motion = global_motion(to_copy, fb)
+    if motion is not None:
+        # Where the local flow fits the master no better than the whole frame's motion does
+        # (within the copy's noise), that motion places the copy: it holds where the flow
+        # has nothing to go by (a grey sky, whose flows disagree both ways) and carries no
+        # flow noise; consistent by construction, it is trusted as far as the lightness fits.
+        xs = motion[0, 0] * grid_x + motion[0, 1] * grid_y + motion[0, 2]
+        ys = motion[1, 0] * grid_x + motion[1, 1] * grid_y + motion[1, 2]
+        moved = cv2.remap(values[..., :3], xs.astype(np.float32), ys.astype(np.float32),
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        dL2_moved = (moved[..., 0] - L_master) ** 2
+        fit_moved = _local(dL2_moved)
+        level = _median_level(fit_moved, np.ones(fit_moved.shape, bool))
+        by_motion = fit_moved - _local(dL2) <= level
+        trust = np.where(by_motion, np.exp(-dL2_moved / (2 * AGREE_SIGMA ** 2)), trust)
+        dL2 = np.where(by_motion, dL2_moved, dL2)
+        warped[..., :3] = np.where(by_motion[..., None], moved, warped[..., :3])
     # One flow vector bad in a patch of good ones is noise; a damaged patch stays untrusted.
     trust = cv2.blur(trust.astype(np.float32), (3, 3))
     trust = np.where(trust >= MIN_TRUST, trust, 0.0).astype(np.float32)
     weight = trust * np.exp(-dL2 / (2 * FUSE_SIGMA ** 2)).astype(np.float32)
     return (np.ascontiguousarray(warped[..., 1:3]), trust, weight, dL2.astype(np.float32),
             np.ascontiguousarray(warped[..., 0]))
+
+
+def global_motion(to_copy: np.ndarray, fb: np.ndarray, stride: int = 8) -> np.ndarray | None:
+    """The one motion most of a flow follows: a similarity (shift, turn, scale), as a copy's
+    framing differs from the master's or a camera pans.
+
+    Parameters
+    ----------
+    to_copy : ndarray of float32, shape (h, w, 2)
+        The flow from each master pixel to the copy (x, y), in pixels.
+    fb : ndarray of float32, shape (h, w)
+        Its forward-backward error, squared pixels: only pixels below ``FLOW_SIGMA ** 2``
+        take part.
+    stride : int
+        The grid (pixels) the fit samples.
+
+    Returns
+    -------
+    ndarray of float64, shape (2, 3), or None
+        The master -> copy pixel transform fitted by RANSAC (OpenCV's, with its fixed seed:
+        the same flow gives the same motion), 1-pixel threshold; None where fewer than 8
+        grid pixels take part or no fit is found.
+    """
+    h, w = fb.shape
+    ys, xs = np.mgrid[stride // 2:h:stride, stride // 2:w:stride]
+    keep = fb[ys, xs] < FLOW_SIGMA ** 2
+    if keep.sum() < 8:
+        return None
+    src = np.stack([xs[keep], ys[keep]], -1).astype(np.float32)
+    dst = src + to_copy[ys[keep], xs[keep]]
+    motion, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
+                                            ransacReprojThreshold=1.0)
+    return motion
 
 
 def agreement(misfit: np.ndarray, own: np.ndarray, valid: np.ndarray) -> np.ndarray:
