@@ -259,11 +259,10 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
     dis = cv2.DISOpticalFlow_create(FLOW_PRESET)
     to_copy, to_master = flow_pair(dis, to_u8(L_copy), to_u8(L_master))
     h, w = L_master.shape
-    grid_x = np.arange(w, dtype=np.float32)[None, :]
-    grid_y = np.arange(h, dtype=np.float32)[:, None]
+    xs = np.arange(w, dtype=np.float32)[None, :] + to_copy[..., 0]
+    ys = np.arange(h, dtype=np.float32)[:, None] + to_copy[..., 1]
     values = np.concatenate([L_copy[..., None], chromaticity(lab_copy), to_master], -1)
-    warped = cv2.remap(values, grid_x + to_copy[..., 0], grid_y + to_copy[..., 1],
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(values, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     fb = ((to_copy + warped[..., 3:5]) ** 2).sum(-1)
     dL2 = (warped[..., 0] - L_master) ** 2
     trust = np.exp(-dL2 / (2 * AGREE_SIGMA ** 2) - fb / (2 * FLOW_SIGMA ** 2))
@@ -273,10 +272,9 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
         # (within the copy's noise), that motion places the copy: it holds where the flow
         # has nothing to go by (a grey sky, whose flows disagree both ways) and carries no
         # flow noise; consistent by construction, it is trusted as far as the lightness fits.
-        xs = motion[0, 0] * grid_x + motion[0, 1] * grid_y + motion[0, 2]
-        ys = motion[1, 0] * grid_x + motion[1, 1] * grid_y + motion[1, 2]
-        moved = cv2.remap(values[..., :3], xs.astype(np.float32), ys.astype(np.float32),
-                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moved = cv2.warpAffine(values[..., :3], motion, (w, h),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
         dL2_moved = (moved[..., 0] - L_master) ** 2
         fit_moved = _local(dL2_moved)
         level = _median_level(fit_moved, np.ones(fit_moved.shape, bool))
