@@ -124,17 +124,17 @@ def bilateral_path(win: Window, i: int, radius: int, sigma_space: float = 1.5,
 def restored(win: Window, i: int, radius: int = cc.FUSE_RADIUS,
              flat: bool = True) -> np.ndarray:
     """The copy step with the shipped restorer network (:mod:`vidcolor.copy_restore`) in
-    place of the guided filter, as shipped (then smoothed where flat as far as the copy is
-    blocky, :func:`cc.smoothed_where_flat`; not with ``flat`` False)."""
+    place of the guided filter, as shipped (:func:`cc.without_wear`; with ``flat`` False, the
+    network's answer without the smoothing where the master is flat)."""
     restorer = cc.shipped_restorer()
     if restorer is None:
         raise SystemExit("the restorer network is not installed")
     chroma, level, L_copy = fused_chroma(win, i, radius, level=True)
-    chroma = restorer(chroma, L_copy, win.L_work[i])
     if flat:
         blocks = cc.blockiness(cc.chromaticity(win.copy[i]))
-        chroma = cc.smoothed_where_flat(chroma, win.L_work[i], level, blocks)
-    return on_master(win, i, chroma)
+        return on_master(win, i, cc.without_wear(chroma, L_copy, win.L_work[i], restorer,
+                                                 level, blocks))
+    return on_master(win, i, restorer(chroma, L_copy, win.L_work[i]))
 
 
 def perfect(win: Window, i: int) -> np.ndarray:

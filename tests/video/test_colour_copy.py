@@ -15,7 +15,8 @@ from vidcolor import color
 from vidcolor.options import ColourCopy
 from vidcolor.video.analysis import FrameAnalyzer
 from vidcolor.video.colour_copy import (MIN_NOISE, ColourCopyStep, agreement, align_copy,
-                                        blockiness, choose_drift, chromaticity, fused,
+                                        blockiness, choose_drift, chromaticity,
+                                        fitted_where_flat, fused,
                                         global_motion, guided_ab, match_error, noise_level,
                                         smoothed_where_flat, work_shape)
 from vidcolor.video.pipeline import work_paths
@@ -406,6 +407,26 @@ def test_smoothing_where_flat_takes_out_a_skys_blocks_and_keeps_texture():
     detail = rng.normal(0, 3, (96, 160, 2)).astype(np.float32)
     kept = smoothed_where_flat(detail, L, eps=1.0, strength=1.0)
     assert np.abs(kept - detail).mean() < 0.05 * np.abs(detail).mean()
+
+
+def test_a_fit_where_flat_takes_out_a_skys_wide_patches_and_keeps_a_flat_object():
+    # A sky's chroma quantized into patches about two blocks wide (the blocks agree with each
+    # other) over its lightness gradient: smoothing within a block leaves their steps.
+    h, w = 96, 160
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :].repeat(h, 0)
+    L = 70.0 + 10.0 * x
+    truth = np.stack([-8.0 + 16.0 * x, -12.0 + 12.0 * x], -1).astype(np.float32)
+    worn = (np.round(truth / 3.0) * 3.0).astype(np.float32)
+    fitted = fitted_where_flat(worn, L, eps=1.0, strength=0.9)
+    assert np.abs(fitted - truth).mean() < 0.4 * np.abs(worn - truth).mean()
+    smoothed = smoothed_where_flat(worn, L, eps=1.0, strength=0.9)
+    assert np.abs(smoothed - truth).mean() > 0.4 * np.abs(worn - truth).mean()
+    np.testing.assert_array_equal(fitted_where_flat(worn, L, 1.0, 0.0), worn)  # a clean copy
+    # A flat object of another colour on the same lightness keeps its colour.
+    balloon = worn.copy()
+    balloon[30:60, 60:90] = (25.0, 20.0)
+    kept = fitted_where_flat(balloon, L, eps=1.0, strength=0.9)
+    assert np.abs(kept - balloon)[35:55, 65:85].mean() < 0.1 * 25.0
 
 
 def test_global_motion_is_the_frames_own_despite_an_object_moving_apart():

@@ -25,9 +25,11 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    a change of light leaves alone, so the master's own shading, finer than the copy's, is
    put back under it (:func:`relit`). The copy's wear (compression blocks, softness) is
    taken out by the restorer network (:class:`vidcolor.copy_restore.CopyRestorer`, from the
-   chromaticity, the copy's aligned lightness and the master's, then smoothed further where
-   the master is flat as far as the copy shows compression blocks, :func:`smoothed_where_flat`,
-   :func:`blockiness`: a grey sky's blocks the network leaves partly standing; where it is
+   chromaticity, the copy's aligned lightness and the master's, then brought towards a
+   smooth function of the master's lightness fitted over the flat part of a wide window,
+   where the master is flat, as far as the copy shows compression blocks and its chroma
+   keeps near the fit, :func:`without_wear`, :func:`blockiness`: a grey sky's chroma,
+   quantized in patches wider than a block, the network leaves partly standing; where it is
    not installed, the guided filter :func:`guided_ab`, as strongly as the copy is noisy,
    :func:`noise_level`), and it is brought up to the render size guided by the master's
    edges (:func:`vidcolor.upsample.upsample_ab`); the film's finishing step brings it to
@@ -66,8 +68,9 @@ from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
 __all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "blockiness",
-           "choose_drift", "chromaticity", "copy_index", "fused", "global_motion", "guided_ab",
-           "match_error", "noise_level", "open_copy", "relit", "smoothed_where_flat"]
+           "choose_drift", "chromaticity", "copy_index", "fitted_where_flat", "flat_fit", "fused", "global_motion", "guided_ab",
+           "match_error", "noise_level", "open_copy", "relit", "smoothed_where_flat", "wear",
+           "without_wear"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -115,6 +118,16 @@ MIN_NOISE = 0.1
 #: lightness is flat (:func:`smoothed_where_flat`): a grey sky's compression error is in
 #: blocks of 16 copy pixels, which the restorer leaves partly standing.
 FLAT_RADIUS = 8
+#: Window radius (copy pixels) of the smooth function of the master's lightness the chroma is
+#: brought towards there (:func:`flat_fit`: a grey sky's chroma is quantized into patches
+#: wider than a block; a wider window flattens a cloudy sky's own colour), and the chroma's
+#: variance about it (squared chromaticity units) beyond which it counts as another object,
+#: not wear; both chosen offline on the development windows (benchmarks/RESULTS.md).
+FIT_RADIUS = 16
+FIT_SPREAD = 32.0
+#: The restorer's :func:`wear` (squared chromaticity units) at which that fit acts at half
+#: strength: a copy the network finds nearly clean keeps its finer chroma.
+WEAR_LEVEL = 0.003
 #: The sides (copy pixels) of the compression blocks looked for in a copy (JPEG's and MPEG's
 #: 8 x 8 transform, and the 16 x 16 its chroma covers in 4:2:0): :func:`blockiness`.
 BLOCK_SIDES = (8, 16)
@@ -427,6 +440,13 @@ def guided_ab(ab: np.ndarray, L: np.ndarray, radius: int = GUIDE_RADIUS,
     return (box(slope) * L[..., None] + box(level)).astype(np.float32)
 
 
+def wear(before: np.ndarray, after: np.ndarray) -> float:
+    """How worn the restorer found a copy frame: the mean squared change (both planes
+    summed, squared chromaticity units) it made to the chromaticity, ``before`` and ``after``
+    (h, w, 2). About 0.003 on a grey sky's copy at JPEG quality 95, 0.3 at quality 30."""
+    return float(((after - before) ** 2).sum(-1).mean())
+
+
 def blockiness(chroma: np.ndarray) -> float:
     """How far a copy frame's chroma (h, w, 2, in its own pixel grid) shows compression
     blocks: 1 - (mean step between neighbouring pixels inside the blocks) / (mean step across
@@ -449,6 +469,26 @@ def blockiness(chroma: np.ndarray) -> float:
     return float(min(best, 1.0))
 
 
+def without_wear(chroma: np.ndarray, L_copy: np.ndarray, L_master: np.ndarray,
+                 restorer: Callable, eps: float, blocks: float) -> np.ndarray:
+    """The copy's chromaticity (h, w, 2, its frames fused) with its wear taken out: the
+    restorer network (``restorer(chroma, L_copy, L_master)``, from it and the copy's and the
+    master's lightness, (h, w) in [0, 100]), then smoothed within a block where the master
+    is flat (:func:`smoothed_where_flat`) and fitted over two blocks there
+    (:func:`fitted_where_flat`), as far as the copy is blocky (``blocks``,
+    :func:`blockiness`) and, for the fit, as the network found it worn (:func:`wear`,
+    :data:`WEAR_LEVEL`); ``eps`` is the copy's :func:`noise_level`.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    restored = restorer(chroma, L_copy, L_master)
+    worn = wear(chroma, restored)
+    smooth = smoothed_where_flat(restored, L_master, eps, blocks)
+    return fitted_where_flat(smooth, L_master, eps, blocks * worn / (worn + WEAR_LEVEL))
+
+
 def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
                         radius: int = FLAT_RADIUS) -> np.ndarray:
     """The chromaticity (h, w, 2) smoothed by the guided filter on ``L`` (h, w) in [0, 100] as
@@ -469,6 +509,88 @@ def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength:
     flat = (strength * eps / (var_L + eps))[..., None]
     smooth = guided_ab(chroma, L, radius, eps)
     return (chroma + flat * (smooth - chroma)).astype(np.float32)
+
+
+def fitted_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
+                        radius: int = FLAT_RADIUS, reach: int = FIT_RADIUS,
+                        spread: float = FIT_SPREAD) -> np.ndarray:
+    """The chromaticity (h, w, 2) brought towards one smooth function of the master's
+    lightness ``L`` (h, w) in [0, 100] fitted over the flat part of a wide window
+    (:func:`flat_fit`), as far as ``L`` is flat and the copy is worn: by
+    ``strength x flat x spread / (misfit + spread)``, with ``flat = eps / (var_L + eps)``,
+    var_L the variance of ``L`` over ``radius``, eps the copy's noise level (squared L units,
+    :func:`noise_level`), ``strength`` in [0, 1] how worn the copy is (its
+    :func:`blockiness` and the restorer's :func:`wear`) and misfit the fit's residual
+    variance (squared chromaticity units).
+
+    Where the master shows no more detail than the copy's noise, the copy's chroma detail
+    there is compression error: a grey sky's chroma quantized into patches wider than a
+    block, which a fit over a window of two blocks and more averages out, guided by the sky's
+    lightness (:func:`smoothed_where_flat` works within a block). Where the master has
+    texture, where the copy is clean, or where the
+    chroma departs from the fit by more than ``spread`` (another object, not wear), the chroma
+    keeps its own.
+
+    Returns
+    -------
+    ndarray of float32, shape (h, w, 2)
+    """
+    window = (2 * radius + 1, 2 * radius + 1)
+    mean_L = cv2.boxFilter(L, -1, window, borderType=cv2.BORDER_REFLECT)
+    var_L = np.maximum(cv2.boxFilter(L * L, -1, window, borderType=cv2.BORDER_REFLECT)
+                       - mean_L * mean_L, 0.0)
+    flat = eps / (var_L + eps)
+    fit, misfit = flat_fit(chroma, L, flat, reach, eps)
+    share = (strength * flat * spread / (misfit + spread))[..., None]
+    return (chroma + share * (fit - chroma)).astype(np.float32)
+
+
+def flat_fit(chroma: np.ndarray, L: np.ndarray, weight: np.ndarray, radius: int,
+             eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter (:func:`guided_ab`) with each pixel counted by ``weight``: in each
+    window of ``radius`` the chroma as a linear function of the lightness, fitted by weighted
+    least squares, and the fits of the windows over a pixel averaged by their weight.
+
+    Parameters
+    ----------
+    chroma : ndarray of float32, shape (h, w, 2)
+    L : ndarray of float32, shape (h, w), in [0, 100]
+    weight : ndarray, shape (h, w), in [0, 1]
+        How far each pixel takes part (its flatness).
+    radius : int
+        The window's radius (pixels).
+    eps : float
+        The fit's regularization (squared L units).
+
+    Returns
+    -------
+    fit : ndarray of float32, shape (h, w, 2)
+    misfit : ndarray of float32, shape (h, w)
+        The weighted variance of the chroma about the fit over the windows, both planes
+        summed (squared chromaticity units).
+    """
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, (2 * radius + 1,) * 2, normalize=False,
+                             borderType=cv2.BORDER_REFLECT)
+
+    # float64 about the frame's means: sums over a wide window in float32 lose the variance.
+    w = weight.astype(np.float64)
+    Lc = L.astype(np.float64) - float(L.mean())
+    total = np.maximum(box(w), 1e-9)
+    mean_L = box(w * Lc) / total
+    var_L = np.maximum(box(w * Lc * Lc) / total - mean_L * mean_L, 0.0)
+    fit, misfit = [], np.zeros_like(total)
+    for k in range(2):
+        mean = float(chroma[..., k].mean())
+        c = chroma[..., k].astype(np.float64) - mean
+        mean_c = box(w * c) / total
+        cov = box(w * Lc * c) / total - mean_L * mean_c
+        slope = cov / (var_L + eps)
+        level = mean_c - slope * mean_L
+        var_c = np.maximum(box(w * c * c) / total - mean_c * mean_c, 0.0)
+        misfit += box(w * np.maximum(var_c - slope * cov, 0.0)) / total
+        fit.append((box(w * slope) * Lc + box(w * level)) / total + mean)
+    return np.stack(fit, -1).astype(np.float32), misfit.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)
@@ -714,9 +836,8 @@ class ColourCopyStep:
         _, own_trust, _, own_misfit, own_L = aligned[centre]
         level = noise_level(own_misfit, own_trust > 0)
         if self.restorer is not None:
-            blocks = blockiness(chromaticity(near[found]))
-            chroma = smoothed_where_flat(self.restorer(chroma, own_L, L_work), L_work,
-                                         level, blocks)
+            chroma = without_wear(chroma, own_L, L_work, self.restorer, level,
+                                  blockiness(chromaticity(near[found])))
         else:
             chroma = guided_ab(chroma, L_work, eps=level)
         ab = relit(upsample_ab(chroma, L_work, L), L)
