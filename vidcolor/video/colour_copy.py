@@ -68,9 +68,9 @@ from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
 __all__ = ["ColourCopyStep", "CopyFrames", "agreement", "align_copy", "blockiness",
-           "choose_drift", "chromaticity", "copy_index", "fitted_where_flat", "flat_fit", "fused", "global_motion", "guided_ab",
-           "match_error", "noise_level", "open_copy", "relit", "smoothed_where_flat", "wear",
-           "without_wear"]
+           "choose_drift", "chromaticity", "copy_index", "fitted_where_flat", "flat_fit",
+           "flatness", "fused", "global_motion", "guided_ab", "match_error", "noise_level",
+           "open_copy", "relit", "smoothed_where_flat", "wear", "without_wear"]
 
 #: Copy frames searched either side of the expected one for the drift.
 DRIFT_SEARCH = 3
@@ -489,6 +489,18 @@ def without_wear(chroma: np.ndarray, L_copy: np.ndarray, L_master: np.ndarray,
     return fitted_where_flat(smooth, L_master, eps, blocks * worn / (worn + WEAR_LEVEL))
 
 
+def flatness(L: np.ndarray, eps: float, radius: int = FLAT_RADIUS) -> np.ndarray:
+    """How flat the lightness ``L`` (h, w) in [0, 100] is around each pixel, relative to the
+    copy's noise level ``eps`` (squared L units): ``eps / (var_L + eps)``, var_L its variance
+    over a window of ``radius``. (h, w) in (0, 1]: 1 where the master shows no more detail
+    than the copy's noise."""
+    window = (2 * radius + 1, 2 * radius + 1)
+    mean_L = cv2.boxFilter(L, -1, window, borderType=cv2.BORDER_REFLECT)
+    var_L = np.maximum(cv2.boxFilter(L * L, -1, window, borderType=cv2.BORDER_REFLECT)
+                       - mean_L * mean_L, 0.0)
+    return eps / (var_L + eps)
+
+
 def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
                         radius: int = FLAT_RADIUS) -> np.ndarray:
     """The chromaticity (h, w, 2) smoothed by the guided filter on ``L`` (h, w) in [0, 100] as
@@ -502,44 +514,35 @@ def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength:
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    window = (2 * radius + 1, 2 * radius + 1)
-    mean_L = cv2.boxFilter(L, -1, window, borderType=cv2.BORDER_REFLECT)
-    var_L = np.maximum(cv2.boxFilter(L * L, -1, window, borderType=cv2.BORDER_REFLECT)
-                       - mean_L * mean_L, 0.0)
-    flat = (strength * eps / (var_L + eps))[..., None]
+    flat = (strength * flatness(L, eps, radius))[..., None]
     smooth = guided_ab(chroma, L, radius, eps)
     return (chroma + flat * (smooth - chroma)).astype(np.float32)
 
 
 def fitted_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
-                        radius: int = FLAT_RADIUS, reach: int = FIT_RADIUS,
-                        spread: float = FIT_SPREAD) -> np.ndarray:
+                      radius: int = FLAT_RADIUS, reach: int = FIT_RADIUS,
+                      spread: float = FIT_SPREAD) -> np.ndarray:
     """The chromaticity (h, w, 2) brought towards one smooth function of the master's
     lightness ``L`` (h, w) in [0, 100] fitted over the flat part of a wide window
     (:func:`flat_fit`), as far as ``L`` is flat and the copy is worn: by
-    ``strength x flat x spread / (misfit + spread)``, with ``flat = eps / (var_L + eps)``,
-    var_L the variance of ``L`` over ``radius``, eps the copy's noise level (squared L units,
+    ``strength x flat x spread / (misfit + spread)``, with ``flat`` the :func:`flatness` of
+    ``L`` over ``radius`` for eps the copy's noise level (squared L units,
     :func:`noise_level`), ``strength`` in [0, 1] how worn the copy is (its
     :func:`blockiness` and the restorer's :func:`wear`) and misfit the fit's residual
-    variance (squared chromaticity units).
+    variance (squared chromaticity units), the fit's window of radius ``reach``.
 
     Where the master shows no more detail than the copy's noise, the copy's chroma detail
     there is compression error: a grey sky's chroma quantized into patches wider than a
     block, which a fit over a window of two blocks and more averages out, guided by the sky's
     lightness (:func:`smoothed_where_flat` works within a block). Where the master has
-    texture, where the copy is clean, or where the
-    chroma departs from the fit by more than ``spread`` (another object, not wear), the chroma
-    keeps its own.
+    texture, where the copy is clean, or where the chroma departs from the fit by more than
+    ``spread`` (another object, not wear), the chroma keeps its own.
 
     Returns
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    window = (2 * radius + 1, 2 * radius + 1)
-    mean_L = cv2.boxFilter(L, -1, window, borderType=cv2.BORDER_REFLECT)
-    var_L = np.maximum(cv2.boxFilter(L * L, -1, window, borderType=cv2.BORDER_REFLECT)
-                       - mean_L * mean_L, 0.0)
-    flat = eps / (var_L + eps)
+    flat = flatness(L, eps, radius)
     fit, misfit = flat_fit(chroma, L, flat, reach, eps)
     share = (strength * flat * spread / (misfit + spread))[..., None]
     return (chroma + share * (fit - chroma)).astype(np.float32)
