@@ -83,6 +83,17 @@ def test_frame_vote_tells_the_order_and_progressive_frames():
     assert frame_vote(gray[0], gray[0]) is None  # no motion: nothing to tell
 
 
+def test_a_progressive_film_of_fine_texture_is_not_taken_for_fields(tmp_path):
+    # Dense grass panned slowly: each frame's own rows alternate as much as any weave of its
+    # fields with the frame before's, which is no sign of fields.
+    texture = np.random.default_rng(3).integers(0, 256, (96, 200)).astype(np.uint8)
+    frames = [np.repeat(texture[:, i:i + 128, None], 3, -1) for i in range(12)]
+    gray = [f[..., 0].astype(np.float32) for f in frames]
+    assert frame_vote(gray[0], gray[1]) not in ("tt", "bb")
+    found = detect_field_order(write_interlaced(tmp_path / "in.mkv", frames, None, "ffv1"))
+    assert found.order == "progressive"
+
+
 @pytest.mark.parametrize("order", ["tt", "bb"])
 def test_detects_the_order_from_the_stream(tmp_path, order):
     for codec, name in (("libx264", "in.mp4"), ("ffv1", "in.mkv")):

@@ -123,8 +123,8 @@ def comb(picture: np.ndarray) -> float:
 
 
 def frame_vote(prev: np.ndarray, cur: np.ndarray) -> str | None:
-    """What one frame and the one before show: ``"progressive"``, ``"tt"``, ``"bb"``,
-    ``"interlaced"`` (combed, the order unclear) or None (too still to tell).
+    """What one frame and the one before show: ``"progressive"``, ``"tt"``, ``"bb"`` or None
+    (too still, or too alike either way, to tell).
 
     FFmpeg's ``idet`` logic: the frame's own weave is compared with its top field woven with
     the previous bottom field (a field period apart in a top-first film) and its bottom field
@@ -146,19 +146,19 @@ def frame_vote(prev: np.ndarray, cur: np.ndarray) -> str | None:
     near, far = min(tff, bff), max(tff, bff)
     if own * 1.3 < near:
         return "progressive"
-    if own > 0.75 * near:
-        if far > 1.08 * near:
-            return "tt" if tff < bff else "bb"
-        return "interlaced"
+    if own > 0.75 * near and far > 1.08 * near:
+        return "tt" if tff < bff else "bb"
+    # Where both crossings comb alike the motion between the frames does not show in them,
+    # so the frame's own combing is its picture's (grass, fabric, fine stripes), not fields'.
     return None
 
 
 def votes_order(votes: list[str | None]) -> str | None:
     """The field order most frames vote for (:func:`frame_vote`), or None if fewer than
-    :data:`_MIN_VOTES` frames show combing, or no more than show progressive frames; a
-    combed film whose order no frame shows is taken as top field first."""
+    :data:`_MIN_VOTES` frames show combing, or no more than show progressive frames (as many
+    top-first as bottom-first votes: top field first)."""
     counts = Counter(votes)
-    combed = counts["tt"] + counts["bb"] + counts["interlaced"]
+    combed = counts["tt"] + counts["bb"]
     if combed < _MIN_VOTES or combed <= counts["progressive"]:
         return None
     return "bb" if counts["bb"] > counts["tt"] else "tt"
@@ -229,7 +229,7 @@ def _look(container, stream, frames: int) -> tuple[bool, list[str | None]]:
 def _settled(votes: list[str | None]) -> bool:
     """Enough frames looked at: :data:`_SETTLED` progressive ones and not one combed."""
     return votes.count("progressive") >= _SETTLED and \
-        not any(v in ("tt", "bb", "interlaced") for v in votes)
+        not any(v in ("tt", "bb") for v in votes)
 
 
 #: Progressive frames (and no combed one) after which the detection stops looking.
