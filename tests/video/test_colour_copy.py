@@ -361,12 +361,17 @@ def test_guided_filter_smooths_as_much_as_the_noise_level():
     assert kept[0] < 0.05 * np.abs(detail).mean() < kept[2]
 
 
-def _jpeg_chroma(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """The chromaticity of ``rgb`` (uint8) after JPEG at ``quality``, 4:2:0."""
+def _jpeg_lab(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """The Lab (h, w, 3) of ``rgb`` (uint8) after JPEG at ``quality``, 4:2:0."""
     ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     rgb = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
     L, ab = color.rgb_to_lab(np.ascontiguousarray(rgb))
-    return chromaticity(np.concatenate([L[..., None], ab], -1))
+    return np.concatenate([L[..., None], ab], -1).astype(np.float32)
+
+
+def _jpeg_chroma(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """The chromaticity of ``rgb`` (uint8) after JPEG at ``quality``, 4:2:0."""
+    return chromaticity(_jpeg_lab(rgb, quality))
 
 
 def _grey_sky(h: int = 96, w: int = 160, grain: float = 1.0) -> np.ndarray:
@@ -450,11 +455,7 @@ def test_a_grey_skys_copy_is_trusted_and_left_in_place():
     frame's one motion places the copy, and its lightness fit trusts it."""
     sky = _grey_sky(384, 640, grain=2.0)
     L_master = cv2.resize(color.rgb_to_l(sky), (160, 96), interpolation=cv2.INTER_AREA)
-    small = cv2.resize(sky, (160, 96), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 30])
-    copy = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
-    L, ab = color.rgb_to_lab(copy)
-    lab = np.concatenate([L[..., None], ab], -1).astype(np.float32)
+    lab = _jpeg_lab(cv2.resize(sky, (160, 96), interpolation=cv2.INTER_AREA), 30)
     chroma, trust, _, _, _ = align_copy(lab, L_master)
     assert (trust > 0).mean() > 0.95  # by the local flow alone: about half
     assert np.abs(chroma - chromaticity(lab)).mean() < 0.02  # not moved (by the flow: 0.08)

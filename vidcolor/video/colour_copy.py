@@ -290,7 +290,7 @@ def align_copy(lab_copy: np.ndarray, L_master: np.ndarray
                                borderMode=cv2.BORDER_REPLICATE)
         dL2_moved = (moved[..., 0] - L_master) ** 2
         fit_moved = _local(dL2_moved)
-        level = _median_level(fit_moved, np.ones(fit_moved.shape, bool))
+        level = _median_level(fit_moved)
         by_motion = fit_moved - _local(dL2) <= level
         trust = np.where(by_motion, np.exp(-dL2_moved / (2 * AGREE_SIGMA ** 2)), trust)
         dL2 = np.where(by_motion, dL2_moved, dL2)
@@ -378,7 +378,10 @@ def _local(misfit: np.ndarray) -> np.ndarray:
     return cv2.blur(np.asarray(misfit, np.float32), (2 * AGREE_RADIUS + 1,) * 2)
 
 
-def _median_level(local: np.ndarray, valid: np.ndarray) -> float:
+def _median_level(local: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """The median of ``local`` over ``valid`` (all of it where None), at least MIN_NOISE."""
+    if valid is None:
+        return max(MIN_NOISE, float(np.median(local)))
     return max(MIN_NOISE, float(np.median(local[valid]))) if valid.any() else MIN_NOISE
 
 
@@ -519,32 +522,31 @@ def smoothed_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength:
     return (chroma + flat * (smooth - chroma)).astype(np.float32)
 
 
-def fitted_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float, strength: float,
-                      radius: int = FLAT_RADIUS, reach: int = FIT_RADIUS,
-                      spread: float = FIT_SPREAD) -> np.ndarray:
+def fitted_where_flat(chroma: np.ndarray, L: np.ndarray, eps: float,
+                      strength: float) -> np.ndarray:
     """The chromaticity (h, w, 2) brought towards one smooth function of the master's
     lightness ``L`` (h, w) in [0, 100] fitted over the flat part of a wide window
     (:func:`flat_fit`), as far as ``L`` is flat and the copy is worn: by
     ``strength x flat x spread / (misfit + spread)``, with ``flat`` the :func:`flatness` of
-    ``L`` over ``radius`` for eps the copy's noise level (squared L units,
-    :func:`noise_level`), ``strength`` in [0, 1] how worn the copy is (its
-    :func:`blockiness` and the restorer's :func:`wear`) and misfit the fit's residual
-    variance (squared chromaticity units), the fit's window of radius ``reach``.
+    ``L`` for eps the copy's noise level (squared L units, :func:`noise_level`),
+    ``strength`` in [0, 1] how worn the copy is (its :func:`blockiness` and the restorer's
+    :func:`wear`), misfit the fit's residual variance (squared chromaticity units) over its
+    window of radius :data:`FIT_RADIUS`, and spread :data:`FIT_SPREAD`.
 
     Where the master shows no more detail than the copy's noise, the copy's chroma detail
     there is compression error: a grey sky's chroma quantized into patches wider than a
     block, which a fit over a window of two blocks and more averages out, guided by the sky's
     lightness (:func:`smoothed_where_flat` works within a block). Where the master has
     texture, where the copy is clean, or where the chroma departs from the fit by more than
-    ``spread`` (another object, not wear), the chroma keeps its own.
+    the spread (another object, not wear), the chroma keeps its own.
 
     Returns
     -------
     ndarray of float32, shape (h, w, 2)
     """
-    flat = flatness(L, eps, radius)
-    fit, misfit = flat_fit(chroma, L, flat, reach, eps)
-    share = (strength * flat * spread / (misfit + spread))[..., None]
+    flat = flatness(L, eps)
+    fit, misfit = flat_fit(chroma, L, flat, FIT_RADIUS, eps)
+    share = (strength * flat * FIT_SPREAD / (misfit + FIT_SPREAD))[..., None]
     return (chroma + share * (fit - chroma)).astype(np.float32)
 
 
