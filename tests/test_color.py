@@ -146,6 +146,32 @@ def test_gamut_rgb_is_the_fitted_conversion_in_one_pass():
                                   color.lab_to_rgb(L, color.fit_gamut(L, ab), np.uint16))
 
 
+def test_nearest_in_gamut_keeps_lightness_and_lands_nearer_the_truth_than_scaling():
+    # Truths inside the gamut, estimated with an error that takes many of them outside (a
+    # colour copy's chroma, upsampled): brought back in at the truth's lightness.
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 256, (120, 100, 3), dtype=np.uint8)
+    L, ab_true = color.rgb_to_lab(truth)
+    estimate = (ab_true + rng.normal(0, 12, ab_true.shape)).astype(np.float32)
+    outside = color.gamut_scale(L, estimate) < 1.0
+    assert outside.mean() > 0.2  # the test really has colours to bring in
+    near = color.nearest_in_gamut(estimate, L)
+    assert near.shape == estimate.shape and near.dtype == np.float32
+    # Colours inside are left as they are; what is brought in needs (almost) no scaling more.
+    np.testing.assert_array_equal(near[~outside], estimate[~outside])
+    assert color.gamut_scale(L, near)[outside].mean() > 0.99
+    ours = color.gamut_rgb(L, near)
+    assert np.abs(color.rgb_to_l(ours) - L).max() < 0.5  # the lightness asked for
+    scaled = color.gamut_rgb(L, estimate)  # towards grey
+
+    def error(rgb):
+        return ((rgb.astype(float) - truth) ** 2).sum(-1)[outside].mean()
+
+    clipped = color.lab_to_rgb(L, estimate)  # nearest in RGB, but off the lightness
+    assert error(ours) < 0.95 * error(scaled)
+    assert error(ours) < error(clipped)  # with the truth's lightness kept, nearer still
+
+
 def test_smoothed_gamut_scale_stays_inside_and_spreads_the_clip():
     # An upscaled bright edge: L climbs from 70 to a wall clipped at 100, which holds no chroma.
     x = np.arange(120, dtype=np.float32)

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 __all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
-           "gamut_rgb", "grey_rgb_float", "float_rgb_to_lab", "gamut_rows8", "rescale_row8",
+           "gamut_rgb", "nearest_in_gamut", "grey_rgb_float", "float_rgb_to_lab", "gamut_rows8", "rescale_row8",
            "gamut_scratch", "GAMUT8_CONSTANTS", "GAMUT_STRIP_ROWS", "smooth_scale"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
@@ -498,6 +498,65 @@ def fit_gamut(L: np.ndarray, ab: np.ndarray, steps: int = _GAMUT_STEPS, radius: 
     ndarray of float32, shape (..., 2)
     """
     return np.asarray(ab, np.float32) * gamut_scale(L, ab, steps, radius)[..., None]
+
+
+#: Linear sRGB -> XYZ (the inverse of ``_XYZ_TO_LINEAR``).
+_LINEAR_TO_XYZ = np.linalg.inv(_XYZ_TO_LINEAR.astype(np.float64)).astype(np.float32)
+#: Rounds of :func:`nearest_in_gamut` (benchmarks/RESULTS.md, colour from a colour copy:
+#: fewer leave part of what clipping gains on a copy's grass).
+NEAREST_ROUNDS = 8
+
+
+@numba.njit(cache=True, inline="always")
+def _lab_f(t):
+    return np.cbrt(t) if t > np.float32(_EPS) else np.float32(7.787) * t + np.float32(16.0 / 116.0)
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
+def _nearest_kernel(L, ab, out, m, inverse, white, rounds, tol):
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for i in range(L.shape[0]):
+        l, a, b = L[i], ab[i, 0], ab[i, 1]
+        r, g, bl = _lab_to_linear(l, a, b, m, white)
+        if _excess(r, g, bl, tol) > 0:
+            for _ in range(rounds):
+                r, g, bl = min(max(r, zero), one), min(max(g, zero), one), min(max(bl, zero), one)
+                fx = _lab_f((inverse[0, 0] * r + inverse[0, 1] * g + inverse[0, 2] * bl) / white[0])
+                fy = _lab_f(inverse[1, 0] * r + inverse[1, 1] * g + inverse[1, 2] * bl)
+                fz = _lab_f((inverse[2, 0] * r + inverse[2, 1] * g + inverse[2, 2] * bl) / white[1])
+                a, b = np.float32(500.0) * (fx - fy), np.float32(200.0) * (fy - fz)
+                r, g, bl = _lab_to_linear(l, a, b, m, white)
+        out[i, 0], out[i, 1] = a, b
+
+
+def nearest_in_gamut(ab: np.ndarray, L: np.ndarray, rounds: int = NEAREST_ROUNDS) -> np.ndarray:
+    """Chroma brought inside the sRGB gamut at each pixel's own lightness, near the colour
+    asked for: where :func:`fit_gamut` scales it towards grey, this alternately clips the
+    colour to the sRGB cube and puts it back on its lightness ``rounds`` times (projections
+    onto two sets that meet), ending near their meeting point closest to it.
+
+    For chroma that estimates a colour known to lie inside the gamut (a colour copy's, the
+    truth's at low resolution): clipping alone takes any estimate nearer to every colour of
+    the cube, the truth among them, but changes the lightness, which vidcolor keeps; scaling
+    towards grey keeps it but moves the colour along a line that may lead away from the truth
+    (benchmarks/RESULTS.md, colour from a colour copy). Colours inside are returned
+    unchanged; what is left outside is a sliver, which :func:`fit_gamut` takes in.
+
+    Parameters
+    ----------
+    ab : ndarray, shape (..., 2)
+    L : ndarray, shape (...), in [0, 100]
+    rounds : int
+
+    Returns
+    -------
+    ndarray of float32, shape (..., 2)
+    """
+    L_flat, ab_flat = _flat_lab(L, ab)
+    out = np.empty(ab_flat.shape, np.float32)
+    _nearest_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, rounds,
+                    _GAMUT_TOL)
+    return out.reshape(np.shape(ab))
 
 
 def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) -> np.ndarray:

@@ -112,7 +112,9 @@ class Frame:
     full_chroma : bool
         Set with ``ab`` where a colour copy coloured the frame: its chroma has detail finer
         than the render (relit by the frame's own lightness), so the gamut is fitted pixel by
-        pixel, not smoothed over a render pixel (:func:`vidcolor.finish.gamut_radius`).
+        pixel, not smoothed over a render pixel (:func:`vidcolor.finish.gamut_radius`), and
+        it estimates colours inside the gamut, so it is brought in near them, not towards
+        grey (:func:`vidcolor.color.nearest_in_gamut`).
     """
 
     pts: int
@@ -305,6 +307,8 @@ class FrameColorizer:
         ndarray of `dtype`, shape (H, W, 3)
         """
         overlay = None if frame.keyed is None else frame.keyed.apply
+        if frame.full_chroma:
+            overlay = _near_in_gamut(overlay)
         return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype,
                           model_upsampler(self.model), overlay, 0 if frame.full_chroma else None)
 
@@ -324,3 +328,10 @@ class FrameColorizer:
             self.colorize_batch([f for _, f in batch], batch_size)
             for dtype, frame in batch:
                 yield self.finish(frame, dtype)
+
+
+def _near_in_gamut(overlay):
+    """``overlay(ab, L) -> ab`` (or nothing), then :func:`vidcolor.color.nearest_in_gamut`."""
+    if overlay is None:
+        return color.nearest_in_gamut
+    return lambda ab, L: color.nearest_in_gamut(overlay(ab, L), L)
