@@ -540,3 +540,29 @@ def test_the_copys_wear_is_taken_out_by_the_restorer_with_the_copys_own_lightnes
     step = ColourCopyStep(ColourCopy(str(copy)), probe(master), (64, 96), lambda *a: a[1])
     assert (step.restorer is not None) == copy_restore.available()
     step.close()
+
+
+def test_a_copy_coloured_frame_comes_into_the_gamut_near_its_colour():
+    # A copy's chroma estimates colours inside the gamut: a frame it coloured is finished by
+    # color.nearest_in_gamut (tests/test_color.py: nearer such colours than scaling towards
+    # grey), pixel by pixel, at the frame's own lightness; a frame it did not, as before.
+    from vidcolor.upsample import upsample_ab
+    from vidcolor.video.frames import Frame, FrameColorizer
+
+    rng = np.random.default_rng(5)
+    L = cv2.GaussianBlur(rng.uniform(20, 80, (128, 128)).astype(np.float32), (0, 0), 2)
+    ab = rng.normal(0, 45, (8, 8, 2)).repeat(8, 0).repeat(8, 1).astype(np.float32)
+    small = cv2.resize(L, (64, 64), interpolation=cv2.INTER_AREA)
+    up = upsample_ab(ab, small, L)
+    outside = color.gamut_scale(L, up) < 1
+    assert outside.mean() > 0.2  # the test really has colours to bring in
+    colorizer = FrameColorizer(FineFlat(), stabilizer=None)
+    copied = colorizer.finish(Frame(0, L, small, ab.copy(), full_chroma=True))
+    model = colorizer.finish(Frame(0, L, small, ab.copy()))
+    expected = color.gamut_rgb(L, color.nearest_in_gamut(up, L))
+    assert np.abs(copied.astype(int) - expected).max() <= 1
+    assert np.abs(color.rgb_to_l(copied) - L).max() < 0.5
+    differs = np.abs(copied.astype(int) - model).max(-1) > 2
+    # (the model's fit smooths its scale over a pixel or so around what it brings in)
+    far_inside = cv2.dilate(outside.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
+    assert differs[outside].mean() > 0.5 and not differs[far_inside].any()
