@@ -18,8 +18,9 @@ import numba
 import numpy as np
 
 __all__ = ["rgb_to_lab", "lab_to_rgb", "rgb_to_l", "l_to_grey_rgb", "gamut_scale", "fit_gamut",
-           "gamut_rgb", "nearest_in_gamut", "grey_rgb_float", "float_rgb_to_lab", "gamut_rows8", "rescale_row8",
-           "gamut_scratch", "GAMUT8_CONSTANTS", "GAMUT_STRIP_ROWS", "smooth_scale"]
+           "gamut_rgb", "nearest_in_gamut", "nearest_rows", "grey_rgb_float", "float_rgb_to_lab",
+           "gamut_rows8", "rescale_row8", "gamut_scratch", "GAMUT8_CONSTANTS", "GAMUT_STRIP_ROWS",
+           "NEAREST_CONSTANTS", "smooth_scale"]
 
 # D65 white point and the sRGB primaries, as in scikit-image (and OpenCV).
 _RGB_TO_Y = np.array([0.212671, 0.715160, 0.072169], dtype=np.float32)  # white Y = 1
@@ -505,6 +506,8 @@ _LINEAR_TO_XYZ = np.linalg.inv(_XYZ_TO_LINEAR.astype(np.float64)).astype(np.floa
 #: Rounds of :func:`nearest_in_gamut` (benchmarks/RESULTS.md, colour from a colour copy:
 #: fewer leave part of what clipping gains on a copy's grass).
 NEAREST_ROUNDS = 8
+#: What :func:`nearest_rows` takes after ``L, a, b``.
+NEAREST_CONSTANTS = (_XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, NEAREST_ROUNDS, _GAMUT_TOL)
 
 
 @numba.njit(cache=True, inline="always")
@@ -512,21 +515,37 @@ def _lab_f(t):
     return np.cbrt(t) if t > np.float32(_EPS) else np.float32(7.787) * t + np.float32(16.0 / 116.0)
 
 
+@numba.njit(cache=True, inline="always")
+def _nearest(l, a, b, m, inverse, white, rounds, tol):
+    """(a, b) of :func:`nearest_in_gamut` for one pixel."""
+    zero, one = np.float32(0.0), np.float32(1.0)
+    r, g, bl = _lab_to_linear(l, a, b, m, white)
+    if _excess(r, g, bl, tol) <= 0:
+        return a, b
+    for _ in range(rounds):
+        r, g, bl = min(max(r, zero), one), min(max(g, zero), one), min(max(bl, zero), one)
+        fx = _lab_f((inverse[0, 0] * r + inverse[0, 1] * g + inverse[0, 2] * bl) / white[0])
+        fy = _lab_f(inverse[1, 0] * r + inverse[1, 1] * g + inverse[1, 2] * bl)
+        fz = _lab_f((inverse[2, 0] * r + inverse[2, 1] * g + inverse[2, 2] * bl) / white[1])
+        a, b = np.float32(500.0) * (fx - fy), np.float32(200.0) * (fy - fz)
+        r, g, bl = _lab_to_linear(l, a, b, m, white)
+    return a, b
+
+
 @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
 def _nearest_kernel(L, ab, out, m, inverse, white, rounds, tol):
-    zero, one = np.float32(0.0), np.float32(1.0)
     for i in range(L.shape[0]):
-        l, a, b = L[i], ab[i, 0], ab[i, 1]
-        r, g, bl = _lab_to_linear(l, a, b, m, white)
-        if _excess(r, g, bl, tol) > 0:
-            for _ in range(rounds):
-                r, g, bl = min(max(r, zero), one), min(max(g, zero), one), min(max(bl, zero), one)
-                fx = _lab_f((inverse[0, 0] * r + inverse[0, 1] * g + inverse[0, 2] * bl) / white[0])
-                fy = _lab_f(inverse[1, 0] * r + inverse[1, 1] * g + inverse[1, 2] * bl)
-                fz = _lab_f((inverse[2, 0] * r + inverse[2, 1] * g + inverse[2, 2] * bl) / white[1])
-                a, b = np.float32(500.0) * (fx - fy), np.float32(200.0) * (fy - fz)
-                r, g, bl = _lab_to_linear(l, a, b, m, white)
-        out[i, 0], out[i, 1] = a, b
+        out[i, 0], out[i, 1] = _nearest(L[i], ab[i, 0], ab[i, 1], m, inverse, white, rounds, tol)
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
+def nearest_rows(L, a, b, m, inverse, white, rounds, tol):
+    """:func:`nearest_in_gamut` in place on rows (n, W) of a and b (the finishing's strips);
+    with :data:`NEAREST_CONSTANTS` after ``L, a, b``."""
+    for i in range(L.shape[0]):
+        for x in range(L.shape[1]):
+            a[i, x], b[i, x] = _nearest(L[i, x], a[i, x], b[i, x], m, inverse, white, rounds,
+                                        tol)
 
 
 def nearest_in_gamut(ab: np.ndarray, L: np.ndarray, rounds: int = NEAREST_ROUNDS) -> np.ndarray:
@@ -554,8 +573,7 @@ def nearest_in_gamut(ab: np.ndarray, L: np.ndarray, rounds: int = NEAREST_ROUNDS
     """
     L_flat, ab_flat = _flat_lab(L, ab)
     out = np.empty(ab_flat.shape, np.float32)
-    _nearest_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, rounds,
-                    _GAMUT_TOL)
+    _nearest_kernel(L_flat, ab_flat, out, *NEAREST_CONSTANTS[:3], rounds, _GAMUT_TOL)
     return out.reshape(np.shape(ab))
 
 

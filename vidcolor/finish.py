@@ -34,7 +34,7 @@ def gamut_radius(full_rows: int, small_rows: int) -> int:
 
 def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
                dtype=np.uint8, upsample=upsampler, overlay=None,
-               radius: int | None = None) -> np.ndarray:
+               radius: int | None = None, nearest: bool = False) -> np.ndarray:
     """Full-resolution sRGB from render-size chroma and the full-resolution lightness.
 
     The chroma is upsampled guided by ``L_full`` (:func:`vidcolor.upsample.upsample_ab`; or by
@@ -58,6 +58,10 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     radius : int, optional
         Of the gamut fit's smoothing; default :func:`gamut_radius` (0: pixel by pixel, for
         chroma with detail finer than the render).
+    nearest : bool
+        Bring the chroma into the gamut near its colour first
+        (:func:`vidcolor.color.nearest_in_gamut`), for chroma that estimates colours inside
+        it (a colour copy's); the gamut fit then scales only what is left outside.
 
     Returns
     -------
@@ -70,11 +74,11 @@ def finish_rgb(ab_small: np.ndarray, L_small: np.ndarray, L_full: np.ndarray,
     # thread's kept ones.
     kept = {"render": _render_space(L_small.shape)} if upsample is upsampler else {}
     up = upsample(ab_small, L_small, L_full.shape, **kept)
-    return finish_rows(up, L_full, slice(0, H), dtype, radius, overlay)
+    return finish_rows(up, L_full, slice(0, H), dtype, radius, overlay, nearest)
 
 
 def finish_rows(upsample, L_rows: np.ndarray, rows: slice, dtype=np.uint8, radius: int = 0,
-                overlay=None) -> np.ndarray:
+                overlay=None, nearest: bool = False) -> np.ndarray:
     """:func:`finish_rgb` for some rows of a picture (strips of a large still).
 
     Parameters
@@ -86,7 +90,7 @@ def finish_rows(upsample, L_rows: np.ndarray, rows: slice, dtype=np.uint8, radiu
         The full-resolution lightness of ``rows``.
     rows : slice
         Of the full-resolution picture, with start and stop.
-    dtype, radius, overlay
+    dtype, radius, overlay, nearest
         As for :func:`finish_rgb`; the gamut's smoothing sees only these rows (a caller that
         wants strips to equal the whole gives each strip ``2 * radius`` more rows each side).
 
@@ -95,15 +99,18 @@ def finish_rows(upsample, L_rows: np.ndarray, rows: slice, dtype=np.uint8, radiu
     ndarray of `dtype`, shape (n, W, 3)
     """
     if overlay is None and np.dtype(dtype) == np.uint8 and isinstance(upsample, GuidedUpsampler):
-        return _guided_rgb8(upsample, np.ascontiguousarray(L_rows, np.float32), rows, radius)
+        return _guided_rgb8(upsample, np.ascontiguousarray(L_rows, np.float32), rows, radius,
+                            nearest)
     ab = upsample(L_rows, rows)
     if overlay is not None:
         ab = overlay(ab, L_rows)
+    if nearest:
+        ab = color.nearest_in_gamut(ab, L_rows)
     return color.gamut_rgb(L_rows, ab, dtype, radius)
 
 
 def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
-                 radius: int) -> np.ndarray:
+                 radius: int, nearest: bool) -> np.ndarray:
     """:func:`finish_rows` for 8-bit output from vidcolor's own upsampler, in one kernel."""
     n, W = L.shape
     out = np.empty((n, W, 3), np.uint8)
@@ -115,11 +122,12 @@ def _guided_rgb8(upsample: GuidedUpsampler, L: np.ndarray, rows: slice,
     space["planes"] = planes[0]
     own = space["own"]
     fitted = _guided_rgb8_kernel(*planes, L, out, own, space["chroma"], space["work"],
-                                 *space["gamut"], *color.GAMUT8_CONSTANTS)
+                                 *space["gamut"], *color.GAMUT8_CONSTANTS, nearest,
+                                 *color.NEAREST_CONSTANTS)
     if radius > 0 and fitted:  # all inside: the smoothing would lower no scale
         smooth = color.smooth_scale(own, radius, space["smooth"])
         _refit8_kernel(*planes, L, own, smooth, out, space["chroma"], space["work"],
-                       *color.GAMUT8_CONSTANTS)
+                       *color.GAMUT8_CONSTANTS, nearest, *color.NEAREST_CONSTANTS)
     return out
 
 
@@ -147,15 +155,19 @@ _KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_m
 
 @numba.njit(**_KERNEL)
 def _guided_rgb8_kernel(planes, first, taps, weights, L, out, own, chroma, work, rgbe, lanes,
-                        index, m, white, steps, tol, levels):
-    # Strip by strip: the strip's chroma (vidcolor.upsample), then its fit and encoding
-    # (vidcolor.color); returns how many pixels needed a chroma scale below 1.
+                        index, m, white, steps, tol, levels, nearest, near_m, inverse,
+                        near_white, rounds, near_tol):
+    # Strip by strip: the strip's chroma (vidcolor.upsample), with `nearest` brought in near
+    # its colour, then its fit and encoding (vidcolor.color); returns how many pixels needed
+    # a chroma scale below 1.
     step = chroma.shape[1]
     fitted = 0
     for i in range(0, L.shape[0], step):
         j = min(i + step, L.shape[0])
         a, b = chroma[0, :j - i], chroma[1, :j - i]
         guided_rows(planes, first, taps[i:j], weights[i:j], L[i:j], a, b, work)
+        if nearest:
+            color.nearest_rows(L[i:j], a, b, near_m, inverse, near_white, rounds, near_tol)
         fitted += color.gamut_rows8(L[i:j], a, b, out[i:j], own[i:j], rgbe, lanes, index, m,
                                     white, steps, tol, levels)
     return fitted
@@ -163,7 +175,7 @@ def _guided_rgb8_kernel(planes, first, taps, weights, L, out, own, chroma, work,
 
 @numba.njit(**_KERNEL)
 def _refit8_kernel(planes, first, taps, weights, L, own, smooth, out, chroma, work, m, white,
-                   steps, tol, levels):
+                   steps, tol, levels, nearest, near_m, inverse, near_white, rounds, near_tol):
     # Rows where the smoothing lowered a scale get their chroma again and those pixels
     # encoded again (a fraction of the rows, near the gamut's clips).
     for i in range(L.shape[0]):
@@ -173,5 +185,8 @@ def _refit8_kernel(planes, first, taps, weights, L, own, smooth, out, chroma, wo
         if lowered:
             a, b = chroma[0, :1], chroma[1, :1]
             guided_rows(planes, first, taps[i:i + 1], weights[i:i + 1], L[i:i + 1], a, b, work)
+            if nearest:
+                color.nearest_rows(L[i:i + 1], a, b, near_m, inverse, near_white, rounds,
+                                   near_tol)
             color.rescale_row8(L[i], a[0], b[0], own[i], smooth[i], out[i], m, white, steps,
                                tol, levels)

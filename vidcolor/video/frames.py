@@ -307,10 +307,9 @@ class FrameColorizer:
         ndarray of `dtype`, shape (H, W, 3)
         """
         overlay = None if frame.keyed is None else frame.keyed.apply
-        if frame.full_chroma:
-            overlay = _near_in_gamut(overlay)
         return finish_rgb(frame.ab, frame.L_small, frame.L_full, dtype,
-                          model_upsampler(self.model), overlay, 0 if frame.full_chroma else None)
+                          model_upsampler(self.model), overlay, 0 if frame.full_chroma else None,
+                          nearest=frame.full_chroma)
 
     def colorize_frames(self, frames: Iterable[np.ndarray],
                         batch_size: int = 8) -> Iterator[np.ndarray]:
@@ -328,10 +327,3 @@ class FrameColorizer:
             self.colorize_batch([f for _, f in batch], batch_size)
             for dtype, frame in batch:
                 yield self.finish(frame, dtype)
-
-
-def _near_in_gamut(overlay):
-    """``overlay(ab, L) -> ab`` (or nothing), then :func:`vidcolor.color.nearest_in_gamut`."""
-    if overlay is None:
-        return color.nearest_in_gamut
-    return lambda ab, L: color.nearest_in_gamut(overlay(ab, L), L)
