@@ -512,7 +512,10 @@ NEAREST_CONSTANTS = (_XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, NEAREST_ROUNDS, 
 
 @numba.njit(cache=True, inline="always")
 def _lab_f(t):
-    return np.cbrt(t) if t > np.float32(_EPS) else np.float32(7.787) * t + np.float32(16.0 / 116.0)
+    # The inverse of _lab_to_linear's curve, with its constants.
+    d = np.float32(6.0 / 29.0)
+    return np.cbrt(t) if t > d * d * d else t * np.float32(1.0 / (3.0 * (6.0 / 29.0) ** 2)) \
+        + np.float32(4.0 / 29.0)
 
 
 @numba.njit(cache=True, inline="always")

@@ -566,3 +566,6 @@ def test_a_copy_coloured_frame_comes_into_the_gamut_near_its_colour():
     # (the model's fit smooths its scale over a pixel or so around what it brings in)
     far_inside = cv2.dilate(outside.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0
     assert differs[outside].mean() > 0.5 and not differs[far_inside].any()
+    # 16-bit output (and a frame a keyframe reaches too) takes the other path, alike.
+    deep = colorizer.finish(Frame(0, L, small, ab.copy(), full_chroma=True), np.uint16)
+    assert np.abs(deep / 257.0 - expected).max() <= 1.0
