@@ -506,8 +506,8 @@ _LINEAR_TO_XYZ = np.linalg.inv(_XYZ_TO_LINEAR.astype(np.float64)).astype(np.floa
 #: Rounds of :func:`nearest_in_gamut` (benchmarks/RESULTS.md, colour from a colour copy:
 #: fewer leave part of what clipping gains on a copy's grass).
 NEAREST_ROUNDS = 8
-#: What :func:`nearest_rows` takes after ``L, a, b``.
-NEAREST_CONSTANTS = (_XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, NEAREST_ROUNDS, _GAMUT_TOL)
+#: What the 8-bit kernels take for :func:`nearest_rows` beside :data:`GAMUT8_CONSTANTS`.
+NEAREST_CONSTANTS = (_LINEAR_TO_XYZ, NEAREST_ROUNDS)
 
 
 @numba.njit(cache=True, inline="always")
@@ -544,7 +544,8 @@ def _nearest_kernel(L, ab, out, m, inverse, white, rounds, tol):
 @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
 def nearest_rows(L, a, b, m, inverse, white, rounds, tol):
     """:func:`nearest_in_gamut` in place on rows (n, W) of a and b (the finishing's strips);
-    with :data:`NEAREST_CONSTANTS` after ``L, a, b``."""
+    ``m``, ``white`` and ``tol`` as in :data:`GAMUT8_CONSTANTS`, ``inverse`` and ``rounds``
+    from :data:`NEAREST_CONSTANTS`."""
     for i in range(L.shape[0]):
         for x in range(L.shape[1]):
             a[i, x], b[i, x] = _nearest(L[i, x], a[i, x], b[i, x], m, inverse, white, rounds,
@@ -576,7 +577,8 @@ def nearest_in_gamut(ab: np.ndarray, L: np.ndarray, rounds: int = NEAREST_ROUNDS
     """
     L_flat, ab_flat = _flat_lab(L, ab)
     out = np.empty(ab_flat.shape, np.float32)
-    _nearest_kernel(L_flat, ab_flat, out, *NEAREST_CONSTANTS[:3], rounds, _GAMUT_TOL)
+    _nearest_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, rounds,
+                    _GAMUT_TOL)
     return out.reshape(np.shape(ab))
 
 

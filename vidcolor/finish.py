@@ -155,8 +155,7 @@ _KERNEL = dict(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"}, error_m
 
 @numba.njit(**_KERNEL)
 def _guided_rgb8_kernel(planes, first, taps, weights, L, out, own, chroma, work, rgbe, lanes,
-                        index, m, white, steps, tol, levels, nearest, near_m, inverse,
-                        near_white, rounds, near_tol):
+                        index, m, white, steps, tol, levels, nearest, inverse, rounds):
     # Strip by strip: the strip's chroma (vidcolor.upsample), with `nearest` brought in near
     # its colour, then its fit and encoding (vidcolor.color); returns how many pixels needed
     # a chroma scale below 1.
@@ -167,7 +166,7 @@ def _guided_rgb8_kernel(planes, first, taps, weights, L, out, own, chroma, work,
         a, b = chroma[0, :j - i], chroma[1, :j - i]
         guided_rows(planes, first, taps[i:j], weights[i:j], L[i:j], a, b, work)
         if nearest:
-            color.nearest_rows(L[i:j], a, b, near_m, inverse, near_white, rounds, near_tol)
+            color.nearest_rows(L[i:j], a, b, m, inverse, white, rounds, tol)
         fitted += color.gamut_rows8(L[i:j], a, b, out[i:j], own[i:j], rgbe, lanes, index, m,
                                     white, steps, tol, levels)
     return fitted
@@ -175,7 +174,7 @@ def _guided_rgb8_kernel(planes, first, taps, weights, L, out, own, chroma, work,
 
 @numba.njit(**_KERNEL)
 def _refit8_kernel(planes, first, taps, weights, L, own, smooth, out, chroma, work, m, white,
-                   steps, tol, levels, nearest, near_m, inverse, near_white, rounds, near_tol):
+                   steps, tol, levels, nearest, inverse, rounds):
     # Rows where the smoothing lowered a scale get their chroma again and those pixels
     # encoded again (a fraction of the rows, near the gamut's clips).
     for i in range(L.shape[0]):
@@ -186,7 +185,6 @@ def _refit8_kernel(planes, first, taps, weights, L, own, smooth, out, chroma, wo
             a, b = chroma[0, :1], chroma[1, :1]
             guided_rows(planes, first, taps[i:i + 1], weights[i:i + 1], L[i:i + 1], a, b, work)
             if nearest:
-                color.nearest_rows(L[i:i + 1], a, b, near_m, inverse, near_white, rounds,
-                                   near_tol)
+                color.nearest_rows(L[i:i + 1], a, b, m, inverse, white, rounds, tol)
             color.rescale_row8(L[i], a[0], b[0], own[i], smooth[i], out[i], m, white, steps,
                                tol, levels)
