@@ -71,16 +71,21 @@ def _write(path: Path, frames: list[np.ndarray], pts: list[int] | None = None,
     return path
 
 
-def _master(path: Path, n: int = N) -> Path:
-    return _write(path, [color.l_to_grey_rgb(color.rgb_to_l(_scene(i))) for i in range(n)])
+def _master(path: Path, n: int = N, bars: int = 0) -> Path:
+    """The grey master; with ``bars``, in a taller frame with black bars of that many lines
+    above and below (a letterbox)."""
+    frames = [color.l_to_grey_rgb(color.rgb_to_l(_scene(i))) for i in range(n)]
+    return _write(path, [np.pad(f, ((bars, bars), (0, 0), (0, 0))) for f in frames])
 
 
-def _copy(path: Path, late: int = 0, keep=None, n: int = N) -> Path:
+def _copy(path: Path, late: int = 0, keep=None, n: int = N, bars: int = 0) -> Path:
     """A copy at a quarter of the size, ``late`` frames late (frames before the film's
-    start lead it); only the copy frames ``keep`` says (all by default)."""
+    start lead it); only the copy frames ``keep`` says (all by default); with ``bars``, in a
+    wider frame with black bars of that many columns either side (a pillarbox)."""
     import cv2
 
-    frames = [cv2.resize(_scene(i - late), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+    frames = [np.pad(cv2.resize(_scene(i - late), (W // 4, H // 4),
+                                interpolation=cv2.INTER_AREA), ((0, 0), (bars, bars), (0, 0)))
               for i in range(n + late)]
     pts = [k for k in range(n + late) if keep is None or keep(k)]
     return _write(path, [frames[k] for k in pts], pts)
@@ -114,6 +119,19 @@ def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, rea
     for o, g in zip(out, grey):  # the output's lightness is the master's, not the copy's
         assert np.abs(color.rgb_to_l(o) - color.rgb_to_l(g)).mean() < 1.0
     assert not _near(_ab(out[5], _square(5)), MODEL_AB, 30.0)
+
+
+@pytest.mark.parametrize("master_bars, copy_bars", [(0, 8), (24, 0)])
+def test_black_bars_on_either_film_are_left_out(tmp_path, run_video, read_video, master_bars,
+                                               copy_bars):
+    # A copy pillarboxed (its frame wider than its picture), a master letterboxed: without
+    # their bars the two pictures are the same, and the copy colours the master.
+    master = _master(tmp_path / "bw.mkv", bars=master_bars)
+    copy = _copy(tmp_path / "copy.mkv", bars=copy_bars)
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
+    _, out = read_video(dst)
+    _check_colours([o[master_bars:master_bars + H] for o in out])
 
 
 def _steps(master: Path, copy: ColourCopy, features: bool = False,

@@ -9,7 +9,9 @@ frame, in display order (:class:`ColourCopyStep`, a temporal step of the film):
    or loses) is followed by matching lightness over :data:`DRIFT_SEARCH` frames either side
    (:func:`match_error`), with hysteresis (:func:`choose_drift`) so it does not jump, taken
    once :data:`DRIFT_CONFIRM` frames in a row agree on it;
-2. it is aligned (:func:`align_copy`): its lightness, matched in tone to the master's, gives
+2. the picture inside each film's black bars (a letterbox or pillarbox one has and the other
+   lacks, :func:`vidcolor.video.borders.picture_box`, frame by frame on both) is aligned
+   (:func:`align_copy`): its lightness, matched in tone to the master's, gives
    a DIS flow (the film's preset, :data:`vidcolor.video.analysis.FLOW_PRESET`) onto the
    master's lightness at the copy's size, and the one motion most of that flow follows
    (:func:`global_motion`: the copy's framing, a pan); the copy's colour is moved by that
@@ -63,6 +65,7 @@ from vidcolor.options import ColourCopy
 from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
+from vidcolor.video.borders import picture_box
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
@@ -618,9 +621,10 @@ def _copy_cells(features: np.ndarray, L: np.ndarray, ab: np.ndarray,
 
 
 class CopyFrames:
-    """The copy's frames by number, as Lab at the work size, read forwards through a small
-    buffer; asking for a frame before the buffer reopens the copy there (a resumed job, a
-    chunk of a distributed one).
+    """The copy's frames by number, their picture inside any black bars
+    (:func:`~vidcolor.video.borders.picture_box`) as Lab at the work size, read forwards
+    through a small buffer; asking for a frame before the buffer reopens the copy there (a
+    resumed job, a chunk of a distributed one).
 
     Parameters
     ----------
@@ -671,7 +675,9 @@ class CopyFrames:
         index = _index_of(frame.pts, self.info)
         if index <= self._last:  # a copy faster than its nominal rate: keep the first
             return
-        rgb = cv2.resize(frame.rgb, self.shape[::-1], interpolation=cv2.INTER_AREA)
+        rows, cols = picture_box(color.rgb_to_l(frame.rgb))
+        rgb = cv2.resize(np.ascontiguousarray(frame.rgb[rows, cols]), self.shape[::-1],
+                         interpolation=cv2.INTER_AREA)
         L, ab = color.rgb_to_lab(rgb)
         self._frames[index] = np.concatenate([L[..., None], ab], -1).astype(np.float32)
         self._last = index
@@ -814,9 +820,13 @@ class ColourCopyStep:
         they come from the frame's own copy frame; (None, None, False) where no copy frame
         near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
         copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
-        the colour, aligned like any other (the drift stays)."""
+        the colour, aligned like any other (the drift stays). Only the master's picture
+        inside its black bars is coloured so (:func:`~vidcolor.video.borders.picture_box`;
+        :class:`CopyFrames` leaves the copy's out); its bars get trust 0."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
         expected = copy_index(seconds, self.rate, self.offset) + self.drift
+        frame_shape, (rows, cols) = L.shape, picture_box(L)
+        L = np.ascontiguousarray(L[rows, cols])
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
         candidates = {d: self.frames.get(expected + d)
                       for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
@@ -847,7 +857,14 @@ class ColourCopyStep:
             chroma = guided_ab(chroma, L_work, eps=level)
         ab = relit(upsample_ab(chroma, L_work, L), L)
         trust = cv2.resize(trust, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return ab, np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0), own
+        trust = np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0)
+        if L.shape == frame_shape:
+            return ab, trust, own
+        # The master's bars: no colour of the copy's there.
+        ab_frame = np.zeros(frame_shape + (2,), np.float32)
+        trust_frame = np.zeros(frame_shape, np.float32)
+        ab_frame[rows, cols], trust_frame[rows, cols] = ab, trust
+        return ab_frame, trust_frame, own
 
     def _confirmed(self, proposed: int) -> int:
         """The drift to follow from this frame on: ``proposed`` once it was proposed for
