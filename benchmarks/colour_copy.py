@@ -2,7 +2,8 @@
 
     python -m benchmarks.colour_copy CLIP [--frames N] [--start S] [--offset K] [--gap A:B]
                                           [--damage A:B]
-                                          [--told-offset K'] [--scale 4] [--quality 30]
+                                          [--told-offset K'] [--framing F]
+                                          [--scale 4] [--quality 30]
                                           [--model DIR]
                                           [--batch-size B]
 
@@ -13,8 +14,9 @@ shrunk to 1/``scale`` a side (area) and JPEG-compressed at ``quality`` one frame
 before the master (the copy is K frames late), with ``--gap A:B`` it lacks its frames A to
 B-1, with ``--damage A:B`` its frames A to B-1 have their middle ninth torn out
 (:func:`damaged`); ``--told-offset`` gives ``--colour-offset`` another value than the true
-one (the drift search must find the rest). Then, over the master's frames against the truth
-(8-bit RGB, every variant keeps the master's L):
+one (the drift search must find the rest); ``--framing`` puts black bars on the copy (a
+letterbox or pillarbox) or on the master (:func:`framed`). Then, over the master's frames
+against the truth (8-bit RGB, every variant keeps the master's L):
 
 - ``copy``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --colour-from COPY
   --colour-offset K`` path (in this process, through ``vidcolor.cli.main``);
@@ -22,7 +24,9 @@ one (the drift search must find the rest). Then, over the master's frames agains
   where the copy lacks it) bilinearly upsampled onto the master's L, stored exactly as the
   ``copy`` output is (the same writer and settings: FFV1, the pixel format, bit depth, matrix
   and range that ``vidcolor video --codec ffv1`` writes for this master; :func:`same_format`
-  checks the two files' streams agree), so the two are compared like for like;
+  checks the two files' streams agree), so the two are compared like for like; with bars,
+  the copy's picture is taken from where :func:`framed` put it and put where the master's
+  is (grey in the master's bars);
 - ``bilinear unstored``: the baseline's frames as computed, not stored (an extra column:
   what the output's storage costs);
 - ``bilinear fitted``: the baseline's Lab brought to RGB as the output's finishing step does
@@ -66,6 +70,44 @@ def degrade(rgb: np.ndarray, scale: int, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
+#: How the copy and the master may be framed (:func:`framed`).
+FRAMINGS = ("same", "copy-letterbox", "copy-pillarbox", "master-pillarbox")
+
+
+def framed(rgb: np.ndarray, framing: str, scale: int):
+    """A true frame (uint8 RGB, h x w) framed with black bars as ``framing`` says.
+
+    ``copy-letterbox``: the copy's frame 4:3 (as tall as the master's) with the whole picture
+    letterboxed in it; ``copy-pillarbox``: the copy's frame wider by a quarter, bars either
+    side; ``master-pillarbox``: the master (and so the truth) so, the copy without bars. Bars
+    are whole multiples of ``scale`` pixels.
+
+    Returns
+    -------
+    truth, copy : ndarray of uint8
+        The master's true colour frame and the copy's frame before it is worn.
+    boxes : (rows, cols), (rows, cols)
+        Where the picture is in the worn copy (1/``scale`` of ``copy``'s size) and in the
+        master: the baseline's geometry, known, not found.
+    """
+    h, w = rgb.shape[:2]
+    whole = (slice(None), slice(None))
+    if framing == "same":
+        return rgb, rgb, (whole, whole)
+    if framing == "copy-letterbox":
+        width = h * 4 // 3 // scale * scale
+        bar = int(round((h - width * h / w) / (2 * scale))) * scale
+        copy = np.zeros((h, width, 3), np.uint8)
+        copy[bar:h - bar] = cv2.resize(rgb, (width, h - 2 * bar), interpolation=cv2.INTER_AREA)
+        return rgb, copy, ((slice(bar // scale, (h - bar) // scale), slice(None)), whole)
+    bar = w // 8 // scale * scale
+    boxed = np.pad(rgb, ((0, 0), (bar, bar), (0, 0)))
+    if framing == "copy-pillarbox":
+        cols = slice(bar // scale, int(round((bar + w) / scale)))
+        return rgb, boxed, ((slice(None), cols), whole)
+    return boxed, rgb, (whole, (slice(None), slice(bar, bar + w)))
+
+
 def damaged(rgb: np.ndarray, seed: int) -> np.ndarray:
     """A copy frame (uint8 RGB) with its middle third (each way) torn out: a flat patch of a
     random colour, as a tape dropout or a burnt print leaves."""
@@ -92,19 +134,23 @@ def write_copy(path: Path, frames: list[np.ndarray], kept: list[int], rate: floa
 
 
 def bilinear(grey: list[np.ndarray], copy: dict[int, np.ndarray], offset: int,
-             to_rgb=color.lab_to_rgb):
+             to_rgb=color.lab_to_rgb, boxes=None):
     """The baseline (a generator of uint8 RGB): master frame i gets copy frame i + offset's
     a/b (the nearest earlier one the copy has) bilinearly upsampled, with its own L, brought
-    to RGB by ``to_rgb(L, ab)``."""
+    to RGB by ``to_rgb(L, ab)``; with ``boxes`` (:func:`framed`'s), the copy's picture onto
+    the master's, grey in the master's bars."""
+    (copy_rows, copy_cols), (rows, cols) = boxes or ((slice(None),) * 2,) * 2
     ab = None
     for i, g in enumerate(grey):
         L = color.rgb_to_l(g)
         if i + offset in copy:
-            ab = color.rgb_to_lab(copy[i + offset])[1]
+            ab = color.rgb_to_lab(copy[i + offset])[1][copy_rows, copy_cols]
         if ab is None:
             yield g
             continue
-        up = cv2.resize(ab, L.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        up = np.zeros(L.shape + (2,), np.float32)
+        picture = up[rows, cols]
+        picture[:] = cv2.resize(ab, picture.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         yield to_rgb(L, up)
 
 
@@ -163,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                    "the difference to the drift search")
     p.add_argument("--gap", help="A:B, copy frames A to B-1 missing")
     p.add_argument("--damage", help="A:B, copy frames A to B-1 damaged (:func:`damaged`)")
+    p.add_argument("--framing", choices=FRAMINGS, default="same",
+                   help="black bars on the copy or the master (:func:`framed`)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--quality", type=int, default=30)
     p.add_argument("--model", help="model directory (default: the shipped model)")
@@ -171,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
 
     info, frames = read_frames(args.clip, args.start, args.frames + args.offset)
     rate = float(info.rate)
-    truth = frames[args.offset:]
-    copy_frames = [degrade(f, args.scale, args.quality) for f in frames]
+    pairs = [framed(f, args.framing, args.scale) for f in frames]
+    boxes = pairs[0][2]
+    truth = [t for t, _, _ in pairs[args.offset:]]
+    copy_frames = [degrade(c, args.scale, args.quality) for _, c, _ in pairs]
     for k in range(*map(int, args.damage.split(":"))) if args.damage else ():
         copy_frames[k] = damaged(copy_frames[k], k)
     gap = range(*map(int, args.gap.split(":"))) if args.gap else range(0)
@@ -185,14 +235,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds = run_vidcolor(grey, copy, tmp / "out.mkv", told, args)
         grey_frames = decoded(grey)
         copy_decoded = dict(zip(kept, decoded(copy)))
-        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, copy_decoded, args.offset),
-                          grey)
+        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, copy_decoded, args.offset,
+                                                     boxes=boxes), grey)
         storage = same_format(tmp / "out.mkv", tmp / "bil.mkv")
         fitted = stored(tmp / "fit.mkv", bilinear(grey_frames, copy_decoded, args.offset,
-                                                  color.gamut_rgb), grey)
+                                                  color.gamut_rgb, boxes), grey)
         ceiling = stored(tmp / "truth.mkv", iter(truth), grey)
         variants = {"copy": decoded(tmp / "out.mkv"), "bilinear": iter(baseline),
-                    "bilinear unstored": bilinear(grey_frames, copy_decoded, args.offset),
+                    "bilinear unstored": bilinear(grey_frames, copy_decoded, args.offset,
+                                                  boxes=boxes),
                     "bilinear fitted": iter(fitted), "truth stored": iter(ceiling)}
         result = measure(truth, variants)
     gain = result["copy"]["psnr"] - result["bilinear"]["psnr"]
@@ -202,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     gain_above = above_storage_db(result["copy"]["mse"], result["bilinear"]["mse"], floor)
     summary = {"clip": str(args.clip), "start": args.start, "frames": len(truth),
                "offset": args.offset, "told_offset": told, "gap": args.gap,
-               "damage": args.damage, "scale": args.scale,
+               "damage": args.damage, "framing": args.framing, "scale": args.scale,
                "quality": args.quality, "seconds": seconds, "variants": result,
                "storage": storage, "copy_minus_bilinear_db": gain,
                "copy_minus_bilinear_unstored_db": gain_unstored,
@@ -210,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                "copy_minus_bilinear_above_storage_db": gain_above}
     print(f"{args.clip.name} from {args.start:g} s, {len(truth)} frames, copy 1/{args.scale} "
           f"JPEG q{args.quality}, offset {args.offset} (told {told}), gap {args.gap or 'none'}, "
-          f"damage {args.damage or 'none'}; "
+          f"damage {args.damage or 'none'}, framing {args.framing}; "
           f"{seconds:.1f} s; both stored as {storage}")
     print(f"{'variant':<18} {'PSNR':>7} {'warp err':>10} {'a/b warp':>9}")
     for name, m in result.items():
