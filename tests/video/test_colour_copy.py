@@ -107,12 +107,14 @@ def _check_colours(out: list[np.ndarray], frames=range(N)) -> None:
         assert _near(_ab(out[i], background), BACK_AB), (i, _ab(out[i], background))
 
 
-def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, read_video):
+def test_copy_colours_the_master_with_its_own_lightness(tmp_path, run_video, read_video,
+                                                       caplog):
     master, copy = _master(tmp_path / "bw.mkv"), _copy(tmp_path / "copy.mkv")
     dst = tmp_path / "out.mkv"
     result = run_video(master, dst, model=FineFlat(), codec="ffv1",
                        colour_from=ColourCopy(str(copy)))
     assert result.frames == N
+    assert f"colour copy: of {N} frames, {N} coloured from their own copy frame" in caplog.text
     _, out = read_video(dst)
     _, grey = read_video(master)
     _check_colours(out)
@@ -132,6 +134,8 @@ def test_black_bars_on_either_film_are_left_out(tmp_path, run_video, read_video,
     run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
     _, out = read_video(dst)
     _check_colours([o[master_bars:master_bars + H] for o in out])
+    if master_bars:  # and the master's bars stay black, not tinted
+        assert max(int(o[:master_bars - 2].max()) for o in out) <= 1
 
 
 def _steps(master: Path, copy: ColourCopy, features: bool = False,
@@ -309,6 +313,12 @@ def test_the_cli_passes_the_copy_and_its_offset(tmp_path, fake_model, video_cli,
     assert _near(_ab(frames[2], _square(2)), SQUARE_AB, 10.0)
     code, err = video_cli(master, "-o", tmp_path / "p.mkv", "--colour-offset", 3)
     assert code == 1 and "--colour-offset goes with --colour-from" in err
+    # A copy of another picture colours nothing, and the run says so.
+    other = _write(tmp_path / "other.mkv", [np.full((H // 4, W // 4, 3), 200, np.uint8)] * 6)
+    code, err = video_cli(master, "-o", tmp_path / "q.mkv", "--colour-from", other,
+                          "--codec", "ffv1")
+    assert code == 0, err
+    assert "warning: colour copy: of 6 frames, 0 coloured" in err and "6 not" in err
 
 
 def test_drift_hysteresis_and_match_error():

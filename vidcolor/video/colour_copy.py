@@ -53,6 +53,7 @@ where a resumed job starts.
 from __future__ import annotations
 
 import functools
+import logging
 from fractions import Fraction
 from typing import Callable
 
@@ -775,6 +776,19 @@ class ColourCopyStep:
     def close(self) -> None:
         self.frames.close()
 
+    def report(self) -> tuple[int, str]:
+        """What the copy did for the frames stepped: a logging level and one line, a warning
+        where it coloured fewer than half of them (a copy of another cut or framing, or one
+        offset by more than the drift search reaches, :data:`DRIFT_SEARCH`)."""
+        total = self.found + self.borrowed + self.missed
+        line = (f"colour copy: of {total} frames, {self.found} coloured from their own copy "
+                f"frame, {self.borrowed} from a neighbouring one (the copy lacks theirs), "
+                f"{self.missed} not (no copy frame near them looks like them)")
+        if self.missed * 2 > total:
+            return logging.WARNING, (f"warning: {line}: is the copy the same cut of the film, "
+                                     "and is --colour-offset right?")
+        return logging.INFO, f"note: {line}"
+
     def step(self, pts: int, frame: FrameAnalysis, ab_model: np.ndarray,
              features: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """The frame's render-size a/b (h, w, 2): the copy's where it is trusted, the rest
@@ -822,7 +836,7 @@ class ColourCopyStep:
         copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
         the colour, aligned like any other (the drift stays). Only the master's picture
         inside its black bars is coloured so (:func:`~vidcolor.video.borders.picture_box`;
-        :class:`CopyFrames` leaves the copy's out); its bars get trust 0."""
+        :class:`CopyFrames` leaves the copy's out); its bars are grey, trusted."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
         expected = copy_index(seconds, self.rate, self.offset) + self.drift
         frame_shape, (rows, cols) = L.shape, picture_box(L)
@@ -860,9 +874,10 @@ class ColourCopyStep:
         trust = np.clip((trust - MIN_TRUST) / (SURE_TRUST - MIN_TRUST), 0.0, 1.0)
         if L.shape == frame_shape:
             return ab, trust, own
-        # The master's bars: no colour of the copy's there.
+        # The master's bars are black: grey there, as sure as the copy's colour (any other
+        # colour at L 0 comes out a few levels off black).
         ab_frame = np.zeros(frame_shape + (2,), np.float32)
-        trust_frame = np.zeros(frame_shape, np.float32)
+        trust_frame = np.ones(frame_shape, np.float32)
         ab_frame[rows, cols], trust_frame[rows, cols] = ab, trust
         return ab_frame, trust_frame, own
 

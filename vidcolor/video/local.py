@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from vidcolor.log import logger
 from vidcolor.models.protocol import ColorModel
 from vidcolor.models.runtimes import resolve_model
 from vidcolor.options import VideoOptions
@@ -124,7 +125,10 @@ def colorize_span(info: VideoInfo, core: FrameColorizer, options: VideoOptions,
     sink = kind(work, run.info, settings, options.segment_frames, progress,
                 run.pictures(info.estimate_frames(options.window)) or None)
     try:
-        return run_stages(source, core, run.sink(sink), batch_size)
+        lost = run_stages(source, core, run.sink(sink), batch_size)
+        if core.copy is not None:
+            logger.log(*core.copy.report())
+        return lost
     finally:
         if core.copy is not None:
             core.copy.close()
