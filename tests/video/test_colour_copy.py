@@ -138,6 +138,48 @@ def test_black_bars_on_either_film_are_left_out(tmp_path, run_video, read_video,
         assert max(int(o[:master_bars - 2].max()) for o in out) <= 1
 
 
+SHOT = 14  # frames a shot of the three-shot film
+SHOT_AB = [(BACK_AB, SQUARE_AB), ((-20.0, -30.0), (40.0, 10.0)), ((30.0, -25.0), (-30.0, -10.0))]
+
+
+def _shot_scene(k: int, i: int) -> np.ndarray:
+    """Frame ``i`` of shot ``k`` of a three-shot film: each shot's own texture and colours,
+    a lighter square moving right. uint8 (H, W, 3)."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    noise = np.random.default_rng(k).integers(0, 12, (H // 8, W // 8)).repeat(8, 0).repeat(8, 1)
+    L = (30 + 12 * k + 12 * np.sin(xx / (6.0 + 4 * k) + 2 * k) * np.cos(yy / (13.0 - 3 * k))
+         + noise).astype(np.float32)
+    back, square = SHOT_AB[k]
+    ab = np.empty((H, W, 2), np.float32)
+    ab[:] = back
+    x0 = 10 + 5 * i
+    L[50:94, x0:x0 + 44] = 70.0
+    ab[50:94, x0:x0 + 44] = square
+    return color.lab_to_rgb(L, ab)
+
+
+def test_a_copy_of_another_cut_is_found_again_after_its_edit(tmp_path, run_video, read_video,
+                                                             caplog):
+    # The copy lacks the film's second shot (a TV version's cut), so its third shot comes
+    # SHOT frames early: far beyond the drift search.
+    film = [(k, i) for k in range(3) for i in range(SHOT)]
+    master = _write(tmp_path / "bw.mkv", [color.l_to_grey_rgb(color.rgb_to_l(
+        _shot_scene(k, i))) for k, i in film])
+    copy = _write(tmp_path / "copy.mkv", [cv2.resize(_shot_scene(k, i), (W // 4, H // 4),
+                                                     interpolation=cv2.INTER_AREA)
+                                          for k, i in film if k != 1])
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
+    assert "found 1 times far off" in caplog.text
+    out = read_video(dst)[1]
+    background = np.zeros((H, W), bool)
+    background[4:40, 4:-4] = True
+    for i in range(SHOT):  # the third shot: the copy's colours from its first frame
+        frame = out[2 * SHOT + i]
+        assert _near(_ab(frame, background), SHOT_AB[2][0]), (i, _ab(frame, background))
+        assert _near(_ab(frame, _square(i)), SHOT_AB[2][1]), (i, _ab(frame, _square(i)))
+
+
 def _steps(master: Path, copy: ColourCopy, features: bool = False,
            out: list | None = None, restorer="shipped") -> ColourCopyStep:
     """The copy step run over the master's frames alone (model colour: Flat's); with

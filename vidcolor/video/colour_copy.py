@@ -67,6 +67,7 @@ from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
 from vidcolor.video.borders import picture_box
+from vidcolor.video.copy_search import JUMP_ERROR, SEARCH_AFTER, CopySearch
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
@@ -727,7 +728,13 @@ class ColourCopyStep:
         info = copy_info or open_copy(copy)
         self.rate = info.rate
         self.frames = CopyFrames(info, work_shape((info.height, info.width), self.render))
+        self.search = CopySearch(info, self.render[0] / self.render[1])
         self.drift = 0
+        # Frames in a row the copy did not colour with their own frame (after
+        # :data:`SEARCH_AFTER` of them it is searched far off: another cut of the film).
+        self._unmatched = 0
+        #: Times the copy was found far off and followed there.
+        self.jumps = 0
         # A new drift proposed, and for how many frames in a row (:data:`DRIFT_CONFIRM`);
         # None before the first frame.
         self._proposed: tuple[int, int] | None = None
@@ -750,7 +757,7 @@ class ColourCopyStep:
     def get_state(self) -> dict[str, np.ndarray]:
         """What a resumed job continues from: the drift, the last frame's a/b, and the cells
         of the last well-coloured frames (``exemplar0.features``... oldest first)."""
-        state = {"drift": np.int64(self.drift)}
+        state = {"drift": np.int64(self.drift), "unmatched": np.int64(self._unmatched)}
         if self._proposed is not None:
             state["proposed"] = np.asarray(self._proposed, np.int64)
         if self._fill is not None:
@@ -764,6 +771,7 @@ class ColourCopyStep:
     def set_state(self, state: dict[str, np.ndarray] | None) -> None:
         state = state or {}
         self.drift = int(state.get("drift", 0))
+        self._unmatched = int(state.get("unmatched", 0))
         proposed = state.get("proposed")
         self._proposed = None if proposed is None else tuple(int(x) for x in proposed)
         self._fill = state.get("fill")
@@ -775,6 +783,7 @@ class ColourCopyStep:
 
     def close(self) -> None:
         self.frames.close()
+        self.search.close()
 
     def report(self) -> tuple[int, str]:
         """What the copy did for the frames stepped: a logging level and one line, a warning
@@ -783,7 +792,9 @@ class ColourCopyStep:
         total = self.found + self.borrowed + self.missed
         line = (f"colour copy: of {total} frames, {self.found} coloured from their own copy "
                 f"frame, {self.borrowed} from a neighbouring one (the copy lacks theirs), "
-                f"{self.missed} not (no copy frame near them looks like them)")
+                f"{self.missed} not (no copy frame near them looks like them)"
+                + (f"; found {self.jumps} times far off (another cut of the film) and followed"
+                   if self.jumps else ""))
         if self.missed * 2 > total:
             return logging.WARNING, (f"warning: {line}: is the copy the same cut of the film, "
                                      "and is --colour-offset right?")
@@ -810,7 +821,12 @@ class ColourCopyStep:
         if frame.cut:
             self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
-        ab_copy, trust, own = self._copy_colour(pts, L)
+        # Far off, the copy is looked for once it has lacked the frames for a while, then at
+        # each cut (where a version's edits are) and every SEARCH_AFTER frames.
+        far = self._unmatched >= SEARCH_AFTER and (
+            frame.cut or self._unmatched % SEARCH_AFTER == 0)
+        ab_copy, trust, own = self._copy_colour(pts, L, far)
+        self._unmatched = 0 if own else self._unmatched + 1
         if ab_copy is None:
             self.missed += 1
             trust = np.zeros(L.shape, np.float32)
@@ -828,13 +844,14 @@ class ColourCopyStep:
                 self._exemplars = (self._exemplars + [cells])[-EXEMPLARS:]
         return self._fill, ab_copy is not None
 
-    def _copy_colour(self, pts: int, L: np.ndarray
+    def _copy_colour(self, pts: int, L: np.ndarray, far: bool = False
                      ) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
         """The copy's a/b at render size and its trust, (h, w, 2) and (h, w), and whether
         they come from the frame's own copy frame; (None, None, False) where no copy frame
         near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
         copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
-        the colour, aligned like any other (the drift stays). Only the master's picture
+        the colour, aligned like any other (the drift stays). With ``far``, the copy is first
+        looked for far off (:meth:`_searched`). Only the master's picture
         inside its black bars is coloured so (:func:`~vidcolor.video.borders.picture_box`;
         :class:`CopyFrames` leaves the copy's out); its bars are grey, trusted."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
@@ -842,6 +859,8 @@ class ColourCopyStep:
         frame_shape, (rows, cols) = L.shape, picture_box(L)
         L = np.ascontiguousarray(L[rows, cols])
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
+        if far:
+            expected = self._searched(L_work, expected)
         candidates = {d: self.frames.get(expected + d)
                       for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
         errors = {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
@@ -880,6 +899,19 @@ class ColourCopyStep:
         trust_frame = np.ones(frame_shape, np.float32)
         ab_frame[rows, cols], trust_frame[rows, cols] = ab, trust
         return ab_frame, trust_frame, own
+
+    def _searched(self, L_work: np.ndarray, expected: int) -> int:
+        """Where to look for the copy frame of a master frame (lightness ``L_work``) that
+        the copy has not coloured for a while: the far copy frame most like it
+        (:class:`~vidcolor.video.copy_search.CopySearch`), followed from now on, if it is the
+        same picture beyond doubt (:data:`JUMP_ERROR`); else ``expected``."""
+        found = self.search.find(L_work, expected)
+        if found is None or found[1] > JUMP_ERROR or found[0] == expected:
+            return expected
+        self.drift += found[0] - expected
+        self._proposed = None
+        self.jumps += 1
+        return found[0]
 
     def _confirmed(self, proposed: int) -> int:
         """The drift to follow from this frame on: ``proposed`` once it was proposed for

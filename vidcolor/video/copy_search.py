@@ -1,0 +1,118 @@
+"""A master frame looked for far off in its colour copy: a copy of another cut of the film.
+
+A TV version lacks scenes or adds breaks, so after such an edit the copy is seconds or minutes
+off the master, far beyond the few frames of drift the colour copy's step follows
+(:data:`vidcolor.video.colour_copy.DRIFT_SEARCH`). Once the copy has lacked the master's
+frames for a while (:data:`SEARCH_AFTER` frames in a row), and from then on at each cut of
+the master and every :data:`SEARCH_AFTER` frames, the step asks :class:`CopySearch` for the
+copy frame that looks most like the master's over :data:`SEARCH_SECONDS` either side, and
+jumps there only if it is the same picture beyond doubt (:data:`JUMP_ERROR`). Each copy
+frame is read once into a small lightness thumbnail, kept while it is within reach.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vidcolor import color
+from vidcolor.video.borders import picture_box
+from vidcolor.video.decode import decode_frames
+from vidcolor.video.probe import VideoInfo
+
+__all__ = ["JUMP_ERROR", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch", "thumbnail"]
+
+#: Frames in a row the copy must have coloured none of before it is searched, and again
+#: after each such run while it still colours none.
+SEARCH_AFTER = 12
+#: Seconds of the copy searched either side of where the frame was expected (a scene cut
+#: out of a TV version, an advertising break).
+SEARCH_SECONDS = 180.0
+#: The most a far copy frame's :func:`~vidcolor.video.colour_copy.match_error` may be to be
+#: jumped to (a q30 copy of the frame itself: about 0.03, at most 0.17 on bbb; another
+#: scene's frames 0.7 and more).
+JUMP_ERROR = 0.25
+#: Width (pixels) of the thumbnails compared, as the drift search's
+#: (:data:`vidcolor.video.colour_copy.MATCH_WIDTH`).
+THUMB_WIDTH = 64
+
+
+def thumbnail(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A lightness image (h, w) in [0, 100] as the search compares it: resized to ``shape``
+    (h, w) and standardized (mean 0, spread about 1, as
+    :func:`~vidcolor.video.colour_copy.match_error` does). float32 (h, w)."""
+    small = cv2.resize(np.asarray(L, np.float32), shape[::-1], interpolation=cv2.INTER_AREA)
+    return ((small - small.mean()) / (small.std() + 1.0)).astype(np.float32)
+
+
+class CopySearch:
+    """Thumbnails of a colour copy's frames near a place, and the frame most like a master
+    frame among them.
+
+    Parameters
+    ----------
+    info : VideoInfo
+        The copy's.
+    aspect : float
+        The master's picture's height / width: the thumbnails' shape.
+    """
+
+    def __init__(self, info: VideoInfo, aspect: float):
+        self.info = info
+        self.shape = (max(4, int(round(THUMB_WIDTH * aspect))), THUMB_WIDTH)
+        self.reach = int(round(SEARCH_SECONDS * float(info.rate)))
+        self._thumbs: dict[int, np.ndarray] = {}
+        self._read_from = self._read_upto = 0  # the copy frames read: these, kept in range
+        self._reader = None
+        self._next = 0  # the copy frame the reader gives next
+
+    def find(self, L: np.ndarray, expected: int) -> tuple[int, float] | None:
+        """The copy frame within :data:`SEARCH_SECONDS` of ``expected`` (a copy frame number)
+        most like the master frame of lightness ``L`` (its picture, (h, w) in [0, 100]; of
+        equals, the nearest), and its match error; None if the copy has no frame there."""
+        lo, hi = max(0, expected - self.reach), expected + self.reach + 1
+        for k in [k for k in self._thumbs if not lo <= k < hi]:
+            del self._thumbs[k]
+        self._read_from = max(self._read_from, lo)
+        self._read_upto = min(self._read_upto, hi)
+        self._read(lo, hi)
+        if not self._thumbs:
+            return None
+        numbers = sorted(self._thumbs)
+        target = thumbnail(L, self.shape)
+        errors = np.abs(np.stack([self._thumbs[k] for k in numbers]) - target).mean((1, 2))
+        best = min(range(len(numbers)), key=lambda j: (errors[j], abs(numbers[j] - expected)))
+        return numbers[best], float(errors[best])
+
+    def _read(self, lo: int, hi: int) -> None:
+        """Thumbnails of the copy's frames lo to hi - 1 that were not read yet (read on from
+        where the reader is, or from ``lo`` where that is behind or far before it)."""
+        if lo < self._read_from or lo > self._read_upto:
+            self._thumbs.clear()
+            self._read_from = self._read_upto = lo
+        start = self._read_upto
+        if start >= hi:
+            return
+        self._read_upto = hi
+        if self._reader is None or not self._next <= start <= self._next + SEARCH_AFTER:
+            self.close()
+            begin = self.info.start_time + (start - 0.5) / float(self.info.rate)
+            self._reader = decode_frames(self.info, from_pts=int(np.floor(
+                begin / self.info.time_base)))
+            self._next = start
+        for frame in self._reader:
+            k = int(round((float(frame.pts * self.info.time_base) - self.info.start_time)
+                          * float(self.info.rate)))
+            self._next = k + 1
+            if k >= start:
+                L = color.rgb_to_l(frame.rgb)
+                rows, cols = picture_box(L)
+                self._thumbs[k] = thumbnail(L[rows, cols], self.shape)
+            if self._next >= hi:
+                return
+        self._reader = None  # the copy ended
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
