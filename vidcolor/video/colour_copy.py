@@ -67,7 +67,7 @@ from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
 from vidcolor.video.borders import picture_box
-from vidcolor.video.copy_search import JUMP_ERROR, SEARCH_AFTER, CopySearch
+from vidcolor.video.copy_search import JUMP_ERROR, JUMP_RATIO, SEARCH_AFTER, CopySearch
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
@@ -730,8 +730,9 @@ class ColourCopyStep:
         self.frames = CopyFrames(info, work_shape((info.height, info.width), self.render))
         self.search = CopySearch(info, self.render[0] / self.render[1])
         self.drift = 0
-        # Frames in a row the copy did not colour with their own frame (after
-        # :data:`SEARCH_AFTER` of them it is searched far off: another cut of the film).
+        # Frames in a row the copy was not sure of (not their own frame, or not the same
+        # picture beyond doubt: after :data:`SEARCH_AFTER` of them it is searched far off,
+        # as another cut of the film).
         self._unmatched = 0
         #: Times the copy was found far off and followed there.
         self.jumps = 0
@@ -821,12 +822,11 @@ class ColourCopyStep:
         if frame.cut:
             self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
-        # Far off, the copy is looked for once it has lacked the frames for a while, then at
-        # each cut (where a version's edits are) and every SEARCH_AFTER frames.
+        # Far off, the copy is looked for once it has been unsure for a while, then at each
+        # cut (where a version's edits are) and every SEARCH_AFTER frames.
         far = self._unmatched >= SEARCH_AFTER and (
             frame.cut or self._unmatched % SEARCH_AFTER == 0)
         ab_copy, trust, own = self._copy_colour(pts, L, far)
-        self._unmatched = 0 if own else self._unmatched + 1
         if ab_copy is None:
             self.missed += 1
             trust = np.zeros(L.shape, np.float32)
@@ -859,18 +859,21 @@ class ColourCopyStep:
         frame_shape, (rows, cols) = L.shape, picture_box(L)
         L = np.ascontiguousarray(L[rows, cols])
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
+        errors = self._errors(L_work, expected)
         if far:
-            expected = self._searched(L_work, expected)
-        candidates = {d: self.frames.get(expected + d)
-                      for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
-        errors = {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
-                  if lab is not None}
+            moved = self._searched(L_work, expected, min(errors.values(), default=np.inf))
+            if moved != expected:
+                expected, errors = moved, self._errors(L_work, moved)
         new_drift = self._confirmed(choose_drift(errors, self.drift))
         use = new_drift - self.drift
         self.drift = new_drift
         own = use in errors
         if not own and errors:
             use = min(errors, key=lambda d: (errors[d], abs(d)))
+        # Sure of the copy: its own frame, the same picture beyond doubt (a frame of the
+        # same shot further on also matches, after an edit inside a shot).
+        sure = own and errors[use] <= JUMP_ERROR
+        self._unmatched = 0 if sure else self._unmatched + 1
         if errors.get(use, np.inf) > MAX_MATCH_ERROR:
             return None, None, False
         found = expected + use
@@ -900,13 +903,23 @@ class ColourCopyStep:
         ab_frame[rows, cols], trust_frame[rows, cols] = ab, trust
         return ab_frame, trust_frame, own
 
-    def _searched(self, L_work: np.ndarray, expected: int) -> int:
+    def _errors(self, L_work: np.ndarray, expected: int) -> dict[int, float]:
+        """The :func:`match_error` of the copy frames within :data:`DRIFT_SEARCH` of
+        ``expected`` that the copy has, by their distance from it."""
+        candidates = {d: self.frames.get(expected + d)
+                      for d in range(-DRIFT_SEARCH, DRIFT_SEARCH + 1)}
+        return {d: match_error(L_work, lab[..., 0]) for d, lab in candidates.items()
+                if lab is not None}
+
+    def _searched(self, L_work: np.ndarray, expected: int, near: float) -> int:
         """Where to look for the copy frame of a master frame (lightness ``L_work``) that
-        the copy has not coloured for a while: the far copy frame most like it
+        the copy has not been sure of for a while: the far copy frame most like it
         (:class:`~vidcolor.video.copy_search.CopySearch`), followed from now on, if it is the
-        same picture beyond doubt (:data:`JUMP_ERROR`); else ``expected``."""
+        same picture beyond doubt (:data:`JUMP_ERROR`) and far more like it than the best
+        near ``expected`` is (``near``, :data:`JUMP_RATIO`); else ``expected``."""
         found = self.search.find(L_work, expected)
-        if found is None or found[1] > JUMP_ERROR or found[0] == expected:
+        if (found is None or found[1] > min(JUMP_ERROR, JUMP_RATIO * near)
+                or found[0] == expected):
             return expected
         self.drift += found[0] - expected
         self._proposed = None

@@ -2,11 +2,13 @@
 
 A TV version lacks scenes or adds breaks, so after such an edit the copy is seconds or minutes
 off the master, far beyond the few frames of drift the colour copy's step follows
-(:data:`vidcolor.video.colour_copy.DRIFT_SEARCH`). Once the copy has lacked the master's
-frames for a while (:data:`SEARCH_AFTER` frames in a row), and from then on at each cut of
-the master and every :data:`SEARCH_AFTER` frames, the step asks :class:`CopySearch` for the
-copy frame that looks most like the master's over :data:`SEARCH_SECONDS` either side, and
-jumps there only if it is the same picture beyond doubt (:data:`JUMP_ERROR`). Each copy
+(:data:`vidcolor.video.colour_copy.DRIFT_SEARCH`). Once the copy has not been sure for a while
+(:data:`SEARCH_AFTER` frames in a row without their own copy frame, or with one only roughly
+alike: a frame of the same shot further on, after an edit inside a shot), and from then on
+at each cut of the master and every :data:`SEARCH_AFTER` frames, the step asks
+:class:`CopySearch` for the copy frame that looks most like the master's over
+:data:`SEARCH_SECONDS` either side, and jumps there only if it is the same picture beyond
+doubt (:data:`JUMP_ERROR`, :data:`JUMP_RATIO`). Each copy
 frame is read once into a small lightness thumbnail, kept while it is within reach.
 """
 
@@ -20,7 +22,7 @@ from vidcolor.video.borders import picture_box
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo
 
-__all__ = ["JUMP_ERROR", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch", "thumbnail"]
+__all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch", "thumbnail"]
 
 #: Frames in a row the copy must have coloured none of before it is searched, and again
 #: after each such run while it still colours none.
@@ -32,6 +34,9 @@ SEARCH_SECONDS = 180.0
 #: jumped to (a q30 copy of the frame itself: about 0.03, at most 0.17 on bbb; another
 #: scene's frames 0.7 and more).
 JUMP_ERROR = 0.25
+#: ... and at most this share of the best near where it was expected: a noisy copy's own
+#: frame may look less alike than that, but a far frame must look far more alike to win.
+JUMP_RATIO = 0.5
 #: Width (pixels) of the thumbnails compared, as the drift search's
 #: (:data:`vidcolor.video.colour_copy.MATCH_WIDTH`).
 THUMB_WIDTH = 64
@@ -43,6 +48,11 @@ def thumbnail(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     :func:`~vidcolor.video.colour_copy.match_error` does). float32 (h, w)."""
     small = cv2.resize(np.asarray(L, np.float32), shape[::-1], interpolation=cv2.INTER_AREA)
     return ((small - small.mean()) / (small.std() + 1.0)).astype(np.float32)
+
+
+def _thumbnail16(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`thumbnail` as kept: float16 (minutes of a copy's frames are kept)."""
+    return thumbnail(L, shape).astype(np.float16)
 
 
 class CopySearch:
@@ -80,7 +90,8 @@ class CopySearch:
             return None
         numbers = sorted(self._thumbs)
         target = thumbnail(L, self.shape)
-        errors = np.abs(np.stack([self._thumbs[k] for k in numbers]) - target).mean((1, 2))
+        errors = np.abs(np.stack([self._thumbs[k] for k in numbers]).astype(np.float32)
+                        - target).mean((1, 2))
         best = min(range(len(numbers)), key=lambda j: (errors[j], abs(numbers[j] - expected)))
         return numbers[best], float(errors[best])
 
@@ -104,10 +115,10 @@ class CopySearch:
             k = int(round((float(frame.pts * self.info.time_base) - self.info.start_time)
                           * float(self.info.rate)))
             self._next = k + 1
-            if k >= start:
+            if k >= start and k not in self._thumbs:  # a repeated number: the first
                 L = color.rgb_to_l(frame.rgb)
                 rows, cols = picture_box(L)
-                self._thumbs[k] = thumbnail(L[rows, cols], self.shape)
+                self._thumbs[k] = _thumbnail16(L[rows, cols], self.shape)
             if self._next >= hi:
                 return
         self._reader = None  # the copy ended
