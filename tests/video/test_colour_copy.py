@@ -639,3 +639,23 @@ def test_a_copy_coloured_frame_comes_into_the_gamut_near_its_colour():
     # 16-bit output (and a frame a keyframe reaches too) takes the other path, alike.
     deep = colorizer.finish(Frame(0, L, small, ab.copy(), full_chroma=True), np.uint16)
     assert np.abs(deep / 257.0 - expected).max() <= 1.0
+
+
+def test_copy_search_finds_a_frame_far_off_and_reads_back_for_an_earlier_one(tmp_path):
+    from vidcolor.video.copy_search import CopySearch
+
+    rng = np.random.default_rng(5)
+    pictures = [rng.integers(0, 256, (H // 4 // 6, W // 4 // 6, 3), np.uint8).repeat(6, 0)
+                .repeat(6, 1) for _ in range(40)]
+    copy = _write(tmp_path / "copy.mkv", pictures)
+    search = CopySearch(probe(copy), (H // 4) / (W // 4))
+    search.reach = 15  # copy frames either side (3 minutes in a film)
+
+    def L(k):
+        return color.rgb_to_l(pictures[k])
+
+    assert search.find(L(30), 25)[0] == 30
+    assert search.find(L(3), 10)[0] == 3  # behind what was kept: read again
+    assert search.find(L(39), 38)[0] == 39
+    assert search.find(L(2), 38)[0] != 2  # out of reach
+    search.close()
