@@ -344,6 +344,17 @@ def test_bad_copy_is_one_line_and_writes_nothing(tmp_path, fake_model, make_audi
     assert not out.exists() and not work_paths(out)[0].exists()
 
 
+def test_a_copy_late_by_more_than_the_drift_search_is_found_from_the_first_frame(
+        tmp_path, run_video, read_video, caplog):
+    master = _master(tmp_path / "bw.mkv")
+    copy = _copy(tmp_path / "copy.mkv", late=20)  # a leader the run is not told of
+    dst = tmp_path / "out.mkv"
+    run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
+    assert f"of {N} frames, {N} coloured from their own copy frame" in caplog.text
+    assert "found 1 times far off" in caplog.text
+    _check_colours(read_video(dst)[1])
+
+
 def test_the_cli_passes_the_copy_and_its_offset(tmp_path, fake_model, video_cli, read_video):
     master = _master(tmp_path / "bw.mkv", n=6)
     copy = _copy(tmp_path / "copy.mkv", late=3, n=6)

@@ -850,8 +850,9 @@ class ColourCopyStep:
         they come from the frame's own copy frame; (None, None, False) where no copy frame
         near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
         copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
-        the colour, aligned like any other (the drift stays). With ``far``, the copy is first
-        looked for far off (:meth:`_searched`). Only the master's picture
+        the colour, aligned like any other (the drift stays). With ``far``, and on the run's
+        first frame, the copy is first looked for far off (:meth:`_searched`) unless the copy
+        frame expected is the same picture beyond doubt. Only the master's picture
         inside its black bars is coloured so (:func:`~vidcolor.video.borders.picture_box`;
         :class:`CopyFrames` leaves the copy's out); its bars are grey, trusted."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
@@ -860,7 +861,9 @@ class ColourCopyStep:
         L = np.ascontiguousarray(L[rows, cols])
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
         errors = self._errors(L_work, expected)
-        if far:
+        # Never away from the frame expected where it is the same picture beyond doubt; on a
+        # run's first frame at once (a copy with a leader the run was not told of).
+        if (far or self._proposed is None) and errors.get(0, np.inf) > JUMP_ERROR:
             moved = self._searched(L_work, expected, min(errors.values(), default=np.inf))
             if moved != expected:
                 expected, errors = moved, self._errors(L_work, moved)
