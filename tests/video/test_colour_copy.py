@@ -170,7 +170,7 @@ def test_a_copy_of_another_cut_is_found_again_after_its_edit(tmp_path, run_video
                                           for k, i in film if k != 1])
     dst = tmp_path / "out.mkv"
     run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
-    assert "found 1 times far off" in caplog.text
+    assert "followed to 1 place(s) far off" in caplog.text
     out = read_video(dst)[1]
     background = np.zeros((H, W), bool)
     background[4:40, 4:-4] = True
@@ -351,7 +351,7 @@ def test_a_copy_late_by_more_than_the_drift_search_is_found_from_the_first_frame
     dst = tmp_path / "out.mkv"
     run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
     assert f"of {N} frames, {N} coloured from their own copy frame" in caplog.text
-    assert "found 1 times far off" in caplog.text
+    assert "followed to 1 place(s) far off" in caplog.text
     _check_colours(read_video(dst)[1])
 
 

@@ -794,8 +794,8 @@ class ColourCopyStep:
         line = (f"colour copy: of {total} frames, {self.found} coloured from their own copy "
                 f"frame, {self.borrowed} from a neighbouring one (the copy lacks theirs), "
                 f"{self.missed} not (no copy frame near them looks like them)"
-                + (f"; found {self.jumps} times far off (another cut of the film) and followed"
-                   if self.jumps else ""))
+                + (f"; followed to {self.jumps} place(s) far off (another cut of the film, "
+                   "a leader)" if self.jumps else ""))
         if self.missed * 2 > total:
             return logging.WARNING, (f"warning: {line}: is the copy the same cut of the film, "
                                      "and is --colour-offset right?")
