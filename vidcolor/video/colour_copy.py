@@ -788,8 +788,8 @@ class ColourCopyStep:
 
     def report(self) -> tuple[int, str]:
         """What the copy did for the frames stepped: a logging level and one line, a warning
-        where it coloured fewer than half of them (a copy of another cut or framing, or one
-        offset by more than the drift search reaches, :data:`DRIFT_SEARCH`)."""
+        where it coloured fewer than half of them (a copy of another film, or offset by more
+        than the search reaches, :data:`~vidcolor.video.copy_search.SEARCH_SECONDS`)."""
         total = self.found + self.borrowed + self.missed
         line = (f"colour copy: of {total} frames, {self.found} coloured from their own copy "
                 f"frame, {self.borrowed} from a neighbouring one (the copy lacks theirs), "

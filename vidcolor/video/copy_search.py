@@ -8,8 +8,9 @@ alike: a frame of the same shot further on, after an edit inside a shot), and fr
 at each cut of the master and every :data:`SEARCH_AFTER` frames, the step asks
 :class:`CopySearch` for the copy frame that looks most like the master's over
 :data:`SEARCH_SECONDS` either side, and jumps there only if it is the same picture beyond
-doubt (:data:`JUMP_ERROR`, :data:`JUMP_RATIO`). Each copy
-frame is read once into a small lightness thumbnail, kept while it is within reach.
+doubt (:data:`JUMP_ERROR`, :data:`JUMP_RATIO`). Each copy frame is read once into a small
+lightness thumbnail, kept while it is within reach. On a run's first frame the copy is
+searched at once (a leader the run was not told of).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from vidcolor.video.borders import picture_box
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo
 
-__all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch", "thumbnail"]
+__all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch",
+           "thumbnail"]
 
-#: Frames in a row the copy must have coloured none of before it is searched, and again
-#: after each such run while it still colours none.
+#: Frames in a row the copy must have been unsure of before it is searched (half a second),
+#: and again as often while it stays unsure.
 SEARCH_AFTER = 12
 #: Seconds of the copy searched either side of where the frame was expected (a scene cut
 #: out of a TV version, an advertising break).
@@ -96,16 +98,16 @@ class CopySearch:
         return numbers[best], float(errors[best])
 
     def _read(self, lo: int, hi: int) -> None:
-        """Thumbnails of the copy's frames lo to hi - 1 that were not read yet (read on from
-        where the reader is, or from ``lo`` where that is behind or far before it)."""
+        """Thumbnails of the copy's frames from where the last read stopped (or from ``lo``,
+        all kept ones dropped, where that is out of range) to at least ``hi`` - 1: read on
+        where the reader stands there, else from a seek."""
         if lo < self._read_from or lo > self._read_upto:
             self._thumbs.clear()
             self._read_from = self._read_upto = lo
         start = self._read_upto
         if start >= hi:
             return
-        self._read_upto = hi
-        if self._reader is None or not self._next <= start <= self._next + SEARCH_AFTER:
+        if self._reader is None or self._next != start:
             self.close()
             begin = self.info.start_time + (start - 0.5) / float(self.info.rate)
             self._reader = decode_frames(self.info, from_pts=int(np.floor(
@@ -114,14 +116,16 @@ class CopySearch:
         for frame in self._reader:
             k = int(round((float(frame.pts * self.info.time_base) - self.info.start_time)
                           * float(self.info.rate)))
-            self._next = k + 1
-            if k >= start and k not in self._thumbs:  # a repeated number: the first
+            if k >= self._next:  # a number repeated (a copy faster than its rate): the first
                 L = color.rgb_to_l(frame.rgb)
                 rows, cols = picture_box(L)
                 self._thumbs[k] = _thumbnail16(L[rows, cols], self.shape)
+                self._next = k + 1
             if self._next >= hi:
-                return
-        self._reader = None  # the copy ended
+                break
+        else:
+            self.close()  # the copy ended
+        self._read_upto = max(hi, self._next)
 
     def close(self) -> None:
         if self._reader is not None:
