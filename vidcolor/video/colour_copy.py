@@ -67,8 +67,8 @@ from vidcolor.references import guided
 from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
 from vidcolor.video.borders import picture_box
-from vidcolor.video.copy_search import JUMP_ERROR, JUMP_RATIO, SEARCH_AFTER, CopySearch
-from vidcolor.video.decode import decode_frames
+from vidcolor.video.copy_search import (JUMP_ERROR, JUMP_RATIO, SEARCH_AFTER, CopySearch,
+                                        frame_number, frames_from)
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
@@ -180,11 +180,6 @@ def copy_index(seconds: float, rate: Fraction, offset: int) -> int:
     """The copy frame first looked for at ``seconds`` from the master's start, ``offset``
     frames late (> 0) or early (< 0), of a copy at ``rate`` frames a second."""
     return int(round(seconds * float(rate))) + int(offset)
-
-
-def _index_of(pts: int, info: VideoInfo) -> int:
-    """A copy frame's number: its time from the stream's start at the copy's rate."""
-    return int(round((float(pts * info.time_base) - info.start_time) * float(info.rate)))
 
 
 def work_shape(copy_shape: tuple[int, int], render: tuple[int, int]) -> tuple[int, int]:
@@ -664,9 +659,7 @@ class CopyFrames:
 
     def _open(self, index: int) -> None:
         self.close()
-        start = self.info.start_time + (index - 0.5) / float(self.info.rate)
-        from_pts = int(np.floor(start / self.info.time_base))
-        self._reader = decode_frames(self.info, from_pts=from_pts)
+        self._reader = frames_from(self.info, index)
         self._frames, self._floor, self._last, self._ended = {}, index, index - 1, False
 
     def _read_one(self) -> None:
@@ -674,7 +667,7 @@ class CopyFrames:
         if frame is None:
             self._ended = True
             return
-        index = _index_of(frame.pts, self.info)
+        index = frame_number(frame.pts, self.info)
         if index <= self._last:  # a copy faster than its nominal rate: keep the first
             return
         rows, cols = picture_box(color.rgb_to_l(frame.rgb))

@@ -24,7 +24,7 @@ from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo
 
 __all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch",
-           "thumbnail"]
+           "frame_number", "frames_from", "thumbnail"]
 
 #: Frames in a row the copy must have been unsure of before it is searched (half a second),
 #: and again as often while it stays unsure.
@@ -42,6 +42,18 @@ JUMP_RATIO = 0.5
 #: Width (pixels) of the thumbnails compared, as the drift search's
 #: (:data:`vidcolor.video.colour_copy.MATCH_WIDTH`).
 THUMB_WIDTH = 64
+
+
+def frame_number(pts: int, info: VideoInfo) -> int:
+    """A copy frame's number: its time from the stream's start at the copy's rate."""
+    return int(round((float(pts * info.time_base) - info.start_time) * float(info.rate)))
+
+
+def frames_from(info: VideoInfo, number: int):
+    """The copy's decoded frames (:func:`~vidcolor.video.decode.decode_frames`) from frame
+    ``number`` on, after a seek."""
+    start = info.start_time + (number - 0.5) / float(info.rate)
+    return decode_frames(info, from_pts=int(np.floor(start / info.time_base)))
 
 
 def thumbnail(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -109,13 +121,9 @@ class CopySearch:
             return
         if self._reader is None or self._next != start:
             self.close()
-            begin = self.info.start_time + (start - 0.5) / float(self.info.rate)
-            self._reader = decode_frames(self.info, from_pts=int(np.floor(
-                begin / self.info.time_base)))
-            self._next = start
+            self._reader, self._next = frames_from(self.info, start), start
         for frame in self._reader:
-            k = int(round((float(frame.pts * self.info.time_base) - self.info.start_time)
-                          * float(self.info.rate)))
+            k = frame_number(frame.pts, self.info)
             if k >= self._next:  # a number repeated (a copy faster than its rate): the first
                 L = color.rgb_to_l(frame.rgb)
                 rows, cols = picture_box(L)
