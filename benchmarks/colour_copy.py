@@ -2,7 +2,8 @@
 
     python -m benchmarks.colour_copy CLIP [--frames N] [--start S] [--offset K] [--gap A:B]
                                           [--damage A:B]
-                                          [--told-offset K'] [--framing F]
+                                          [--told-offset K'] [--cut A:B] [--insert A:N]
+                                          [--framing F]
                                           [--scale 4] [--quality 30]
                                           [--model DIR]
                                           [--batch-size B]
@@ -14,16 +15,18 @@ shrunk to 1/``scale`` a side (area) and JPEG-compressed at ``quality`` one frame
 before the master (the copy is K frames late), with ``--gap A:B`` it lacks its frames A to
 B-1, with ``--damage A:B`` its frames A to B-1 have their middle ninth torn out
 (:func:`damaged`); ``--told-offset`` gives ``--colour-offset`` another value than the true
-one (the drift search must find the rest); ``--framing`` puts black bars on the copy (a
-letterbox or pillarbox) or on the master (:func:`framed`). Then, over the master's frames
-against the truth (8-bit RGB, every variant keeps the master's L):
+one (the drift search must find the rest); ``--cut A:B`` and ``--insert A:N`` make the copy
+another cut of the film (:func:`edited`: a scene it lacks, a break it adds, the run told
+nothing); ``--framing`` puts black bars on the copy (a letterbox or pillarbox) or on the
+master (:func:`framed`). Then, over the master's frames against the truth (8-bit RGB, every
+variant keeps the master's L):
 
 - ``copy``: the real ``vidcolor video GREY -o OUT.mkv --codec ffv1 --colour-from COPY
   --colour-offset K`` path (in this process, through ``vidcolor.cli.main``);
 - ``bilinear``: the baseline, the copy's a/b of the right frame (the nearest earlier one
-  where the copy lacks it) bilinearly upsampled onto the master's L, stored exactly as the
-  ``copy`` output is (the same writer and settings: FFV1, the pixel format, bit depth, matrix
-  and range that ``vidcolor video --codec ffv1`` writes for this master; :func:`same_format`
+  where the copy lacks it; told where each is, whatever the copy's offset or cut)
+  bilinearly upsampled onto the master's L, stored exactly as the ``copy`` output is (the
+  same writer and settings: FFV1, the pixel format, bit depth, matrix and range that ``vidcolor video --codec ffv1`` writes for this master; :func:`same_format`
   checks the two files' streams agree), so the two are compared like for like; with bars,
   the copy's picture is taken from where :func:`framed` put it and put where the master's
   is (grey in the master's bars);
@@ -106,6 +109,21 @@ def framed(rgb: np.ndarray, framing: str, scale: int):
         cols = slice(bar // scale, int(round((bar + w) / scale)))
         return rgb, boxed, ((slice(None), cols), whole)
     return boxed, rgb, (whole, (slice(None), slice(bar, bar + w)))
+
+
+def edited(frames: int, cut: tuple[int, int] | None = None,
+           insert: tuple[int, int] | None = None) -> list[int]:
+    """The copy's frames in order, as another cut of the film has them: indices into the
+    clip's ``frames``, without frames ``cut`` = (A, B) A to B-1 (a scene a TV version lacks:
+    the rest comes earlier), and with ``insert`` = (A, N) N frames of another picture before
+    frame A (a break: the rest comes later), given as -1, -2, ... -N."""
+    order = list(range(frames))
+    if cut:
+        order = order[:cut[0]] + order[cut[1]:]
+    if insert:
+        at = order.index(insert[0])
+        order = order[:at] + [-1 - m for m in range(insert[1])] + order[at:]
+    return order
 
 
 def damaged(rgb: np.ndarray, seed: int) -> np.ndarray:
@@ -209,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
                    "the difference to the drift search")
     p.add_argument("--gap", help="A:B, copy frames A to B-1 missing")
     p.add_argument("--damage", help="A:B, copy frames A to B-1 damaged (:func:`damaged`)")
+    p.add_argument("--cut", help="A:B, the copy lacks the master's frames A to B-1 and closes "
+                   "up (a scene a TV version lacks; told nothing, the run must find the rest)")
+    p.add_argument("--insert", help="A:N, N frames of another picture in the copy before the "
+                   "master's frame A (a break; the rest comes N frames later)")
     p.add_argument("--framing", choices=FRAMINGS, default="same",
                    help="black bars on the copy or the master (:func:`framed`)")
     p.add_argument("--scale", type=int, default=4)
@@ -225,8 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     copy_frames = [degrade(c, args.scale, args.quality) for _, c, _ in pairs]
     for k in range(*map(int, args.damage.split(":"))) if args.damage else ():
         copy_frames[k] = damaged(copy_frames[k], k)
+    cut, insert = (tuple(int(v) + args.offset * (i == 0) for i, v in enumerate(x.split(":")))
+                   if x else None for x in (args.cut, args.insert))
+    order = edited(len(frames), cut, insert)
+    # Another picture for a break: the window's own frames turned upside down.
+    copy_frames = [copy_frames[e] if e >= 0 else copy_frames[(-1 - e) % len(frames)][::-1, ::-1]
+                   for e in order]
     gap = range(*map(int, args.gap.split(":"))) if args.gap else range(0)
-    kept = [k for k in range(len(frames)) if k not in gap]
+    kept = [k for k in range(len(order)) if k not in gap]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         grey = write_grey(tmp / "grey.mkv", truth, rate)
@@ -234,16 +262,19 @@ def main(argv: list[str] | None = None) -> int:
         told = args.offset if args.told_offset is None else args.told_offset
         seconds = run_vidcolor(grey, copy, tmp / "out.mkv", told, args)
         grey_frames = decoded(grey)
-        copy_decoded = dict(zip(kept, decoded(copy)))
-        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, copy_decoded, args.offset,
-                                                     boxes=boxes), grey)
+        # The baseline is told where each master frame's copy frame is.
+        by_number = dict(zip(kept, decoded(copy)))
+        place = {e: k for k, e in enumerate(order) if e >= 0}
+        by_master = {i: by_number[place[i + args.offset]] for i in range(len(truth))
+                     if place.get(i + args.offset) in by_number}
+        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, by_master, 0, boxes=boxes),
+                          grey)
         storage = same_format(tmp / "out.mkv", tmp / "bil.mkv")
-        fitted = stored(tmp / "fit.mkv", bilinear(grey_frames, copy_decoded, args.offset,
-                                                  color.gamut_rgb, boxes), grey)
+        fitted = stored(tmp / "fit.mkv", bilinear(grey_frames, by_master, 0, color.gamut_rgb,
+                                                  boxes), grey)
         ceiling = stored(tmp / "truth.mkv", iter(truth), grey)
         variants = {"copy": decoded(tmp / "out.mkv"), "bilinear": iter(baseline),
-                    "bilinear unstored": bilinear(grey_frames, copy_decoded, args.offset,
-                                                  boxes=boxes),
+                    "bilinear unstored": bilinear(grey_frames, by_master, 0, boxes=boxes),
                     "bilinear fitted": iter(fitted), "truth stored": iter(ceiling)}
         result = measure(truth, variants)
     gain = result["copy"]["psnr"] - result["bilinear"]["psnr"]
@@ -253,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     gain_above = above_storage_db(result["copy"]["mse"], result["bilinear"]["mse"], floor)
     summary = {"clip": str(args.clip), "start": args.start, "frames": len(truth),
                "offset": args.offset, "told_offset": told, "gap": args.gap,
-               "damage": args.damage, "framing": args.framing, "scale": args.scale,
+               "damage": args.damage, "cut": args.cut, "insert": args.insert,
+               "framing": args.framing, "scale": args.scale,
                "quality": args.quality, "seconds": seconds, "variants": result,
                "storage": storage, "copy_minus_bilinear_db": gain,
                "copy_minus_bilinear_unstored_db": gain_unstored,
@@ -261,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                "copy_minus_bilinear_above_storage_db": gain_above}
     print(f"{args.clip.name} from {args.start:g} s, {len(truth)} frames, copy 1/{args.scale} "
           f"JPEG q{args.quality}, offset {args.offset} (told {told}), gap {args.gap or 'none'}, "
-          f"damage {args.damage or 'none'}, framing {args.framing}; "
+          f"damage {args.damage or 'none'}, cut {args.cut or 'none'}, "
+          f"insert {args.insert or 'none'}, framing {args.framing}; "
           f"{seconds:.1f} s; both stored as {storage}")
     print(f"{'variant':<18} {'PSNR':>7} {'warp err':>10} {'a/b warp':>9}")
     for name, m in result.items():

@@ -49,3 +49,12 @@ def test_gain_above_storage_takes_the_shared_error_out_of_both():
     assert np.isclose(above_storage_db(1.5, 2.0, 1.0), 10 * np.log10(2.0), atol=1e-9)
     assert above_storage_db(2.0, 2.0, 1.0) == 0.0
     assert above_storage_db(3.0, 2.0, 1.0) < 0.0  # worse than the baseline
+
+
+def test_another_cut_of_the_film_lacks_a_scene_or_adds_a_break():
+    from benchmarks.colour_copy import edited
+
+    assert edited(6) == [0, 1, 2, 3, 4, 5]
+    assert edited(6, cut=(2, 4)) == [0, 1, 4, 5]  # the rest comes 2 frames earlier
+    assert edited(6, insert=(2, 3)) == [0, 1, -1, -2, -3, 2, 3, 4, 5]
+    assert edited(6, cut=(1, 2), insert=(4, 1)) == [0, 2, 3, -1, 4, 5]
