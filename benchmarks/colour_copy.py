@@ -26,8 +26,9 @@ variant keeps the master's L):
 - ``bilinear``: the baseline, the copy's a/b of the right frame (the nearest earlier one
   where the copy lacks it; told where each is, whatever the copy's offset or cut)
   bilinearly upsampled onto the master's L, stored exactly as the ``copy`` output is (the
-  same writer and settings: FFV1, the pixel format, bit depth, matrix and range that ``vidcolor video --codec ffv1`` writes for this master; :func:`same_format`
-  checks the two files' streams agree), so the two are compared like for like; with bars,
+  same writer and settings: FFV1, the pixel format, bit depth, matrix and range that
+  ``vidcolor video --codec ffv1`` writes for this master; :func:`same_format` checks the
+  two files' streams agree), so the two are compared like for like; with bars,
   the copy's picture is taken from where :func:`framed` put it and put where the master's
   is (grey in the master's bars);
 - ``bilinear unstored``: the baseline's frames as computed, not stored (an extra column:
