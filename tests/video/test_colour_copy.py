@@ -158,26 +158,34 @@ def _shot_scene(k: int, i: int) -> np.ndarray:
     return color.lab_to_rgb(L, ab)
 
 
+@pytest.mark.parametrize("edit", ["shot cut out", "break added"])
 def test_a_copy_of_another_cut_is_found_again_after_its_edit(tmp_path, run_video, read_video,
-                                                             caplog):
-    # The copy lacks the film's second shot (a TV version's cut), so its third shot comes
-    # SHOT frames early: far beyond the drift search.
+                                                             caplog, edit):
+    # A TV version: the copy lacks the film's second shot, so its third comes SHOT frames
+    # early; or a break of another picture comes before the second, which comes SHOT frames
+    # late. Either is far beyond the drift search.
     film = [(k, i) for k in range(3) for i in range(SHOT)]
     master = _write(tmp_path / "bw.mkv", [color.l_to_grey_rgb(color.rgb_to_l(
         _shot_scene(k, i))) for k, i in film])
-    copy = _write(tmp_path / "copy.mkv", [cv2.resize(_shot_scene(k, i), (W // 4, H // 4),
-                                                     interpolation=cv2.INTER_AREA)
-                                          for k, i in film if k != 1])
+    small = [cv2.resize(_shot_scene(k, i), (W // 4, H // 4), interpolation=cv2.INTER_AREA)
+             for k, i in film]
+    if edit == "shot cut out":
+        copy_frames, coloured = small[:SHOT] + small[2 * SHOT:], [0, 2]
+    else:
+        grey_card = [np.full_like(small[0], 90)] * SHOT
+        copy_frames, coloured = small[:SHOT] + grey_card + small[SHOT:], [0, 1, 2]
+    copy = _write(tmp_path / "copy.mkv", copy_frames)
     dst = tmp_path / "out.mkv"
     run_video(master, dst, model=FineFlat(), codec="ffv1", colour_from=ColourCopy(str(copy)))
     assert "followed to 1 place(s) far off" in caplog.text
     out = read_video(dst)[1]
     background = np.zeros((H, W), bool)
     background[4:40, 4:-4] = True
-    for i in range(SHOT):  # the third shot: the copy's colours from its first frame
-        frame = out[2 * SHOT + i]
-        assert _near(_ab(frame, background), SHOT_AB[2][0]), (i, _ab(frame, background))
-        assert _near(_ab(frame, _square(i)), SHOT_AB[2][1]), (i, _ab(frame, _square(i)))
+    for k in coloured:  # the copy's colours from each shot's first frame (cut: searched)
+        for i in range(SHOT):
+            frame = out[k * SHOT + i]
+            assert _near(_ab(frame, background), SHOT_AB[k][0]), (k, i)
+            assert _near(_ab(frame, _square(i)), SHOT_AB[k][1]), (k, i)
 
 
 def _steps(master: Path, copy: ColourCopy, features: bool = False,

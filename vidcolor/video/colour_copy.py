@@ -815,10 +815,10 @@ class ColourCopyStep:
         if frame.cut:
             self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
-        # Far off, the copy is looked for once it has been unsure for a while, then at each
-        # cut (where a version's edits are) and every SEARCH_AFTER frames.
-        far = self._unmatched >= SEARCH_AFTER and (
-            frame.cut or self._unmatched % SEARCH_AFTER == 0)
+        # Far off, the copy is looked for at each cut (where a version's edits are), and
+        # every SEARCH_AFTER frames it has been unsure (an edit at a cut not seen as one).
+        far = frame.cut or (self._unmatched >= SEARCH_AFTER
+                            and self._unmatched % SEARCH_AFTER == 0)
         ab_copy, trust, own = self._copy_colour(pts, L, far)
         if ab_copy is None:
             self.missed += 1

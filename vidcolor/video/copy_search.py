@@ -2,15 +2,16 @@
 
 A TV version lacks scenes or adds breaks, so after such an edit the copy is seconds or minutes
 off the master, far beyond the few frames of drift the colour copy's step follows
-(:data:`vidcolor.video.colour_copy.DRIFT_SEARCH`). Once the copy has not been sure for a while
-(:data:`SEARCH_AFTER` frames in a row without their own copy frame, or with one only roughly
-alike: a frame of the same shot further on, after an edit inside a shot), and from then on
-at each cut of the master and every :data:`SEARCH_AFTER` frames, the step asks
-:class:`CopySearch` for the copy frame that looks most like the master's over
-:data:`SEARCH_SECONDS` either side, and jumps there only if it is the same picture beyond
-doubt (:data:`JUMP_ERROR`, :data:`JUMP_RATIO`). Each copy frame is read once into a small
-lightness thumbnail, kept while it is within reach. On a run's first frame the copy is
-searched at once (a leader the run was not told of).
+(:data:`vidcolor.video.colour_copy.DRIFT_SEARCH`). At each cut of the master (where a
+version's edits are) and every :data:`SEARCH_AFTER` frames the copy has not been sure of (no
+copy frame of their own, or one only roughly alike: a frame of the same shot further on,
+after an edit inside a shot or at a cut not seen as one), where the copy frame expected is
+not the same picture beyond doubt, the step asks :class:`CopySearch` for the copy frame that
+looks most like the master's over :data:`SEARCH_SECONDS` either side, and jumps there only if
+it is the same picture beyond doubt (:data:`JUMP_ERROR`) and far more alike than any near
+(:data:`JUMP_RATIO`). So is the run's first frame (a leader the run was not told of).
+Each copy frame is read once into a small lightness thumbnail, kept while it is within
+reach.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from vidcolor.video.probe import VideoInfo
 __all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch",
            "frame_number", "frames_from", "thumbnail"]
 
-#: Frames in a row the copy must have been unsure of before it is searched (half a second),
-#: and again as often while it stays unsure.
+#: Frames in a row the copy must have been unsure of before it is searched away from a cut
+#: (half a second), and again as often while it stays unsure.
 SEARCH_AFTER = 12
 #: Seconds of the copy searched either side of where the frame was expected (a scene cut
 #: out of a TV version, an advertising break).
