@@ -49,11 +49,13 @@ def _add_keyframe_args(p) -> None:
                    help="a colour copy of the same film (any size and codec, e.g. a worn "
                    "low-resolution print): its colour, aligned frame by frame, on the input's "
                    "own lightness; where the copy lacks frames or is damaged, the colour "
-                   "carried from its neighbours, then the model's; keyframes win in their "
-                   "shots; one input film, not with --cluster")
+                   "carried from its neighbours, then the model's; black bars on either "
+                   "are left out; keyframes win in their shots; one input film, not with "
+                   "--cluster")
     p.add_argument("--colour-offset", type=int, metavar="FRAMES",
                    help="the copy is FRAMES frames late (negative: early) against the input "
-                   "(default 0); a drift of a few frames more is found and followed")
+                   "(default 0); a drift of a few frames more is followed, and an offset up "
+                   "to 3 minutes off, or an edit of another cut of the film, is found")
 
 
 def _add_sequence_args(p) -> None:
