@@ -536,12 +536,6 @@ def _nearest(l, a, b, m, inverse, white, rounds, tol):
 
 
 @numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _nearest_kernel(L, ab, out, m, inverse, white, rounds, tol):
-    for i in range(L.shape[0]):
-        out[i, 0], out[i, 1] = _nearest(L[i], ab[i, 0], ab[i, 1], m, inverse, white, rounds, tol)
-
-
-@numba.njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
 def nearest_rows(L, a, b, m, inverse, white, rounds, tol):
     """:func:`nearest_in_gamut` in place on rows (n, W) of a and b (the finishing's strips);
     ``m``, ``white`` and ``tol`` as in :data:`GAMUT8_CONSTANTS`, ``inverse`` and ``rounds``
@@ -576,10 +570,10 @@ def nearest_in_gamut(ab: np.ndarray, L: np.ndarray, rounds: int = NEAREST_ROUNDS
     ndarray of float32, shape (..., 2)
     """
     L_flat, ab_flat = _flat_lab(L, ab)
-    out = np.empty(ab_flat.shape, np.float32)
-    _nearest_kernel(L_flat, ab_flat, out, _XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, rounds,
-                    _GAMUT_TOL)
-    return out.reshape(np.shape(ab))
+    a, b = (np.array(ab_flat[None, :, k], np.float32) for k in range(2))
+    nearest_rows(L_flat[None], a, b, _XYZ_TO_LINEAR, _LINEAR_TO_XYZ, _WHITE_XZ, rounds,
+                 _GAMUT_TOL)
+    return np.stack([a[0], b[0]], -1).reshape(np.shape(ab))
 
 
 def gamut_rgb(L: np.ndarray, ab: np.ndarray, dtype=np.uint8, radius: int = 0) -> np.ndarray:
