@@ -68,7 +68,7 @@ from vidcolor.upsample import guided_fit, upsample_ab
 from vidcolor.video.analysis import FLOW_PRESET, FrameAnalysis, flow_pair, to_u8
 from vidcolor.video.borders import picture_box
 from vidcolor.video.copy_search import (JUMP_ERROR, JUMP_RATIO, SEARCH_AFTER, CopySearch,
-                                        frame_number, frames_from)
+                                        frame_number, frames_from, thumbnail, thumbnail_shape)
 from vidcolor.video.probe import VideoInfo, probe
 from vidcolor.video.stabilize import warp_step
 
@@ -87,8 +87,6 @@ SWITCH_RATIO = 0.8
 #: frames the last good one looks best at a different drift each frame (following it would
 #: freeze the copy there).
 DRIFT_CONFIRM = 2
-#: Width (pixels) of the small lightness images the drift search compares.
-MATCH_WIDTH = 64
 #: Match error (:func:`match_error`) above which a copy frame is taken for another picture
 #: (damage, a missing scene) and not used at all.
 MAX_MATCH_ERROR = 0.5
@@ -195,14 +193,11 @@ def work_shape(copy_shape: tuple[int, int], render: tuple[int, int]) -> tuple[in
 
 def match_error(L_master: np.ndarray, L_copy: np.ndarray) -> float:
     """How unlike two lightness images (h, w) in [0, 100] are, whatever their tone: the mean
-    absolute difference of their standardized versions at :data:`MATCH_WIDTH` pixels wide.
-    0 for the same picture, about 1 for unrelated ones."""
-    h, w = L_master.shape
-    size = (MATCH_WIDTH, max(4, int(round(h * MATCH_WIDTH / w))))
-    a, b = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (L_master, L_copy))
-    a = (a - a.mean()) / (a.std() + 1.0)
-    b = (b - b.mean()) / (b.std() + 1.0)
-    return float(np.abs(a - b).mean())
+    absolute difference of their :func:`~vidcolor.video.copy_search.thumbnail`, standardized
+    versions :data:`~vidcolor.video.copy_search.MATCH_WIDTH` pixels wide. 0 for the same
+    picture, about 1 for unrelated ones."""
+    shape = thumbnail_shape(L_master.shape[0] / L_master.shape[1])
+    return float(np.abs(thumbnail(L_master, shape) - thumbnail(L_copy, shape)).mean())
 
 
 def choose_drift(errors: dict[int, float], current: int) -> int:

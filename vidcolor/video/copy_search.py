@@ -24,8 +24,8 @@ from vidcolor.video.borders import picture_box
 from vidcolor.video.decode import decode_frames
 from vidcolor.video.probe import VideoInfo
 
-__all__ = ["JUMP_ERROR", "JUMP_RATIO", "SEARCH_AFTER", "SEARCH_SECONDS", "CopySearch",
-           "frame_number", "frames_from", "thumbnail"]
+__all__ = ["JUMP_ERROR", "JUMP_RATIO", "MATCH_WIDTH", "SEARCH_AFTER", "SEARCH_SECONDS",
+           "CopySearch", "frame_number", "frames_from", "thumbnail", "thumbnail_shape"]
 
 #: Frames in a row the copy must have been unsure of before it is searched away from a cut
 #: (half a second), and again as often while it stays unsure.
@@ -40,9 +40,9 @@ JUMP_ERROR = 0.25
 #: ... and at most this share of the best near where it was expected: a noisy copy's own
 #: frame may look less alike than that, but a far frame must look far more alike to win.
 JUMP_RATIO = 0.5
-#: Width (pixels) of the thumbnails compared, as the drift search's
-#: (:data:`vidcolor.video.colour_copy.MATCH_WIDTH`).
-THUMB_WIDTH = 64
+#: Width (pixels) of the small lightness images compared, here and by the drift search
+#: (:func:`vidcolor.video.colour_copy.match_error`).
+MATCH_WIDTH = 64
 
 
 def frame_number(pts: int, info: VideoInfo) -> int:
@@ -57,10 +57,16 @@ def frames_from(info: VideoInfo, number: int):
     return decode_frames(info, from_pts=int(np.floor(start / info.time_base)))
 
 
+def thumbnail_shape(aspect: float) -> tuple[int, int]:
+    """The (h, w) of the thumbnails of pictures ``aspect`` (height / width) high:
+    :data:`MATCH_WIDTH` wide."""
+    return max(4, int(round(MATCH_WIDTH * aspect))), MATCH_WIDTH
+
+
 def thumbnail(L: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A lightness image (h, w) in [0, 100] as the search compares it: resized to ``shape``
-    (h, w) and standardized (mean 0, spread about 1, as
-    :func:`~vidcolor.video.colour_copy.match_error` does). float32 (h, w)."""
+    """A lightness image (h, w) in [0, 100] as it is compared with another, whatever their
+    tone: resized to ``shape`` (h, w, :func:`thumbnail_shape`) and standardized (mean 0,
+    spread about 1). float32 (h, w)."""
     small = cv2.resize(np.asarray(L, np.float32), shape[::-1], interpolation=cv2.INTER_AREA)
     return ((small - small.mean()) / (small.std() + 1.0)).astype(np.float32)
 
@@ -84,7 +90,7 @@ class CopySearch:
 
     def __init__(self, info: VideoInfo, aspect: float):
         self.info = info
-        self.shape = (max(4, int(round(THUMB_WIDTH * aspect))), THUMB_WIDTH)
+        self.shape = thumbnail_shape(aspect)
         self.reach = int(round(SEARCH_SECONDS * float(info.rate)))
         self._thumbs: dict[int, np.ndarray] = {}
         self._read_from = self._read_upto = 0  # the copy frames read: these, kept in range
