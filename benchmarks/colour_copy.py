@@ -152,18 +152,18 @@ def write_copy(path: Path, frames: list[np.ndarray], kept: list[int], rate: floa
     return path
 
 
-def bilinear(grey: list[np.ndarray], copy: dict[int, np.ndarray], offset: int,
-             to_rgb=color.lab_to_rgb, boxes=None):
-    """The baseline (a generator of uint8 RGB): master frame i gets copy frame i + offset's
-    a/b (the nearest earlier one the copy has) bilinearly upsampled, with its own L, brought
-    to RGB by ``to_rgb(L, ab)``; with ``boxes`` (:func:`framed`'s), the copy's picture onto
-    the master's, grey in the master's bars."""
+def bilinear(grey: list[np.ndarray], copy: dict[int, np.ndarray], to_rgb=color.lab_to_rgb,
+             boxes=None):
+    """The baseline (a generator of uint8 RGB): master frame i gets the a/b of ``copy[i]``,
+    its copy frame (the nearest earlier one the copy has), bilinearly upsampled, with its own
+    L, brought to RGB by ``to_rgb(L, ab)``; with ``boxes`` (:func:`framed`'s), the copy's
+    picture onto the master's, grey in the master's bars."""
     (copy_rows, copy_cols), (rows, cols) = boxes or ((slice(None),) * 2,) * 2
     ab = None
     for i, g in enumerate(grey):
         L = color.rgb_to_l(g)
-        if i + offset in copy:
-            ab = color.rgb_to_lab(copy[i + offset])[1][copy_rows, copy_cols]
+        if i in copy:
+            ab = color.rgb_to_lab(copy[i])[1][copy_rows, copy_cols]
         if ab is None:
             yield g
             continue
@@ -268,14 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         place = {e: k for k, e in enumerate(order) if e >= 0}
         by_master = {i: by_number[place[i + args.offset]] for i in range(len(truth))
                      if place.get(i + args.offset) in by_number}
-        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, by_master, 0, boxes=boxes),
+        baseline = stored(tmp / "bil.mkv", bilinear(grey_frames, by_master, boxes=boxes),
                           grey)
         storage = same_format(tmp / "out.mkv", tmp / "bil.mkv")
-        fitted = stored(tmp / "fit.mkv", bilinear(grey_frames, by_master, 0, color.gamut_rgb,
+        fitted = stored(tmp / "fit.mkv", bilinear(grey_frames, by_master, color.gamut_rgb,
                                                   boxes), grey)
         ceiling = stored(tmp / "truth.mkv", iter(truth), grey)
         variants = {"copy": decoded(tmp / "out.mkv"), "bilinear": iter(baseline),
-                    "bilinear unstored": bilinear(grey_frames, by_master, 0, boxes=boxes),
+                    "bilinear unstored": bilinear(grey_frames, by_master, boxes=boxes),
                     "bilinear fitted": iter(fitted), "truth stored": iter(ceiling)}
         result = measure(truth, variants)
     gain = result["copy"]["psnr"] - result["bilinear"]["psnr"]

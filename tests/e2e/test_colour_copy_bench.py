@@ -32,8 +32,8 @@ def test_bilinear_baseline_renders_with_the_given_conversion():
 
     grey = _frames(2)
     copy = {0: _frames(1, (8, 12))[0]}
-    plain = list(bc.bilinear(grey, copy, 0))
-    fitted = list(bc.bilinear(grey, copy, 0, color.gamut_rgb))
+    plain = list(bc.bilinear(grey, copy))
+    fitted = list(bc.bilinear(grey, copy, color.gamut_rgb))
     assert plain[0].shape == grey[0].shape and plain[0].dtype == np.uint8
     # Frame 1 has no copy frame of its own: the nearest earlier one's colour.
     _, ab1 = color.rgb_to_lab(plain[1])
