@@ -810,10 +810,11 @@ class ColourCopyStep:
         if frame.cut:
             self._exemplars = []
         fill = None if frame.cut or self._fill is None else self._carried_fill(frame)
-        # Far off, the copy is looked for at each cut (where a version's edits are), and
-        # every SEARCH_AFTER frames it has been unsure (an edit at a cut not seen as one).
-        far = frame.cut or (self._unmatched >= SEARCH_AFTER
-                            and self._unmatched % SEARCH_AFTER == 0)
+        # Far off, the copy is looked for on a run's first frame (a leader the run was not
+        # told of), at each cut (where a version's edits are), and every SEARCH_AFTER frames
+        # it has been unsure (an edit at a cut not seen as one).
+        far = self._proposed is None or frame.cut or (
+            self._unmatched >= SEARCH_AFTER and self._unmatched % SEARCH_AFTER == 0)
         ab_copy, trust, own = self._copy_colour(pts, L, far)
         if ab_copy is None:
             self.missed += 1
@@ -838,9 +839,9 @@ class ColourCopyStep:
         they come from the frame's own copy frame; (None, None, False) where no copy frame
         near this one looks like it (:data:`MAX_MATCH_ERROR`) or none of it agrees. Where the
         copy lacks the frame itself, the neighbouring copy frame that looks most like it gives
-        the colour, aligned like any other (the drift stays). With ``far``, and on the run's
-        first frame, the copy is first looked for far off (:meth:`_searched`) unless the copy
-        frame expected is the same picture beyond doubt. Only the master's picture
+        the colour, aligned like any other (the drift stays). With ``far``, the copy is first
+        looked for far off (:meth:`_searched`) unless the copy frame expected is the same
+        picture beyond doubt. Only the master's picture
         inside its black bars is coloured so (:func:`~vidcolor.video.borders.picture_box`;
         :class:`CopyFrames` leaves the copy's out); its bars are grey, trusted."""
         seconds = float(pts * self.master.time_base) - self.master.start_time
@@ -849,9 +850,8 @@ class ColourCopyStep:
         L = np.ascontiguousarray(L[rows, cols])
         L_work = cv2.resize(L, self.frames.shape[::-1], interpolation=cv2.INTER_AREA)
         errors = self._errors(L_work, expected)
-        # Never away from the frame expected where it is the same picture beyond doubt; on a
-        # run's first frame at once (a copy with a leader the run was not told of).
-        if (far or self._proposed is None) and errors.get(0, np.inf) > JUMP_ERROR:
+        # Never away from the frame expected where it is the same picture beyond doubt.
+        if far and errors.get(0, np.inf) > JUMP_ERROR:
             moved = self._searched(L_work, expected, min(errors.values(), default=np.inf))
             if moved != expected:
                 expected, errors = moved, self._errors(L_work, moved)
